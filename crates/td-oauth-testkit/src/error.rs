@@ -1,0 +1,36 @@
+//! The crate's one error type: things that go wrong while a test sets the server up.
+//! (Bad requests to the running server never become an `Error`: they get OAuth error responses.)
+
+use crate::keys::Algorithm;
+
+/// Why starting the server or registering a client failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No loopback port could be bound.
+    #[error("could not bind 127.0.0.1:0: {0}")]
+    Bind(#[source] std::io::Error),
+    /// The server's thread or tokio runtime could not be started.
+    #[error("could not start the server's thread or runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The self-signed certificate or the TLS configuration could not be built.
+    #[error("could not set up TLS: {0}")]
+    Tls(String),
+    /// aws-lc-rs failed to generate a key.
+    #[error("could not generate a {0} key")]
+    KeyGeneration(Algorithm),
+    /// A caller-supplied public key is not a valid SubjectPublicKeyInfo for the algorithm.
+    #[error("invalid {algorithm} public key: {reason}")]
+    InvalidPublicKey {
+        /// The algorithm the key was registered for.
+        algorithm: Algorithm,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// An algorithm name other than ES256, ES384, ES512, PS256, PS384, PS512.
+    #[error("unknown algorithm {0:?}: expected one of ES256, ES384, ES512, PS256, PS384, PS512")]
+    UnknownAlgorithm(String),
+    /// A client with this client id or key id is already registered.
+    #[error("a client with {0} is already registered")]
+    Duplicate(String),
+}

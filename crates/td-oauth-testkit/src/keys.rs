@@ -1,0 +1,226 @@
+//! Key material: the algorithms Talkdesk hands out, key generation (aws-lc-rs, because ring cannot
+//! generate RSA or P-521 keys), the encodings clients receive, and randomness helpers.
+
+use std::fmt;
+use std::str::FromStr;
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, ParsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+use crate::error::Error;
+
+/// A client-assertion signing algorithm that Talkdesk hands out (`key_algorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// ECDSA on P-256 with SHA-256 (Talkdesk's usual one).
+    Es256,
+    /// ECDSA on P-384 with SHA-384.
+    Es384,
+    /// ECDSA on P-521 with SHA-512.
+    Es512,
+    /// RSASSA-PSS with SHA-256 (2048-bit keys when generated here).
+    Ps256,
+    /// RSASSA-PSS with SHA-384.
+    Ps384,
+    /// RSASSA-PSS with SHA-512.
+    Ps512,
+}
+
+impl Algorithm {
+    /// Every supported algorithm, in Talkdesk's order.
+    pub const ALL: [Algorithm; 6] =
+        [Algorithm::Es256, Algorithm::Es384, Algorithm::Es512, Algorithm::Ps256, Algorithm::Ps384, Algorithm::Ps512];
+
+    /// The JOSE name, e.g. `"ES256"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Es256 => "ES256",
+            Algorithm::Es384 => "ES384",
+            Algorithm::Es512 => "ES512",
+            Algorithm::Ps256 => "PS256",
+            Algorithm::Ps384 => "PS384",
+            Algorithm::Ps512 => "PS512",
+        }
+    }
+
+    /// Whether keys of this algorithm are RSA keys (PS*) rather than EC keys (ES*).
+    pub fn is_rsa(self) -> bool {
+        matches!(self, Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512)
+    }
+
+    /// The `jsonwebtoken` algorithm, or `None` for ES512, which jsonwebtoken 12 lacks.
+    pub(crate) fn jsonwebtoken(self) -> Option<jsonwebtoken::Algorithm> {
+        match self {
+            Algorithm::Es256 => Some(jsonwebtoken::Algorithm::ES256),
+            Algorithm::Es384 => Some(jsonwebtoken::Algorithm::ES384),
+            Algorithm::Es512 => None,
+            Algorithm::Ps256 => Some(jsonwebtoken::Algorithm::PS256),
+            Algorithm::Ps384 => Some(jsonwebtoken::Algorithm::PS384),
+            Algorithm::Ps512 => Some(jsonwebtoken::Algorithm::PS512),
+        }
+    }
+
+    /// The aws-lc-rs verification algorithm, used to check a caller-supplied public key and
+    /// to verify ES512 signatures.
+    pub(crate) fn verification(self) -> &'static dyn signature::VerificationAlgorithm {
+        match self {
+            Algorithm::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Algorithm::Es384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Algorithm::Es512 => &signature::ECDSA_P521_SHA512_FIXED,
+            Algorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Algorithm::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| Error::UnknownAlgorithm(s.to_owned()))
+    }
+}
+
+/// A freshly generated key pair in the encodings the server and its clients need.
+pub(crate) struct GeneratedKey {
+    /// PKCS#8 (v1) DER of the private key.
+    pub(crate) pkcs8_der: Vec<u8>,
+    /// X.509 SubjectPublicKeyInfo DER of the public key.
+    pub(crate) spki_der: Vec<u8>,
+}
+
+/// Generates a key pair for `algorithm` (RSA keys are 2048 bits, as Talkdesk's are).
+pub(crate) fn generate(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
+    let failed = |_| Error::KeyGeneration(algorithm);
+    if algorithm.is_rsa() {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(failed)?;
+        let pkcs8: Pkcs8V1Der<'_> = pair.as_der().map_err(failed)?;
+        let spki: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(failed)?;
+        return Ok(GeneratedKey { pkcs8_der: pkcs8.as_ref().to_vec(), spki_der: spki.as_ref().to_vec() });
+    }
+    let curve = match algorithm {
+        Algorithm::Es384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        Algorithm::Es512 => &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+        _ => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+    };
+    let pair = EcdsaKeyPair::generate(curve).map_err(failed)?;
+    let pkcs8 = pair.to_pkcs8v1().map_err(failed)?;
+    let spki: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(failed)?;
+    Ok(GeneratedKey { pkcs8_der: pkcs8.as_ref().to_vec(), spki_der: spki.as_ref().to_vec() })
+}
+
+/// Reads a caller-supplied public key: SPKI as PEM (`-----BEGIN PUBLIC KEY-----`) or DER, and
+/// checks with aws-lc-rs that it is a valid key for `algorithm`. Returns the SPKI DER.
+pub(crate) fn parse_public_key(algorithm: Algorithm, key: &[u8]) -> Result<Vec<u8>, Error> {
+    let invalid = |reason: &str| Error::InvalidPublicKey { algorithm, reason: reason.to_owned() };
+    let der = match std::str::from_utf8(key) {
+        Ok(text) if text.trim_start().starts_with("-----BEGIN") => {
+            if !text.contains("-----BEGIN PUBLIC KEY-----") {
+                return Err(invalid("expected an X.509 SubjectPublicKeyInfo PEM (-----BEGIN PUBLIC KEY-----)"));
+            }
+            let body: String = text
+                .lines()
+                .filter(|line| !line.starts_with("-----"))
+                .flat_map(|line| line.chars().filter(|c| !c.is_whitespace()))
+                .collect();
+            STANDARD.decode(body).map_err(|_| invalid("the PEM body is not valid Base64"))?
+        }
+        _ => key.to_vec(),
+    };
+    ParsedPublicKey::new(algorithm.verification(), &der)
+        .map_err(|e| invalid(&format!("aws-lc-rs rejected it ({e})")))?;
+    Ok(der)
+}
+
+/// Wraps DER in PEM armour with 64-column lines.
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// One-line standard Base64 (the form Talkdesk hands private keys out in).
+pub(crate) fn base64_line(der: &[u8]) -> String {
+    STANDARD.encode(der)
+}
+
+/// Base64url without padding, as JWTs and PKCE use.
+pub(crate) fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url without padding.
+pub(crate) fn b64url_decode(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// `n_bytes` of system randomness as lowercase hex (so 16 bytes give Talkdesk's 32-character ids).
+pub(crate) fn random_hex(n_bytes: usize) -> String {
+    let mut buf = vec![0u8; n_bytes];
+    // SystemRandom reads the OS source; if that fails the process has bigger problems than a
+    // test id, so fall back to a clock-derived value rather than panicking.
+    if SystemRandom::new().fill(&mut buf).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (nanos >> ((i % 16) * 8)) as u8 ^ (i as u8);
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random UUID v4 string, for `jti` and session ids.
+pub(crate) fn random_uuid() -> String {
+    let h = random_hex(16);
+    // Set the version (4) and variant (10xx) nibbles so it is a well-formed v4 UUID.
+    let variant = match h.as_bytes().get(16) {
+        Some(b'0'..=b'3') => '8',
+        Some(b'4'..=b'7') => '9',
+        Some(b'8'..=b'b') => 'a',
+        _ => 'b',
+    };
+    format!("{}-{}-4{}-{}{}-{}", &h[0..8], &h[8..12], &h[13..16], variant, &h[17..20], &h[20..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p256_pkcs8_has_talkdesk_prefix() {
+        let key = generate(Algorithm::Es256).unwrap();
+        assert!(base64_line(&key.pkcs8_der).starts_with("MIGHAgEAMBMGByqGSM49"));
+    }
+
+    #[test]
+    fn algorithm_names_round_trip() {
+        for alg in Algorithm::ALL {
+            assert_eq!(alg.as_str().parse::<Algorithm>().unwrap(), alg);
+        }
+        assert!("HS256".parse::<Algorithm>().is_err());
+    }
+
+    #[test]
+    fn uuid_shape() {
+        let id = random_uuid();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.as_bytes()[14], b'4');
+    }
+}

@@ -1,0 +1,67 @@
+//! A Talkdesk-compatible OAuth 2.0 identity server on loopback, for tests and demos.
+//!
+//! [`TestServer`] starts, in-process, a real HTTP (or HTTPS, with a self-signed certificate it
+//! makes) server on `127.0.0.1` with an ephemeral port. It behaves like Talkdesk's identity
+//! service as described in the project's `talkdesk.md`: `POST /oauth/token` with the
+//! `client_credentials`, `authorization_code` (optionally with PKCE S256) and rotating
+//! `refresh_token` grants; client authentication by signed JWT assertion (ES256, ES384, ES512,
+//! PS256, PS384, PS512) or HTTP Basic; per-client scopes; `GET /oauth/authorize`, which approves
+//! a test user at once; and a small protected resource, `GET /api/me`. Tests can register
+//! clients (with keys generated in Talkdesk's format, or their own public keys), inspect every
+//! request the server received, and inject faults (error statuses, `Retry-After`, delays,
+//! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values).
+//! It backs the transports' end-to-end tests, `td-oauth serve` and `td-oauth demo`.
+//!
+//! The server runs on a thread of its own with its own tokio runtime, so blocking tests and
+//! async tests use it the same way; dropping the [`TestServer`] stops it and joins the thread.
+//! Every server has its own port, keys and state, so tests can run many in parallel.
+//!
+//! What it is not: a production identity server (state lives in memory, keys are made per
+//! process, nothing is hardened against a hostile network). It verifies client assertions with
+//! `jsonwebtoken` and aws-lc-rs, independently of `td-oauth-core`, and it must never become a
+//! dependency of the library crates.
+//!
+//! ```
+//! use td_oauth_testkit::{Algorithm, TestServer};
+//!
+//! # fn main() -> Result<(), td_oauth_testkit::Error> {
+//! let server = TestServer::start()?;
+//! let client = server.register_client(Algorithm::Es256)?;
+//! println!("token URL: {}", server.token_url());
+//! println!("client {} signs with key {}", client.client_id, client.key_id);
+//! assert!(client.private_key.starts_with("MIGHAgEAMBMGByqGSM49"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Answers follow Talkdesk's documentation; where it is silent this crate chooses, and says so
+//! in the module that implements it (`refresh_token` and `sid` for every `authorization_code`
+//! and `refresh_token` grant, `id_token` when `openid` was granted, rotating refresh tokens).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod assertion;
+mod authorize;
+mod body;
+mod clients;
+mod error;
+mod faults;
+mod issuer;
+mod keys;
+mod record;
+mod reply;
+mod resource;
+mod server;
+mod state;
+mod tls;
+mod token;
+
+pub use assertion::JWT_BEARER;
+pub use clients::{ClientCredentials, ClientInfo, ClientSpec, DEFAULT_SCOPES, Grant};
+pub use error::Error;
+pub use faults::{Fault, FaultTarget};
+pub use keys::Algorithm;
+pub use record::{AuthMethod, RecordedRequest};
+pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};
+pub use tls::Certificate;

@@ -1,0 +1,75 @@
+//! What the server saw: one record per request, kept in arrival order so tests can assert on
+//! traffic without parsing logs.
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+/// How a token request authenticated its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// `client_assertion` (signed JWT, `private_key_jwt`).
+    ClientAssertion,
+    /// `Authorization: Basic`.
+    Basic,
+}
+
+/// One request the server received, and how it answered.
+///
+/// A record is stored before the response is sent, so by the time a client has read a response
+/// its record is visible to [`TestServer::requests`](crate::TestServer::requests).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// When the request's headers arrived.
+    pub received_at: SystemTime,
+    /// The HTTP method, e.g. `"POST"`.
+    pub method: String,
+    /// The path, e.g. `"/oauth/token"`.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// `grant_type` of a token request, as sent.
+    pub grant_type: Option<String>,
+    /// The client id the request claimed (assertion `iss`, Basic user or `client_id` parameter),
+    /// whether or not it authenticated.
+    pub client_id: Option<String>,
+    /// How the client tried to authenticate.
+    pub auth_method: Option<AuthMethod>,
+    /// The `scope` parameter, as sent.
+    pub scope: Option<String>,
+    /// The HTTP status answered, or `None` when the connection was dropped by a fault.
+    pub status: Option<u16>,
+    /// The OAuth `error` code answered (also for authorize redirects carrying an error).
+    pub error: Option<String>,
+    /// The `error_description` answered.
+    pub error_description: Option<String>,
+    /// The client assertion's decoded JOSE header, when one was sent and could be decoded.
+    pub assertion_header: Option<Value>,
+    /// The client assertion's decoded claims, when one was sent and could be decoded.
+    pub assertion_claims: Option<Value>,
+    /// A short description of the injected fault applied to this request, if any.
+    pub fault: Option<String>,
+}
+
+impl RecordedRequest {
+    pub(crate) fn new(method: &str, path: &str, query: Option<&str>) -> Self {
+        RecordedRequest {
+            received_at: SystemTime::now(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            grant_type: None,
+            client_id: None,
+            auth_method: None,
+            scope: None,
+            status: None,
+            error: None,
+            error_description: None,
+            assertion_header: None,
+            assertion_claims: None,
+            fault: None,
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! The server: its handle ([`TestServer`]), how it is configured ([`ServerBuilder`]), the thread
+//! with its own tokio runtime, the accept loop (plain TCP or rustls), and the per-request path
+//! that applies faults, routes, and records.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::body::ResponseBody;
+use crate::clients::{Client, ClientCredentials, ClientInfo, ClientSpec};
+use crate::error::Error;
+use crate::faults::{Fault, FaultTarget};
+use crate::issuer::Issuer;
+use crate::keys::{self, Algorithm};
+use crate::record::RecordedRequest;
+use crate::reply::{OAuthError, Reply};
+use crate::state::{Shared, State};
+use crate::tls::{self, Certificate};
+use crate::{authorize, resource, token};
+
+/// Path of the token endpoint.
+pub const TOKEN_PATH: &str = "/oauth/token";
+/// Path of the authorize endpoint.
+pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
+/// Path of the protected resource.
+pub const ME_PATH: &str = "/api/me";
+
+/// Request bodies larger than this are refused (a token request is a few kilobytes).
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+/// Configures a [`TestServer`] before it starts.
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    https: bool,
+    account: String,
+    token_lifetime: Duration,
+    code_lifetime: Duration,
+    iat_leeway: Duration,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder {
+            https: false,
+            account: "testkit".to_owned(),
+            token_lifetime: Duration::from_secs(600),
+            code_lifetime: Duration::from_secs(60),
+            iat_leeway: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Serves HTTPS with a fresh self-signed certificate (see [`TestServer::certificate`]).
+    pub fn https(mut self, https: bool) -> Self {
+        self.https = https;
+        self
+    }
+
+    /// The account name put in access tokens (`acc`); default `"testkit"`.
+    pub fn account(mut self, account: impl Into<String>) -> Self {
+        self.account = account.into();
+        self
+    }
+
+    /// Access-token lifetime (`expires_in`); default 600 s, as Talkdesk's.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// How long an authorization code can be exchanged; default 60 s.
+    pub fn code_lifetime(mut self, lifetime: Duration) -> Self {
+        self.code_lifetime = lifetime;
+        self
+    }
+
+    /// How far in the future an assertion's `iat` may be (clock skew); default 30 s.
+    pub fn iat_leeway(mut self, leeway: Duration) -> Self {
+        self.iat_leeway = leeway;
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving on a thread of its own.
+    ///
+    /// Works from blocking code and from inside an async runtime alike.
+    pub fn start(self) -> Result<TestServer, Error> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(Error::Bind)?;
+        listener.set_nonblocking(true).map_err(Error::Bind)?;
+        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let (certificate, tls_config) = if self.https {
+            let (cert, config) = tls::generate()?;
+            (Some(cert), Some(config))
+        } else {
+            (None, None)
+        };
+        let scheme = if self.https { "https" } else { "http" };
+        let shared = Arc::new(Shared::new(
+            format!("{scheme}://{addr}"),
+            Issuer::generate()?,
+            State::new(self.account, self.token_lifetime, self.code_lifetime, self.iat_leeway),
+        ));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let acceptor = tls_config.map(tokio_rustls::TlsAcceptor::from);
+        let loop_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("td-oauth-testkit {addr}"))
+            .spawn(move || {
+                runtime.block_on(accept_loop(listener, acceptor, loop_shared, stop_rx));
+                // Dropping the runtime here cancels every connection still open.
+            })
+            .map_err(Error::Runtime)?;
+        Ok(TestServer { shared, addr, certificate, stop: Some(stop_tx), thread: Some(thread) })
+    }
+}
+
+/// A running identity server on `127.0.0.1`. Dropping it stops the server and joins its thread.
+#[derive(Debug)]
+pub struct TestServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    certificate: Option<Certificate>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+impl TestServer {
+    /// A builder with the defaults (HTTP, account `testkit`, 600 s tokens).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Starts an HTTP server with the defaults.
+    pub fn start() -> Result<TestServer, Error> {
+        ServerBuilder::default().start()
+    }
+
+    /// Starts an HTTPS server with the defaults and a fresh self-signed certificate.
+    pub fn start_https() -> Result<TestServer, Error> {
+        ServerBuilder::default().https(true).start()
+    }
+
+    /// The bound address (`127.0.0.1:PORT`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`, no trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The token endpoint URL, which is also the only `aud` accepted in client assertions.
+    pub fn token_url(&self) -> &str {
+        &self.shared.token_url
+    }
+
+    /// The authorize endpoint URL.
+    pub fn authorize_url(&self) -> String {
+        format!("{}{AUTHORIZE_PATH}", self.shared.base_url)
+    }
+
+    /// The protected resource URL (`/api/me`).
+    pub fn me_url(&self) -> String {
+        format!("{}{ME_PATH}", self.shared.base_url)
+    }
+
+    /// The self-signed certificate, for an HTTPS server.
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.certificate.as_ref()
+    }
+
+    /// The public key (SubjectPublicKeyInfo PEM) that verifies the server's access and ID tokens.
+    pub fn token_signing_key_pem(&self) -> &str {
+        &self.shared.issuer.public_key_pem
+    }
+
+    // --- clients -------------------------------------------------------------------------
+
+    /// Registers a client with a fresh key pair of `algorithm` and the default spec.
+    pub fn register_client(&self, algorithm: Algorithm) -> Result<ClientCredentials, Error> {
+        self.register_client_with(ClientSpec::new(algorithm))
+    }
+
+    /// Registers a client with a fresh key pair, as `spec` says.
+    pub fn register_client_with(&self, spec: ClientSpec) -> Result<ClientCredentials, Error> {
+        let key = keys::generate(spec.algorithm)?;
+        let info = self.insert(Client::new(spec, key.spki_der.clone())?)?;
+        Ok(ClientCredentials {
+            client_id: info.client_id,
+            client_secret: info.client_secret,
+            key_id: info.key_id,
+            algorithm: info.algorithm,
+            private_key: keys::base64_line(&key.pkcs8_der),
+            private_key_pem: keys::pem("PRIVATE KEY", &key.pkcs8_der),
+            private_key_der: key.pkcs8_der,
+            public_key_pem: keys::pem("PUBLIC KEY", &key.spki_der),
+            public_key_der: key.spki_der,
+            scopes: info.scopes,
+        })
+    }
+
+    /// Registers a client whose key the test holds: `public_key` is a SubjectPublicKeyInfo as
+    /// PEM (`-----BEGIN PUBLIC KEY-----`) or DER, for `spec.algorithm`.
+    pub fn register_public_key(&self, spec: ClientSpec, public_key: impl AsRef<[u8]>) -> Result<ClientInfo, Error> {
+        let der = keys::parse_public_key(spec.algorithm, public_key.as_ref())?;
+        self.insert(Client::new(spec, der)?)
+    }
+
+    fn insert(&self, client: Client) -> Result<ClientInfo, Error> {
+        let mut state = self.shared.lock();
+        if state.clients.contains_key(&client.id) {
+            return Err(Error::Duplicate(format!("client id {}", client.id)));
+        }
+        if state.kids.contains_key(&client.key_id) {
+            return Err(Error::Duplicate(format!("key id {}", client.key_id)));
+        }
+        let info = client.info();
+        state.kids.insert(client.key_id.clone(), client.id.clone());
+        state.clients.insert(client.id.clone(), client);
+        Ok(info)
+    }
+
+    // --- settings ------------------------------------------------------------------------
+
+    /// Changes the account name put in tokens issued from now on.
+    pub fn set_account(&self, account: impl Into<String>) {
+        self.shared.lock().account = account.into();
+    }
+
+    /// Changes the server-wide access-token lifetime for tokens issued from now on.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.shared.lock().token_lifetime = lifetime;
+    }
+
+    // --- faults --------------------------------------------------------------------------
+
+    /// Applies `fault` to the next token request.
+    pub fn inject(&self, fault: Fault) {
+        self.inject_on(FaultTarget::Token, fault, 1);
+    }
+
+    /// Applies `fault` to the next `times` token requests.
+    pub fn inject_n(&self, fault: Fault, times: usize) {
+        self.inject_on(FaultTarget::Token, fault, times);
+    }
+
+    /// Applies `fault` to the next `times` requests that `target` matches. Faults queue in the
+    /// order injected; a request takes the oldest matching one.
+    pub fn inject_on(&self, target: FaultTarget, fault: Fault, times: usize) {
+        self.shared.lock().faults.push(target, fault, times);
+    }
+
+    /// How many fault applications are still queued.
+    pub fn pending_faults(&self) -> usize {
+        self.shared.lock().faults.len()
+    }
+
+    /// Removes every queued fault.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Makes the next `times` calls to `/api/me` answer 401 `invalid_token` whatever the token.
+    pub fn fail_next_api_calls(&self, times: usize) {
+        self.shared.lock().api_failures = times;
+    }
+
+    /// Revokes every access token issued so far: `/api/me` refuses them from now on.
+    pub fn revoke_access_tokens(&self) {
+        self.shared.lock().access_tokens.clear();
+    }
+
+    /// Revokes every access token and refresh token issued so far.
+    pub fn revoke_all_tokens(&self) {
+        let mut state = self.shared.lock();
+        state.access_tokens.clear();
+        state.refresh_tokens.clear();
+    }
+
+    // --- records -------------------------------------------------------------------------
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().records.clone()
+    }
+
+    /// The most recent request.
+    pub fn last_request(&self) -> Option<RecordedRequest> {
+        self.shared.lock().records.last().cloned()
+    }
+
+    /// How many requests were received.
+    pub fn request_count(&self) -> usize {
+        self.shared.lock().records.len()
+    }
+
+    /// How many requests went to `path` (e.g. [`TOKEN_PATH`]).
+    pub fn count_path(&self, path: &str) -> usize {
+        self.count(|r| r.path == path)
+    }
+
+    /// How many token requests had `grant_type` = `grant`.
+    pub fn count_grant(&self, grant: &str) -> usize {
+        self.count(|r| r.grant_type.as_deref() == Some(grant))
+    }
+
+    /// How many requests claimed `client_id`.
+    pub fn count_client(&self, client_id: &str) -> usize {
+        self.count(|r| r.client_id.as_deref() == Some(client_id))
+    }
+
+    /// How many recorded requests satisfy `predicate`.
+    pub fn count(&self, predicate: impl Fn(&RecordedRequest) -> bool) -> usize {
+        self.shared.lock().records.iter().filter(|r| predicate(r)).count()
+    }
+
+    /// Forgets the requests recorded so far.
+    pub fn clear_requests(&self) {
+        self.shared.lock().records.clear();
+    }
+
+    /// Stops the server and waits for its thread (dropping the handle does the same).
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The loop may already be gone (e.g. its thread failed); nothing left to stop then.
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = Arc::clone(&shared);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                serve(tls, shared).await;
+                            }
+                        }
+                        None => serve(stream, shared).await,
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on one connection until the client or a fault closes it.
+async fn serve<IO>(io: IO, shared: Arc<Shared>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| handle(Arc::clone(&shared), request));
+    // Errors here are the client going away or an injected fault cutting the connection.
+    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service).await;
+}
+
+/// Returned by the service to make hyper close the connection without answering.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<ResponseBody>, Dropped> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let mut record = RecordedRequest::new(parts.method.as_str(), &path, parts.uri.query());
+    let fault = shared.lock().faults.take(&path);
+    record.fault = fault.as_ref().map(Fault::name);
+
+    let body = read_body(body).await;
+
+    if let Some(Fault::Delay(delay)) = &fault {
+        tokio::time::sleep(*delay).await;
+    }
+    let reply = match (&fault, body) {
+        (Some(Fault::DropConnection), _) => {
+            shared.lock().records.push(record);
+            return Err(Dropped);
+        }
+        (Some(Fault::Respond { status, headers, body }), _) => canned(*status, headers, body),
+        (_, None) => OAuthError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "the request body is too large or could not be read",
+        )
+        .reply(),
+        (_, Some(body)) => route(&shared, &parts, &path, &body, &mut record),
+    };
+    let reply = match &fault {
+        Some(Fault::ExpiresIn(value)) => override_expires_in(reply, value),
+        _ => reply,
+    };
+
+    record.status = Some(reply.status.as_u16());
+    if record.error.is_none()
+        && reply.status.as_u16() >= 400
+        && let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(&reply.body)
+    {
+        record.error = obj.get("error").and_then(Value::as_str).map(str::to_owned);
+        record.error_description = obj.get("error_description").and_then(Value::as_str).map(str::to_owned);
+    }
+    shared.lock().records.push(record);
+
+    let full_length = reply.body.len();
+    let body = match fault {
+        Some(Fault::SlowBody { chunk, interval }) => ResponseBody::trickle(reply.body, chunk, interval),
+        Some(Fault::TruncateBody { sent }) => ResponseBody::truncated(reply.body, sent),
+        _ => ResponseBody::full(reply.body),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    if !response.headers().contains_key(CONTENT_LENGTH) {
+        // Explicit, so a truncated body is visibly short of what the headers promised.
+        response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(full_length));
+    }
+    Ok(response)
+}
+
+fn route(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    path: &str,
+    body: &[u8],
+    record: &mut RecordedRequest,
+) -> Reply {
+    match path {
+        TOKEN_PATH => token::handle(shared, &parts.method, &parts.headers, body, record),
+        AUTHORIZE_PATH => authorize::handle(shared, &parts.method, parts.uri.query(), record),
+        ME_PATH => resource::handle(shared, &parts.method, &parts.headers),
+        _ => OAuthError::new(StatusCode::NOT_FOUND, "not_found", format!("no such path {path}")).reply(),
+    }
+}
+
+/// Reads the request body, or `None` if it is larger than [`MAX_REQUEST_BODY`] or fails.
+async fn read_body(mut body: Incoming) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        if let Ok(data) = frame.ok()?.into_data() {
+            out.extend_from_slice(&data);
+            if out.len() > MAX_REQUEST_BODY {
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The response of a [`Fault::Respond`]; an invalid status becomes a 500 saying so.
+fn canned(status: u16, headers: &[(String, String)], body: &[u8]) -> Reply {
+    let Ok(status) = StatusCode::from_u16(status) else {
+        return OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            format!("the injected status {status} is not a valid HTTP status"),
+        )
+        .reply();
+    };
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            map.append(name, value);
+        }
+    }
+    Reply { status, headers: map, body: Bytes::copy_from_slice(body) }
+}
+
+/// Replaces `expires_in` in a successful JSON answer.
+fn override_expires_in(mut reply: Reply, value: &Value) -> Reply {
+    if reply.status != StatusCode::OK {
+        return reply;
+    }
+    if let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(&reply.body)
+        && obj.contains_key("expires_in")
+    {
+        obj.insert("expires_in".into(), value.clone());
+        reply.body = Bytes::from(Value::Object(obj).to_string());
+        reply.headers.remove(CONTENT_LENGTH);
+        if !reply.headers.contains_key(CONTENT_TYPE) {
+            reply.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+    }
+    reply
+}

@@ -1,0 +1,106 @@
+//! The server's mutable state, shared by the handlers and the [`TestServer`](crate::TestServer)
+//! handle behind one mutex (every handler holds it only briefly, never across an await).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::clients::Client;
+use crate::faults::FaultQueue;
+use crate::issuer::Issuer;
+use crate::record::RecordedRequest;
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    /// `http(s)://127.0.0.1:PORT`.
+    pub(crate) base_url: String,
+    /// `{base_url}/oauth/token`: the only `aud` accepted in client assertions.
+    pub(crate) token_url: String,
+    pub(crate) issuer: Issuer,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub(crate) fn new(base_url: String, issuer: Issuer, state: State) -> Self {
+        Shared {
+            token_url: format!("{base_url}{}", crate::server::TOKEN_PATH),
+            base_url,
+            issuer,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Locks the state. A panic while holding the lock cannot leave it half-updated in a way
+    /// that matters to a test server, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Mutable server state.
+pub(crate) struct State {
+    pub(crate) account: String,
+    pub(crate) token_lifetime: Duration,
+    pub(crate) code_lifetime: Duration,
+    pub(crate) iat_leeway: Duration,
+    /// Clients by client id.
+    pub(crate) clients: HashMap<String, Client>,
+    /// Client id by key id.
+    pub(crate) kids: HashMap<String, String>,
+    /// Every assertion `jti` accepted so far.
+    pub(crate) seen_jti: HashSet<String>,
+    /// Unused authorization codes.
+    pub(crate) codes: HashMap<String, CodeGrant>,
+    /// Unused refresh tokens.
+    pub(crate) refresh_tokens: HashMap<String, Session>,
+    /// `jti` of every access token issued and not revoked.
+    pub(crate) access_tokens: HashSet<String>,
+    pub(crate) faults: FaultQueue,
+    /// How many more `/api/me` calls answer 401 regardless of the token.
+    pub(crate) api_failures: usize,
+    pub(crate) records: Vec<RecordedRequest>,
+}
+
+impl State {
+    pub(crate) fn new(
+        account: String,
+        token_lifetime: Duration,
+        code_lifetime: Duration,
+        iat_leeway: Duration,
+    ) -> Self {
+        State {
+            account,
+            token_lifetime,
+            code_lifetime,
+            iat_leeway,
+            clients: HashMap::new(),
+            kids: HashMap::new(),
+            seen_jti: HashSet::new(),
+            codes: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            access_tokens: HashSet::new(),
+            faults: FaultQueue::default(),
+            api_failures: 0,
+            records: Vec::new(),
+        }
+    }
+}
+
+/// What an authorization code stands for until it is exchanged.
+pub(crate) struct CodeGrant {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) nonce: Option<String>,
+    /// PKCE S256 challenge, when the authorize request carried one.
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) issued: Instant,
+}
+
+/// What a refresh token stands for (rotated on every use).
+#[derive(Clone)]
+pub(crate) struct Session {
+    pub(crate) client_id: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) sid: String,
+}
