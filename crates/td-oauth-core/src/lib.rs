@@ -1,3 +1,110 @@
-//! Placeholder while the core is written.
+//! # td-oauth-core
+//!
+//! The sans-IO heart of td-oauth: everything needed to get OAuth 2.0 access tokens from Talkdesk's identity
+//! service, without doing any I/O. It builds token requests as [`http::Request`] values and reads
+//! [`http::Response`] values back into typed tokens and errors; you send the bytes with whatever HTTP client
+//! you already have.
+//!
+//! ```text
+//!  td-oauth-reqwest (async)   td-oauth-ureq (blocking)   your own HTTP stack
+//!             \                       |                      /
+//!              +------------- td-oauth-core ----------------+
+//! ```
+//!
+//! Most programs should use a transport crate (`td-oauth-reqwest` or `td-oauth-ureq`), which adds sending,
+//! retries and a shared token cache. Use this crate directly to embed Talkdesk authentication in another
+//! HTTP stack, or to test without a network.
+//!
+//! ## In scope
+//!
+//! - [`Endpoints`]: an account name and [`Region`] (or explicit URLs) to token, authorize and API URLs, with
+//!   the account checked to be one DNS label and every URL `https` except loopback.
+//! - [`PrivateKey`]: every form a Talkdesk key is pasted in (one-line Base64 PKCS#8, wrapped Base64, PKCS#8,
+//!   SEC1 and PKCS#1 PEM), parsed once. ES256, ES384, PS256/384/512 with ring; ES512 with the `aws-lc-rs`
+//!   feature.
+//! - [`AssertionSigner`]: the `private_key_jwt` client assertion, written straight to compact form.
+//! - [`TokenClient`] and [`Grant`]: client-credentials, authorization-code and refresh-token requests, with a
+//!   signed JWT or HTTP Basic.
+//! - [`AuthorizeRequest`]: the authorize URL with `state`, `nonce` and optional PKCE, and the redirect check.
+//! - [`TokenResponse`]: success, the server's [`OAuthError`], or a precise [`Error`] for anything else.
+//! - Secret types ([`AccessToken`], [`ClientSecret`], …) whose `Debug` prints no secret and which are wiped on
+//!   drop.
+//!
+//! ## Not in scope
+//!
+//! Sockets, TLS, async runtimes, retries and caching live in the transport crates. No clock is read and no
+//! randomness is drawn except through what the caller passes: `now` arguments and a [`RandomSource`].
+//! Access tokens are opaque here: Talkdesk publishes no JWKS, so nothing in this crate trusts their contents.
+//!
+//! ## Example
+//!
+//! ```
+//! use std::time::{Instant, SystemTime};
+//! use td_oauth_core::{ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey, Region, TokenClient, TokenResponse};
+//!
+//! # let key_text = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
+//! let endpoints = Endpoints::talkdesk("acme", Region::Us)?;
+//! let credentials = Credentials::private_key_jwt(
+//!     ClientId::new("0123456789abcdef0123456789abcdef")?,
+//!     KeyId::new("fedcba9876543210fedcba9876543210")?,
+//!     PrivateKey::parse(key_text)?,
+//! );
+//! let client = TokenClient::new(&endpoints, credentials);
+//!
+//! // 1. Build the request: POST, form-encoded, with a freshly signed assertion.
+//! let request = client.token_request(&Grant::client_credentials("users:read".parse()?), SystemTime::now())?;
+//! assert_eq!(request.method(), "POST");
+//!
+//! // 2. Send it with any HTTP client. Here, a canned answer stands in for the server.
+//! let response = http::Response::builder()
+//!     .status(200)
+//!     .body(br#"{"access_token":"eyJhbGciOi...","token_type":"Bearer","expires_in":600,"scope":"users:read"}"#)?;
+//!
+//! // 3. Read the answer.
+//! let token = TokenResponse::from_http(&response, Instant::now())?;
+//! assert_eq!(token.expires_in().as_secs(), 600);
+//! println!("{token:?}"); // prints no secret
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Features
+//!
+//! - `aws-lc-rs`: adds aws-lc-rs as a second crypto backend, used for P-521 (ES512) keys, which ring cannot
+//!   sign with. Without it, an ES512 key is refused with [`Error::FeatureRequired`].
+
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod algorithm;
+mod assertion;
+mod authorize;
+mod backend;
+mod credentials;
+mod der;
+mod endpoints;
+mod error;
+mod key;
+mod oauth_error;
+mod random;
+mod request;
+mod response;
+mod scope;
+mod secret;
+
+pub use algorithm::Algorithm;
+pub use assertion::{
+    AssertionSigner, CLIENT_ASSERTION_TYPE, ClientAssertion, DEFAULT_ASSERTION_LIFETIME, MAX_ASSERTION_LIFETIME,
+};
+pub use authorize::{AuthorizeRequest, PendingAuthorization, pkce_challenge};
+pub use credentials::{ClientId, Credentials, KeyId};
+pub use endpoints::{Account, EndpointUrl, Endpoints, Region};
+pub use error::Error;
+pub use key::PrivateKey;
+pub use oauth_error::{ErrorCode, OAuthError, RetryAfter};
+pub use random::{OsRandom, RandomSource};
+pub use request::{FormBody, Grant, TokenClient};
+pub use response::TokenResponse;
+pub use scope::Scopes;
+pub use secret::{AccessToken, AuthorizationCode, ClientSecret, IdToken, PkceVerifier, RefreshToken};
+
+pub use http;

@@ -1,0 +1,223 @@
+//! The authorization-code flow's front half: the authorize URL, and the redirect back.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use url::Url;
+
+use crate::error::excerpt;
+use crate::oauth_error::ErrorCode;
+use crate::random::{self, RandomSource};
+use crate::secret::constant_time_eq;
+use crate::{AuthorizationCode, ClientId, EndpointUrl, Error, Grant, PkceVerifier, Scopes, backend};
+
+/// An authorize request to build: client, redirect URI, scopes, and optionally `state`, `nonce` and PKCE.
+///
+/// `state` and `nonce` are generated when not given; PKCE (S256, RFC 7636) is off by default because Talkdesk
+/// does not document it.
+///
+/// ```
+/// use td_oauth_core::{AuthorizeRequest, ClientId, Endpoints, OsRandom, Region};
+///
+/// let endpoints = Endpoints::talkdesk("acme", Region::Us)?;
+/// let (url, pending) = AuthorizeRequest::new(ClientId::new("my-client")?, "https://app.example/callback")
+///     .scopes("openid users:read".parse()?)
+///     .pkce(true)
+///     .build(endpoints.authorize_url().unwrap(), &OsRandom::new())?;
+/// assert!(url.as_str().starts_with("https://acme.talkdeskid.com/oauth/authorize?response_type=code"));
+///
+/// // Later, the browser comes back to the redirect URI:
+/// let back = format!("https://app.example/callback?code=abc&state={}", pending.state());
+/// let grant = pending.finish(&back)?;
+/// assert_eq!(grant.grant_type(), "authorization_code");
+/// # Ok::<(), td_oauth_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthorizeRequest {
+    client_id: ClientId,
+    redirect_uri: String,
+    scopes: Scopes,
+    state: Option<String>,
+    nonce: Option<String>,
+    pkce: bool,
+}
+
+impl AuthorizeRequest {
+    /// A request for `client_id` that returns to `redirect_uri`.
+    pub fn new(client_id: ClientId, redirect_uri: impl Into<String>) -> Self {
+        AuthorizeRequest {
+            client_id,
+            redirect_uri: redirect_uri.into(),
+            scopes: Scopes::none(),
+            state: None,
+            nonce: None,
+            pkce: false,
+        }
+    }
+
+    /// The scopes to ask the user for.
+    pub fn scopes(mut self, scopes: Scopes) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// A caller-chosen `state` (default: 128 random bits).
+    pub fn state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+
+    /// A caller-chosen `nonce` (default: 128 random bits).
+    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// Whether to send a PKCE S256 challenge (and keep the verifier for the exchange).
+    pub fn pkce(mut self, enabled: bool) -> Self {
+        self.pkce = enabled;
+        self
+    }
+
+    /// Builds the URL to send the user to, and what must be kept until the redirect comes back.
+    pub fn build(
+        &self,
+        authorize_url: &EndpointUrl,
+        rng: &dyn RandomSource,
+    ) -> Result<(Url, PendingAuthorization), Error> {
+        if self.redirect_uri.is_empty() {
+            return Err(Error::InvalidParameter { field: "redirect URI", reason: "it is empty".into() });
+        }
+        let state = match &self.state {
+            Some(state) if state.is_empty() => {
+                return Err(Error::InvalidParameter { field: "state", reason: "it is empty".into() });
+            }
+            Some(state) => state.clone(),
+            None => random::token(rng, 16)?,
+        };
+        let nonce = match &self.nonce {
+            Some(nonce) => nonce.clone(),
+            None => random::token(rng, 16)?,
+        };
+        let code_verifier = if self.pkce { Some(PkceVerifier::new(random::token(rng, 32)?)) } else { None };
+
+        let mut url = authorize_url.url().clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", self.client_id.as_str())
+                .append_pair("redirect_uri", &self.redirect_uri);
+            if !self.scopes.is_empty() {
+                query.append_pair("scope", self.scopes.as_str());
+            }
+            query.append_pair("state", &state);
+            if !nonce.is_empty() {
+                query.append_pair("nonce", &nonce);
+            }
+            if let Some(verifier) = &code_verifier {
+                query
+                    .append_pair("code_challenge", &pkce_challenge(verifier))
+                    .append_pair("code_challenge_method", "S256");
+            }
+        }
+        let pending = PendingAuthorization { redirect_uri: self.redirect_uri.clone(), state, nonce, code_verifier };
+        Ok((url, pending))
+    }
+}
+
+/// The S256 challenge for a verifier: base64url(SHA-256(verifier)).
+pub fn pkce_challenge(verifier: &PkceVerifier) -> String {
+    URL_SAFE_NO_PAD.encode(backend::sha256(verifier.secret().as_bytes()))
+}
+
+/// What a client keeps between sending the user to the authorize URL and the redirect back.
+#[derive(Clone)]
+pub struct PendingAuthorization {
+    redirect_uri: String,
+    state: String,
+    nonce: String,
+    code_verifier: Option<PkceVerifier>,
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("state", &self.state)
+            .field("pkce", &self.code_verifier.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingAuthorization {
+    /// The `state` sent.
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The `nonce` sent; the ID token's `nonce` claim must equal it.
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    /// The redirect URI sent, which the exchange must repeat.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// The PKCE verifier, when PKCE was used.
+    pub fn code_verifier(&self) -> Option<&PkceVerifier> {
+        self.code_verifier.as_ref()
+    }
+
+    /// Reads the redirect back (a full URL, or just its query string), checks `state`, and returns the
+    /// authorization-code grant to send to the token endpoint.
+    ///
+    /// The state is checked before anything else, so a forged redirect is refused even when it carries an
+    /// `error`.
+    pub fn finish(&self, redirect: &str) -> Result<Grant, Error> {
+        let code = self.code_from(redirect)?;
+        Ok(Grant::authorization_code(code, self.redirect_uri.clone(), self.code_verifier.clone()))
+    }
+
+    fn code_from(&self, redirect: &str) -> Result<AuthorizationCode, Error> {
+        let redirect = redirect.trim();
+        let query = match Url::parse(redirect) {
+            Ok(url) => url.query().unwrap_or_default().to_owned(),
+            Err(_) => redirect.trim_start_matches('?').to_owned(),
+        };
+        let mut code = None;
+        let mut state = None;
+        let mut error = None;
+        let mut description = None;
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match name.as_ref() {
+                "code" => &mut code,
+                "state" => &mut state,
+                "error" => &mut error,
+                "error_description" => &mut description,
+                _ => continue,
+            };
+            // A repeated parameter is a sign of tampering (RFC 6749 §3.1).
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(Error::InvalidRedirect { reason: format!("parameter `{name}` appears more than once") });
+            }
+        }
+        match state {
+            Some(state) if constant_time_eq(state.as_bytes(), self.state.as_bytes()) => {}
+            _ => return Err(Error::StateMismatch),
+        }
+        if let Some(error) = error {
+            return Err(Error::Authorization {
+                code: ErrorCode::parse(&error),
+                description: description.map(|d| excerpt(&d)).filter(|d| !d.is_empty()),
+            });
+        }
+        match code {
+            Some(code) if !code.is_empty() => Ok(AuthorizationCode::new(code)),
+            _ => Err(Error::InvalidRedirect { reason: "it carries neither `code` nor `error`".into() }),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Token requests: one grant, one client authentication, one `http::Request`.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request};
+use url::form_urlencoded;
+use zeroize::Zeroizing;
+
+use crate::assertion::{AssertionSigner, CLIENT_ASSERTION_TYPE};
+use crate::random::{OsRandom, RandomSource};
+use crate::{
+    AuthorizationCode, ClientId, Credentials, EndpointUrl, Endpoints, Error, PkceVerifier, RefreshToken, Scopes,
+};
+
+/// What the client asks the token endpoint for.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Grant {
+    /// `client_credentials`: a token for the client itself.
+    ClientCredentials {
+        /// Scopes to ask for; empty asks for all the client is allowed.
+        scopes: Scopes,
+    },
+    /// `authorization_code`: exchange the code from the authorize redirect.
+    AuthorizationCode {
+        /// The code from the redirect.
+        code: AuthorizationCode,
+        /// The redirect URI sent in the authorize request, byte for byte.
+        redirect_uri: String,
+        /// The PKCE verifier, when the authorize request carried a challenge.
+        code_verifier: Option<PkceVerifier>,
+    },
+    /// `refresh_token`: a new access token from a refresh token.
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: RefreshToken,
+        /// Scopes to narrow to; empty keeps the original ones.
+        scopes: Scopes,
+    },
+}
+
+impl Grant {
+    /// The client-credentials grant.
+    pub fn client_credentials(scopes: Scopes) -> Self {
+        Grant::ClientCredentials { scopes }
+    }
+
+    /// The authorization-code grant.
+    pub fn authorization_code(
+        code: AuthorizationCode,
+        redirect_uri: impl Into<String>,
+        code_verifier: Option<PkceVerifier>,
+    ) -> Self {
+        Grant::AuthorizationCode { code, redirect_uri: redirect_uri.into(), code_verifier }
+    }
+
+    /// The refresh-token grant.
+    pub fn refresh_token(refresh_token: RefreshToken, scopes: Scopes) -> Self {
+        Grant::RefreshToken { refresh_token, scopes }
+    }
+
+    /// The `grant_type` value.
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials { .. } => "client_credentials",
+            Grant::AuthorizationCode { .. } => "authorization_code",
+            Grant::RefreshToken { .. } => "refresh_token",
+        }
+    }
+
+    /// The parameters the grant puts in the body, in order.
+    fn params(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let (a, b, c) = match self {
+            Grant::ClientCredentials { scopes } => (non_empty("scope", scopes.as_str()), None, None),
+            Grant::AuthorizationCode { code, redirect_uri, code_verifier } => (
+                Some(("code", code.secret())),
+                Some(("redirect_uri", redirect_uri.as_str())),
+                code_verifier.as_ref().map(|v| ("code_verifier", v.secret())),
+            ),
+            Grant::RefreshToken { refresh_token, scopes } => {
+                (Some(("refresh_token", refresh_token.secret())), non_empty("scope", scopes.as_str()), None)
+            }
+        };
+        std::iter::once(("grant_type", self.grant_type())).chain(a).chain(b).chain(c)
+    }
+}
+
+fn non_empty<'a>(name: &'static str, value: &'a str) -> Option<(&'static str, &'a str)> {
+    (!value.is_empty()).then_some((name, value))
+}
+
+/// A form-encoded request body. It may hold an assertion, a code or a refresh token, so `Debug` shows only
+/// its length and the bytes are wiped on drop.
+#[derive(Clone)]
+pub struct FormBody(Zeroizing<Vec<u8>>);
+
+impl FormBody {
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the body is empty (never, for a token request).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The bytes, for an HTTP client that needs a `Vec<u8>`. The returned vector is no longer wiped on drop.
+    pub fn into_vec(mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.0)
+    }
+}
+
+impl AsRef<[u8]> for FormBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<FormBody> for Vec<u8> {
+    fn from(body: FormBody) -> Vec<u8> {
+        body.into_vec()
+    }
+}
+
+impl fmt::Debug for FormBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FormBody(<redacted, {} bytes>)", self.0.len())
+    }
+}
+
+enum Authentication {
+    Jwt(AssertionSigner),
+    Basic { client_id: ClientId, header: HeaderValue },
+}
+
+/// Builds token requests for one client at one token endpoint. Holds no connection and reads no clock: the
+/// caller passes `now` and sends the request with any HTTP client.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use td_oauth_core::{ClientId, ClientSecret, Credentials, Endpoints, Grant, Region, Scopes, TokenClient};
+///
+/// let endpoints = Endpoints::talkdesk("acme", Region::Us)?;
+/// let credentials = Credentials::client_secret(ClientId::new("my-client")?, ClientSecret::new("s3cret"))?;
+/// let client = TokenClient::new(&endpoints, credentials);
+/// let request = client.token_request(&Grant::client_credentials("users:read".parse()?), SystemTime::now())?;
+/// assert_eq!(request.uri(), "https://acme.talkdeskid.com/oauth/token");
+/// assert_eq!(request.body().as_bytes(), b"grant_type=client_credentials&scope=users%3Aread");
+/// # Ok::<(), td_oauth_core::Error>(())
+/// ```
+pub struct TokenClient {
+    token_url: EndpointUrl,
+    auth: Authentication,
+    rng: Box<dyn RandomSource>,
+}
+
+impl fmt::Debug for TokenClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.auth {
+            Authentication::Jwt(signer) => format!("{signer:?}"),
+            Authentication::Basic { client_id, .. } => format!("Basic {{ client_id: {client_id} }}"),
+        };
+        f.debug_struct("TokenClient").field("token_url", &self.token_url.as_str()).field("auth", &auth).finish()
+    }
+}
+
+impl TokenClient {
+    /// A client for `endpoints`' token URL. Assertions are addressed to that URL and live 300 s.
+    pub fn new(endpoints: &Endpoints, credentials: Credentials) -> Self {
+        let token_url = endpoints.token_url().clone();
+        let auth = match credentials {
+            Credentials::PrivateKeyJwt { client_id, key_id, key } => {
+                Authentication::Jwt(AssertionSigner::new(client_id, key_id, key, &token_url))
+            }
+            Credentials::ClientSecret { client_id, secret } => {
+                let pair = Zeroizing::new(format!("{}:{}", client_id.as_str(), secret.secret()));
+                let value = Zeroizing::new(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+                ));
+                // Base64 text is always a valid header value; an empty one would be refused by the server.
+                let mut header = HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""));
+                header.set_sensitive(true);
+                Authentication::Basic { client_id, header }
+            }
+        };
+        TokenClient { token_url, auth, rng: Box::new(OsRandom::new()) }
+    }
+
+    /// Sets the assertions' `aud` (default: the token URL). No effect with Basic authentication.
+    pub fn with_assertion_audience(mut self, audience: &str) -> Result<Self, Error> {
+        if let Authentication::Jwt(signer) = self.auth {
+            self.auth = Authentication::Jwt(signer.with_audience(audience)?);
+        }
+        Ok(self)
+    }
+
+    /// Sets the assertions' lifetime (default 300 s). No effect with Basic authentication.
+    pub fn with_assertion_lifetime(mut self, lifetime: Duration) -> Result<Self, Error> {
+        if let Authentication::Jwt(signer) = self.auth {
+            self.auth = Authentication::Jwt(signer.with_lifetime(lifetime)?);
+        }
+        Ok(self)
+    }
+
+    /// Replaces the random source used for `jti` (tests only; the default is the OS source).
+    pub fn with_random(mut self, rng: impl RandomSource + 'static) -> Self {
+        self.rng = Box::new(rng);
+        self
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> &EndpointUrl {
+        &self.token_url
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &ClientId {
+        match &self.auth {
+            Authentication::Jwt(signer) => signer.client_id(),
+            Authentication::Basic { client_id, .. } => client_id,
+        }
+    }
+
+    /// The assertion signer, with signed-JWT credentials.
+    pub fn assertion_signer(&self) -> Option<&AssertionSigner> {
+        match &self.auth {
+            Authentication::Jwt(signer) => Some(signer),
+            Authentication::Basic { .. } => None,
+        }
+    }
+
+    /// Builds the POST for `grant`, signing a fresh assertion issued at `now` when the client uses a JWT.
+    pub fn token_request(&self, grant: &Grant, now: SystemTime) -> Result<Request<FormBody>, Error> {
+        let assertion = match &self.auth {
+            Authentication::Jwt(signer) => Some(signer.sign(now, &*self.rng)?),
+            Authentication::Basic { .. } => None,
+        };
+        let client_params = assertion
+            .iter()
+            .flat_map(|a| [("client_assertion_type", CLIENT_ASSERTION_TYPE), ("client_assertion", a.secret())]);
+        let params: Vec<(&str, &str)> = grant.params().chain(client_params).collect();
+
+        // Sized for the worst case of percent-encoding so the secret is never left behind by a reallocation.
+        let capacity = params.iter().map(|(k, v)| k.len() + 3 * v.len() + 2).sum();
+        let mut body = form_urlencoded::Serializer::new(String::with_capacity(capacity));
+        body.extend_pairs(params);
+        let body = FormBody(Zeroizing::new(body.finish().into_bytes()));
+
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(self.token_url.uri().clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"))
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
+        if let Authentication::Basic { header, .. } = &self.auth {
+            builder = builder.header(AUTHORIZATION, header.clone());
+        }
+        builder.body(body).map_err(|err| Error::InvalidUrl { which: "token", reason: err.to_string() })
+    }
+}

@@ -1,0 +1,185 @@
+//! Every key form parses to the same key; every bad key gets its own clear error.
+
+use proptest::prelude::*;
+use td_oauth_core::{Algorithm, Error, PrivateKey};
+
+const ES256_B64: &str = include_str!("keys/es256.pkcs8.b64");
+const ES256_PKCS8: &str = include_str!("keys/es256.pkcs8.pem");
+const ES256_SEC1: &str = include_str!("keys/es256.sec1.pem");
+const ES256_PUB: &str = include_str!("keys/es256.pub.pem");
+const ES256_ENCRYPTED: &str = include_str!("keys/es256.encrypted.pem");
+const ES256_NO_PUBLIC: &str = include_str!("keys/es256.no-public-key.b64");
+const ES384_PKCS8: &str = include_str!("keys/es384.pkcs8.pem");
+const ES384_PUB: &str = include_str!("keys/es384.pub.pem");
+const ES512_PKCS8: &str = include_str!("keys/es512.pkcs8.pem");
+const RSA_PKCS8: &str = include_str!("keys/rsa2048.pkcs8.pem");
+const RSA_PKCS1: &str = include_str!("keys/rsa2048.pkcs1.pem");
+const RSA_PUB: &str = include_str!("keys/rsa2048.pub.pem");
+const RSA_1024: &str = include_str!("keys/rsa1024.pkcs8.pem");
+const ED25519: &str = include_str!("keys/ed25519.pkcs8.pem");
+
+fn public_pem(text: &str) -> String {
+    PrivateKey::parse(text).unwrap().public_key_pem()
+}
+
+/// Talkdesk's form, wrapped at `width` columns with `newline`.
+fn wrapped(width: usize, newline: &str) -> String {
+    ES256_B64.trim().as_bytes().chunks(width).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(newline)
+}
+
+#[test]
+fn every_es256_form_is_the_same_key() {
+    let expected = ES256_PUB.replace("\r\n", "\n");
+    let forms = [
+        ES256_B64.to_owned(),
+        format!("  {}\n", ES256_B64.trim()),
+        wrapped(64, "\n"),
+        wrapped(76, "\r\n"),
+        wrapped(17, " \t"),
+        ES256_PKCS8.to_owned(),
+        ES256_PKCS8.replace('\n', "\r\n"),
+        ES256_PKCS8.replace('\n', "\\n"),
+        ES256_SEC1.to_owned(),
+        format!("\u{feff}{ES256_PKCS8}"),
+        // What the Talkdesk samples build: the one-line key wrapped at 64 inside PKCS#8 armour.
+        format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----", wrapped(64, "\n")),
+        // URL-safe Base64 without padding, as some tools re-encode it.
+        ES256_B64.trim().replace('+', "-").replace('/', "_").trim_end_matches('=').to_owned(),
+    ];
+    for form in forms {
+        let key = PrivateKey::parse(&form).unwrap_or_else(|err| panic!("{form:?}: {err}"));
+        assert_eq!(key.algorithm(), Algorithm::Es256);
+        assert_eq!(key.public_key_pem(), expected, "{form:?}");
+    }
+}
+
+#[test]
+fn talkdesk_form_starts_like_the_documentation_says() {
+    assert!(ES256_B64.starts_with("MIGHAgEAMBMGByqGSM49"));
+}
+
+#[test]
+fn rsa_pkcs8_and_pkcs1_are_the_same_key() {
+    assert_eq!(public_pem(RSA_PKCS8), RSA_PUB);
+    assert_eq!(public_pem(RSA_PKCS1), RSA_PUB);
+    assert_eq!(PrivateKey::parse(RSA_PKCS1).unwrap().algorithm(), Algorithm::Ps256);
+    for alg in [Algorithm::Ps256, Algorithm::Ps384, Algorithm::Ps512] {
+        assert_eq!(PrivateKey::parse_with_algorithm(RSA_PKCS8, alg).unwrap().algorithm(), alg);
+    }
+}
+
+#[test]
+fn es384_is_inferred_from_the_curve() {
+    let key = PrivateKey::parse(ES384_PKCS8).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::Es384);
+    assert_eq!(key.public_key_pem(), ES384_PUB);
+}
+
+#[cfg(feature = "aws-lc-rs")]
+#[test]
+fn es512_parses_with_aws_lc_rs() {
+    let key = PrivateKey::parse(ES512_PKCS8).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::Es512);
+    assert_eq!(key.public_key_pem(), include_str!("keys/es512.pub.pem"));
+}
+
+#[cfg(not(feature = "aws-lc-rs"))]
+#[test]
+fn es512_names_the_feature_it_needs() {
+    let err = PrivateKey::parse(ES512_PKCS8).unwrap_err();
+    assert!(matches!(err, Error::FeatureRequired { algorithm: Algorithm::Es512, feature: "aws-lc-rs" }), "{err:?}");
+    assert!(err.to_string().contains("`aws-lc-rs` feature"), "{err}");
+}
+
+fn assert_refused(text: &str, check: impl Fn(&Error) -> bool, says: &str) {
+    let err = PrivateKey::parse(text).expect_err(says);
+    assert!(check(&err), "{says}: got {err:?}");
+    let message = err.to_string();
+    assert!(message.contains(says), "{message:?} should mention {says:?}");
+    // No error repeats the key's material.
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    if body.len() > 16 {
+        assert!(!message.contains(&body[4..16]), "{message}");
+    }
+}
+
+#[test]
+fn bad_keys_each_get_their_own_error() {
+    let half = &ES256_B64.trim()[..ES256_B64.trim().len() / 2];
+    assert_refused(half, |e| matches!(e, Error::MalformedKey { .. }), "truncated");
+    let pem_cut = &ES256_PKCS8[..ES256_PKCS8.len() - 40];
+    assert_refused(pem_cut, |e| matches!(e, Error::MalformedKey { .. }), "truncated");
+    let mut corrupt = ES256_B64.trim().to_owned();
+    corrupt.replace_range(10..11, "!");
+    assert_refused(&corrupt, |e| matches!(e, Error::MalformedKey { .. }), "neither PEM nor Base64");
+    assert_refused("BAJhYg==", |e| matches!(e, Error::MalformedKey { .. }), "not a DER private key");
+    assert_refused("", |e| matches!(e, Error::MalformedKey { .. }), "empty");
+    assert_refused(ES256_PUB, |e| matches!(e, Error::NotAPrivateKey { .. }), "public key");
+    let spki_b64: String = ES256_PUB.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert_refused(&spki_b64, |e| matches!(e, Error::NotAPrivateKey { .. }), "public key");
+    assert_refused(ES256_ENCRYPTED, |e| matches!(e, Error::EncryptedKey), "encrypted");
+    let encrypted_b64: String = ES256_ENCRYPTED.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert_refused(&encrypted_b64, |e| matches!(e, Error::EncryptedKey), "encrypted");
+    let traditional = ES256_SEC1.replacen(
+        "-----BEGIN EC PRIVATE KEY-----\n",
+        "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n",
+        1,
+    );
+    assert_refused(&traditional, |e| matches!(e, Error::EncryptedKey), "encrypted");
+    assert_refused(RSA_1024, |e| matches!(e, Error::RsaKeyTooSmall { bits: 1024 }), "1024 bits");
+    assert_refused(ED25519, |e| matches!(e, Error::UnsupportedKey { .. }), "EdDSA");
+    assert_refused(ES256_NO_PUBLIC, |e| matches!(e, Error::MalformedKey { .. }), "omits its public key");
+    assert_refused(
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        |e| matches!(e, Error::NotAPrivateKey { .. }),
+        "certificate",
+    );
+}
+
+#[test]
+fn algorithm_must_fit_the_key() {
+    let err = PrivateKey::parse_with_algorithm(ES256_B64, Algorithm::Es384).unwrap_err();
+    assert!(
+        matches!(err, Error::AlgorithmMismatch { requested: Algorithm::Es384, suggested: Algorithm::Es256, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("P-256"), "{err}");
+    let err = PrivateKey::parse_with_algorithm(RSA_PKCS8, Algorithm::Es256).unwrap_err();
+    assert!(matches!(err, Error::AlgorithmMismatch { suggested: Algorithm::Ps256, .. }), "{err:?}");
+    let err = PrivateKey::parse_with_algorithm(ES384_PKCS8, Algorithm::Ps256).unwrap_err();
+    assert!(matches!(err, Error::AlgorithmMismatch { .. }), "{err:?}");
+}
+
+#[test]
+fn debug_shows_no_key_material() {
+    let key = PrivateKey::parse(ES256_B64).unwrap();
+    let debug = format!("{key:?} {key:#?}");
+    assert!(debug.contains("Es256"), "{debug}");
+    assert!(!debug.contains(&ES256_B64[20..40]), "{debug}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = PrivateKey::from_der(&bytes, None);
+        let _ = PrivateKey::parse(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn mutated_keys_never_panic(pos in 0usize..138, byte in any::<u8>(), cut in 0usize..140) {
+        use base64::Engine as _;
+        let mut der = base64::engine::general_purpose::STANDARD.decode(ES256_B64.trim()).unwrap();
+        let len = der.len();
+        der[pos % len] = byte;
+        let _ = PrivateKey::from_der(&der, None);
+        let _ = PrivateKey::from_der(&der[..cut.min(der.len())], None);
+    }
+
+    #[test]
+    fn any_wrapping_width_and_whitespace_parse(width in 1usize..200, newline in "[ \t\r\n]{1,3}") {
+        let key = PrivateKey::parse(&wrapped(width, &newline)).unwrap();
+        prop_assert_eq!(key.algorithm(), Algorithm::Es256);
+    }
+}
