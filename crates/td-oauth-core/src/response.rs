@@ -125,6 +125,7 @@ struct RawSuccess<'a> {
 #[serde(untagged)]
 enum ExpiresIn<'a> {
     Integer(i64),
+    Unsigned(u64),
     Float(f64),
     #[serde(borrow)]
     Text(Cow<'a, str>),
@@ -133,6 +134,7 @@ enum ExpiresIn<'a> {
 impl ExpiresIn<'_> {
     fn seconds(&self) -> Result<u64, String> {
         let seconds = match self {
+            ExpiresIn::Unsigned(n) => return Ok(*n),
             ExpiresIn::Integer(n) => *n,
             ExpiresIn::Float(f)
                 if f.is_finite() && f.fract() == 0.0 && *f >= i64::MIN as f64 && *f <= i64::MAX as f64 =>
