@@ -20,7 +20,13 @@ fn every_algorithm_gets_a_token_over_http_and_https() {
             assert!(creds.key_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
             assert!(!creds.private_key.contains('\n') && !creds.private_key.contains("BEGIN"));
             let answer = with_assertion(&agent, &server, &assertion(&server, &creds), None);
-            assert_eq!(answer.status, 200, "{alg} over {}: {}", server.base_url(), String::from_utf8_lossy(&answer.body));
+            assert_eq!(
+                answer.status,
+                200,
+                "{alg} over {}: {}",
+                server.base_url(),
+                String::from_utf8_lossy(&answer.body)
+            );
             assert_eq!(answer.header("cache-control"), Some("no-store"));
             let json = answer.json();
             assert_eq!(json["token_type"], "Bearer");
@@ -38,7 +44,8 @@ fn every_algorithm_gets_a_token_over_http_and_https() {
 fn access_token_has_talkdesk_claims_and_default_scopes() {
     let server = TestServer::builder().account("acme").token_lifetime(Duration::from_secs(120)).start().unwrap();
     let agent = agent(&server);
-    let creds = server.register_client_with(ClientSpec::new(Algorithm::Es256).scopes(["users:read", "apps:read"])).unwrap();
+    let creds =
+        server.register_client_with(ClientSpec::new(Algorithm::Es256).scopes(["users:read", "apps:read"])).unwrap();
     let json = with_assertion(&agent, &server, &assertion(&server, &creds), None).json();
     assert_eq!(json["scope"], "users:read apps:read");
     assert_eq!(json["expires_in"], 120);
@@ -59,7 +66,8 @@ fn access_token_has_talkdesk_claims_and_default_scopes() {
 
     // Per-client lifetime wins over the server's; the account can change at run time.
     server.set_account("other");
-    let short = server.register_client_with(ClientSpec::new(Algorithm::Es256).token_lifetime(Duration::from_secs(5))).unwrap();
+    let short =
+        server.register_client_with(ClientSpec::new(Algorithm::Es256).token_lifetime(Duration::from_secs(5))).unwrap();
     let json = with_assertion(&agent, &server, &assertion(&server, &short), None).json();
     assert_eq!(json["expires_in"], 5);
     assert_eq!(jwt_claims(json["access_token"].as_str().unwrap())["acc"], "other");
@@ -211,7 +219,14 @@ fn caller_supplied_public_key_is_accepted() {
     let duplicate = server.register_public_key(spec, &creds.public_key_der).unwrap_err();
     assert!(duplicate.to_string().contains("already registered"), "{duplicate}");
     assert!(server.register_public_key(ClientSpec::new(Algorithm::Es256), &creds.public_key_der).is_err());
-    assert!(server.register_public_key(ClientSpec::new(Algorithm::Es256), b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+    assert!(
+        server
+            .register_public_key(
+                ClientSpec::new(Algorithm::Es256),
+                b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+            )
+            .is_err()
+    );
 }
 
 #[test]

@@ -22,9 +22,7 @@ pub fn agent(server: &TestServer) -> ureq::Agent {
     if let Some(cert) = server.certificate() {
         let cert = ureq::tls::Certificate::from_der(&cert.der).to_owned();
         config = config.tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-                .build(),
+            ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert]))).build(),
         );
     }
     config.build().into()

@@ -1,0 +1,157 @@
+//! Every injected fault, as a client sees it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+use td_oauth_testkit::{Algorithm, ClientCredentials, Fault, FaultTarget, TestServer};
+
+fn setup(https: bool) -> (TestServer, ureq::Agent, ClientCredentials) {
+    let server = TestServer::builder().https(https).start().unwrap();
+    let agent = agent(&server);
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    (server, agent, creds)
+}
+
+fn token_request(server: &TestServer, agent: &ureq::Agent, creds: &ClientCredentials) -> Result<Answer, ureq::Error> {
+    let form = [("grant_type", "client_credentials")];
+    try_post_token(agent, server, &form, Some((&creds.client_id, &creds.client_secret)))
+}
+
+#[test]
+fn status_and_retry_after_are_seen_in_order_then_recovery() {
+    let (server, agent, creds) = setup(false);
+    server.inject_n(Fault::retry_after(429, "7"), 2);
+    server.inject(Fault::retry_after(503, "Wed, 21 Oct 2026 07:28:00 GMT"));
+    server.inject(Fault::status(500).with_header("x-request-id", "abc"));
+    assert_eq!(server.pending_faults(), 4);
+
+    for _ in 0..2 {
+        let answer = token_request(&server, &agent, &creds).unwrap();
+        assert_eq!((answer.status, answer.header("retry-after")), (429, Some("7")));
+    }
+    let answer = token_request(&server, &agent, &creds).unwrap();
+    assert_eq!((answer.status, answer.header("retry-after")), (503, Some("Wed, 21 Oct 2026 07:28:00 GMT")));
+    let answer = token_request(&server, &agent, &creds).unwrap();
+    assert_eq!((answer.status, answer.header("x-request-id")), (500, Some("abc")));
+    assert_eq!(answer.json()["error"], "server_error");
+    assert_eq!(token_request(&server, &agent, &creds).unwrap().status, 200);
+
+    let records = server.requests();
+    assert_eq!(records.len(), 5);
+    assert_eq!(records[0].fault.as_deref(), Some("respond 429"));
+    assert_eq!(records[0].client_id, None, "the faulty request was not processed");
+    assert_eq!(records[2].status, Some(503));
+    assert_eq!(records[4].fault, None);
+}
+
+#[test]
+fn delay_is_measured() {
+    let (server, agent, creds) = setup(true);
+    server.inject(Fault::Delay(Duration::from_millis(400)));
+    let start = Instant::now();
+    let answer = token_request(&server, &agent, &creds).unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(400));
+    assert_eq!(answer.status, 200, "a delay still answers correctly");
+}
+
+#[test]
+fn dropped_connection_is_a_client_error() {
+    for https in [false, true] {
+        let (server, agent, creds) = setup(https);
+        server.inject(Fault::DropConnection);
+        assert!(token_request(&server, &agent, &creds).is_err());
+        let record = server.last_request().unwrap();
+        assert_eq!((record.status, record.fault.as_deref()), (None, Some("drop connection")));
+        assert_eq!(token_request(&server, &agent, &creds).unwrap().status, 200);
+    }
+}
+
+#[test]
+fn truncated_body_is_a_client_error() {
+    for https in [false, true] {
+        let (server, agent, creds) = setup(https);
+        server.inject(Fault::TruncateBody { sent: 20 });
+        assert!(token_request(&server, &agent, &creds).is_err());
+        assert_eq!(server.last_request().unwrap().status, Some(200));
+    }
+}
+
+#[test]
+fn slow_body_trickles() {
+    let (server, agent, creds) = setup(false);
+    server.inject(Fault::SlowBody { chunk: 200, interval: Duration::from_millis(100) });
+    let start = Instant::now();
+    let answer = token_request(&server, &agent, &creds).unwrap();
+    let chunks = answer.body.len().div_ceil(200) as u32;
+    assert!(chunks >= 3, "body of {} bytes", answer.body.len());
+    assert!(start.elapsed() >= Duration::from_millis(100) * (chunks - 1));
+    assert!(answer.json()["access_token"].is_string());
+
+    // A client with a short body timeout gives up.
+    server.inject(Fault::SlowBody { chunk: 1, interval: Duration::from_millis(200) });
+    let impatient: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_millis(500)))
+        .build()
+        .into();
+    assert!(token_request(&server, &impatient, &creds).is_err());
+}
+
+#[test]
+fn large_malformed_and_html_bodies_arrive() {
+    let (server, agent, creds) = setup(true);
+    server.inject(Fault::large_body(200, 10 * 1024 * 1024));
+    server.inject(Fault::malformed_json());
+    server.inject(Fault::html(502));
+    server.inject(Fault::body(200, "application/json", "[]"));
+
+    let big = token_request(&server, &agent, &creds).unwrap();
+    assert_eq!(big.body.len(), 10 * 1024 * 1024);
+    let bad = token_request(&server, &agent, &creds).unwrap();
+    assert_eq!(bad.status, 200);
+    assert!(serde_json::from_slice::<serde_json::Value>(&bad.body).is_err());
+    let html = token_request(&server, &agent, &creds).unwrap();
+    assert_eq!(html.status, 502);
+    assert!(html.header("content-type").unwrap().starts_with("text/html"));
+    assert_eq!(token_request(&server, &agent, &creds).unwrap().body, b"[]");
+}
+
+#[test]
+fn expires_in_override_keeps_a_valid_token() {
+    let (server, agent, creds) = setup(false);
+    let values = [json!(0), json!(-30), json!(u64::MAX), json!("600"), json!(null)];
+    for value in &values {
+        server.inject(Fault::ExpiresIn(value.clone()));
+    }
+    for value in &values {
+        let json = token_request(&server, &agent, &creds).unwrap().json();
+        assert_eq!(&json["expires_in"], value);
+        let token = json["access_token"].as_str().unwrap();
+        assert_eq!(get(&agent, &server.me_url(), Some(token)).status, 200);
+    }
+}
+
+#[test]
+fn faults_on_other_paths() {
+    let (server, agent, creds) = setup(false);
+    let token = token_request(&server, &agent, &creds).unwrap().json()["access_token"].as_str().unwrap().to_owned();
+    server.inject_on(FaultTarget::Api, Fault::retry_after(503, "1"), 1);
+    server.inject_on(FaultTarget::Any, Fault::DropConnection, 1);
+    server.inject(Fault::status(500));
+
+    let answer = get(&agent, &server.me_url(), Some(&token));
+    assert_eq!((answer.status, answer.header("retry-after")), (503, Some("1")));
+    // The token fault was queued after the Any fault, so the Any fault comes first.
+    assert!(token_request(&server, &agent, &creds).is_err());
+    assert_eq!(token_request(&server, &agent, &creds).unwrap().status, 500);
+    assert_eq!(get(&agent, &server.me_url(), Some(&token)).status, 200);
+    assert_eq!(server.pending_faults(), 0);
+
+    server.inject_n(Fault::status(500), 3);
+    server.clear_faults();
+    assert_eq!(token_request(&server, &agent, &creds).unwrap().status, 200);
+}
