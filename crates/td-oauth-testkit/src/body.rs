@@ -34,13 +34,24 @@ pub(crate) struct ResponseBody {
     sleep: Option<Pin<Box<Sleep>>>,
     /// Fail after `end` bytes instead of ending cleanly.
     cut: bool,
+    /// Whether the pause before the cut has happened.
+    cut_flushed: bool,
 }
 
 impl ResponseBody {
     /// The whole body in one frame.
     pub(crate) fn full(data: Bytes) -> Self {
         let end = data.len();
-        ResponseBody { data, pos: 0, end, chunk: usize::MAX, interval: None, sleep: None, cut: false }
+        ResponseBody {
+            data,
+            pos: 0,
+            end,
+            chunk: usize::MAX,
+            interval: None,
+            sleep: None,
+            cut: false,
+            cut_flushed: false,
+        }
     }
 
     /// The body in `chunk`-byte frames with `interval` between them.
@@ -68,6 +79,16 @@ impl Body for ResponseBody {
             this.sleep = None;
         }
         if this.pos >= this.end {
+            if this.cut && !this.cut_flushed {
+                // Pause before cutting so hyper flushes the headers and the bytes sent so far;
+                // cutting at once would discard its write buffer and look like a dropped connection.
+                this.cut_flushed = true;
+                let mut sleep = Box::pin(tokio::time::sleep(Duration::from_millis(20)));
+                if sleep.as_mut().poll(cx).is_pending() {
+                    this.sleep = Some(sleep);
+                    return Poll::Pending;
+                }
+            }
             if this.cut {
                 // Yield the error once; hyper then aborts the connection.
                 this.cut = false;

@@ -155,3 +155,45 @@ fn faults_on_other_paths() {
     server.clear_faults();
     assert_eq!(token_request(&server, &agent, &creds).unwrap().status, 200);
 }
+
+/// What the faults look like on the wire, read with a bare socket.
+fn raw_exchange(server: &TestServer, creds: &ClientCredentials) -> Vec<u8> {
+    use base64::Engine as _;
+    use std::io::{Read, Write};
+    let body = "grant_type=client_credentials";
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", creds.client_id, creds.client_secret));
+    let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "POST /oauth/token HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        server.local_addr(),
+        body.len()
+    )
+    .unwrap();
+    let mut received = Vec::new();
+    // A reset also ends the read; what arrived before it is what matters.
+    let _ = stream.read_to_end(&mut received);
+    received
+}
+
+#[test]
+fn drop_and_truncate_on_the_wire() {
+    let (server, _, creds) = setup(false);
+    server.inject(Fault::DropConnection);
+    assert!(raw_exchange(&server, &creds).is_empty(), "nothing at all is answered");
+
+    server.inject(Fault::TruncateBody { sent: 10 });
+    let received = String::from_utf8(raw_exchange(&server, &creds)).unwrap();
+    let (head, body) = received.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"));
+    let declared: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(body.len(), 10);
+    assert!(declared > 100, "the headers promised the whole body ({declared} bytes)");
+}

@@ -334,3 +334,14 @@ fn blocking_start_and_stop() {
     drop(server);
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[tokio::test]
+async fn starts_and_stops_inside_an_async_runtime() {
+    let server = TestServer::start_https().unwrap();
+    server.register_client(Algorithm::Es256).unwrap();
+    let stream = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    drop(stream);
+    let addr = server.local_addr();
+    drop(server);
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: a ureq client that trusts the server's certificate,
 //! assertions signed with jsonwebtoken (aws-lc-rs for ES512), and token requests.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub)]
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
