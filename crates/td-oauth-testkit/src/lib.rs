@@ -45,6 +45,7 @@ mod assertion;
 mod authorize;
 mod body;
 mod clients;
+mod connection;
 mod error;
 mod faults;
 mod issuer;

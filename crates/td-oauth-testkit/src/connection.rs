@@ -1,0 +1,210 @@
+//! One connection's life: the accept loop (plain TCP or rustls), hyper serving HTTP/1.1, and
+//! the per-request path that takes a queued fault, routes, records, and shapes the response.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::body::ResponseBody;
+use crate::faults::Fault;
+use crate::record::RecordedRequest;
+use crate::reply::{OAuthError, Reply};
+use crate::server::{AUTHORIZE_PATH, ME_PATH, TOKEN_PATH};
+use crate::state::Shared;
+use crate::{authorize, resource, token};
+
+/// Request bodies larger than this are refused (a token request is a few kilobytes).
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+/// Accepts connections until `stop` fires; each connection is served on a task of its own.
+pub(crate) async fn accept_loop(
+    listener: std::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = Arc::clone(&shared);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                serve(tls, shared).await;
+                            }
+                        }
+                        None => serve(stream, shared).await,
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on one connection until the client or a fault closes it.
+async fn serve<IO>(io: IO, shared: Arc<Shared>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| handle(Arc::clone(&shared), request));
+    // Errors here are the client going away or an injected fault cutting the connection.
+    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service).await;
+}
+
+/// Returned by the service to make hyper close the connection without answering.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<ResponseBody>, Dropped> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let mut record = RecordedRequest::new(parts.method.as_str(), &path, parts.uri.query());
+    let fault = shared.lock().faults.take(&path);
+    record.fault = fault.as_ref().map(Fault::name);
+
+    let body = read_body(body).await;
+
+    if let Some(Fault::Delay(delay)) = &fault {
+        tokio::time::sleep(*delay).await;
+    }
+    let reply = match (&fault, body) {
+        (Some(Fault::DropConnection), _) => {
+            shared.lock().records.push(record);
+            return Err(Dropped);
+        }
+        (Some(Fault::Respond { status, headers, body }), _) => canned(*status, headers, body),
+        (_, None) => OAuthError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "the request body is too large or could not be read",
+        )
+        .reply(),
+        (_, Some(body)) => route(&shared, &parts, &path, &body, &mut record),
+    };
+    let reply = match &fault {
+        Some(Fault::ExpiresIn(value)) => override_expires_in(reply, value),
+        _ => reply,
+    };
+
+    record.status = Some(reply.status.as_u16());
+    if record.error.is_none()
+        && reply.status.as_u16() >= 400
+        && let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(&reply.body)
+    {
+        record.error = obj.get("error").and_then(Value::as_str).map(str::to_owned);
+        record.error_description = obj.get("error_description").and_then(Value::as_str).map(str::to_owned);
+    }
+    shared.lock().records.push(record);
+
+    let full_length = reply.body.len();
+    let body = match fault {
+        Some(Fault::SlowBody { chunk, interval }) => ResponseBody::trickle(reply.body, chunk, interval),
+        Some(Fault::TruncateBody { sent }) => ResponseBody::truncated(reply.body, sent),
+        _ => ResponseBody::full(reply.body),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    if !response.headers().contains_key(CONTENT_LENGTH) {
+        // Explicit, so a truncated body is visibly short of what the headers promised.
+        response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(full_length));
+    }
+    Ok(response)
+}
+
+fn route(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    path: &str,
+    body: &[u8],
+    record: &mut RecordedRequest,
+) -> Reply {
+    match path {
+        TOKEN_PATH => token::handle(shared, &parts.method, &parts.headers, body, record),
+        AUTHORIZE_PATH => authorize::handle(shared, &parts.method, parts.uri.query(), record),
+        ME_PATH => resource::handle(shared, &parts.method, &parts.headers),
+        _ => OAuthError::new(StatusCode::NOT_FOUND, "not_found", format!("no such path {path}")).reply(),
+    }
+}
+
+/// Reads the request body, or `None` if it is larger than [`MAX_REQUEST_BODY`] or fails.
+async fn read_body(mut body: Incoming) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        if let Ok(data) = frame.ok()?.into_data() {
+            out.extend_from_slice(&data);
+            if out.len() > MAX_REQUEST_BODY {
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The response of a [`Fault::Respond`]; an invalid status becomes a 500 saying so.
+fn canned(status: u16, headers: &[(String, String)], body: &[u8]) -> Reply {
+    let Ok(status) = StatusCode::from_u16(status) else {
+        return OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            format!("the injected status {status} is not a valid HTTP status"),
+        )
+        .reply();
+    };
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            map.append(name, value);
+        }
+    }
+    Reply { status, headers: map, body: Bytes::copy_from_slice(body) }
+}
+
+/// Replaces `expires_in` in a successful JSON answer.
+fn override_expires_in(mut reply: Reply, value: &Value) -> Reply {
+    if reply.status != StatusCode::OK {
+        return reply;
+    }
+    if let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(&reply.body)
+        && obj.contains_key("expires_in")
+    {
+        obj.insert("expires_in".into(), value.clone());
+        reply.body = Bytes::from(Value::Object(obj).to_string());
+        reply.headers.remove(CONTENT_LENGTH);
+        if !reply.headers.contains_key(CONTENT_TYPE) {
+            reply.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+    }
+    reply
+}
