@@ -169,7 +169,7 @@ fn verify_assertion(
         None => return Err(fail("client assertion has no sub")),
     }
     match claims.get("aud") {
-        Some(Value::String(aud)) if aud == token_url => {}
+        Some(Value::String(aud)) if aud == token_url || state.extra_audiences.contains(aud) => {}
         Some(other) => {
             return Err(fail(format!("aud must be {token_url}, not {other}")));
         }

@@ -8,7 +8,7 @@ use crate::keys::Algorithm;
 #[non_exhaustive]
 pub enum Error {
     /// No loopback port could be bound.
-    #[error("could not bind 127.0.0.1:0: {0}")]
+    #[error("could not bind a port on 127.0.0.1: {0}")]
     Bind(#[source] std::io::Error),
     /// The server's thread or tokio runtime could not be started.
     #[error("could not start the server's thread or runtime: {0}")]

@@ -24,7 +24,15 @@ pub(crate) fn handle(shared: &Shared, method: &Method, headers: &HeaderMap) -> R
             WWW_AUTHENTICATE,
             &format!(
                 "Bearer realm=\"td-oauth-testkit\", error=\"invalid_token\", error_description=\"{}\"",
-                description.replace('"', "'")
+                // A quoted-string may not hold quotes, backslashes or control characters.
+                description
+                    .chars()
+                    .filter(|c| *c == ' ' || c.is_ascii_graphic())
+                    .map(|c| match c {
+                        '"' | '\\' => '\'',
+                        c => c,
+                    })
+                    .collect::<String>()
             ),
         ),
     }

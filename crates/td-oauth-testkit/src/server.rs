@@ -33,6 +33,7 @@ pub struct ServerBuilder {
     token_lifetime: Duration,
     code_lifetime: Duration,
     iat_leeway: Duration,
+    port: u16,
 }
 
 impl Default for ServerBuilder {
@@ -43,6 +44,7 @@ impl Default for ServerBuilder {
             token_lifetime: Duration::from_secs(600),
             code_lifetime: Duration::from_secs(60),
             iat_leeway: Duration::from_secs(30),
+            port: 0,
         }
     }
 }
@@ -78,11 +80,17 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and starts serving on a thread of its own.
+    /// Binds this port instead of an ephemeral one (for `td-oauth serve`; tests should keep 0).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Binds `127.0.0.1` on an ephemeral port (or the one set with [`port`](Self::port)) and starts serving on a thread of its own.
     ///
     /// Works from blocking code and from inside an async runtime alike.
     pub fn start(self) -> Result<TestServer, Error> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(Error::Bind)?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).map_err(Error::Bind)?;
         listener.set_nonblocking(true).map_err(Error::Bind)?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
         let (certificate, tls_config) = if self.https {
@@ -230,6 +238,12 @@ impl TestServer {
     /// Changes the account name put in tokens issued from now on.
     pub fn set_account(&self, account: impl Into<String>) {
         self.shared.lock().account = account.into();
+    }
+
+    /// Also accepts `aud` in client assertions (e.g. the issuer, [`base_url`](Self::base_url),
+    /// as RFC 7523bis suggests); the token URL is always accepted.
+    pub fn accept_audience(&self, aud: impl Into<String>) {
+        self.shared.lock().extra_audiences.push(aud.into());
     }
 
     /// Changes the server-wide access-token lifetime for tokens issued from now on.

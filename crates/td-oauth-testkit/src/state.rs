@@ -43,6 +43,8 @@ pub(crate) struct State {
     pub(crate) token_lifetime: Duration,
     pub(crate) code_lifetime: Duration,
     pub(crate) iat_leeway: Duration,
+    /// `aud` values accepted besides the token URL.
+    pub(crate) extra_audiences: Vec<String>,
     /// Clients by client id.
     pub(crate) clients: HashMap<String, Client>,
     /// Client id by key id.
@@ -73,6 +75,7 @@ impl State {
             token_lifetime,
             code_lifetime,
             iat_leeway,
+            extra_audiences: Vec::new(),
             clients: HashMap::new(),
             kids: HashMap::new(),
             seen_jti: HashSet::new(),

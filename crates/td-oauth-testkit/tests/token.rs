@@ -345,3 +345,21 @@ async fn starts_and_stops_inside_an_async_runtime() {
     drop(server);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[test]
+fn extra_audience_and_fixed_port() {
+    let server = TestServer::start().unwrap();
+    let agent = agent(&server);
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    let issuer_aud = sign(&creds, &claims(&creds, server.base_url()));
+    with_assertion(&agent, &server, &issuer_aud, None).assert_error(401, "invalid_client");
+    server.accept_audience(server.base_url());
+    let issuer_aud = sign(&creds, &claims(&creds, server.base_url()));
+    assert_eq!(with_assertion(&agent, &server, &issuer_aud, None).status, 200);
+
+    // A chosen port is bound; binding it twice fails with an error, not a panic.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let fixed = TestServer::builder().port(port).start().unwrap();
+    assert_eq!(fixed.local_addr().port(), port);
+    assert!(matches!(TestServer::builder().port(port).start(), Err(td_oauth_testkit::Error::Bind(_))));
+}
