@@ -90,8 +90,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let mut record = RecordedRequest::new(parts.method.as_str(), &path, parts.uri.query());
-    let fault = shared.lock().faults.take(&path);
-    record.fault = fault.as_ref().map(Fault::name);
+    let fault = {
+        let mut state = shared.lock();
+        let fault = state.faults.take(&path);
+        record.fault = fault.as_ref().map(Fault::name);
+        state.record_arrival(&mut record);
+        fault
+    };
 
     let body = read_body(body).await;
 
@@ -100,7 +105,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     }
     let reply = match (&fault, body) {
         (Some(Fault::DropConnection), _) => {
-            shared.lock().records.push(record);
+            shared.lock().record_answer(record);
             return Err(Dropped);
         }
         (Some(Fault::Respond { status, headers, body }), _) => canned(*status, headers, body),
@@ -125,7 +130,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         record.error = obj.get("error").and_then(Value::as_str).map(str::to_owned);
         record.error_description = obj.get("error_description").and_then(Value::as_str).map(str::to_owned);
     }
-    shared.lock().records.push(record);
+    shared.lock().record_answer(record);
 
     let full_length = reply.body.len();
     let body = match fault {

@@ -17,8 +17,10 @@ pub enum AuthMethod {
 
 /// One request the server received, and how it answered.
 ///
-/// A record is stored before the response is sent, so by the time a client has read a response
-/// its record is visible to [`TestServer::requests`](crate::TestServer::requests).
+/// A record is stored when the request arrives and completed just before the response is sent,
+/// so by the time a client has read a response its record is complete in
+/// [`TestServer::requests`](crate::TestServer::requests); a request whose client gave up
+/// (e.g. during a [`Fault::Delay`](crate::Fault::Delay)) is still recorded, with no status.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RecordedRequest {
@@ -39,7 +41,8 @@ pub struct RecordedRequest {
     pub auth_method: Option<AuthMethod>,
     /// The `scope` parameter, as sent.
     pub scope: Option<String>,
-    /// The HTTP status answered, or `None` when the connection was dropped by a fault.
+    /// The HTTP status answered; `None` while the request is still being handled, and for good
+    /// when the connection was dropped (by a fault, or by the client before the answer).
     pub status: Option<u16>,
     /// The OAuth `error` code answered (also for authorize redirects carrying an error).
     pub error: Option<String>,
@@ -51,6 +54,8 @@ pub struct RecordedRequest {
     pub assertion_claims: Option<Value>,
     /// A short description of the injected fault applied to this request, if any.
     pub fault: Option<String>,
+    /// Arrival number, to update the record once the request is answered.
+    pub(crate) seq: u64,
 }
 
 impl RecordedRequest {
@@ -70,6 +75,7 @@ impl RecordedRequest {
             assertion_header: None,
             assertion_claims: None,
             fault: None,
+            seq: 0,
         }
     }
 }

@@ -60,10 +60,27 @@ pub(crate) struct State {
     pub(crate) faults: FaultQueue,
     /// How many more `/api/me` calls answer 401 regardless of the token.
     pub(crate) api_failures: usize,
+    /// In arrival order.
     pub(crate) records: Vec<RecordedRequest>,
+    /// Arrival number of the last request.
+    pub(crate) last_seq: u64,
 }
 
 impl State {
+    /// Records a request as it arrives.
+    pub(crate) fn record_arrival(&mut self, record: &mut RecordedRequest) {
+        self.last_seq += 1;
+        record.seq = self.last_seq;
+        self.records.push(record.clone());
+    }
+
+    /// Replaces the arrival record with the completed one (unless the records were cleared).
+    pub(crate) fn record_answer(&mut self, record: RecordedRequest) {
+        if let Some(slot) = self.records.iter_mut().rev().find(|r| r.seq == record.seq) {
+            *slot = record;
+        }
+    }
+
     pub(crate) fn new(
         account: String,
         token_lifetime: Duration,
@@ -85,6 +102,7 @@ impl State {
             faults: FaultQueue::default(),
             api_failures: 0,
             records: Vec::new(),
+            last_seq: 0,
         }
     }
 }

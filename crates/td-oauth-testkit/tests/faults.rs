@@ -197,3 +197,18 @@ fn drop_and_truncate_on_the_wire() {
     assert_eq!(body.len(), 10);
     assert!(declared > 100, "the headers promised the whole body ({declared} bytes)");
 }
+
+#[test]
+fn a_request_abandoned_during_a_delay_is_still_recorded() {
+    let (server, _, creds) = setup(false);
+    server.inject(Fault::Delay(Duration::from_millis(1500)));
+    let impatient: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_millis(300)))
+        .build()
+        .into();
+    assert!(token_request(&server, &impatient, &creds).is_err());
+    let records = server.requests();
+    assert_eq!(records.len(), 1);
+    assert_eq!((records[0].status, records[0].fault.as_deref()), (None, Some("delay 1500ms")));
+}

@@ -363,3 +363,14 @@ fn extra_audience_and_fixed_port() {
     assert_eq!(fixed.local_addr().port(), port);
     assert!(matches!(TestServer::builder().port(port).start(), Err(td_oauth_testkit::Error::Bind(_))));
 }
+
+#[test]
+fn certificate_covers_localhost_too() {
+    let server = TestServer::start_https().unwrap();
+    let agent = agent(&server);
+    let cert = server.certificate().unwrap();
+    assert!(cert.pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    let url = format!("https://localhost:{}/api/me", server.local_addr().port());
+    // Reaching the server proves the name verified; 401 because no token was sent.
+    assert_eq!(get(&agent, &url, None).status, 401);
+}
