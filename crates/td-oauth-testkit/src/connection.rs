@@ -1,7 +1,11 @@
 //! One connection's life: the accept loop (plain TCP or rustls), hyper serving HTTP/1.1, and
 //! the per-request path that takes a queued fault, routes, records, and shapes the response.
 
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,8 +16,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use crate::body::ResponseBody;
@@ -47,16 +51,18 @@ pub(crate) async fn accept_loop(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                let reset = Arc::new(AtomicBool::new(false));
+                let stream = Resettable { inner: stream, reset: Arc::clone(&reset) };
                 let shared = Arc::clone(&shared);
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     match acceptor {
                         Some(acceptor) => {
                             if let Ok(tls) = acceptor.accept(stream).await {
-                                serve(tls, shared).await;
+                                serve(tls, shared, reset).await;
                             }
                         }
-                        None => serve(stream, shared).await,
+                        None => serve(stream, shared, reset).await,
                     }
                 });
             }
@@ -65,11 +71,11 @@ pub(crate) async fn accept_loop(
 }
 
 /// Serves HTTP/1.1 on one connection until the client or a fault closes it.
-async fn serve<IO>(io: IO, shared: Arc<Shared>)
+async fn serve<IO>(io: IO, shared: Arc<Shared>, reset: Arc<AtomicBool>)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| handle(Arc::clone(&shared), request));
+    let service = service_fn(move |request| handle(Arc::clone(&shared), Arc::clone(&reset), request));
     // Errors here are the client going away or an injected fault cutting the connection.
     let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service).await;
 }
@@ -86,7 +92,11 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<ResponseBody>, Dropped> {
+async fn handle(
+    shared: Arc<Shared>,
+    reset: Arc<AtomicBool>,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Dropped> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let mut record = RecordedRequest::new(parts.method.as_str(), &path, parts.uri.query());
@@ -104,7 +114,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         tokio::time::sleep(*delay).await;
     }
     let reply = match (&fault, body) {
-        (Some(Fault::DropConnection), _) => {
+        (Some(Fault::DropConnection | Fault::ResetConnection), _) => {
+            if fault == Some(Fault::ResetConnection) {
+                reset.store(true, Ordering::Relaxed);
+            }
             shared.lock().record_answer(record);
             return Err(Dropped);
         }
@@ -212,4 +225,52 @@ fn override_expires_in(mut reply: Reply, value: &Value) -> Reply {
         }
     }
     reply
+}
+
+/// A TCP stream that ends with a reset (RST) instead of an orderly close once `reset` is set,
+/// for [`Fault::ResetConnection`]. Everything else is passed through.
+struct Resettable {
+    inner: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for Resettable {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::Relaxed) {
+            // Zero linger makes close() send RST; failing to set it leaves an ordinary close.
+            let _ = self.inner.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for Resettable {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Resettable {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
 }

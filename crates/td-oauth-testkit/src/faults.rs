@@ -26,6 +26,8 @@ pub enum Fault {
     Delay(Duration),
     /// Close the connection without answering.
     DropConnection,
+    /// Reset the connection (TCP RST) without answering.
+    ResetConnection,
     /// Handle the request, send the headers with the full `Content-Length`, then only the first
     /// `sent` bytes of the body (at most all but one), then close the connection.
     TruncateBody {
@@ -109,6 +111,7 @@ impl Fault {
             Fault::Respond { status, .. } => format!("respond {status}"),
             Fault::Delay(d) => format!("delay {}ms", d.as_millis()),
             Fault::DropConnection => "drop connection".into(),
+            Fault::ResetConnection => "reset connection".into(),
             Fault::TruncateBody { sent } => format!("truncate body after {sent} bytes"),
             Fault::SlowBody { chunk, interval } => {
                 format!("slow body {chunk} bytes every {}ms", interval.as_millis())

@@ -66,6 +66,8 @@ fn dropped_connection_is_a_client_error() {
         assert!(token_request(&server, &agent, &creds).is_err());
         let record = server.last_request().unwrap();
         assert_eq!((record.status, record.fault.as_deref()), (None, Some("drop connection")));
+        server.inject(Fault::ResetConnection);
+        assert!(token_request(&server, &agent, &creds).is_err());
         assert_eq!(token_request(&server, &agent, &creds).unwrap().status, 200);
     }
 }
@@ -157,7 +159,7 @@ fn faults_on_other_paths() {
 }
 
 /// What the faults look like on the wire, read with a bare socket.
-fn raw_exchange(server: &TestServer, creds: &ClientCredentials) -> Vec<u8> {
+fn raw_exchange(server: &TestServer, creds: &ClientCredentials) -> std::io::Result<Vec<u8>> {
     use base64::Engine as _;
     use std::io::{Read, Write};
     let body = "grant_type=client_credentials";
@@ -173,19 +175,22 @@ fn raw_exchange(server: &TestServer, creds: &ClientCredentials) -> Vec<u8> {
     )
     .unwrap();
     let mut received = Vec::new();
-    // A reset also ends the read; what arrived before it is what matters.
-    let _ = stream.read_to_end(&mut received);
-    received
+    stream.read_to_end(&mut received)?;
+    Ok(received)
 }
 
 #[test]
 fn drop_and_truncate_on_the_wire() {
     let (server, _, creds) = setup(false);
     server.inject(Fault::DropConnection);
-    assert!(raw_exchange(&server, &creds).is_empty(), "nothing at all is answered");
+    assert!(raw_exchange(&server, &creds).unwrap().is_empty(), "nothing at all is answered");
+
+    server.inject(Fault::ResetConnection);
+    let error = raw_exchange(&server, &creds).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
 
     server.inject(Fault::TruncateBody { sent: 10 });
-    let received = String::from_utf8(raw_exchange(&server, &creds)).unwrap();
+    let received = String::from_utf8(raw_exchange(&server, &creds).unwrap()).unwrap();
     let (head, body) = received.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"));
     let declared: usize = head
