@@ -3,6 +3,7 @@
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::Value;
 
@@ -20,6 +21,11 @@ pub(crate) struct Issuer {
 
 impl Issuer {
     pub(crate) fn generate() -> Result<Issuer, Error> {
+        // Should workspace feature unification turn on both of jsonwebtoken's backends, it has
+        // no default and would panic on first use: pick the RustCrypto one, which we asked for.
+        if CryptoProvider::try_get_default().is_none() {
+            let _ = CryptoProvider::install_default(&jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER);
+        }
         let failed = |_| Error::KeyGeneration(keys::Algorithm::Es256);
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(failed)?;
         let pkcs8 = pair.to_pkcs8v1().map_err(failed)?;
