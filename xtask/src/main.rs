@@ -3,6 +3,9 @@
 //! `cargo xtask test` is the one test command: the same steps run on a laptop, in `.ci/run` and in GitHub
 //! Actions, in order, stopping at the first failure.
 
+// A command-line tool: printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};

@@ -1,5 +1,7 @@
 //! The authorize URL and the redirect back: state, nonce, PKCE, and errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use td_oauth_core::{
     AuthorizeRequest, ClientId, Endpoints, Error, ErrorCode, Grant, OsRandom, PendingAuthorization, PkceVerifier,
     RandomSource, Region, pkce_challenge,

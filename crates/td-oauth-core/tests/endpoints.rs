@@ -1,5 +1,7 @@
 //! Account names and URLs are checked before any URL that could receive credentials exists.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use td_oauth_core::{Account, Endpoints, Error, Region};
 
 #[test]

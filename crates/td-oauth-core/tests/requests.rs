@@ -1,5 +1,7 @@
 //! Token requests: method, headers and form bodies for every grant and both client authentications.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
