@@ -374,3 +374,55 @@ fn certificate_covers_localhost_too() {
     // Reaching the server proves the name verified; 401 because no token was sent.
     assert_eq!(get(&agent, &url, None).status, 401);
 }
+
+#[test]
+fn malformed_requests_get_oauth_errors_not_crashes() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let server = TestServer::start().unwrap();
+    let agent = agent(&server);
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    let claims = claims(&creds, server.token_url()).to_string();
+    let sig = assertion(&server, &creds).rsplit('.').next().unwrap().to_owned();
+    let weird_assertions = [
+        String::new(),
+        "..".to_owned(),
+        "a.b.c.d".to_owned(),
+        format!("{}.{}.{sig}", b64("[]"), b64(&claims)),
+        format!("{}.{}.{sig}", b64(r#"{"alg":"none","kid":"x"}"#), b64(&claims)),
+        format!("{}.{}.{sig}", b64(r#"{"alg":"HS256","kid":"x"}"#), b64(&claims)),
+        format!("{}.{}.{sig}", b64(&format!(r#"{{"alg":"ES256","kid":"{}"}}"#, creds.key_id)), b64("null")),
+        format!("{}.{}.!!!", b64(&format!(r#"{{"alg":"ES256","kid":"{}"}}"#, creds.key_id)), b64(&claims)),
+        format!("{}.{}.", b64(&format!(r#"{{"alg":"ES512","kid":"{}"}}"#, creds.key_id)), b64(&claims)),
+        "\u{fffd}\u{0}.\u{7f}.x".to_owned(),
+    ];
+    for jwt in &weird_assertions {
+        let answer = with_assertion(&agent, &server, jwt, None);
+        assert_eq!(answer.status, 401, "{jwt}");
+        assert_eq!(answer.json()["error"], "invalid_client");
+    }
+    let bodies: [&[u8]; 5] = [
+        b"",
+        b"%%%&&&===",
+        b"grant_type=client_credentials&grant_type=client_credentials",
+        b"\xff\xfe\x00",
+        b"scope=%ZZ",
+    ];
+    for body in bodies {
+        let answer = agent
+            .post(server.token_url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", "Basic !!!")
+            .send(body)
+            .unwrap();
+        assert!(matches!(answer.status().as_u16(), 400 | 401), "{body:?}");
+    }
+    let big = vec![b'a'; 2 * 1024 * 1024];
+    let answer =
+        agent.post(server.token_url()).header("content-type", "application/x-www-form-urlencoded").send(&big[..]);
+    assert!(answer.map(|r| r.status().as_u16() == 413).unwrap_or(true));
+    assert_eq!(get(&agent, &format!("{}/nope", server.base_url()), None).status, 404);
+    assert_eq!(agent.get(server.token_url()).call().unwrap().status().as_u16(), 405);
+    // Still serving.
+    assert_eq!(with_assertion(&agent, &server, &assertion(&server, &creds), None).status, 200);
+}
