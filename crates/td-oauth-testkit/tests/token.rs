@@ -426,3 +426,13 @@ fn malformed_requests_get_oauth_errors_not_crashes() {
     // Still serving.
     assert_eq!(with_assertion(&agent, &server, &assertion(&server, &creds), None).status, 200);
 }
+
+#[test]
+fn handle_types_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<TestServer>();
+    shareable::<td_oauth_testkit::ClientCredentials>();
+    shareable::<td_oauth_testkit::RecordedRequest>();
+    shareable::<td_oauth_testkit::Fault>();
+    shareable::<td_oauth_testkit::Error>();
+}
