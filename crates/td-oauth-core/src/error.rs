@@ -10,7 +10,7 @@ use crate::oauth_error::{ErrorCode, OAuthError, RetryAfter};
 /// Each variant is something a caller can act on: fix the configuration (`Invalid*`, key variants), show the
 /// server's answer (`OAuth`, `Authorization`), or retry later ([`Error::is_retryable`]). No message ever holds a
 /// key, secret, assertion or token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The Talkdesk account name is not a single DNS label.

@@ -27,6 +27,9 @@
 //!   signed JWT or HTTP Basic.
 //! - [`AuthorizeRequest`]: the authorize URL with `state`, `nonce` and optional PKCE, and the redirect check.
 //! - [`TokenResponse`]: success, the server's [`OAuthError`], or a precise [`Error`] for anything else.
+//! - [`TokenCache`] and [`RetryPolicy`]: the token cache's policy (fresh, due for refresh, unusable; one fetch
+//!   in flight; back off after failures) and the retry policy (full jitter, `Retry-After`, deadline), as
+//!   deterministic state machines the transports drive with their own clocks and locks.
 //! - Secret types ([`AccessToken`], [`ClientSecret`], …) whose `Debug` prints no secret and which are wiped on
 //!   drop.
 //!
@@ -79,6 +82,7 @@ mod algorithm;
 mod assertion;
 mod authorize;
 mod backend;
+mod cache;
 mod credentials;
 mod der;
 mod endpoints;
@@ -88,6 +92,7 @@ mod oauth_error;
 mod random;
 mod request;
 mod response;
+mod retry;
 mod scope;
 mod secret;
 
@@ -96,6 +101,7 @@ pub use assertion::{
     AssertionSigner, CLIENT_ASSERTION_TYPE, ClientAssertion, DEFAULT_ASSERTION_LIFETIME, MAX_ASSERTION_LIFETIME,
 };
 pub use authorize::{AuthorizeRequest, PendingAuthorization, pkce_challenge};
+pub use cache::{CachePolicy, Decision, Freshness, TokenCache};
 pub use credentials::{ClientId, Credentials, KeyId};
 pub use endpoints::{Account, EndpointUrl, Endpoints, Region};
 pub use error::Error;
@@ -104,6 +110,7 @@ pub use oauth_error::{ErrorCode, OAuthError, RetryAfter};
 pub use random::{OsRandom, RandomSource};
 pub use request::{FormBody, Grant, TokenClient};
 pub use response::TokenResponse;
+pub use retry::{Failure, RetryPolicy};
 pub use scope::Scopes;
 pub use secret::{AccessToken, AuthorizationCode, ClientSecret, IdToken, PkceVerifier, RefreshToken};
 
