@@ -1,0 +1,105 @@
+//! Calling the Talkdesk API with a token: `Authorization: Bearer …` on every request, and one new token
+//! and one retry when the API answers 401.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, StatusCode};
+use td_oauth_core::TokenResponse;
+
+use crate::error::display_url;
+use crate::{Error, TokenSource};
+
+/// Sends API requests with a bearer token from a [`TokenSource`].
+///
+/// On a 401 the source is told the token was refused ([`TokenSource::token_rejected`]), a new token is
+/// fetched and the request is sent once more; a second 401 is returned as it is, never looped on.
+/// Talkdesk documents a new token as the remedy for a 401 (newly granted scopes, for one, take minutes
+/// to reach the API). A request whose body cannot be cloned (a stream) is not retried: its 401 is returned.
+///
+/// ```
+/// # use td_oauth_testkit::{Algorithm, TestServer};
+/// use td_oauth_reqwest::{Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
+///
+/// # let server = TestServer::start()?;
+/// # let registered = server.register_client(Algorithm::Es256)?;
+/// # let (token_url, me_url) = (server.token_url(), server.me_url());
+/// # let (client_id, key_id, key) = (&registered.client_id, &registered.key_id, &registered.private_key);
+/// let endpoints = Endpoints::from_token_url(token_url)?;
+/// let credentials = Credentials::private_key_jwt(ClientId::new(client_id)?, KeyId::new(key_id)?, PrivateKey::parse(key)?);
+/// let provider = Client::new(&endpoints, credentials)?.provider(Grant::client_credentials("users:read".parse()?));
+/// let api = provider.bearer_client();
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// let response = api.execute(api.http().get(&me_url).build()?).await?;
+/// assert_eq!(response.status(), 200);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct BearerClient {
+    http: reqwest::Client,
+    source: Arc<dyn TokenSource>,
+}
+
+impl fmt::Debug for BearerClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerClient").field("http", &self.http).finish_non_exhaustive()
+    }
+}
+
+impl BearerClient {
+    /// Sends through `http` with tokens from `source`.
+    pub fn new(http: reqwest::Client, source: Arc<dyn TokenSource>) -> Self {
+        BearerClient { http, source }
+    }
+
+    /// The HTTP client, to build requests with (`api.http().get(url).build()?`).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The token source.
+    pub fn source(&self) -> &Arc<dyn TokenSource> {
+        &self.source
+    }
+
+    /// Sends `request` with `Authorization: Bearer <token>` (marked sensitive, so HTTP stacks do not log
+    /// it). On a 401, gets a new token and sends a clone of the request once more. Any answer, success or
+    /// not, is returned as a response; errors are for getting a token and for transport failures.
+    pub async fn execute(&self, mut request: reqwest::Request) -> Result<reqwest::Response, Error> {
+        let token = self.source.token().await?;
+        let retry = request.try_clone();
+        authorize(&mut request, &token)?;
+        let response = self.send(request).await?;
+        let Some(mut retry) = retry.filter(|_| response.status() == StatusCode::UNAUTHORIZED) else {
+            return Ok(response);
+        };
+        tracing::debug!(url = display_url(response.url()), "the API answered 401; retrying once with a new token");
+        self.source.token_rejected(&token);
+        let token = self.source.token().await?;
+        authorize(&mut retry, &token)?;
+        self.send(retry).await
+    }
+
+    async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
+        let url = display_url(request.url());
+        let timeout = request.timeout().copied();
+        self.http.execute(request).await.map_err(|err| Error::from_reqwest(err, &url, timeout))
+    }
+}
+
+fn authorize(request: &mut reqwest::Request, token: &TokenResponse) -> Result<(), Error> {
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.access_token().secret())).map_err(|_| {
+        Error::Core(td_oauth_core::Error::MalformedResponse {
+            status: StatusCode::OK,
+            reason: "the access token holds characters an HTTP header cannot carry".into(),
+        })
+    })?;
+    value.set_sensitive(true);
+    request.headers_mut().insert(AUTHORIZATION, value);
+    Ok(())
+}

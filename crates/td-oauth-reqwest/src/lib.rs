@@ -1,0 +1,104 @@
+//! # td-oauth-reqwest
+//!
+//! Async access tokens from Talkdesk's identity service over [reqwest] and tokio: a one-shot [`Client`]
+//! for every grant, a shared [`TokenProvider`] that keeps a token fresh for every task of a service, and a
+//! [`BearerClient`] that calls the Talkdesk API with it.
+//!
+//! ```text
+//!  td-oauth-reqwest (async, this crate)   td-oauth-ureq (blocking)   your own HTTP stack
+//!                \                              |                         /
+//!                 +------------------ td-oauth-core (sans-IO) -----------+
+//! ```
+//!
+//! This crate is thin. [td-oauth-core](td_oauth_core) builds every request (signing a fresh assertion each
+//! time), parses every answer and decides, as plain state machines, when a cached token is due and when a
+//! failure is worth a retry. This crate sends the bytes, reads the answers with a size cap and a timeout,
+//! sleeps between retries, and drives the core's cache policy with tokio's synchronisation. td-oauth-ureq
+//! is the same for blocking programs.
+//!
+//! ## In scope
+//!
+//! - [`Client`]: client credentials, authorization code (with PKCE) and refresh token, authenticated
+//!   with a signed JWT (`private_key_jwt`) or HTTP Basic. Retries transport failures, timeouts, 5xx and 429
+//!   with exponential backoff, full jitter and `Retry-After`, within a total deadline; never other 4xx, so
+//!   an `invalid_client` surfaces at once with the server's description.
+//! - [`TokenProvider`]: `Clone + Send + Sync`; warm hits take no lock and do not allocate; a cold or
+//!   expired cache sends exactly one request however many tasks wait; refresh ahead of expiry in the
+//!   background while everyone keeps the valid token; [`invalidate`](TokenProvider::invalidate) and
+//!   [`force_refresh`](TokenProvider::force_refresh).
+//! - [`TokenSource`]: the `async-trait` trait the provider implements, for your own token sources too.
+//! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401.
+//! - [`Config`]: timeouts, the 64 KiB body cap, retry and cache policies, extra root certificates, or your
+//!   own `reqwest::Client`. Redirects are never followed. TLS is rustls with the ring provider.
+//! - `tracing` events for fetches, retries, refreshes and failures, none holding a secret.
+//!
+//! ## Not in scope
+//!
+//! Running the authorize step in a browser (build the URL with
+//! [`AuthorizeRequest`](td_oauth_core::AuthorizeRequest) and check the redirect with
+//! [`PendingAuthorization`](td_oauth_core::PendingAuthorization)), storing refresh tokens, blocking
+//! callers (td-oauth-ureq), other async runtimes than tokio, and validating access tokens (Talkdesk
+//! publishes no keys for them).
+//!
+//! ## Example
+//!
+//! Against the loopback identity server of td-oauth-testkit; for Talkdesk use
+//! `Endpoints::talkdesk("your-account", Region::Us)` and the credentials from your app.
+//!
+//! ```
+//! use td_oauth_reqwest::{Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
+//! # use td_oauth_testkit::{Algorithm, TestServer};
+//!
+//! # let server = TestServer::start()?;
+//! # let registered = server.register_client(Algorithm::Es256)?;
+//! # let token_url = server.token_url();
+//! # let (client_id, key_id, private_key) = (&registered.client_id, &registered.key_id, &registered.private_key);
+//! let endpoints = Endpoints::from_token_url(token_url)?;
+//! let credentials = Credentials::private_key_jwt(
+//!     ClientId::new(client_id)?,
+//!     KeyId::new(key_id)?,
+//!     PrivateKey::parse(private_key)?, // Talkdesk's one-line Base64, or PEM
+//! );
+//! let client = Client::new(&endpoints, credentials)?;
+//! let provider = client.provider(Grant::client_credentials("users:read".parse()?));
+//!
+//! # let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//! # rt.block_on(async {
+//! let token = provider.token().await?; // fetched once, then shared until it is due for refresh
+//! assert!(token.scopes().any(|s| s == "users:read"));
+//! let again = provider.token().await?;
+//! assert!(std::sync::Arc::ptr_eq(&token, &again));
+//! println!("{token:?}"); // prints no secret
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Features
+//!
+//! - `aws-lc-rs`: ES512 (P-521) keys, through td-oauth-core's aws-lc-rs backend. TLS stays on ring.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod bearer;
+mod client;
+mod config;
+mod error;
+mod provider;
+mod send;
+mod source;
+
+pub use async_trait::async_trait;
+pub use bearer::BearerClient;
+pub use client::Client;
+pub use config::{Config, DEFAULT_USER_AGENT};
+pub use error::Error;
+pub use provider::TokenProvider;
+pub use source::TokenSource;
+
+pub use td_oauth_core;
+pub use td_oauth_core::{
+    AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId,
+    OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy, Scopes, TokenResponse,
+};

@@ -1,0 +1,55 @@
+//! The `TokenSource` trait: anything that hands out access tokens asynchronously.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use td_oauth_core::TokenResponse;
+
+use crate::Error;
+
+/// Something that hands out access tokens: a [`TokenProvider`](crate::TokenProvider), or your own source
+/// (tokens from a vault, a sidecar, a fixed token in tests). A [`BearerClient`](crate::BearerClient) takes
+/// any of them.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Instant;
+/// use td_oauth_reqwest::{Error, TokenResponse, TokenSource, async_trait};
+///
+/// /// Always the same token, e.g. one a test was handed.
+/// struct Fixed(Arc<TokenResponse>);
+///
+/// #[async_trait]
+/// impl TokenSource for Fixed {
+///     async fn token(&self) -> Result<Arc<TokenResponse>, Error> {
+///         Ok(Arc::clone(&self.0))
+///     }
+///     fn invalidate(&self) {}
+/// }
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// # rt.block_on(async {
+/// let body = r#"{"access_token":"eyJ...","token_type":"Bearer","expires_in":600}"#;
+/// let token = TokenResponse::from_http(&http::Response::new(body), Instant::now())?;
+/// let source: Arc<dyn TokenSource> = Arc::new(Fixed(Arc::new(token)));
+/// assert_eq!(source.token().await?.expires_in().as_secs(), 600);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    /// A token usable now.
+    async fn token(&self) -> Result<Arc<TokenResponse>, Error>;
+
+    /// Forgets the current token (the API refused it): the next [`token`](Self::token) gets a new one.
+    fn invalidate(&self);
+
+    /// The API answered 401 to `rejected`. Forgets it if it is still the current token, so that many
+    /// requests refused at once cause one new fetch, not one each. The default calls
+    /// [`invalidate`](Self::invalidate).
+    fn token_rejected(&self, rejected: &Arc<TokenResponse>) {
+        let _ = rejected;
+        self.invalidate();
+    }
+}
