@@ -1,0 +1,2 @@
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+fn main() {}

@@ -1,0 +1,88 @@
+//! # td-oauth-ureq
+//!
+//! Blocking access tokens from Talkdesk's identity service, sent with [ureq] 3 (rustls on ring). This crate
+//! is the thin I/O layer over `td-oauth-core`: the core builds each token request and reads each answer,
+//! and this crate sends them, retries, and keeps one token shared by every thread of a program.
+//!
+//! ```text
+//!  td-oauth-reqwest (async)   td-oauth-ureq (blocking, this crate)   your own HTTP stack
+//!             \                       |                                 /
+//!              +------------- td-oauth-core (sans-IO) -----------------+
+//! ```
+//!
+//! Use it from threads, CLIs and other synchronous code. An async program wants `td-oauth-reqwest`, which
+//! has the same shape on tokio.
+//!
+//! ## In scope
+//!
+//! - [`Client`]: one token for any grant (client credentials, authorization code, refresh token) with
+//!   either client authentication (signed JWT or Basic), retried on connection failures, timeouts, truncated
+//!   answers, 5xx and 429 (`Retry-After` honoured) with full-jitter backoff and a total deadline; never on
+//!   other 4xx, so an `invalid_client` surfaces at once with the server's description.
+//! - [`TokenProvider`]: a token shared by many threads. Warm hits are a lock-free read; a cold cache sends
+//!   exactly one request however many threads ask; a token due for refresh is refreshed by one background
+//!   thread while everyone keeps using it.
+//! - [`Config`]: connect and per-attempt timeouts, a response body cap, the retry and cache policies, extra
+//!   root certificates, the user agent, or your own `ureq::Agent`. Redirects are never followed.
+//! - [`Error`]: one error type, each variant something a caller can act on; no secret in any message.
+//!
+//! ## Not in scope
+//!
+//! Key parsing, assertion signing, request building, response parsing and the cache and retry rules live in
+//! `td-oauth-core` (re-exported here as [`core`]). The authorize step of the authorization-code flow is the
+//! browser's: build its URL with [`core::AuthorizeRequest`]. Async code: `td-oauth-reqwest`.
+//!
+//! ## Example
+//!
+//! Against the loopback identity server from `td-oauth-testkit`; with Talkdesk, use
+//! `Endpoints::talkdesk("your-account", Region::Us)` and the credentials from your app's install event.
+//!
+//! ```
+//! use td_oauth_ureq::core::{ClientId, Credentials, Endpoints, KeyId, PrivateKey};
+//! use td_oauth_ureq::{Client, Config, TokenProvider};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = td_oauth_testkit::TestServer::start()?;
+//! let registered = server.register_client(td_oauth_testkit::Algorithm::Es256)?;
+//!
+//! let endpoints = Endpoints::from_token_url(server.token_url())?;
+//! let credentials = Credentials::private_key_jwt(
+//!     ClientId::new(&registered.client_id)?,
+//!     KeyId::new(&registered.key_id)?,
+//!     PrivateKey::parse(&registered.private_key)?, // Talkdesk's one-line Base64 form
+//! );
+//! let client = Client::with_credentials(&endpoints, credentials, Config::default());
+//!
+//! // Share one provider between threads; each `token()` is a cheap, cached read.
+//! let provider = TokenProvider::client_credentials(client, "users:read".parse()?);
+//! let token = provider.token()?;
+//! assert!(token.expires_in().as_secs() > 0);
+//! let header = format!("Bearer {}", token.access_token().secret());
+//! # assert!(header.len() > 7);
+//! println!("{token}"); // Display and Debug never show the token itself
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! - `aws-lc-rs`: ES512 (P-521) keys, through td-oauth-core's aws-lc-rs backend. TLS stays on ring.
+//!
+//! [ureq]: https://docs.rs/ureq/3
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod client;
+mod config;
+mod error;
+mod provider;
+mod send;
+
+pub use client::Client;
+pub use config::{Config, USER_AGENT};
+pub use error::Error;
+pub use provider::TokenProvider;
+
+pub use td_oauth_core as core;
+pub use ureq;
