@@ -141,9 +141,26 @@ pub struct EndpointUrl {
 
 impl EndpointUrl {
     /// Checks `text` as the URL named `which` (used in the error: `token`, `authorize`, …).
+    ///
+    /// The URL must be written the way it will be used: a host in percent-encoding, a decimal or hex IP, an
+    /// internationalised name, a backslash, `..` segments or a trailing dot could make two parsers (ours,
+    /// a proxy's, the HTTP client's) disagree on where the request goes, so such URLs are refused with the
+    /// canonical spelling to use instead.
     pub fn parse(which: &'static str, text: &str) -> Result<Self, Error> {
         let refuse = |reason: String| Error::InvalidUrl { which, reason };
-        let url = Url::parse(text.trim()).map_err(|err| refuse(format!("{:?} is not a URL ({err})", excerpt(text))))?;
+        let text = text.trim();
+        let url = Url::parse(text).map_err(|err| refuse(format!("{:?} is not a URL ({err})", excerpt(text))))?;
+        let canonical = url.as_str();
+        if canonical != text && canonical.strip_suffix('/') != Some(text) {
+            return Err(refuse(format!(
+                "{:?} is not written in canonical form; if you meant it, use {:?}",
+                excerpt(text),
+                excerpt(canonical)
+            )));
+        }
+        if url.host_str().is_some_and(|host| host.ends_with('.')) {
+            return Err(refuse("its host ends with `.`; remove the trailing dot".into()));
+        }
         Self::check(which, url)
     }
 

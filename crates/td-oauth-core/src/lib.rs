@@ -27,6 +27,7 @@
 //!   signed JWT or HTTP Basic.
 //! - [`AuthorizeRequest`]: the authorize URL with `state`, `nonce` and optional PKCE, and the redirect check.
 //! - [`TokenResponse`]: success, the server's [`OAuthError`], or a precise [`Error`] for anything else.
+//! - [`UnverifiedJwt`]: a JWT's header and claims decoded for display, never trusted.
 //! - [`TokenCache`] and [`RetryPolicy`]: the token cache's policy (fresh, due for refresh, unusable; one fetch
 //!   in flight; back off after failures) and the retry policy (full jitter, `Retry-After`, deadline), as
 //!   deterministic state machines the transports drive with their own clocks and locks.
@@ -87,6 +88,7 @@ mod credentials;
 mod der;
 mod endpoints;
 mod error;
+mod jwt;
 mod key;
 mod oauth_error;
 mod random;
@@ -105,6 +107,7 @@ pub use cache::{CachePolicy, Decision, Freshness, TokenCache};
 pub use credentials::{ClientId, Credentials, KeyId};
 pub use endpoints::{Account, EndpointUrl, Endpoints, Region};
 pub use error::Error;
+pub use jwt::UnverifiedJwt;
 pub use key::PrivateKey;
 pub use oauth_error::{ErrorCode, OAuthError, RetryAfter};
 pub use random::{OsRandom, RandomSource};

@@ -104,3 +104,67 @@ fn authorize_url_is_derived_from_a_token_url() {
     assert_eq!(custom.authorize_url().unwrap().as_str(), "https://proxy.example/authorize");
     assert!(custom.with_api_base("http://api.example").is_err());
 }
+
+#[test]
+fn ssrf_tricks_are_refused_before_any_request_exists() {
+    // Account names: everything that is not one plain DNS label.
+    for name in [
+        "acme.evil.com",
+        "acme@evil.com",
+        "evil.com#",
+        "acme%2eevil.com",
+        "acme%00",
+        "acme\\evil.com",
+        "acme/../evil",
+        "acme:443",
+        "acme.",
+        "..",
+        "аcme", // Cyrillic а
+        "acme\u{200b}",
+        "ACME",
+        "127.0.0.1",
+        "[::1]",
+        "2130706433.evil",
+        "acme\r\nHost: evil.com",
+    ] {
+        assert!(Endpoints::talkdesk(name, Region::Us).is_err(), "account {name:?} was accepted");
+    }
+    // Explicit URLs: anything that two parsers could read differently, or that leaves this machine over http.
+    for url in [
+        "https://user@acme.talkdeskid.com/oauth/token",
+        "https://acme.talkdeskid.com@evil.com/oauth/token",
+        "https://evil.com\\@acme.talkdeskid.com/oauth/token",
+        "https://acme.talkdeskid.com\\oauth\\token",
+        "https://acme%2etalkdeskid.com/oauth/token",
+        "https://ACME.talkdeskid.com/oauth/token",
+        "https://xn--cme-8cd.talkdeskid.com./oauth/token",
+        "https://аcme.talkdeskid.com/oauth/token",
+        "https://acme.talkdeskid.com./oauth/token",
+        "https://acme.talkdeskid.com/oauth/../../evil",
+        "https://acme.talkdeskid.com/oauth/%2e%2e/token",
+        "http://2130706433/oauth/token",
+        "http://0x7f.0.0.1/oauth/token",
+        "http://0177.0.0.1/oauth/token",
+        "http://127.1/oauth/token",
+        "http://[::1%25eth0]/oauth/token",
+        "http://[::ffff:127.0.0.1]/oauth/token",
+        "http://localhost./oauth/token",
+        "http://127.0.0.1.nip.io/oauth/token",
+        "http://169.254.169.254/latest/meta-data",
+        "http://acme.talkdeskid.com/oauth/token",
+        "https://acme.talkdeskid.com/oauth/token\t",
+        "https://acme.talk\tdeskid.com/oauth/token",
+        "https://acme.talkdeskid.com/oauth/token#@evil.com",
+        "//evil.com/oauth/token",
+    ] {
+        let result = Endpoints::from_token_url(url);
+        if url.ends_with('\t') {
+            // Surrounding whitespace is trimmed; what is left is a plain, canonical URL.
+            assert!(result.is_ok(), "{url:?}");
+            continue;
+        }
+        assert!(result.is_err(), "URL {url:?} was accepted as {:?}", result.map(|e| e.token_url().to_string()));
+    }
+    let err = Endpoints::from_token_url("http://2130706433/oauth/token").unwrap_err().to_string();
+    assert!(err.contains("canonical") && err.contains("http://127.0.0.1/oauth/token"), "{err}");
+}

@@ -1,0 +1,17 @@
+//! Arbitrary text and DER as a private key, with and without an algorithm: never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use td_oauth_core::{Algorithm, PrivateKey};
+
+fuzz_target!(|input: (u8, &[u8])| {
+    let (selector, bytes) = input;
+    let algorithm = Algorithm::ALL.get(usize::from(selector % 8)).copied();
+    let _ = PrivateKey::from_der(bytes, algorithm);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        let _ = PrivateKey::parse(text);
+        if let Some(algorithm) = algorithm {
+            let _ = PrivateKey::parse_with_algorithm(text, algorithm);
+        }
+    }
+});
