@@ -170,13 +170,21 @@ impl Config {
         if let Some(client) = &self.http_client {
             return Ok(client.clone());
         }
-        reqwest::Client::builder()
+        self.http_client_builder()?
+            .build()
+            .map_err(|err| Error::Config { reason: format!("the HTTP client could not be built: {err}") })
+    }
+
+    /// A `reqwest::ClientBuilder` set up as [`build_http_client`](Self::build_http_client) would (TLS,
+    /// trust, connect timeout, user agent, no redirects), to adjust (a proxy, say) and hand back with
+    /// [`http_client`](Self::http_client). It carries a rustls configuration on the ring provider, so
+    /// reqwest needs no process-wide crypto provider.
+    pub fn http_client_builder(&self) -> Result<reqwest::ClientBuilder, Error> {
+        Ok(reqwest::Client::builder()
             .tls_backend_preconfigured(self.tls_config()?)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
-            .user_agent(self.user_agent.as_str())
-            .build()
-            .map_err(|err| Error::Config { reason: format!("the HTTP client could not be built: {err}") })
+            .user_agent(self.user_agent.as_str()))
     }
 
     /// rustls with the ring provider (already in the tree through td-oauth-core), so aws-lc-rs stays out.
