@@ -97,7 +97,8 @@ pub use error::Error;
 pub use provider::TokenProvider;
 pub use source::TokenSource;
 
-pub use td_oauth_core;
+/// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
+pub use td_oauth_core as core;
 pub use td_oauth_core::{
     AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId,
     OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy, Scopes, TokenResponse,

@@ -5,7 +5,7 @@ mod common;
 
 use common::{SCHEMES, Scheme, basic, client_with, config, jwt, server};
 use std::time::Duration;
-use td_oauth_reqwest::td_oauth_core::{AuthorizeRequest, OsRandom};
+use td_oauth_reqwest::core::{AuthorizeRequest, OsRandom};
 
 use td_oauth_reqwest::{Client, ClientId, Config, Credentials, Endpoints, Error, Grant, RetryPolicy, Scopes};
 use td_oauth_testkit::{Algorithm, AuthMethod, ClientCredentials, TestServer};

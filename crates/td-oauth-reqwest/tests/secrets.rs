@@ -4,15 +4,55 @@
 
 mod common;
 
-use common::{Scheme, basic, client_with, config, jwt, server};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Scheme, basic, cache_policy, client_with, config, jwt, server_with_lifetime};
 use td_oauth_reqwest::{Grant, Scopes};
 use td_oauth_testkit::{Algorithm, Fault};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
 
+/// Keeps the text of every event's and span's fields.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<String>>);
+
+impl Visit for Capture {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0.lock().unwrap(), "{}={:?} ", field.name(), value);
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        span.record(&mut self.clone());
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        values.record(&mut self.clone());
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        event.record(&mut self.clone());
+        self.0.lock().unwrap().push('\n');
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+/// Current-thread runtime: the capturing subscriber is the thread's default, background refreshes included.
 #[tokio::test]
-async fn debug_and_errors_hold_no_secret() {
-    let server = server(Scheme::Http);
+async fn debug_errors_and_events_hold_no_secret() {
+    let capture = Capture::default();
+    let _events = tracing::subscriber::set_default(capture.clone());
+    let server = server_with_lifetime(Scheme::Http, Duration::from_secs(10));
     let creds = server.register_client(Algorithm::Es256).unwrap();
-    let jwt_client = client_with(&server, jwt(&creds), config(&server));
+    let jwt_client = client_with(&server, jwt(&creds), config(&server).cache_policy(cache_policy(90)));
     let basic_client = client_with(&server, basic(&creds), config(&server));
     let provider = jwt_client.provider(Grant::client_credentials(Scopes::none()));
     let token = provider.token().await.unwrap();
@@ -36,6 +76,19 @@ async fn debug_and_errors_hold_no_secret() {
     server.inject(Fault::malformed_json());
     let err = jwt_client.client_credentials(Scopes::none()).await.unwrap_err();
     printed.extend([format!("{err:?}"), err.to_string()]);
+    // Events: a retry, a refresh ahead of expiry, a 401 from the API and the retry with a new token.
+    server.inject(Fault::status(503));
+    jwt_client.client_credentials(Scopes::none()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    provider.token().await.unwrap();
+    server.fail_next_api_calls(1);
+    let response = api.execute(api.http().get(server.me_url()).build().unwrap()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let events = capture.0.lock().unwrap().clone();
+    for needle in ["retrying", "refreshing the token ahead of expiry", "the API answered 401", "token received"] {
+        assert!(events.contains(needle), "no {needle:?} event in {events}");
+    }
+    printed.push(events);
 
     let secrets = [
         ("access token", access_token.as_str()),
