@@ -25,7 +25,8 @@ pub(crate) async fn fetch_token(
         // A new request each attempt: a replayed assertion `jti` would be refused.
         let request = token_client.token_request(grant, SystemTime::now())?;
         let remaining = config.retry().total_deadline().saturating_sub(started.elapsed());
-        let outcome = match send_once(http, request, config.attempt_timeout().min(remaining), config.body_cap()).await {
+        let timeout = config.attempt_timeout().min(remaining);
+        let outcome = match send_once(http, token_client.token_url().url(), request, timeout, config.body_cap()).await {
             Ok(response) => TokenResponse::from_http(&response, Instant::now()).map_err(Error::from),
             Err(err) => Err(err),
         };
@@ -63,17 +64,17 @@ pub(crate) async fn fetch_token(
     }
 }
 
-/// One POST, bounded by `timeout` from connecting to the last body byte, reading at most `cap + 1` bytes.
-pub(crate) async fn send_once(
+/// One POST of `request` to `url` (the same URL, already parsed by the core), bounded by `timeout` from
+/// connecting to the last body byte, keeping at most `cap` body bytes.
+async fn send_once(
     http: &reqwest::Client,
+    url: &reqwest::Url,
     request: http::Request<FormBody>,
     timeout: Duration,
     cap: usize,
 ) -> Result<http::Response<Vec<u8>>, Error> {
     let (parts, body) = request.into_parts();
-    let url = reqwest::Url::parse(&parts.uri.to_string())
-        .map_err(|err| Error::Config { reason: format!("the token URL cannot be sent: {err}") })?;
-    let shown = display_url(&url);
+    let shown = display_url(url);
     let mut request = reqwest::Request::new(parts.method, url.clone());
     *request.headers_mut() = parts.headers;
     *request.body_mut() = Some(body.into_vec().into());
@@ -82,7 +83,7 @@ pub(crate) async fn send_once(
     let exchange = async {
         let mut response = http.execute(request).await.map_err(|e| Error::from_reqwest(e, &shown, Some(timeout)))?;
         let status = response.status();
-        if status.is_redirection() || *response.url() != url {
+        if status.is_redirection() || response.url() != url {
             return Err(Error::Redirected { status: status.as_u16() });
         }
         if response.content_length().is_some_and(|len| len > cap as u64) {
