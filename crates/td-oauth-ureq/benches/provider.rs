@@ -1,2 +1,60 @@
+//! The provider's warm hit, and a full token fetch against a bare POST of the same prepared body with the
+//! same ureq agent (both over loopback to the testkit, both with Basic authentication so both get a 200).
+
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
-fn main() {}
+
+use std::hint::black_box;
+use std::io::Read as _;
+use std::time::{Duration, SystemTime};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use td_oauth_testkit::{Algorithm, TestServer};
+use td_oauth_ureq::core::{ClientId, ClientSecret, Credentials, Endpoints, Grant, Scopes};
+use td_oauth_ureq::{Client, Config, TokenProvider};
+
+fn client(server: &TestServer) -> Client {
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    let credentials =
+        Credentials::client_secret(ClientId::new(&creds.client_id).unwrap(), ClientSecret::new(creds.client_secret))
+            .unwrap();
+    Client::with_credentials(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new())
+}
+
+fn warm_hit(c: &mut Criterion) {
+    let server = TestServer::start().unwrap();
+    let provider = TokenProvider::client_credentials(client(&server), Scopes::none());
+    provider.token().unwrap();
+    c.bench_function("provider/warm_hit", |b| b.iter(|| black_box(provider.token().unwrap())));
+}
+
+fn fetch_vs_bare_post(c: &mut Criterion) {
+    let server = TestServer::start().unwrap();
+    let client = client(&server);
+    let grant = Grant::client_credentials("users:read".parse().unwrap());
+
+    // The same request the client sends, built once: the bare POST skips building, parsing and retry logic.
+    let prepared = client.token_client().token_request(&grant, SystemTime::now()).unwrap();
+    let (parts, body) = prepared.into_parts();
+    let body = body.into_vec();
+
+    let mut group = c.benchmark_group("fetch");
+    group.bench_function("bare_post", |b| {
+        b.iter(|| {
+            let request = http::Request::from_parts(parts.clone(), body.as_slice());
+            let response = client.agent().run(request).unwrap();
+            assert_eq!(response.status(), 200);
+            let mut bytes = Vec::with_capacity(1024);
+            response.into_body().into_reader().take(64 * 1024 + 1).read_to_end(&mut bytes).unwrap();
+            black_box(bytes)
+        })
+    });
+    group.bench_function("client_fetch", |b| b.iter(|| black_box(client.fetch(&grant).unwrap())));
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! { name = benches; config = config(); targets = warm_hit, fetch_vs_bare_post }
+criterion_main!(benches);

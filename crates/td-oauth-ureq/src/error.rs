@@ -80,6 +80,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// An API request sent by [`BearerAgent`](crate::BearerAgent) failed before an answer arrived.
+    #[error("the API request failed: {reason}")]
+    Api {
+        /// What failed (from the HTTP client; never the token).
+        reason: String,
+    },
+
     /// The thread fetching the token for this provider died without an answer (it panicked).
     #[error("the token fetch was abandoned before it finished")]
     FetchAbandoned,
@@ -100,9 +107,11 @@ impl Error {
         match self {
             Error::Core(err) => err.is_retryable(),
             Error::Transport { .. } | Error::Timeout { .. } | Error::FetchAbandoned => true,
-            Error::Tls { .. } | Error::ResponseTooLarge { .. } | Error::Redirected { .. } | Error::Request { .. } => {
-                false
-            }
+            Error::Tls { .. }
+            | Error::ResponseTooLarge { .. }
+            | Error::Redirected { .. }
+            | Error::Request { .. }
+            | Error::Api { .. } => false,
         }
     }
 

@@ -24,6 +24,8 @@
 //!   thread while everyone keeps using it.
 //! - [`Config`]: connect and per-attempt timeouts, a response body cap, the retry and cache policies, extra
 //!   root certificates, the user agent, or your own `ureq::Agent`. Redirects are never followed.
+//! - [`BearerAgent`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
+//!   and tries once more.
 //! - [`Error`]: one error type, each variant something a caller can act on; no secret in any message.
 //!
 //! ## Not in scope
@@ -73,12 +75,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bearer;
 mod client;
 mod config;
 mod error;
 mod provider;
 mod send;
 
+pub use bearer::BearerAgent;
 pub use client::Client;
 pub use config::{Config, USER_AGENT};
 pub use error::Error;

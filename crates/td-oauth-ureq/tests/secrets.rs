@@ -57,11 +57,15 @@ fn no_secret_in_debug_display_or_events() {
     tracing::subscriber::with_default(capture.clone(), || {
         let fast = |c: td_oauth_ureq::Config| {
             c.timeout(Duration::from_millis(300)).retry(
-                RetryPolicy::default().max_retries(1).backoff(Duration::from_millis(5), Duration::from_millis(5)).unwrap(),
+                RetryPolicy::default()
+                    .max_retries(1)
+                    .backoff(Duration::from_millis(5), Duration::from_millis(5))
+                    .unwrap(),
             )
         };
         let jwt = jwt_client(&server, &creds, fast);
-        let basic = Client::with_credentials(&endpoints(&server), basic_credentials(&creds), fast(fast_config(&server)));
+        let basic =
+            Client::with_credentials(&endpoints(&server), basic_credentials(&creds), fast(fast_config(&server)));
 
         // Successes: a provider's token, and a code exchange that brings a refresh token and an ID token.
         let provider = TokenProvider::client_credentials(jwt.clone(), Scopes::none());
