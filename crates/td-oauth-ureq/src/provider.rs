@@ -234,3 +234,78 @@ impl Drop for FetchGuard {
         self.shared.done.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use td_oauth_core::{ClientId, ClientSecret, Credentials, Endpoints};
+    use td_oauth_testkit::{Algorithm, TOKEN_PATH, TestServer};
+
+    use super::*;
+    use crate::Config;
+
+    fn provider(server: &TestServer) -> TokenProvider {
+        let creds = server.register_client(Algorithm::Es256).unwrap();
+        let credentials = Credentials::client_secret(
+            ClientId::new(&creds.client_id).unwrap(),
+            ClientSecret::new(creds.client_secret),
+        )
+        .unwrap();
+        let endpoints = Endpoints::from_token_url(server.token_url()).unwrap();
+        TokenProvider::client_credentials(
+            Client::with_credentials(&endpoints, credentials, Config::new()),
+            "".parse().unwrap(),
+        )
+    }
+
+    /// Elects this thread as the fetcher, as `token_slow` does on `Decision::Fetch`.
+    fn elect(provider: &TokenProvider) -> FetchGuard {
+        assert!(matches!(provider.shared.lock().cache.poll(Instant::now()), Decision::Fetch));
+        FetchGuard { shared: Arc::clone(&provider.shared), armed: true }
+    }
+
+    #[test]
+    fn a_panicking_fetcher_releases_its_waiters() {
+        let server = TestServer::start().unwrap();
+        let provider = provider(&server);
+        let guard = elect(&provider);
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| provider.token());
+            // The waiter is blocked on the fetch in flight and sends nothing.
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(!waiter.is_finished());
+            assert_eq!(server.count_path(TOKEN_PATH), 0);
+            // The fetcher unwinds: its guard reports the fetch abandoned, and the waiter fetches instead.
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let _guard = guard;
+                panic!("fetcher died");
+            }));
+            assert!(unwound.is_err());
+            assert!(waiter.join().unwrap().is_ok());
+        });
+        assert_eq!(server.count_path(TOKEN_PATH), 1);
+    }
+
+    #[test]
+    fn a_refresh_thread_that_cannot_start_leaves_the_cache_usable() {
+        let server = TestServer::start().unwrap();
+        let provider = provider(&server);
+        // Dropping an unused guard is what happens when `thread::spawn` fails: the closure is dropped.
+        drop(elect(&provider));
+        assert!(!provider.shared.lock().cache.is_fetching());
+        provider.token().unwrap();
+    }
+
+    #[test]
+    fn warm_hits_come_from_the_snapshot() {
+        let server = TestServer::start().unwrap();
+        let provider = provider(&server);
+        let token = provider.token().unwrap();
+        let snapshot = provider.shared.snapshot.load_full().unwrap();
+        assert!(Arc::ptr_eq(&snapshot.token, &token));
+        assert!(snapshot.refresh_at > Instant::now());
+        provider.invalidate();
+        assert!(provider.shared.snapshot.load().is_none());
+    }
+}
