@@ -40,7 +40,7 @@ fn fetch_vs_bare_post(c: &mut Criterion) {
     let request = client.token_client().token_request(&grant, std::time::SystemTime::now()).unwrap();
     let (parts, body) = request.into_parts();
     let url = parts.uri.to_string();
-    let body = bytes_of(body.as_bytes());
+    let body = body.as_bytes().to_vec();
 
     let mut group = c.benchmark_group("loopback_fetch");
     group.bench_function("bare POST", |b| {
@@ -55,10 +55,6 @@ fn fetch_vs_bare_post(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async { black_box(client.fetch(&grant).await.unwrap()) })
     });
     group.finish();
-}
-
-fn bytes_of(body: &[u8]) -> Vec<u8> {
-    body.to_vec()
 }
 
 criterion_group!(benches, warm_hit, fetch_vs_bare_post);
