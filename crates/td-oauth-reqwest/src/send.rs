@@ -103,7 +103,7 @@ async fn send_once(
     };
     tokio::time::timeout(timeout, exchange)
         .await
-        .unwrap_or(Err(Error::Timeout { url: shown.clone(), timeout: Some(timeout) }))
+        .unwrap_or_else(|_| Err(Error::Timeout { url: shown.clone(), timeout: Some(timeout) }))
 }
 
 /// Jitter for the retry policy. Should the system source fail, the clock's nanoseconds serve well enough.

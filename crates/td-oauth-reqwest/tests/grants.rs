@@ -123,3 +123,25 @@ async fn https_refuses_an_untrusted_certificate() {
     assert!(err.to_string().contains(&format!("https://{}/oauth/token", server.local_addr())), "{err}");
     assert_eq!(server.request_count(), 0);
 }
+
+#[tokio::test]
+async fn a_caller_supplied_client_is_used() {
+    let server = server(Scheme::Https);
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    let own = config(&server).user_agent("my-service/1.0").http_client_builder().unwrap().build().unwrap();
+    // Certificates are the supplied client's business: this config trusts nothing extra itself.
+    let client = client_with(&server, jwt(&creds), Config::default().http_client(own));
+    client.client_credentials(Scopes::none()).await.unwrap();
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn a_bad_root_certificate_is_a_config_error() {
+    let server = server(Scheme::Https);
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    let config = Config::default().add_root_certificate(b"not a certificate".to_vec()).system_roots(false);
+    let err =
+        Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), jwt(&creds), config).unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+    assert!(err.to_string().contains("root certificate"), "{err}");
+}
