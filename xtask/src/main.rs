@@ -16,7 +16,7 @@ usage: cargo xtask <command>
 
 commands:
   test    fmt check, clippy, workspace tests (all features), each library crate with
-          --no-default-features, doc tests, rustdoc with warnings denied
+          --no-default-features, the CLI demo, doc tests, rustdoc with warnings denied
 ";
 
 fn main() -> ExitCode {
@@ -96,6 +96,10 @@ fn test() -> ExitCode {
             format!("{krate} --no-default-features"),
             &["check", "-p", &krate, "--no-default-features"],
         ));
+    }
+    if root.join("crates/td-oauth-cli").is_dir() {
+        // The README's first command, as a smoke test: the whole flow against the in-process server.
+        steps.push(Step::new("demo", &["run", "--quiet", "-p", "td-oauth-cli", "--", "demo"]));
     }
     steps.push(Step {
         counts_tests: true,

@@ -1,0 +1,20 @@
+//! `assertion`: one freshly signed client assertion.
+
+use std::time::SystemTime;
+
+use td_oauth_core::OsRandom;
+
+use crate::args::Connection;
+use crate::error::CliError;
+
+pub(crate) fn assertion(connection: &Connection) -> Result<(), CliError> {
+    let client = connection.token_client()?;
+    let signer = client.assertion_signer().ok_or_else(|| {
+        CliError::Input(
+            "an assertion needs a private key (--private-key-file or TALKDESK_PRIVATE_KEY), not a client secret".into(),
+        )
+    })?;
+    let assertion = signer.sign(SystemTime::now(), &OsRandom::new())?;
+    println!("{}", assertion.secret());
+    Ok(())
+}

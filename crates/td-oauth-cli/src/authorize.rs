@@ -1,0 +1,46 @@
+//! `authorize-url`: the URL that starts the authorization-code flow.
+
+use serde_json::json;
+use td_oauth_core::{AuthorizeRequest, EndpointUrl, OsRandom, Scopes};
+
+use crate::args::Connection;
+use crate::error::CliError;
+
+pub(crate) struct Options<'a> {
+    pub(crate) redirect_uri: &'a str,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) state: Option<&'a str>,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) pkce: bool,
+    pub(crate) authorize_url: Option<&'a str>,
+    pub(crate) json: bool,
+}
+
+pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> Result<(), CliError> {
+    let endpoint = match options.authorize_url {
+        Some(url) => EndpointUrl::parse("authorize", url)?,
+        None => connection.endpoints()?.authorize_url().cloned().ok_or_else(|| {
+            CliError::Input("the token URL does not end in /oauth/token; give --authorize-url URL".into())
+        })?,
+    };
+    let scopes: Scopes = options.scope.map(str::parse).transpose()?.unwrap_or_default();
+    let mut request =
+        AuthorizeRequest::new(connection.client_id()?, options.redirect_uri).scopes(scopes).pkce(options.pkce);
+    if let Some(state) = options.state {
+        request = request.state(state);
+    }
+    if let Some(nonce) = options.nonce {
+        request = request.nonce(nonce);
+    }
+    let (url, pending) = request.build(&endpoint, &OsRandom::new())?;
+    if options.json {
+        let verifier = pending.code_verifier().map(|v| v.secret().to_owned());
+        println!(
+            "{}",
+            json!({"url": url.as_str(), "state": pending.state(), "nonce": pending.nonce(), "code_verifier": verifier})
+        );
+    } else {
+        println!("{url}");
+    }
+    Ok(())
+}

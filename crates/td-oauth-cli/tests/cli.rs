@@ -1,0 +1,384 @@
+//! The built `td-oauth` binary against td-oauth-testkit: every subcommand, key forms from files and the
+//! environment, JSON output parsed back, exit codes, and refusals of bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use td_oauth_testkit::{Algorithm, ClientCredentials, TestServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_td-oauth");
+
+/// A scratch directory removed when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("td-oauth-cli-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The command with a clean environment: no TALKDESK_* variable leaks in from the machine.
+fn td_oauth() -> Command {
+    let mut command = Command::new(BIN);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TALKDESK_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "stdout: {}\nstderr: {}", stdout(output), stderr(output));
+}
+
+/// `td-oauth SUBCOMMAND` connected to `server` as `client` with a signed JWT, key from a file.
+fn connected(subcommand: &str, server: &TestServer, client: &ClientCredentials, key_file: &Path) -> Command {
+    let mut command = td_oauth();
+    command
+        .arg(subcommand)
+        .args(["--token-url", server.token_url()])
+        .args(["--client-id", &client.client_id])
+        .args(["--key-id", &client.key_id])
+        .arg("--private-key-file")
+        .arg(key_file)
+        .args(["--timeout", "2", "--retries", "1"]);
+    command
+}
+
+#[test]
+fn token_with_every_key_form_from_files_and_the_environment() {
+    let server = TestServer::start().unwrap();
+    let scratch = Scratch::new("forms");
+    for algorithm in [Algorithm::Es256, Algorithm::Es384, Algorithm::Ps256] {
+        let client = server.register_client(algorithm).unwrap();
+        let wrapped = client
+            .private_key
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        for (form, text) in
+            [("one-line", client.private_key.clone()), ("wrapped", wrapped), ("pem", client.private_key_pem.clone())]
+        {
+            let key_file = scratch.file(&format!("{}-{form}.key", algorithm.as_str()), &text);
+            let output = run(&mut connected("token", &server, &client, &key_file));
+            assert_exit(&output, 0);
+            assert!(stdout(&output).trim().starts_with("eyJ"), "{algorithm:?} {form}: {}", stdout(&output));
+
+            let output = run(td_oauth()
+                .arg("token")
+                .env("TALKDESK_TOKEN_URL", server.token_url())
+                .env("TALKDESK_CLIENT_ID", &client.client_id)
+                .env("TALKDESK_KEY_ID", &client.key_id)
+                .env("TALKDESK_PRIVATE_KEY", &text)
+                .env("TALKDESK_KEY_ALGORITHM", algorithm.as_str()));
+            assert_exit(&output, 0);
+        }
+    }
+    assert_eq!(server.count_grant("client_credentials"), 18);
+}
+
+#[test]
+fn token_json_dry_run_and_scopes() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("json");
+    let key_file = scratch.file("client.key", &client.private_key);
+
+    let output =
+        run(connected("token", &server, &client, &key_file).args(["--json", "--scope", "users:read apps:read"]));
+    assert_exit(&output, 0);
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["token_type"], "Bearer");
+    assert_eq!(json["expires_in"], 600);
+    assert_eq!(json["scope"], "users:read apps:read");
+    assert!(json["access_token"].as_str().unwrap().starts_with("eyJ"));
+
+    let before = server.request_count();
+    let output = run(connected("token", &server, &client, &key_file).arg("--dry-run"));
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(text.starts_with(&format!("POST {}", server.token_url())), "{text}");
+    assert!(text.contains("grant_type=client_credentials"), "{text}");
+    assert!(text.contains(&format!("\"aud\": \"{}\"", server.token_url())), "{text}");
+    assert!(text.contains(&format!("\"kid\": \"{}\"", client.key_id)), "{text}");
+    assert_eq!(server.request_count(), before, "a dry run sends nothing");
+
+    let output = run(connected("token", &server, &client, &key_file).args(["--scope", "nope:nope"]));
+    assert_exit(&output, 3);
+    assert!(stderr(&output).contains("invalid_scope"), "{}", stderr(&output));
+}
+
+#[test]
+fn basic_authentication_from_a_file_and_the_environment() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("basic");
+    let secret_file = scratch.file("secret", &format!("{}\n", client.client_secret));
+    let output = run(td_oauth()
+        .args(["token", "--token-url", server.token_url(), "--client-id", &client.client_id])
+        .arg("--client-secret-file")
+        .arg(&secret_file));
+    assert_exit(&output, 0);
+    let output = run(td_oauth()
+        .args(["token", "--json"])
+        .env("TALKDESK_TOKEN_URL", server.token_url())
+        .env("TALKDESK_CLIENT_ID", &client.client_id)
+        .env("TALKDESK_CLIENT_SECRET", &client.client_secret));
+    assert_exit(&output, 0);
+    let records = server.requests();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.status == Some(200) && r.assertion_claims.is_none()));
+
+    // A flag wins over its variable.
+    let output = run(td_oauth()
+        .args(["token", "--client-id", "nobody"])
+        .env("TALKDESK_TOKEN_URL", server.token_url())
+        .env("TALKDESK_CLIENT_ID", &client.client_id)
+        .env("TALKDESK_CLIENT_SECRET", &client.client_secret));
+    assert_exit(&output, 3);
+    assert!(stderr(&output).contains("invalid_client"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains(&client.client_secret));
+}
+
+#[test]
+fn assertion_and_inspect() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("assertion");
+    let key_file = scratch.file("client.key", &client.private_key_pem);
+    let output = run(&mut connected("assertion", &server, &client, &key_file));
+    assert_exit(&output, 0);
+    let assertion = stdout(&output).trim().to_owned();
+    assert_eq!(assertion.split('.').count(), 3);
+
+    let output = run(td_oauth().args(["inspect", &assertion]));
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(text.contains(&format!("\"iss\": \"{}\"", client.client_id)), "{text}");
+    assert!(text.contains("expires:") && text.contains("(in 29"), "{text}");
+
+    let mut child = td_oauth().arg("inspect").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(assertion.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 0);
+    assert!(stdout(&output).contains("\"alg\": \"ES256\""));
+
+    let output = run(td_oauth().args(["inspect", "not-a-jwt"]));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("three dot-separated parts"), "{}", stderr(&output));
+}
+
+#[test]
+fn authorization_code_flow_with_pkce_then_refresh() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("code");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let redirect = "http://127.0.0.1:9/callback";
+
+    let output = run(td_oauth()
+        .args(["authorize-url", "--token-url", server.token_url(), "--client-id", &client.client_id])
+        .args(["--redirect-uri", redirect, "--scope", "openid users:read", "--pkce", "--json"]));
+    assert_exit(&output, 0);
+    let authorize: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let url = authorize["url"].as_str().unwrap();
+    assert!(url.starts_with(&server.authorize_url()), "{url}");
+    let verifier = authorize["code_verifier"].as_str().unwrap();
+
+    // The browser's part: follow the authorize URL to the redirect, without following it further.
+    let agent: td_oauth_ureq::ureq::Agent =
+        td_oauth_ureq::ureq::Agent::config_builder().max_redirects(0).http_status_as_error(false).build().into();
+    let response = agent.get(url).call().unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let location = url::Url::parse(&location).unwrap();
+    let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    assert_eq!(location.query_pairs().find(|(k, _)| k == "state").unwrap().1, authorize["state"].as_str().unwrap());
+
+    let output = run(connected("exchange", &server, &client, &key_file).args([
+        "--code",
+        &code,
+        "--redirect-uri",
+        redirect,
+        "--code-verifier",
+        verifier,
+        "--json",
+    ]));
+    assert_exit(&output, 0);
+    let tokens: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    assert!(tokens["id_token"].is_string() && tokens["sid"].is_string(), "{tokens}");
+
+    // The code is single-use.
+    let output = run(connected("exchange", &server, &client, &key_file).args([
+        "--code",
+        &code,
+        "--redirect-uri",
+        redirect,
+        "--code-verifier",
+        verifier,
+    ]));
+    assert_exit(&output, 3);
+    assert!(stderr(&output).contains("invalid_grant"), "{}", stderr(&output));
+
+    let mut child = connected("refresh", &server, &client, &key_file)
+        .args(["--refresh-token", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(refresh_token.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 0);
+    let refreshed: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_ne!(refreshed["refresh_token"], tokens["refresh_token"], "refresh tokens rotate");
+}
+
+#[test]
+fn exit_codes_and_refusals() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let other = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("refusals");
+    let key_file = scratch.file("client.key", &client.private_key);
+
+    // 3: the server refuses (a key the server does not know for this client).
+    let wrong_key = scratch.file("other.key", &other.private_key);
+    let output = run(&mut connected("token", &server, &client, &wrong_key));
+    assert_exit(&output, 3);
+    assert!(stderr(&output).contains("invalid_client"), "{}", stderr(&output));
+
+    // 1: nobody listens there.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let output = run(td_oauth()
+        .args(["token", "--token-url", &format!("http://127.0.0.1:{closed}/oauth/token")])
+        .args(["--client-id", &client.client_id, "--key-id", &client.key_id, "--timeout", "1", "--retries", "0"])
+        .arg("--private-key-file")
+        .arg(&key_file));
+    assert_exit(&output, 1);
+
+    // 2: bad input, refused before anything is sent.
+    let public_key = scratch.file("public.pem", &client.public_key_pem);
+    let truncated = scratch.file("truncated.key", &client.private_key[..40]);
+    let encrypted = scratch
+        .file("encrypted.pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--account".into(), "acme.evil.com".into()], "invalid Talkdesk account name"),
+        (vec!["--account".into(), "a@b".into()], "invalid Talkdesk account name"),
+        (vec!["--account".into(), "".into()], "empty"),
+        (vec!["--token-url".into(), "http://example.com/oauth/token".into()], "only sent over https"),
+        (vec!["--token-url".into(), "https://user@example.com/oauth/token".into()], "user info"),
+        (vec!["--private-key-file".into(), public_key.display().to_string()], "public key"),
+        (vec!["--private-key-file".into(), truncated.display().to_string()], "truncated"),
+        (vec!["--private-key-file".into(), encrypted.display().to_string()], "encrypted"),
+        (vec!["--private-key-file".into(), "/nonexistent/key.pem".into()], "cannot read the private key file"),
+        (vec!["--algorithm".into(), "PS256".into()], "does not match the key"),
+        (vec!["--algorithm".into(), "HS256".into()], "not one of"),
+        (vec!["--scope".into(), "a\"b".into()], "invalid scope"),
+    ];
+    for (extra, says) in cases {
+        let mut command = td_oauth();
+        command.args(["token", "--client-id", &client.client_id, "--key-id", &client.key_id]);
+        if !extra.iter().any(|a| a == "--account" || a == "--token-url") {
+            command.args(["--token-url", server.token_url()]);
+        }
+        if !extra.iter().any(|a| a == "--private-key-file") {
+            command.arg("--private-key-file").arg(&key_file);
+        }
+        let output = run(command.args(&extra));
+        assert_exit(&output, 2);
+        assert!(stderr(&output).contains(says), "{extra:?}: {}", stderr(&output));
+        assert!(!stderr(&output).contains(&client.private_key[30..60]), "{}", stderr(&output));
+    }
+    let output = run(td_oauth().args(["token", "--client-id", "x"]));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("give --account"), "{}", stderr(&output));
+    let output = run(td_oauth().args(["token", "--token-url", server.token_url(), "--client-id", "x"]));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("no credentials"), "{}", stderr(&output));
+    let output = run(td_oauth().args(["token", "--region", "mars"]));
+    assert_exit(&output, 2);
+    assert_eq!(server.count_grant("client_credentials"), 1, "only the wrong-key attempt reached the server");
+}
+
+#[test]
+fn every_subcommand_has_help_with_examples() {
+    for subcommand in ["token", "assertion", "authorize-url", "exchange", "refresh", "inspect", "serve"] {
+        let output = run(td_oauth().args([subcommand, "--help"]));
+        assert_exit(&output, 0);
+        let text = stdout(&output);
+        assert!(text.contains("Example"), "{subcommand}: {text}");
+    }
+    let output = run(td_oauth().arg("--help"));
+    assert_exit(&output, 0);
+    assert!(stdout(&output).contains("Exit status"));
+}
+
+#[test]
+fn serve_prints_a_working_client() {
+    let mut child = td_oauth().arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut settings = std::collections::HashMap::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some((name, value)) = line.split_once(':') {
+            settings.insert(name.trim().to_owned(), value.trim().split(' ').next().unwrap_or("").to_owned());
+        }
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    let output = run(td_oauth()
+        .arg("token")
+        .env("TALKDESK_TOKEN_URL", &settings["token URL"])
+        .env("TALKDESK_CLIENT_ID", &settings["client id"])
+        .env("TALKDESK_KEY_ID", &settings["key id"])
+        .env("TALKDESK_PRIVATE_KEY_FILE", &settings["private key file"]));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_exit(&output, 0);
+}
+
+#[test]
+fn demo_walks_the_whole_flow() {
+    let output = run(td_oauth().arg("demo"));
+    assert_exit(&output, 0);
+    assert!(stdout(&output).contains("Every step worked"));
+}
