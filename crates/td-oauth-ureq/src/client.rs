@@ -125,8 +125,11 @@ impl Client {
             timeout: config.timeout.min(remaining).max(Duration::from_millis(10)),
             max_response_bytes: config.max_response_bytes,
         };
-        let response = send::send(&self.inner.agent, request, limits, &config.user_agent)?;
-        Ok(TokenResponse::from_http(&response, Instant::now())?)
+        let mut response = send::send(&self.inner.agent, request, limits, &config.user_agent)?;
+        let parsed = TokenResponse::from_http(&response, Instant::now());
+        // The raw body holds the tokens; the parsed copies are the ones that live on (and are wiped on drop).
+        response.body_mut().fill(0);
+        Ok(parsed?)
     }
 
     /// A random number for jitter; the clock's nanoseconds if the OS source fails (jitter needs no secrecy).
