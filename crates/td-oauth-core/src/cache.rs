@@ -137,12 +137,13 @@ pub struct TokenCache<T> {
     fetching: bool,
     failures: u32,
     next_refresh_attempt: Option<Instant>,
+    fetches_ended: u64,
 }
 
 impl<T: Clone> TokenCache<T> {
     /// An empty cache.
     pub fn new(policy: CachePolicy) -> Self {
-        TokenCache { policy, entry: None, fetching: false, failures: 0, next_refresh_attempt: None }
+        TokenCache { policy, entry: None, fetching: false, failures: 0, next_refresh_attempt: None, fetches_ended: 0 }
     }
 
     /// The policy.
@@ -203,6 +204,12 @@ impl<T: Clone> TokenCache<T> {
         self.fetching
     }
 
+    /// How many fetches have ended (succeeded, failed or abandoned). A waiter that saw [`Decision::Wait`]
+    /// notes this number and knows its fetch is over once it changes.
+    pub fn fetches_ended(&self) -> u64 {
+        self.fetches_ended
+    }
+
     /// Consecutive failed fetches since the last success.
     pub fn failures(&self) -> u32 {
         self.failures
@@ -213,6 +220,7 @@ impl<T: Clone> TokenCache<T> {
         let (refresh_at, usable_until) = self.policy.schedule(now, expires_in);
         self.entry = Some(Entry { value, refresh_at, usable_until });
         self.fetching = false;
+        self.fetches_ended += 1;
         self.failures = 0;
         self.next_refresh_attempt = None;
     }
@@ -221,6 +229,7 @@ impl<T: Clone> TokenCache<T> {
     /// the server's `Retry-After`, whichever is longer.
     pub fn fetch_failed(&mut self, now: Instant, retry_after: Option<Duration>) {
         self.fetching = false;
+        self.fetches_ended += 1;
         self.failures = self.failures.saturating_add(1);
         let wait = self.policy.backoff(self.failures).max(retry_after.unwrap_or_default());
         self.next_refresh_attempt = now.checked_add(wait);
@@ -229,6 +238,7 @@ impl<T: Clone> TokenCache<T> {
     /// The fetcher went away without a result (its task was cancelled): let another caller fetch.
     pub fn fetch_abandoned(&mut self) {
         self.fetching = false;
+        self.fetches_ended += 1;
     }
 
     /// Drops the cached token, e.g. after the API answered 401 to it. The next poll fetches.
@@ -321,6 +331,20 @@ mod tests {
         assert_eq!(cache.poll(t0), Decision::Fetch);
         cache.fetch_abandoned();
         assert_eq!(cache.poll(t0), Decision::Fetch);
+    }
+
+    #[test]
+    fn every_ended_fetch_is_counted() {
+        let t0 = Instant::now();
+        let mut cache = TokenCache::<&str>::new(CachePolicy::default());
+        assert_eq!(cache.fetches_ended(), 0);
+        cache.poll(t0);
+        cache.fetch_failed(t0, None);
+        cache.poll(t0);
+        cache.fetch_abandoned();
+        cache.poll(t0);
+        cache.fetch_succeeded("a", TEN_MINUTES, t0);
+        assert_eq!(cache.fetches_ended(), 3);
     }
 
     #[test]

@@ -309,7 +309,7 @@ fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
             InvalidByte(pos, _) => malformed(format!(
                 "the key is neither PEM nor Base64: unexpected character at position {pos} of the Base64 text"
             )),
-            InvalidLength(_) | InvalidLastSymbol(_, _) | InvalidPadding => {
+            InvalidLength(_) | InvalidLastSymbol { .. } | InvalidPadding => {
                 malformed("the Base64 text ends in the middle of a byte; the key is truncated or has extra characters")
             }
         }

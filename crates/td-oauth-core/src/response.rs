@@ -20,6 +20,7 @@ use crate::{AccessToken, Error, IdToken, RefreshToken, Scopes};
 pub struct TokenResponse {
     access_token: AccessToken,
     expires_in: Duration,
+    received_at: Instant,
     expires_at: Instant,
     scope: Option<String>,
     refresh_token: Option<RefreshToken>,
@@ -64,6 +65,11 @@ impl TokenResponse {
     /// `expires_in` as sent.
     pub fn expires_in(&self) -> Duration {
         self.expires_in
+    }
+
+    /// The `now` the response was parsed at: where `expires_in` counts from.
+    pub fn received_at(&self) -> Instant {
+        self.received_at
     }
 
     /// When the token expires, on the caller's monotonic clock.
@@ -178,6 +184,7 @@ fn parse_success(status: StatusCode, body: &[u8], now: Instant) -> Result<TokenR
     Ok(TokenResponse {
         access_token,
         expires_in,
+        received_at: now,
         expires_at,
         scope: raw.scope.map(Cow::into_owned),
         refresh_token: raw.refresh_token.map(|t| RefreshToken::new(t.into_owned())),

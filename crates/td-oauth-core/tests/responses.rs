@@ -34,6 +34,7 @@ fn reads_every_field_and_ignores_unknown_ones() {
     assert_eq!(token.access_token().secret(), "eyJhbGciOiJFUzI1NiJ9.eyJzY3AiOlsidXNlcnM6cmVhZCJdfQ.c2ln");
     assert_eq!(token.expires_in(), Duration::from_secs(600));
     assert_eq!(token.expires_at(), now + Duration::from_secs(600));
+    assert_eq!(token.received_at(), now);
     assert_eq!(token.scope(), Some("users:read openid"));
     assert_eq!(token.scopes().collect::<Vec<_>>(), ["users:read", "openid"]);
     assert!(token.grants(&"openid".parse().unwrap()));
