@@ -95,13 +95,13 @@ impl Connection {
         let retry = RetryPolicy::default()
             .max_retries(self.retries)
             .deadline(timeout.saturating_mul(self.retries.saturating_add(1)).saturating_add(Duration::from_secs(5)));
-        let mut config = Config::new().timeout(timeout).connect_timeout(timeout).retry(retry);
+        let mut config = Config::new().timeout(timeout).connect_timeout(timeout).retry_policy(retry);
         if let Some(path) = &self.ca_file {
             for der in pem_certificates(path)? {
                 config = config.add_root_certificate(der);
             }
         }
-        Ok(td_oauth_ureq::Client::new(self.token_client()?, config))
+        Ok(td_oauth_ureq::Client::from_token_client(self.token_client()?, config))
     }
 }
 

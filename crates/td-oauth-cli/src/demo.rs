@@ -56,7 +56,7 @@ pub(crate) fn demo() -> Result<(), CliError> {
 
     println!("\n4. Fetching a token with the blocking provider (td-oauth-ureq)…");
     let blocking = td_oauth_ureq::TokenProvider::client_credentials(
-        td_oauth_ureq::Client::new(core, td_oauth_ureq::Config::new()),
+        td_oauth_ureq::Client::from_token_client(core, td_oauth_ureq::Config::new()),
         Scopes::none(),
     );
     let first = blocking.token()?;

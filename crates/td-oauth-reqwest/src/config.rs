@@ -22,7 +22,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSIO
 /// |---|---|
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s |
 /// | [`timeout`](Self::timeout) (one attempt: connect + response) | 10 s |
-/// | [`max_response_size`](Self::max_response_size) | 64 KiB |
+/// | [`max_response_bytes`](Self::max_response_bytes) | 64 KiB |
 /// | [`retry_policy`](Self::retry_policy) | 3 retries, from 200 ms, full jitter, 30 s deadline |
 /// | [`cache_policy`](Self::cache_policy) | refresh with 20 % of the lifetime left, expire 30 s early |
 /// | [`user_agent`](Self::user_agent) | `td-oauth/<version>` |
@@ -44,7 +44,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSIO
 pub struct Config {
     connect_timeout: Duration,
     timeout: Duration,
-    max_response_size: usize,
+    max_response_bytes: usize,
     retry: RetryPolicy,
     cache: CachePolicy,
     user_agent: String,
@@ -58,7 +58,7 @@ impl Default for Config {
         Config {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
-            max_response_size: 64 * 1024,
+            max_response_bytes: 64 * 1024,
             retry: RetryPolicy::default(),
             cache: CachePolicy::default(),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
@@ -74,7 +74,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
-            .field("max_response_size", &self.max_response_size)
+            .field("max_response_bytes", &self.max_response_bytes)
             .field("retry", &self.retry)
             .field("cache", &self.cache)
             .field("user_agent", &self.user_agent)
@@ -86,6 +86,11 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
+    /// The defaults (see the table above); the same as [`Config::default`].
+    pub fn new() -> Self {
+        Config::default()
+    }
+
     /// How long establishing a connection (TCP and TLS) may take. Ignored with a caller-supplied client.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -102,8 +107,8 @@ impl Config {
 
     /// The largest token-endpoint response read; anything larger fails with
     /// [`Error::ResponseTooLarge`] after reading at most `bytes + 1` bytes.
-    pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.max_response_size = bytes;
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
         self
     }
 
@@ -152,14 +157,16 @@ impl Config {
     }
 
     pub(crate) fn body_cap(&self) -> usize {
-        self.max_response_size
+        self.max_response_bytes
     }
 
-    pub(crate) fn retry(&self) -> &RetryPolicy {
+    /// The retry policy set with [`retry_policy`](Self::retry_policy).
+    pub fn retry(&self) -> &RetryPolicy {
         &self.retry
     }
 
-    pub(crate) fn cache(&self) -> &CachePolicy {
+    /// The cache policy set with [`cache_policy`](Self::cache_policy).
+    pub fn cache(&self) -> &CachePolicy {
         &self.cache
     }
 

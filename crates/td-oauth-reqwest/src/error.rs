@@ -56,7 +56,7 @@ pub enum Error {
         "the token endpoint's response is larger than {limit} bytes, so it is not a token response; check the token URL"
     )]
     ResponseTooLarge {
-        /// The cap, in bytes ([`Config::max_response_size`](crate::Config::max_response_size)).
+        /// The cap, in bytes ([`Config::max_response_bytes`](crate::Config::max_response_bytes)).
         limit: usize,
     },
 

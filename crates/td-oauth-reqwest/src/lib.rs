@@ -16,6 +16,13 @@
 //! sleeps between retries, and drives the core's cache policy with tokio's synchronisation. td-oauth-ureq
 //! is the same for blocking programs.
 //!
+//! Same shape as td-oauth-ureq: [`Config`], [`Client`] and [`TokenProvider`] have the same method names
+//! and arguments there, so switching crates changes only `async`/`.await` (plus the transport-specific
+//! pieces: [`Config::http_client`] and [`Client::http`] here, `agent` there, and `Client`'s constructors,
+//! which return a `Result` here because building a `reqwest::Client` can fail, and cannot fail there).
+//! This crate's own extras: [`TokenProvider::try_token_now`], [`TokenProvider::bearer_client`] and the
+//! [`TokenSource`] trait.
+//!
 //! ## In scope
 //!
 //! - [`Client`]: client credentials, authorization code (with PKCE) and refresh token, authenticated

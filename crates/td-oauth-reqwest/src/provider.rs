@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
-use td_oauth_core::{Decision, Freshness, Grant, TokenCache, TokenResponse};
+use td_oauth_core::{Decision, Freshness, Grant, Scopes, TokenCache, TokenResponse};
 use tokio::sync::watch;
 
 use crate::source::TokenSource;
@@ -78,6 +78,11 @@ impl TokenProvider {
         let cache = TokenCache::new(client.config().cache().clone());
         let state = State { cache, round: None, grant };
         TokenProvider { inner: Arc::new(Inner { client, snapshot: ArcSwapOption::empty(), state: Mutex::new(state) }) }
+    }
+
+    /// A provider for the client-credentials grant with `scopes`.
+    pub fn client_credentials(client: Client, scopes: Scopes) -> Self {
+        TokenProvider::new(client, Grant::client_credentials(scopes))
     }
 
     /// A token usable now: the cached one, or one fetched for this call and everyone waiting with it.

@@ -128,7 +128,7 @@ async fn a_small_cap_applies_to_a_trickled_body() {
     let (client, _) = client(&server);
     // Trickled: the cap is enforced on what arrives, not on a promised length.
     let creds = server.register_client(Algorithm::Es256).unwrap();
-    let small_cap = client_with(&server, jwt(&creds), config(&server).max_response_size(100));
+    let small_cap = client_with(&server, jwt(&creds), config(&server).max_response_bytes(100));
     server.inject(Fault::SlowBody { chunk: 64, interval: Duration::from_millis(1) });
     let err = small_cap.client_credentials(Scopes::none()).await.unwrap_err();
     assert!(matches!(err, Error::ResponseTooLarge { limit: 100 }), "{err:?}");

@@ -202,3 +202,16 @@ fn the_provider_is_clone_send_sync() {
     shareable::<td_oauth_reqwest::Client>();
     shareable::<td_oauth_reqwest::BearerClient>();
 }
+
+#[tokio::test]
+async fn the_client_credentials_constructor_is_the_provider_for_that_grant() {
+    let server = server(Scheme::Http);
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    let client = client_with(&server, jwt(&creds), config(&server));
+    let provider = TokenProvider::client_credentials(client, Scopes::new(["users:read"]).unwrap());
+    let first = provider.token().await.unwrap();
+    assert_eq!(first.scope(), Some("users:read"));
+    assert!(Arc::ptr_eq(&first, &provider.token().await.unwrap()));
+    assert_eq!(server.count_grant("client_credentials"), 1);
+    assert_eq!(provider.client().config().retry().retries(), config(&server).retry().retries());
+}

@@ -18,7 +18,7 @@ fn client(server: &TestServer) -> Client {
     let credentials =
         Credentials::client_secret(ClientId::new(&creds.client_id).unwrap(), ClientSecret::new(creds.client_secret))
             .unwrap();
-    Client::with_credentials(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new())
+    Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new())
 }
 
 fn jwt_client(server: &TestServer) -> Client {
@@ -28,7 +28,7 @@ fn jwt_client(server: &TestServer) -> Client {
         KeyId::new(&creds.key_id).unwrap(),
         PrivateKey::parse(&creds.private_key).unwrap(),
     );
-    Client::with_credentials(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new())
+    Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new())
 }
 
 /// POSTs `request` and reads the body as the client does; the answer must be a 200.

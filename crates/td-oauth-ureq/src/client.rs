@@ -4,16 +4,22 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use td_oauth_core::{Credentials, Endpoints, Grant, OsRandom, RandomSource as _, TokenClient, TokenResponse};
+use td_oauth_core::{
+    AuthorizationCode, Credentials, Endpoints, Grant, OsRandom, PkceVerifier, RandomSource as _, RefreshToken, Scopes,
+    TokenClient, TokenResponse,
+};
 
 use crate::send::{self, Limits};
-use crate::{Config, Error};
+use crate::{Config, Error, TokenProvider};
 
 /// A blocking token client: every grant, both client authentications, retries per the [`RetryPolicy`].
 ///
 /// Cheap to clone (an `Arc`); share one per set of credentials. Each call signs a fresh assertion (new
 /// `jti`) for every attempt, so retries are never refused as replays. For a token shared by many callers,
-/// cached and refreshed ahead of expiry, wrap it in a [`TokenProvider`](crate::TokenProvider).
+/// cached and refreshed ahead of expiry, make a [`TokenProvider`] with [`provider`](Self::provider).
+///
+/// The constructors have the same names and arguments as td-oauth-reqwest's, but are infallible here:
+/// building a `ureq::Agent` cannot fail, so they return `Client`, not `Result<Client, Error>`.
 ///
 /// [`RetryPolicy`]: td_oauth_core::RetryPolicy
 #[derive(Clone)]
@@ -36,15 +42,21 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client that builds its requests with `tokens` and sends them as `config` says.
-    pub fn new(tokens: TokenClient, config: Config) -> Self {
-        let agent = config.build_agent();
-        Client { inner: Arc::new(Inner { tokens, agent, config, random: OsRandom::new() }) }
+    /// A client for `endpoints`' token URL with `credentials` and the default [`Config`].
+    pub fn new(endpoints: &Endpoints, credentials: Credentials) -> Self {
+        Client::with_config(endpoints, credentials, Config::default())
     }
 
-    /// A client for `endpoints`' token URL with `credentials`.
-    pub fn with_credentials(endpoints: &Endpoints, credentials: Credentials, config: Config) -> Self {
-        Client::new(TokenClient::new(endpoints, credentials), config)
+    /// A client for `endpoints`' token URL with `credentials`, sending as `config` says.
+    pub fn with_config(endpoints: &Endpoints, credentials: Credentials, config: Config) -> Self {
+        Client::from_token_client(TokenClient::new(endpoints, credentials), config)
+    }
+
+    /// A client around a core [`TokenClient`] (e.g. one with a custom assertion audience or lifetime),
+    /// sending as `config` says.
+    pub fn from_token_client(tokens: TokenClient, config: Config) -> Self {
+        let agent = config.build_agent();
+        Client { inner: Arc::new(Inner { tokens, agent, config, random: OsRandom::new() }) }
     }
 
     /// The core client that builds (and signs) the requests.
@@ -112,6 +124,34 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// The client-credentials grant: a token for the client itself.
+    pub fn client_credentials(&self, scopes: Scopes) -> Result<TokenResponse, Error> {
+        self.fetch(&Grant::client_credentials(scopes))
+    }
+
+    /// The authorization-code grant: exchanges the code from the authorize redirect. With
+    /// [`PendingAuthorization::finish`](td_oauth_core::PendingAuthorization::finish), use [`fetch`](Self::fetch)
+    /// with the grant it returns.
+    pub fn authorization_code(
+        &self,
+        code: AuthorizationCode,
+        redirect_uri: impl Into<String>,
+        code_verifier: Option<PkceVerifier>,
+    ) -> Result<TokenResponse, Error> {
+        self.fetch(&Grant::authorization_code(code, redirect_uri, code_verifier))
+    }
+
+    /// The refresh-token grant. Talkdesk may rotate refresh tokens: keep the new one from the response.
+    pub fn refresh(&self, refresh_token: RefreshToken, scopes: Scopes) -> Result<TokenResponse, Error> {
+        self.fetch(&Grant::refresh_token(refresh_token, scopes))
+    }
+
+    /// A shared, refreshing token source for `grant` (usually client credentials) over this client; the
+    /// same as [`TokenProvider::new`].
+    pub fn provider(&self, grant: Grant) -> TokenProvider {
+        TokenProvider::new(self.clone(), grant)
     }
 
     /// One attempt: a freshly signed request, sent, parsed.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use td_oauth_core::{CachePolicy, RetryPolicy};
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
-/// The default user agent, `td-oauth/<version>`.
-pub const USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSION"));
+/// The `User-Agent` sent by default: `td-oauth/<version>`.
+pub const DEFAULT_USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSION"));
 
 /// Settings for a [`Client`](crate::Client) and the [`TokenProvider`](crate::TokenProvider)s built on it.
 ///
@@ -18,8 +18,8 @@ pub const USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSION"));
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s |
 /// | [`timeout`](Self::timeout) (per attempt, connect to last body byte) | 10 s |
 /// | [`max_response_bytes`](Self::max_response_bytes) | 64 KiB |
-/// | [`retry`](Self::retry) | 3 retries, from 200 ms with full jitter, 30 s deadline |
-/// | [`cache`](Self::cache) | refresh with 20 % of the lifetime left, expire 30 s early |
+/// | [`retry_policy`](Self::retry_policy) | 3 retries, from 200 ms with full jitter, 30 s deadline |
+/// | [`cache_policy`](Self::cache_policy) | refresh with 20 % of the lifetime left, expire 30 s early |
 /// | [`user_agent`](Self::user_agent) | `td-oauth/<version>` |
 /// | root certificates | Mozilla's (webpki-roots), or only those added with [`add_root_certificate`](Self::add_root_certificate) |
 /// | redirects | never followed |
@@ -32,7 +32,7 @@ pub const USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSION"));
 ///     .connect_timeout(Duration::from_secs(2))
 ///     .timeout(Duration::from_secs(5))
 ///     .max_response_bytes(16 * 1024);
-/// assert_eq!(config.retry_policy().retries(), 3);
+/// assert_eq!(config.retry().retries(), 3);
 /// ```
 #[derive(Clone)]
 pub struct Config {
@@ -54,7 +54,7 @@ impl Default for Config {
             max_response_bytes: 64 * 1024,
             retry: RetryPolicy::default(),
             cache: CachePolicy::default(),
-            user_agent: USER_AGENT.to_owned(),
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
             root_certificates: Vec::new(),
             agent: None,
         }
@@ -103,13 +103,13 @@ impl Config {
     }
 
     /// When and how long to retry failed token requests.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
     }
 
     /// When a [`TokenProvider`](crate::TokenProvider) refreshes its token and how it backs off after failures.
-    pub fn cache(mut self, policy: CachePolicy) -> Self {
+    pub fn cache_policy(mut self, policy: CachePolicy) -> Self {
         self.cache = policy;
         self
     }
@@ -137,13 +137,13 @@ impl Config {
         self
     }
 
-    /// The retry policy.
-    pub fn retry_policy(&self) -> &RetryPolicy {
+    /// The retry policy set with [`retry_policy`](Self::retry_policy).
+    pub fn retry(&self) -> &RetryPolicy {
         &self.retry
     }
 
-    /// The cache policy.
-    pub fn cache_policy(&self) -> &CachePolicy {
+    /// The cache policy set with [`cache_policy`](Self::cache_policy).
+    pub fn cache(&self) -> &CachePolicy {
         &self.cache
     }
 

@@ -10,8 +10,13 @@
 //!              +------------- td-oauth-core (sans-IO) -----------------+
 //! ```
 //!
-//! Use it from threads, CLIs and other synchronous code. An async program wants `td-oauth-reqwest`, which
-//! has the same shape on tokio.
+//! Use it from threads, CLIs and other synchronous code. An async program wants `td-oauth-reqwest`.
+//!
+//! Same shape as td-oauth-reqwest: [`Config`], [`Client`] and [`TokenProvider`] have the same method names
+//! and arguments there, so switching crates changes only `async`/`.await` (plus the transport-specific
+//! pieces: [`Config::agent`] and [`Client::agent`] here, `http_client`/`http` there, and `Client`'s
+//! constructors, which cannot fail here and return a `Result` there). This crate's own extra:
+//! [`TokenProvider::invalidate_token`].
 //!
 //! ## In scope
 //!
@@ -40,8 +45,7 @@
 //! `Endpoints::talkdesk("your-account", Region::Us)` and the credentials from your app's install event.
 //!
 //! ```
-//! use td_oauth_ureq::core::{ClientId, Credentials, Endpoints, KeyId, PrivateKey};
-//! use td_oauth_ureq::{Client, Config, TokenProvider};
+//! use td_oauth_ureq::{Client, ClientId, Credentials, Endpoints, KeyId, PrivateKey, TokenProvider};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let server = td_oauth_testkit::TestServer::start()?;
@@ -53,7 +57,7 @@
 //!     KeyId::new(&registered.key_id)?,
 //!     PrivateKey::parse(&registered.private_key)?, // Talkdesk's one-line Base64 form
 //! );
-//! let client = Client::with_credentials(&endpoints, credentials, Config::default());
+//! let client = Client::new(&endpoints, credentials);
 //!
 //! // Share one provider between threads; each `token()` is a cheap, cached read.
 //! let provider = TokenProvider::client_credentials(client, "users:read".parse()?);
@@ -84,9 +88,14 @@ mod send;
 
 pub use bearer::BearerAgent;
 pub use client::Client;
-pub use config::{Config, USER_AGENT};
+pub use config::{Config, DEFAULT_USER_AGENT};
 pub use error::Error;
 pub use provider::TokenProvider;
 
+/// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;
+pub use td_oauth_core::{
+    AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId,
+    OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy, Scopes, TokenResponse,
+};
 pub use ureq;

@@ -254,7 +254,7 @@ mod tests {
         .unwrap();
         let endpoints = Endpoints::from_token_url(server.token_url()).unwrap();
         TokenProvider::client_credentials(
-            Client::with_credentials(&endpoints, credentials, Config::new()),
+            Client::with_config(&endpoints, credentials, Config::new()),
             "".parse().unwrap(),
         )
     }

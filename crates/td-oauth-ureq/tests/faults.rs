@@ -16,7 +16,7 @@ fn grant() -> Grant {
 
 /// Two retries at most, 10 ms backoff, short per-attempt timeout.
 fn two_retries(config: Config) -> Config {
-    config.timeout(Duration::from_millis(300)).retry(
+    config.timeout(Duration::from_millis(300)).retry_policy(
         RetryPolicy::default()
             .max_retries(2)
             .backoff(Duration::from_millis(10), Duration::from_millis(20))
@@ -64,7 +64,7 @@ fn invalid_client_surfaces_at_once_with_the_description() {
         let creds = register(server);
         let mut wrong = creds.clone();
         wrong.client_secret = "not-the-secret".into();
-        let client = Client::with_credentials(&endpoints(server), basic_credentials(&wrong), fast_config(server));
+        let client = Client::with_config(&endpoints(server), basic_credentials(&wrong), fast_config(server));
         let err = client.fetch(&grant()).unwrap_err();
         assert_eq!(server.count_path(TOKEN_PATH), 1, "never retried");
         assert_eq!(err.oauth().unwrap().code(), &ErrorCode::InvalidClient);
@@ -162,8 +162,7 @@ fn connection_refused_is_a_transport_error() {
     let creds = register(&server);
     let endpoints = endpoints(&server);
     drop(server);
-    let client =
-        td_oauth_ureq::Client::with_credentials(&endpoints, jwt_credentials(&creds), two_retries(Config::new()));
+    let client = td_oauth_ureq::Client::with_config(&endpoints, jwt_credentials(&creds), two_retries(Config::new()));
     let err = client.fetch(&grant()).unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
 }

@@ -20,7 +20,7 @@ fn server_with_lifetime(scheme: Scheme, lifetime: Duration) -> TestServer {
 
 fn provider(server: &TestServer, cache: CachePolicy) -> TokenProvider {
     let creds = register(server);
-    let client = jwt_client(server, &creds, |c| c.cache(cache));
+    let client = jwt_client(server, &creds, |c| c.cache_policy(cache));
     TokenProvider::client_credentials(client, "users:read".parse().unwrap())
 }
 
@@ -88,7 +88,8 @@ fn refresh_ahead_serves_the_old_token_while_one_refresh_runs() {
 fn a_failed_fetch_reaches_every_waiter_without_refetching() {
     let server = start(Scheme::Http);
     let creds = register(&server);
-    let client = jwt_client(&server, &creds, |c| c.timeout(Duration::from_millis(800)).retry(RetryPolicy::none()));
+    let client =
+        jwt_client(&server, &creds, |c| c.timeout(Duration::from_millis(800)).retry_policy(RetryPolicy::none()));
     let provider = TokenProvider::client_credentials(client, Scopes::none());
     server.inject(Fault::Delay(Duration::from_secs(2)));
 

@@ -56,7 +56,7 @@ fn no_secret_in_debug_display_or_events() {
 
     tracing::subscriber::with_default(capture.clone(), || {
         let fast = |c: td_oauth_ureq::Config| {
-            c.timeout(Duration::from_millis(300)).retry(
+            c.timeout(Duration::from_millis(300)).retry_policy(
                 RetryPolicy::default()
                     .max_retries(1)
                     .backoff(Duration::from_millis(5), Duration::from_millis(5))
@@ -64,8 +64,7 @@ fn no_secret_in_debug_display_or_events() {
             )
         };
         let jwt = jwt_client(&server, &creds, fast);
-        let basic =
-            Client::with_credentials(&endpoints(&server), basic_credentials(&creds), fast(fast_config(&server)));
+        let basic = Client::with_config(&endpoints(&server), basic_credentials(&creds), fast(fast_config(&server)));
 
         // Successes: a provider's token, and a code exchange that brings a refresh token and an ID token.
         let provider = TokenProvider::client_credentials(jwt.clone(), Scopes::none());
@@ -93,7 +92,7 @@ fn no_secret_in_debug_display_or_events() {
         let mut wrong = creds.clone();
         wrong.client_secret = "wrong-secret-value".into();
         let invalid =
-            Client::with_credentials(&endpoints, basic_credentials(&wrong), fast_config(&server)).fetch(&refresh_grant);
+            Client::with_config(&endpoints, basic_credentials(&wrong), fast_config(&server)).fetch(&refresh_grant);
         let invalid = invalid.unwrap_err();
 
         for item in [

@@ -25,12 +25,13 @@ pub fn start(scheme: Scheme) -> TestServer {
 
 /// Short backoffs, generous timeouts: retries are quick, slow CI machines do not time out by accident.
 pub fn fast_config(server: &TestServer) -> Config {
-    let mut config = Config::new().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(5)).retry(
-        RetryPolicy::default()
-            .backoff(Duration::from_millis(10), Duration::from_millis(50))
-            .unwrap()
-            .deadline(Duration::from_secs(20)),
-    );
+    let mut config =
+        Config::new().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(5)).retry_policy(
+            RetryPolicy::default()
+                .backoff(Duration::from_millis(10), Duration::from_millis(50))
+                .unwrap()
+                .deadline(Duration::from_secs(20)),
+        );
     if let Some(cert) = server.certificate() {
         config = config.add_root_certificate(cert.der.clone());
     }
@@ -56,7 +57,7 @@ pub fn endpoints(server: &TestServer) -> Endpoints {
 
 /// A signed-JWT client with [`fast_config`] changed by `tweak`.
 pub fn jwt_client(server: &TestServer, creds: &ClientCredentials, tweak: impl FnOnce(Config) -> Config) -> Client {
-    Client::with_credentials(&endpoints(server), jwt_credentials(creds), tweak(fast_config(server)))
+    Client::with_config(&endpoints(server), jwt_credentials(creds), tweak(fast_config(server)))
 }
 
 pub fn register(server: &TestServer) -> ClientCredentials {
