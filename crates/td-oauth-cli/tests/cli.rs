@@ -299,19 +299,37 @@ fn exit_codes_and_refusals() {
     let truncated = scratch.file("truncated.key", &client.private_key[..40]);
     let encrypted = scratch
         .file("encrypted.pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n");
+    let corrupt = scratch.file("corrupt.key", &client.private_key.replacen('A', "!", 1));
+    let rsa_1024 = scratch.file("rsa1024.pem", include_str!("../../td-oauth-core/tests/keys/rsa1024.pkcs8.pem"));
+    let flag = |name: &str, value: &str| vec![name.to_owned(), value.to_owned()];
+    let path = |p: &PathBuf| p.display().to_string();
+    let long_name = "a".repeat(64);
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["--account".into(), "acme.evil.com".into()], "invalid Talkdesk account name"),
-        (vec!["--account".into(), "a@b".into()], "invalid Talkdesk account name"),
-        (vec!["--account".into(), "".into()], "empty"),
-        (vec!["--token-url".into(), "http://example.com/oauth/token".into()], "only sent over https"),
-        (vec!["--token-url".into(), "https://user@example.com/oauth/token".into()], "user info"),
-        (vec!["--private-key-file".into(), public_key.display().to_string()], "public key"),
-        (vec!["--private-key-file".into(), truncated.display().to_string()], "truncated"),
-        (vec!["--private-key-file".into(), encrypted.display().to_string()], "encrypted"),
-        (vec!["--private-key-file".into(), "/nonexistent/key.pem".into()], "cannot read the private key file"),
-        (vec!["--algorithm".into(), "PS256".into()], "does not match the key"),
-        (vec!["--algorithm".into(), "HS256".into()], "not one of"),
-        (vec!["--scope".into(), "a\"b".into()], "invalid scope"),
+        // Every bad account name from the core's list.
+        (flag("--account", "acme.evil.com"), "give only the account name"),
+        (flag("--account", "evil.com/x"), "give only the account name"),
+        (flag("--account", "a@b"), "`@`"),
+        (flag("--account", "a#"), "`#`"),
+        (flag("--account", "a:1"), "`:`"),
+        (flag("--account", "ac me"), "whitespace"),
+        (flag("--account", ""), "empty"),
+        (flag("--account", &long_name), "at most 63"),
+        (flag("--account", "ácme"), "non-ASCII"),
+        // URLs that would send credentials somewhere unsafe.
+        (flag("--token-url", "http://example.com/oauth/token"), "only sent over https"),
+        (flag("--token-url", "https://user@example.com/oauth/token"), "user info"),
+        (flag("--token-url", "http://2130706433/oauth/token"), "canonical"),
+        // Every bad key from the core's list.
+        (flag("--private-key-file", &path(&public_key)), "public key"),
+        (flag("--private-key-file", &path(&truncated)), "truncated"),
+        (flag("--private-key-file", &path(&corrupt)), "neither PEM nor Base64"),
+        (flag("--private-key-file", &path(&encrypted)), "encrypted"),
+        (flag("--private-key-file", &path(&rsa_1024)), "at least 2048"),
+        (flag("--private-key-file", "/nonexistent/key.pem"), "cannot read the private key file"),
+        (flag("--algorithm", "ES384"), "does not match the key"),
+        (flag("--algorithm", "PS256"), "does not match the key"),
+        (flag("--algorithm", "HS256"), "not one of"),
+        (flag("--scope", "a\"b"), "invalid scope"),
     ];
     for (extra, says) in cases {
         let mut command = td_oauth();
