@@ -11,18 +11,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
+mod bench;
+
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
   test    fmt check, clippy, workspace tests (all features), each library crate with
           --no-default-features, the CLI demo, doc tests, rustdoc with warnings denied
+  bench   the benchmarks, reported as ratios to baselines measured in the same run; writes
+          docs/performance.md (`--quick`: a shorter pass, table in target/td-oauth-bench/)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("bench") => bench::bench(&args[1..]),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS

@@ -1,0 +1,541 @@
+//! `cargo xtask bench [--quick]`: runs the workspace's benchmarks and reports every figure as a ratio to a
+//! baseline measured in the same run, with the absolute medians beside it.
+//!
+//! Criterion benches leave their medians in `target/criterion/<group>/<id>/new/estimates.json`; the custom
+//! benches (herd, throughput, memory) write JSON files to `target/td-oauth-bench/`. Only results written
+//! during this run are used: a bench that did not run shows as "not measured", never as an old figure.
+//! A full run writes the table to `docs/performance.md`; a quick run to
+//! `target/td-oauth-bench/performance-quick.md`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Instant, SystemTime};
+
+use serde_json::Value;
+
+/// One benchmark binary to run.
+struct Target {
+    krate: &'static str,
+    bench: &'static str,
+    /// Criterion bench (takes criterion's arguments), or a custom `fn main` bench.
+    criterion: bool,
+}
+
+const TARGETS: &[Target] = &[
+    Target { krate: "td-oauth-core", bench: "assertion", criterion: true },
+    Target { krate: "td-oauth-core", bench: "response", criterion: true },
+    Target { krate: "td-oauth-core", bench: "memory", criterion: false },
+    Target { krate: "td-oauth-reqwest", bench: "provider", criterion: true },
+    Target { krate: "td-oauth-reqwest", bench: "herd", criterion: false },
+    Target { krate: "td-oauth-reqwest", bench: "memory", criterion: false },
+    Target { krate: "td-oauth-ureq", bench: "provider", criterion: true },
+    Target { krate: "td-oauth-ureq", bench: "herd", criterion: false },
+    Target { krate: "td-oauth-ureq", bench: "memory", criterion: false },
+];
+
+const QUICK_CRITERION: &[&str] =
+    &["--warm-up-time", "0.2", "--measurement-time", "0.5", "--sample-size", "20", "--nresamples", "2000", "--noplot"];
+const FULL_CRITERION: &[&str] = &["--warm-up-time", "2", "--measurement-time", "5", "--noplot"];
+
+pub(crate) fn bench(args: &[String]) -> ExitCode {
+    let mut quick = false;
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            other => {
+                eprintln!("xtask bench: unknown argument `{other}` (expected: --quick)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let root = crate::workspace_root();
+    let target_dir = target_dir(&root);
+    let out_dir = target_dir.join("td-oauth-bench");
+    if let Err(err) = std::fs::create_dir_all(&out_dir) {
+        eprintln!("xtask bench: cannot create {}: {err}", out_dir.display());
+        return ExitCode::FAILURE;
+    }
+    let started = Instant::now();
+    let since = SystemTime::now();
+    let targets: Vec<&Target> = TARGETS
+        .iter()
+        .filter(|t| root.join("crates").join(t.krate).join("benches").join(format!("{}.rs", t.bench)).is_file())
+        .collect();
+
+    // Build every bench binary first, in one cargo call, so the timings below are not shared with rustc.
+    let mut build = vec!["bench".to_owned(), "--no-run".to_owned()];
+    for target in &targets {
+        build.extend(["-p".to_owned(), target.krate.to_owned(), "--bench".to_owned(), target.bench.to_owned()]);
+    }
+    println!("\n==> xtask bench: building: cargo {}", build.join(" "));
+    if let Err(why) = cargo(&root, &build, quick, &out_dir) {
+        println!("xtask bench: the build failed ({why})");
+        return ExitCode::FAILURE;
+    }
+    let built = started.elapsed();
+
+    let mut failed = Vec::new();
+    for target in &targets {
+        let mut args: Vec<String> =
+            ["bench", "-p", target.krate, "--bench", target.bench].iter().map(|s| (*s).to_owned()).collect();
+        if target.criterion {
+            args.push("--".to_owned());
+            args.extend((if quick { QUICK_CRITERION } else { FULL_CRITERION }).iter().map(|s| (*s).to_owned()));
+        }
+        println!("\n==> xtask bench: {} {}: cargo {}", target.krate, target.bench, args.join(" "));
+        let step = Instant::now();
+        match cargo(&root, &args, quick, &out_dir) {
+            Ok(()) => println!("==> {} {} ok ({:.0} s)", target.krate, target.bench, step.elapsed().as_secs_f64()),
+            Err(why) => {
+                println!("==> {} {} FAILED ({why}); its rows show as not measured", target.krate, target.bench);
+                failed.push(format!("{}/{}", target.krate, target.bench));
+            }
+        }
+    }
+
+    let results = Results { criterion: target_dir.join("criterion"), custom: out_dir.clone(), since };
+    let rows = rows(&results);
+    let table = render_table(&rows);
+    let elapsed = started.elapsed();
+    let machine = machine();
+    let mode = if quick { "quick" } else { "full" };
+    let summary = format!(
+        "{mode} run, {:.0} s in all ({:.0} s building, {:.0} s measuring), {}",
+        elapsed.as_secs_f64(),
+        built.as_secs_f64(),
+        (elapsed - built).as_secs_f64(),
+        utc_now()
+    );
+    println!("\n{table}\nMachine: {machine}\n{summary}");
+    let missed = rows.iter().filter(|r| matches!(r.verdict(), Verdict::Missed(_))).count();
+    let unmeasured = rows.iter().filter(|r| matches!(r.verdict(), Verdict::NotMeasured)).count();
+    println!(
+        "{} rows: {} met, {missed} missed, {unmeasured} not measured",
+        rows.len(),
+        rows.len() - missed - unmeasured
+    );
+
+    let page = if quick { out_dir.join("performance-quick.md") } else { root.join("docs/performance.md") };
+    let text = format!("{PAGE_INTRO}\n## Last full run\n\nMachine: {machine}.  \n{summary}.\n\n{table}");
+    match std::fs::write(&page, text) {
+        Ok(()) => println!("wrote {}", page.display()),
+        Err(err) => {
+            println!("xtask bench: cannot write {}: {err}", page.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("xtask bench: these benches failed: {}", failed.join(", "));
+        ExitCode::FAILURE
+    }
+}
+
+const PAGE_INTRO: &str = "\
+# Performance
+
+`cargo xtask bench` runs the workspace's benchmarks (criterion for the timings, plain bench binaries for the
+herd, multi-thread throughput and memory figures) and writes this page; `cargo xtask bench --quick` does a
+shorter pass (about a minute once built) and leaves its table in `target/td-oauth-bench/performance-quick.md`.
+Every figure is compared with a baseline measured in the same run, on the same machine, so the ratios hold
+where the absolute numbers do not. A goal that is missed says so, and by how much.
+
+What each row measures:
+
+1. **Assertion**: `AssertionSigner::sign` (header and claims in compact form, a fresh `jti`, the signature)
+   ÷ a bare `ring` signature of a message of the same length (the floor), and ÷ `jsonwebtoken::encode` of
+   the same claims with the same key. ES256 and PS256 (RSA 2048).
+2. **Response**: `TokenResponse::from_http` on a Talkdesk-shaped answer (a 1 KB ES256 JWT access token,
+   `token_type`, `expires_in`, `scope`) ÷ `serde_json::from_slice` of the same bytes into a plain struct
+   with the same fields.
+3. **Warm hit**: a `TokenProvider` call with a valid cached token (median, ns); and the total throughput of
+   2 threads hammering one provider ÷ that of 1 thread.
+4. **Cold fetch**: a whole token fetch over loopback against `td-oauth-testkit` ÷ a bare POST of the same
+   prepared body with the same HTTP client (reqwest, and ureq with Basic and with signed-JWT
+   authentication; with a JWT the bare POST signs a fresh assertion too, as the server refuses a replay).
+5. **Thundering herd**: 1,000 callers on one cold provider (tokio tasks, or OS threads for ureq): the token
+   requests the server saw (median and worst round), and the time from their start until the last one
+   holds its token ÷ one caller's cold fetch. The same herd on a warm cache is shown for context: it is
+   the cost of starting and waking 1,000 callers on this machine, with no fetch at all.
+6. **Memory**: heap allocations and bytes per call, counted by an instrumented global allocator
+   (`stats_alloc`): per assertion (with ring's own signature as context), per response parse, per warm hit.
+";
+
+/// Where benchmark results come from, and since when they count.
+struct Results {
+    criterion: PathBuf,
+    custom: PathBuf,
+    since: SystemTime,
+}
+
+impl Results {
+    /// The median, in ns, of the first criterion benchmark in `ids` (`group/id` directories) written this run.
+    fn median(&self, ids: &[&str]) -> Option<f64> {
+        ids.iter().find_map(|id| {
+            let value = self.fresh_json(&self.criterion.join(id).join("new/estimates.json"))?;
+            value.get("median")?.get("point_estimate")?.as_f64()
+        })
+    }
+
+    /// A number from a custom bench's JSON file, at the path of keys `keys`.
+    fn custom(&self, file: &str, keys: &[&str]) -> Option<f64> {
+        let json = self.fresh_json(&self.custom.join(file))?;
+        let mut value = &json;
+        for key in keys {
+            value = value.get(*key)?;
+        }
+        value.as_f64()
+    }
+
+    fn fresh_json(&self, path: &Path) -> Option<Value> {
+        let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+        if modified < self.since {
+            return None;
+        }
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Goal {
+    /// The ratio is at most this.
+    RatioAtMost(f64),
+    /// The ratio is at least this.
+    RatioAtLeast(f64),
+    /// The measured time is at most this many ns.
+    NsAtMost(f64),
+    /// The measured count is exactly this.
+    Exactly(f64),
+    /// No goal: shown for context.
+    Context,
+}
+
+enum Verdict {
+    Met,
+    Missed(String),
+    NotMeasured,
+    Context,
+}
+
+/// What a row shows in its measured and baseline columns.
+#[derive(Clone, Copy)]
+enum Unit {
+    Ns,
+    Count,
+    Bytes,
+    OpsPerSecond,
+}
+
+struct Row {
+    section: &'static str,
+    metric: String,
+    measured: Option<f64>,
+    baseline: Option<f64>,
+    /// The baseline's name, shown with its value.
+    baseline_name: &'static str,
+    unit: Unit,
+    goal: Goal,
+}
+
+impl Row {
+    fn new(section: &'static str, metric: impl Into<String>, measured: Option<f64>, unit: Unit, goal: Goal) -> Self {
+        Row { section, metric: metric.into(), measured, baseline: None, baseline_name: "", unit, goal }
+    }
+
+    fn against(mut self, baseline_name: &'static str, baseline: Option<f64>) -> Self {
+        self.baseline_name = baseline_name;
+        self.baseline = baseline;
+        self
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        match (self.measured, self.baseline) {
+            (Some(m), Some(b)) if b > 0.0 => Some(m / b),
+            _ => None,
+        }
+    }
+
+    fn verdict(&self) -> Verdict {
+        let Some(measured) = self.measured else { return Verdict::NotMeasured };
+        match self.goal {
+            Goal::Context => Verdict::Context,
+            Goal::RatioAtMost(goal) => match self.ratio() {
+                None => Verdict::NotMeasured,
+                Some(r) if r <= goal => Verdict::Met,
+                Some(r) => Verdict::Missed(format!("{:.0} %", (r / goal - 1.0) * 100.0)),
+            },
+            Goal::RatioAtLeast(goal) => match self.ratio() {
+                None => Verdict::NotMeasured,
+                Some(r) if r >= goal => Verdict::Met,
+                Some(r) => Verdict::Missed(format!("{:.0} %", (1.0 - r / goal) * 100.0)),
+            },
+            Goal::NsAtMost(goal) if measured <= goal => Verdict::Met,
+            Goal::NsAtMost(goal) => Verdict::Missed(format!("{:.0} %", (measured / goal - 1.0) * 100.0)),
+            Goal::Exactly(goal) if (measured - goal).abs() < f64::EPSILON => Verdict::Met,
+            Goal::Exactly(_) => Verdict::Missed(format!("{} instead", format_value(measured, self.unit))),
+        }
+    }
+}
+
+fn rows(r: &Results) -> Vec<Row> {
+    use Goal::*;
+    use Unit::*;
+    let mut rows = Vec::new();
+
+    // 1. Assertions.
+    for (alg, group) in [("ES256", "es256"), ("PS256", "ps256")] {
+        let assertion = r.median(&[&format!("{group}/assertion")]);
+        rows.push(
+            Row::new("1", format!("{alg} assertion ÷ bare ring signature"), assertion, Ns, RatioAtMost(1.15))
+                .against("ring", r.median(&[&format!("{group}/ring_sign")])),
+        );
+        rows.push(
+            Row::new("1", format!("{alg} assertion ÷ jsonwebtoken::encode"), assertion, Ns, RatioAtMost(0.7))
+                .against("jsonwebtoken", r.median(&[&format!("{group}/jsonwebtoken_encode")])),
+        );
+    }
+
+    // 2. Response parsing.
+    rows.push(
+        Row::new(
+            "2",
+            "token response parse ÷ bare serde_json",
+            r.median(&["response/from_http"]),
+            Ns,
+            RatioAtMost(1.5),
+        )
+        .against("serde_json", r.median(&["response/serde_json_bare"])),
+    );
+
+    // 3. Warm hits.
+    rows.push(Row::new(
+        "3",
+        "warm hit, async `token().await`",
+        r.median(&["warm_hit/token().await", "warm_hit/token"]),
+        Ns,
+        NsAtMost(100.0),
+    ));
+    rows.push(Row::new(
+        "3",
+        "warm hit, async `try_token_now()`",
+        r.median(&["warm_hit/try_token_now()", "warm_hit/try_token_now"]),
+        Ns,
+        NsAtMost(100.0),
+    ));
+    rows.push(Row::new(
+        "3",
+        "warm hit, blocking `token()`",
+        r.median(&["provider_warm_hit", "provider/warm_hit", "warm_hit/token()"]),
+        Ns,
+        NsAtMost(100.0),
+    ));
+    for (name, file) in [("async", "herd-reqwest.json"), ("blocking", "herd-ureq.json")] {
+        rows.push(
+            Row::new(
+                "3",
+                format!("warm hits, {name}: 2 threads ÷ 1 thread (throughput)"),
+                r.custom(file, &["throughput", "two_threads_ops_per_s"]),
+                OpsPerSecond,
+                RatioAtLeast(1.6),
+            )
+            .against("1 thread", r.custom(file, &["throughput", "one_thread_ops_per_s"])),
+        );
+        for (control, key) in [("nothing shared", "private"), ("one shared `Arc`", "shared_arc")] {
+            rows.push(
+                Row::new(
+                    "3",
+                    format!("control for the above, {name}: {control}, 2 threads ÷ 1"),
+                    r.custom(file, &["throughput", &format!("{key}_two_threads_ops_per_s")]),
+                    OpsPerSecond,
+                    Context,
+                )
+                .against("1 thread", r.custom(file, &["throughput", &format!("{key}_one_thread_ops_per_s")])),
+            );
+        }
+    }
+
+    // 4. Cold fetches.
+    rows.push(
+        Row::new(
+            "4",
+            "cold fetch ÷ bare POST, reqwest (Basic)",
+            r.median(&["loopback_fetch/Client__fetch", "loopback_fetch/fetch", "fetch/client_fetch"]),
+            Ns,
+            RatioAtMost(1.10),
+        )
+        .against("bare POST", r.median(&["loopback_fetch/bare POST", "loopback_fetch/bare_post"])),
+    );
+    rows.push(
+        Row::new("4", "cold fetch ÷ bare POST, ureq (Basic)", r.median(&["fetch/client_fetch"]), Ns, RatioAtMost(1.10))
+            .against("bare POST", r.median(&["fetch/bare_post"])),
+    );
+    rows.push(
+        Row::new(
+            "4",
+            "cold fetch ÷ bare POST, ureq (signed JWT)",
+            r.median(&["fetch_jwt/client_fetch"]),
+            Ns,
+            RatioAtMost(1.10),
+        )
+        .against("bare POST", r.median(&["fetch_jwt/bare_post"])),
+    );
+
+    // 5. Thundering herd.
+    for (name, file) in [("reqwest", "herd-reqwest.json"), ("ureq", "herd-ureq.json")] {
+        rows.push(Row::new(
+            "5",
+            format!("herd of 1,000, {name}: token requests (worst round)"),
+            r.custom(file, &["herd", "requests_max"]),
+            Count,
+            Exactly(1.0),
+        ));
+        rows.push(
+            Row::new(
+                "5",
+                format!("herd of 1,000, {name}: last token ÷ one fetch"),
+                r.custom(file, &["herd", "cold_ns"]),
+                Ns,
+                RatioAtMost(1.5),
+            )
+            .against("one fetch", r.custom(file, &["herd", "single_fetch_ns"])),
+        );
+        rows.push(
+            Row::new(
+                "5",
+                format!("herd of 1,000, {name}: last token ÷ the same herd on a warm cache (context)"),
+                r.custom(file, &["herd", "cold_ns"]),
+                Ns,
+                Context,
+            )
+            .against("warm herd", r.custom(file, &["herd", "warm_ns"])),
+        );
+    }
+
+    // 6. Memory.
+    for (alg, key) in [("ES256", "es256"), ("PS256", "ps256")] {
+        for (what, field, unit) in [("allocations", "allocations", Count), ("bytes", "bytes", Bytes)] {
+            rows.push(
+                Row::new(
+                    "6",
+                    format!("{alg} assertion: heap {what}"),
+                    r.custom("memory-core.json", &[&format!("{key}_assertion"), field]),
+                    unit,
+                    Context,
+                )
+                .against("ring", r.custom("memory-core.json", &[&format!("{key}_ring_sign"), field])),
+            );
+        }
+    }
+    rows.push(Row::new(
+        "6",
+        "token response parse: heap allocations",
+        r.custom("memory-core.json", &["response_from_http", "allocations"]),
+        Count,
+        Context,
+    ));
+    for (name, file) in [("async `token().await`", "memory-reqwest.json"), ("blocking `token()`", "memory-ureq.json")] {
+        rows.push(Row::new(
+            "6",
+            format!("warm hit, {name}: heap allocations"),
+            r.custom(file, &["warm_hit", "allocations"]),
+            Count,
+            Exactly(0.0),
+        ));
+    }
+    rows
+}
+
+fn render_table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| # | metric | measured (median) | baseline (median) | ratio | goal | verdict |\n|---|---|---:|---:|---:|---|---|\n",
+    );
+    for row in rows {
+        let measured = row.measured.map_or_else(|| "–".to_owned(), |v| format_value(v, row.unit));
+        let baseline = match (row.baseline_name, row.baseline) {
+            ("", _) => String::new(),
+            (name, Some(v)) => format!("{} ({name})", format_value(v, row.unit)),
+            (name, None) => format!("– ({name})"),
+        };
+        let ratio = row.ratio().map_or_else(String::new, |r| format!("{r:.2}"));
+        let goal = match row.goal {
+            Goal::RatioAtMost(g) => format!("≤ {g:.2}"),
+            Goal::RatioAtLeast(g) => format!("≥ {g:.2}"),
+            Goal::NsAtMost(g) => format!("≤ {}", format_value(g, Unit::Ns)),
+            Goal::Exactly(g) => format!("= {}", format_value(g, row.unit)),
+            Goal::Context => "(context)".to_owned(),
+        };
+        let verdict = match row.verdict() {
+            Verdict::Met => "met".to_owned(),
+            Verdict::Missed(by) => format!("**MISSED** by {by}"),
+            Verdict::NotMeasured => "not measured".to_owned(),
+            Verdict::Context => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {measured} | {baseline} | {ratio} | {goal} | {verdict} |",
+            row.section, row.metric
+        );
+    }
+    out
+}
+
+fn format_value(value: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Ns if value < 1_000.0 => format!("{value:.1} ns"),
+        Unit::Ns if value < 1_000_000.0 => format!("{:.1} µs", value / 1e3),
+        Unit::Ns => format!("{:.2} ms", value / 1e6),
+        Unit::Count if value.fract() == 0.0 => format!("{value:.0}"),
+        Unit::Count => format!("{value:.2}"),
+        Unit::Bytes => format!("{value:.0} B"),
+        Unit::OpsPerSecond => format!("{:.1} M/s", value / 1e6),
+    }
+}
+
+fn cargo(root: &Path, args: &[String], quick: bool, out_dir: &Path) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(root)
+        .env("TD_OAUTH_BENCH_OUT", out_dir)
+        .env("TD_OAUTH_BENCH_QUICK", if quick { "1" } else { "0" })
+        .status()
+        .map_err(|err| format!("could not start cargo: {err}"))?;
+    if status.success() { Ok(()) } else { Err(status.to_string()) }
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+/// Cores and CPU model, as `nproc` and `/proc/cpuinfo` tell.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split_once(':')).map(|(_, m)| m.trim()))
+        .unwrap_or("unknown CPU");
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    format!("{cores} cores (nproc), {model} (/proc/cpuinfo), {rustc}")
+}
+
+fn utc_now() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default()
+}
