@@ -6,6 +6,8 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod fuzz;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -17,12 +19,16 @@ usage: cargo xtask <command>
 commands:
   test    fmt check, clippy, workspace tests (all features), each library crate with
           --no-default-features, the CLI demo, doc tests, rustdoc with warnings denied
+  fuzz [SECS]
+          every cargo-fuzz target in fuzz/ for SECS seconds each (default 60; needs nightly,
+          installs cargo-fuzz if missing), then executions and coverage per target
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("fuzz") => fuzz::fuzz(&workspace_root(), &args[1..]),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
