@@ -6,12 +6,13 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
+mod fuzz;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
-
-mod bench;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -21,6 +22,9 @@ commands:
           --no-default-features, the CLI demo, doc tests, rustdoc with warnings denied
   bench   the benchmarks, reported as ratios to baselines measured in the same run; writes
           docs/performance.md (`--quick`: a shorter pass, table in target/td-oauth-bench/)
+  fuzz [SECS]
+          every cargo-fuzz target in fuzz/ for SECS seconds each (default 60; needs nightly,
+          installs cargo-fuzz if missing), then executions and coverage per target
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +32,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&workspace_root(), &args[1..]),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
