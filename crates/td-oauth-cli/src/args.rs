@@ -8,6 +8,9 @@ const AFTER_HELP: &str = "\
 Exit status: 0 success; 1 the token endpoint could not be reached or gave an unusable answer;
 2 bad input or configuration; 3 the server refused the request (invalid_client, invalid_grant, ...).
 
+Set TD_OAUTH_LOG=debug (or trace) to see fetches, retries and refreshes on standard error; no secret is ever
+logged.
+
 Private keys and client secrets are read from files or the environment, never from flags, so they stay out
 of shell history and process listings; pipe a refresh token in with `--refresh-token -`.";
 

@@ -26,14 +26,34 @@ use clap::Parser as _;
 use crate::args::{Cli, Command};
 use crate::error::CliError;
 
+/// The variable that turns on diagnostics on standard error: `error`, `warn`, `info`, `debug` or `trace`.
+const LOG_VAR: &str = "TD_OAUTH_LOG";
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Err(err) = init_logging() {
+        eprintln!("td-oauth: {err}");
+        return err.exit_code();
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("td-oauth: {err}");
             err.exit_code()
         }
     }
+}
+
+/// Logs the library's `tracing` events (fetches, retries, refreshes; never a secret) to standard error when
+/// TD_OAUTH_LOG names a level; nothing otherwise, so standard output stays the token alone.
+fn init_logging() -> Result<(), CliError> {
+    let Ok(level) = std::env::var(LOG_VAR) else { return Ok(()) };
+    let level: tracing::Level = level
+        .trim()
+        .parse()
+        .map_err(|_| CliError::Input(format!("{LOG_VAR} must be one of error, warn, info, debug, trace")))?;
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(true).init();
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
