@@ -144,9 +144,11 @@ impl Config {
         self
     }
 
-    /// Sends through this client instead of building one. It should not follow redirects; if it does,
-    /// a redirected token response is refused with [`Error::Redirected`]. The timeout, body cap and
-    /// retries still apply; connect timeout, user agent and certificates are the client's own.
+    /// Sends through this client instead of building one. It must not follow redirects: build it from
+    /// [`http_client_builder`](Self::http_client_builder), which sets `redirect::Policy::none()`. reqwest has
+    /// no per-request switch, so a client that follows a 307/308 would forward the token request, assertion
+    /// included, before td-oauth could refuse the redirected answer with [`Error::Redirected`]. The timeout,
+    /// body cap and retries still apply; connect timeout, user agent and certificates are the client's own.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
