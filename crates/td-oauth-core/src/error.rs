@@ -40,6 +40,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// An AppConnect event could not be used: a field is missing, malformed or refused.
+    #[error("invalid AppConnect event: `{field}` {reason}")]
+    InvalidEvent {
+        /// The field, as a JSON path (`data.private_key`, `_links.token.href`, …).
+        field: String,
+        /// What is wrong with it (never its value when it is a secret).
+        reason: String,
+    },
+
     /// The private key could not be read: not Base64/PEM, truncated or corrupt.
     #[error("the private key could not be read: {reason}")]
     MalformedKey {

@@ -1,6 +1,7 @@
 //! Client private keys in every form users paste, parsed once and signed with many times.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -83,11 +84,12 @@ enum Container {
 /// assert_eq!(key.algorithm(), Algorithm::Es256);
 /// # Ok::<(), td_oauth_core::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct PrivateKey {
     algorithm: Algorithm,
     kind: KeyKind,
-    /// Boxed: key pairs are hundreds of bytes and every type holding a key would carry them inline.
-    pair: Box<KeyPair>,
+    /// Shared: key pairs are hundreds of bytes and cannot be copied; clones of a key share one.
+    pair: Arc<KeyPair>,
     rng: SystemRandom,
 }
 
@@ -198,7 +200,7 @@ impl PrivateKey {
             (Container::Pkcs1, KeyKind::Rsa) => KeyPair::rsa_pkcs1(der)?,
             _ => return Err(malformed("the key's structure does not match its type")),
         };
-        Ok(PrivateKey { algorithm, kind, pair: Box::new(pair), rng })
+        Ok(PrivateKey { algorithm, kind, pair: Arc::new(pair), rng })
     }
 }
 

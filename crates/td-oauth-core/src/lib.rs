@@ -28,6 +28,8 @@
 //! - [`AuthorizeRequest`]: the authorize URL with `state`, `nonce` and optional PKCE, and the redirect check.
 //! - [`TokenResponse`]: success, the server's [`OAuthError`], or a precise [`Error`] for anything else.
 //! - [`UnverifiedJwt`]: a JWT's header and claims decoded for display, never trusted.
+//! - [`InstallationCredentials`]: a partner app's per-account credentials and endpoints from AppConnect's
+//!   `app.installed` and `app.credentials_rotated` events, every field checked.
 //! - [`TokenCache`] and [`RetryPolicy`]: the token cache's policy (fresh, due for refresh, unusable; one fetch
 //!   in flight; back off after failures) and the retry policy (full jitter, `Retry-After`, deadline), as
 //!   deterministic state machines the transports drive with their own clocks and locks.
@@ -88,6 +90,7 @@ mod credentials;
 mod der;
 mod endpoints;
 mod error;
+mod events;
 mod jwt;
 mod key;
 mod oauth_error;
@@ -107,6 +110,7 @@ pub use cache::{CachePolicy, Decision, Freshness, TokenCache};
 pub use credentials::{ClientId, Credentials, KeyId};
 pub use endpoints::{Account, EndpointUrl, Endpoints, Region};
 pub use error::Error;
+pub use events::{EventKind, InstallationCredentials};
 pub use jwt::UnverifiedJwt;
 pub use key::PrivateKey;
 pub use oauth_error::{ErrorCode, OAuthError, RetryAfter};

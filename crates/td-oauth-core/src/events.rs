@@ -1,0 +1,265 @@
+//! Credentials from AppConnect events: `app.installed` hands a partner app one set of credentials per
+//! installed account, and `app.credentials_rotated` replaces them.
+//!
+//! Every field is checked here, before anything is stored: the account name is a DNS label, the key parses
+//! and fits `key_algorithm`, and the `_links` URLs pass the same checks as any other endpoint (https, no
+//! user info, canonical form), so a forged event cannot point a client's credentials at another host.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::error::excerpt;
+use crate::{
+    Account, Algorithm, ClientId, ClientSecret, Credentials, EndpointUrl, Endpoints, Error, KeyId, PrivateKey,
+};
+
+/// Which event the credentials came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// `app.installed`: the first credentials of an installation.
+    Installed,
+    /// `app.credentials_rotated`: new credentials; the old ones stay valid for seven days unless they were
+    /// compromised.
+    CredentialsRotated,
+}
+
+/// One installation's credentials and endpoints, read from an AppConnect event.
+///
+/// ```
+/// use td_oauth_core::{EventKind, InstallationCredentials};
+///
+/// # let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
+/// let event = format!(r#"{{
+///   "id": "8b62e0c6001548d7b59f8240d79cb0d7", "type": "app.installed",
+///   "data": {{
+///     "installation_id": "9514148a170c4d4aaa344a540cec08c5", "account_name": "starship",
+///     "client_id": "23de1fee7658490f8021465553402546", "client_secret": "CLIENT_SECRET",
+///     "private_key": "{key}", "key_id": "78a574781e434d0b9991edd0994fbeed", "key_algorithm": "ES256"
+///   }},
+///   "_links": {{
+///     "root": {{ "href": "https://api.talkdeskapp.com" }},
+///     "token": {{ "href": "https://starship.talkdeskid.com/oauth/token" }}
+///   }}
+/// }}"#);
+/// let installation = InstallationCredentials::from_event(event.as_bytes())?;
+/// assert_eq!(installation.kind(), EventKind::Installed);
+/// assert_eq!(installation.endpoints().token_url().as_str(), "https://starship.talkdeskid.com/oauth/token");
+/// let credentials = installation.credentials(); // a signed JWT, since the event carries a key
+/// # Ok::<(), td_oauth_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct InstallationCredentials {
+    kind: EventKind,
+    event_id: Option<String>,
+    installation_id: String,
+    account_id: Option<String>,
+    account: Account,
+    client_id: ClientId,
+    secrets: Secrets,
+    endpoints: Endpoints,
+}
+
+/// What the client authenticates with; an event always carries at least one of the two.
+#[derive(Clone)]
+enum Secrets {
+    /// A private key (AppConnect apps must use it), and usually the client secret too.
+    Key { key_id: KeyId, key: PrivateKey, client_secret: Option<ClientSecret> },
+    /// Only a client secret.
+    Secret(ClientSecret),
+}
+
+impl fmt::Debug for InstallationCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstallationCredentials")
+            .field("kind", &self.kind)
+            .field("installation_id", &self.installation_id)
+            .field("account", &self.account.as_str())
+            .field("client_id", &self.client_id.as_str())
+            .field("key_id", &self.key_id().map(KeyId::as_str))
+            .field("algorithm", &self.algorithm())
+            .field("token_url", &self.endpoints.token_url().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(field: &str, reason: impl fmt::Display) -> Error {
+    Error::InvalidEvent { field: field.to_owned(), reason: reason.to_string() }
+}
+
+/// A required string field of `object`, named `path` in errors.
+fn string<'a>(object: &'a Map<String, Value>, name: &str, path: &str) -> Result<&'a str, Error> {
+    match object.get(name) {
+        Some(Value::String(text)) if !text.trim().is_empty() => Ok(text),
+        Some(Value::String(_)) => Err(invalid(path, "is empty")),
+        Some(_) => Err(invalid(path, "is not a string")),
+        None => Err(invalid(path, "is missing")),
+    }
+}
+
+/// An optional string field; present but not a string is still an error.
+fn optional<'a>(object: &'a Map<String, Value>, name: &str, path: &str) -> Result<Option<&'a str>, Error> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(invalid(path, "is not a string")),
+    }
+}
+
+/// `_links.<name>.href`, checked as an endpoint URL.
+fn link(links: Option<&Map<String, Value>>, name: &str, which: &'static str) -> Result<Option<EndpointUrl>, Error> {
+    let Some(entry) = links.and_then(|links| links.get(name)) else { return Ok(None) };
+    let path = format!("_links.{name}.href");
+    let href = entry.as_object().ok_or_else(|| invalid(&path, "is missing"))?;
+    let href = string(href, "href", &path)?;
+    EndpointUrl::parse(which, href).map(Some).map_err(|err| invalid(&path, err))
+}
+
+impl InstallationCredentials {
+    /// Reads an `app.installed` or `app.credentials_rotated` event body.
+    pub fn from_event(body: &[u8]) -> Result<Self, Error> {
+        let event: Value = serde_json::from_slice(body)
+            .map_err(|err| invalid("event", format!("is not JSON (line {}, column {})", err.line(), err.column())))?;
+        let event = event.as_object().ok_or_else(|| invalid("event", "is not a JSON object"))?;
+        let kind = match string(event, "type", "type")? {
+            "app.installed" => EventKind::Installed,
+            "app.credentials_rotated" => EventKind::CredentialsRotated,
+            other => {
+                return Err(invalid(
+                    "type",
+                    format!(
+                        "is {:?}; only app.installed and app.credentials_rotated carry credentials",
+                        excerpt(other)
+                    ),
+                ));
+            }
+        };
+        let data = event.get("data").and_then(Value::as_object).ok_or_else(|| invalid("data", "is missing"))?;
+
+        let account = Account::new(string(data, "account_name", "data.account_name")?)
+            .map_err(|err| invalid("data.account_name", err))?;
+        let client_id = ClientId::new(string(data, "client_id", "data.client_id")?)
+            .map_err(|err| invalid("data.client_id", err))?;
+        let client_secret = optional(data, "client_secret", "data.client_secret")?.map(ClientSecret::new);
+        let key = match optional(data, "private_key", "data.private_key")? {
+            None => None,
+            Some(text) => {
+                let key_id =
+                    KeyId::new(string(data, "key_id", "data.key_id")?).map_err(|err| invalid("data.key_id", err))?;
+                let key = match optional(data, "key_algorithm", "data.key_algorithm")? {
+                    Some(name) => {
+                        let algorithm: Algorithm = name.parse().map_err(|err| invalid("data.key_algorithm", err))?;
+                        PrivateKey::parse_with_algorithm(text, algorithm)
+                    }
+                    None => PrivateKey::parse(text),
+                };
+                Some((key_id, key.map_err(|err| invalid("data.private_key", err))?))
+            }
+        };
+        let secrets = match (key, client_secret) {
+            (Some((key_id, key)), client_secret) => Secrets::Key { key_id, key, client_secret },
+            (None, Some(secret)) => {
+                // Basic authentication cannot carry every client id: refuse now rather than at first use.
+                Credentials::client_secret(client_id.clone(), secret.clone())
+                    .map_err(|err| invalid("data.client_id", err))?;
+                Secrets::Secret(secret)
+            }
+            (None, None) => return Err(invalid("data", "carries neither private_key nor client_secret")),
+        };
+
+        let links = event.get("_links").and_then(Value::as_object);
+        let token = link(links, "token", "token")?.ok_or_else(|| invalid("_links.token.href", "is missing"))?;
+        let mut endpoints = Endpoints::from_token_url(token.as_str())?;
+        if let Some(authorize) = link(links, "authorization", "authorize")? {
+            endpoints = endpoints.with_authorize_url(authorize.as_str())?;
+        }
+        if let Some(root) = link(links, "root", "API base")? {
+            endpoints = endpoints.with_api_base(root.as_str())?;
+        }
+
+        Ok(InstallationCredentials {
+            kind,
+            event_id: optional(event, "id", "id")?.map(str::to_owned),
+            installation_id: string(data, "installation_id", "data.installation_id")?.to_owned(),
+            account_id: optional(data, "account_id", "data.account_id")?.map(str::to_owned),
+            account,
+            client_id,
+            secrets,
+            endpoints,
+        })
+    }
+
+    /// Which event these came from.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// The event's id, for acknowledging it.
+    pub fn event_id(&self) -> Option<&str> {
+        self.event_id.as_deref()
+    }
+
+    /// The installation: one per account that installed the app.
+    pub fn installation_id(&self) -> &str {
+        &self.installation_id
+    }
+
+    /// The customer's Talkdesk account id.
+    pub fn account_id(&self) -> Option<&str> {
+        self.account_id.as_deref()
+    }
+
+    /// The customer's Talkdesk account name.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
+    }
+
+    /// The key id, when the event carried a private key (so [`credentials`](Self::credentials) signs JWTs).
+    pub fn key_id(&self) -> Option<&KeyId> {
+        match &self.secrets {
+            Secrets::Key { key_id, .. } => Some(key_id),
+            Secrets::Secret(_) => None,
+        }
+    }
+
+    /// The private key's algorithm, when the event carried one.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        match &self.secrets {
+            Secrets::Key { key, .. } => Some(key.algorithm()),
+            Secrets::Secret(_) => None,
+        }
+    }
+
+    /// The token, authorize and API URLs from the event's `_links`.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The credentials to use: a signed JWT when the event carried a private key (required for
+    /// AppConnect apps), else the client secret over Basic authentication.
+    pub fn credentials(&self) -> Credentials {
+        match &self.secrets {
+            Secrets::Key { key_id, key, .. } => {
+                Credentials::private_key_jwt(self.client_id.clone(), key_id.clone(), key.clone())
+            }
+            Secrets::Secret(secret) => {
+                Credentials::ClientSecret { client_id: self.client_id.clone(), secret: secret.clone() }
+            }
+        }
+    }
+
+    /// Basic-authentication credentials from the client secret, when the event carried one.
+    pub fn secret_credentials(&self) -> Option<Credentials> {
+        let secret = match &self.secrets {
+            Secrets::Key { client_secret, .. } => client_secret.as_ref()?,
+            Secrets::Secret(secret) => secret,
+        };
+        Some(Credentials::ClientSecret { client_id: self.client_id.clone(), secret: secret.clone() })
+    }
+}
