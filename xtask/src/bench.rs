@@ -1,6 +1,9 @@
 //! `cargo xtask bench [--quick]`: runs the workspace's benchmarks and reports every figure as a ratio to a
 //! baseline measured in the same run, with the absolute medians beside it.
 //!
+//! All bench binaries are built by one `cargo bench --no-run` (one feature resolution, nothing rebuilt per
+//! bench), then run one after the other as `cargo bench` runs them (`--bench`, in the package directory).
+//!
 //! Criterion benches leave their medians in `target/criterion/<group>/<id>/new/estimates.json`; the custom
 //! benches (herd, throughput, memory) write JSON files to `target/td-oauth-bench/`. Only results written
 //! during this run are used: a bench that did not run shows as "not measured", never as an old figure.
@@ -8,8 +11,9 @@
 //! `target/td-oauth-bench/performance-quick.md`.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
@@ -35,7 +39,7 @@ const TARGETS: &[Target] = &[
 ];
 
 const QUICK_CRITERION: &[&str] =
-    &["--warm-up-time", "0.2", "--measurement-time", "0.5", "--sample-size", "20", "--nresamples", "2000", "--noplot"];
+    &["--warm-up-time", "0.3", "--measurement-time", "1", "--sample-size", "20", "--nresamples", "2000", "--noplot"];
 const FULL_CRITERION: &[&str] = &["--warm-up-time", "2", "--measurement-time", "5", "--noplot"];
 
 pub(crate) fn bench(args: &[String]) -> ExitCode {
@@ -56,6 +60,7 @@ pub(crate) fn bench(args: &[String]) -> ExitCode {
         eprintln!("xtask bench: cannot create {}: {err}", out_dir.display());
         return ExitCode::FAILURE;
     }
+    let load_before = load_average();
     let started = Instant::now();
     let since = SystemTime::now();
     let targets: Vec<&Target> = TARGETS
@@ -63,33 +68,55 @@ pub(crate) fn bench(args: &[String]) -> ExitCode {
         .filter(|t| root.join("crates").join(t.krate).join("benches").join(format!("{}.rs", t.bench)).is_file())
         .collect();
 
-    // Build every bench binary first, in one cargo call, so the timings below are not shared with rustc.
-    let mut build = vec!["bench".to_owned(), "--no-run".to_owned()];
+    // Build every bench binary first, in one cargo call (one feature resolution, so nothing is rebuilt
+    // per bench), then run the binaries as `cargo bench` would, so the timings are not shared with rustc.
+    let mut build =
+        vec!["bench".to_owned(), "--no-run".to_owned(), "--message-format=json-render-diagnostics".to_owned()];
     for target in &targets {
         build.extend(["-p".to_owned(), target.krate.to_owned(), "--bench".to_owned(), target.bench.to_owned()]);
     }
     println!("\n==> xtask bench: building: cargo {}", build.join(" "));
-    if let Err(why) = cargo(&root, &build, quick, &out_dir) {
-        println!("xtask bench: the build failed ({why})");
-        return ExitCode::FAILURE;
-    }
+    let executables = match build_benches(&root, &build, &targets) {
+        Ok(executables) => executables,
+        Err(why) => {
+            println!("xtask bench: the build failed ({why})");
+            return ExitCode::FAILURE;
+        }
+    };
     let built = started.elapsed();
 
     let mut failed = Vec::new();
-    for target in &targets {
-        let mut args: Vec<String> =
-            ["bench", "-p", target.krate, "--bench", target.bench].iter().map(|s| (*s).to_owned()).collect();
+    for (target, executable) in targets.iter().zip(&executables) {
+        let name = format!("{}/{}", target.krate, target.bench);
+        let Some(executable) = executable else {
+            println!("\n==> {name}: cargo built no such bench; its rows show as not measured");
+            failed.push(name);
+            continue;
+        };
+        let mut args = vec!["--bench"];
         if target.criterion {
-            args.push("--".to_owned());
-            args.extend((if quick { QUICK_CRITERION } else { FULL_CRITERION }).iter().map(|s| (*s).to_owned()));
+            args.extend(if quick { QUICK_CRITERION } else { FULL_CRITERION });
         }
-        println!("\n==> xtask bench: {} {}: cargo {}", target.krate, target.bench, args.join(" "));
+        println!("\n==> xtask bench: {name}: {} {}", executable.display(), args.join(" "));
+        let _ = std::io::stdout().flush();
         let step = Instant::now();
-        match cargo(&root, &args, quick, &out_dir) {
-            Ok(()) => println!("==> {} {} ok ({:.0} s)", target.krate, target.bench, step.elapsed().as_secs_f64()),
-            Err(why) => {
-                println!("==> {} {} FAILED ({why}); its rows show as not measured", target.krate, target.bench);
-                failed.push(format!("{}/{}", target.krate, target.bench));
+        let status = Command::new(executable)
+            .args(&args)
+            // As `cargo bench` runs it: in the package's directory.
+            .current_dir(root.join("crates").join(target.krate))
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("TD_OAUTH_BENCH_OUT", &out_dir)
+            .env("TD_OAUTH_BENCH_QUICK", if quick { "1" } else { "0" })
+            .status();
+        match status {
+            Ok(status) if status.success() => println!("==> {name} ok ({:.0} s)", step.elapsed().as_secs_f64()),
+            Ok(status) => {
+                println!("==> {name} FAILED ({status}); its rows show as not measured");
+                failed.push(name);
+            }
+            Err(err) => {
+                println!("==> {name} could not start ({err}); its rows show as not measured");
+                failed.push(name);
             }
         }
     }
@@ -101,11 +128,14 @@ pub(crate) fn bench(args: &[String]) -> ExitCode {
     let machine = machine();
     let mode = if quick { "quick" } else { "full" };
     let summary = format!(
-        "{mode} run, {:.0} s in all ({:.0} s building, {:.0} s measuring), {}",
+        "{mode} run, {:.0} s in all ({:.0} s building, {:.0} s measuring), {}; load average (1 min) {} before, {} \
+         after (other processes on the machine: the higher, the noisier)",
         elapsed.as_secs_f64(),
         built.as_secs_f64(),
         (elapsed - built).as_secs_f64(),
-        utc_now()
+        utc_now(),
+        load_before,
+        load_average()
     );
     println!("\n{table}\nMachine: {machine}\n{summary}");
     let missed = rows.iter().filter(|r| matches!(r.verdict(), Verdict::Missed(_))).count();
@@ -151,14 +181,19 @@ What each row measures:
    `token_type`, `expires_in`, `scope`) ÷ `serde_json::from_slice` of the same bytes into a plain struct
    with the same fields.
 3. **Warm hit**: a `TokenProvider` call with a valid cached token (median, ns); and the total throughput of
-   2 threads hammering one provider ÷ that of 1 thread.
+   2 threads hammering one provider ÷ that of 1 thread (best of many short runs, as other processes can
+   only take cores away). Two controls run beside it: work with nothing shared (what the machine allows at
+   that moment: near 2.0 when both cores were free), clones of one shared `Arc` (what a reference count
+   bouncing between the cores allows: a warm hit returns an `Arc<TokenResponse>`, so it pays this), and
+   reads through an `arc_swap` guard (what a warm hit that lent the token instead would allow).
 4. **Cold fetch**: a whole token fetch over loopback against `td-oauth-testkit` ÷ a bare POST of the same
    prepared body with the same HTTP client (reqwest, and ureq with Basic and with signed-JWT
    authentication; with a JWT the bare POST signs a fresh assertion too, as the server refuses a replay).
 5. **Thundering herd**: 1,000 callers on one cold provider (tokio tasks, or OS threads for ureq): the token
    requests the server saw (median and worst round), and the time from their start until the last one
    holds its token ÷ one caller's cold fetch. The same herd on a warm cache is shown for context: it is
-   the cost of starting and waking 1,000 callers on this machine, with no fetch at all.
+   the cost of releasing and scheduling 1,000 callers on this machine, with no fetch at all; the herd ÷
+   (one fetch + that floor) is what the provider adds on top.
 6. **Memory**: heap allocations and bytes per call, counted by an instrumented global allocator
    (`stats_alloc`): per assertion (with ring's own signature as context), per response parse, per warm hit.
 ";
@@ -308,6 +343,16 @@ fn rows(r: &Results) -> Vec<Row> {
         )
         .against("serde_json", r.median(&["response/serde_json_bare"])),
     );
+    rows.push(
+        Row::new(
+            "2",
+            "token response parse ÷ bare serde_json + wiping the token on drop (context)",
+            r.median(&["response/from_http"]),
+            Ns,
+            Context,
+        )
+        .against("serde_json + wipe", r.median(&["response/serde_json_bare_zeroizing"])),
+    );
 
     // 3. Warm hits.
     rows.push(Row::new(
@@ -342,7 +387,9 @@ fn rows(r: &Results) -> Vec<Row> {
             )
             .against("1 thread", r.custom(file, &["throughput", "one_thread_ops_per_s"])),
         );
-        for (control, key) in [("nothing shared", "private"), ("one shared `Arc`", "shared_arc")] {
+        for (control, key) in
+            [("nothing shared", "private"), ("one shared `Arc`", "shared_arc"), ("`arc_swap` guard", "guard")]
+        {
             rows.push(
                 Row::new(
                     "3",
@@ -404,12 +451,26 @@ fn rows(r: &Results) -> Vec<Row> {
         rows.push(
             Row::new(
                 "5",
-                format!("herd of 1,000, {name}: last token ÷ the same herd on a warm cache (context)"),
+                format!("herd of 1,000, {name}: the same herd on a warm cache (context: no fetch at all)"),
+                r.custom(file, &["herd", "warm_ns"]),
+                Ns,
+                Context,
+            )
+            .against("one fetch", r.custom(file, &["herd", "single_fetch_ns"])),
+        );
+        let floor = match (r.custom(file, &["herd", "single_fetch_ns"]), r.custom(file, &["herd", "warm_ns"])) {
+            (Some(fetch), Some(warm)) => Some(fetch + warm),
+            _ => None,
+        };
+        rows.push(
+            Row::new(
+                "5",
+                format!("herd of 1,000, {name}: last token ÷ (one fetch + warm herd) (context)"),
                 r.custom(file, &["herd", "cold_ns"]),
                 Ns,
                 Context,
             )
-            .against("warm herd", r.custom(file, &["herd", "warm_ns"])),
+            .against("sum", floor),
         );
     }
 
@@ -493,16 +554,39 @@ fn format_value(value: f64, unit: Unit) -> String {
     }
 }
 
-fn cargo(root: &Path, args: &[String], quick: bool, out_dir: &Path) -> Result<(), String> {
+/// Runs the build and returns, for each target, the bench executable cargo reported for it.
+fn build_benches(root: &Path, args: &[String], targets: &[&Target]) -> Result<Vec<Option<PathBuf>>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
+    let output = Command::new(cargo)
         .args(args)
         .current_dir(root)
-        .env("TD_OAUTH_BENCH_OUT", out_dir)
-        .env("TD_OAUTH_BENCH_QUICK", if quick { "1" } else { "0" })
-        .status()
+        .stderr(Stdio::inherit())
+        .output()
         .map_err(|err| format!("could not start cargo: {err}"))?;
-    if status.success() { Ok(()) } else { Err(status.to_string()) }
+    if !output.status.success() {
+        return Err(output.status.to_string());
+    }
+    let mut executables = vec![None; targets.len()];
+    for line in output.stdout.split(|b| *b == b'\n') {
+        let Ok(message) = serde_json::from_slice::<Value>(line) else { continue };
+        if message.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {
+            continue;
+        }
+        let (Some(executable), Some(name), Some(manifest)) = (
+            message.get("executable").and_then(Value::as_str),
+            message.pointer("/target/name").and_then(Value::as_str),
+            message.get("manifest_path").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let manifest = Path::new(manifest);
+        for (index, target) in targets.iter().enumerate() {
+            if target.bench == name && manifest == root.join("crates").join(target.krate).join("Cargo.toml") {
+                executables[index] = Some(PathBuf::from(executable));
+            }
+        }
+    }
+    Ok(executables)
 }
 
 fn target_dir(root: &Path) -> PathBuf {
@@ -538,4 +622,12 @@ fn utc_now() -> String {
         .and_then(|out| String::from_utf8(out.stdout).ok())
         .map(|v| v.trim().to_owned())
         .unwrap_or_default()
+}
+
+/// The 1-minute load average from `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
