@@ -3,8 +3,8 @@
 //! which error, how many requests reached the server, and how long it took. Above all, a still-valid cached
 //! token is never lost to a failed refresh.
 //!
-//! The matrix is data ([`ROWS`]); one driver runs every cell, each against its own server, a bounded number
-//! at a time, and reports every cell that disagrees at once.
+//! The matrix is data ([`rows`]); one driver runs every cell, each against its own server, a bounded number
+//! at a time (tokio tasks here), and reports every cell that disagrees at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
