@@ -466,3 +466,17 @@ fn a_huge_expires_in_is_cached_no_longer_than_the_cap() {
         std::thread::sleep(MS(10));
     }
 }
+
+/// A server that always answers `expires_in: 0`: every call gets a token (the one fetched for it), at the
+/// cost of exactly one request per call; no loop, no storm, no error.
+#[test]
+fn expires_in_zero_every_time_costs_one_request_per_call() {
+    let server = TestServer::start().unwrap();
+    let provider = provider_with(&server, config(&server));
+    server.inject_n(Fault::ExpiresIn(0.into()), 100);
+    for call in 1..=5 {
+        let token = provider.token().unwrap();
+        assert_eq!(token.expires_in(), Duration::ZERO);
+        assert_eq!(server.request_count(), call);
+    }
+}
