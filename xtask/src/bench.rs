@@ -7,8 +7,8 @@
 //! Criterion benches leave their medians in `target/criterion/<group>/<id>/new/estimates.json`; the custom
 //! benches (herd, throughput, memory) write JSON files to `target/td-oauth-bench/`. Only results written
 //! during this run are used: a bench that did not run shows as "not measured", never as an old figure.
-//! A full run writes the table to `docs/performance.md`; a quick run to
-//! `target/td-oauth-bench/performance-quick.md`.
+//! A full run writes the table to `docs/performance.md`, between two markers, so the text around them is
+//! kept; a quick run to `target/td-oauth-bench/performance-quick.md`.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -147,7 +147,8 @@ pub(crate) fn bench(args: &[String]) -> ExitCode {
     );
 
     let page = if quick { out_dir.join("performance-quick.md") } else { root.join("docs/performance.md") };
-    let text = format!("{PAGE_INTRO}\n## Last full run\n\nMachine: {machine}.  \n{summary}.\n\n{table}");
+    let results = format!("Machine: {machine}.  \n{summary}.\n\n{table}");
+    let text = page_text(&std::fs::read_to_string(&page).unwrap_or_default(), &results);
     match std::fs::write(&page, text) {
         Ok(()) => println!("wrote {}", page.display()),
         Err(err) => {
@@ -168,7 +169,7 @@ const PAGE_INTRO: &str = "\
 
 `cargo xtask bench` runs the workspace's benchmarks (criterion for the timings, plain bench binaries for the
 herd, multi-thread throughput and memory figures) and writes this page; `cargo xtask bench --quick` does a
-shorter pass (about a minute once built) and leaves its table in `target/td-oauth-bench/performance-quick.md`.
+shorter pass (about 30 s once built) and leaves its table in `target/td-oauth-bench/performance-quick.md`.
 Every figure is compared with a baseline measured in the same run, on the same machine, so the ratios hold
 where the absolute numbers do not. A goal that is missed says so, and by how much.
 
@@ -179,10 +180,10 @@ What each row measures:
    the same claims with the same key. ES256 and PS256 (RSA 2048).
 2. **Response**: `TokenResponse::from_http` on a Talkdesk-shaped answer (a 1 KB ES256 JWT access token,
    `token_type`, `expires_in`, `scope`) ÷ `serde_json::from_slice` of the same bytes into a plain struct
-   with the same fields.
+   with the same fields; for context, ÷ that baseline plus wiping the token on drop, as the core does.
 3. **Warm hit**: a `TokenProvider` call with a valid cached token (median, ns); and the total throughput of
    2 threads hammering one provider ÷ that of 1 thread (best of many short runs, as other processes can
-   only take cores away). Two controls run beside it: work with nothing shared (what the machine allows at
+   only take cores away). Three controls run beside it: work with nothing shared (what the machine allows at
    that moment: near 2.0 when both cores were free), clones of one shared `Arc` (what a reference count
    bouncing between the cores allows: a warm hit returns an `Arc<TokenResponse>`, so it pays this), and
    reads through an `arc_swap` guard (what a warm hit that lent the token instead would allow).
@@ -190,13 +191,27 @@ What each row measures:
    prepared body with the same HTTP client (reqwest, and ureq with Basic and with signed-JWT
    authentication; with a JWT the bare POST signs a fresh assertion too, as the server refuses a replay).
 5. **Thundering herd**: 1,000 callers on one cold provider (tokio tasks, or OS threads for ureq): the token
-   requests the server saw (median and worst round), and the time from their start until the last one
+   requests the server saw (worst of all rounds), and the time from their start until the last one
    holds its token ÷ one caller's cold fetch. The same herd on a warm cache is shown for context: it is
    the cost of releasing and scheduling 1,000 callers on this machine, with no fetch at all; the herd ÷
    (one fetch + that floor) is what the provider adds on top.
 6. **Memory**: heap allocations and bytes per call, counted by an instrumented global allocator
    (`stats_alloc`): per assertion (with ring's own signature as context), per response parse, per warm hit.
 ";
+
+const BEGIN: &str = "<!-- xtask bench: results begin -->";
+const END: &str = "<!-- xtask bench: results end -->";
+
+/// The page with `results` between its markers, keeping every hand-written line outside them; a page
+/// without both markers is replaced by the default introduction and the results.
+fn page_text(existing: &str, results: &str) -> String {
+    if let (Some(begin), Some(end)) = (existing.find(BEGIN), existing.find(END))
+        && begin < end
+    {
+        return format!("{}{BEGIN}\n{results}{}", &existing[..begin], &existing[end..]);
+    }
+    format!("{PAGE_INTRO}\n## Last full run\n\n{BEGIN}\n{results}{END}\n")
+}
 
 /// Where benchmark results come from, and since when they count.
 struct Results {
