@@ -215,14 +215,24 @@ impl<T: Clone> TokenCache<T> {
         self.failures
     }
 
-    /// The fetch ended with a token valid for `expires_in` from `now`.
-    pub fn fetch_succeeded(&mut self, value: T, expires_in: Duration, now: Instant) {
+    /// The fetch ended with a token valid for `expires_in` from `now`; returns whether it was cached.
+    ///
+    /// A token that is already unusable when it arrives (`expires_in` of 0, or shorter than the expiry
+    /// margin) never replaces one that is still usable: that refresh counts as failed, so the valid token
+    /// keeps being served and the next refresh backs off. With nothing usable cached, it is stored anyway
+    /// (the caller hands it to whoever waited for this fetch; the next poll fetches again).
+    pub fn fetch_succeeded(&mut self, value: T, expires_in: Duration, now: Instant) -> bool {
         let (refresh_at, usable_until) = self.policy.schedule(now, expires_in);
+        if usable_until <= now && matches!(self.freshness(now), Freshness::Fresh | Freshness::Due) {
+            self.fetch_failed(now, None);
+            return false;
+        }
         self.entry = Some(Entry { value, refresh_at, usable_until });
         self.fetching = false;
         self.fetches_ended += 1;
         self.failures = 0;
         self.next_refresh_attempt = None;
+        true
     }
 
     /// The fetch failed. A still-usable token is kept; the next background refresh waits for the backoff or
@@ -331,6 +341,25 @@ mod tests {
         assert_eq!(cache.poll(t0), Decision::Fetch);
         cache.fetch_abandoned();
         assert_eq!(cache.poll(t0), Decision::Fetch);
+    }
+
+    #[test]
+    fn a_refresh_unusable_on_arrival_keeps_the_valid_token() {
+        let t0 = Instant::now();
+        let mut cache = TokenCache::new(CachePolicy::default());
+        cache.poll(t0);
+        assert!(cache.fetch_succeeded("a", TEN_MINUTES, t0));
+        let due = t0 + secs(480);
+        assert_eq!(cache.poll(due), Decision::UseAndRefresh("a"));
+        assert!(!cache.fetch_succeeded("dead", Duration::ZERO, due));
+        assert_eq!(cache.failures(), 1);
+        assert_eq!(cache.poll(due), Decision::Use("a"), "the valid token is kept and the refresh backs off");
+        assert_eq!(cache.poll(due + secs(1)), Decision::UseAndRefresh("a"));
+        // With nothing usable cached, an unusable token is still stored (and the next poll fetches again).
+        let mut cold = TokenCache::new(CachePolicy::default());
+        cold.poll(t0);
+        assert!(cold.fetch_succeeded("dead", Duration::ZERO, t0));
+        assert_eq!(cold.poll(t0), Decision::Fetch);
     }
 
     #[test]

@@ -228,28 +228,18 @@ impl Round {
         {
             let mut state = self.inner.lock();
             match &result {
-                // A token unusable on arrival (`expires_in: 0`, or shorter than the expiry margin) must not
-                // push out one that is still valid: a refresh ahead that brings it back is a failed refresh,
-                // so the valid token keeps being served and the next refresh backs off. Without a valid
-                // token, it is stored and handed to the callers of this fetch as before. (The fetch_succeeded
-                // below would otherwise replace the cached token unconditionally.)
-                Ok(token)
-                    if state.cache.peek(now).is_some()
-                        && state.cache.policy().schedule(now, token.expires_in()).1 <= now =>
-                {
-                    tracing::warn!(
-                        expires_in = token.expires_in().as_secs(),
-                        "the refreshed token is unusable on arrival; keeping the valid one"
-                    );
-                    state.cache.fetch_failed(now, None);
-                    if let (Grant::RefreshToken { scopes, .. }, Some(rotated)) = (&state.grant, token.refresh_token()) {
-                        state.grant = Grant::refresh_token(rotated.clone(), scopes.clone());
-                    }
-                }
                 Ok(token) => {
-                    state.cache.fetch_succeeded(Arc::clone(token), token.expires_in(), now);
-                    let refresh_at = state.cache.deadlines().map_or(now, |(refresh_at, _)| refresh_at);
-                    self.inner.snapshot.store(Some(Arc::new(Snapshot { token: Arc::clone(token), refresh_at })));
+                    // The cache refuses a token unusable on arrival while a valid one is cached (a failed
+                    // refresh, in effect): then the snapshot keeps the valid token.
+                    if state.cache.fetch_succeeded(Arc::clone(token), token.expires_in(), now) {
+                        let refresh_at = state.cache.deadlines().map_or(now, |(refresh_at, _)| refresh_at);
+                        self.inner.snapshot.store(Some(Arc::new(Snapshot { token: Arc::clone(token), refresh_at })));
+                    } else {
+                        tracing::warn!(
+                            expires_in = token.expires_in().as_secs(),
+                            "the refreshed token is unusable on arrival; keeping the valid one"
+                        );
+                    }
                     if let (Grant::RefreshToken { scopes, .. }, Some(rotated)) = (&state.grant, token.refresh_token()) {
                         state.grant = Grant::refresh_token(rotated.clone(), scopes.clone());
                     }

@@ -195,38 +195,24 @@ impl FetchGuard {
         let now = Instant::now();
         let mut state = shared.lock();
         let outcome = match result {
-            // A token unusable on arrival (`expires_in: 0`, or shorter than the expiry margin) must not push
-            // out one that is still valid: a background refresh that brings it back is a failed refresh, so
-            // the valid token keeps being served and the next refresh backs off. Without a valid token, it is
-            // stored and handed to the callers of this fetch as before. (fetch_succeeded below would otherwise
-            // replace the cached token unconditionally.)
-            Ok(token)
-                if state.cache.peek(now).is_some()
-                    && state
-                        .cache
-                        .policy()
-                        .schedule(token.expires_at().checked_sub(token.expires_in()).unwrap_or(now), token.expires_in())
-                        .1
-                        <= now =>
-            {
-                tracing::warn!(
-                    expires_in = token.expires_in().as_secs(),
-                    "the refreshed token is unusable on arrival; keeping the valid one"
-                );
-                state.cache.fetch_failed(now, None);
-                Ok(Arc::new(token))
-            }
             Ok(token) => {
-                // Schedule from when the answer was read, which is what `expires_at` counts from.
-                let received = token.expires_at().checked_sub(token.expires_in()).unwrap_or(now);
                 let expires_in = token.expires_in();
+                let received = token.received_at();
                 let token = Arc::new(token);
-                state.cache.fetch_succeeded(Arc::clone(&token), expires_in, received);
-                let snapshot = state
-                    .cache
-                    .deadlines()
-                    .map(|(refresh_at, _)| Arc::new(Snapshot { token: Arc::clone(&token), refresh_at }));
-                shared.snapshot.store(snapshot);
+                // The cache refuses a token unusable on arrival while a valid one is cached (a failed
+                // refresh, in effect): then the snapshot keeps the valid token.
+                if state.cache.fetch_succeeded(Arc::clone(&token), expires_in, received) {
+                    let snapshot = state
+                        .cache
+                        .deadlines()
+                        .map(|(refresh_at, _)| Arc::new(Snapshot { token: Arc::clone(&token), refresh_at }));
+                    shared.snapshot.store(snapshot);
+                } else {
+                    tracing::warn!(
+                        expires_in = expires_in.as_secs(),
+                        "the refreshed token is unusable on arrival; keeping the valid one"
+                    );
+                }
                 Ok(token)
             }
             Err(error) => {

@@ -270,7 +270,7 @@ enum State {
 }
 
 /// How many cells run at once: enough to overlap their waits, few enough for two busy cores.
-const CONCURRENT: usize = 16;
+const CONCURRENT: usize = 8;
 
 /// The settings every cell uses: short attempts and backoffs, a small deadline, refresh with 75 % left.
 fn config(server: &TestServer) -> Config {
