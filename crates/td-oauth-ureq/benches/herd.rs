@@ -30,6 +30,7 @@ struct Plan {
     single_fetches: usize,
     hits_per_thread: u64,
     throughput_repeats: usize,
+    throughput_attempts: usize,
     write: bool,
 }
 
@@ -43,6 +44,7 @@ fn plan() -> Plan {
             single_fetches: 2,
             hits_per_thread: 1_000,
             throughput_repeats: 1,
+            throughput_attempts: 1,
             write: false,
         },
         (true, true) => Plan {
@@ -51,6 +53,7 @@ fn plan() -> Plan {
             single_fetches: 20,
             hits_per_thread: 1_000_000,
             throughput_repeats: 7,
+            throughput_attempts: 2,
             write: true,
         },
         (true, false) => Plan {
@@ -59,6 +62,7 @@ fn plan() -> Plan {
             single_fetches: 101,
             hits_per_thread: 2_000_000,
             throughput_repeats: 25,
+            throughput_attempts: 5,
             write: true,
         },
     }
@@ -258,8 +262,20 @@ fn main() {
 
     let provider = TokenProvider::new(client.clone(), grant());
     provider.token().unwrap();
-    let [(one, two), (private_one, private_two), (shared_one, shared_two), (guard_one, guard_two)] =
-        throughput(&provider, plan.hits_per_thread, plan.throughput_repeats);
+    // Another process holding a core for the whole measurement shows as the nothing-shared control far
+    // below 2: then measure again (a few times at most) and keep the attempt where that control was best.
+    let mut best = throughput(&provider, plan.hits_per_thread, plan.throughput_repeats);
+    for _ in 1..plan.throughput_attempts {
+        if best[1].1 / best[1].0 >= 1.8 {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let again = throughput(&provider, plan.hits_per_thread, plan.throughput_repeats);
+        if again[1].1 / again[1].0 > best[1].1 / best[1].0 {
+            best = again;
+        }
+    }
+    let [(one, two), (private_one, private_two), (shared_one, shared_two), (guard_one, guard_two)] = best;
     println!(
         "throughput/ureq: warm hits, 1 thread {:.1} M/s, 2 threads {:.1} M/s: {:.2}x; control, nothing shared: \
          {:.2}x; control, one shared Arc: {:.2}x; control, arc_swap guard: {:.2}x",
