@@ -149,6 +149,11 @@ async fn handle(
     let body = match fault {
         Some(Fault::SlowBody { chunk, interval }) => ResponseBody::trickle(reply.body, chunk, interval),
         Some(Fault::TruncateBody { sent }) => ResponseBody::truncated(reply.body, sent),
+        Some(Fault::ResetMidBody { sent }) => {
+            // The cut body ends the connection; the flag makes its close a reset.
+            reset.store(true, Ordering::Relaxed);
+            ResponseBody::truncated(reply.body, sent)
+        }
         _ => ResponseBody::full(reply.body),
     };
     let mut response = Response::new(body);
@@ -228,7 +233,7 @@ fn override_expires_in(mut reply: Reply, value: &Value) -> Reply {
 }
 
 /// A TCP stream that ends with a reset (RST) instead of an orderly close once `reset` is set,
-/// for [`Fault::ResetConnection`]. Everything else is passed through.
+/// for [`Fault::ResetConnection`] and [`Fault::ResetMidBody`]. Everything else is passed through.
 struct Resettable {
     inner: TcpStream,
     reset: Arc<AtomicBool>,

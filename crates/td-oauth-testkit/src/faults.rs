@@ -34,6 +34,12 @@ pub enum Fault {
         /// How many body bytes to send before closing.
         sent: usize,
     },
+    /// Like [`Fault::TruncateBody`], but the connection ends with a reset (TCP RST) after the first
+    /// `sent` body bytes instead of an orderly close.
+    ResetMidBody {
+        /// How many body bytes to send before resetting.
+        sent: usize,
+    },
     /// Handle the request but trickle the body, `chunk` bytes every `interval`.
     SlowBody {
         /// Bytes per write (at least 1).
@@ -113,6 +119,7 @@ impl Fault {
             Fault::DropConnection => "drop connection".into(),
             Fault::ResetConnection => "reset connection".into(),
             Fault::TruncateBody { sent } => format!("truncate body after {sent} bytes"),
+            Fault::ResetMidBody { sent } => format!("reset after {sent} body bytes"),
             Fault::SlowBody { chunk, interval } => {
                 format!("slow body {chunk} bytes every {}ms", interval.as_millis())
             }

@@ -201,6 +201,41 @@ fn drop_and_truncate_on_the_wire() {
         .unwrap();
     assert_eq!(body.len(), 10);
     assert!(declared > 100, "the headers promised the whole body ({declared} bytes)");
+
+    // Reset mid-body: the headers and the first bytes arrive, then the connection is reset.
+    server.inject(Fault::ResetMidBody { sent: 10 });
+    let (received, ending) = raw_exchange_until_error(&server, &creds);
+    let received = String::from_utf8(received).unwrap();
+    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    assert_eq!(received.split_once("\r\n\r\n").unwrap().1.len(), 10);
+    assert_eq!(ending.map(|e| e.kind()), Some(std::io::ErrorKind::ConnectionReset));
+}
+
+/// Like [`raw_exchange`], but keeps what arrived before the read failed, and how it failed.
+fn raw_exchange_until_error(server: &TestServer, creds: &ClientCredentials) -> (Vec<u8>, Option<std::io::Error>) {
+    use base64::Engine as _;
+    use std::io::{Read, Write};
+    let body = "grant_type=client_credentials";
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", creds.client_id, creds.client_secret));
+    let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "POST /oauth/token HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        server.local_addr(),
+        body.len()
+    )
+    .unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return (received, None),
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+            Err(err) => return (received, Some(err)),
+        }
+    }
 }
 
 #[test]
