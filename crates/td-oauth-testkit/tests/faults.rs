@@ -160,23 +160,10 @@ fn faults_on_other_paths() {
 
 /// What the faults look like on the wire, read with a bare socket.
 fn raw_exchange(server: &TestServer, creds: &ClientCredentials) -> std::io::Result<Vec<u8>> {
-    use base64::Engine as _;
-    use std::io::{Read, Write};
-    let body = "grant_type=client_credentials";
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", creds.client_id, creds.client_secret));
-    let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        stream,
-        "POST /oauth/token HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        server.local_addr(),
-        body.len()
-    )
-    .unwrap();
-    let mut received = Vec::new();
-    stream.read_to_end(&mut received)?;
-    Ok(received)
+    match raw_exchange_until_error(server, creds) {
+        (received, None) => Ok(received),
+        (_, Some(err)) => Err(err),
+    }
 }
 
 #[test]
@@ -211,7 +198,8 @@ fn drop_and_truncate_on_the_wire() {
     assert_eq!(ending.map(|e| e.kind()), Some(std::io::ErrorKind::ConnectionReset));
 }
 
-/// Like [`raw_exchange`], but keeps what arrived before the read failed, and how it failed.
+/// A token request written by hand on a raw socket: what arrived before the connection ended, and the read
+/// error that ended it, if any (a clean close is `None`).
 fn raw_exchange_until_error(server: &TestServer, creds: &ClientCredentials) -> (Vec<u8>, Option<std::io::Error>) {
     use base64::Engine as _;
     use std::io::{Read, Write};
