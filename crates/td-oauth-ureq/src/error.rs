@@ -115,10 +115,10 @@ impl Error {
         }
     }
 
-    /// How long the server asked to wait before retrying (`Retry-After`), resolved against `now`.
-    pub fn retry_after(&self, now: SystemTime) -> Option<Duration> {
+    /// The server's `Retry-After` as a delay from now, when it sent one (the same as td-oauth-reqwest's).
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::Core(err) => err.retry_after().map(|r| r.delay_from(now)),
+            Error::Core(err) => err.retry_after().map(|r| r.delay_from(SystemTime::now())),
             _ => None,
         }
     }

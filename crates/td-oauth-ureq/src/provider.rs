@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use td_oauth_core::{Decision, Grant, Scopes, TokenCache, TokenResponse};
@@ -216,7 +216,7 @@ impl FetchGuard {
                 Ok(token)
             }
             Err(error) => {
-                state.cache.fetch_failed(now, error.retry_after(SystemTime::now()));
+                state.cache.fetch_failed(now, error.retry_after());
                 Err(error)
             }
         };
