@@ -10,7 +10,9 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use td_oauth_testkit::{Algorithm, ClientCredentials, TestServer};
 
-const BIN: &str = env!("CARGO_BIN_EXE_td-oauth");
+mod common;
+
+use common::td_oauth;
 
 /// A scratch directory removed when the test ends.
 struct Scratch(PathBuf);
@@ -33,17 +35,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// The command with a clean environment: no TALKDESK_* variable leaks in from the machine.
-fn td_oauth() -> Command {
-    let mut command = Command::new(BIN);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TALKDESK_") {
-            command.env_remove(name);
-        }
-    }
-    command
 }
 
 fn run(command: &mut Command) -> Output {
@@ -219,14 +210,9 @@ fn authorization_code_flow_with_pkce_then_refresh() {
     let verifier = authorize["code_verifier"].as_str().unwrap();
 
     // The browser's part: follow the authorize URL to the redirect, without following it further.
-    let agent: td_oauth_ureq::ureq::Agent =
-        td_oauth_ureq::ureq::Agent::config_builder().max_redirects(0).http_status_as_error(false).build().into();
-    let response = agent.get(url).call().unwrap();
-    assert_eq!(response.status(), 302);
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let location = url::Url::parse(&location).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    assert_eq!(location.query_pairs().find(|(k, _)| k == "state").unwrap().1, authorize["state"].as_str().unwrap());
+    let back = common::authorize(url);
+    let code = common::param(&back, "code").to_owned();
+    assert_eq!(common::param(&back, "state"), authorize["state"].as_str().unwrap());
 
     let output = run(connected("exchange", &server, &client, &key_file).args([
         "--code",

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use td_oauth_testkit::{Algorithm, Fault, TestServer};
 
-const BIN: &str = env!("CARGO_BIN_EXE_td-oauth");
+mod common;
 
 struct Run {
     what: &'static str,
@@ -20,12 +20,7 @@ struct Run {
 }
 
 fn td_oauth() -> Command {
-    let mut command = Command::new(BIN);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TALKDESK_") || name == "TD_OAUTH_LOG" {
-            command.env_remove(name);
-        }
-    }
+    let mut command = common::td_oauth();
     command.env("TD_OAUTH_LOG", "trace").stdin(Stdio::null());
     command
 }
@@ -123,13 +118,8 @@ fn no_secret_in_diagnostics_or_errors() {
                 .args(["--redirect-uri", "http://127.0.0.1:9/cb", "--scope", "openid users:read", "--pkce", "--json"]),
         );
     let authorize_json: Value = serde_json::from_slice(&authorize.output.stdout).unwrap();
-    let agent: td_oauth_ureq::ureq::Agent =
-        td_oauth_ureq::ureq::Agent::config_builder().max_redirects(0).http_status_as_error(false).build().into();
-    let location = agent.get(authorize_json["url"].as_str().unwrap()).call().unwrap().headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let code = url::Url::parse(&location).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let back = common::authorize(authorize_json["url"].as_str().unwrap());
+    let code = common::param(&back, "code").to_owned();
     let verifier = authorize_json["code_verifier"].as_str().unwrap().to_owned();
     runs.push(authorize);
     let exchange = run(

@@ -6,7 +6,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use url::Url;
 
-use crate::error::excerpt;
 use crate::oauth_error::ErrorCode;
 use crate::random::{self, RandomSource};
 use crate::secret::constant_time_eq;
@@ -212,7 +211,7 @@ impl PendingAuthorization {
         if let Some(error) = error {
             return Err(Error::Authorization {
                 code: ErrorCode::parse(&error),
-                description: description.map(|d| excerpt(&d)).filter(|d| !d.is_empty()),
+                description: description.map(|d| crate::error::description(&d)).filter(|d| !d.is_empty()),
             });
         }
         match code {

@@ -186,9 +186,18 @@ impl Error {
 
 /// A caller-supplied value shortened and stripped of control characters, safe to put in a message.
 pub(crate) fn excerpt(value: &str) -> String {
-    const MAX: usize = 64;
-    let mut out: String = value.chars().filter(|c| !c.is_control()).take(MAX).collect();
-    if value.chars().count() > MAX {
+    sanitize(value, 64)
+}
+
+/// A server's `error_description`: control characters removed (no log injection), bounded in length.
+pub(crate) fn description(text: &str) -> String {
+    sanitize(text, 512)
+}
+
+/// At most `max` characters of `text`, without control characters, with `…` when cut.
+fn sanitize(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control()).take(max).collect();
+    if text.chars().count() > max {
         out.push('…');
     }
     out

@@ -207,18 +207,8 @@ fn parse_oauth_error(status: StatusCode, body: &[u8], retry_after: Option<RetryA
     if raw.error.is_empty() {
         return None;
     }
-    let description = raw.error_description.map(|d| clean_description(&d)).filter(|d| !d.is_empty());
+    let description = raw.error_description.map(|d| crate::error::description(&d)).filter(|d| !d.is_empty());
     Some(OAuthError { code: ErrorCode::parse(&raw.error), description, status, retry_after })
-}
-
-/// The server's description, stripped of control characters (no log injection) and bounded in length.
-fn clean_description(text: &str) -> String {
-    const MAX: usize = 512;
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(MAX).collect();
-    if text.chars().count() > MAX {
-        out.push('…');
-    }
-    out
 }
 
 /// What a body looks like, for an error message: never its content, which may be anything.
