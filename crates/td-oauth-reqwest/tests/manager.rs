@@ -6,8 +6,9 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::config;
@@ -18,6 +19,9 @@ use td_oauth_reqwest::{
     TokenResponse,
 };
 use td_oauth_testkit::{Algorithm, ClientCredentials, TOKEN_PATH, TestServer};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
 
 const INSTALLATIONS: usize = 200;
 
@@ -305,4 +309,53 @@ async fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
     manager.handle_event(&installed(&server, "acct-0", &clients[0])).unwrap();
     assert!(manager.provider(&account(0), &scopes()).unwrap().token().await.is_ok());
     assert!(!format!("{manager:?}").contains(&clients[0].private_key[40..80]));
+}
+
+/// Keeps the text of every tracing event's fields.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<String>>);
+
+impl Visit for Capture {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0.lock().unwrap(), "{}={:?} ", field.name(), value);
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        span.record(&mut self.clone());
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        values.record(&mut self.clone());
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        event.record(&mut self.clone());
+        self.0.lock().unwrap().push('\n');
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+/// Current-thread runtime: the capturing subscriber is the thread's default.
+#[tokio::test]
+async fn the_fallback_warning_names_the_clients_and_holds_no_secret() {
+    let capture = Capture::default();
+    let _events = tracing::subscriber::set_default(capture.clone());
+    let (server, clients, manager) = setup(1, ManagerPolicy::default());
+    let token = manager.token(&account(0), &scopes()).await.unwrap();
+    manager.handle_event(&rotated_to_unknown_client(&server, "acct-0", &clients[0])).unwrap();
+    manager.token(&account(0), &scopes()).await.unwrap();
+
+    let text = capture.0.lock().unwrap().clone();
+    let warning = text.lines().find(|line| line.contains("using the previous ones")).expect("a fallback warning");
+    assert!(warning.contains("acct-0") && warning.contains("unregistered-acct-0"), "{warning}");
+    assert!(warning.contains(&clients[0].client_id), "{warning}");
+    for secret in [&clients[0].private_key[40..80], token.access_token().secret(), "not-used"] {
+        assert!(!text.contains(secret), "a secret reached tracing: {text}");
+    }
 }

@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ use td_oauth_ureq::{
     Account, Config, Error, EventKind, InstallationCredentials, ManagerPolicy, RetryPolicy, RotationKind, Scopes,
     TokenManager, TokenResponse,
 };
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
 
 const INSTALLATIONS: usize = 200;
 
@@ -312,4 +316,52 @@ fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
     manager.handle_event(&installed(&server, "acct-0", &clients[0])).unwrap();
     assert!(manager.provider(&account(0), &scopes()).unwrap().token().is_ok());
     assert!(!format!("{manager:?}").contains(&clients[0].private_key[40..80]));
+}
+
+/// Keeps the text of every tracing event's fields.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<String>>);
+
+impl Visit for Capture {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0.lock().unwrap(), "{}={:?} ", field.name(), value);
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        span.record(&mut self.clone());
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        values.record(&mut self.clone());
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        event.record(&mut self.clone());
+        self.0.lock().unwrap().push('\n');
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn the_fallback_warning_names_the_clients_and_holds_no_secret() {
+    let capture = Capture::default();
+    let _events = tracing::subscriber::set_default(capture.clone());
+    let (server, clients, manager) = setup(1, ManagerPolicy::default());
+    let token = manager.token(&account(0), &scopes()).unwrap();
+    manager.handle_event(&rotated_to_unknown_client(&server, "acct-0", &clients[0])).unwrap();
+    manager.token(&account(0), &scopes()).unwrap();
+
+    let text = capture.0.lock().unwrap().clone();
+    let warning = text.lines().find(|line| line.contains("using the previous ones")).expect("a fallback warning");
+    assert!(warning.contains("acct-0") && warning.contains("unregistered-acct-0"), "{warning}");
+    assert!(warning.contains(&clients[0].client_id), "{warning}");
+    for secret in [&clients[0].private_key[40..80], token.access_token().secret(), "not-used"] {
+        assert!(!text.contains(secret), "a secret reached tracing: {text}");
+    }
 }
