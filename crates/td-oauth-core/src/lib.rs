@@ -30,6 +30,8 @@
 //! - [`UnverifiedJwt`]: a JWT's header and claims decoded for display, never trusted.
 //! - [`InstallationCredentials`]: a partner app's per-account credentials and endpoints from AppConnect's
 //!   `app.installed` and `app.credentials_rotated` events, every field checked.
+//! - [`Rotation`], [`ManagerPolicy`] and [`IdleMap`]: the partner-app token managers' policy (credential
+//!   rotation with a grace-period fallback, bounded idle-evicted providers), with time passed in.
 //! - [`TokenCache`] and [`RetryPolicy`]: the token cache's policy (fresh, due for refresh, unusable; one fetch
 //!   in flight; back off after failures) and the retry policy (full jitter, `Retry-After`, deadline), as
 //!   deterministic state machines the transports drive with their own clocks and locks.
@@ -91,6 +93,8 @@ mod der;
 mod endpoints;
 mod error;
 mod events;
+mod idle;
+mod installation;
 mod jwt;
 mod key;
 mod oauth_error;
@@ -111,6 +115,8 @@ pub use credentials::{ClientId, Credentials, KeyId};
 pub use endpoints::{Account, EndpointUrl, Endpoints, Region};
 pub use error::Error;
 pub use events::{EventKind, InstallationCredentials};
+pub use idle::IdleMap;
+pub use installation::{Active, InstallationKey, ManagerPolicy, Rotation, RotationFallback, RotationKind, Which};
 pub use jwt::UnverifiedJwt;
 pub use key::PrivateKey;
 pub use oauth_error::{ErrorCode, OAuthError, RetryAfter};

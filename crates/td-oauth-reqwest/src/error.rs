@@ -70,6 +70,15 @@ pub enum Error {
         /// The redirect's status, or the final status when the HTTP client followed the redirect.
         status: u16,
     },
+
+    /// [`TokenManager`](crate::TokenManager) has no credentials for this account: its `app.installed`
+    /// event was never passed to [`install`](crate::TokenManager::install) or
+    /// [`handle_event`](crate::TokenManager::handle_event) (or the app was uninstalled since).
+    #[error("no credentials for account `{account}`: pass its app.installed event to TokenManager::install first")]
+    UnknownInstallation {
+        /// The account name.
+        account: String,
+    },
 }
 
 impl Error {
@@ -80,6 +89,7 @@ impl Error {
             Error::Core(err) => err.is_retryable(),
             Error::Transport { .. } | Error::Timeout { .. } => true,
             Error::Config { .. } | Error::ResponseTooLarge { .. } | Error::Redirected { .. } => false,
+            Error::UnknownInstallation { .. } => false,
         }
     }
 
@@ -89,6 +99,7 @@ impl Error {
             Error::Core(err) => Failure::from_answer(err, std::time::SystemTime::now()),
             Error::Transport { .. } | Error::Timeout { .. } => Failure::Transport,
             Error::Config { .. } | Error::ResponseTooLarge { .. } | Error::Redirected { .. } => Failure::Permanent,
+            Error::UnknownInstallation { .. } => Failure::Permanent,
         }
     }
 

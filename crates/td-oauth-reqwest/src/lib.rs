@@ -35,6 +35,8 @@
 //!   [`force_refresh`](TokenProvider::force_refresh).
 //! - [`TokenSource`]: the `async-trait` trait the provider implements, for your own token sources too.
 //! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401.
+//! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
+//!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace.
 //! - [`Config`]: timeouts, the 64 KiB body cap, retry and cache policies, extra root certificates, or your
 //!   own `reqwest::Client`. Redirects are never followed. TLS is rustls with the ring provider.
 //! - `tracing` events for fetches, retries, refreshes and failures, none holding a secret.
@@ -92,6 +94,7 @@ mod bearer;
 mod client;
 mod config;
 mod error;
+mod manager;
 mod provider;
 mod send;
 mod source;
@@ -101,6 +104,7 @@ pub use bearer::BearerClient;
 pub use client::Client;
 pub use config::{Config, DEFAULT_USER_AGENT};
 pub use error::Error;
+pub use manager::TokenManager;
 pub use provider::TokenProvider;
 pub use source::TokenSource;
 
@@ -109,4 +113,7 @@ pub use td_oauth_core as core;
 pub use td_oauth_core::{
     AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId,
     OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy, Scopes, TokenResponse,
+};
+pub use td_oauth_core::{
+    Account, EventKind, InstallationCredentials, InstallationKey, ManagerPolicy, RotationFallback, RotationKind,
 };

@@ -90,6 +90,15 @@ pub enum Error {
     /// The thread fetching the token for this provider died without an answer (it panicked).
     #[error("the token fetch was abandoned before it finished")]
     FetchAbandoned,
+
+    /// [`TokenManager`](crate::TokenManager) has no credentials for this account: its `app.installed`
+    /// event was never passed to [`install`](crate::TokenManager::install) or
+    /// [`handle_event`](crate::TokenManager::handle_event) (or the app was uninstalled since).
+    #[error("no credentials for account `{account}`: pass its app.installed event to TokenManager::install first")]
+    UnknownInstallation {
+        /// The account name.
+        account: String,
+    },
 }
 
 impl Error {
@@ -112,6 +121,7 @@ impl Error {
             | Error::Redirected { .. }
             | Error::Request { .. }
             | Error::Api { .. } => false,
+            Error::UnknownInstallation { .. } => false,
         }
     }
 

@@ -31,6 +31,8 @@
 //!   root certificates, the user agent, or your own `ureq::Agent`. Redirects are never followed.
 //! - [`BearerAgent`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
 //!   and tries once more.
+//! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
+//!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace.
 //! - [`Error`]: one error type, each variant something a caller can act on; no secret in any message.
 //!
 //! ## Not in scope
@@ -83,6 +85,7 @@ mod bearer;
 mod client;
 mod config;
 mod error;
+mod manager;
 mod provider;
 mod send;
 
@@ -90,6 +93,7 @@ pub use bearer::BearerAgent;
 pub use client::Client;
 pub use config::{Config, DEFAULT_USER_AGENT};
 pub use error::Error;
+pub use manager::TokenManager;
 pub use provider::TokenProvider;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
@@ -97,5 +101,8 @@ pub use td_oauth_core as core;
 pub use td_oauth_core::{
     AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId,
     OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy, Scopes, TokenResponse,
+};
+pub use td_oauth_core::{
+    Account, EventKind, InstallationCredentials, InstallationKey, ManagerPolicy, RotationFallback, RotationKind,
 };
 pub use ureq;

@@ -1,0 +1,361 @@
+//! The partner-app token manager against one testkit server with 200 registered clients: a token per
+//! installation and one request per client, concurrent callers, idle and size-bound eviction, and credential
+//! rotation (a refused new set falls back to the old one; a compromised rotation does not).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::config;
+use td_oauth_core::ErrorCode;
+use td_oauth_core::UnverifiedJwt;
+use td_oauth_reqwest::{
+    Account, Error, EventKind, InstallationCredentials, ManagerPolicy, RetryPolicy, RotationKind, Scopes, TokenManager,
+    TokenResponse,
+};
+use td_oauth_testkit::{Algorithm, ClientCredentials, TOKEN_PATH, TestServer};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+const INSTALLATIONS: usize = 200;
+
+/// An AppConnect event body carrying `creds` for `account`, pointing at the server's token URL.
+fn event(kind: &str, account: &str, server: &TestServer, client_id: &str, key_id: &str, private_key: &str) -> Vec<u8> {
+    format!(
+        r#"{{"id": "evt-{account}-{client_id}", "type": "{kind}",
+            "data": {{"installation_id": "inst-{account}", "account_name": "{account}", "client_id": "{client_id}",
+                      "client_secret": "not-used", "private_key": "{private_key}", "key_id": "{key_id}",
+                      "key_algorithm": "ES256"}},
+            "_links": {{"token": {{"href": "{}"}}}}}}"#,
+        server.token_url()
+    )
+    .into_bytes()
+}
+
+fn installed(server: &TestServer, account: &str, creds: &ClientCredentials) -> Vec<u8> {
+    event("app.installed", account, server, &creds.client_id, &creds.key_id, &creds.private_key)
+}
+
+/// A `app.credentials_rotated` event whose client the server does not know: it answers `invalid_client`.
+fn rotated_to_unknown_client(server: &TestServer, account: &str, creds: &ClientCredentials) -> Vec<u8> {
+    let client_id = format!("unregistered-{account}");
+    event("app.credentials_rotated", account, server, &client_id, &format!("kid-{client_id}"), &creds.private_key)
+}
+
+fn account(index: usize) -> Account {
+    format!("acct-{index}").parse().unwrap()
+}
+
+fn scopes() -> Scopes {
+    "users:read".parse().unwrap()
+}
+
+/// A server with `n` clients and a manager with one installation per client.
+fn setup(n: usize, policy: ManagerPolicy) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
+    let server = TestServer::start().unwrap();
+    // 200 fetches at once on a small machine: a generous timeout, and no retry that would add requests.
+    let config = config(&server)
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(30))
+        .retry_policy(RetryPolicy::default().max_retries(0).deadline(Duration::from_secs(30)));
+    let manager = TokenManager::with_policy(config, policy).unwrap();
+    let clients: Vec<_> = (0..n).map(|_| server.register_client(Algorithm::Es256).unwrap()).collect();
+    for (i, creds) in clients.iter().enumerate() {
+        let kind = manager.handle_event(&installed(&server, account(i).as_str(), creds)).unwrap();
+        assert_eq!(kind, EventKind::Installed);
+    }
+    (server, clients, manager)
+}
+
+/// The client id the server put in the token (`cid`).
+fn cid(token: &TokenResponse) -> String {
+    let jwt = UnverifiedJwt::decode(token.access_token().secret()).unwrap();
+    jwt.claims()["cid"].as_str().unwrap().to_owned()
+}
+
+fn is_invalid_client(error: &Error) -> bool {
+    error.oauth().is_some_and(|oauth| *oauth.code() == ErrorCode::InvalidClient)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_installation_gets_its_own_token_with_one_request_per_client() {
+    let (server, clients, manager) = setup(INSTALLATIONS, ManagerPolicy::default());
+    assert_eq!(manager.installations(), INSTALLATIONS);
+    assert_eq!(manager.len(), 0, "providers are made on first use");
+
+    let mut first = Vec::new();
+    for (i, creds) in clients.iter().enumerate() {
+        let token = manager.token(&account(i), &scopes()).await.unwrap();
+        assert_eq!(cid(&token), creds.client_id, "acct-{i} got another installation's token");
+        first.push(token);
+    }
+    let distinct: HashSet<&str> = first.iter().map(|t| t.access_token().secret()).collect();
+    assert_eq!(distinct.len(), INSTALLATIONS);
+    for creds in &clients {
+        assert_eq!(server.count_client(&creds.client_id), 1, "client {}", creds.client_id);
+    }
+    assert_eq!(server.count_path(TOKEN_PATH), INSTALLATIONS);
+    assert_eq!(manager.len(), INSTALLATIONS);
+
+    // Second round: every token from the cache, no request.
+    for (i, token) in first.iter().enumerate() {
+        let again = manager.token(&account(i), &scopes()).await.unwrap();
+        assert!(Arc::ptr_eq(token, &again), "acct-{i}");
+    }
+    assert_eq!(server.count_path(TOKEN_PATH), INSTALLATIONS);
+
+    // Another scope set is another provider over the same client (and its own request).
+    let other: Scopes = "users:read apps:read".parse().unwrap();
+    let token = manager.token(&account(0), &other).await.unwrap();
+    assert_eq!(cid(&token), clients[0].client_id);
+    assert_eq!(server.count_client(&clients[0].client_id), 2);
+    assert_eq!(manager.len(), INSTALLATIONS + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_share_one_request_per_client() {
+    const CALLERS: usize = 4;
+    let (server, clients, manager) = setup(INSTALLATIONS, ManagerPolicy::default());
+    let tasks: Vec<_> = (0..INSTALLATIONS * CALLERS)
+        .map(|n| {
+            let manager = manager.clone();
+            let i = n % INSTALLATIONS;
+            tokio::spawn(async move { (i, manager.token(&account(i), &scopes()).await.unwrap()) })
+        })
+        .collect();
+    let mut tokens: Vec<Vec<Arc<TokenResponse>>> = vec![Vec::new(); INSTALLATIONS];
+    for task in tasks {
+        let (i, token) = task.await.unwrap();
+        tokens[i].push(token);
+    }
+    for (i, creds) in clients.iter().enumerate() {
+        assert_eq!(tokens[i].len(), CALLERS);
+        assert!(tokens[i].iter().all(|t| Arc::ptr_eq(t, &tokens[i][0])), "acct-{i}: callers got different tokens");
+        assert_eq!(cid(&tokens[i][0]), creds.client_id);
+        assert_eq!(server.count_client(&creds.client_id), 1, "acct-{i}");
+    }
+    assert_eq!(server.count_path(TOKEN_PATH), INSTALLATIONS);
+    assert_eq!(manager.len(), INSTALLATIONS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_providers_are_evicted_and_refetch_once() {
+    const N: usize = 20;
+    let policy = ManagerPolicy::default().idle_timeout(Duration::from_millis(200)).unwrap();
+    let (server, clients, manager) = setup(N, policy);
+    for i in 0..N {
+        manager.token(&account(i), &scopes()).await.unwrap();
+    }
+    // Sweeps run by themselves too, so on a slow machine early providers may already be gone; the last
+    // one was just made, after that call's sweep.
+    assert!(!manager.is_empty());
+
+    // Longer than the idle timeout: every provider is idle, however slow the machine.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(manager.evict_idle() >= 1);
+    assert_eq!(manager.len(), 0);
+    assert_eq!(manager.installations(), N, "eviction drops providers, never installations");
+
+    let token = manager.token(&account(3), &scopes()).await.unwrap();
+    assert_eq!(cid(&token), clients[3].client_id);
+    assert_eq!(server.count_client(&clients[3].client_id), 2, "one new request after eviction");
+    assert_eq!(server.count_client(&clients[4].client_id), 1);
+    assert_eq!(manager.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_count_is_bounded() {
+    const N: usize = 12;
+    let policy = ManagerPolicy::default().max_providers(5).unwrap();
+    let (server, clients, manager) = setup(N, policy);
+    for i in 0..N {
+        manager.token(&account(i), &scopes()).await.unwrap();
+        assert!(manager.len() <= 5);
+    }
+    assert_eq!(manager.len(), 5);
+    // acct-0 was the least recently used: evicted, so asking again costs a request.
+    manager.token(&account(0), &scopes()).await.unwrap();
+    assert_eq!(server.count_client(&clients[0].client_id), 2);
+    // acct-11 is among the most recent: still cached.
+    manager.token(&account(N - 1), &scopes()).await.unwrap();
+    assert_eq!(server.count_client(&clients[N - 1].client_id), 1);
+}
+
+/// A manager counting rotation-fallback reports.
+fn with_counter(manager: TokenManager) -> (TokenManager, Arc<AtomicUsize>) {
+    let reports = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&reports);
+    let manager = manager.on_rotation_fallback(move |report| {
+        assert!(report.new_client_id().as_str().starts_with("unregistered-"));
+        assert!(report.grace_remaining() > Duration::from_secs(6 * 24 * 3600));
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    (manager, reports)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_new_credentials_fall_back_to_the_old_ones_during_the_grace() {
+    let (server, clients, manager) = setup(2, ManagerPolicy::default());
+    let (manager, reports) = with_counter(manager);
+    let old = &clients[0];
+
+    // acct-0 used its credentials before the rotation; acct-1 never did.
+    let before = manager.token(&account(0), &scopes()).await.unwrap();
+    for (i, creds) in clients.iter().enumerate() {
+        let kind = manager.handle_event(&rotated_to_unknown_client(&server, account(i).as_str(), creds)).unwrap();
+        assert_eq!(kind, EventKind::CredentialsRotated);
+    }
+
+    let after = manager.token(&account(0), &scopes()).await.unwrap();
+    assert_eq!(cid(&after), old.client_id);
+    assert!(Arc::ptr_eq(&before, &after), "the old set's provider and its token were kept");
+    assert_eq!(server.count_client("unregistered-acct-0"), 1, "the new set was tried first");
+    assert_eq!(reports.load(Ordering::SeqCst), 1);
+
+    // While the fallback lasts, the refused set is not asked again and nothing more is reported.
+    let again = manager.token(&account(0), &scopes()).await.unwrap();
+    assert!(Arc::ptr_eq(&before, &again));
+    assert_eq!(server.count_client("unregistered-acct-0"), 1);
+    assert_eq!(reports.load(Ordering::SeqCst), 1);
+
+    // The same for an installation whose old set had no token yet: it fetches one with the old set.
+    let token = manager.token(&account(1), &scopes()).await.unwrap();
+    assert_eq!(cid(&token), clients[1].client_id);
+    assert_eq!(server.count_client("unregistered-acct-1"), 1);
+    assert_eq!(server.count_client(&clients[1].client_id), 1);
+    assert_eq!(reports.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compromised_rotation_never_falls_back() {
+    let (server, clients, manager) = setup(2, ManagerPolicy::default());
+    let (manager, reports) = with_counter(manager);
+
+    // acct-0 holds a token from the old set when the compromise is reported; acct-1 none.
+    manager.token(&account(0), &scopes()).await.unwrap();
+    for (i, creds) in clients.iter().enumerate() {
+        let credentials =
+            InstallationCredentials::from_event(&rotated_to_unknown_client(&server, account(i).as_str(), creds))
+                .unwrap();
+        manager.rotate(credentials, RotationKind::Compromised).unwrap();
+    }
+    assert_eq!(manager.len(), 0, "the old set's providers (and tokens) were dropped at once");
+
+    for i in 0..2 {
+        let error = manager.token(&account(i), &scopes()).await.unwrap_err();
+        assert!(is_invalid_client(&error), "acct-{i}: {error}");
+    }
+    assert_eq!(server.count_client(&clients[0].client_id), 1, "no request with the compromised set");
+    assert_eq!(server.count_client(&clients[1].client_id), 0, "no request with the compromised set");
+    assert_eq!(reports.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_grace_refused_credentials_are_an_error() {
+    let (server, clients, manager) = setup(1, ManagerPolicy::default().grace(Duration::ZERO));
+    let (manager, reports) = with_counter(manager);
+    manager.handle_event(&rotated_to_unknown_client(&server, "acct-0", &clients[0])).unwrap();
+    let error = manager.token(&account(0), &scopes()).await.unwrap_err();
+    assert!(is_invalid_client(&error), "{error}");
+    assert_eq!(server.count_client(&clients[0].client_id), 0);
+    assert_eq!(reports.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_working_rotation_switches_at_once() {
+    let (server, clients, manager) = setup(1, ManagerPolicy::default());
+    let (manager, reports) = with_counter(manager);
+    manager.token(&account(0), &scopes()).await.unwrap();
+    let new = server.register_client(Algorithm::Es256).unwrap();
+    let body = event("app.credentials_rotated", "acct-0", &server, &new.client_id, &new.key_id, &new.private_key);
+    manager.handle_event(&body).unwrap();
+
+    let token = manager.token(&account(0), &scopes()).await.unwrap();
+    assert_eq!(cid(&token), new.client_id);
+    assert_eq!(server.count_client(&new.client_id), 1);
+    assert_eq!(server.count_client(&clients[0].client_id), 1);
+    assert_eq!(reports.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
+    let (server, clients, manager) = setup(1, ManagerPolicy::default());
+    let error = manager.token(&"nobody".parse().unwrap(), &scopes()).await.unwrap_err();
+    assert!(matches!(&error, Error::UnknownInstallation { account } if account == "nobody"), "{error:?}");
+    assert!(error.to_string().contains("TokenManager::install"), "{error}");
+    assert!(!error.is_retryable());
+
+    // A rotation for an account never installed is refused too, and installs nothing.
+    let body = event("app.credentials_rotated", "nobody", &server, "c", "k", &clients[0].private_key);
+    assert!(matches!(manager.handle_event(&body), Err(Error::UnknownInstallation { .. })));
+    assert_eq!(manager.installations(), 1);
+    // A malformed event is the core's error, without the key.
+    let error = manager.handle_event(b"{\"type\": \"app.installed\"}").unwrap_err();
+    assert!(matches!(error, Error::Core(_)), "{error:?}");
+
+    manager.token(&account(0), &scopes()).await.unwrap();
+    assert!(manager.uninstall(&account(0)));
+    assert!(!manager.uninstall(&account(0)));
+    assert_eq!((manager.len(), manager.installations()), (0, 0));
+    assert!(matches!(manager.token(&account(0), &scopes()).await, Err(Error::UnknownInstallation { .. })));
+
+    // Installing again replaces nothing old and works at once.
+    manager.handle_event(&installed(&server, "acct-0", &clients[0])).unwrap();
+    assert!(manager.provider(&account(0), &scopes()).unwrap().token().await.is_ok());
+    assert!(!format!("{manager:?}").contains(&clients[0].private_key[40..80]));
+}
+
+/// Keeps the text of every tracing event's fields.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<String>>);
+
+impl Visit for Capture {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0.lock().unwrap(), "{}={:?} ", field.name(), value);
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        span.record(&mut self.clone());
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        values.record(&mut self.clone());
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        event.record(&mut self.clone());
+        self.0.lock().unwrap().push('\n');
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+/// Current-thread runtime: the capturing subscriber is the thread's default.
+#[tokio::test]
+async fn the_fallback_warning_names_the_clients_and_holds_no_secret() {
+    let capture = Capture::default();
+    let _events = tracing::subscriber::set_default(capture.clone());
+    let (server, clients, manager) = setup(1, ManagerPolicy::default());
+    let token = manager.token(&account(0), &scopes()).await.unwrap();
+    manager.handle_event(&rotated_to_unknown_client(&server, "acct-0", &clients[0])).unwrap();
+    manager.token(&account(0), &scopes()).await.unwrap();
+
+    let text = capture.0.lock().unwrap().clone();
+    let warning = text.lines().find(|line| line.contains("using the previous ones")).expect("a fallback warning");
+    assert!(warning.contains("acct-0") && warning.contains("unregistered-acct-0"), "{warning}");
+    assert!(warning.contains(&clients[0].client_id), "{warning}");
+    for secret in [&clients[0].private_key[40..80], token.access_token().secret(), "not-used"] {
+        assert!(!text.contains(secret), "a secret reached tracing: {text}");
+    }
+}

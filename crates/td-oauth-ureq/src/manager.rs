@@ -1,0 +1,400 @@
+//! Tokens for a partner app installed in many accounts: one [`TokenProvider`] per installation, credential
+//! set and scopes, made on first use, dropped when idle, with credential rotation and its grace period.
+//!
+//! The rules (which set is active, when to fall back, what is idle) are td-oauth-core's [`Rotation`],
+//! [`ManagerPolicy`] and [`IdleMap`]; this file keeps them behind one `std` mutex, never held while a
+//! token is fetched, and fetches through the providers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use td_oauth_core::{
+    Account, ErrorCode, EventKind, IdleMap, InstallationCredentials, InstallationKey, ManagerPolicy, Rotation,
+    RotationFallback, RotationKind, Scopes, TokenResponse, Which,
+};
+
+use crate::{Client, Config, Error, TokenProvider};
+
+type Hook = Arc<dyn Fn(&RotationFallback) + Send + Sync>;
+
+/// Access tokens for every account that installed your partner app.
+///
+/// Feed it AppConnect's events ([`handle_event`](Self::handle_event), or [`install`](Self::install) and
+/// [`rotate`](Self::rotate)), then ask for a token by account and scopes with [`token`](Self::token). Each
+/// installation gets its own [`TokenProvider`] per scope set, made on first use, sharing one `ureq::Agent`
+/// (and connection pool) with all the others; a provider unused for the policy's idle timeout is dropped,
+/// and at most [`ManagerPolicy::max_providers`] are kept (the least recently used goes first). A dropped
+/// provider costs one token request on its next use.
+///
+/// `Clone + Send + Sync`: clones share everything; hand one to every thread.
+///
+/// Rotation: [`rotate`](Self::rotate) makes the new credentials current at once. After a
+/// [`RotationKind::Routine`] rotation, if the token endpoint refuses the new credentials with
+/// `invalid_client` during the grace period (seven days by default), the previous ones are used for
+/// [`ManagerPolicy::retry_rotated_after`] before the new ones are tried again, and the fallback is reported
+/// to the [`on_rotation_fallback`](Self::on_rotation_fallback) hook and as a `tracing` warning. After a
+/// [`RotationKind::Compromised`] rotation the previous credentials, and every token they obtained, are
+/// dropped at once.
+///
+/// ```
+/// use td_oauth_ureq::{Config, Scopes, TokenManager};
+/// # use td_oauth_testkit::{Algorithm, TestServer};
+///
+/// # let server = TestServer::start()?;
+/// # let registered = server.register_client(Algorithm::Es256)?;
+/// # let event_body = format!(r#"{{"type": "app.installed", "data": {{"installation_id": "i1", "account_name": "acme",
+/// #   "client_id": "{}", "private_key": "{}", "key_id": "{}", "key_algorithm": "ES256"}},
+/// #   "_links": {{"token": {{"href": "{}"}}}}}}"#,
+/// #   registered.client_id, registered.private_key, registered.key_id, server.token_url());
+/// let manager = TokenManager::new(Config::default())
+///     .on_rotation_fallback(|report| eprintln!("alert: {report}"));
+///
+/// // In the webhook handler, for app.installed and app.credentials_rotated:
+/// manager.handle_event(event_body.as_bytes())?;
+///
+/// // Anywhere in the program:
+/// let token = manager.token(&"acme".parse()?, &"users:read".parse::<Scopes>()?)?;
+/// # assert!(token.expires_in().as_secs() > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct TokenManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Carries the one shared agent, so every credential set's [`Client`] uses the same pool.
+    config: Config,
+    policy: ManagerPolicy,
+    state: Mutex<State>,
+}
+
+struct State {
+    installations: HashMap<Account, Installation>,
+    providers: IdleMap<InstallationKey, Slot>,
+    hook: Option<Hook>,
+    last_sweep: Instant,
+    next_serial: u64,
+}
+
+/// One account's credentials, and a client per credential set.
+struct Installation {
+    rotation: Rotation,
+    current: Set,
+    /// Present exactly while `rotation` keeps a previous set.
+    previous: Option<Set>,
+}
+
+/// A credential set's number (unique in this manager) and its client, made on first use.
+struct Set {
+    serial: u64,
+    client: Option<Client>,
+}
+
+/// A provider and the credential set it fetches with: a rotation that keeps the client id (a new key for
+/// the same client) still gets new providers, since the serial differs.
+struct Slot {
+    serial: u64,
+    provider: TokenProvider,
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.lock();
+        f.debug_struct("TokenManager")
+            .field("installations", &state.installations.len())
+            .field("providers", &state.providers.len())
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unknown(account: &Account) -> Error {
+    Error::UnknownInstallation { account: account.as_str().to_owned() }
+}
+
+fn is_invalid_client(error: &Error) -> bool {
+    error.oauth().is_some_and(|oauth| *oauth.code() == ErrorCode::InvalidClient)
+}
+
+impl TokenManager {
+    /// A manager with the default [`ManagerPolicy`] that fetches as `config` says, through one agent every
+    /// installation shares (`config`'s own, or one built from it). Cannot fail, unlike td-oauth-reqwest's.
+    pub fn new(config: Config) -> Self {
+        Self::with_policy(config, ManagerPolicy::default())
+    }
+
+    /// A manager with `policy` (provider limit, idle timeout, rotation grace).
+    pub fn with_policy(config: Config, policy: ManagerPolicy) -> Self {
+        let agent = config.build_agent();
+        let config = config.agent(agent);
+        let state = State {
+            installations: HashMap::new(),
+            providers: IdleMap::new(policy.provider_limit()),
+            hook: None,
+            last_sweep: Instant::now(),
+            next_serial: 0,
+        };
+        TokenManager { inner: Arc::new(Inner { config, policy, state: Mutex::new(state) }) }
+    }
+
+    /// Calls `hook` whenever refused new credentials make an installation fall back to its previous ones
+    /// (see [`RotationFallback`]; it holds no secret), to alert someone: the installation works on borrowed
+    /// time until the grace ends. Called outside the manager's lock, at most once per fallback period.
+    pub fn on_rotation_fallback(self, hook: impl Fn(&RotationFallback) + Send + Sync + 'static) -> Self {
+        self.inner.lock().hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Adds an installation (from `app.installed`). An installation of the same account is replaced at once,
+    /// without grace, and its providers dropped.
+    pub fn install(&self, credentials: InstallationCredentials) {
+        let account = credentials.account().clone();
+        let client_id = credentials.client_id().clone();
+        let mut guard = self.inner.lock();
+        let state = &mut *guard;
+        let serial = state.serial();
+        let replaced = state.installations.insert(
+            account.clone(),
+            Installation { rotation: Rotation::new(credentials), current: Set::new(serial), previous: None },
+        );
+        let dropped = state.providers.retain(|key, _| key.account() != &account);
+        drop(guard);
+        tracing::info!(
+            account = account.as_str(),
+            client_id = client_id.as_str(),
+            replaced = replaced.is_some(),
+            providers_dropped = dropped.len(),
+            "installation added"
+        );
+    }
+
+    /// Rotates an installation's credentials (from `app.credentials_rotated`): `credentials` become current
+    /// at once. With [`RotationKind::Routine`], the previous ones stay as a fallback for the grace period;
+    /// with [`RotationKind::Compromised`], they and their tokens are dropped now. Fails with
+    /// [`Error::UnknownInstallation`] when the account was never installed.
+    pub fn rotate(&self, credentials: InstallationCredentials, kind: RotationKind) -> Result<(), Error> {
+        let now = Instant::now();
+        let account = credentials.account().clone();
+        let client_id = credentials.client_id().clone();
+        let mut guard = self.inner.lock();
+        let state = &mut *guard;
+        let serial = state.serial();
+        let installation = state.installations.get_mut(&account).ok_or_else(|| unknown(&account))?;
+        installation.rotation.rotate(credentials, kind, now, &self.inner.policy)?;
+        let replaced = std::mem::replace(&mut installation.current, Set::new(serial));
+        installation.previous = match kind {
+            RotationKind::Routine if installation.rotation.previous().is_some() => Some(replaced),
+            RotationKind::Routine | RotationKind::Compromised => None,
+        };
+        let keep = (installation.current.serial, installation.previous.as_ref().map(|set| set.serial));
+        let dropped = state.providers.retain(|key, slot| key.account() != &account || keeps(keep, slot.serial));
+        drop(guard);
+        tracing::info!(
+            account = account.as_str(),
+            client_id = client_id.as_str(),
+            ?kind,
+            providers_dropped = dropped.len(),
+            "installation credentials rotated"
+        );
+        Ok(())
+    }
+
+    /// Reads an AppConnect event body and applies it: `app.installed` → [`install`](Self::install),
+    /// `app.credentials_rotated` → [`rotate`](Self::rotate) with [`RotationKind::Routine`]. The event does
+    /// not say whether the old credentials were compromised: when they were, call
+    /// [`rotate`](Self::rotate) with [`RotationKind::Compromised`] instead. Returns which event it was.
+    pub fn handle_event(&self, body: &[u8]) -> Result<EventKind, Error> {
+        let credentials = InstallationCredentials::from_event(body)?;
+        let kind = credentials.kind();
+        match kind {
+            EventKind::Installed => self.install(credentials),
+            EventKind::CredentialsRotated => self.rotate(credentials, RotationKind::Routine)?,
+        }
+        Ok(kind)
+    }
+
+    /// Forgets an installation (the app was uninstalled) and drops its providers. Returns whether it
+    /// was known.
+    pub fn uninstall(&self, account: &Account) -> bool {
+        let mut guard = self.inner.lock();
+        let state = &mut *guard;
+        let known = state.installations.remove(account).is_some();
+        state.providers.retain(|key, _| key.account() != account);
+        known
+    }
+
+    /// A token for `account` with `scopes`, from the active credentials' provider (cached, refreshed
+    /// ahead of expiry, one request however many threads ask; blocks while one is fetched). When the current credentials are refused with
+    /// `invalid_client` and a routine rotation's previous ones are within their grace, the previous ones
+    /// are used and the fallback reported.
+    pub fn token(&self, account: &Account, scopes: &Scopes) -> Result<Arc<TokenResponse>, Error> {
+        let (provider, which, serial) = self.inner.active(account, scopes)?;
+        let error = match provider.token() {
+            Ok(token) => return Ok(token),
+            Err(error) => error,
+        };
+        if which != Which::Current || !is_invalid_client(&error) {
+            return Err(error);
+        }
+        let (report, hook, next) = {
+            let mut guard = self.inner.lock();
+            let state = &mut *guard;
+            let now = Instant::now();
+            let report = match state.installations.get_mut(account) {
+                // Only if the refused set is still the current one: a rotation may have come meanwhile.
+                Some(installation) if installation.current.serial == serial => {
+                    installation.rotation.refused(Which::Current, now, &self.inner.policy)
+                }
+                _ => None,
+            };
+            (report, state.hook.clone(), state.provider(account, scopes, now, &self.inner))
+        };
+        if let Some(report) = &report {
+            tracing::warn!(
+                account = report.account().as_str(),
+                new_client_id = report.new_client_id().as_str(),
+                old_client_id = report.old_client_id().as_str(),
+                grace_remaining_secs = report.grace_remaining().as_secs(),
+                "rotated credentials refused with invalid_client; using the previous ones"
+            );
+            if let Some(hook) = hook {
+                hook(report);
+            }
+        }
+        match next {
+            // Another set is active now (the previous one, or a newer rotation): one try with it.
+            Ok((provider, _, next_serial)) if next_serial != serial => provider.token(),
+            _ => Err(error),
+        }
+    }
+
+    /// The provider of the credentials active now for `account` and `scopes`, made on first use. Prefer
+    /// [`token`](Self::token), which also falls back to previous credentials; a provider kept by the caller
+    /// outlives rotations and eviction.
+    pub fn provider(&self, account: &Account, scopes: &Scopes) -> Result<TokenProvider, Error> {
+        self.inner.active(account, scopes).map(|(provider, _, _)| provider)
+    }
+
+    /// How many providers are kept (one per installation, credential set and scopes in use).
+    pub fn len(&self) -> usize {
+        self.inner.lock().providers.len()
+    }
+
+    /// Whether no provider is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many installations are known.
+    pub fn installations(&self) -> usize {
+        self.inner.lock().installations.len()
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &ManagerPolicy {
+        &self.inner.policy
+    }
+
+    /// Drops the providers idle for the policy's idle timeout and the previous credentials whose grace
+    /// has ended, now; returns how many providers went. Sweeps also run by themselves, at most every
+    /// quarter of the idle timeout, when a provider is asked for.
+    pub fn evict_idle(&self) -> usize {
+        let mut state = self.inner.lock();
+        state.sweep(Instant::now(), &self.inner.policy)
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code holding the lock panics on caller or server input; recover the state if a bug did.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The provider of the active set, under the lock, with a lazy sweep first.
+    fn active(&self, account: &Account, scopes: &Scopes) -> Result<(TokenProvider, Which, u64), Error> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if now.saturating_duration_since(state.last_sweep) >= self.policy.idle_after() / 4 {
+            state.sweep(now, &self.policy);
+        }
+        state.provider(account, scopes, now, self)
+    }
+}
+
+impl State {
+    fn serial(&mut self) -> u64 {
+        self.next_serial = self.next_serial.wrapping_add(1);
+        self.next_serial
+    }
+
+    /// The active set's provider for `scopes`: the kept one, or a new one over the set's client.
+    fn provider(
+        &mut self,
+        account: &Account,
+        scopes: &Scopes,
+        now: Instant,
+        inner: &Inner,
+    ) -> Result<(TokenProvider, Which, u64), Error> {
+        let installation = self.installations.get_mut(account).ok_or_else(|| unknown(account))?;
+        if installation.rotation.expire(now).is_some() {
+            installation.previous = None;
+        }
+        let active = installation.rotation.active(now);
+        let set = match (active.which, installation.previous.as_mut()) {
+            (Which::Previous, Some(previous)) => previous,
+            _ => &mut installation.current,
+        };
+        let key = InstallationKey::new(account.clone(), active.credentials.client_id().clone(), scopes.clone());
+        if let Some(slot) = self.providers.get(&key, now)
+            && slot.serial == set.serial
+        {
+            return Ok((slot.provider.clone(), active.which, set.serial));
+        }
+        let client = match &set.client {
+            Some(client) => client.clone(),
+            None => {
+                let credentials = active.credentials;
+                let client =
+                    Client::with_config(credentials.endpoints(), credentials.credentials(), inner.config.clone());
+                set.client = Some(client.clone());
+                client
+            }
+        };
+        let provider = TokenProvider::client_credentials(client, scopes.clone());
+        let (which, serial) = (active.which, set.serial);
+        self.providers.insert(key, Slot { serial, provider: provider.clone() }, now);
+        Ok((provider, which, serial))
+    }
+
+    /// Drops idle providers and ended graces; returns how many providers went.
+    fn sweep(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
+        self.last_sweep = now;
+        let mut evicted = self.providers.evict_idle(now, policy.idle_after()).len();
+        for (account, installation) in &mut self.installations {
+            if installation.rotation.expire(now).is_some()
+                && let Some(previous) = installation.previous.take()
+            {
+                evicted +=
+                    self.providers.retain(|key, slot| key.account() != account || slot.serial != previous.serial).len();
+            }
+        }
+        if evicted > 0 {
+            tracing::debug!(evicted, remaining = self.providers.len(), "idle token providers dropped");
+        }
+        evicted
+    }
+}
+
+impl Set {
+    fn new(serial: u64) -> Self {
+        Set { serial, client: None }
+    }
+}
+
+/// Whether a provider of `serial` belongs to one of the kept sets (current, previous).
+fn keeps((current, previous): (u64, Option<u64>), serial: u64) -> bool {
+    serial == current || previous == Some(serial)
+}
