@@ -34,6 +34,8 @@
 //!   background while everyone keeps the valid token; [`invalidate`](TokenProvider::invalidate) and
 //!   [`force_refresh`](TokenProvider::force_refresh).
 //! - [`TokenSource`]: the `async-trait` trait the provider implements, for your own token sources too.
+//! - [`SharedCache`]: the seam for a token cache shared between processes ([`Config::shared_cache`]);
+//!   td-oauth-redis provides one on Redis.
 //! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401.
 //! - [`Config`]: timeouts, the 64 KiB body cap, retry and cache policies, extra root certificates, or your
 //!   own `reqwest::Client`. Redirects are never followed. TLS is rustls with the ring provider.
@@ -94,6 +96,7 @@ mod config;
 mod error;
 mod provider;
 mod send;
+mod shared_cache;
 mod source;
 
 pub use async_trait::async_trait;
@@ -102,6 +105,7 @@ pub use client::Client;
 pub use config::{Config, DEFAULT_USER_AGENT};
 pub use error::Error;
 pub use provider::TokenProvider;
+pub use shared_cache::SharedCache;
 pub use source::TokenSource;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).

@@ -223,7 +223,12 @@ impl Round {
 
     async fn run(mut self) -> Result<Arc<TokenResponse>, Error> {
         let grant = self.inner.lock().grant.clone();
-        let result = self.inner.client.fetch(&grant).await.map(Arc::new);
+        let client = &self.inner.client;
+        let result = match client.config().shared() {
+            Some(shared) => shared.fetch(client, &grant).await,
+            None => client.fetch(&grant).await,
+        }
+        .map(Arc::new);
         let now = Instant::now();
         {
             let mut state = self.inner.lock();

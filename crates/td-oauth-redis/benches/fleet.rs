@@ -1,0 +1,2 @@
+//! Placeholder until the fleet benchmark lands.
+fn main() {}
