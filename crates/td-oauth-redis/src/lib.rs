@@ -1,6 +1,6 @@
 //! # td-oauth-redis
 //!
-//! A token cache shared by every process of a fleet through Redis, for [td-oauth-reqwest]'s
+//! A token cache shared by every process of a fleet through Redis, for [td-oauth-reqwest](td_oauth_reqwest)'s
 //! [`TokenProvider`](td_oauth_reqwest::TokenProvider): a fleet of N processes sends one token request
 //! where it would send N, and a process that starts while the fleet's token is valid sends none.
 //!

@@ -206,8 +206,8 @@ fn a_lease_holder_killed_mid_fetch_is_taken_over_after_the_lease_expires() {
 
 #[test]
 fn every_caller_gets_a_token_when_redis_stops_mid_run() {
-    let mut fixture = Fleet::start();
-    let config = FleetConfig::default().redis_timeout(Duration::from_millis(200));
+    let fixture = Fleet::start();
+    let config = FleetConfig::default().redis_timeout(Duration::from_millis(200)).max_wait(Duration::from_secs(30));
     let fleet = fleet_cache(&fixture.redis.url(), config);
     let first = tokens(&fixture, &fleet, 20);
     assert_eq!(fixture.token_requests(), 1);
@@ -215,19 +215,31 @@ fn every_caller_gets_a_token_when_redis_stops_mid_run() {
     assert_eq!(tokens(&fixture, &fleet, 20), first);
     assert_eq!(fixture.token_requests(), 1);
 
-    fixture.redis.stop();
+    // Another process holds the lease and never shares a token: a cold provider's callers wait on it,
+    // and Redis stops under them.
+    let key = fixture.fleet_key();
+    fixture.redis.command(&[b"DEL", key.token_key().as_bytes()]).unwrap();
+    fixture.redis.command(&[b"SET", key.lease_key().as_bytes(), b"stuck", b"PX", b"60000"]).unwrap();
+    std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| tokens(&fixture, &fleet, 20));
+        std::thread::sleep(Duration::from_millis(300));
+        fixture.redis.stop();
+        assert_eq!(waiting.join().unwrap().len(), 20);
+    });
+    assert_eq!(fixture.token_requests(), 2);
+
     for round in 0..3 {
         let got = tokens(&fixture, &fleet, 20);
         assert_eq!(got.len(), 20, "round {round}");
         assert!(got.iter().all(|token| !token.is_empty()));
     }
     // Each cold provider fetched for itself: one request per provider, never one per caller.
-    assert_eq!(fixture.token_requests(), 4);
+    assert_eq!(fixture.token_requests(), 5);
 }
 
 #[test]
 fn a_redis_that_is_down_at_start_up_is_a_fallback_not_an_error() {
-    let mut fixture = Fleet::start();
+    let fixture = Fleet::start();
     let url = fixture.redis.url();
     fixture.redis.stop();
     let fleet = fleet_cache(&url, FleetConfig::default());

@@ -28,6 +28,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSIO
 /// | [`user_agent`](Self::user_agent) | `td-oauth/<version>` |
 /// | trust | the system's CA certificates, plus [`add_root_certificate`](Self::add_root_certificate) |
 /// | redirects | never followed |
+/// | [`shared_cache`](Self::shared_cache) | none: each provider fetches its own tokens |
 ///
 /// ```
 /// use std::time::Duration;

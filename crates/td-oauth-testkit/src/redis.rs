@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -25,7 +26,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 #[derive(Debug)]
 pub struct RedisServer {
-    child: Option<Child>,
+    /// Behind a lock so that a test can stop the server while other threads use it.
+    child: Mutex<Option<Child>>,
     port: u16,
     dir: PathBuf,
 }
@@ -52,7 +54,7 @@ impl RedisServer {
                 };
                 Error::Redis(reason)
             })?;
-        let mut server = RedisServer { child: Some(child), port, dir };
+        let server = RedisServer { child: Mutex::new(Some(child)), port, dir };
         server.wait_until_ready()?;
         Ok(server)
     }
@@ -73,8 +75,8 @@ impl RedisServer {
     }
 
     /// Stops the server (SIGKILL) and waits for it to exit. Its directory stays until drop.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+    pub fn stop(&self) {
+        if let Some(mut child) = self.child.lock().unwrap_or_else(PoisonError::into_inner).take() {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -96,7 +98,7 @@ impl RedisServer {
         read_reply(&mut stream).map_err(io)
     }
 
-    fn wait_until_ready(&mut self) -> Result<(), Error> {
+    fn wait_until_ready(&self) -> Result<(), Error> {
         let started = Instant::now();
         loop {
             if let Ok(reply) = self.command(&[b"PING"])
@@ -104,7 +106,7 @@ impl RedisServer {
             {
                 return Ok(());
             }
-            if let Some(child) = self.child.as_mut()
+            if let Some(child) = self.child.lock().unwrap_or_else(PoisonError::into_inner).as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
                 return Err(Error::Redis(format!("redis-server exited at start-up ({status})")));
