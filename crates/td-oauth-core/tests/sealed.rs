@@ -38,6 +38,16 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_bytes_never_open(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let refused = matches!(
+            open(&bytes, &SealingKey::new([1; 32]), &fleet_key("users:read"), now, wall),
+            Err(Error::Sealed { .. })
+        );
+        prop_assert!(refused);
+    }
+
+    #[test]
     fn round_trip_keeps_token_scope_and_remaining_time(
         access_token in "[!-~]{1,300}",
         scope in "[a-z]{1,10}:(read|write)",

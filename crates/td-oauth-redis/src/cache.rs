@@ -226,7 +226,7 @@ impl FleetCache {
         match open(&bytes, &self.inner.key, key, Instant::now(), SystemTime::now()) {
             Ok(found) => Ok(Some(found)),
             Err(CoreError::Sealed { problem: SealedProblem::Expired }) => Ok(None),
-            // A newer td-oauth may have written it: leave it alone.
+            // A newer td-oauth may have written it: not deleted, though this caller's token replaces it.
             Err(CoreError::Sealed { problem: SealedProblem::UnknownVersion(version) }) => {
                 tracing::warn!(
                     redis = self.inner.redis.endpoint(),
