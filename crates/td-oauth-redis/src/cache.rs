@@ -148,6 +148,34 @@ impl FleetCache {
         }
     }
 
+    /// Deletes the token stored for `key` if it is `token` (same access token), so that no process is handed
+    /// it again: for a token the API refused, or one a provider invalidated. A newer token is left alone.
+    /// Redis failures are warned about and otherwise ignored.
+    pub async fn discard(&self, key: &FleetKey, token: &TokenResponse) {
+        let result = async {
+            let mut connection = self.inner.redis.connection().await?;
+            let get = redis::cmd("GET").arg(key.token_key()).clone();
+            let Some(bytes) = self.inner.redis.run::<Option<Vec<u8>>>(&mut connection, &get, "GET").await? else {
+                return Ok(false);
+            };
+            let stored = open(&bytes, &self.inner.key, key, Instant::now(), SystemTime::now());
+            // Any stored value that does not open is dropped as well: the next lookup would drop it anyway.
+            if stored.is_ok_and(|found| found.token().access_token().secret() != token.access_token().secret()) {
+                return Ok(false);
+            }
+            let delete = redis::cmd("EVAL").arg(COMPARE_AND_DELETE).arg(1).arg(key.token_key()).arg(bytes).clone();
+            Ok::<_, Unavailable>(self.inner.redis.run::<i64>(&mut connection, &delete, "DEL token").await? == 1)
+        };
+        match result.await {
+            Ok(deleted) => tracing::debug!(redis = self.inner.redis.endpoint(), deleted, "fleet token discarded"),
+            Err(problem) => tracing::warn!(
+                redis = self.inner.redis.endpoint(),
+                problem = %problem,
+                "the dropped token could not be removed from the fleet cache; other processes may still use it"
+            ),
+        }
+    }
+
     /// A due token: refreshed by this caller if it wins the lease, else returned as it is.
     async fn refresh_ahead<F, Fut, E>(
         &self,

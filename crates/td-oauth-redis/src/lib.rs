@@ -25,6 +25,8 @@
 //!   td-oauth-reqwest's [`SharedCache`](td_oauth_reqwest::SharedCache) for client-credentials grants.
 //! - A lease (`SET NX PX`, released only by its holder) so one process fetches for the fleet; others wait
 //!   at most [`FleetConfig::max_wait`], then fetch themselves.
+//! - A token a provider drops (refused by the API with a 401, or invalidated) is deleted from Redis too, if
+//!   it is still the one stored ([`FleetCache::discard`]), so the fleet does not keep handing it out.
 //! - Refresh ahead: a token with little of its lifetime left is refreshed by whoever sees it first, while
 //!   everyone keeps using it.
 //! - Failure is a fallback, never an error: Redis down, slow (per-command timeout), or at start-up →

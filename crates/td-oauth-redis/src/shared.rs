@@ -1,4 +1,5 @@
-//! The fleet cache as td-oauth-reqwest's [`SharedCache`]: what a provider calls when its own cache is cold.
+//! The fleet cache as td-oauth-reqwest's [`SharedCache`]: what a provider calls when its own cache is cold,
+//! and when it drops a token (invalidated, or refused by the API).
 
 use async_trait::async_trait;
 use td_oauth_core::{FleetKey, Grant, TokenResponse};
@@ -18,6 +19,15 @@ impl SharedCache for FleetCache {
                 self.get_or_fetch(&key, || client.fetch(grant)).await
             }
             _ => client.fetch(grant).await,
+        }
+    }
+
+    /// Deletes the fleet's token if it is still `token`, so that no process is handed it again.
+    async fn discard(&self, client: &Client, grant: &Grant, token: &TokenResponse) {
+        if let Grant::ClientCredentials { scopes } = grant {
+            let token_client = client.token_client();
+            let key = FleetKey::new(token_client.token_url().as_str(), token_client.client_id(), scopes);
+            self.discard(&key, token).await;
         }
     }
 }

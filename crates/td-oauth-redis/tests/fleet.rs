@@ -385,6 +385,33 @@ fn get_or_fetch_shares_one_fetch_and_refreshes_a_due_token_without_waiting() {
 }
 
 #[test]
+fn a_token_refused_by_the_api_or_invalidated_leaves_the_fleet_cache() {
+    use td_oauth_reqwest::TokenSource as _;
+    let fixture = Fleet::start();
+    let fleet = fleet_cache(&fixture.redis.url(), FleetConfig::default());
+    let creds = &fixture.creds;
+    let client =
+        client(fixture.server.token_url(), &creds.client_id, &creds.key_id, &creds.private_key, Some(fleet.clone()));
+    let provider = client.provider(Grant::client_credentials(scopes()));
+    fixture.rt.block_on(async {
+        let first = provider.token().await.unwrap();
+        // A 401: the provider drops the token, and the fleet cache must not hand it back.
+        provider.token_rejected(&first);
+        let second = provider.token().await.unwrap();
+        assert_ne!(second.access_token().secret(), first.access_token().secret());
+        assert_eq!(fixture.token_requests(), 2);
+        // force_refresh (invalidate, then fetch) too.
+        let third = provider.force_refresh().await.unwrap();
+        assert_ne!(third.access_token().secret(), second.access_token().secret());
+        assert_eq!(fixture.token_requests(), 3);
+    });
+    // The fleet now shares the newest token.
+    let newest = tokens(&fixture, &fleet, 3);
+    assert_eq!(fixture.token_requests(), 3);
+    assert_eq!(newest.len(), 3);
+}
+
+#[test]
 fn tokens_expiring_within_the_margin_are_not_shared() {
     let fixture = Fleet::start();
     fixture.server.set_token_lifetime(Duration::from_secs(20));

@@ -18,4 +18,11 @@ use crate::{Client, Error};
 pub trait SharedCache: Send + Sync + fmt::Debug + 'static {
     /// A token for `grant`: one another process shared, or one fetched with `client`.
     async fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error>;
+
+    /// `token` was dropped by the provider ([`invalidate`](crate::TokenProvider::invalidate), or the API
+    /// refused it): stop handing it out to anyone. Called just before the provider's next
+    /// [`fetch`](Self::fetch). Failures are the implementation's to report; the default does nothing.
+    async fn discard(&self, client: &Client, grant: &Grant, token: &TokenResponse) {
+        let _ = (client, grant, token);
+    }
 }

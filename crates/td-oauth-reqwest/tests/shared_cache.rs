@@ -1,5 +1,5 @@
 //! The `SharedCache` seam: a provider with one asks it (once per cold cache, however many callers) instead of
-//! fetching; `Client::fetch` never does.
+//! fetching, and tells it which token it dropped; `Client::fetch` never does.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -10,9 +10,9 @@ use td_oauth_testkit::TOKEN_PATH;
 
 mod common;
 
-/// A shared cache that fetches every time and counts how often it was asked.
+/// A shared cache that fetches every time and counts how often it was asked, and told to discard.
 #[derive(Debug, Default)]
-struct Counting(AtomicUsize);
+struct Counting(AtomicUsize, AtomicUsize);
 
 #[async_trait]
 impl SharedCache for Counting {
@@ -20,10 +20,14 @@ impl SharedCache for Counting {
         self.0.fetch_add(1, Ordering::SeqCst);
         client.fetch(grant).await
     }
+
+    async fn discard(&self, _client: &Client, _grant: &Grant, _token: &TokenResponse) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 #[test]
-fn a_cold_provider_asks_the_shared_cache_once_and_client_fetch_never() {
+fn a_provider_asks_the_shared_cache_when_cold_and_tells_it_what_it_dropped() {
     let server = common::server(common::Scheme::Http);
     let creds = server.register_client(td_oauth_testkit::Algorithm::Es256).unwrap();
     let shared = Arc::new(Counting::default());
@@ -44,6 +48,15 @@ fn a_cold_provider_asks_the_shared_cache_once_and_client_fetch_never() {
         assert_eq!(shared.0.load(Ordering::SeqCst), 1);
         client.fetch(&Grant::client_credentials("apps:read".parse().unwrap())).await.unwrap();
         assert_eq!(shared.0.load(Ordering::SeqCst), 1, "Client::fetch is a direct request");
+
+        // A token the provider drops is discarded from the shared cache before the next fetch.
+        let token = provider.token().await.unwrap();
+        td_oauth_reqwest::TokenSource::token_rejected(&provider, &token);
+        assert_eq!(shared.1.load(Ordering::SeqCst), 0, "told at the next fetch, not before");
+        provider.token().await.unwrap();
+        assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (2, 1));
+        provider.force_refresh().await.unwrap();
+        assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (3, 2));
     });
-    assert_eq!(server.count_path(TOKEN_PATH), 2);
+    assert_eq!(server.count_path(TOKEN_PATH), 4);
 }
