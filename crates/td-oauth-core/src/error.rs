@@ -108,6 +108,21 @@ pub enum Error {
         feature: &'static str,
     },
 
+    /// The key that seals tokens in a shared cache is not usable.
+    #[error("invalid sealing key: {reason}")]
+    InvalidSealingKey {
+        /// What was wrong (never the key) and how to make one.
+        reason: String,
+    },
+
+    /// A token from a shared cache could not be opened: altered, sealed with another key, stored under
+    /// another cache key, of an unknown format, or expired. Discard it and fetch a new one.
+    #[error("sealed token refused: {problem}")]
+    Sealed {
+        /// What was wrong with it.
+        problem: crate::SealedProblem,
+    },
+
     /// The crypto backend failed to sign or the system random source failed.
     #[error("cryptographic failure: {0}")]
     Crypto(&'static str),

@@ -35,6 +35,8 @@
 //! - [`TokenCache`] and [`RetryPolicy`]: the token cache's policy (fresh, due for refresh, unusable; one fetch
 //!   in flight; back off after failures) and the retry policy (full jitter, `Retry-After`, deadline), as
 //!   deterministic state machines the transports drive with their own clocks and locks.
+//! - [`SealingKey`], [`FleetKey`], [`seal`] and [`open`]: tokens encrypted (AES-256-GCM) for a cache shared
+//!   between processes, under a key that names no client in clear (td-oauth-redis uses them).
 //! - Secret types ([`AccessToken`], [`ClientSecret`], …) whose `Debug` prints no secret and which are wiped on
 //!   drop.
 //!
@@ -103,6 +105,7 @@ mod request;
 mod response;
 mod retry;
 mod scope;
+mod sealed;
 mod secret;
 
 pub use algorithm::Algorithm;
@@ -125,6 +128,7 @@ pub use request::{FormBody, Grant, TokenClient};
 pub use response::TokenResponse;
 pub use retry::{Failure, RetryPolicy};
 pub use scope::Scopes;
+pub use sealed::{FleetKey, SealedProblem, SealedToken, SealingKey, open, seal};
 pub use secret::{AccessToken, AuthorizationCode, ClientSecret, IdToken, PkceVerifier, RefreshToken};
 
 pub use http;

@@ -57,6 +57,28 @@ impl TokenResponse {
         Err(Error::UnexpectedStatus { status, detail: describe_body(body, content_type), retry_after })
     }
 
+    /// A token taken out of a shared cache at `now`, with `expires_in` what remains of it; `None` when that
+    /// does not fit the monotonic clock.
+    pub(crate) fn from_cache(
+        access_token: AccessToken,
+        expires_in: Duration,
+        now: Instant,
+        scope: Option<String>,
+        session_id: Option<String>,
+    ) -> Option<Self> {
+        let expires_at = now.checked_add(expires_in)?;
+        Some(TokenResponse {
+            access_token,
+            expires_in,
+            received_at: now,
+            expires_at,
+            scope,
+            refresh_token: None,
+            session_id,
+            id_token: None,
+        })
+    }
+
     /// The access token.
     pub fn access_token(&self) -> &AccessToken {
         &self.access_token

@@ -10,7 +10,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use td_oauth_core::{CachePolicy, RetryPolicy};
 
-use crate::Error;
+use crate::{Error, SharedCache};
 
 /// The `User-Agent` sent by default: `td-oauth/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSION"));
@@ -28,6 +28,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSIO
 /// | [`user_agent`](Self::user_agent) | `td-oauth/<version>` |
 /// | trust | the system's CA certificates, plus [`add_root_certificate`](Self::add_root_certificate) |
 /// | redirects | never followed |
+/// | [`shared_cache`](Self::shared_cache) | none: each provider fetches its own tokens |
 ///
 /// ```
 /// use std::time::Duration;
@@ -51,6 +52,7 @@ pub struct Config {
     roots: Vec<CertificateDer<'static>>,
     system_roots: bool,
     http_client: Option<reqwest::Client>,
+    shared_cache: Option<Arc<dyn SharedCache>>,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             roots: Vec::new(),
             system_roots: true,
             http_client: None,
+            shared_cache: None,
         }
     }
 }
@@ -81,6 +84,7 @@ impl fmt::Debug for Config {
             .field("extra_root_certificates", &self.roots.len())
             .field("system_roots", &self.system_roots)
             .field("caller_supplied_client", &self.http_client.is_some())
+            .field("shared_cache", &self.shared_cache)
             .finish()
     }
 }
@@ -152,6 +156,19 @@ impl Config {
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
+    }
+
+    /// Where a [`TokenProvider`](crate::TokenProvider) gets a token when its own cache is cold: a cache
+    /// shared with other processes (such as td-oauth-redis's `FleetCache`) instead of a request of its own.
+    /// [`Client::fetch`](crate::Client::fetch) always sends its own request.
+    pub fn shared_cache(mut self, cache: Arc<dyn SharedCache>) -> Self {
+        self.shared_cache = Some(cache);
+        self
+    }
+
+    /// The shared cache set with [`shared_cache`](Self::shared_cache), if any.
+    pub fn shared(&self) -> Option<&Arc<dyn SharedCache>> {
+        self.shared_cache.as_ref()
     }
 
     pub(crate) fn attempt_timeout(&self) -> Duration {

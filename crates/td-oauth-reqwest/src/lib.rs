@@ -34,6 +34,8 @@
 //!   background while everyone keeps the valid token; [`invalidate`](TokenProvider::invalidate) and
 //!   [`force_refresh`](TokenProvider::force_refresh).
 //! - [`TokenSource`]: the `async-trait` trait the provider implements, for your own token sources too.
+//! - [`SharedCache`]: the seam for a token cache shared between processes ([`Config::shared_cache`]);
+//!   td-oauth-redis provides one on Redis.
 //! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401.
 //! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
 //!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace.
@@ -97,6 +99,7 @@ mod error;
 mod manager;
 mod provider;
 mod send;
+mod shared_cache;
 mod source;
 
 pub use async_trait::async_trait;
@@ -106,6 +109,7 @@ pub use config::{Config, DEFAULT_USER_AGENT};
 pub use error::Error;
 pub use manager::TokenManager;
 pub use provider::TokenProvider;
+pub use shared_cache::SharedCache;
 pub use source::TokenSource;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).

@@ -58,6 +58,9 @@ struct State {
     round: Option<watch::Receiver<Outcome>>,
     /// The grant; a rotated refresh token replaces the one it holds.
     grant: Grant,
+    /// A token dropped by `invalidate` or a 401, which the shared cache (if any) must stop handing out:
+    /// told before the next fetch, so that fetch cannot get it back.
+    discard: Option<Arc<TokenResponse>>,
 }
 
 impl fmt::Debug for TokenProvider {
@@ -76,7 +79,7 @@ impl TokenProvider {
     /// A provider for `grant` over `client`, with the client's [`CachePolicy`](td_oauth_core::CachePolicy).
     pub fn new(client: Client, grant: Grant) -> Self {
         let cache = TokenCache::new(client.config().cache().clone());
-        let state = State { cache, round: None, grant };
+        let state = State { cache, round: None, grant, discard: None };
         TokenProvider { inner: Arc::new(Inner { client, snapshot: ArcSwapOption::empty(), state: Mutex::new(state) }) }
     }
 
@@ -149,7 +152,9 @@ impl TokenProvider {
     pub fn invalidate(&self) {
         let mut state = self.inner.lock();
         state.cache.invalidate();
-        self.inner.snapshot.store(None);
+        if let Some(snapshot) = self.inner.snapshot.swap(None) {
+            state.discard = Some(Arc::clone(&snapshot.token));
+        }
         tracing::debug!(token_url = self.inner.client.token_client().token_url().as_str(), "token invalidated");
     }
 
@@ -222,8 +227,21 @@ impl Round {
     }
 
     async fn run(mut self) -> Result<Arc<TokenResponse>, Error> {
-        let grant = self.inner.lock().grant.clone();
-        let result = self.inner.client.fetch(&grant).await.map(Arc::new);
+        let (grant, discard) = {
+            let mut state = self.inner.lock();
+            (state.grant.clone(), state.discard.take())
+        };
+        let client = &self.inner.client;
+        let result = match client.config().shared() {
+            Some(shared) => {
+                if let Some(token) = discard {
+                    shared.discard(client, &grant, &token).await;
+                }
+                shared.fetch(client, &grant).await
+            }
+            None => client.fetch(&grant).await,
+        }
+        .map(Arc::new);
         let now = Instant::now();
         {
             let mut state = self.inner.lock();
@@ -293,6 +311,7 @@ impl TokenSource for TokenProvider {
         if current.as_deref().is_some_and(|snapshot| Arc::ptr_eq(&snapshot.token, rejected)) {
             state.cache.invalidate();
             self.inner.snapshot.store(None);
+            state.discard = Some(Arc::clone(rejected));
             tracing::debug!("the API refused the token; it is dropped");
         }
     }

@@ -30,6 +30,9 @@ pub enum Error {
     /// An algorithm name other than ES256, ES384, ES512, PS256, PS384, PS512.
     #[error("unknown algorithm {0:?}: expected one of ES256, ES384, ES512, PS256, PS384, PS512")]
     UnknownAlgorithm(String),
+    /// `redis-server` could not be started or spoken to (see [`RedisServer`](crate::RedisServer)).
+    #[error("{0}")]
+    Redis(String),
     /// A client with this client id or key id is already registered.
     #[error("a client with {0} is already registered")]
     Duplicate(String),

@@ -10,6 +10,7 @@
 //! clients (with keys generated in Talkdesk's format, or their own public keys), inspect every
 //! request the server received, and inject faults (error statuses, `Retry-After`, delays,
 //! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values).
+//! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests.
 //! It backs the transports' end-to-end tests, `td-oauth serve` and `td-oauth demo`.
 //!
 //! The server runs on a thread of its own with its own tokio runtime, so blocking tests and
@@ -51,6 +52,7 @@ mod faults;
 mod issuer;
 mod keys;
 mod record;
+mod redis;
 mod reply;
 mod resource;
 mod server;
@@ -64,5 +66,6 @@ pub use error::Error;
 pub use faults::{Fault, FaultTarget};
 pub use keys::Algorithm;
 pub use record::{AuthMethod, RecordedRequest};
+pub use redis::{RedisServer, bulk_payload};
 pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};
 pub use tls::Certificate;

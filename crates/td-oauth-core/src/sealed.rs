@@ -1,0 +1,371 @@
+//! Tokens sealed for a cache shared between processes (a Redis fleet cache): AES-256-GCM with a key the
+//! user supplies, bound to the cache key it is stored under, so that a dump of the cache holds no usable
+//! token and a value copied under another key does not open. Sans-IO: clocks and randomness are passed in.
+
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::{AccessToken, ClientId, Error, RandomSource, Scopes, TokenResponse};
+
+/// The first byte of every sealed value: the format below. A new format gets a new byte.
+const VERSION: u8 = 1;
+/// AES-GCM's tag length.
+const TAG_LEN: usize = 16;
+/// The prefix of every cache key: the project, then the key format's version.
+const KEY_PREFIX: &str = "td-oauth:v1:";
+
+/// Why a sealed token could not be opened. None of them says anything about the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealedProblem {
+    /// Too short to be a sealed token.
+    Truncated,
+    /// The first byte is not a format this version knows.
+    UnknownVersion(u8),
+    /// Authentication failed: the value was altered, sealed with another key, or stored under another
+    /// cache key. AES-GCM cannot tell these apart, on purpose.
+    NotAuthentic,
+    /// It opened, but what is inside is not a sealed token (a bug in whoever wrote it).
+    Malformed,
+    /// It opened, but the token has expired.
+    Expired,
+}
+
+impl fmt::Display for SealedProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SealedProblem::Truncated => f.write_str("the value is too short to be a sealed token"),
+            SealedProblem::UnknownVersion(version) => {
+                write!(f, "the value has format version {version}, which this version of td-oauth cannot read")
+            }
+            SealedProblem::NotAuthentic => f.write_str(
+                "the value does not authenticate: it was altered, sealed with another key, or copied from another \
+                 cache key; check that every process uses the same sealing key",
+            ),
+            SealedProblem::Malformed => f.write_str("the value opened but does not hold a sealed token"),
+            SealedProblem::Expired => f.write_str("the sealed token has expired"),
+        }
+    }
+}
+
+/// A 256-bit key for AES-256-GCM that seals tokens at rest. Every process sharing a cache needs the same
+/// one. `Debug` prints no byte of it and it is wiped on drop.
+///
+/// ```
+/// use td_oauth_core::SealingKey;
+///
+/// // Made with `openssl rand -base64 32`, kept in a secret store, passed in the environment.
+/// let key = SealingKey::from_base64("q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=")?;
+/// assert_eq!(format!("{key:?}"), "SealingKey(<redacted>)");
+/// # Ok::<(), td_oauth_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct SealingKey(Zeroizing<[u8; 32]>);
+
+impl SealingKey {
+    /// A key from its 32 bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        SealingKey(Zeroizing::new(bytes))
+    }
+
+    /// A key from standard Base64 (surrounding whitespace ignored) that decodes to 32 bytes, as
+    /// `openssl rand -base64 32` prints. Errors never repeat the input.
+    pub fn from_base64(text: &str) -> Result<Self, Error> {
+        use base64::Engine as _;
+        const HOW: &str = "make one with `openssl rand -base64 32`";
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map(Zeroizing::new)
+            .map_err(|_| Error::InvalidSealingKey { reason: format!("it is not standard Base64; {HOW}") })?;
+        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| Error::InvalidSealingKey {
+            reason: format!("it decodes to {} bytes, expected 32; {HOW}", decoded.len()),
+        })?;
+        Ok(SealingKey::new(bytes))
+    }
+
+    /// ring's key, made per use so that the expanded key schedule does not outlive the call.
+    fn aead_key(&self) -> Result<LessSafeKey, Error> {
+        UnboundKey::new(&AES_256_GCM, self.0.as_slice())
+            .map(LessSafeKey::new)
+            .map_err(|_| Error::Crypto("AES-256-GCM refused the sealing key"))
+    }
+}
+
+impl fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealingKey(<redacted>)")
+    }
+}
+
+/// Where one client's token lives in a shared cache: a SHA-256 of the token URL, client id and scopes,
+/// so that the key names no client, account or scope in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FleetKey {
+    token_key: String,
+    lease_key: String,
+}
+
+impl FleetKey {
+    /// The key for tokens of `client_id` with `scopes` from `token_url`.
+    pub fn new(token_url: &str, client_id: &ClientId, scopes: &Scopes) -> Self {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        // Length prefixes, so that no two different triples hash the same bytes.
+        for part in [token_url, client_id.as_str(), scopes.as_str()] {
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part.as_bytes());
+        }
+        let digest = context.finish();
+        let mut hex = String::with_capacity(64);
+        for byte in digest.as_ref() {
+            hex.push(char::from(HEX[usize::from(byte >> 4)]));
+            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        FleetKey { token_key: format!("{KEY_PREFIX}{hex}:token"), lease_key: format!("{KEY_PREFIX}{hex}:lease") }
+    }
+
+    /// `td-oauth:v1:<hex>:token`: where the sealed token is stored.
+    pub fn token_key(&self) -> &str {
+        &self.token_key
+    }
+
+    /// `td-oauth:v1:<hex>:lease`: the lock one process holds while it fetches for the others.
+    pub fn lease_key(&self) -> &str {
+        &self.lease_key
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// What is encrypted. Refresh tokens and ID tokens are never stored.
+#[derive(Serialize, Deserialize)]
+struct Plain<'a> {
+    #[serde(borrow)]
+    access_token: std::borrow::Cow<'a, str>,
+    token_type: std::borrow::Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    /// Unix milliseconds.
+    expires_at: u64,
+    /// Unix milliseconds.
+    issued_at: u64,
+}
+
+/// Seals `token` for storage under `fleet_key`: version byte, 96-bit random nonce, then AES-256-GCM of the
+/// access token, scope, session id and the wall-clock issue and expiry times, with the token key as
+/// associated data. `now` and `wall` are the same moment on the monotonic and the wall clock.
+pub fn seal(
+    token: &TokenResponse,
+    key: &SealingKey,
+    fleet_key: &FleetKey,
+    now: Instant,
+    wall: SystemTime,
+    random: &dyn RandomSource,
+) -> Result<Vec<u8>, Error> {
+    let wall_ms = unix_ms(wall)?;
+    let remaining = token.expires_at().saturating_duration_since(now);
+    let age = now.saturating_duration_since(token.received_at());
+    let plain = Plain {
+        access_token: token.access_token().secret().into(),
+        token_type: "Bearer".into(),
+        scope: token.scope().map(str::to_owned),
+        sid: token.session_id().map(str::to_owned),
+        expires_at: wall_ms.saturating_add(millis(remaining)),
+        issued_at: wall_ms.saturating_sub(millis(age)),
+    };
+    let mut nonce = [0u8; NONCE_LEN];
+    random.fill(&mut nonce)?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + 256);
+    out.push(VERSION);
+    out.extend_from_slice(&nonce);
+    let mut body =
+        Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| Error::Crypto("the token could not be encoded"))?);
+    key.aead_key()?
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(fleet_key.token_key()), &mut *body)
+        .map_err(|_| Error::Crypto("AES-256-GCM sealing failed"))?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// A token opened from a shared cache.
+#[derive(Debug, Clone)]
+pub struct SealedToken {
+    token: TokenResponse,
+    lifetime: Duration,
+}
+
+impl SealedToken {
+    /// The token, as if received at the `now` it was opened at, with `expires_in` what remains.
+    pub fn token(&self) -> &TokenResponse {
+        &self.token
+    }
+
+    /// The token, owned.
+    pub fn into_token(self) -> TokenResponse {
+        self.token
+    }
+
+    /// The token's whole lifetime when it was issued (its original `expires_in`), to tell whether what
+    /// remains is little enough to refresh.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// Whether less than `percent` % of the lifetime remains.
+    pub fn remaining_below_percent(&self, percent: u32) -> bool {
+        let remaining = self.token.expires_in().as_millis();
+        remaining.saturating_mul(100) < self.lifetime.as_millis().saturating_mul(u128::from(percent))
+    }
+}
+
+/// Opens a value [`seal`] made for `fleet_key` with `key`. `now` and `wall` are the same moment on the
+/// monotonic and the wall clock; the returned token expires on the monotonic clock when it does on the
+/// wall clock.
+pub fn open(
+    bytes: &[u8],
+    key: &SealingKey,
+    fleet_key: &FleetKey,
+    now: Instant,
+    wall: SystemTime,
+) -> Result<SealedToken, Error> {
+    let refuse = |problem| Error::Sealed { problem };
+    let (&version, rest) = bytes.split_first().ok_or(refuse(SealedProblem::Truncated))?;
+    if version != VERSION {
+        return Err(refuse(SealedProblem::UnknownVersion(version)));
+    }
+    if rest.len() < NONCE_LEN + TAG_LEN {
+        return Err(refuse(SealedProblem::Truncated));
+    }
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refuse(SealedProblem::Truncated))?;
+    let mut buffer = Zeroizing::new(sealed.to_vec());
+    let json = key
+        .aead_key()?
+        .open_in_place(nonce, Aad::from(fleet_key.token_key()), &mut buffer)
+        .map_err(|_| refuse(SealedProblem::NotAuthentic))?;
+    let plain: Plain<'_> = serde_json::from_slice(json).map_err(|_| refuse(SealedProblem::Malformed))?;
+    if plain.access_token.is_empty() || !plain.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(refuse(SealedProblem::Malformed));
+    }
+    let wall_ms = unix_ms(wall)?;
+    if plain.expires_at <= wall_ms {
+        return Err(refuse(SealedProblem::Expired));
+    }
+    let remaining = Duration::from_millis(plain.expires_at - wall_ms);
+    let lifetime = Duration::from_millis(plain.expires_at.saturating_sub(plain.issued_at));
+    let access_token = AccessToken::new(plain.access_token.into_owned());
+    let token = TokenResponse::from_cache(access_token, remaining, now, plain.scope, plain.sid)
+        .ok_or(refuse(SealedProblem::Malformed))?;
+    Ok(SealedToken { token, lifetime })
+}
+
+fn unix_ms(wall: SystemTime) -> Result<u64, Error> {
+    wall.duration_since(UNIX_EPOCH).map(millis).map_err(|_| Error::ClockBeforeEpoch)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OsRandom;
+
+    fn key() -> SealingKey {
+        SealingKey::new([7; 32])
+    }
+
+    fn fleet_key(scopes: &str) -> FleetKey {
+        FleetKey::new(
+            "https://acme.talkdeskid.com/oauth/token",
+            &ClientId::new("client").unwrap(),
+            &scopes.parse().unwrap(),
+        )
+    }
+
+    fn token(now: Instant, expires_in: u64) -> TokenResponse {
+        let body = format!(
+            r#"{{"access_token":"secret-access-token","token_type":"Bearer","expires_in":{expires_in},"scope":"users:read","refresh_token":"secret-refresh","sid":"s1"}}"#
+        );
+        TokenResponse::from_http(&http::Response::builder().status(200).body(body).unwrap(), now).unwrap()
+    }
+
+    #[test]
+    fn round_trip_keeps_token_scope_and_remaining_time() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let fleet = fleet_key("users:read");
+        let sealed = seal(&token(now, 600), &key(), &fleet, now, wall, &OsRandom::new()).unwrap();
+        let later = now + Duration::from_secs(100);
+        let opened = open(&sealed, &key(), &fleet, later, wall + Duration::from_secs(100)).unwrap();
+        assert_eq!(opened.token().access_token().secret(), "secret-access-token");
+        assert_eq!(opened.token().scope(), Some("users:read"));
+        assert_eq!(opened.token().session_id(), Some("s1"));
+        assert_eq!(opened.token().expires_in(), Duration::from_secs(500));
+        assert_eq!(opened.token().received_at(), later);
+        assert!(opened.token().refresh_token().is_none());
+        assert_eq!(opened.lifetime(), Duration::from_secs(600));
+        assert!(!opened.remaining_below_percent(20));
+        let late = open(&sealed, &key(), &fleet, later, wall + Duration::from_secs(500)).unwrap();
+        assert!(late.remaining_below_percent(20));
+    }
+
+    #[test]
+    fn holds_no_token_in_clear() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let sealed = seal(&token(now, 600), &key(), &fleet_key("users:read"), now, wall, &OsRandom::new()).unwrap();
+        for needle in [&b"secret-access-token"[..], b"secret-refresh", b"users:read"] {
+            assert!(!sealed.windows(needle.len()).any(|w| w == needle));
+        }
+    }
+
+    #[test]
+    fn refuses_other_keys_versions_expiry_and_truncation() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let fleet = fleet_key("users:read");
+        let sealed = seal(&token(now, 60), &key(), &fleet, now, wall, &OsRandom::new()).unwrap();
+        let problem = |result: Result<SealedToken, Error>| match result {
+            Err(Error::Sealed { problem }) => problem,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(problem(open(&sealed, &SealingKey::new([8; 32]), &fleet, now, wall)), SealedProblem::NotAuthentic);
+        assert_eq!(problem(open(&sealed, &key(), &fleet_key("apps:read"), now, wall)), SealedProblem::NotAuthentic);
+        let mut other_version = sealed.clone();
+        other_version[0] = 2;
+        assert_eq!(problem(open(&other_version, &key(), &fleet, now, wall)), SealedProblem::UnknownVersion(2));
+        assert_eq!(problem(open(&sealed[..20], &key(), &fleet, now, wall)), SealedProblem::Truncated);
+        assert_eq!(problem(open(&[], &key(), &fleet, now, wall)), SealedProblem::Truncated);
+        let expired = open(&sealed, &key(), &fleet, now, wall + Duration::from_secs(60));
+        assert_eq!(problem(expired), SealedProblem::Expired);
+    }
+
+    #[test]
+    fn base64_keys_are_checked_without_echo() {
+        assert!(SealingKey::from_base64(" q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=\n").is_ok());
+        let short = SealingKey::from_base64("c2hvcnQta2V5").unwrap_err().to_string();
+        assert!(short.contains("decodes to 9 bytes, expected 32"), "{short}");
+        assert!(short.contains("openssl rand -base64 32") && !short.contains("c2hvcnQta2V5"), "{short}");
+        let garbage = SealingKey::from_base64("not base64 at all!").unwrap_err().to_string();
+        assert!(garbage.contains("not standard Base64") && !garbage.contains("at all"), "{garbage}");
+        assert_eq!(format!("{:?}", key()), "SealingKey(<redacted>)");
+    }
+
+    #[test]
+    fn fleet_keys_name_nothing_in_clear_and_differ_per_part() {
+        let key = fleet_key("users:read");
+        assert!(key.token_key().starts_with("td-oauth:v1:") && key.token_key().ends_with(":token"));
+        assert_eq!(key.token_key().len(), "td-oauth:v1:".len() + 64 + ":token".len());
+        assert!(key.lease_key().ends_with(":lease"));
+        assert!(!key.token_key().contains("client") && !key.token_key().contains("users"));
+        assert_ne!(key, fleet_key("apps:read"));
+        // Length prefixes: moving a character from one part to the next changes the key.
+        let a = FleetKey::new("https://x/ab", &ClientId::new("c").unwrap(), &Scopes::none());
+        let b = FleetKey::new("https://x/a", &ClientId::new("bc").unwrap(), &Scopes::none());
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,80 @@
+//! # td-oauth-redis
+//!
+//! A token cache shared by every process of a fleet through Redis, for [td-oauth-reqwest](td_oauth_reqwest)'s
+//! [`TokenProvider`](td_oauth_reqwest::TokenProvider): a fleet of N processes sends one token request
+//! where it would send N, and a process that starts while the fleet's token is valid sends none.
+//!
+//! ```text
+//!  task ─► TokenProvider (in-process cache: warm hits never leave the process)
+//!              │ cold
+//!              ▼
+//!          FleetCache ──► Redis: GET token ── hit ─► done (one round trip)
+//!              │ miss
+//!              ├─ SET lease NX PX ─ won ─► fetch from Talkdesk, SET token PX ttl, release lease
+//!              └─ lost ─► poll GET until the token appears (bounded wait), else fetch itself
+//! ```
+//!
+//! Tokens are sealed with AES-256-GCM under a [`SealingKey`] you supply (the same in every process), bound
+//! to the Redis key they are stored under, so a dump of Redis holds no usable token. Redis keys are a
+//! SHA-256 of the token URL, client id and scopes ([`FleetKey`]): no client or scope appears in clear.
+//! Refresh tokens are never stored.
+//!
+//! ## In scope
+//!
+//! - [`FleetCache`]: [`get_or_fetch`](FleetCache::get_or_fetch) with any fetch function, and
+//!   td-oauth-reqwest's [`SharedCache`](td_oauth_reqwest::SharedCache) for client-credentials grants.
+//! - A lease (`SET NX PX`, released only by its holder) so one process fetches for the fleet; others wait
+//!   at most [`FleetConfig::max_wait`], then fetch themselves.
+//! - A token a provider drops (refused by the API with a 401, or invalidated) is deleted from Redis too, if
+//!   it is still the one stored ([`FleetCache::discard`]), so the fleet does not keep handing it out.
+//! - Refresh ahead: a token with little of its lifetime left is refreshed by whoever sees it first, while
+//!   everyone keeps using it.
+//! - Failure is a fallback, never an error: Redis down, slow (per-command timeout), or at start-up →
+//!   direct fetch and a `tracing` warning naming Redis's `host:port` only. A value that does not open
+//!   (altered, another key) is deleted and refetched.
+//!
+//! ## Not in scope
+//!
+//! Redis Cluster, Sentinel and TLS (`rediss://`) connections; authorization-code and refresh-token grants
+//! (per user, fetched directly); the blocking transport (td-oauth-ureq). See `docs/fleet-cache.md` for
+//! deployment and the failure modes.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use td_oauth_redis::{FleetCache, SealingKey};
+//! use td_oauth_reqwest::{Client, ClientId, Config, Credentials, Endpoints, KeyId, PrivateKey, Region, Scopes};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // `openssl rand -base64 32`, the same in every process of the fleet.
+//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_SEALING_KEY")?)?;
+//! let fleet = FleetCache::new("redis://:password@redis.internal:6379/0", key)?;
+//!
+//! let credentials = Credentials::private_key_jwt(
+//!     ClientId::new("0123456789abcdef0123456789abcdef")?,
+//!     KeyId::new("fedcba9876543210fedcba9876543210")?,
+//!     PrivateKey::parse(&std::env::var("TALKDESK_PRIVATE_KEY")?)?,
+//! );
+//! let config = Config::default().shared_cache(Arc::new(fleet));
+//! let client = Client::with_config(&Endpoints::talkdesk("acme", Region::Us)?, credentials, config)?;
+//! let provider = client.provider(td_oauth_reqwest::Grant::client_credentials("users:read".parse::<Scopes>()?));
+//! let token = provider.token().await?; // from the fleet, or fetched once for it
+//! # let _ = token;
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cache;
+mod config;
+mod connection;
+mod error;
+mod shared;
+
+pub use cache::FleetCache;
+pub use config::FleetConfig;
+pub use error::Error;
+pub use td_oauth_core::{FleetKey, SealingKey};

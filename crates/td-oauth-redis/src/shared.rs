@@ -1,0 +1,33 @@
+//! The fleet cache as td-oauth-reqwest's [`SharedCache`]: what a provider calls when its own cache is cold,
+//! and when it drops a token (invalidated, or refused by the API).
+
+use async_trait::async_trait;
+use td_oauth_core::{FleetKey, Grant, TokenResponse};
+use td_oauth_reqwest::{Client, Error, SharedCache};
+
+use crate::FleetCache;
+
+#[async_trait]
+impl SharedCache for FleetCache {
+    /// Client-credentials tokens go through the fleet cache, keyed by token URL, client id and scopes.
+    /// Other grants are per user (authorization code, refresh token): they are fetched directly.
+    async fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error> {
+        match grant {
+            Grant::ClientCredentials { scopes } => {
+                let token_client = client.token_client();
+                let key = FleetKey::new(token_client.token_url().as_str(), token_client.client_id(), scopes);
+                self.get_or_fetch(&key, || client.fetch(grant)).await
+            }
+            _ => client.fetch(grant).await,
+        }
+    }
+
+    /// Deletes the fleet's token if it is still `token`, so that no process is handed it again.
+    async fn discard(&self, client: &Client, grant: &Grant, token: &TokenResponse) {
+        if let Grant::ClientCredentials { scopes } = grant {
+            let token_client = client.token_client();
+            let key = FleetKey::new(token_client.token_url().as_str(), token_client.client_id(), scopes);
+            self.discard(&key, token).await;
+        }
+    }
+}
