@@ -29,7 +29,8 @@ pub(crate) enum Command {
   td-oauth token --account acme --client-id ID --key-id KID --private-key-file key.pem
   curl -H \"Authorization: Bearer $(td-oauth token --scope users:read)\" https://api.talkdeskapp.com/users
   td-oauth token --json | jq .expires_in
-  td-oauth token --dry-run")]
+  td-oauth token --dry-run
+  TD_OAUTH_CACHE_KEY=$(cat cache.key) td-oauth token --cache redis://cache.internal:6379/0")]
     Token {
         #[command(flatten)]
         connection: Connection,
@@ -42,6 +43,11 @@ pub(crate) enum Command {
         /// Print the HTTP request that would be sent (with the assertion decoded) and send nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Share the token through Redis with every machine that uses the same cache: one token request per
+        /// token lifetime for the whole fleet. Tokens are stored encrypted under TD_OAUTH_CACHE_KEY (32 random
+        /// bytes, Base64), which is required. If Redis is down, the token is fetched directly.
+        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "redis://HOST:PORT/N")]
+        cache: Option<String>,
     },
 
     /// Print one freshly signed client assertion (a JWT valid for a few minutes).

@@ -1,9 +1,10 @@
 //! `td-oauth`: Talkdesk access tokens from the shell.
 //!
 //! A thin command over the td-oauth crates: td-oauth-core builds and checks everything, td-oauth-ureq sends
-//! it, td-oauth-testkit runs the local server behind `serve` and `demo`. Secrets come from files or the
-//! environment, never from flags; errors go to standard error as `td-oauth: …` with an exit status that
-//! says what kind of failure it was (see `td-oauth --help`).
+//! it, td-oauth-redis shares tokens across machines for `token --cache`, td-oauth-testkit runs the local
+//! server behind `serve` and `demo`. Secrets come from files or the environment, never from flags; errors
+//! go to standard error as `td-oauth: …` with an exit status that says what kind of failure it was (see
+//! `td-oauth --help`).
 
 #![forbid(unsafe_code)]
 // A command-line tool: printing is its job.
@@ -15,6 +16,7 @@ mod authorize;
 mod connection;
 mod demo;
 mod error;
+mod fleet;
 mod inspect;
 mod serve;
 mod token;
@@ -31,7 +33,9 @@ const LOG_VAR: &str = "TD_OAUTH_LOG";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = init_logging() {
+    // With a fleet cache, say on standard error when Redis could not be used (the token still comes).
+    let uses_cache = matches!(&cli.command, Command::Token { cache: Some(_), .. });
+    if let Err(err) = init_logging(uses_cache.then_some(tracing::Level::WARN)) {
         eprintln!("td-oauth: {err}");
         return err.exit_code();
     }
@@ -45,21 +49,27 @@ fn main() -> ExitCode {
 }
 
 /// Logs the library's `tracing` events (fetches, retries, refreshes; never a secret) to standard error when
-/// TD_OAUTH_LOG names a level; nothing otherwise, so standard output stays the token alone.
-fn init_logging() -> Result<(), CliError> {
-    let Ok(level) = std::env::var(LOG_VAR) else { return Ok(()) };
-    let level: tracing::Level = level
-        .trim()
-        .parse()
-        .map_err(|_| CliError::Input(format!("{LOG_VAR} must be one of error, warn, info, debug, trace")))?;
+/// TD_OAUTH_LOG names a level, else at `default` if given; nothing otherwise. Standard output stays the
+/// token alone either way.
+fn init_logging(default: Option<tracing::Level>) -> Result<(), CliError> {
+    let level = match std::env::var(LOG_VAR) {
+        Ok(level) => level
+            .trim()
+            .parse()
+            .map_err(|_| CliError::Input(format!("{LOG_VAR} must be one of error, warn, info, debug, trace")))?,
+        Err(_) => match default {
+            Some(level) => level,
+            None => return Ok(()),
+        },
+    };
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(true).init();
     Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Token { connection, scope, json, dry_run } => {
-            token::token(&connection, scope.as_deref(), json, dry_run)
+        Command::Token { connection, scope, json, dry_run, cache } => {
+            token::token(&connection, scope.as_deref(), json, dry_run, cache.as_deref())
         }
         Command::Assertion { connection } => assertion::assertion(&connection),
         Command::AuthorizeUrl { connection, redirect_uri, scope, state, nonce, pkce, authorize_url, json } => {

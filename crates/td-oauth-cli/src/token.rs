@@ -14,12 +14,21 @@ fn scopes(scope: Option<&str>) -> Result<Scopes, CliError> {
     Ok(scope.map(str::parse).transpose()?.unwrap_or_default())
 }
 
-pub(crate) fn token(connection: &Connection, scope: Option<&str>, json: bool, dry_run: bool) -> Result<(), CliError> {
+pub(crate) fn token(
+    connection: &Connection,
+    scope: Option<&str>,
+    json: bool,
+    dry_run: bool,
+    cache: Option<&str>,
+) -> Result<(), CliError> {
     let grant = Grant::client_credentials(scopes(scope)?);
     if dry_run {
         return print_request(connection, &grant);
     }
-    fetch_and_print(connection, &grant, json)
+    match cache {
+        Some(cache_url) => print_token(&crate::fleet::cached_token(connection, cache_url, scopes(scope)?)?, json),
+        None => fetch_and_print(connection, &grant, json),
+    }
 }
 
 pub(crate) fn exchange(
@@ -56,9 +65,12 @@ pub(crate) fn refresh(
 }
 
 fn fetch_and_print(connection: &Connection, grant: &Grant, json: bool) -> Result<(), CliError> {
-    let token = connection.ureq_client()?.fetch(grant)?;
+    print_token(&connection.ureq_client()?.fetch(grant)?, json)
+}
+
+fn print_token(token: &TokenResponse, json: bool) -> Result<(), CliError> {
     if json {
-        println!("{}", response_json(&token));
+        println!("{}", response_json(token));
     } else {
         println!("{}", token.access_token().secret());
     }

@@ -4,68 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 
 use serde_json::Value;
-use td_oauth_testkit::{Algorithm, ClientCredentials, TestServer};
+use td_oauth_testkit::{Algorithm, TestServer};
 
 mod common;
 
-use common::td_oauth;
-
-/// A scratch directory removed when the test ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("td-oauth-cli-test-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(command: &mut Command) -> Output {
-    command.stdin(Stdio::null()).output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(output.status.code(), Some(code), "stdout: {}\nstderr: {}", stdout(output), stderr(output));
-}
-
-/// `td-oauth SUBCOMMAND` connected to `server` as `client` with a signed JWT, key from a file.
-fn connected(subcommand: &str, server: &TestServer, client: &ClientCredentials, key_file: &Path) -> Command {
-    let mut command = td_oauth();
-    command
-        .arg(subcommand)
-        .args(["--token-url", server.token_url()])
-        .args(["--client-id", &client.client_id])
-        .args(["--key-id", &client.key_id])
-        .arg("--private-key-file")
-        .arg(key_file)
-        .args(["--timeout", "2", "--retries", "1"]);
-    command
-}
+use common::{Scratch, assert_exit, connected, run, stderr, stdout, td_oauth};
 
 #[test]
 fn token_with_every_key_form_from_files_and_the_environment() {

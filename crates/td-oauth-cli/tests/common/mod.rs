@@ -1,15 +1,18 @@
-//! What the CLI's integration tests share: the binary with a clean environment, and the browser's part of
-//! the authorization-code flow.
+//! What the CLI's integration tests share: the binary with a clean environment, scratch files, output
+//! checks, and the browser's part of the authorization-code flow.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
-/// The built `td-oauth`, with no `TALKDESK_*` or `TD_OAUTH_LOG` variable leaking in from the machine.
+use td_oauth_testkit::{ClientCredentials, TestServer};
+
+/// The built `td-oauth`, with no `TALKDESK_*` or `TD_OAUTH_*` variable leaking in from the machine.
 pub(crate) fn td_oauth() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_td-oauth"));
     for (name, _) in std::env::vars() {
-        if name.starts_with("TALKDESK_") || name == "TD_OAUTH_LOG" {
+        if name.starts_with("TALKDESK_") || name.starts_with("TD_OAUTH_") {
             command.env_remove(name);
         }
     }
@@ -29,4 +32,57 @@ pub(crate) fn authorize(url: &str) -> Vec<(String, String)> {
 /// The value of `name` among query parameters.
 pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap()
+}
+
+/// A scratch directory removed when the test ends.
+pub(crate) struct Scratch(PathBuf);
+
+impl Scratch {
+    pub(crate) fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("td-oauth-cli-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub(crate) fn file(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub(crate) fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+pub(crate) fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+pub(crate) fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+pub(crate) fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "stdout: {}\nstderr: {}", stdout(output), stderr(output));
+}
+
+/// `td-oauth SUBCOMMAND` connected to `server` as `client` with a signed JWT, key from a file.
+pub(crate) fn connected(subcommand: &str, server: &TestServer, client: &ClientCredentials, key_file: &Path) -> Command {
+    let mut command = td_oauth();
+    command
+        .arg(subcommand)
+        .args(["--token-url", server.token_url()])
+        .args(["--client-id", &client.client_id])
+        .args(["--key-id", &client.key_id])
+        .arg("--private-key-file")
+        .arg(key_file)
+        .args(["--timeout", "2", "--retries", "1"]);
+    command
 }
