@@ -8,6 +8,7 @@
 
 mod bench;
 mod fuzz;
+mod prerequisites;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -93,6 +94,10 @@ impl Step {
 
 fn test() -> ExitCode {
     let root = workspace_root();
+    if let Err(why) = prerequisites::ensure_redis_server() {
+        println!("xtask test: {why}");
+        return ExitCode::FAILURE;
+    }
     let mut steps = vec![
         Step::new("fmt", &["fmt", "--all", "--check"]),
         Step::new("clippy", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]),

@@ -109,7 +109,7 @@ fn the_encryption_key_is_required_and_checked() {
 #[test]
 fn redis_down_still_gives_a_token_and_says_so() {
     let server = TestServer::start().unwrap();
-    let mut redis = RedisServer::start().unwrap();
+    let redis = RedisServer::start().unwrap();
     let url = redis.url();
     redis.stop();
     let client = server.register_client(Algorithm::Es256).unwrap();
