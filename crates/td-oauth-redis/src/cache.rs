@@ -112,7 +112,12 @@ impl FleetCache {
                     self.warn_fallback(&problem);
                     return fetch().await;
                 }
-                Ok(Some(lease)) => return self.fetch_and_share(&mut connection, key, Some(lease), fetch).await,
+                Ok(Some(lease)) => {
+                    if let Some(token) = self.stored_meanwhile(&mut connection, key, &lease).await {
+                        return Ok(token);
+                    }
+                    return self.fetch_and_share(&mut connection, key, Some(lease), fetch).await;
+                }
                 Ok(None) => {}
             }
             // Another process is fetching: wait for its token.
@@ -190,6 +195,9 @@ impl FleetCache {
     {
         match self.take_lease(connection, key).await {
             Ok(Some(lease)) => {
+                if let Some(token) = self.stored_meanwhile(connection, key, &lease).await {
+                    return token;
+                }
                 tracing::debug!(redis = self.inner.redis.endpoint(), "refreshing the fleet's token ahead of expiry");
                 match self.fetch_and_share(connection, key, Some(lease), fetch).await {
                     Ok(token) => token,
@@ -234,11 +242,34 @@ impl FleetCache {
             );
         }
         if let Some(lease) = lease {
-            let release = redis::cmd("EVAL").arg(COMPARE_AND_DELETE).arg(1).arg(key.lease_key()).arg(lease).clone();
-            // Failing to release is harmless: the lease expires on its own.
-            let _ = self.inner.redis.run::<i64>(connection, &release, "releasing the lease").await;
+            self.release_lease(connection, key, &lease).await;
         }
         result
+    }
+
+    /// Right after taking the lease: a token that is not due, stored by the previous holder between this
+    /// caller's last look and its taking the lease (a holder stores, then releases). If there is one, the
+    /// lease is released and nothing is fetched.
+    async fn stored_meanwhile(
+        &self,
+        connection: &mut ConnectionManager,
+        key: &FleetKey,
+        lease: &str,
+    ) -> Option<TokenResponse> {
+        match self.lookup(connection, key).await {
+            Ok(Some(found)) if !found.remaining_below_percent(self.inner.config.refresh_below_percent) => {
+                self.release_lease(connection, key, lease).await;
+                Some(found.into_token())
+            }
+            _ => None,
+        }
+    }
+
+    /// Deletes the lease if this caller (`lease` is its random value) still holds it.
+    async fn release_lease(&self, connection: &mut ConnectionManager, key: &FleetKey, lease: &str) {
+        let release = redis::cmd("EVAL").arg(COMPARE_AND_DELETE).arg(1).arg(key.lease_key()).arg(lease).clone();
+        // Failing to release is harmless: the lease expires on its own.
+        let _ = self.inner.redis.run::<i64>(connection, &release, "releasing the lease").await;
     }
 
     /// The token stored for `key`, if there is one that opens. One that does not is deleted.

@@ -10,7 +10,8 @@
 //!              ▼
 //!          FleetCache ──► Redis: GET token ── hit ─► done (one round trip)
 //!              │ miss
-//!              ├─ SET lease NX PX ─ won ─► fetch from Talkdesk, SET token PX ttl, release lease
+//!              ├─ SET lease NX PX ─ won ─► GET again; still none: fetch from Talkdesk, SET token PX ttl,
+//!              │                            release lease
 //!              └─ lost ─► poll GET until the token appears (bounded wait), else fetch itself
 //! ```
 //!

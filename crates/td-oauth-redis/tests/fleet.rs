@@ -145,7 +145,10 @@ fn worker() {
     let Ok(mode) = std::env::var(WORKER) else { return };
     let var = |name: &str| std::env::var(name).unwrap();
     let lease = Duration::from_millis(var("TD_FLEET_LEASE_MS").parse().unwrap());
-    let config = FleetConfig::default().lease(lease).max_wait(Duration::from_secs(15));
+    // A slow Redis is a fallback (another token request) by design; these runs count requests, so a loaded
+    // machine must not pass for a slow Redis.
+    let config =
+        FleetConfig::default().lease(lease).max_wait(Duration::from_secs(15)).redis_timeout(Duration::from_secs(5));
     let fleet = fleet_cache(&var("TD_FLEET_REDIS_URL"), config);
     let private_key = std::fs::read_to_string(var("TD_FLEET_KEY_FILE")).unwrap();
     let client = client(

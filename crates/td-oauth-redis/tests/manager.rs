@@ -5,26 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use td_oauth_redis::{FleetCache, SealingKey};
+use td_oauth_redis::{FleetCache, FleetConfig, SealingKey};
 use td_oauth_reqwest::{Config, Scopes, TokenManager};
-use td_oauth_testkit::{Algorithm, ClientCredentials, RedisServer, TestServer};
+use td_oauth_testkit::{Algorithm, AppEvent, RedisServer, TestServer, app_event};
 
 const INSTALLATIONS: usize = 20;
 const MANAGERS: usize = 4;
-
-fn installed(server: &TestServer, account: &str, creds: &ClientCredentials) -> Vec<u8> {
-    format!(
-        r#"{{"type": "app.installed",
-            "data": {{"installation_id": "inst-{account}", "account_name": "{account}", "client_id": "{}",
-                      "private_key": "{}", "key_id": "{}", "key_algorithm": "ES256"}},
-            "_links": {{"token": {{"href": "{}"}}}}}}"#,
-        creds.client_id,
-        creds.private_key,
-        creds.key_id,
-        server.token_url()
-    )
-    .into_bytes()
-}
 
 #[test]
 fn managers_in_a_fleet_fetch_once_per_installation() {
@@ -38,11 +24,14 @@ fn managers_in_a_fleet_fetch_once_per_installation() {
         // Each manager stands for one process of the app: its own providers, the fleet's Redis.
         let managers: Vec<TokenManager> = (0..MANAGERS)
             .map(|_| {
-                let fleet = FleetCache::new(&redis.url(), SealingKey::new([0x42; 32])).unwrap();
+                // A generous Redis timeout: a loaded machine must not pass for a slow Redis (a direct fetch).
+                let settings = FleetConfig::default().redis_timeout(Duration::from_secs(5));
+                let fleet = FleetCache::with_config(&redis.url(), SealingKey::new([0x42; 32]), settings).unwrap();
                 let config = Config::default().timeout(Duration::from_secs(20)).shared_cache(Arc::new(fleet));
                 let manager = TokenManager::new(config).unwrap();
                 for (index, creds) in clients.iter().enumerate() {
-                    manager.handle_event(&installed(&server, &format!("acct-{index}"), creds)).unwrap();
+                    let event = app_event(AppEvent::Installed, &format!("acct-{index}"), server.token_url(), creds);
+                    manager.handle_event(&event).unwrap();
                 }
                 manager
             })

@@ -6,9 +6,8 @@
 mod common;
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::config;
@@ -18,34 +17,14 @@ use td_oauth_reqwest::{
     Account, Error, EventKind, InstallationCredentials, ManagerPolicy, RetryPolicy, RotationKind, Scopes, TokenManager,
     TokenResponse,
 };
-use td_oauth_testkit::{Algorithm, ClientCredentials, TOKEN_PATH, TestServer};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
+use td_oauth_testkit::{
+    Algorithm, AppEvent, ClientCredentials, LogCapture, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
+};
 
 const INSTALLATIONS: usize = 200;
 
-/// An AppConnect event body carrying `creds` for `account`, pointing at the server's token URL.
-fn event(kind: &str, account: &str, server: &TestServer, client_id: &str, key_id: &str, private_key: &str) -> Vec<u8> {
-    format!(
-        r#"{{"id": "evt-{account}-{client_id}", "type": "{kind}",
-            "data": {{"installation_id": "inst-{account}", "account_name": "{account}", "client_id": "{client_id}",
-                      "client_secret": "not-used", "private_key": "{private_key}", "key_id": "{key_id}",
-                      "key_algorithm": "ES256"}},
-            "_links": {{"token": {{"href": "{}"}}}}}}"#,
-        server.token_url()
-    )
-    .into_bytes()
-}
-
 fn installed(server: &TestServer, account: &str, creds: &ClientCredentials) -> Vec<u8> {
-    event("app.installed", account, server, &creds.client_id, &creds.key_id, &creds.private_key)
-}
-
-/// A `app.credentials_rotated` event whose client the server does not know: it answers `invalid_client`.
-fn rotated_to_unknown_client(server: &TestServer, account: &str, creds: &ClientCredentials) -> Vec<u8> {
-    let client_id = format!("unregistered-{account}");
-    event("app.credentials_rotated", account, server, &client_id, &format!("kid-{client_id}"), &creds.private_key)
+    app_event(AppEvent::Installed, account, server.token_url(), creds)
 }
 
 fn account(index: usize) -> Account {
@@ -208,7 +187,8 @@ async fn refused_new_credentials_fall_back_to_the_old_ones_during_the_grace() {
     // acct-0 used its credentials before the rotation; acct-1 never did.
     let before = manager.token(&account(0), &scopes()).await.unwrap();
     for (i, creds) in clients.iter().enumerate() {
-        let kind = manager.handle_event(&rotated_to_unknown_client(&server, account(i).as_str(), creds)).unwrap();
+        let kind =
+            manager.handle_event(&rotated_to_unknown_client(account(i).as_str(), server.token_url(), creds)).unwrap();
         assert_eq!(kind, EventKind::CredentialsRotated);
     }
 
@@ -240,9 +220,12 @@ async fn a_compromised_rotation_never_falls_back() {
     // acct-0 holds a token from the old set when the compromise is reported; acct-1 none.
     manager.token(&account(0), &scopes()).await.unwrap();
     for (i, creds) in clients.iter().enumerate() {
-        let credentials =
-            InstallationCredentials::from_event(&rotated_to_unknown_client(&server, account(i).as_str(), creds))
-                .unwrap();
+        let credentials = InstallationCredentials::from_event(&rotated_to_unknown_client(
+            account(i).as_str(),
+            server.token_url(),
+            creds,
+        ))
+        .unwrap();
         manager.rotate(credentials, RotationKind::Compromised).unwrap();
     }
     assert_eq!(manager.len(), 0, "the old set's providers (and tokens) were dropped at once");
@@ -260,7 +243,7 @@ async fn a_compromised_rotation_never_falls_back() {
 async fn after_the_grace_refused_credentials_are_an_error() {
     let (server, clients, manager) = setup(1, ManagerPolicy::default().grace(Duration::ZERO));
     let (manager, reports) = with_counter(manager);
-    manager.handle_event(&rotated_to_unknown_client(&server, "acct-0", &clients[0])).unwrap();
+    manager.handle_event(&rotated_to_unknown_client("acct-0", server.token_url(), &clients[0])).unwrap();
     let error = manager.token(&account(0), &scopes()).await.unwrap_err();
     assert!(is_invalid_client(&error), "{error}");
     assert_eq!(server.count_client(&clients[0].client_id), 0);
@@ -273,7 +256,7 @@ async fn a_working_rotation_switches_at_once() {
     let (manager, reports) = with_counter(manager);
     manager.token(&account(0), &scopes()).await.unwrap();
     let new = server.register_client(Algorithm::Es256).unwrap();
-    let body = event("app.credentials_rotated", "acct-0", &server, &new.client_id, &new.key_id, &new.private_key);
+    let body = app_event(AppEvent::CredentialsRotated, "acct-0", server.token_url(), &new);
     manager.handle_event(&body).unwrap();
 
     let token = manager.token(&account(0), &scopes()).await.unwrap();
@@ -292,7 +275,7 @@ async fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
     assert!(!error.is_retryable());
 
     // A rotation for an account never installed is refused too, and installs nothing.
-    let body = event("app.credentials_rotated", "nobody", &server, "c", "k", &clients[0].private_key);
+    let body = app_event(AppEvent::CredentialsRotated, "nobody", server.token_url(), &clients[0]);
     assert!(matches!(manager.handle_event(&body), Err(Error::UnknownInstallation { .. })));
     assert_eq!(manager.installations(), 1);
     // A malformed event is the core's error, without the key.
@@ -311,51 +294,20 @@ async fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
     assert!(!format!("{manager:?}").contains(&clients[0].private_key[40..80]));
 }
 
-/// Keeps the text of every tracing event's fields.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<String>>);
-
-impl Visit for Capture {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0.lock().unwrap(), "{}={:?} ", field.name(), value);
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        span.record(&mut self.clone());
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        values.record(&mut self.clone());
-    }
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        event.record(&mut self.clone());
-        self.0.lock().unwrap().push('\n');
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-/// Current-thread runtime: the capturing subscriber is the thread's default.
 #[tokio::test]
 async fn the_fallback_warning_names_the_clients_and_holds_no_secret() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let _events = tracing::subscriber::set_default(capture.clone());
     let (server, clients, manager) = setup(1, ManagerPolicy::default());
     let token = manager.token(&account(0), &scopes()).await.unwrap();
-    manager.handle_event(&rotated_to_unknown_client(&server, "acct-0", &clients[0])).unwrap();
+    manager.handle_event(&rotated_to_unknown_client("acct-0", server.token_url(), &clients[0])).unwrap();
     manager.token(&account(0), &scopes()).await.unwrap();
 
-    let text = capture.0.lock().unwrap().clone();
+    let text = capture.text();
     let warning = text.lines().find(|line| line.contains("using the previous ones")).expect("a fallback warning");
     assert!(warning.contains("acct-0") && warning.contains("unregistered-acct-0"), "{warning}");
     assert!(warning.contains(&clients[0].client_id), "{warning}");
-    for secret in [&clients[0].private_key[40..80], token.access_token().secret(), "not-used"] {
+    for secret in [&clients[0].private_key[40..80], token.access_token().secret(), &clients[0].client_secret] {
         assert!(!text.contains(secret), "a secret reached tracing: {text}");
     }
 }

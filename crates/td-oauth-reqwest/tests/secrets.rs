@@ -4,51 +4,16 @@
 
 mod common;
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Scheme, basic, cache_policy, client_with, config, jwt, server_with_lifetime};
 use td_oauth_reqwest::{Grant, Scopes};
-use td_oauth_testkit::{Algorithm, Fault};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-/// Keeps the text of every event's and span's fields.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<String>>);
-
-impl Visit for Capture {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0.lock().unwrap(), "{}={:?} ", field.name(), value);
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        span.record(&mut self.clone());
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        values.record(&mut self.clone());
-    }
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        event.record(&mut self.clone());
-        self.0.lock().unwrap().push('\n');
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
+use td_oauth_testkit::{Algorithm, Fault, LogCapture};
 
 /// Current-thread runtime: the capturing subscriber is the thread's default, background refreshes included.
 #[tokio::test]
 async fn debug_errors_and_events_hold_no_secret() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let _events = tracing::subscriber::set_default(capture.clone());
     let server = server_with_lifetime(Scheme::Http, Duration::from_secs(10));
     let creds = server.register_client(Algorithm::Es256).unwrap();
@@ -84,7 +49,7 @@ async fn debug_errors_and_events_hold_no_secret() {
     server.fail_next_api_calls(1);
     let response = api.execute(api.http().get(server.me_url()).build().unwrap()).await.unwrap();
     assert_eq!(response.status(), 200);
-    let events = capture.0.lock().unwrap().clone();
+    let events = capture.text();
     for needle in ["retrying", "refreshing the token ahead of expiry", "the API answered 401", "token received"] {
         assert!(events.contains(needle), "no {needle:?} event in {events}");
     }

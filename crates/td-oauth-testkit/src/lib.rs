@@ -10,7 +10,8 @@
 //! clients (with keys generated in Talkdesk's format, or their own public keys), inspect every
 //! request the server received, and inject faults (error statuses, `Retry-After`, delays,
 //! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values).
-//! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests.
+//! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
+//! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
 //! It backs the transports' end-to-end tests, `td-oauth serve` and `td-oauth demo`.
 //!
 //! The server runs on a thread of its own with its own tokio runtime, so blocking tests and
@@ -48,9 +49,11 @@ mod body;
 mod clients;
 mod connection;
 mod error;
+mod events;
 mod faults;
 mod issuer;
 mod keys;
+mod logs;
 mod record;
 mod redis;
 mod reply;
@@ -63,8 +66,10 @@ mod token;
 pub use assertion::JWT_BEARER;
 pub use clients::{ClientCredentials, ClientInfo, ClientSpec, DEFAULT_SCOPES, Grant};
 pub use error::Error;
+pub use events::{AppEvent, app_event, rotated_to_unknown_client};
 pub use faults::{Fault, FaultTarget};
 pub use keys::Algorithm;
+pub use logs::LogCapture;
 pub use record::{AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};
 pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};

@@ -4,54 +4,18 @@
 
 mod common;
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use td_oauth_testkit::Fault;
+use td_oauth_testkit::{Fault, LogCapture};
 use td_oauth_ureq::core::{ClientId, Grant, OsRandom, RetryPolicy, Scopes};
 use td_oauth_ureq::{Client, TokenProvider};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-/// Keeps the text of every event and span field.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<String>>);
-
-impl Visit for Capture {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let mut text = self.0.lock().unwrap();
-        let _ = write!(text, "{}={:?} ", field.name(), value);
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        span.record(&mut self.clone());
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        values.record(&mut self.clone());
-    }
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        event.record(&mut self.clone());
-        self.0.lock().unwrap().push('\n');
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
 
 #[test]
 fn no_secret_in_debug_display_or_events() {
     let server = start(Scheme::Http);
     let creds = register(&server);
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let mut printed = String::new();
 
     tracing::subscriber::with_default(capture.clone(), || {
@@ -121,7 +85,7 @@ fn no_secret_in_debug_display_or_events() {
             creds.private_key.clone(),
             creds.private_key_pem.lines().nth(1).unwrap().to_owned(),
         ];
-        let events = capture.0.lock().unwrap().clone();
+        let events = capture.text();
         assert!(events.contains("token request"), "events were captured: {events}");
         assert!(events.contains("retrying"), "{events}");
         for (what, text) in [("Debug/Display", &printed), ("tracing events", &events)] {
