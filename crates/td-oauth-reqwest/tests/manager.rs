@@ -18,7 +18,7 @@ use td_oauth_reqwest::{
     TokenResponse,
 };
 use td_oauth_testkit::{
-    Algorithm, AppEvent, ClientCredentials, LogCapture, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
+    Algorithm, AppEvent, ClientCredentials, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
 };
 
 const INSTALLATIONS: usize = 200;
@@ -292,22 +292,4 @@ async fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
     manager.handle_event(&installed(&server, "acct-0", &clients[0])).unwrap();
     assert!(manager.provider(&account(0), &scopes()).unwrap().token().await.is_ok());
     assert!(!format!("{manager:?}").contains(&clients[0].private_key[40..80]));
-}
-
-#[tokio::test]
-async fn the_fallback_warning_names_the_clients_and_holds_no_secret() {
-    let capture = LogCapture::default();
-    let _events = tracing::subscriber::set_default(capture.clone());
-    let (server, clients, manager) = setup(1, ManagerPolicy::default());
-    let token = manager.token(&account(0), &scopes()).await.unwrap();
-    manager.handle_event(&rotated_to_unknown_client("acct-0", server.token_url(), &clients[0])).unwrap();
-    manager.token(&account(0), &scopes()).await.unwrap();
-
-    let text = capture.text();
-    let warning = text.lines().find(|line| line.contains("using the previous ones")).expect("a fallback warning");
-    assert!(warning.contains("acct-0") && warning.contains("unregistered-acct-0"), "{warning}");
-    assert!(warning.contains(&clients[0].client_id), "{warning}");
-    for secret in [&clients[0].private_key[40..80], token.access_token().secret(), &clients[0].client_secret] {
-        assert!(!text.contains(secret), "a secret reached tracing: {text}");
-    }
 }

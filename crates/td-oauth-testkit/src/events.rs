@@ -52,3 +52,26 @@ pub fn rotated_to_unknown_client(account: &str, token_url: &str, client: &Client
     unknown.key_id = format!("kid-{}", unknown.client_id);
     app_event(AppEvent::CredentialsRotated, account, token_url, &unknown)
 }
+
+/// Checks captured `tracing` text (see [`LogCapture`](crate::LogCapture)) after a partner-app manager fell
+/// back from [`rotated_to_unknown_client`]'s credentials to `client`'s: the warning is there, names the
+/// account `acct-0` and both client ids, and no secret of `client` (private key, client secret) nor
+/// `access_token` appears anywhere. `Err` says what was wrong.
+pub fn check_fallback_warning(text: &str, client: &ClientCredentials, access_token: &str) -> Result<(), String> {
+    let warning = text
+        .lines()
+        .find(|line| line.contains("using the previous ones"))
+        .ok_or_else(|| format!("no fallback warning in: {text}"))?;
+    for wanted in ["acct-0", "unregistered-acct-0", client.client_id.as_str()] {
+        if !warning.contains(wanted) {
+            return Err(format!("the warning does not name {wanted}: {warning}"));
+        }
+    }
+    let key_part = client.private_key.get(40..80).unwrap_or(&client.private_key);
+    for secret in [key_part, client.client_secret.as_str(), access_token] {
+        if text.contains(secret) {
+            return Err(format!("a secret reached tracing: {text}"));
+        }
+    }
+    Ok(())
+}

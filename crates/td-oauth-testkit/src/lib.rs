@@ -66,7 +66,7 @@ mod token;
 pub use assertion::JWT_BEARER;
 pub use clients::{ClientCredentials, ClientInfo, ClientSpec, DEFAULT_SCOPES, Grant};
 pub use error::Error;
-pub use events::{AppEvent, app_event, rotated_to_unknown_client};
+pub use events::{AppEvent, app_event, check_fallback_warning, rotated_to_unknown_client};
 pub use faults::{Fault, FaultTarget};
 pub use keys::Algorithm;
 pub use logs::LogCapture;

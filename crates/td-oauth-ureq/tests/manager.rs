@@ -12,7 +12,7 @@ use std::time::Duration;
 use td_oauth_core::ErrorCode;
 use td_oauth_core::UnverifiedJwt;
 use td_oauth_testkit::{
-    Algorithm, AppEvent, ClientCredentials, LogCapture, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
+    Algorithm, AppEvent, ClientCredentials, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
 };
 use td_oauth_ureq::{
     Account, Config, Error, EventKind, InstallationCredentials, ManagerPolicy, RetryPolicy, RotationKind, Scopes,
@@ -299,22 +299,4 @@ fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
     manager.handle_event(&installed(&server, "acct-0", &clients[0])).unwrap();
     assert!(manager.provider(&account(0), &scopes()).unwrap().token().is_ok());
     assert!(!format!("{manager:?}").contains(&clients[0].private_key[40..80]));
-}
-
-#[test]
-fn the_fallback_warning_names_the_clients_and_holds_no_secret() {
-    let capture = LogCapture::default();
-    let _events = tracing::subscriber::set_default(capture.clone());
-    let (server, clients, manager) = setup(1, ManagerPolicy::default());
-    let token = manager.token(&account(0), &scopes()).unwrap();
-    manager.handle_event(&rotated_to_unknown_client("acct-0", server.token_url(), &clients[0])).unwrap();
-    manager.token(&account(0), &scopes()).unwrap();
-
-    let text = capture.text();
-    let warning = text.lines().find(|line| line.contains("using the previous ones")).expect("a fallback warning");
-    assert!(warning.contains("acct-0") && warning.contains("unregistered-acct-0"), "{warning}");
-    assert!(warning.contains(&clients[0].client_id), "{warning}");
-    for secret in [&clients[0].private_key[40..80], token.access_token().secret(), &clients[0].client_secret] {
-        assert!(!text.contains(secret), "a secret reached tracing: {text}");
-    }
 }
