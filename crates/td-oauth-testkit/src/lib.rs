@@ -11,6 +11,8 @@
 //! request the server received, and inject faults (error statuses, `Retry-After`, delays,
 //! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values).
 //! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests.
+//! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
+//! with the expected outcome of each cell and the checks, behind a small [`matrix::Subject`] trait.
 //! It backs the transports' end-to-end tests, `td-oauth serve` and `td-oauth demo`.
 //!
 //! The server runs on a thread of its own with its own tokio runtime, so blocking tests and
@@ -51,6 +53,7 @@ mod error;
 mod faults;
 mod issuer;
 mod keys;
+pub mod matrix;
 mod record;
 mod redis;
 mod reply;
