@@ -12,6 +12,8 @@
 //! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values).
 //! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
 //! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
+//! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
+//! with the expected outcome of each cell and the checks, behind a small [`matrix::Subject`] trait.
 //! It backs the transports' end-to-end tests, `td-oauth serve` and `td-oauth demo`.
 //!
 //! The server runs on a thread of its own with its own tokio runtime, so blocking tests and
@@ -54,6 +56,7 @@ mod faults;
 mod issuer;
 mod keys;
 mod logs;
+pub mod matrix;
 mod record;
 mod redis;
 mod reply;
