@@ -290,17 +290,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    const KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
-
-    fn creds(account: &str, client: &str) -> InstallationCredentials {
-        let body = format!(
-            r#"{{"type": "app.installed", "data": {{"installation_id": "i", "account_name": "{account}",
-                "client_id": "{client}", "private_key": "{KEY}", "key_id": "kid-{client}", "key_algorithm": "ES256"}},
-                "_links": {{"token": {{"href": "https://{account}.talkdeskid.com/oauth/token"}}}}}}"#
-        );
-        InstallationCredentials::from_event(body.as_bytes()).unwrap()
-    }
+    use crate::installation::tests::creds;
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)

@@ -196,7 +196,13 @@ impl TokenManager {
             (report, state.hook.clone(), self.inner.provider(&mut state.installations, account, scopes, now))
         };
         if let Some(report) = &report {
-            warn_fallback(report);
+            tracing::warn!(
+                account = report.account().as_str(),
+                new_client_id = report.new_client_id().as_str(),
+                old_client_id = report.old_client_id().as_str(),
+                grace_remaining_secs = report.grace_remaining().as_secs(),
+                "rotated credentials refused with invalid_client; using the previous ones"
+            );
             if let Some(hook) = hook {
                 hook(report);
             }
@@ -282,14 +288,4 @@ fn swept(evicted: usize, installations: &Installations<Client, TokenProvider>) {
     if evicted > 0 {
         tracing::debug!(evicted, remaining = installations.len(), "idle token providers dropped");
     }
-}
-
-fn warn_fallback(report: &RotationFallback) {
-    tracing::warn!(
-        account = report.account().as_str(),
-        new_client_id = report.new_client_id().as_str(),
-        old_client_id = report.old_client_id().as_str(),
-        grace_remaining_secs = report.grace_remaining().as_secs(),
-        "rotated credentials refused with invalid_client; using the previous ones"
-    );
 }
