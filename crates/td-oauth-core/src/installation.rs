@@ -13,6 +13,8 @@
 //! ```
 //!
 //! A compromised rotation keeps no previous set: there is nothing to fall back to.
+//!
+//! [`Installations`](crate::Installations) applies these rules to every installation of an app at once.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -380,12 +382,13 @@ impl Rotation {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
 
-    fn creds(account: &str, client: &str) -> InstallationCredentials {
+    /// Credentials for `account` with client id `client` (and a client secret `SECRET-{client}`).
+    pub(crate) fn creds(account: &str, client: &str) -> InstallationCredentials {
         let body = format!(
             r#"{{"type": "app.credentials_rotated", "data": {{"installation_id": "i", "account_name": "{account}",
                 "client_id": "{client}", "client_secret": "SECRET-{client}", "private_key": "{KEY}",

@@ -31,7 +31,9 @@
 //! - [`InstallationCredentials`]: a partner app's per-account credentials and endpoints from AppConnect's
 //!   `app.installed` and `app.credentials_rotated` events, every field checked.
 //! - [`Rotation`], [`ManagerPolicy`] and [`IdleMap`]: the partner-app token managers' policy (credential
-//!   rotation with a grace-period fallback, bounded idle-evicted providers), with time passed in.
+//!   rotation with a grace-period fallback, bounded idle-evicted providers), with time passed in; and
+//!   [`Installations`], the managers' bookkeeping over them (installations, a client per credential set,
+//!   providers by account, set and scopes, lazy sweeps), generic over the transport's client and provider.
 //! - [`TokenCache`] and [`RetryPolicy`]: the token cache's policy (fresh, due for refresh, unusable; one fetch
 //!   in flight; back off after failures) and the retry policy (full jitter, `Retry-After`, deadline), as
 //!   deterministic state machines the transports drive with their own clocks and locks.
@@ -97,6 +99,7 @@ mod error;
 mod events;
 mod idle;
 mod installation;
+mod installations;
 mod jwt;
 mod key;
 mod oauth_error;
@@ -120,6 +123,7 @@ pub use error::Error;
 pub use events::{EventKind, InstallationCredentials};
 pub use idle::IdleMap;
 pub use installation::{Active, InstallationKey, ManagerPolicy, Rotation, RotationFallback, RotationKind, Which};
+pub use installations::{ActiveProvider, InstallReport, Installations};
 pub use jwt::UnverifiedJwt;
 pub use key::PrivateKey;
 pub use oauth_error::{ErrorCode, OAuthError, RetryAfter};

@@ -1,17 +1,16 @@
 //! Tokens for a partner app installed in many accounts: one [`TokenProvider`] per installation, credential
 //! set and scopes, made on first use, dropped when idle, with credential rotation and its grace period.
 //!
-//! The rules (which set is active, when to fall back, what is idle) are td-oauth-core's [`Rotation`],
-//! [`ManagerPolicy`] and [`IdleMap`]; this file keeps them behind one `std` mutex, never held across an
-//! `.await`, and fetches through the providers.
+//! The rules and the bookkeeping (which set is active, when to fall back, what is idle, which providers are
+//! kept) are td-oauth-core's [`Installations`]; this file keeps it behind one `std` mutex, never held across
+//! an `.await`, fetches through the providers, and logs and reports what it did.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use td_oauth_core::{
-    Account, ErrorCode, EventKind, IdleMap, InstallationCredentials, InstallationKey, ManagerPolicy, Rotation,
+    Account, ActiveProvider, ErrorCode, EventKind, InstallationCredentials, Installations, ManagerPolicy,
     RotationFallback, RotationKind, Scopes, TokenResponse, Which,
 };
 
@@ -75,40 +74,16 @@ struct Inner {
 }
 
 struct State {
-    installations: HashMap<Account, Installation>,
-    providers: IdleMap<InstallationKey, Slot>,
+    installations: Installations<Client, TokenProvider>,
     hook: Option<Hook>,
-    last_sweep: Instant,
-    next_serial: u64,
-}
-
-/// One account's credentials, and a client per credential set.
-struct Installation {
-    rotation: Rotation,
-    current: Set,
-    /// Present exactly while `rotation` keeps a previous set.
-    previous: Option<Set>,
-}
-
-/// A credential set's number (unique in this manager) and its client, made on first use.
-struct Set {
-    serial: u64,
-    client: Option<Client>,
-}
-
-/// A provider and the credential set it fetches with: a rotation that keeps the client id (a new key for
-/// the same client) still gets new providers, since the serial differs.
-struct Slot {
-    serial: u64,
-    provider: TokenProvider,
 }
 
 impl fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.inner.lock();
         f.debug_struct("TokenManager")
-            .field("installations", &state.installations.len())
-            .field("providers", &state.providers.len())
+            .field("installations", &state.installations.installations())
+            .field("providers", &state.installations.len())
             .field("policy", &self.inner.policy)
             .finish_non_exhaustive()
     }
@@ -133,13 +108,7 @@ impl TokenManager {
     pub fn with_policy(config: Config, policy: ManagerPolicy) -> Result<Self, Error> {
         let http = config.build_http_client()?;
         let config = config.http_client(http);
-        let state = State {
-            installations: HashMap::new(),
-            providers: IdleMap::new(policy.provider_limit()),
-            hook: None,
-            last_sweep: Instant::now(),
-            next_serial: 0,
-        };
+        let state = State { installations: Installations::new(&policy, Instant::now()), hook: None };
         Ok(TokenManager { inner: Arc::new(Inner { config, policy, state: Mutex::new(state) }) })
     }
 
@@ -156,20 +125,12 @@ impl TokenManager {
     pub fn install(&self, credentials: InstallationCredentials) {
         let account = credentials.account().clone();
         let client_id = credentials.client_id().clone();
-        let mut guard = self.inner.lock();
-        let state = &mut *guard;
-        let serial = state.serial();
-        let replaced = state.installations.insert(
-            account.clone(),
-            Installation { rotation: Rotation::new(credentials), current: Set::new(serial), previous: None },
-        );
-        let dropped = state.providers.retain(|key, _| key.account() != &account);
-        drop(guard);
+        let report = self.inner.lock().installations.install(credentials);
         tracing::info!(
             account = account.as_str(),
             client_id = client_id.as_str(),
-            replaced = replaced.is_some(),
-            providers_dropped = dropped.len(),
+            replaced = report.replaced,
+            providers_dropped = report.providers_dropped,
             "installation added"
         );
     }
@@ -182,24 +143,13 @@ impl TokenManager {
         let now = Instant::now();
         let account = credentials.account().clone();
         let client_id = credentials.client_id().clone();
-        let mut guard = self.inner.lock();
-        let state = &mut *guard;
-        let serial = state.serial();
-        let installation = state.installations.get_mut(&account).ok_or_else(|| unknown(&account))?;
-        installation.rotation.rotate(credentials, kind, now, &self.inner.policy)?;
-        let replaced = std::mem::replace(&mut installation.current, Set::new(serial));
-        installation.previous = match kind {
-            RotationKind::Routine if installation.rotation.previous().is_some() => Some(replaced),
-            RotationKind::Routine | RotationKind::Compromised => None,
-        };
-        let keep = (installation.current.serial, installation.previous.as_ref().map(|set| set.serial));
-        let dropped = state.providers.retain(|key, slot| key.account() != &account || keeps(keep, slot.serial));
-        drop(guard);
+        let rotated = self.inner.lock().installations.rotate(credentials, kind, now, &self.inner.policy);
+        let providers_dropped = rotated.ok_or_else(|| unknown(&account))??;
         tracing::info!(
             account = account.as_str(),
             client_id = client_id.as_str(),
             ?kind,
-            providers_dropped = dropped.len(),
+            providers_dropped,
             "installation credentials rotated"
         );
         Ok(())
@@ -222,11 +172,7 @@ impl TokenManager {
     /// Forgets an installation (the app was uninstalled) and drops its providers. Returns whether it
     /// was known.
     pub fn uninstall(&self, account: &Account) -> bool {
-        let mut guard = self.inner.lock();
-        let state = &mut *guard;
-        let known = state.installations.remove(account).is_some();
-        state.providers.retain(|key, _| key.account() != account);
-        known
+        self.inner.lock().installations.uninstall(account)
     }
 
     /// A token for `account` with `scopes`, from the active credentials' provider (cached, refreshed
@@ -234,7 +180,7 @@ impl TokenManager {
     /// `invalid_client` and a routine rotation's previous ones are within their grace, the previous ones
     /// are used and the fallback reported.
     pub async fn token(&self, account: &Account, scopes: &Scopes) -> Result<Arc<TokenResponse>, Error> {
-        let (provider, which, serial) = self.inner.active(account, scopes)?;
+        let ActiveProvider { provider, which, serial } = self.inner.active(account, scopes)?;
         let error = match provider.token().await {
             Ok(token) => return Ok(token),
             Err(error) => error,
@@ -246,14 +192,8 @@ impl TokenManager {
             let mut guard = self.inner.lock();
             let state = &mut *guard;
             let now = Instant::now();
-            let report = match state.installations.get_mut(account) {
-                // Only if the refused set is still the current one: a rotation may have come meanwhile.
-                Some(installation) if installation.current.serial == serial => {
-                    installation.rotation.refused(Which::Current, now, &self.inner.policy)
-                }
-                _ => None,
-            };
-            (report, state.hook.clone(), state.provider(account, scopes, now, &self.inner))
+            let report = state.installations.refused(account, serial, now, &self.inner.policy);
+            (report, state.hook.clone(), self.inner.provider(&mut state.installations, account, scopes, now))
         };
         if let Some(report) = &report {
             tracing::warn!(
@@ -269,7 +209,7 @@ impl TokenManager {
         }
         match next {
             // Another set is active now (the previous one, or a newer rotation): one try with it.
-            Ok((provider, _, next_serial)) if next_serial != serial => provider.token().await,
+            Ok(next) if next.serial != serial => next.provider.token().await,
             _ => Err(error),
         }
     }
@@ -278,12 +218,12 @@ impl TokenManager {
     /// [`token`](Self::token), which also falls back to previous credentials; a provider kept by the caller
     /// outlives rotations and eviction.
     pub fn provider(&self, account: &Account, scopes: &Scopes) -> Result<TokenProvider, Error> {
-        self.inner.active(account, scopes).map(|(provider, _, _)| provider)
+        self.inner.active(account, scopes).map(|active| active.provider)
     }
 
     /// How many providers are kept (one per installation, credential set and scopes in use).
     pub fn len(&self) -> usize {
-        self.inner.lock().providers.len()
+        self.inner.lock().installations.len()
     }
 
     /// Whether no provider is kept.
@@ -293,7 +233,7 @@ impl TokenManager {
 
     /// How many installations are known.
     pub fn installations(&self) -> usize {
-        self.inner.lock().installations.len()
+        self.inner.lock().installations.installations()
     }
 
     /// The policy.
@@ -306,7 +246,9 @@ impl TokenManager {
     /// quarter of the idle timeout, when a provider is asked for.
     pub fn evict_idle(&self) -> usize {
         let mut state = self.inner.lock();
-        state.sweep(Instant::now(), &self.inner.policy)
+        let evicted = state.installations.sweep(Instant::now(), &self.inner.policy);
+        swept(evicted, &state.installations);
+        evicted
     }
 }
 
@@ -317,87 +259,33 @@ impl Inner {
     }
 
     /// The provider of the active set, under the lock, with a lazy sweep first.
-    fn active(&self, account: &Account, scopes: &Scopes) -> Result<(TokenProvider, Which, u64), Error> {
+    fn active(&self, account: &Account, scopes: &Scopes) -> Result<ActiveProvider<TokenProvider>, Error> {
         let now = Instant::now();
         let mut state = self.lock();
-        if now.saturating_duration_since(state.last_sweep) >= self.policy.idle_after() / 4 {
-            state.sweep(now, &self.policy);
-        }
-        state.provider(account, scopes, now, self)
-    }
-}
-
-impl State {
-    fn serial(&mut self) -> u64 {
-        self.next_serial = self.next_serial.wrapping_add(1);
-        self.next_serial
+        let evicted = state.installations.maybe_sweep(now, &self.policy);
+        swept(evicted, &state.installations);
+        self.provider(&mut state.installations, account, scopes, now)
     }
 
     /// The active set's provider for `scopes`: the kept one, or a new one over the set's client.
     fn provider(
-        &mut self,
+        &self,
+        installations: &mut Installations<Client, TokenProvider>,
         account: &Account,
         scopes: &Scopes,
         now: Instant,
-        inner: &Inner,
-    ) -> Result<(TokenProvider, Which, u64), Error> {
-        let installation = self.installations.get_mut(account).ok_or_else(|| unknown(account))?;
-        if installation.rotation.expire(now).is_some() {
-            installation.previous = None;
-        }
-        let active = installation.rotation.active(now);
-        let set = match (active.which, installation.previous.as_mut()) {
-            (Which::Previous, Some(previous)) => previous,
-            _ => &mut installation.current,
+    ) -> Result<ActiveProvider<TokenProvider>, Error> {
+        let make_client = |credentials: &InstallationCredentials| {
+            Client::with_config(credentials.endpoints(), credentials.credentials(), self.config.clone())
         };
-        let key = InstallationKey::new(account.clone(), active.credentials.client_id().clone(), scopes.clone());
-        if let Some(slot) = self.providers.get(&key, now)
-            && slot.serial == set.serial
-        {
-            return Ok((slot.provider.clone(), active.which, set.serial));
-        }
-        let client = match &set.client {
-            Some(client) => client.clone(),
-            None => {
-                let credentials = active.credentials;
-                let client =
-                    Client::with_config(credentials.endpoints(), credentials.credentials(), inner.config.clone())?;
-                set.client = Some(client.clone());
-                client
-            }
-        };
-        let provider = TokenProvider::client_credentials(client, scopes.clone());
-        let (which, serial) = (active.which, set.serial);
-        self.providers.insert(key, Slot { serial, provider: provider.clone() }, now);
-        Ok((provider, which, serial))
-    }
-
-    /// Drops idle providers and ended graces; returns how many providers went.
-    fn sweep(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
-        self.last_sweep = now;
-        let mut evicted = self.providers.evict_idle(now, policy.idle_after()).len();
-        for (account, installation) in &mut self.installations {
-            if installation.rotation.expire(now).is_some()
-                && let Some(previous) = installation.previous.take()
-            {
-                evicted +=
-                    self.providers.retain(|key, slot| key.account() != account || slot.serial != previous.serial).len();
-            }
-        }
-        if evicted > 0 {
-            tracing::debug!(evicted, remaining = self.providers.len(), "idle token providers dropped");
-        }
-        evicted
+        installations
+            .active(account, scopes, now, make_client, TokenProvider::client_credentials)
+            .ok_or_else(|| unknown(account))?
     }
 }
 
-impl Set {
-    fn new(serial: u64) -> Self {
-        Set { serial, client: None }
+fn swept(evicted: usize, installations: &Installations<Client, TokenProvider>) {
+    if evicted > 0 {
+        tracing::debug!(evicted, remaining = installations.len(), "idle token providers dropped");
     }
-}
-
-/// Whether a provider of `serial` belongs to one of the kept sets (current, previous).
-fn keeps((current, previous): (u64, Option<u64>), serial: u64) -> bool {
-    serial == current || previous == Some(serial)
 }

@@ -1,0 +1,540 @@
+//! The token managers' bookkeeping, once for both transports: every installation's credential sets (a
+//! [`Rotation`] each), a client per set made on first use, and the providers kept in an [`IdleMap`] under
+//! their [`InstallationKey`].
+//!
+//! Generic over the transport's client `C` and provider `P`, which it only stores and clones: the transport
+//! passes closures that build them, keeps an [`Installations`] behind its lock, and does the fetching, the
+//! logging and the alerting itself. Time is passed in, as everywhere in this crate.
+//!
+//! Each credential set gets a serial number, unique in one [`Installations`]; a provider remembers the
+//! serial of the set it was made over. That is what tells a provider of the new set from one of the old
+//! set when a rotation keeps the client id (a new key for the same client), and what lets a refusal that
+//! raced with a rotation be ignored.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Instant;
+
+use crate::{
+    Account, Error, IdleMap, InstallationCredentials, InstallationKey, ManagerPolicy, Rotation, RotationFallback,
+    RotationKind, Scopes, Which,
+};
+
+/// Every installation of a partner app and the providers made for them: the state behind a transport's
+/// `TokenManager`, with the rules of [`Rotation`], [`ManagerPolicy`] and [`IdleMap`] applied.
+///
+/// `C` is the transport's client for one credential set (made once per set, then cloned into each of its
+/// providers); `P` is its token provider for one set and scope set. Methods that return `Option` return
+/// `None` when the account has no installation: the transport turns that into its own error.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use td_oauth_core::{InstallationCredentials, Installations, ManagerPolicy, Scopes, Which};
+///
+/// # let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
+/// # let body = format!(r#"{{"type": "app.installed", "data": {{"installation_id": "i", "account_name": "acme",
+/// #     "client_id": "c1", "private_key": "{key}", "key_id": "k1", "key_algorithm": "ES256"}},
+/// #     "_links": {{"token": {{"href": "https://acme.talkdeskid.com/oauth/token"}}}}}}"#);
+/// # let credentials = InstallationCredentials::from_event(body.as_bytes())?;
+/// let policy = ManagerPolicy::default();
+/// let now = Instant::now();
+/// // Here a "client" is the client id and a "provider" a label; a transport uses its own types.
+/// let mut installations: Installations<String, String> = Installations::new(&policy, now);
+/// installations.install(credentials);
+///
+/// let account = "acme".parse()?;
+/// let scopes: Scopes = "users:read".parse()?;
+/// let make_client = |c: &InstallationCredentials| Ok::<_, td_oauth_core::Error>(c.client_id().to_string());
+/// let active = installations
+///     .active(&account, &scopes, now, make_client, |client, scopes| format!("{client} {scopes}"))
+///     .expect("installed")?;
+/// assert_eq!((active.provider.as_str(), active.which), ("c1 users:read", Which::Current));
+/// assert_eq!(installations.len(), 1);
+///
+/// // Unused for the idle timeout: dropped.
+/// assert_eq!(installations.sweep(now + policy.idle_after(), &policy), 1);
+/// # Ok::<(), td_oauth_core::Error>(())
+/// ```
+pub struct Installations<C, P> {
+    installations: HashMap<Account, Installation<C>>,
+    providers: IdleMap<InstallationKey, Slot<P>>,
+    last_sweep: Instant,
+    next_serial: u64,
+}
+
+/// One account's credentials, and a client per credential set.
+struct Installation<C> {
+    rotation: Rotation,
+    current: Set<C>,
+    /// Present exactly while `rotation` keeps a previous set.
+    previous: Option<Set<C>>,
+}
+
+/// A credential set's serial and its client, made on first use.
+struct Set<C> {
+    serial: u64,
+    client: Option<C>,
+}
+
+/// A provider and the serial of the credential set it fetches with.
+struct Slot<P> {
+    serial: u64,
+    provider: P,
+}
+
+/// What [`Installations::install`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstallReport {
+    /// Whether an installation of the same account was replaced.
+    pub replaced: bool,
+    /// How many providers of the account went with it.
+    pub providers_dropped: usize,
+}
+
+/// The provider to fetch with, from [`Installations::active`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveProvider<P> {
+    /// The provider of the active credential set for the scopes asked for.
+    pub provider: P,
+    /// Which set is active.
+    pub which: Which,
+    /// The set's serial: pass it to [`Installations::refused`] if the endpoint refuses the set.
+    pub serial: u64,
+}
+
+impl<C, P> fmt::Debug for Installations<C, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Counts only: clients and providers carry credentials and tokens.
+        f.debug_struct("Installations")
+            .field("installations", &self.installations.len())
+            .field("providers", &self.providers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Clone, P: Clone> Installations<C, P> {
+    /// No installation yet, keeping at most `policy`'s provider limit; `now` starts the clock of
+    /// [`maybe_sweep`](Self::maybe_sweep).
+    pub fn new(policy: &ManagerPolicy, now: Instant) -> Self {
+        Installations {
+            installations: HashMap::new(),
+            providers: IdleMap::new(policy.provider_limit()),
+            last_sweep: now,
+            next_serial: 0,
+        }
+    }
+
+    /// Adds an installation (from `app.installed`). An installation of the same account is replaced at once,
+    /// without grace, and its providers dropped.
+    pub fn install(&mut self, credentials: InstallationCredentials) -> InstallReport {
+        let account = credentials.account().clone();
+        let serial = self.serial();
+        let installation =
+            Installation { rotation: Rotation::new(credentials), current: Set::new(serial), previous: None };
+        let replaced = self.installations.insert(account.clone(), installation).is_some();
+        let providers_dropped = self.providers.retain(|key, _| key.account() != &account).len();
+        InstallReport { replaced, providers_dropped }
+    }
+
+    /// Rotates an installation's credentials at `now` (see [`Rotation::rotate`]): `credentials` become
+    /// current at once; the previous set stays as a fallback after a [`RotationKind::Routine`] rotation.
+    /// Drops the providers of every set no longer kept and returns how many.
+    ///
+    /// `None` when the account has no installation. Fails, changing nothing, if [`Rotation::rotate`] does.
+    pub fn rotate(
+        &mut self,
+        credentials: InstallationCredentials,
+        kind: RotationKind,
+        now: Instant,
+        policy: &ManagerPolicy,
+    ) -> Option<Result<usize, Error>> {
+        let account = credentials.account().clone();
+        let serial = self.serial();
+        let installation = self.installations.get_mut(&account)?;
+        if let Err(error) = installation.rotation.rotate(credentials, kind, now, policy) {
+            return Some(Err(error));
+        }
+        let replaced = std::mem::replace(&mut installation.current, Set::new(serial));
+        installation.previous = match kind {
+            RotationKind::Routine if installation.rotation.previous().is_some() => Some(replaced),
+            RotationKind::Routine | RotationKind::Compromised => None,
+        };
+        let (current, previous) = (installation.current.serial, installation.previous.as_ref().map(|set| set.serial));
+        let dropped = self
+            .providers
+            .retain(|key, slot| key.account() != &account || slot.serial == current || previous == Some(slot.serial));
+        Some(Ok(dropped.len()))
+    }
+
+    /// Forgets an installation (the app was uninstalled) and drops its providers. Returns whether it was
+    /// known.
+    pub fn uninstall(&mut self, account: &Account) -> bool {
+        let known = self.installations.remove(account).is_some();
+        self.providers.retain(|key, _| key.account() != account);
+        known
+    }
+
+    /// The provider of the credential set active at `now` for `account` and `scopes`: the kept one, or a new
+    /// one made with `make_provider` over the set's client (made with `make_client` on the set's first
+    /// use, then reused), kept from then on. Marks the provider used at `now`.
+    ///
+    /// `None` when the account has no installation; `Some(Err(..))` when `make_client` fails (nothing is
+    /// kept, and the next call tries again).
+    pub fn active<E>(
+        &mut self,
+        account: &Account,
+        scopes: &Scopes,
+        now: Instant,
+        make_client: impl FnOnce(&InstallationCredentials) -> Result<C, E>,
+        make_provider: impl FnOnce(C, Scopes) -> P,
+    ) -> Option<Result<ActiveProvider<P>, E>> {
+        let installation = self.installations.get_mut(account)?;
+        if installation.rotation.expire(now).is_some() {
+            installation.previous = None;
+        }
+        let active = installation.rotation.active(now);
+        let set = match (active.which, installation.previous.as_mut()) {
+            (Which::Previous, Some(previous)) => previous,
+            _ => &mut installation.current,
+        };
+        let (which, serial) = (active.which, set.serial);
+        let key = InstallationKey::new(account.clone(), active.credentials.client_id().clone(), scopes.clone());
+        if let Some(slot) = self.providers.get(&key, now)
+            && slot.serial == serial
+        {
+            return Some(Ok(ActiveProvider { provider: slot.provider.clone(), which, serial }));
+        }
+        let client = match &set.client {
+            Some(client) => client.clone(),
+            None => match make_client(active.credentials) {
+                Ok(client) => set.client.insert(client).clone(),
+                Err(error) => return Some(Err(error)),
+            },
+        };
+        let provider = make_provider(client, scopes.clone());
+        self.providers.insert(key, Slot { serial, provider: provider.clone() }, now);
+        Some(Ok(ActiveProvider { provider, which, serial }))
+    }
+
+    /// Records that the token endpoint refused the set numbered `serial` of `account` with `invalid_client`
+    /// at `now`. Only when that set is still the current one (a rotation may have come since the provider
+    /// was handed out) does this go to [`Rotation::refused`], whose fallback report it returns.
+    pub fn refused(
+        &mut self,
+        account: &Account,
+        serial: u64,
+        now: Instant,
+        policy: &ManagerPolicy,
+    ) -> Option<RotationFallback> {
+        let installation = self.installations.get_mut(account)?;
+        if installation.current.serial != serial {
+            return None;
+        }
+        installation.rotation.refused(Which::Current, now, policy)
+    }
+
+    /// Drops the providers idle for the policy's idle timeout at `now`, and the previous credential sets
+    /// whose grace has ended with their providers; returns how many providers went.
+    pub fn sweep(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
+        self.last_sweep = now;
+        let mut evicted = self.providers.evict_idle(now, policy.idle_after()).len();
+        for (account, installation) in &mut self.installations {
+            if installation.rotation.expire(now).is_some()
+                && let Some(previous) = installation.previous.take()
+            {
+                evicted +=
+                    self.providers.retain(|key, slot| key.account() != account || slot.serial != previous.serial).len();
+            }
+        }
+        evicted
+    }
+
+    /// [`sweep`](Self::sweep)s if a quarter of the idle timeout has passed since the last sweep, so that a
+    /// caller may call this on every lookup; returns how many providers went (0 when it did not sweep).
+    pub fn maybe_sweep(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
+        if now.saturating_duration_since(self.last_sweep) >= policy.idle_after() / 4 {
+            return self.sweep(now, policy);
+        }
+        0
+    }
+
+    /// How many providers are kept (one per installation, credential set and scopes in use).
+    pub fn len(&self) -> usize {
+        self.providers.len()
+    }
+
+    /// Whether no provider is kept.
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+
+    /// How many installations are known.
+    pub fn installations(&self) -> usize {
+        self.installations.len()
+    }
+
+    fn serial(&mut self) -> u64 {
+        self.next_serial = self.next_serial.wrapping_add(1);
+        self.next_serial
+    }
+}
+
+impl<C> Set<C> {
+    fn new(serial: u64) -> Self {
+        Set { serial, client: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::installation::tests::creds;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn account(name: &str) -> Account {
+        name.parse().unwrap()
+    }
+
+    fn scopes(text: &str) -> Scopes {
+        text.parse().unwrap()
+    }
+
+    /// A client is its client id and a build number (to see when one is made); a provider is the client it
+    /// was made over and its scopes.
+    type Client = (String, usize);
+    type Provider = (Client, String);
+
+    struct Manager {
+        state: Installations<Client, Provider>,
+        policy: ManagerPolicy,
+        clients_made: usize,
+    }
+
+    impl Manager {
+        fn new(policy: ManagerPolicy, t: Instant) -> Self {
+            Manager { state: Installations::new(&policy, t), policy, clients_made: 0 }
+        }
+
+        fn active(&mut self, name: &str, scope: &str, now: Instant) -> Option<ActiveProvider<Provider>> {
+            let made = &mut self.clients_made;
+            let make_client = |credentials: &InstallationCredentials| {
+                *made += 1;
+                Ok::<_, ()>((credentials.client_id().to_string(), *made))
+            };
+            let make_provider = |client: Client, scopes: Scopes| (client, scopes.to_string());
+            self.state.active(&account(name), &scopes(scope), now, make_client, make_provider).map(|r| r.unwrap())
+        }
+
+        /// The client id of the active provider.
+        fn client(&mut self, name: &str, scope: &str, now: Instant) -> String {
+            self.active(name, scope, now).unwrap().provider.0.0
+        }
+
+        fn rotate(&mut self, name: &str, client: &str, kind: RotationKind, now: Instant) -> usize {
+            self.state.rotate(creds(name, client), kind, now, &self.policy).unwrap().unwrap()
+        }
+    }
+
+    #[test]
+    fn providers_are_made_on_first_use_and_share_the_set_client() {
+        let t = Instant::now();
+        let mut m = Manager::new(ManagerPolicy::default(), t);
+        assert_eq!(m.state.install(creds("acme", "c1")), InstallReport { replaced: false, providers_dropped: 0 });
+        assert_eq!(m.state.installations(), 1);
+        assert!(m.state.is_empty());
+
+        let first = m.active("acme", "users:read", t).unwrap();
+        assert_eq!((first.provider.clone(), first.which), ((("c1".into(), 1), "users:read".into()), Which::Current));
+        assert_eq!(m.active("acme", "users:read", t + secs(1)), Some(first.clone()));
+        // Another scope set: another provider over the same client.
+        let other = m.active("acme", "users:write", t + secs(2)).unwrap();
+        assert_eq!((other.provider.0.1, other.serial), (1, first.serial));
+        assert_eq!((m.state.len(), m.clients_made), (2, 1));
+    }
+
+    #[test]
+    fn unknown_accounts_are_none() {
+        let t = Instant::now();
+        let mut m = Manager::new(ManagerPolicy::default(), t);
+        assert_eq!(m.active("acme", "users:read", t), None);
+        let policy = ManagerPolicy::default();
+        assert!(m.state.rotate(creds("acme", "c2"), RotationKind::Routine, t, &policy).is_none());
+        assert_eq!(m.state.refused(&account("acme"), 1, t, &policy), None);
+        assert!(!m.state.uninstall(&account("acme")));
+
+        m.state.install(creds("acme", "c1"));
+        m.active("acme", "users:read", t).unwrap();
+        assert!(m.state.uninstall(&account("acme")));
+        assert_eq!((m.state.len(), m.state.installations()), (0, 0));
+        assert_eq!(m.active("acme", "users:read", t), None);
+    }
+
+    #[test]
+    fn a_failing_client_keeps_nothing_and_is_tried_again() {
+        let t = Instant::now();
+        let policy = ManagerPolicy::default();
+        let mut state: Installations<u8, u8> = Installations::new(&policy, t);
+        state.install(creds("acme", "c1"));
+        let failed = state.active(&account("acme"), &scopes("a"), t, |_| Err("no TLS roots"), |c, _| c);
+        assert_eq!(failed, Some(Err("no TLS roots")));
+        assert!(state.is_empty());
+        let made = state.active(&account("acme"), &scopes("a"), t, |_| Ok::<_, &str>(7), |c, _| c + 1);
+        assert_eq!(made.unwrap().unwrap().provider, 8);
+    }
+
+    #[test]
+    fn reinstalling_replaces_the_installation_and_its_providers() {
+        let t = Instant::now();
+        let mut m = Manager::new(ManagerPolicy::default(), t);
+        m.state.install(creds("acme", "c1"));
+        m.state.install(creds("other", "o1"));
+        m.active("acme", "a", t);
+        m.active("acme", "b", t);
+        m.active("other", "a", t);
+        assert_eq!(m.state.install(creds("acme", "c2")), InstallReport { replaced: true, providers_dropped: 2 });
+        assert_eq!(m.state.len(), 1);
+        assert_eq!(m.client("acme", "a", t), "c2");
+    }
+
+    #[test]
+    fn a_routine_rotation_keeps_the_previous_providers_and_a_second_drops_the_oldest() {
+        let t = Instant::now();
+        let mut m = Manager::new(ManagerPolicy::default(), t);
+        m.state.install(creds("acme", "c1"));
+        m.active("acme", "a", t);
+        assert_eq!(m.rotate("acme", "c2", RotationKind::Routine, t), 0);
+        assert_eq!(m.client("acme", "a", t), "c2");
+        assert_eq!(m.state.len(), 2);
+        // The set before the previous one goes, with its provider.
+        assert_eq!(m.rotate("acme", "c3", RotationKind::Routine, t + secs(1)), 1);
+        assert_eq!(m.state.len(), 1);
+        assert_eq!(m.client("acme", "a", t + secs(1)), "c3");
+        assert_eq!(m.clients_made, 3);
+    }
+
+    #[test]
+    fn a_compromised_rotation_drops_the_old_providers_at_once() {
+        let t = Instant::now();
+        let mut m = Manager::new(ManagerPolicy::default(), t);
+        m.state.install(creds("acme", "c1"));
+        m.active("acme", "a", t);
+        m.active("acme", "b", t);
+        assert_eq!(m.rotate("acme", "c2", RotationKind::Compromised, t), 2);
+        assert!(m.state.is_empty());
+        let active = m.active("acme", "a", t).unwrap();
+        // Nothing to fall back to.
+        assert_eq!(m.state.refused(&account("acme"), active.serial, t, &m.policy), None);
+        assert_eq!(m.client("acme", "a", t), "c2");
+    }
+
+    #[test]
+    fn a_rotation_to_the_same_client_id_gets_new_providers() {
+        let t = Instant::now();
+        let mut m = Manager::new(ManagerPolicy::default(), t);
+        m.state.install(creds("acme", "c1"));
+        let before = m.active("acme", "a", t).unwrap();
+        m.rotate("acme", "c1", RotationKind::Routine, t);
+        let after = m.active("acme", "a", t).unwrap();
+        assert_ne!(after.serial, before.serial);
+        assert_eq!(after.provider.0, ("c1".to_owned(), 2));
+    }
+
+    #[test]
+    fn refused_current_credentials_fall_back_and_a_stale_serial_changes_nothing() {
+        let t = Instant::now();
+        let mut m = Manager::new(ManagerPolicy::default(), t);
+        m.state.install(creds("acme", "c1"));
+        let old = m.active("acme", "a", t).unwrap();
+        m.rotate("acme", "c2", RotationKind::Routine, t);
+        let new = m.active("acme", "a", t).unwrap();
+
+        // The old set's serial is not current: a refusal of it is no reason to fall back.
+        assert_eq!(m.state.refused(&account("acme"), old.serial, t, &m.policy), None);
+        let report = m.state.refused(&account("acme"), new.serial, t + secs(1), &m.policy).unwrap();
+        assert_eq!((report.new_client_id().as_str(), report.old_client_id().as_str()), ("c2", "c1"));
+        // The previous set's provider, kept since before the rotation.
+        assert_eq!(m.active("acme", "a", t + secs(2)), Some(ActiveProvider { which: Which::Previous, ..old }));
+        // After retry_rotated_after, the new set again.
+        assert_eq!(m.active("acme", "a", t + secs(61)), Some(new.clone()));
+
+        // A rotation after the provider was handed out: its refusal no longer counts.
+        m.rotate("acme", "c3", RotationKind::Routine, t + secs(62));
+        assert_eq!(m.state.refused(&account("acme"), new.serial, t + secs(63), &m.policy), None);
+        assert_eq!(m.client("acme", "a", t + secs(63)), "c3");
+    }
+
+    #[test]
+    fn sweeps_drop_idle_providers() {
+        let t = Instant::now();
+        let policy = ManagerPolicy::default().idle_timeout(secs(100)).unwrap();
+        let mut m = Manager::new(policy.clone(), t);
+        m.state.install(creds("acme", "c1"));
+        m.active("acme", "a", t);
+        m.active("acme", "b", t);
+        m.active("acme", "b", t + secs(60));
+        assert_eq!(m.state.sweep(t + secs(99), &policy), 0);
+        assert_eq!(m.state.sweep(t + secs(100), &policy), 1);
+        assert_eq!(m.state.len(), 1);
+        assert_eq!(m.state.sweep(t + secs(160), &policy), 1);
+        assert!(m.state.is_empty());
+        // Made again on the next use, over the same client.
+        m.active("acme", "a", t + secs(161));
+        assert_eq!((m.state.len(), m.clients_made), (1, 1));
+    }
+
+    #[test]
+    fn sweeps_drop_the_previous_set_when_its_grace_ends() {
+        let t = Instant::now();
+        let policy = ManagerPolicy::default().grace(secs(50));
+        let mut m = Manager::new(policy.clone(), t);
+        m.state.install(creds("acme", "c1"));
+        m.active("acme", "a", t);
+        m.rotate("acme", "c2", RotationKind::Routine, t + secs(1));
+        m.active("acme", "a", t + secs(1));
+        assert_eq!(m.state.sweep(t + secs(50), &policy), 0);
+        assert_eq!(m.state.len(), 2);
+        // The grace ends at 51 s: the old set's provider goes, though it is not idle.
+        assert_eq!(m.state.sweep(t + secs(51), &policy), 1);
+        assert_eq!(m.client("acme", "a", t + secs(52)), "c2");
+        assert_eq!(m.state.len(), 1);
+    }
+
+    #[test]
+    fn lazy_sweeps_run_at_most_every_quarter_of_the_idle_timeout() {
+        let t = Instant::now();
+        let policy = ManagerPolicy::default().idle_timeout(secs(100)).unwrap();
+        let mut m = Manager::new(policy.clone(), t);
+        m.state.install(creds("acme", "c1"));
+        m.active("acme", "a", t);
+        m.active("acme", "b", t + secs(90));
+        // Due (25 s after the start), but nothing idle yet.
+        assert_eq!(m.state.maybe_sweep(t + secs(99), &policy), 0);
+        // "a" is idle now, but the last sweep was 21 s ago.
+        assert_eq!(m.state.maybe_sweep(t + secs(120), &policy), 0);
+        assert_eq!(m.state.len(), 2);
+        assert_eq!(m.state.maybe_sweep(t + secs(124), &policy), 1);
+        assert_eq!(m.state.len(), 1);
+    }
+
+    #[test]
+    fn at_most_the_policy_limit_of_providers_is_kept() {
+        let t = Instant::now();
+        let policy = ManagerPolicy::default().max_providers(2).unwrap();
+        let mut m = Manager::new(policy, t);
+        m.state.install(creds("acme", "c1"));
+        m.active("acme", "a", t);
+        m.active("acme", "b", t + secs(1));
+        m.active("acme", "a", t + secs(2));
+        m.active("acme", "c", t + secs(3));
+        assert_eq!(m.state.len(), 2);
+        // "b" was the least recently used and went; made again (evicting "a"), over the same client.
+        m.active("acme", "b", t + secs(4));
+        assert_eq!((m.state.len(), m.clients_made), (2, 1));
+        assert!(format!("{:?}", m.state).contains("providers: 2"));
+    }
+}
