@@ -69,12 +69,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod blocking;
 mod cache;
 mod config;
 mod connection;
 mod error;
 mod shared;
 
+pub use blocking::BlockingFleetCache;
 pub use cache::FleetCache;
 pub use config::FleetConfig;
 pub use error::Error;
