@@ -88,6 +88,11 @@ impl Connection {
 
     /// The blocking transport, with --timeout and --retries.
     pub(crate) fn ureq_client(&self) -> Result<td_oauth_ureq::Client, CliError> {
+        self.ureq_client_with(Config::new())
+    }
+
+    /// [`ureq_client`](Self::ureq_client) on top of `config` (e.g. one with a shared cache).
+    pub(crate) fn ureq_client_with(&self, config: Config) -> Result<td_oauth_ureq::Client, CliError> {
         if self.timeout == 0 {
             return Err(CliError::Input("--timeout must be at least 1 second".into()));
         }
@@ -95,7 +100,7 @@ impl Connection {
         let retry = RetryPolicy::default()
             .max_retries(self.retries)
             .deadline(timeout.saturating_mul(self.retries.saturating_add(1)).saturating_add(Duration::from_secs(5)));
-        let mut config = Config::new().timeout(timeout).connect_timeout(timeout).retry_policy(retry);
+        let mut config = config.timeout(timeout).connect_timeout(timeout).retry_policy(retry);
         if let Some(path) = &self.ca_file {
             for der in pem_certificates(path)? {
                 config = config.add_root_certificate(der);

@@ -1,8 +1,11 @@
 //! `token --cache redis://…`: the token through td-oauth-redis's fleet cache, so a script that runs
 //! `td-oauth token` in a loop on any number of machines sends one token request per token lifetime.
 
-use td_oauth_core::{FleetKey, Scopes, SealingKey, TokenResponse};
-use td_oauth_redis::FleetCache;
+use std::sync::Arc;
+
+use td_oauth_core::{Grant, Scopes, SealingKey, TokenResponse};
+use td_oauth_redis::BlockingFleetCache;
+use td_oauth_ureq::Config;
 
 use crate::args::Connection;
 use crate::error::CliError;
@@ -16,23 +19,12 @@ pub(crate) fn cached_token(
     connection: &Connection,
     cache_url: &str,
     scopes: Scopes,
-) -> Result<TokenResponse, CliError> {
+) -> Result<Arc<TokenResponse>, CliError> {
     let key = sealing_key()?;
-    let cache = FleetCache::new(cache_url, key).map_err(|err| CliError::Input(format!("--cache: {err}")))?;
-    let client = connection.ureq_client()?;
-    let token_client = client.token_client();
-    let fleet_key = FleetKey::new(token_client.token_url().as_str(), token_client.client_id(), &scopes);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| CliError::Failed(format!("cannot start the async runtime for the Redis cache: {err}")))?;
-    runtime.block_on(cache.get_or_fetch(&fleet_key, || async move {
-        // The blocking transport runs off the runtime's one thread, which keeps Redis's connection going.
-        match tokio::task::spawn_blocking(move || client.client_credentials(scopes)).await {
-            Ok(result) => result.map_err(CliError::from),
-            Err(err) => Err(CliError::Failed(format!("the token request did not complete: {err}"))),
-        }
-    }))
+    let cache = BlockingFleetCache::new(cache_url, key).map_err(|err| CliError::Input(format!("--cache: {err}")))?;
+    // The provider path, as a blocking service would use it: its cold fetch goes through the fleet cache.
+    let client = connection.ureq_client_with(Config::new().shared_cache(Arc::new(cache)))?;
+    Ok(client.provider(Grant::client_credentials(scopes)).token()?)
 }
 
 /// The key from TD_OAUTH_CACHE_KEY; without it, `--cache` is refused rather than storing tokens unsealed.

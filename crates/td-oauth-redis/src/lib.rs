@@ -1,8 +1,10 @@
 //! # td-oauth-redis
 //!
 //! A token cache shared by every process of a fleet through Redis, for [td-oauth-reqwest](td_oauth_reqwest)'s
-//! [`TokenProvider`](td_oauth_reqwest::TokenProvider): a fleet of N processes sends one token request
-//! where it would send N, and a process that starts while the fleet's token is valid sends none.
+//! [`TokenProvider`](td_oauth_reqwest::TokenProvider) ([`FleetCache`]) and [td-oauth-ureq](td_oauth_ureq)'s
+//! ([`BlockingFleetCache`]): a fleet of N processes sends one token request where it would send N, and a
+//! process that starts while the fleet's token is valid sends none. Async and blocking processes share the
+//! same entries.
 //!
 //! ```text
 //!  task ─► TokenProvider (in-process cache: warm hits never leave the process)
@@ -24,6 +26,9 @@
 //!
 //! - [`FleetCache`]: [`get_or_fetch`](FleetCache::get_or_fetch) with any fetch function, and
 //!   td-oauth-reqwest's [`SharedCache`](td_oauth_reqwest::SharedCache) for client-credentials grants.
+//! - [`BlockingFleetCache`]: the same for blocking programs, and td-oauth-ureq's
+//!   [`SharedCache`](td_oauth_ureq::SharedCache). It drives Redis from a tokio runtime of its own (one worker
+//!   thread); the token request runs on the caller's thread.
 //! - A lease (`SET NX PX`, released only by its holder) so one process fetches for the fleet; others wait
 //!   at most [`FleetConfig::max_wait`], then fetch themselves.
 //! - A token a provider drops (refused by the API with a 401, or invalidated) is deleted from Redis too, if
@@ -37,8 +42,7 @@
 //! ## Not in scope
 //!
 //! Redis Cluster, Sentinel and TLS (`rediss://`) connections; authorization-code and refresh-token grants
-//! (per user, fetched directly); the blocking transport (td-oauth-ureq). See `docs/fleet-cache.md` for
-//! deployment and the failure modes.
+//! (per user, fetched directly). See `docs/fleet-cache.md` for deployment and the failure modes.
 //!
 //! ## Example
 //!
@@ -65,16 +69,42 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A blocking program (td-oauth-ureq) does the same with a [`BlockingFleetCache`]:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use td_oauth_redis::{BlockingFleetCache, SealingKey};
+//! use td_oauth_ureq::{Client, ClientId, Config, Credentials, Endpoints, Grant, KeyId, PrivateKey, Region};
+//!
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_SEALING_KEY")?)?;
+//! let fleet = BlockingFleetCache::new("redis://:password@redis.internal:6379/0", key)?;
+//! # let credentials = Credentials::private_key_jwt(
+//! #     ClientId::new("0123456789abcdef0123456789abcdef")?,
+//! #     KeyId::new("fedcba9876543210fedcba9876543210")?,
+//! #     PrivateKey::parse(&std::env::var("TALKDESK_PRIVATE_KEY")?)?,
+//! # );
+//! let config = Config::default().shared_cache(Arc::new(fleet));
+//! let client = Client::with_config(&Endpoints::talkdesk("acme", Region::Us)?, credentials, config);
+//! let provider = client.provider(Grant::client_credentials("users:read".parse()?));
+//! let token = provider.token()?; // blocks; from the fleet, or fetched once for it
+//! # let _ = token;
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod blocking;
 mod cache;
 mod config;
 mod connection;
 mod error;
 mod shared;
 
+pub use blocking::BlockingFleetCache;
 pub use cache::FleetCache;
 pub use config::FleetConfig;
 pub use error::Error;

@@ -1,5 +1,5 @@
 //! The fleet cache against td-oauth-testkit's identity server and a real `redis-server`: several processes
-//! (this test binary, run again as workers) share one token request; a lease holder killed mid-fetch; Redis
+//! (this test binary, run again as workers, async or blocking) share one token request; a lease holder killed mid-fetch; Redis
 //! stopped mid-run; a tampered value; and no token in clear in Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use td_oauth_redis::{FleetCache, FleetConfig, FleetKey, SealingKey};
+use td_oauth_redis::{BlockingFleetCache, FleetCache, FleetConfig, FleetKey, SealingKey};
 use td_oauth_reqwest::{Client, ClientId, Config, Credentials, Endpoints, Grant, KeyId, PrivateKey, Scopes};
 use td_oauth_testkit::{Algorithm, ClientCredentials, Fault, RedisServer, TOKEN_PATH, TestServer, bulk_payload};
 
@@ -51,7 +51,8 @@ impl Fleet {
         self.server.count_path(TOKEN_PATH)
     }
 
-    /// This test binary, run as a worker: `mode` is `herd` (50 concurrent callers) or `one` (one call).
+    /// This test binary, run as a worker: `mode` is `herd` (50 concurrent callers), `one` (one call), or
+    /// `blocking-herd` (50 threads on a td-oauth-ureq provider with a `BlockingFleetCache`).
     fn worker(&self, mode: &str, lease: Duration) -> Command {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
@@ -149,8 +150,13 @@ fn worker() {
     // machine must not pass for a slow Redis.
     let config =
         FleetConfig::default().lease(lease).max_wait(Duration::from_secs(15)).redis_timeout(Duration::from_secs(5));
-    let fleet = fleet_cache(&var("TD_FLEET_REDIS_URL"), config);
     let private_key = std::fs::read_to_string(var("TD_FLEET_KEY_FILE")).unwrap();
+    if mode == "blocking-herd" {
+        blocking_worker(&var, config, &private_key);
+        println!("worker {mode}: {CALLERS_PER_PROCESS} tokens");
+        return;
+    }
+    let fleet = fleet_cache(&var("TD_FLEET_REDIS_URL"), config);
     let client = client(
         &var("TD_FLEET_TOKEN_URL"),
         &var("TD_FLEET_CLIENT_ID"),
@@ -172,6 +178,42 @@ fn worker() {
         }
     });
     println!("worker {mode}: {callers} tokens");
+}
+
+/// The blocking worker: `CALLERS_PER_PROCESS` threads on one td-oauth-ureq provider over a `BlockingFleetCache`.
+fn blocking_worker(var: &dyn Fn(&str) -> String, config: FleetConfig, private_key: &str) {
+    let fleet = BlockingFleetCache::with_config(&var("TD_FLEET_REDIS_URL"), sealing_key(), config).unwrap();
+    let credentials = td_oauth_ureq::Credentials::private_key_jwt(
+        ClientId::new(&var("TD_FLEET_CLIENT_ID")).unwrap(),
+        KeyId::new(&var("TD_FLEET_KEY_ID")).unwrap(),
+        PrivateKey::parse(private_key).unwrap(),
+    );
+    let config = td_oauth_ureq::Config::default().timeout(Duration::from_secs(20)).shared_cache(Arc::new(fleet));
+    let endpoints = Endpoints::from_token_url(&var("TD_FLEET_TOKEN_URL")).unwrap();
+    let provider = td_oauth_ureq::Client::with_config(&endpoints, credentials, config)
+        .provider(Grant::client_credentials(scopes()));
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..CALLERS_PER_PROCESS).map(|_| scope.spawn(|| provider.token())).collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
+    });
+}
+
+#[test]
+fn async_and_blocking_processes_on_a_cold_cache_send_one_token_request() {
+    let fixture = Fleet::start();
+    let children: Vec<(&str, Child)> = (0..PROCESSES)
+        .map(|i| if i % 2 == 0 { "herd" } else { "blocking-herd" })
+        .map(|mode| (mode, fixture.worker(mode, Duration::from_secs(5)).spawn().unwrap()))
+        .collect();
+    for (mode, child) in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+        let done = format!("worker {mode}: 50 tokens");
+        assert!(String::from_utf8_lossy(&output.stdout).contains(&done), "{}", describe(&output));
+    }
+    assert_eq!(fixture.token_requests(), 1, "{:#?}", fixture.server.requests());
 }
 
 #[test]

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use td_oauth_core::{CachePolicy, RetryPolicy};
+
+use crate::SharedCache;
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
 /// The `User-Agent` sent by default: `td-oauth/<version>`.
@@ -22,6 +24,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSIO
 /// | [`cache_policy`](Self::cache_policy) | refresh with 20 % of the lifetime left, expire 30 s early |
 /// | [`user_agent`](Self::user_agent) | `td-oauth/<version>` |
 /// | root certificates | Mozilla's (webpki-roots), or only those added with [`add_root_certificate`](Self::add_root_certificate) |
+/// | [`shared_cache`](Self::shared_cache) | none: a cold provider fetches its own token |
 /// | redirects | never followed |
 ///
 /// ```
@@ -44,6 +47,7 @@ pub struct Config {
     pub(crate) user_agent: String,
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) agent: Option<ureq::Agent>,
+    pub(crate) shared_cache: Option<Arc<dyn SharedCache>>,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             root_certificates: Vec::new(),
             agent: None,
+            shared_cache: None,
         }
     }
 }
@@ -72,6 +77,7 @@ impl fmt::Debug for Config {
             .field("user_agent", &self.user_agent)
             .field("root_certificates", &self.root_certificates.len())
             .field("caller_agent", &self.agent.is_some())
+            .field("shared_cache", &self.shared_cache)
             .finish()
     }
 }
@@ -135,6 +141,19 @@ impl Config {
     pub fn agent(mut self, agent: ureq::Agent) -> Self {
         self.agent = Some(agent);
         self
+    }
+
+    /// Where a [`TokenProvider`](crate::TokenProvider) gets a token when its own cache is cold: a cache
+    /// shared with other processes (such as td-oauth-redis's `BlockingFleetCache`) instead of a request of
+    /// its own. [`Client::fetch`](crate::Client::fetch) always sends its own request.
+    pub fn shared_cache(mut self, cache: Arc<dyn SharedCache>) -> Self {
+        self.shared_cache = Some(cache);
+        self
+    }
+
+    /// The shared cache set with [`shared_cache`](Self::shared_cache), if any.
+    pub fn shared(&self) -> Option<&Arc<dyn SharedCache>> {
+        self.shared_cache.as_ref()
     }
 
     /// The retry policy set with [`retry_policy`](Self::retry_policy).

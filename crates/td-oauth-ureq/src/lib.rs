@@ -29,6 +29,8 @@
 //!   thread while everyone keeps using it.
 //! - [`Config`]: connect and per-attempt timeouts, a response body cap, the retry and cache policies, extra
 //!   root certificates, the user agent, or your own `ureq::Agent`. Redirects are never followed.
+//! - [`SharedCache`]: the seam for a token cache shared between processes ([`Config::shared_cache`]);
+//!   td-oauth-redis provides one on Redis (`BlockingFleetCache`).
 //! - [`BearerAgent`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
 //!   and tries once more.
 //! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
@@ -88,6 +90,7 @@ mod error;
 mod manager;
 mod provider;
 mod send;
+mod shared_cache;
 
 pub use bearer::BearerAgent;
 pub use client::Client;
@@ -95,6 +98,7 @@ pub use config::{Config, DEFAULT_USER_AGENT};
 pub use error::Error;
 pub use manager::TokenManager;
 pub use provider::TokenProvider;
+pub use shared_cache::SharedCache;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;

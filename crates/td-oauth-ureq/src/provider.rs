@@ -1,5 +1,6 @@
 //! The shared token: a lock-free snapshot for warm hits, the core's [`TokenCache`] behind a mutex for
 //! everything else, a `Condvar` for callers waiting on the one fetch, a thread for refreshes ahead of expiry.
+//! A cold fetch goes through the config's [`SharedCache`](crate::SharedCache), if any.
 
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -52,6 +53,9 @@ struct State {
     finished: u64,
     /// The outcome of the last fetch to end; `None` if it was abandoned.
     last: Option<Result<Arc<TokenResponse>, Error>>,
+    /// A token dropped by `invalidate` or `invalidate_token`, which the shared cache (if any) must stop
+    /// handing out: told before the next fetch, so that fetch cannot get it back.
+    discard: Option<Arc<TokenResponse>>,
 }
 
 impl fmt::Debug for TokenProvider {
@@ -76,7 +80,7 @@ impl TokenProvider {
                 client,
                 grant,
                 snapshot: ArcSwapOption::empty(),
-                state: Mutex::new(State { cache, finished: 0, last: None }),
+                state: Mutex::new(State { cache, finished: 0, last: None, discard: None }),
                 done: Condvar::new(),
             }),
         }
@@ -107,7 +111,9 @@ impl TokenProvider {
     pub fn invalidate(&self) {
         let mut state = self.shared.lock();
         state.cache.invalidate();
-        self.shared.snapshot.store(None);
+        if let Some(snapshot) = self.shared.snapshot.swap(None) {
+            state.discard = Some(Arc::clone(&snapshot.token));
+        }
     }
 
     /// Drops the cached token only if it is `token`: when many callers saw the same 401, the first one's
@@ -117,6 +123,7 @@ impl TokenProvider {
         if state.cache.peek(Instant::now()).is_some_and(|current| Arc::ptr_eq(&current, token)) {
             state.cache.invalidate();
             self.shared.snapshot.store(None);
+            state.discard = Some(Arc::clone(token));
         }
     }
 
@@ -141,7 +148,7 @@ impl TokenProvider {
                     drop(state);
                     let guard = FetchGuard { shared: Arc::clone(shared), armed: true };
                     tracing::debug!(grant_type = shared.grant.grant_type(), "no usable token; fetching one");
-                    let result = shared.client.fetch(&shared.grant);
+                    let result = shared.fetch();
                     return guard.complete(result);
                 }
                 Decision::Wait => {
@@ -164,7 +171,7 @@ impl TokenProvider {
         let guard = FetchGuard { shared: Arc::clone(&self.shared), armed: true };
         tracing::debug!(grant_type = self.shared.grant.grant_type(), "token due; refreshing in the background");
         let spawned = std::thread::Builder::new().name("td-oauth-refresh".into()).spawn(move || {
-            let result = guard.shared.client.fetch(&guard.shared.grant);
+            let result = guard.shared.fetch();
             // The outcome is recorded in the cache; callers never see this thread's result directly.
             let _ = guard.complete(result);
         });
@@ -178,6 +185,21 @@ impl TokenProvider {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The elected fetcher's request: through the shared cache if the config has one (after telling it
+    /// of a dropped token), else straight to the token endpoint.
+    fn fetch(&self) -> Result<TokenResponse, Error> {
+        let discard = self.lock().discard.take();
+        match self.client.config().shared() {
+            Some(shared) => {
+                if let Some(token) = discard {
+                    shared.discard(&self.client, &self.grant, &token);
+                }
+                shared.fetch(&self.client, &self.grant)
+            }
+            None => self.client.fetch(&self.grant),
+        }
     }
 }
 

@@ -1,0 +1,29 @@
+//! The seam for a token cache shared with other processes (td-oauth-redis implements it): how a provider
+//! gets a token when its own cache is cold.
+
+use std::fmt;
+
+use td_oauth_core::{Grant, TokenResponse};
+
+use crate::{Client, Error};
+
+/// How a [`TokenProvider`](crate::TokenProvider) gets a token when its own cache is cold: from a cache
+/// shared with other processes, or by fetching it with `client` (and sharing it).
+///
+/// Set one with [`Config::shared_cache`](crate::Config::shared_cache). The provider still keeps its own
+/// in-process cache in front of it, so warm hits never reach the shared cache. An implementation should
+/// fall back to [`Client::fetch`] whenever the shared cache is unavailable: it must not stop token delivery.
+/// Both methods block the calling thread (the provider calls them from its fetching caller, or from its
+/// background refresh thread).
+pub trait SharedCache: Send + Sync + fmt::Debug + 'static {
+    /// A token for `grant`: one another process shared, or one fetched with `client`.
+    fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error>;
+
+    /// `token` was dropped by the provider ([`invalidate`](crate::TokenProvider::invalidate), or
+    /// [`invalidate_token`](crate::TokenProvider::invalidate_token) after the API refused it): stop handing it
+    /// out to anyone. Called just before the provider's next [`fetch`](Self::fetch). Failures are the
+    /// implementation's to report; the default does nothing.
+    fn discard(&self, client: &Client, grant: &Grant, token: &TokenResponse) {
+        let _ = (client, grant, token);
+    }
+}

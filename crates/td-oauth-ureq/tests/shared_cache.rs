@@ -1,0 +1,59 @@
+//! The `SharedCache` seam: a provider with one asks it (once per cold cache, however many threads) instead of
+//! fetching, and tells it which token it dropped; `Client::fetch` never does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use td_oauth_testkit::{Algorithm, TOKEN_PATH};
+use td_oauth_ureq::{Client, Error, Grant, SharedCache, TokenResponse};
+
+mod common;
+
+/// A shared cache that fetches every time and counts how often it was asked, and told to discard.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize, AtomicUsize);
+
+impl SharedCache for Counting {
+    fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        client.fetch(grant)
+    }
+
+    fn discard(&self, _client: &Client, _grant: &Grant, _token: &TokenResponse) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_provider_asks_the_shared_cache_when_cold_and_tells_it_what_it_dropped() {
+    let server = common::start(common::Scheme::Http);
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    let shared = Arc::new(Counting::default());
+    let client = common::jwt_client(&server, &creds, |config| config.shared_cache(shared.clone()));
+    assert!(format!("{:?}", client.config()).contains("Counting"));
+    let grant = Grant::client_credentials("apps:read".parse().unwrap());
+    let provider = client.provider(grant.clone());
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..20).map(|_| scope.spawn(|| provider.token())).collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
+    });
+    assert_eq!(shared.0.load(Ordering::SeqCst), 1);
+    client.fetch(&grant).unwrap();
+    assert_eq!(shared.0.load(Ordering::SeqCst), 1, "Client::fetch is a direct request");
+
+    // A token the provider drops is discarded from the shared cache before the next fetch.
+    let token = provider.token().unwrap();
+    provider.invalidate_token(&token);
+    assert_eq!(shared.1.load(Ordering::SeqCst), 0, "told at the next fetch, not before");
+    let second = provider.token().unwrap();
+    assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (2, 1));
+    // A stale 401 (for a token already replaced) drops nothing and discards nothing.
+    provider.invalidate_token(&token);
+    assert!(Arc::ptr_eq(&provider.token().unwrap(), &second));
+    provider.force_refresh().unwrap();
+    assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (3, 2));
+    assert_eq!(server.count_path(TOKEN_PATH), 4);
+}
