@@ -40,19 +40,16 @@ type Hook = Arc<dyn Fn(&RotationFallback) + Send + Sync>;
 ///
 /// ```
 /// use td_oauth_ureq::{Config, Scopes, TokenManager};
-/// # use td_oauth_testkit::{Algorithm, TestServer};
+/// # use td_oauth_testkit::{Algorithm, AppEvent, TestServer, app_event};
 ///
 /// # let server = TestServer::start()?;
 /// # let registered = server.register_client(Algorithm::Es256)?;
-/// # let event_body = format!(r#"{{"type": "app.installed", "data": {{"installation_id": "i1", "account_name": "acme",
-/// #   "client_id": "{}", "private_key": "{}", "key_id": "{}", "key_algorithm": "ES256"}},
-/// #   "_links": {{"token": {{"href": "{}"}}}}}}"#,
-/// #   registered.client_id, registered.private_key, registered.key_id, server.token_url());
+/// # let event_body = app_event(AppEvent::Installed, "acme", server.token_url(), &registered);
 /// let manager = TokenManager::new(Config::default())
 ///     .on_rotation_fallback(|report| eprintln!("alert: {report}"));
 ///
 /// // In the webhook handler, for app.installed and app.credentials_rotated:
-/// manager.handle_event(event_body.as_bytes())?;
+/// manager.handle_event(&event_body)?;
 ///
 /// // Anywhere in the program:
 /// let token = manager.token(&"acme".parse()?, &"users:read".parse::<Scopes>()?)?;
