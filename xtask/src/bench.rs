@@ -200,9 +200,11 @@ What each row measures:
    (one fetch + that floor) is what the provider adds on top.
 6. **Memory**: heap allocations and bytes per call, counted by an instrumented global allocator
    (`stats_alloc`): per assertion (with ring's own signature as context), per response parse, per warm hit.
-7. **Fleet cache** (td-oauth-redis, against a `redis-server` the bench starts): a provider's warm hit with a
-   fleet cache (answered in-process) and a cold `get_or_fetch` with the token in Redis (one round trip and
-   an AES-GCM open), each ÷ the warm hit of a provider without one. Not measured without `redis-server`.
+7. **Fleet cache** (td-oauth-redis, against a `redis-server` the bench starts), for the async
+   (`FleetCache`) and the blocking (`BlockingFleetCache`) transport: a provider's warm hit with a fleet cache
+   (answered in-process) and a cold `get_or_fetch` with the token in Redis (one round trip and an AES-GCM
+   open), each ÷ the warm hit of the same transport's provider without one. Not measured without
+   `redis-server`.
 ";
 
 const BEGIN: &str = "<!-- xtask bench: results begin -->";
@@ -546,28 +548,30 @@ fn rows(r: &Results) -> Vec<Row> {
         ));
     }
 
-    // 7. Fleet cache.
-    let in_process = r.median(&["fleet/in_process_warm"]);
-    rows.push(
-        Row::new(
-            "7",
-            "fleet cache: warm hit ÷ in-process warm hit",
-            r.median(&["fleet/fleet_warm"]),
-            Ns,
-            RatioAtMost(1.1),
-        )
-        .against("in-process", in_process),
-    );
-    rows.push(
-        Row::new(
-            "7",
-            "fleet cache: cold hit (one Redis round trip) ÷ in-process warm hit (context)",
-            r.median(&["fleet/fleet_cold"]),
-            Ns,
-            Context,
-        )
-        .against("in-process", in_process),
-    );
+    // 7. Fleet cache, for each transport.
+    for (name, prefix) in [("async", ""), ("blocking", "blocking_")] {
+        let in_process = r.median(&[&format!("fleet/{prefix}in_process_warm")]);
+        rows.push(
+            Row::new(
+                "7",
+                format!("fleet cache, {name}: warm hit ÷ in-process warm hit"),
+                r.median(&[&format!("fleet/{prefix}fleet_warm")]),
+                Ns,
+                RatioAtMost(1.1),
+            )
+            .against("in-process", in_process),
+        );
+        rows.push(
+            Row::new(
+                "7",
+                format!("fleet cache, {name}: cold hit (one Redis round trip) ÷ in-process warm hit (context)"),
+                r.median(&[&format!("fleet/{prefix}fleet_cold")]),
+                Ns,
+                Context,
+            )
+            .against("in-process", in_process),
+        );
+    }
     rows
 }
 
