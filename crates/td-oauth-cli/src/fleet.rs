@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use td_oauth_core::{Grant, Scopes, SealingKey, TokenResponse};
+use td_oauth_core::{Grant, SealingKey, TokenResponse};
 use td_oauth_redis::BlockingFleetCache;
 use td_oauth_ureq::Config;
 
@@ -13,18 +13,18 @@ use crate::error::CliError;
 /// The variable holding the cache's encryption key: 32 random bytes, Base64. Never a flag, like every secret.
 pub(crate) const CACHE_KEY_VAR: &str = "TD_OAUTH_CACHE_KEY";
 
-/// A client-credentials token for `scopes` from the fleet cache at `cache_url`, or fetched (once for the
+/// A token for `grant` (client credentials) from the fleet cache at `cache_url`, or fetched (once for the
 /// whole fleet) and stored there. Redis being down or slow costs a direct fetch and a warning, never the token.
 pub(crate) fn cached_token(
     connection: &Connection,
     cache_url: &str,
-    scopes: Scopes,
+    grant: Grant,
 ) -> Result<Arc<TokenResponse>, CliError> {
     let key = sealing_key()?;
     let cache = BlockingFleetCache::new(cache_url, key).map_err(|err| CliError::Input(format!("--cache: {err}")))?;
     // The provider path, as a blocking service would use it: its cold fetch goes through the fleet cache.
     let client = connection.ureq_client_with(Config::new().shared_cache(Arc::new(cache)))?;
-    Ok(client.provider(Grant::client_credentials(scopes)).token()?)
+    Ok(client.provider(grant).token()?)
 }
 
 /// The key from TD_OAUTH_CACHE_KEY; without it, `--cache` is refused rather than storing tokens unsealed.

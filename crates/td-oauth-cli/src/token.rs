@@ -26,10 +26,7 @@ pub(crate) fn token(
         return print_request(connection, &grant);
     }
     match cache {
-        Some(cache_url) => {
-            let token = crate::fleet::cached_token(connection, cache_url, scopes(scope)?)?;
-            print_token(&token, json)
-        }
+        Some(cache_url) => print_token(&*crate::fleet::cached_token(connection, cache_url, grant)?, json),
         None => fetch_and_print(connection, &grant, json),
     }
 }

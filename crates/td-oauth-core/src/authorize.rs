@@ -93,13 +93,13 @@ impl AuthorizeRequest {
                 return Err(Error::InvalidParameter { field: "state", reason: "it is empty".into() });
             }
             Some(state) => state.clone(),
-            None => random::token(rng, 16)?,
+            None => random::random_token(rng, 16)?,
         };
         let nonce = match &self.nonce {
             Some(nonce) => nonce.clone(),
-            None => random::token(rng, 16)?,
+            None => random::random_token(rng, 16)?,
         };
-        let code_verifier = if self.pkce { Some(PkceVerifier::new(random::token(rng, 32)?)) } else { None };
+        let code_verifier = if self.pkce { Some(PkceVerifier::new(random::random_token(rng, 32)?)) } else { None };
 
         let mut url = authorize_url.url().clone();
         {

@@ -127,7 +127,7 @@ pub use installations::{ActiveProvider, InstallReport, Installations};
 pub use jwt::UnverifiedJwt;
 pub use key::PrivateKey;
 pub use oauth_error::{ErrorCode, OAuthError, RetryAfter};
-pub use random::{OsRandom, RandomSource};
+pub use random::{OsRandom, RandomSource, random_token};
 pub use request::{FormBody, Grant, TokenClient};
 pub use response::TokenResponse;
 pub use retry::{Failure, RetryPolicy};

@@ -131,6 +131,12 @@ impl OAuthError {
         &self.code
     }
 
+    /// Whether the server refused the client's credentials (`invalid_client`): the error a token manager
+    /// falls back to a rotation's previous credentials on.
+    pub fn is_invalid_client(&self) -> bool {
+        self.code == ErrorCode::InvalidClient
+    }
+
     /// The server's `error_description`, control characters removed.
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()

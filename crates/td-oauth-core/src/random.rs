@@ -40,22 +40,27 @@ pub(crate) fn uuid_v4(rng: &dyn RandomSource) -> Result<[u8; 36], Error> {
     rng.fill(&mut bytes)?;
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'-'; 36];
     let mut pos = 0;
     for (i, byte) in bytes.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
             pos += 1;
         }
-        out[pos] = HEX[usize::from(byte >> 4)];
-        out[pos + 1] = HEX[usize::from(byte & 0x0f)];
+        out[pos..pos + 2].copy_from_slice(&hex_digits(*byte));
         pos += 2;
     }
     Ok(out)
 }
 
-/// `len` random bytes as unpadded base64url text, for `state`, `nonce` and PKCE verifiers.
-pub(crate) fn token(rng: &dyn RandomSource, len: usize) -> Result<String, Error> {
+/// A byte's two lowercase hex digits.
+pub(crate) fn hex_digits(byte: u8) -> [u8; 2] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0x0f)]]
+}
+
+/// `len` random bytes from `rng` as unpadded base64url text: for `state`, `nonce`, PKCE verifiers, and any
+/// other unguessable value (td-oauth-redis names its lease holders with it).
+pub fn random_token(rng: &dyn RandomSource, len: usize) -> Result<String, Error> {
     use base64::Engine as _;
     let mut bytes = vec![0u8; len];
     rng.fill(&mut bytes)?;

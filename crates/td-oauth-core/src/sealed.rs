@@ -9,6 +9,7 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::random::hex_digits;
 use crate::{AccessToken, ClientId, Error, RandomSource, Scopes, TokenResponse};
 
 /// The first byte of every sealed value: the format below. A new format gets a new byte.
@@ -119,11 +120,7 @@ impl FleetKey {
             context.update(part.as_bytes());
         }
         let digest = context.finish();
-        let mut hex = String::with_capacity(64);
-        for byte in digest.as_ref() {
-            hex.push(char::from(HEX[usize::from(byte >> 4)]));
-            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
+        let hex: String = digest.as_ref().iter().flat_map(|&byte| hex_digits(byte)).map(char::from).collect();
         FleetKey { token_key: format!("{KEY_PREFIX}{hex}:token"), lease_key: format!("{KEY_PREFIX}{hex}:lease") }
     }
 
@@ -137,8 +134,6 @@ impl FleetKey {
         &self.lease_key
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// What is encrypted. Refresh tokens and ID tokens are never stored.
 #[derive(Serialize, Deserialize)]

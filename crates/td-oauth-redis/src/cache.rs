@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use redis::aio::ConnectionManager;
-use td_oauth_core::{Error as CoreError, FleetKey, OsRandom, RandomSource, SealedProblem, SealedToken, SealingKey};
-use td_oauth_core::{TokenResponse, open, seal};
+use td_oauth_core::{Error as CoreError, FleetKey, OsRandom, SealedProblem, SealedToken, SealingKey};
+use td_oauth_core::{TokenResponse, open, random_token, seal};
 
 use crate::connection::{Redis, Unavailable};
 use crate::{Error, FleetConfig};
@@ -351,9 +351,7 @@ impl FleetCache {
 
     /// A random value identifying this caller's lease.
     fn holder_token(&self) -> Result<String, Unavailable> {
-        let mut bytes = [0u8; 16];
-        self.inner.random.fill(&mut bytes).map_err(|err| Unavailable::new(format!("{err}")))?;
-        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        random_token(&self.inner.random, 16).map_err(|err| Unavailable::new(format!("{err}")))
     }
 
     fn warn_fallback(&self, problem: &Unavailable) {

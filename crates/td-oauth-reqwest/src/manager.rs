@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use td_oauth_core::{
-    Account, ActiveProvider, ErrorCode, EventKind, InstallationCredentials, Installations, ManagerPolicy,
+    Account, ActiveProvider, EventKind, InstallationCredentials, Installations, ManagerPolicy, OAuthError,
     RotationFallback, RotationKind, Scopes, TokenResponse, Which,
 };
 
@@ -88,10 +88,6 @@ impl fmt::Debug for TokenManager {
 
 fn unknown(account: &Account) -> Error {
     Error::UnknownInstallation { account: account.as_str().to_owned() }
-}
-
-fn is_invalid_client(error: &Error) -> bool {
-    error.oauth().is_some_and(|oauth| *oauth.code() == ErrorCode::InvalidClient)
 }
 
 impl TokenManager {
@@ -182,7 +178,7 @@ impl TokenManager {
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
-        if which != Which::Current || !is_invalid_client(&error) {
+        if which != Which::Current || !error.oauth().is_some_and(OAuthError::is_invalid_client) {
             return Err(error);
         }
         let (report, hook, next) = {

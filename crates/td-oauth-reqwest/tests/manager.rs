@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::config;
-use td_oauth_core::ErrorCode;
+use td_oauth_core::OAuthError;
 use td_oauth_core::UnverifiedJwt;
 use td_oauth_reqwest::{
     Account, Error, EventKind, InstallationCredentials, ManagerPolicy, RetryPolicy, RotationKind, Scopes, TokenManager,
@@ -56,10 +56,6 @@ fn setup(n: usize, policy: ManagerPolicy) -> (TestServer, Vec<ClientCredentials>
 fn cid(token: &TokenResponse) -> String {
     let jwt = UnverifiedJwt::decode(token.access_token().secret()).unwrap();
     jwt.claims()["cid"].as_str().unwrap().to_owned()
-}
-
-fn is_invalid_client(error: &Error) -> bool {
-    error.oauth().is_some_and(|oauth| *oauth.code() == ErrorCode::InvalidClient)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +228,7 @@ async fn a_compromised_rotation_never_falls_back() {
 
     for i in 0..2 {
         let error = manager.token(&account(i), &scopes()).await.unwrap_err();
-        assert!(is_invalid_client(&error), "acct-{i}: {error}");
+        assert!(error.oauth().is_some_and(OAuthError::is_invalid_client), "acct-{i}: {error}");
     }
     assert_eq!(server.count_client(&clients[0].client_id), 1, "no request with the compromised set");
     assert_eq!(server.count_client(&clients[1].client_id), 0, "no request with the compromised set");
@@ -245,7 +241,7 @@ async fn after_the_grace_refused_credentials_are_an_error() {
     let (manager, reports) = with_counter(manager);
     manager.handle_event(&rotated_to_unknown_client("acct-0", server.token_url(), &clients[0])).unwrap();
     let error = manager.token(&account(0), &scopes()).await.unwrap_err();
-    assert!(is_invalid_client(&error), "{error}");
+    assert!(error.oauth().is_some_and(OAuthError::is_invalid_client), "{error}");
     assert_eq!(server.count_client(&clients[0].client_id), 0);
     assert_eq!(reports.load(Ordering::SeqCst), 0);
 }
