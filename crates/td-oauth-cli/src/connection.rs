@@ -97,16 +97,18 @@ impl Connection {
             return Err(CliError::Input("--timeout must be at least 1 second".into()));
         }
         let timeout = Duration::from_secs(self.timeout);
-        let retry = RetryPolicy::default()
-            .max_retries(self.retries)
-            .deadline(timeout.saturating_mul(self.retries.saturating_add(1)).saturating_add(Duration::from_secs(5)));
-        let mut config = config.timeout(timeout).connect_timeout(timeout).retry_policy(retry);
+        let retry = RetryPolicy::default().with_max_retries(self.retries).with_deadline(
+            timeout.saturating_mul(self.retries.saturating_add(1)).saturating_add(Duration::from_secs(5)),
+        );
+        let mut config = config.with_timeout(timeout).with_connect_timeout(timeout).with_retry_policy(retry);
         if let Some(path) = &self.ca_file {
+            // ureq trusts one root store: with --ca-file, that file's certificates only.
+            config = config.with_system_roots(false);
             for der in pem_certificates(path)? {
-                config = config.add_root_certificate(der);
+                config = config.with_root_certificate(der);
             }
         }
-        Ok(td_oauth_ureq::Client::from_token_client(self.token_client()?, config))
+        Ok(td_oauth_ureq::Client::from_token_client(self.token_client()?, config)?)
     }
 }
 

@@ -56,7 +56,7 @@ pub(crate) fn demo() -> Result<(), CliError> {
 
     println!("\n4. Fetching a token with the blocking provider (td-oauth-ureq)…");
     let blocking = td_oauth_ureq::TokenProvider::client_credentials(
-        td_oauth_ureq::Client::from_token_client(core, td_oauth_ureq::Config::new()),
+        td_oauth_ureq::Client::from_token_client(core, td_oauth_ureq::Config::new())?,
         Scopes::none(),
     );
     let first = blocking.token()?;
@@ -83,7 +83,7 @@ pub(crate) fn demo() -> Result<(), CliError> {
         println!("\n7. Calling a protected API with it (Authorization: Bearer, refreshed once on a 401)…");
         let bearer = async_provider.bearer_client();
         let request = bearer
-            .http()
+            .http_client()
             .get(server.me_url())
             .build()
             .map_err(|err| CliError::Failed(format!("demo: cannot build the API request: {err}")))?;

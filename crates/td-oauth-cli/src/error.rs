@@ -39,20 +39,14 @@ impl From<td_oauth_core::Error> for CliError {
     }
 }
 
-impl From<td_oauth_ureq::Error> for CliError {
-    fn from(err: td_oauth_ureq::Error) -> Self {
+/// Both transports' error (td-oauth-reqwest and td-oauth-ureq share td-oauth-core's).
+impl From<td_oauth_core::transport::Error> for CliError {
+    fn from(err: td_oauth_core::transport::Error) -> Self {
+        use td_oauth_core::transport::Error as E;
         match err {
-            td_oauth_ureq::Error::Core(core) => core.into(),
+            E::Core(core) => core.into(),
+            E::Config { .. } => CliError::Input(err.to_string()),
             other => CliError::Failed(other.to_string()),
-        }
-    }
-}
-
-impl From<td_oauth_reqwest::Error> for CliError {
-    fn from(err: td_oauth_reqwest::Error) -> Self {
-        match err.oauth() {
-            Some(_) => CliError::Refused(err.to_string()),
-            None => CliError::Failed(err.to_string()),
         }
     }
 }

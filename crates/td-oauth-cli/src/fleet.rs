@@ -23,7 +23,7 @@ pub(crate) fn cached_token(
     let key = sealing_key()?;
     let cache = BlockingFleetCache::new(cache_url, key).map_err(|err| CliError::Input(format!("--cache: {err}")))?;
     // The provider path, as a blocking service would use it: its cold fetch goes through the fleet cache.
-    let client = connection.ureq_client_with(Config::new().shared_cache(Arc::new(cache)))?;
+    let client = connection.ureq_client_with(Config::new().with_shared_cache(Arc::new(cache)))?;
     Ok(client.provider(grant).token()?)
 }
 

@@ -91,6 +91,15 @@ pub struct InstallReport {
     pub providers_dropped: usize,
 }
 
+/// What to do after an installation's provider failed, from [`Installations::after_failure`].
+#[derive(Debug)]
+pub struct Fallback<P> {
+    /// The fallback to report (to the application's hook), when one began.
+    pub report: Option<RotationFallback>,
+    /// The provider to try once more, if any.
+    pub retry: Option<P>,
+}
+
 /// The provider to fetch with, from [`Installations::active`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveProvider<P> {
@@ -131,8 +140,16 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         let serial = self.serial();
         let installation =
             Installation { rotation: Rotation::new(credentials), current: Set::new(serial), previous: None };
+        let client_id = installation.rotation.current().client_id().clone();
         let replaced = self.installations.insert(account.clone(), installation).is_some();
         let providers_dropped = self.providers.retain(|key, _| key.account() != &account).len();
+        tracing::info!(
+            account = account.as_str(),
+            client_id = client_id.as_str(),
+            replaced,
+            providers_dropped,
+            "installation added"
+        );
         InstallReport { replaced, providers_dropped }
     }
 
@@ -163,6 +180,13 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         let dropped = self
             .providers
             .retain(|key, slot| key.account() != &account || slot.serial == current || previous == Some(slot.serial));
+        tracing::info!(
+            account = account.as_str(),
+            client_id = installation.rotation.current().client_id().as_str(),
+            ?kind,
+            providers_dropped = dropped.len(),
+            "installation credentials rotated"
+        );
         Some(Ok(dropped.len()))
     }
 
@@ -233,9 +257,56 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         installation.rotation.refused(Which::Current, now, policy)
     }
 
+    /// The manager's fallback decision: the provider `failed` (of `account` and `scopes`) could not get a
+    /// token, with `error`, at `now`. When that was the current credential set refused with
+    /// `invalid_client` and a routine rotation's previous set is within its grace, the previous set becomes
+    /// active ([`Rotation::refused`]; reported once, and logged as a warning) and its provider is returned for
+    /// one more try. In every other case (another error, the previous set refused, no previous set, a
+    /// rotation that came since) there is no retry: return `error`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn after_failure<E>(
+        &mut self,
+        account: &Account,
+        scopes: &Scopes,
+        failed: &ActiveProvider<P>,
+        error: &crate::transport::Error,
+        now: Instant,
+        policy: &ManagerPolicy,
+        make_client: impl FnOnce(&InstallationCredentials) -> Result<C, E>,
+        make_provider: impl FnOnce(C, Scopes) -> P,
+    ) -> Fallback<P> {
+        if failed.which != Which::Current || !error.oauth().is_some_and(crate::OAuthError::is_invalid_client) {
+            return Fallback { report: None, retry: None };
+        }
+        let report = self.refused(account, failed.serial, now, policy);
+        if let Some(report) = &report {
+            tracing::warn!(
+                account = report.account().as_str(),
+                new_client_id = report.new_client_id().as_str(),
+                old_client_id = report.old_client_id().as_str(),
+                grace_remaining_secs = report.grace_remaining().as_secs(),
+                "rotated credentials refused with invalid_client; using the previous ones"
+            );
+        }
+        let retry = match self.active(account, scopes, now, make_client, make_provider) {
+            // Another set is active now (the previous one, or a newer rotation): one try with it.
+            Some(Ok(next)) if next.serial != failed.serial => Some(next.provider),
+            _ => None,
+        };
+        Fallback { report, retry }
+    }
+
     /// Drops the providers idle for the policy's idle timeout at `now`, and the previous credential sets
     /// whose grace has ended with their providers; returns how many providers went.
     pub fn sweep(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
+        let evicted = self.sweep_quietly(now, policy);
+        if evicted > 0 {
+            tracing::debug!(evicted, remaining = self.providers.len(), "idle token providers dropped");
+        }
+        evicted
+    }
+
+    fn sweep_quietly(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
         self.last_sweep = now;
         let mut evicted = self.providers.evict_idle(now, policy.idle_after()).len();
         for (account, installation) in &mut self.installations {

@@ -66,14 +66,19 @@ impl RetryPolicy {
     }
 
     /// Retries after the first attempt (0 disables retrying).
-    pub fn max_retries(mut self, retries: u32) -> Self {
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
     }
 
+    /// The retry limit.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
     /// The backoff before the first retry, doubling each time up to `max`; the actual wait is uniformly
     /// random between zero and that ("full jitter"), so many clients do not retry in step.
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Result<Self, Error> {
+    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Result<Self, Error> {
         if initial.is_zero() || max < initial {
             return Err(Error::InvalidParameter {
                 field: "retry backoff",
@@ -85,25 +90,26 @@ impl RetryPolicy {
         Ok(self)
     }
 
-    /// The time all attempts together may take; no retry starts that would wait past it.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
+    /// The backoff before the first retry and the most it doubles to.
+    pub fn backoff(&self) -> (Duration, Duration) {
+        (self.initial_backoff, self.max_backoff)
+    }
+
+    /// The time all attempts together may take; no retry starts that would wait past it, and no attempt
+    /// runs past it.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self
     }
 
     /// The total deadline.
-    pub fn total_deadline(&self) -> Duration {
+    pub fn deadline(&self) -> Duration {
         self.deadline
-    }
-
-    /// The retry limit.
-    pub fn retries(&self) -> u32 {
-        self.max_retries
     }
 
     /// After `attempts` attempts (1 after the first) have failed, the last with `failure`, `elapsed` since the
     /// first began: how long to wait before the next, or `None` to give up. `random` is any uniformly random
-    /// number (the jitter).
+    /// number (the jitter: 0 waits least, `u64::MAX` the whole ceiling).
     pub fn next_delay(&self, attempts: u32, failure: Failure, elapsed: Duration, random: u64) -> Option<Duration> {
         let retry_after = match failure {
             Failure::Permanent | Failure::Answer { retryable: false, .. } => return None,
@@ -115,9 +121,7 @@ impl RetryPolicy {
         }
         let exponent = attempts.saturating_sub(1).min(20);
         let ceiling = self.initial_backoff.saturating_mul(1 << exponent).min(self.max_backoff);
-        let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        let jitter = Duration::from_nanos(random % ceiling_nanos.saturating_add(1));
-        let delay = jitter.max(retry_after.unwrap_or_default());
+        let delay = crate::cache::fraction(ceiling, random).max(retry_after.unwrap_or_default());
         // A wait that would end past the deadline is pointless: give up now and report the last error.
         (elapsed.saturating_add(delay) < self.deadline).then_some(delay)
     }
@@ -137,21 +141,19 @@ mod tests {
     fn full_jitter_stays_under_the_doubling_ceiling() {
         let policy = RetryPolicy::default();
         for (attempt, ceiling) in [(1, 200), (2, 400), (3, 800)] {
-            for random in [0, 1, 12_345, 99_999_999_999] {
+            for random in [0, 1, 12_345, 99_999_999_999, u64::MAX / 2] {
                 let delay = policy.next_delay(attempt, Failure::Transport, MS(0), random).unwrap();
                 assert!(delay <= MS(ceiling), "{attempt}: {delay:?}");
             }
-            assert_eq!(
-                policy.next_delay(attempt, Failure::Transport, MS(0), MS(ceiling).as_nanos() as u64),
-                Some(MS(ceiling))
-            );
+            assert_eq!(policy.next_delay(attempt, Failure::Transport, MS(0), 0), Some(MS(0)));
+            assert_eq!(policy.next_delay(attempt, Failure::Transport, MS(0), u64::MAX), Some(MS(ceiling)));
         }
         assert_eq!(policy.next_delay(4, Failure::Transport, MS(0), 0), None, "3 retries, then give up");
     }
 
     #[test]
     fn backoff_is_capped() {
-        let policy = RetryPolicy::default().max_retries(30).deadline(Duration::from_secs(3600));
+        let policy = RetryPolicy::default().with_max_retries(30).with_deadline(Duration::from_secs(3600));
         let delay = policy.next_delay(25, Failure::Transport, MS(0), u64::MAX).unwrap();
         assert!(delay <= Duration::from_secs(5));
     }

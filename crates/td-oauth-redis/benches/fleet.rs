@@ -26,7 +26,7 @@ fn client(server: &TestServer, config: Config) -> Client {
 
 fn blocking_client(server: &TestServer, config: td_oauth_ureq::Config) -> td_oauth_ureq::Client {
     let endpoints = Endpoints::from_token_url(server.token_url()).unwrap();
-    td_oauth_ureq::Client::with_config(&endpoints, credentials(server), config)
+    td_oauth_ureq::Client::with_config(&endpoints, credentials(server), config).unwrap()
 }
 
 /// The same three figures for td-oauth-ureq's providers and `BlockingFleetCache`.
@@ -48,7 +48,7 @@ fn blocking_fleet(c: &mut Criterion) {
         }
     };
     let cache = BlockingFleetCache::new(&redis.url(), SealingKey::new([9; 32])).unwrap();
-    let shared = blocking_client(&server, td_oauth_ureq::Config::new().shared_cache(Arc::new(cache.clone())));
+    let shared = blocking_client(&server, td_oauth_ureq::Config::new().with_shared_cache(Arc::new(cache.clone())));
     let provider = shared.provider(grant.clone());
     provider.token().unwrap();
     group.bench_function("blocking_fleet_warm", |b| b.iter(|| black_box(provider.token().unwrap())));
@@ -87,7 +87,7 @@ fn fleet(c: &mut Criterion) {
         }
     };
     let cache = FleetCache::new(&redis.url(), SealingKey::new([9; 32])).unwrap();
-    let shared = client(&server, Config::default().shared_cache(Arc::new(cache.clone())));
+    let shared = client(&server, Config::default().with_shared_cache(Arc::new(cache.clone())));
     let provider = shared.provider(grant.clone());
     runtime.block_on(provider.token()).unwrap();
     group.bench_function("fleet_warm", |b| {

@@ -61,7 +61,7 @@
 //!     KeyId::new("fedcba9876543210fedcba9876543210")?,
 //!     PrivateKey::parse(&std::env::var("TALKDESK_PRIVATE_KEY")?)?,
 //! );
-//! let config = Config::default().shared_cache(Arc::new(fleet));
+//! let config = Config::default().with_shared_cache(Arc::new(fleet));
 //! let client = Client::with_config(&Endpoints::talkdesk("acme", Region::Us)?, credentials, config)?;
 //! let provider = client.provider(td_oauth_reqwest::Grant::client_credentials("users:read".parse::<Scopes>()?));
 //! let token = provider.token().await?; // from the fleet, or fetched once for it
@@ -85,7 +85,7 @@
 //! #     KeyId::new("fedcba9876543210fedcba9876543210")?,
 //! #     PrivateKey::parse(&std::env::var("TALKDESK_PRIVATE_KEY")?)?,
 //! # );
-//! let config = Config::default().shared_cache(Arc::new(fleet));
+//! let config = Config::default().with_shared_cache(Arc::new(fleet));
 //! let client = Client::with_config(&Endpoints::talkdesk("acme", Region::Us)?, credentials, config);
 //! let provider = client.provider(Grant::client_credentials("users:read".parse()?));
 //! let token = provider.token()?; // blocks; from the fleet, or fetched once for it

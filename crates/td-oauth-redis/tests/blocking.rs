@@ -54,11 +54,11 @@ impl Fixture {
             KeyId::new(&self.creds.key_id).unwrap(),
             PrivateKey::parse(&self.creds.private_key).unwrap(),
         );
-        let mut config = Config::default().timeout(Duration::from_secs(20));
+        let mut config = Config::default().with_timeout(Duration::from_secs(20));
         if let Some(shared) = shared {
-            config = config.shared_cache(Arc::new(shared));
+            config = config.with_shared_cache(Arc::new(shared));
         }
-        Client::with_config(&Endpoints::from_token_url(self.server.token_url()).unwrap(), credentials, config)
+        Client::with_config(&Endpoints::from_token_url(self.server.token_url()).unwrap(), credentials, config).unwrap()
     }
 
     fn fleet_key(&self) -> FleetKey {
@@ -155,7 +155,7 @@ fn an_invalidated_token_is_not_handed_back_by_redis() {
     assert_ne!(second.access_token().secret(), first.access_token().secret());
 
     // After a 401, `invalidate_token` does the same.
-    provider.invalidate_token(&second);
+    provider.token_rejected(&second);
     let third = provider.token().unwrap();
     assert_eq!(fixture.token_requests(), 3);
     assert_ne!(third.access_token().secret(), second.access_token().secret());
@@ -219,7 +219,7 @@ fn async_and_blocking_processes_share_one_entry() {
         KeyId::new(&creds.key_id).unwrap(),
         PrivateKey::parse(&creds.private_key).unwrap(),
     );
-    let config = td_oauth_reqwest::Config::default().shared_cache(Arc::new(fleet));
+    let config = td_oauth_reqwest::Config::default().with_shared_cache(Arc::new(fleet));
     let endpoints = Endpoints::from_token_url(fixture.server.token_url()).unwrap();
     let client = td_oauth_reqwest::Client::with_config(&endpoints, credentials, config).unwrap();
     let from_async = rt.block_on(client.provider(Grant::client_credentials(scopes())).token()).unwrap();

@@ -81,9 +81,9 @@ fn client(token_url: &str, client_id: &str, key_id: &str, private_key: &str, fle
         KeyId::new(key_id).unwrap(),
         PrivateKey::parse(private_key).unwrap(),
     );
-    let mut config = Config::default().timeout(Duration::from_secs(20));
+    let mut config = Config::default().with_timeout(Duration::from_secs(20));
     if let Some(fleet) = fleet {
-        config = config.shared_cache(Arc::new(fleet));
+        config = config.with_shared_cache(Arc::new(fleet));
     }
     Client::with_config(&Endpoints::from_token_url(token_url).unwrap(), credentials, config).unwrap()
 }
@@ -188,9 +188,11 @@ fn blocking_worker(var: &dyn Fn(&str) -> String, config: FleetConfig, private_ke
         KeyId::new(&var("TD_FLEET_KEY_ID")).unwrap(),
         PrivateKey::parse(private_key).unwrap(),
     );
-    let config = td_oauth_ureq::Config::default().timeout(Duration::from_secs(20)).shared_cache(Arc::new(fleet));
+    let config =
+        td_oauth_ureq::Config::default().with_timeout(Duration::from_secs(20)).with_shared_cache(Arc::new(fleet));
     let endpoints = Endpoints::from_token_url(&var("TD_FLEET_TOKEN_URL")).unwrap();
     let provider = td_oauth_ureq::Client::with_config(&endpoints, credentials, config)
+        .unwrap()
         .provider(Grant::client_credentials(scopes()));
     std::thread::scope(|scope| {
         let threads: Vec<_> = (0..CALLERS_PER_PROCESS).map(|_| scope.spawn(|| provider.token())).collect();
@@ -431,7 +433,6 @@ fn get_or_fetch_shares_one_fetch_and_refreshes_a_due_token_without_waiting() {
 
 #[test]
 fn a_token_refused_by_the_api_or_invalidated_leaves_the_fleet_cache() {
-    use td_oauth_reqwest::TokenSource as _;
     let fixture = Fleet::start();
     let fleet = fleet_cache(&fixture.redis.url(), FleetConfig::default());
     let creds = &fixture.creds;

@@ -28,7 +28,7 @@ fn managers_in_a_fleet_fetch_once_per_installation() {
                 // A generous Redis timeout: a loaded machine must not pass for a slow Redis (a direct fetch).
                 let settings = FleetConfig::default().redis_timeout(Duration::from_secs(5));
                 let fleet = FleetCache::with_config(&redis.url(), SealingKey::new([0x42; 32]), settings).unwrap();
-                let config = Config::default().timeout(Duration::from_secs(20)).shared_cache(Arc::new(fleet));
+                let config = Config::default().with_timeout(Duration::from_secs(20)).with_shared_cache(Arc::new(fleet));
                 let manager = TokenManager::new(config).unwrap();
                 for (index, creds) in clients.iter().enumerate() {
                     let event = app_event(AppEvent::Installed, &format!("acct-{index}"), server.token_url(), creds);
@@ -76,9 +76,10 @@ fn blocking_managers_in_a_fleet_fetch_once_per_installation() {
         .map(|_| {
             let settings = FleetConfig::default().redis_timeout(Duration::from_secs(5));
             let fleet = BlockingFleetCache::with_config(&redis.url(), SealingKey::new([0x42; 32]), settings).unwrap();
-            let config =
-                td_oauth_ureq::Config::default().timeout(Duration::from_secs(20)).shared_cache(Arc::new(fleet));
-            let manager = td_oauth_ureq::TokenManager::new(config);
+            let config = td_oauth_ureq::Config::default()
+                .with_timeout(Duration::from_secs(20))
+                .with_shared_cache(Arc::new(fleet));
+            let manager = td_oauth_ureq::TokenManager::new(config).unwrap();
             for (index, creds) in clients.iter().enumerate() {
                 let event = app_event(AppEvent::Installed, &format!("acct-{index}"), server.token_url(), creds);
                 manager.handle_event(&event).unwrap();

@@ -46,7 +46,7 @@ fn fetch_vs_bare_post(c: &mut Criterion) {
     group.bench_function("bare POST", |b| {
         b.to_async(&runtime).iter(|| async {
             let response =
-                client.http().post(&url).headers(parts.headers.clone()).body(body.clone()).send().await.unwrap();
+                client.http_client().post(&url).headers(parts.headers.clone()).body(body.clone()).send().await.unwrap();
             assert_eq!(response.status(), 200);
             black_box(response.bytes().await.unwrap())
         })

@@ -4,12 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use http::StatusCode;
 use http::header::AUTHORIZATION;
-use http::{HeaderValue, StatusCode};
 use td_oauth_core::TokenResponse;
 
-use crate::error::display_url;
-use crate::{Error, TokenSource};
+use td_oauth_core::transport::{authorization, display_url};
+
+use crate::{Error, TokenSource, send};
 
 /// Sends API requests with a bearer token from a [`TokenSource`].
 ///
@@ -33,7 +34,7 @@ use crate::{Error, TokenSource};
 ///
 /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 /// # rt.block_on(async {
-/// let response = api.execute(api.http().get(&me_url).build()?).await?;
+/// let response = api.execute(api.http_client().get(&me_url).build()?).await?;
 /// assert_eq!(response.status(), 200);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
@@ -57,8 +58,8 @@ impl BearerClient {
         BearerClient { http, source }
     }
 
-    /// The HTTP client, to build requests with (`api.http().get(url).build()?`).
-    pub fn http(&self) -> &reqwest::Client {
+    /// The HTTP client, to build requests with (`api.http_client().get(url).build()?`).
+    pub fn http_client(&self) -> &reqwest::Client {
         &self.http
     }
 
@@ -88,18 +89,11 @@ impl BearerClient {
     async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
         let url = display_url(request.url());
         let timeout = request.timeout().copied();
-        self.http.execute(request).await.map_err(|err| Error::from_reqwest(err, &url, timeout))
+        self.http.execute(request).await.map_err(|err| send::from_reqwest(err, &url, timeout))
     }
 }
 
 fn authorize(request: &mut reqwest::Request, token: &TokenResponse) -> Result<(), Error> {
-    let mut value = HeaderValue::try_from(format!("Bearer {}", token.access_token().secret())).map_err(|_| {
-        Error::Core(td_oauth_core::Error::MalformedResponse {
-            status: StatusCode::OK,
-            reason: "the access token holds characters an HTTP header cannot carry".into(),
-        })
-    })?;
-    value.set_sensitive(true);
-    request.headers_mut().insert(AUTHORIZATION, value);
+    request.headers_mut().insert(AUTHORIZATION, authorization(token)?);
     Ok(())
 }

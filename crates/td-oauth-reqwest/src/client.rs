@@ -1,14 +1,15 @@
-//! The one-shot client: one token request (with retries) per call, for any grant.
+//! The one-shot client: the core's [`TokenFetch`] loop run with reqwest and tokio's sleep.
 
 use std::fmt;
 use std::sync::Arc;
 
+use td_oauth_core::transport::{TokenFetch, Transport, display_url, jitter};
 use td_oauth_core::{
-    AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
+    AuthorizationCode, Credentials, Endpoints, Grant, InstallationCredentials, OsRandom, PkceVerifier, RefreshToken,
+    Scopes, TokenClient, TokenResponse,
 };
 
-use crate::send::fetch_token;
-use crate::{Config, Error, TokenProvider};
+use crate::{Config, Error, SharedCache, TokenProvider, build_http_client, send};
 
 /// Sends token requests for one client to one token endpoint. Every call is a request (plus retries);
 /// for a token shared by many callers and refreshed ahead of expiry, make a [`TokenProvider`] with
@@ -22,40 +23,48 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
-    token_client: TokenClient,
+    tokens: TokenClient,
     config: Config,
+    /// The token URL as errors show it.
+    shown: String,
+    random: OsRandom,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("token_client", &self.inner.token_client)
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
+        // TokenClient's Debug shows the client id, key id and URL, never the key or secret.
+        f.debug_struct("Client").field("tokens", &self.inner.tokens).field("config", &self.inner.config).finish()
     }
 }
 
 impl Client {
-    /// A client for `endpoints`' token URL with the default [`Config`].
+    /// A client for `endpoints`' token URL with `credentials` and the default [`Config`].
     pub fn new(endpoints: &Endpoints, credentials: Credentials) -> Result<Self, Error> {
         Self::with_config(endpoints, credentials, Config::default())
     }
 
-    /// A client for `endpoints`' token URL with `config`.
+    /// A client for `endpoints`' token URL with `credentials`, sending as `config` says. Fails with
+    /// [`Error::Config`] for settings that contradict each other or an HTTP client that cannot be built.
     pub fn with_config(endpoints: &Endpoints, credentials: Credentials, config: Config) -> Result<Self, Error> {
         Self::from_token_client(TokenClient::new(endpoints, credentials), config)
     }
 
     /// A client around a core [`TokenClient`], e.g. one with a custom assertion audience or lifetime.
-    pub fn from_token_client(token_client: TokenClient, config: Config) -> Result<Self, Error> {
-        let http = config.build_http_client()?;
-        Ok(Client { inner: Arc::new(Inner { http, token_client, config }) })
+    pub fn from_token_client(tokens: TokenClient, config: Config) -> Result<Self, Error> {
+        let http = build_http_client(&config)?;
+        let shown = display_url(tokens.token_url().url());
+        Ok(Client { inner: Arc::new(Inner { http, tokens, config, shown, random: OsRandom::new() }) })
     }
 
     /// Requests a token for `grant`, retrying transport failures, timeouts, 5xx and 429 per the
     /// [`RetryPolicy`](td_oauth_core::RetryPolicy); other errors (such as `invalid_client`) return at once.
     pub async fn fetch(&self, grant: &Grant) -> Result<TokenResponse, Error> {
-        fetch_token(&self.inner.http, &self.inner.token_client, &self.inner.config, grant).await
+        let Inner { http, tokens, config, shown, random } = &*self.inner;
+        let (clock, url, cap) = (config.clock(), tokens.token_url().url(), config.max_response_bytes());
+        let fetch = TokenFetch::new(tokens, grant, config, clock.now());
+        fetch
+            .run(clock, || jitter(random), |attempt| send::send(http, attempt, url, shown, cap), tokio::time::sleep)
+            .await
     }
 
     /// The client-credentials grant: a token for the client itself.
@@ -75,28 +84,58 @@ impl Client {
         self.fetch(&Grant::authorization_code(code, redirect_uri, code_verifier)).await
     }
 
-    /// The refresh-token grant. Talkdesk may rotate refresh tokens: keep the new one from the response.
+    /// The refresh-token grant. Talkdesk may rotate refresh tokens: keep the new one from the response (a
+    /// [`TokenProvider`] over this grant does).
     pub async fn refresh(&self, refresh_token: RefreshToken, scopes: Scopes) -> Result<TokenResponse, Error> {
         self.fetch(&Grant::refresh_token(refresh_token, scopes)).await
     }
 
-    /// A shared, refreshing token source for `grant` (usually client credentials) over this client.
+    /// A shared, refreshing token source for `grant` over this client; the same as [`TokenProvider::new`].
     pub fn provider(&self, grant: Grant) -> TokenProvider {
         TokenProvider::new(self.clone(), grant)
     }
 
     /// The HTTP client token requests go through (also fine for API requests).
-    pub fn http(&self) -> &reqwest::Client {
+    pub fn http_client(&self) -> &reqwest::Client {
         &self.inner.http
     }
 
-    /// The core request builder.
+    /// The core client that builds (and signs) the requests.
     pub fn token_client(&self) -> &TokenClient {
-        &self.inner.token_client
+        &self.inner.tokens
     }
 
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// A random number for jitter, from the client's one random source.
+    pub(crate) fn jitter(&self) -> u64 {
+        jitter(&self.inner.random)
+    }
+}
+
+/// What td-oauth-core's [`Config`] and token manager need of this transport.
+impl Transport for Client {
+    type HttpClient = reqwest::Client;
+    type SharedCache = dyn SharedCache;
+    type Provider = TokenProvider;
+    const ADDS_ROOTS_TO_SYSTEM: bool = true;
+
+    fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
+        build_http_client(config)
+    }
+
+    fn client(credentials: &InstallationCredentials, config: Config) -> Result<Self, Error> {
+        Client::with_config(credentials.endpoints(), credentials.credentials(), config)
+    }
+
+    fn provider(self, scopes: Scopes) -> TokenProvider {
+        TokenProvider::client_credentials(self, scopes)
+    }
+
+    async fn token(provider: &TokenProvider) -> Result<Arc<TokenResponse>, Error> {
+        provider.token().await
     }
 }

@@ -16,12 +16,10 @@
 //! sleeps between retries, and drives the core's cache policy with tokio's synchronisation. td-oauth-ureq
 //! is the same for blocking programs.
 //!
-//! Same shape as td-oauth-ureq: [`Config`], [`Client`] and [`TokenProvider`] have the same method names
-//! and arguments there, so switching crates changes only `async`/`.await` (plus the transport-specific
-//! pieces: [`Config::http_client`] and [`Client::http`] here, `agent` there, and `Client`'s constructors,
-//! which return a `Result` here because building a `reqwest::Client` can fail, and cannot fail there).
-//! This crate's own extras: [`TokenProvider::try_token_now`], [`TokenProvider::bearer_client`] and the
-//! [`TokenSource`] trait.
+//! Same shape as td-oauth-ureq, by construction: both drive td-oauth-core's provider machine and retry
+//! loop, share its [`Config`] type and its [`Error`] type, so every setting, rule and error is the same in
+//! both; switching crates changes only `async`/`.await`. This crate's own extras:
+//! [`TokenProvider::try_token_now`], [`TokenProvider::bearer_client`] and the [`TokenSource`] trait.
 //!
 //! ## In scope
 //!
@@ -29,18 +27,21 @@
 //!   with a signed JWT (`private_key_jwt`) or HTTP Basic. Retries transport failures, timeouts, 5xx and 429
 //!   with exponential backoff, full jitter and `Retry-After`, within a total deadline; never other 4xx, so
 //!   an `invalid_client` surfaces at once with the server's description.
-//! - [`TokenProvider`]: `Clone + Send + Sync`; warm hits take no lock and do not allocate; a cold or
-//!   expired cache sends exactly one request however many tasks wait; refresh ahead of expiry in the
-//!   background while everyone keeps the valid token; [`invalidate`](TokenProvider::invalidate) and
-//!   [`force_refresh`](TokenProvider::force_refresh).
+//! - [`TokenProvider`]: `Clone + Send + Sync`; warm hits take no lock and do not allocate
+//!   ([`with_token`](TokenProvider::with_token) lends the token without touching a reference count); a cold
+//!   or expired cache sends exactly one request however many tasks wait, and a failed fetch's error is
+//!   shared for a short backoff instead of every caller sending its own; refresh ahead of expiry in the
+//!   background while everyone keeps the valid token; rotated refresh tokens are followed;
+//!   [`invalidate`](TokenProvider::invalidate) and [`force_refresh`](TokenProvider::force_refresh).
 //! - [`TokenSource`]: the `async-trait` trait the provider implements, for your own token sources too.
-//! - [`SharedCache`]: the seam for a token cache shared between processes ([`Config::shared_cache`]);
-//!   td-oauth-redis provides one on Redis.
+//! - [`SharedCache`]: the seam for a token cache shared between processes
+//!   (`Config::with_shared_cache`); td-oauth-redis provides one on Redis.
 //! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401.
 //! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
 //!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace.
-//! - [`Config`]: timeouts, the 64 KiB body cap, retry and cache policies, extra root certificates, or your
-//!   own `reqwest::Client`. Redirects are never followed. TLS is rustls with the ring provider.
+//! - [`Config`]: timeouts, the 64 KiB body cap, retry and cache policies, the system's roots and extra ones,
+//!   a clock for tests, or your own `reqwest::Client` ([`http_client_builder`] starts one with these
+//!   settings). Redirects are never followed. TLS is rustls with the ring provider.
 //! - `tracing` events for fetches, retries, refreshes and failures, none holding a secret.
 //!
 //! ## Not in scope
@@ -95,8 +96,6 @@
 mod bearer;
 mod client;
 mod config;
-mod error;
-mod manager;
 mod provider;
 mod send;
 mod shared_cache;
@@ -105,19 +104,41 @@ mod source;
 pub use async_trait::async_trait;
 pub use bearer::BearerClient;
 pub use client::Client;
-pub use config::{Config, DEFAULT_USER_AGENT};
-pub use error::Error;
-pub use manager::TokenManager;
+pub use config::{Config, build_http_client, http_client_builder};
+/// Access tokens for every account that installed your partner app: td-oauth-core's
+/// [`Manager`](td_oauth_core::manager::Manager) over this crate's [`Client`], async. td-oauth-ureq's
+/// `TokenManager` is the same manager, blocking.
+///
+/// ```
+/// use td_oauth_reqwest::{Config, Scopes, TokenManager};
+/// # use td_oauth_testkit::{Algorithm, AppEvent, TestServer, app_event};
+///
+/// # let server = TestServer::start()?;
+/// # let registered = server.register_client(Algorithm::Es256)?;
+/// # let event_body = app_event(AppEvent::Installed, "acme", server.token_url(), &registered);
+/// let manager = TokenManager::new(Config::default())?.on_rotation_fallback(|report| eprintln!("alert: {report}"));
+/// # let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// // In the webhook handler, for app.installed and app.credentials_rotated:
+/// manager.handle_event(&event_body)?;
+///
+/// // Anywhere in the service:
+/// let token = manager.token(&"acme".parse()?, &"users:read".parse::<Scopes>()?).await?;
+/// # assert!(token.expires_in().as_secs() > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type TokenManager = td_oauth_core::manager::Manager<Client>;
 pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
 pub use source::TokenSource;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;
+pub use td_oauth_core::transport::Error;
 pub use td_oauth_core::{
     AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId,
     OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy, Scopes, TokenResponse,
 };
-pub use td_oauth_core::{
-    Account, EventKind, InstallationCredentials, InstallationKey, ManagerPolicy, RotationFallback, RotationKind,
-};
+pub use td_oauth_core::{Account, EventKind, InstallationCredentials, ManagerPolicy, RotationFallback, RotationKind};

@@ -1,28 +1,21 @@
-//! The shared token provider: the core's [`TokenCache`] policy driven with tokio.
-//!
-//! Three layers, fastest first:
-//! - a snapshot of the current token and when it falls due, in an [`ArcSwapOption`]: a warm hit is one
-//!   atomic load, a clock read and a reference-count increment; no lock, no allocation;
-//! - the [`TokenCache`] behind a `std` mutex, held only to ask what to do and to record results, never
-//!   across an `.await`;
-//! - a fetch round: the one elected fetcher publishes its result through a `watch` channel that every
-//!   waiter of that round holds, so waiters get the fetcher's token or its error, and do not fetch again.
-//!   If the fetcher's future is dropped, a guard reports `fetch_abandoned` and closes the channel, and the
-//!   waiters poll again: one of them becomes the fetcher.
+//! The shared token provider: td-oauth-core's provider machine driven with tokio. This file holds only what
+//! is async about it: the lock-free snapshot for warm hits, the `std` mutex around the machine's state
+//! (never held across an `.await`), a `watch` channel over the last round's outcome for waiters, a task for
+//! refreshes ahead of expiry, and the fetch (through the config's shared cache, if any).
 
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
-use td_oauth_core::{Decision, Freshness, Grant, Scopes, TokenCache, TokenResponse};
+use td_oauth_core::clock::SharedClock;
+use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderState, Round, Snapshot};
+use td_oauth_core::{Grant, Scopes, TokenResponse};
 use tokio::sync::watch;
 
 use crate::source::TokenSource;
 use crate::{BearerClient, Client, Error};
-
-type Outcome = Option<Result<Arc<TokenResponse>, Error>>;
 
 /// A token shared by every caller, fetched once however many ask, refreshed ahead of expiry in the
 /// background, and fetched again after [`invalidate`](Self::invalidate).
@@ -30,57 +23,51 @@ type Outcome = Option<Result<Arc<TokenResponse>, Error>>;
 /// `Clone + Send + Sync`; clones share one cache. Make one per client and grant (usually client
 /// credentials with the scopes the service needs) and hand clones to every task.
 ///
-/// - Warm: [`token`](Self::token) returns the cached token without taking a lock.
+/// - Warm: [`token`](Self::token) returns the cached token without taking a lock;
+///   [`with_token`](Self::with_token) lends it without even touching its reference count.
 /// - Cold or expired: one caller fetches; the others wait for that fetch and get its token, or its error.
+///   Callers that come within the jittered backoff after a failed fetch get its error at once instead of each
+///   sending a request to a failing endpoint.
 /// - Due for refresh (20 % of the lifetime left, by default): callers keep getting the valid token at once
 ///   while one background task refreshes it; if that fails, the valid token is still served and the next
 ///   refresh backs off.
+/// - With a refresh-token grant (or an authorization code), a refresh token that comes with a token is used
+///   for the next fetch, so servers that rotate refresh tokens work.
+///
+/// The rules are td-oauth-core's [`provider`](td_oauth_core::provider) machine, the same that
+/// td-oauth-ureq's provider drives.
 #[derive(Clone)]
 pub struct TokenProvider {
-    inner: Arc<Inner>,
+    handle: Handle,
 }
+
+/// The provider as the core's machine sees it.
+#[derive(Clone)]
+struct Handle(Arc<Inner>);
 
 struct Inner {
     client: Client,
+    /// The token and when it falls due, for lock-free warm hits.
     snapshot: ArcSwapOption<Snapshot>,
-    state: Mutex<State>,
-}
-
-/// The current token and when it falls due: everything a warm hit needs.
-struct Snapshot {
-    token: Arc<TokenResponse>,
-    refresh_at: Instant,
-}
-
-struct State {
-    cache: TokenCache<Arc<TokenResponse>>,
-    /// The fetch in flight, if any: waiters subscribe here.
-    round: Option<watch::Receiver<Outcome>>,
-    /// The grant; a rotated refresh token replaces the one it holds.
-    grant: Grant,
-    /// A token dropped by `invalidate` or a 401, which the shared cache (if any) must stop handing out:
-    /// told before the next fetch, so that fetch cannot get it back.
-    discard: Option<Arc<TokenResponse>>,
+    state: Mutex<ProviderState>,
+    /// The last round to end and its outcome; waiters watch it until their round is over.
+    published: watch::Sender<(Round, Outcome)>,
 }
 
 impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.inner.lock();
-        f.debug_struct("TokenProvider")
-            .field("client", &self.inner.client)
-            .field("grant_type", &state.grant.grant_type())
-            .field("freshness", &state.cache.freshness(Instant::now()))
-            .field("fetching", &state.cache.is_fetching())
-            .finish()
+        let inner = &self.handle.0;
+        f.debug_struct("TokenProvider").field("client", &inner.client).field("state", &*inner.lock()).finish()
     }
 }
 
 impl TokenProvider {
     /// A provider for `grant` over `client`, with the client's [`CachePolicy`](td_oauth_core::CachePolicy).
     pub fn new(client: Client, grant: Grant) -> Self {
-        let cache = TokenCache::new(client.config().cache().clone());
-        let state = State { cache, round: None, grant, discard: None };
-        TokenProvider { inner: Arc::new(Inner { client, snapshot: ArcSwapOption::empty(), state: Mutex::new(state) }) }
+        let state = ProviderState::new(grant, client.config().cache_policy().clone());
+        let (published, _) = watch::channel((Round::default(), None));
+        let inner = Inner { client, snapshot: ArcSwapOption::empty(), state: Mutex::new(state), published };
+        TokenProvider { handle: Handle(Arc::new(inner)) }
     }
 
     /// A provider for the client-credentials grant with `scopes`.
@@ -90,207 +77,163 @@ impl TokenProvider {
 
     /// A token usable now: the cached one, or one fetched for this call and everyone waiting with it.
     pub async fn token(&self) -> Result<Arc<TokenResponse>, Error> {
-        if let Some(token) = self.inner.fresh(Instant::now()) {
-            return Ok(token);
+        let inner = &self.handle.0;
+        if let Some(snapshot) = &*inner.snapshot.load()
+            && let Some(token) = snapshot.fresh_at(inner.client.config().clock().now())
+        {
+            return Ok(Arc::clone(token));
         }
-        loop {
-            // Decide under the lock; fetch or wait after releasing it.
-            let next = {
-                let mut state = self.inner.lock();
-                match state.cache.poll(Instant::now()) {
-                    Decision::Use(token) => return Ok(token),
-                    Decision::UseAndRefresh(token) => {
-                        self.refresh_in_background(&mut state);
-                        return Ok(token);
-                    }
-                    Decision::Fetch => Ok(Round::open(&self.inner, &mut state)),
-                    Decision::Wait => Err(state.round.clone()),
-                }
-            };
-            let mut round = match next {
-                Ok(fetch) => return fetch.run().await,
-                Err(Some(round)) => round,
-                // Unreachable while a fetch is in flight, which registers its round first; poll again.
-                Err(None) => {
-                    tokio::task::yield_now().await;
-                    continue;
-                }
-            };
-            if let Ok(outcome) = round.wait_for(Option::is_some).await
-                && let Some(result) = outcome.as_ref()
+        self.token_slow().await
+    }
+
+    /// Calls `f` with a usable token and returns what it returns. Warm, the token is lent straight from the
+    /// snapshot: no lock, no allocation, not even a reference-count update, so many threads scale.
+    pub async fn with_token<R>(&self, f: impl FnOnce(&TokenResponse) -> R) -> Result<R, Error> {
+        {
+            let inner = &self.handle.0;
+            let snapshot = inner.snapshot.load();
+            if let Some(snapshot) = &*snapshot
+                && let Some(token) = snapshot.fresh_at(inner.client.config().clock().now())
             {
-                return result.clone();
+                return Ok(f(token));
             }
-            // Closed without a result: the fetcher was cancelled. Poll again; one of us fetches.
         }
+        let token = self.token_slow().await?;
+        Ok(f(&token))
     }
 
     /// The cached token if it can be handed out without waiting, else `None` (then call
     /// [`token`](Self::token)). Synchronous, for code that cannot `.await`. Starts a background refresh
     /// when one is due, if called inside a tokio runtime.
     pub fn try_token_now(&self) -> Option<Arc<TokenResponse>> {
-        let now = Instant::now();
-        if let Some(token) = self.inner.fresh(now) {
-            return Some(token);
+        let inner = &self.handle.0;
+        if let Some(snapshot) = &*inner.snapshot.load()
+            && let Some(token) = snapshot.fresh_at(inner.client.config().clock().now())
+        {
+            return Some(Arc::clone(token));
         }
-        let mut state = self.inner.lock();
-        if state.cache.freshness(now) != Freshness::Due {
-            return None;
+        let (token, refresh) = provider::poll_ready(&self.handle)?;
+        if let Some(ticket) = refresh {
+            self.handle.refresh_in_background(ticket);
         }
-        match state.cache.poll(now) {
-            Decision::Use(token) => Some(token),
-            Decision::UseAndRefresh(token) => {
-                self.refresh_in_background(&mut state);
-                Some(token)
-            }
-            Decision::Fetch | Decision::Wait => None,
-        }
+        Some(token)
     }
 
-    /// Forgets the cached token: the next call fetches a new one. For a 401 from the API, prefer
-    /// [`TokenSource::token_rejected`], which leaves a newer token alone.
+    /// Forgets the cached token (and any backoff): the next call fetches a new one. For a 401 from the API,
+    /// prefer [`token_rejected`](Self::token_rejected), which leaves a newer token alone.
     pub fn invalidate(&self) {
-        let mut state = self.inner.lock();
-        state.cache.invalidate();
-        if let Some(snapshot) = self.inner.snapshot.swap(None) {
-            state.discard = Some(Arc::clone(&snapshot.token));
-        }
-        tracing::debug!(token_url = self.inner.client.token_client().token_url().as_str(), "token invalidated");
+        provider::invalidate(&self.handle);
+        tracing::debug!(token_url = self.handle.0.client.token_client().token_url().as_str(), "token invalidated");
+    }
+
+    /// The API refused `token` (a 401): drops it if it is still the cached token, so that when many
+    /// requests saw the same 401, the first one's rejection causes one new fetch and the others leave the
+    /// new token alone. Returns whether it was dropped.
+    pub fn token_rejected(&self, token: &Arc<TokenResponse>) -> bool {
+        provider::reject(&self.handle, token)
     }
 
     /// Forgets the cached token and fetches a new one (or joins the fetch in flight).
     pub async fn force_refresh(&self) -> Result<Arc<TokenResponse>, Error> {
         self.invalidate();
-        self.token().await
+        self.token_slow().await
     }
 
     /// A [`BearerClient`] that sends API requests through this provider's HTTP client with its tokens.
     pub fn bearer_client(&self) -> BearerClient {
-        BearerClient::new(self.inner.client.http().clone(), Arc::new(self.clone()))
+        BearerClient::new(self.handle.0.client.http_client().clone(), Arc::new(self.clone()))
     }
 
     /// The client tokens are fetched with.
     pub fn client(&self) -> &Client {
-        &self.inner.client
+        &self.handle.0.client
     }
 
-    /// Runs the refresh the cache just asked this caller for, on a task of its own so that nobody waits.
-    fn refresh_in_background(&self, state: &mut State) {
-        let round = Round::open(&self.inner, state);
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                tracing::debug!(
-                    token_url = self.inner.client.token_client().token_url().as_str(),
-                    "refreshing the token ahead of expiry"
-                );
-                runtime.spawn(async move {
-                    // The result reaches the cache and any waiters through the round.
-                    let _ = round.run().await;
-                });
-            }
-            // Outside a runtime (a synchronous caller) nothing can run the refresh: give the election back.
-            // The round's guard takes the state lock, which this caller holds: report without it.
-            Err(_) => round.abandon_locked(state),
-        }
+    async fn token_slow(&self) -> Result<Arc<TokenResponse>, Error> {
+        provider::token(&self.handle).await
     }
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // The state is updated in single assignments: a panic elsewhere cannot leave it half-written.
+    fn lock(&self) -> MutexGuard<'_, ProviderState> {
+        // Every change the machine makes leaves the state consistent: recover it after a panic elsewhere.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// The warm path: the snapshot's token if it is not yet due at `now`.
-    fn fresh(&self, now: Instant) -> Option<Arc<TokenResponse>> {
-        let snapshot = self.snapshot.load();
-        match snapshot.as_deref() {
-            Some(snapshot) if now < snapshot.refresh_at => Some(Arc::clone(&snapshot.token)),
-            _ => None,
-        }
-    }
 }
 
-/// The one fetch in flight. Whatever happens to it, the cache hears back: [`Round::run`] reports success
-/// or failure, and dropping it unfinished (a cancelled caller, a panic) reports an abandoned fetch.
-struct Round {
-    inner: Arc<Inner>,
-    sender: Option<watch::Sender<Outcome>>,
-}
-
-impl Round {
-    /// Registers a new round in `state`, which the caller has just been elected to fetch for.
-    fn open(inner: &Arc<Inner>, state: &mut State) -> Round {
-        let (sender, receiver) = watch::channel(None);
-        state.round = Some(receiver);
-        Round { inner: Arc::clone(inner), sender: Some(sender) }
-    }
-
-    async fn run(mut self) -> Result<Arc<TokenResponse>, Error> {
-        let (grant, discard) = {
-            let mut state = self.inner.lock();
-            (state.grant.clone(), state.discard.take())
-        };
-        let client = &self.inner.client;
-        let result = match client.config().shared() {
+impl Handle {
+    /// The elected fetcher's request, through the shared cache if the config has one (after telling it of a
+    /// dropped token), else straight to the token endpoint; then the report. Dropped before the end (a
+    /// cancelled caller), the ticket reports the round abandoned.
+    async fn run(&self, mut ticket: FetchTicket<Handle>) -> Result<Arc<TokenResponse>, Error> {
+        let client = &self.0.client;
+        let result = match client.config().shared_cache() {
             Some(shared) => {
-                if let Some(token) = discard {
-                    shared.discard(client, &grant, &token).await;
+                if let Some(token) = ticket.take_discard() {
+                    shared.discard(client, ticket.grant(), &token).await;
                 }
-                shared.fetch(client, &grant).await
+                shared.fetch(client, ticket.grant()).await
             }
-            None => client.fetch(&grant).await,
-        }
-        .map(Arc::new);
-        let now = Instant::now();
-        {
-            let mut state = self.inner.lock();
-            match &result {
-                Ok(token) => {
-                    // The cache refuses a token unusable on arrival while a valid one is cached (a failed
-                    // refresh, in effect): then the snapshot keeps the valid token.
-                    if state.cache.fetch_succeeded(Arc::clone(token), token.expires_in(), now) {
-                        let refresh_at = state.cache.deadlines().map_or(now, |(refresh_at, _)| refresh_at);
-                        self.inner.snapshot.store(Some(Arc::new(Snapshot { token: Arc::clone(token), refresh_at })));
-                    } else {
-                        tracing::warn!(
-                            expires_in = token.expires_in().as_secs(),
-                            "the refreshed token is unusable on arrival; keeping the valid one"
-                        );
-                    }
-                    if let (Grant::RefreshToken { scopes, .. }, Some(rotated)) = (&state.grant, token.refresh_token()) {
-                        state.grant = Grant::refresh_token(rotated.clone(), scopes.clone());
-                    }
-                }
-                Err(error) => state.cache.fetch_failed(now, error.retry_after()),
-            }
-            state.round = None;
-        }
-        if let Some(sender) = self.sender.take() {
-            sender.send_replace(Some(result.clone()));
-        }
-        result
-    }
-
-    /// Gives up the round while the caller holds the state lock.
-    fn abandon_locked(mut self, state: &mut State) {
-        state.cache.fetch_abandoned();
-        state.round = None;
-        self.sender = None;
+            None => client.fetch(ticket.grant()).await,
+        };
+        ticket.report(result)
     }
 }
 
-impl Drop for Round {
-    fn drop(&mut self) {
-        if let Some(sender) = self.sender.take() {
-            {
-                let mut state = self.inner.lock();
-                state.cache.fetch_abandoned();
-                state.round = None;
+impl Driver for Handle {
+    fn with_state<R>(&self, f: impl FnOnce(&mut ProviderState) -> R) -> R {
+        f(&mut self.0.lock())
+    }
+
+    fn publish(&self, snapshot: Option<Snapshot>) {
+        self.0.snapshot.store(snapshot.map(Arc::new));
+    }
+
+    fn wake(&self, round: Round, outcome: Option<&Result<Arc<TokenResponse>, Error>>) {
+        self.0.published.send_if_modified(|published| {
+            let newer = published.0 <= round;
+            if newer {
+                *published = (round, outcome.cloned());
             }
-            tracing::debug!("token fetch abandoned; a waiting caller takes over");
-            // Dropping the sender closes the channel and wakes every waiter.
-            drop(sender);
+            newer
+        });
+    }
+
+    fn clock(&self) -> &SharedClock {
+        self.0.client.config().clock()
+    }
+
+    fn random(&self) -> u64 {
+        self.0.client.jitter()
+    }
+
+    fn fetch(&self, ticket: FetchTicket<Handle>) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        self.run(ticket)
+    }
+
+    fn wait(&self, round: Round) -> impl Future<Output = Outcome> + Send {
+        let mut published = self.0.published.subscribe();
+        async move {
+            // The sender lives as long as the provider, which this caller holds: the channel cannot close.
+            let ended = published.wait_for(|(ended, _)| *ended >= round).await.ok()?;
+            ended.1.clone()
+        }
+    }
+
+    /// Runs the refresh the machine just asked for on a task of its own, so that nobody waits.
+    fn refresh_in_background(&self, ticket: FetchTicket<Handle>) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                tracing::debug!(
+                    token_url = self.0.client.token_client().token_url().as_str(),
+                    "refreshing the token ahead of expiry"
+                );
+                let handle = self.clone();
+                // The outcome reaches the cache and any waiters through the ticket.
+                runtime.spawn(async move { handle.run(ticket).await.map(drop) });
+            }
+            // Outside a runtime (a synchronous caller) nothing can run the refresh: give the election back.
+            Err(_) => ticket.release(),
         }
     }
 }
@@ -306,12 +249,7 @@ impl TokenSource for TokenProvider {
     }
 
     fn token_rejected(&self, rejected: &Arc<TokenResponse>) {
-        let mut state = self.inner.lock();
-        let current = self.inner.snapshot.load();
-        if current.as_deref().is_some_and(|snapshot| Arc::ptr_eq(&snapshot.token, rejected)) {
-            state.cache.invalidate();
-            self.inner.snapshot.store(None);
-            state.discard = Some(Arc::clone(rejected));
+        if TokenProvider::token_rejected(self, rejected) {
             tracing::debug!("the API refused the token; it is dropped");
         }
     }

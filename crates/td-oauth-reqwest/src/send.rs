@@ -1,98 +1,44 @@
-//! Sending token requests: one attempt (core request in, capped `http::Response` out) and the retry loop
-//! around it, which signs a fresh assertion for every attempt.
+//! One HTTP exchange: the core's request out through reqwest, a capped `http::Response<Vec<u8>>` back for the
+//! core to parse, within the attempt's timeout; reqwest's errors mapped to the shared [`Error`].
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use td_oauth_core::{FormBody, Grant, OsRandom, RandomSource, TokenClient, TokenResponse};
+use td_oauth_core::transport::Attempt;
 
-use crate::error::display_url;
-use crate::{Config, Error};
+use crate::Error;
 
-/// Fetches a token for `grant`, retrying per the config's [`RetryPolicy`](td_oauth_core::RetryPolicy).
-pub(crate) async fn fetch_token(
+/// Sends the attempt's request to `url` (the same URL, already parsed by the core; `shown` is how errors show
+/// it), bounded by the attempt's timeout from connecting to the last body byte, keeping at most `cap` body
+/// bytes.
+pub(crate) async fn send(
     http: &reqwest::Client,
-    token_client: &TokenClient,
-    config: &Config,
-    grant: &Grant,
-) -> Result<TokenResponse, Error> {
-    let started = Instant::now();
-    let token_url = token_client.token_url().as_str();
-    let grant_type = grant.grant_type();
-    let mut attempt: u32 = 0;
-    loop {
-        attempt += 1;
-        tracing::debug!(grant_type, token_url, attempt, "requesting a token");
-        // A new request each attempt: a replayed assertion `jti` would be refused.
-        let request = token_client.token_request(grant, SystemTime::now())?;
-        let remaining = config.retry().total_deadline().saturating_sub(started.elapsed());
-        let timeout = config.attempt_timeout().min(remaining);
-        let outcome = match send_once(http, token_client.token_url().url(), request, timeout, config.body_cap()).await {
-            Ok(response) => TokenResponse::from_http(&response, Instant::now()).map_err(Error::from),
-            Err(err) => Err(err),
-        };
-        let error = match outcome {
-            Ok(token) => {
-                tracing::debug!(
-                    grant_type,
-                    token_url,
-                    attempt,
-                    expires_in = token.expires_in().as_secs(),
-                    scope = token.scope().unwrap_or_default(),
-                    "token received"
-                );
-                return Ok(token);
-            }
-            Err(error) => error,
-        };
-        match config.retry().next_delay(attempt, error.failure(), started.elapsed(), random_u64()) {
-            Some(delay) => {
-                tracing::warn!(
-                    grant_type,
-                    token_url,
-                    attempt,
-                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    reason = %error,
-                    "token request failed; retrying"
-                );
-                tokio::time::sleep(delay).await;
-            }
-            None => {
-                tracing::warn!(grant_type, token_url, attempt, error = %error, "token request failed");
-                return Err(error);
-            }
-        }
-    }
-}
-
-/// One POST of `request` to `url` (the same URL, already parsed by the core), bounded by `timeout` from
-/// connecting to the last body byte, keeping at most `cap` body bytes.
-async fn send_once(
-    http: &reqwest::Client,
+    attempt: Attempt,
     url: &reqwest::Url,
-    request: http::Request<FormBody>,
-    timeout: Duration,
+    shown: &str,
     cap: usize,
 ) -> Result<http::Response<Vec<u8>>, Error> {
-    let (parts, body) = request.into_parts();
-    let shown = display_url(url);
+    let timeout = attempt.timeout;
+    let (parts, body) = attempt.request.into_parts();
     let mut request = reqwest::Request::new(parts.method, url.clone());
     *request.headers_mut() = parts.headers;
     *request.body_mut() = Some(body.into_vec().into());
 
     // tokio's timeout covers a caller-supplied client with none of its own, and the body as well as the headers.
     let exchange = async {
-        let mut response = http.execute(request).await.map_err(|e| Error::from_reqwest(e, &shown, Some(timeout)))?;
+        let mut response = http.execute(request).await.map_err(|e| from_reqwest(e, shown, Some(timeout)))?;
         let status = response.status();
         if status.is_redirection() || response.url() != url {
-            return Err(Error::Redirected { status: status.as_u16() });
+            return Err(Error::Redirected { url: shown.to_owned(), status: status.as_u16() });
         }
+        let too_large = || Error::ResponseTooLarge { status: status.as_u16(), limit: cap };
         if response.content_length().is_some_and(|len| len > cap as u64) {
-            return Err(Error::ResponseTooLarge { limit: cap });
+            return Err(too_large());
         }
-        let mut body = Vec::with_capacity(response.content_length().map_or(1024, |len| len as usize));
-        while let Some(chunk) = response.chunk().await.map_err(|e| Error::from_reqwest(e, &shown, Some(timeout)))? {
-            if body.len() + chunk.len() > cap {
-                return Err(Error::ResponseTooLarge { limit: cap });
+        let announced = response.content_length().and_then(|len| usize::try_from(len).ok()).unwrap_or(1024);
+        let mut body = Vec::with_capacity(announced.min(cap));
+        while let Some(chunk) = response.chunk().await.map_err(|e| from_reqwest(e, shown, Some(timeout)))? {
+            if body.len().saturating_add(chunk.len()) > cap {
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
@@ -103,16 +49,48 @@ async fn send_once(
     };
     tokio::time::timeout(timeout, exchange)
         .await
-        .unwrap_or_else(|_| Err(Error::Timeout { url: shown.clone(), timeout: Some(timeout) }))
+        .unwrap_or_else(|_| Err(Error::Timeout { url: shown.to_owned(), timeout: Some(timeout) }))
 }
 
-/// Jitter for the retry policy. Should the system source fail, the clock's nanoseconds serve well enough.
-fn random_u64() -> u64 {
-    let mut bytes = [0u8; 8];
-    match OsRandom::new().fill(&mut bytes) {
-        Ok(()) => u64::from_le_bytes(bytes),
-        Err(_) => {
-            u64::from(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().subsec_nanos())
-        }
+/// Classifies a reqwest error for `url` (shown without its query), keeping its cause.
+pub(crate) fn from_reqwest(err: reqwest::Error, url: &str, timeout: Option<Duration>) -> Error {
+    let url = url.to_owned();
+    if err.is_timeout() {
+        return Error::Timeout { url, timeout };
     }
+    let (builder, tls) = (err.is_builder(), has_cause::<rustls::Error>(&err));
+    let reason = describe(&err.without_url());
+    match (builder, tls) {
+        (true, _) => Error::Config { reason: format!("reqwest refused the request: {reason}") },
+        (false, true) => Error::Tls { url, reason },
+        (false, false) => Error::Transport { url, reason },
+    }
+}
+
+fn has_cause<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(cause) = source {
+        if cause.is::<E>()
+            || cause.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).is_some_and(|inner| inner.is::<E>())
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The error and its causes, joined: reqwest's own message is often just "error sending request".
+fn describe(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

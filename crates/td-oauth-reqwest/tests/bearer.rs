@@ -13,7 +13,7 @@ use td_oauth_reqwest::{BearerClient, Error, Grant, Scopes, TokenResponse, TokenS
 use td_oauth_testkit::{ME_PATH, TOKEN_PATH};
 
 fn me(api: &BearerClient, url: &str) -> reqwest::Request {
-    api.http().get(url).build().unwrap()
+    api.http_client().get(url).build().unwrap()
 }
 
 #[tokio::test]
@@ -101,7 +101,7 @@ async fn a_custom_token_source_plugs_in() {
     let (client, _) = client(&server);
     let token = Arc::new(client.client_credentials(Scopes::none()).await.unwrap());
     let source = Arc::new(Counting { token, calls: AtomicUsize::new(0), invalidated: AtomicUsize::new(0) });
-    let api = BearerClient::new(client.http().clone(), source.clone());
+    let api = BearerClient::new(client.http_client().clone(), source.clone());
     assert_eq!(api.execute(me(&api, &server.me_url())).await.unwrap().status(), 200);
     // A fixed token cannot be renewed: after one retry the 401 comes back.
     server.revoke_access_tokens();

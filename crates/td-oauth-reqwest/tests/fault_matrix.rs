@@ -24,12 +24,24 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 fn config(server: &TestServer) -> Config {
     let (first, max) = matrix::BACKOFF;
     common::config(server)
-        .timeout(matrix::ATTEMPT)
-        .connect_timeout(matrix::ATTEMPT)
-        .retry_policy(
-            RetryPolicy::default().max_retries(matrix::RETRIES).backoff(first, max).unwrap().deadline(matrix::DEADLINE),
+        .with_timeout(matrix::ATTEMPT)
+        .with_connect_timeout(matrix::ATTEMPT)
+        .with_retry_policy(
+            RetryPolicy::default()
+                .with_max_retries(matrix::RETRIES)
+                .with_backoff(first, max)
+                .unwrap()
+                .with_deadline(matrix::DEADLINE),
         )
-        .cache_policy(CachePolicy::default().refresh_when_remaining_percent(matrix::REFRESH_REMAINING_PERCENT).unwrap())
+        .with_cache_policy(
+            CachePolicy::default()
+                .with_refresh_percent(matrix::REFRESH_REMAINING_PERCENT)
+                .unwrap()
+                .with_backoff(matrix::CACHE_BACKOFF, matrix::CACHE_BACKOFF)
+                .unwrap()
+                .with_refresh_jitter_percent(0)
+                .unwrap(),
+        )
 }
 
 fn provider_with(server: &TestServer, config: Config) -> TokenProvider {
@@ -108,8 +120,13 @@ fn fault_matrix() {
 fn a_huge_expires_in_is_cached_no_longer_than_the_cap() {
     let runtime = common::runtime();
     let server = TestServer::start().unwrap();
-    let cache = CachePolicy::default().refresh_when_remaining_percent(75).unwrap().max_lifetime(MS(2000));
-    let provider = provider_with(&server, config(&server).cache_policy(cache));
+    let cache = CachePolicy::default()
+        .with_refresh_percent(75)
+        .unwrap()
+        .with_refresh_jitter_percent(0)
+        .unwrap()
+        .with_max_lifetime(MS(2000));
+    let provider = provider_with(&server, config(&server).with_cache_policy(cache));
     server.inject(Fault::ExpiresIn(1_000_000_000u64.into()));
     let huge = runtime.block_on(provider.token()).unwrap();
     assert_eq!(huge.expires_in(), Duration::from_secs(1_000_000_000));

@@ -97,11 +97,11 @@ async fn the_total_deadline_bounds_retries() {
     let server = server(Scheme::Http);
     let creds = server.register_client(Algorithm::Es256).unwrap();
     let policy = td_oauth_reqwest::RetryPolicy::default()
-        .max_retries(100)
-        .backoff(Duration::from_millis(10), Duration::from_millis(20))
+        .with_max_retries(100)
+        .with_backoff(Duration::from_millis(10), Duration::from_millis(20))
         .unwrap()
-        .deadline(Duration::from_millis(600));
-    let client = client_with(&server, jwt(&creds), config(&server).retry_policy(policy));
+        .with_deadline(Duration::from_millis(600));
+    let client = client_with(&server, jwt(&creds), config(&server).with_retry_policy(policy));
     server.inject_n(Fault::Delay(Duration::from_secs(2)), 100);
     let started = Instant::now();
     let err = client.client_credentials(Scopes::none()).await.unwrap_err();
@@ -117,7 +117,7 @@ async fn a_huge_body_is_a_size_error() {
         let (client, _) = client(&server);
         server.inject(Fault::large_body(200, 1024 * 1024));
         let err = client.client_credentials(Scopes::none()).await.unwrap_err();
-        assert!(matches!(err, Error::ResponseTooLarge { limit: 65536 }), "{scheme:?}: {err:?}");
+        assert!(matches!(err, Error::ResponseTooLarge { limit: 65536, .. }), "{scheme:?}: {err:?}");
         assert_eq!(server.count_path(TOKEN_PATH), 1, "never retried");
     }
 }
@@ -128,10 +128,10 @@ async fn a_small_cap_applies_to_a_trickled_body() {
     let (client, _) = client(&server);
     // Trickled: the cap is enforced on what arrives, not on a promised length.
     let creds = server.register_client(Algorithm::Es256).unwrap();
-    let small_cap = client_with(&server, jwt(&creds), config(&server).max_response_bytes(100));
+    let small_cap = client_with(&server, jwt(&creds), config(&server).with_max_response_bytes(100));
     server.inject(Fault::SlowBody { chunk: 64, interval: Duration::from_millis(1) });
     let err = small_cap.client_credentials(Scopes::none()).await.unwrap_err();
-    assert!(matches!(err, Error::ResponseTooLarge { limit: 100 }), "{err:?}");
+    assert!(matches!(err, Error::ResponseTooLarge { limit: 100, .. }), "{err:?}");
     // The same server still serves the default cap.
     client.client_credentials(Scopes::none()).await.unwrap();
 }
@@ -166,14 +166,17 @@ async fn redirects_are_refused_never_followed() {
     let (client, _) = client(&server);
     server.inject(Fault::body(302, "text/plain", "").with_header("location", server.token_url()));
     let err = client.client_credentials(Scopes::none()).await.unwrap_err();
-    assert!(matches!(err, Error::Redirected { status: 302 }), "{err:?}");
+    assert!(matches!(err, Error::Redirected { status: 302, .. }), "{err:?}");
     assert_eq!(server.count_path(TOKEN_PATH), 1);
 
     // A caller-supplied client that follows redirects: the answer came from elsewhere, so it is refused.
     let creds = server.register_client(Algorithm::Es256).unwrap();
-    let following =
-        config(&server).http_client_builder().unwrap().redirect(reqwest::redirect::Policy::limited(3)).build().unwrap();
-    let client = client_with(&server, jwt(&creds), config(&server).http_client(following));
+    let following = td_oauth_reqwest::http_client_builder(&config(&server))
+        .unwrap()
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .unwrap();
+    let client = client_with(&server, jwt(&creds), config(&server).with_built_client(following));
     server
         .inject(Fault::body(307, "text/plain", "").with_header("location", format!("{}/elsewhere", server.base_url())));
     let err = client.client_credentials(Scopes::none()).await.unwrap_err();

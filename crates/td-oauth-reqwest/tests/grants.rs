@@ -52,7 +52,7 @@ async fn authorize(server: &TestServer, client: &Client, creds: &ClientCredentia
         .pkce(pkce)
         .build(endpoints.authorize_url().unwrap(), &OsRandom::new())
         .unwrap();
-    let response = client.http().get(url.as_str()).send().await.unwrap();
+    let response = client.http_client().get(url.as_str()).send().await.unwrap();
     assert_eq!(response.status(), 302);
     let location = response.headers()["location"].to_str().unwrap();
     pending.finish(location).unwrap()
@@ -116,7 +116,7 @@ async fn https_refuses_an_untrusted_certificate() {
     let server = server(Scheme::Https);
     let creds = server.register_client(Algorithm::Es256).unwrap();
     // The system's CAs only: the testkit's self-signed certificate is refused (a transport failure).
-    let system_only = Config::default().timeout(Duration::from_millis(500)).retry_policy(RetryPolicy::none());
+    let system_only = Config::default().with_timeout(Duration::from_millis(500)).with_retry_policy(RetryPolicy::none());
     let client = client_with(&server, jwt(&creds), system_only);
     let err = client.client_credentials(Scopes::none()).await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
@@ -128,9 +128,12 @@ async fn https_refuses_an_untrusted_certificate() {
 async fn a_caller_supplied_client_is_used() {
     let server = server(Scheme::Https);
     let creds = server.register_client(Algorithm::Es256).unwrap();
-    let own = config(&server).user_agent("my-service/1.0").http_client_builder().unwrap().build().unwrap();
+    let own = td_oauth_reqwest::http_client_builder(&config(&server).with_user_agent("my-service/1.0"))
+        .unwrap()
+        .build()
+        .unwrap();
     // Certificates are the supplied client's business: this config trusts nothing extra itself.
-    let client = client_with(&server, jwt(&creds), Config::default().http_client(own));
+    let client = client_with(&server, jwt(&creds), Config::default().with_built_client(own));
     client.client_credentials(Scopes::none()).await.unwrap();
     assert_eq!(server.request_count(), 1);
 }
@@ -139,7 +142,7 @@ async fn a_caller_supplied_client_is_used() {
 fn a_bad_root_certificate_is_a_config_error() {
     let server = server(Scheme::Https);
     let creds = server.register_client(Algorithm::Es256).unwrap();
-    let config = Config::default().add_root_certificate(b"not a certificate".to_vec()).system_roots(false);
+    let config = Config::default().with_root_certificate(b"not a certificate".to_vec()).with_system_roots(false);
     let err =
         Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), jwt(&creds), config).unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err:?}");

@@ -40,9 +40,9 @@ fn setup(n: usize, policy: ManagerPolicy) -> (TestServer, Vec<ClientCredentials>
     let server = TestServer::start().unwrap();
     // 200 fetches at once on a small machine: a generous timeout, and no retry that would add requests.
     let config = config(&server)
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(30))
-        .retry_policy(RetryPolicy::default().max_retries(0).deadline(Duration::from_secs(30)));
+        .with_connect_timeout(Duration::from_secs(30))
+        .with_timeout(Duration::from_secs(30))
+        .with_retry_policy(RetryPolicy::default().with_max_retries(0).with_deadline(Duration::from_secs(30)));
     let manager = TokenManager::with_policy(config, policy).unwrap();
     let clients: Vec<_> = (0..n).map(|_| server.register_client(Algorithm::Es256).unwrap()).collect();
     for (i, creds) in clients.iter().enumerate() {

@@ -38,9 +38,12 @@ async fn redirects_to_another_port_are_refused_and_never_reach_it() {
 async fn a_following_caller_client_still_gets_no_token_from_elsewhere() {
     let server = TestServer::start().unwrap();
     let elsewhere = TestServer::start().unwrap();
-    let following =
-        Config::new().http_client_builder().unwrap().redirect(reqwest::redirect::Policy::limited(3)).build().unwrap();
-    let client = client(&server, Config::new().http_client(following));
+    let following = td_oauth_reqwest::http_client_builder(&Config::new())
+        .unwrap()
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .unwrap();
+    let client = client(&server, Config::new().with_built_client(following));
     server.inject(Fault::body(307, "text/plain", "moved").with_header("location", elsewhere.token_url()));
     let err = client.client_credentials(Scopes::none()).await.unwrap_err();
     assert!(matches!(err, Error::Redirected { .. }), "{err:?}");

@@ -19,7 +19,7 @@ async fn debug_errors_and_events_hold_no_secret() {
     let _events = tracing::subscriber::set_default(capture.clone());
     let server = server_with_lifetime(Scheme::Http, Duration::from_secs(10));
     let creds = server.register_client(Algorithm::Es256).unwrap();
-    let jwt_client = client_with(&server, jwt(&creds), config(&server).cache_policy(cache_policy(90)));
+    let jwt_client = client_with(&server, jwt(&creds), config(&server).with_cache_policy(cache_policy(90)));
     let basic_client = client_with(&server, basic(&creds), config(&server));
     let provider = jwt_client.provider(Grant::client_credentials(Scopes::none()));
     let token = provider.token().await.unwrap();
@@ -49,7 +49,7 @@ async fn debug_errors_and_events_hold_no_secret() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     provider.token().await.unwrap();
     server.fail_next_api_calls(1);
-    let response = api.execute(api.http().get(server.me_url()).build().unwrap()).await.unwrap();
+    let response = api.execute(api.http_client().get(server.me_url()).build().unwrap()).await.unwrap();
     assert_eq!(response.status(), 200);
     let events = capture.text();
     for needle in ["retrying", "refreshing the token ahead of expiry", "the API answered 401", "token received"] {

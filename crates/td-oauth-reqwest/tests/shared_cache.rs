@@ -31,7 +31,7 @@ fn a_provider_asks_the_shared_cache_when_cold_and_tells_it_what_it_dropped() {
     let server = common::server(common::Scheme::Http);
     let creds = server.register_client(td_oauth_testkit::Algorithm::Es256).unwrap();
     let shared = Arc::new(Counting::default());
-    let config = common::config(&server).shared_cache(shared.clone());
+    let config = common::config(&server).with_shared_cache(shared.clone());
     assert!(format!("{config:?}").contains("Counting"));
     let client = common::client_with(&server, common::jwt(&creds), config);
     let provider = client.provider(Grant::client_credentials("apps:read".parse().unwrap()));

@@ -14,6 +14,8 @@
 //! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
 //! with the expected outcome of each cell and the checks, behind a small [`matrix::Subject`] trait.
+//! [`providers`] is the table of the token provider's behaviours (refresh ahead, rotation, the herd,
+//! cancellation, …) both transports run on a clock they step instead of sleeping.
 //! It backs the transports' end-to-end tests, `td-oauth serve` and `td-oauth demo`.
 //!
 //! The server runs on a thread of its own with its own tokio runtime, so blocking tests and
@@ -57,6 +59,7 @@ mod issuer;
 mod keys;
 mod logs;
 pub mod matrix;
+pub mod providers;
 mod record;
 mod redis;
 mod reply;

@@ -7,7 +7,8 @@
 //! The table and the checks live here, in the testkit's terms (faults, status codes, OAuth error codes,
 //! counts, durations), so that both transports assert exactly the same cells. A transport's test supplies
 //! only a [`Subject`]: how to build its token provider for a cell (with the settings the table assumes:
-//! [`ATTEMPT`], [`RETRIES`], [`BACKOFF`], [`DEADLINE`], [`REFRESH_REMAINING_PERCENT`]), how to call it, how to
+//! [`ATTEMPT`], [`RETRIES`], [`BACKOFF`], [`DEADLINE`], [`REFRESH_REMAINING_PERCENT`], [`CACHE_BACKOFF`]), how
+//! to call it, how to
 //! wait, and which of its errors is which [`Kind`]. It then runs [`cells`] a bounded number at a time, each
 //! against a server of its own, with [`Cell::check`] (async) or [`Cell::check_blocking`], and hands every
 //! result to [`report`], which names every cell that disagrees at once.
@@ -36,6 +37,9 @@ pub const BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::
 pub const DEADLINE: Duration = Duration::from_secs(3);
 /// Refresh ahead of expiry when this share of a token's lifetime (percent) is left.
 pub const REFRESH_REMAINING_PERCENT: u32 = 75;
+/// The cache's backoff after a failed fetch (its initial and maximum wait): a failed cold fetch's error is
+/// shared with the callers that come within it.
+pub const CACHE_BACKOFF: Duration = Duration::from_millis(200);
 
 /// What a failed call's error is, in terms both transports share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,8 +133,8 @@ pub trait Subject: Debug + Send + Sync + Sized {
 
     /// A provider of a newly registered client of `server`, with the matrix's settings ([`ATTEMPT`] per
     /// attempt and to connect, [`RETRIES`], [`BACKOFF`], [`DEADLINE`], refresh with
-    /// [`REFRESH_REMAINING_PERCENT`] left). Its `Debug` must show `fetching: true` while a fetch is in
-    /// flight: that is how a cell sees a background refresh end.
+    /// [`REFRESH_REMAINING_PERCENT`] left and no refresh jitter, a cache backoff of [`CACHE_BACKOFF`]). Its `Debug` must show
+    /// `fetching: Some` while a fetch is in flight: that is how a cell sees a background refresh end.
     fn new(server: &TestServer) -> Self;
 
     /// Asks the provider for a token.

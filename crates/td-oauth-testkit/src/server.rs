@@ -284,6 +284,19 @@ impl TestServer {
         self.shared.lock().api_failures = times;
     }
 
+    /// A refresh token for `client_id` with `scopes`, as if its user had logged in and the code had been
+    /// exchanged: for tests that start from a refresh token. It rotates on use like any other.
+    pub fn issue_refresh_token(&self, client_id: &str, scopes: &[&str]) -> String {
+        let token = crate::keys::random_hex(32);
+        let session = crate::state::Session {
+            client_id: client_id.to_owned(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            sid: crate::keys::random_uuid(),
+        };
+        self.shared.lock().refresh_tokens.insert(token.clone(), session);
+        token
+    }
+
     /// Revokes every access token issued so far: `/api/me` refuses them from now on.
     pub fn revoke_access_tokens(&self) {
         self.shared.lock().access_tokens.clear();

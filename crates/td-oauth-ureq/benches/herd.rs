@@ -74,7 +74,7 @@ fn client(server: &TestServer) -> Client {
     let credentials =
         Credentials::client_secret(ClientId::new(&creds.client_id).unwrap(), ClientSecret::new(creds.client_secret))
             .unwrap();
-    Client::new(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials)
+    Client::new(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials).unwrap()
 }
 
 fn grant() -> Grant {

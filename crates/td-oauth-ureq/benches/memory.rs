@@ -38,7 +38,7 @@ fn main() {
     let credentials =
         Credentials::client_secret(ClientId::new(&creds.client_id).unwrap(), ClientSecret::new(creds.client_secret))
             .unwrap();
-    let client = Client::new(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials);
+    let client = Client::new(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials).unwrap();
     let provider = TokenProvider::new(client, Grant::client_credentials(Scopes::new(["users:read"]).unwrap()));
     provider.token().unwrap();
     black_box(provider.token().unwrap());

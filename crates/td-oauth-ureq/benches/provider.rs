@@ -18,7 +18,7 @@ fn client(server: &TestServer) -> Client {
     let credentials =
         Credentials::client_secret(ClientId::new(&creds.client_id).unwrap(), ClientSecret::new(creds.client_secret))
             .unwrap();
-    Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new())
+    Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new()).unwrap()
 }
 
 fn jwt_client(server: &TestServer) -> Client {
@@ -28,12 +28,12 @@ fn jwt_client(server: &TestServer) -> Client {
         KeyId::new(&creds.key_id).unwrap(),
         PrivateKey::parse(&creds.private_key).unwrap(),
     );
-    Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new())
+    Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, Config::new()).unwrap()
 }
 
 /// POSTs `request` and reads the body as the client does; the answer must be a 200.
 fn bare_post(client: &Client, request: http::Request<&[u8]>) -> Vec<u8> {
-    let response = client.agent().run(request).unwrap();
+    let response = client.http_client().run(request).unwrap();
     assert_eq!(response.status(), 200);
     let mut bytes = Vec::with_capacity(1024);
     response.into_body().into_reader().take(64 * 1024 + 1).read_to_end(&mut bytes).unwrap();

@@ -5,11 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use td_oauth_core::TokenResponse;
 use ureq::AsSendBody;
 
-use crate::{Error, TokenProvider};
+use td_oauth_core::transport::{authorization, display_uri};
+
+use crate::{Error, TokenProvider, send};
 
 /// A ureq agent that authorizes every request with a [`TokenProvider`]'s token.
 ///
@@ -55,8 +57,8 @@ impl BearerAgent {
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        tracing::info!("the API refused the token (401); fetching a new one and retrying once");
-        self.provider.invalidate_token(&token);
+        tracing::debug!("the API answered 401; retrying once with a new token");
+        self.provider.token_rejected(&token);
         let token = self.provider.token()?;
         self.send(build(), &token)
     }
@@ -66,12 +68,10 @@ impl BearerAgent {
         mut request: Request<B>,
         token: &Arc<TokenResponse>,
     ) -> Result<Response<ureq::Body>, Error> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.access_token().secret()))
-            .map_err(|_| Error::Request { reason: "the access token is not a valid header value".into() })?;
-        value.set_sensitive(true);
-        request.headers_mut().insert(AUTHORIZATION, value);
+        request.headers_mut().insert(AUTHORIZATION, authorization(token)?);
+        let url = display_uri(request.uri());
         // A 401 must come back as a response, whatever the caller's agent does with error statuses.
         let request = self.agent.configure_request(request).http_status_as_error(false).build();
-        self.agent.run(request).map_err(|err| Error::Api { reason: err.to_string() })
+        self.agent.run(request).map_err(|err| send::map_error(err, &url, None))
     }
 }

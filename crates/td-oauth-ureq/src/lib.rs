@@ -12,11 +12,9 @@
 //!
 //! Use it from threads, CLIs and other synchronous code. An async program wants `td-oauth-reqwest`.
 //!
-//! Same shape as td-oauth-reqwest: [`Config`], [`Client`] and [`TokenProvider`] have the same method names
-//! and arguments there, so switching crates changes only `async`/`.await` (plus the transport-specific
-//! pieces: [`Config::agent`] and [`Client::agent`] here, `http_client`/`http` there, and `Client`'s
-//! constructors, which cannot fail here and return a `Result` there). This crate's own extra:
-//! [`TokenProvider::invalidate_token`].
+//! Same shape as td-oauth-reqwest, by construction: both drive td-oauth-core's provider machine and retry
+//! loop, share its [`Config`] type and its [`Error`] type, so every setting, rule and error is the same in
+//! both; switching crates changes only `async`/`.await`.
 //!
 //! ## In scope
 //!
@@ -24,18 +22,22 @@
 //!   either client authentication (signed JWT or Basic), retried on connection failures, timeouts, truncated
 //!   answers, 5xx and 429 (`Retry-After` honoured) with full-jitter backoff and a total deadline; never on
 //!   other 4xx, so an `invalid_client` surfaces at once with the server's description.
-//! - [`TokenProvider`]: a token shared by many threads. Warm hits are a lock-free read; a cold cache sends
-//!   exactly one request however many threads ask; a token due for refresh is refreshed by one background
-//!   thread while everyone keeps using it.
-//! - [`Config`]: connect and per-attempt timeouts, a response body cap, the retry and cache policies, extra
-//!   root certificates, the user agent, or your own `ureq::Agent`. Redirects are never followed.
+//! - [`TokenProvider`]: a token shared by many threads. Warm hits are a lock-free read
+//!   ([`with_token`](TokenProvider::with_token) lends it without touching a reference count); a cold cache
+//!   sends exactly one request however many threads ask, and a failed fetch's error is shared for a short
+//!   backoff instead of every caller sending its own; a token due for refresh is refreshed by one background
+//!   thread while everyone keeps using it; rotated refresh tokens are followed.
+//! - [`Config`]: connect and per-attempt timeouts, a response body cap, the retry and cache policies, the
+//!   system's roots and extra ones, the user agent, a clock for tests, or your own `ureq::Agent`. Redirects
+//!   are never followed.
 //! - [`SharedCache`]: the seam for a token cache shared between processes ([`Config::shared_cache`]);
 //!   td-oauth-redis provides one on Redis (`BlockingFleetCache`).
 //! - [`BearerAgent`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
 //!   and tries once more.
 //! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
 //!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace.
-//! - [`Error`]: one error type, each variant something a caller can act on; no secret in any message.
+//! - [`Error`]: td-oauth-core's transport error, each variant something a caller can act on; no secret in any
+//!   message.
 //!
 //! ## Not in scope
 //!
@@ -61,7 +63,7 @@
 //!     KeyId::new(&registered.key_id)?,
 //!     PrivateKey::parse(&registered.private_key)?, // Talkdesk's one-line Base64 form
 //! );
-//! let client = Client::new(&endpoints, credentials);
+//! let client = Client::new(&endpoints, credentials)?;
 //!
 //! // Share one provider between threads; each `token()` is a cheap, cached read.
 //! let provider = TokenProvider::client_credentials(client, "users:read".parse()?);
@@ -86,7 +88,6 @@
 mod bearer;
 mod client;
 mod config;
-mod error;
 mod manager;
 mod provider;
 mod send;
@@ -94,19 +95,16 @@ mod shared_cache;
 
 pub use bearer::BearerAgent;
 pub use client::Client;
-pub use config::{Config, DEFAULT_USER_AGENT};
-pub use error::Error;
+pub use config::Config;
 pub use manager::TokenManager;
 pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;
-pub use td_oauth_core::{
-    AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId,
-    OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy, Scopes, TokenResponse,
-};
-pub use td_oauth_core::{
-    Account, EventKind, InstallationCredentials, InstallationKey, ManagerPolicy, RotationFallback, RotationKind,
-};
+pub use td_oauth_core::transport::Error;
+pub use td_oauth_core::{AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints};
+pub use td_oauth_core::{Account, EventKind, InstallationCredentials, ManagerPolicy, RotationFallback, RotationKind};
+pub use td_oauth_core::{Grant, KeyId, OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy};
+pub use td_oauth_core::{Scopes, TokenResponse};
 pub use ureq;

@@ -1,13 +1,17 @@
-//! The shared token: a lock-free snapshot for warm hits, the core's [`TokenCache`] behind a mutex for
-//! everything else, a `Condvar` for callers waiting on the one fetch, a thread for refreshes ahead of expiry.
-//! A cold fetch goes through the config's [`SharedCache`](crate::SharedCache), if any.
+//! The shared token: td-oauth-core's provider machine driven with blocking primitives. This file holds only
+//! what is blocking about it: the lock-free snapshot for warm hits, the `std` mutex around the machine's
+//! state, a `Condvar` over the last round's outcome for waiters, a thread for refreshes ahead of expiry, and
+//! the fetch (through the config's shared cache, if any).
 
 use std::fmt;
+use std::future::{Future, ready};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
-use td_oauth_core::{Decision, Grant, Scopes, TokenCache, TokenResponse};
+use td_oauth_core::clock::SharedClock;
+use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderState, Round, Snapshot};
+use td_oauth_core::transport::run_ready;
+use td_oauth_core::{Grant, Scopes, TokenResponse};
 
 use crate::{Client, Error};
 
@@ -17,56 +21,43 @@ use crate::{Client, Error};
 /// thread.
 ///
 /// - A warm [`token`](Self::token) reads an atomic snapshot: no lock, no allocation.
+///   [`with_token`](Self::with_token) lends the token without even touching its reference count.
 /// - A cold or expired cache sends exactly one request however many callers ask; the others block until
-///   it ends and all receive its token, or its error.
+///   it ends and all receive its token, or its error. Callers that come within the jittered backoff after a
+///   failed fetch get its error at once instead of each sending a request to a failing endpoint.
 /// - Once the token is due for refresh (by default with 20 % of its lifetime left), one background thread
 ///   fetches a new one while every caller keeps getting the still-valid token. A failed refresh keeps
 ///   serving it and backs off (see [`CachePolicy`](td_oauth_core::CachePolicy)).
-/// - After the API answers 401, call [`invalidate`](Self::invalidate) (or
-///   [`invalidate_token`](Self::invalidate_token) with the refused token) and ask again.
+/// - After the API answers 401, call [`token_rejected`](Self::token_rejected) with the refused token (or
+///   [`invalidate`](Self::invalidate)) and ask again.
+/// - With a refresh-token grant (or an authorization code), a refresh token that comes with a token is used
+///   for the next fetch, so servers that rotate refresh tokens work.
 ///
-/// The provider suits grants that can be repeated, normally client credentials. Refresh-token grants whose
-/// server rotates refresh tokens cannot be repeated: use [`Client::fetch`] for those.
+/// The rules are td-oauth-core's [`provider`](td_oauth_core::provider) machine, the same that
+/// td-oauth-reqwest's provider drives.
 #[derive(Clone)]
 pub struct TokenProvider {
-    shared: Arc<Shared>,
+    handle: Handle,
 }
+
+/// The provider as the core's machine sees it.
+#[derive(Clone)]
+struct Handle(Arc<Shared>);
 
 struct Shared {
     client: Client,
-    grant: Grant,
-    /// The token and when it falls due, for lock-free warm hits; `None` whenever the cache must decide.
+    /// The token and when it falls due, for lock-free warm hits.
     snapshot: ArcSwapOption<Snapshot>,
-    state: Mutex<State>,
-    /// Signalled whenever a fetch ends, whatever its outcome.
-    done: Condvar,
-}
-
-struct Snapshot {
-    token: Arc<TokenResponse>,
-    refresh_at: Instant,
-}
-
-struct State {
-    cache: TokenCache<Arc<TokenResponse>>,
-    /// How many fetches have ended, so a waiter can tell that the one it waited for is over.
-    finished: u64,
-    /// The outcome of the last fetch to end; `None` if it was abandoned.
-    last: Option<Result<Arc<TokenResponse>, Error>>,
-    /// A token dropped by `invalidate` or `invalidate_token`, which the shared cache (if any) must stop
-    /// handing out: told before the next fetch, so that fetch cannot get it back.
-    discard: Option<Arc<TokenResponse>>,
+    state: Mutex<ProviderState>,
+    /// The last round to end and its outcome; waiters block on `ended` until their round is over.
+    published: Mutex<(Round, Outcome)>,
+    ended: Condvar,
 }
 
 impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.lock();
-        f.debug_struct("TokenProvider")
-            .field("grant_type", &self.shared.grant.grant_type())
-            .field("client", &self.shared.client)
-            .field("freshness", &state.cache.freshness(Instant::now()))
-            .field("fetching", &state.cache.is_fetching())
-            .finish()
+        let shared = &self.handle.0;
+        f.debug_struct("TokenProvider").field("client", &shared.client).field("state", &*shared.lock()).finish()
     }
 }
 
@@ -74,15 +65,15 @@ impl TokenProvider {
     /// A provider of tokens for `grant`, fetched with `client`, cached as its config's cache policy says.
     /// Nothing is fetched until the first [`token`](Self::token).
     pub fn new(client: Client, grant: Grant) -> Self {
-        let cache = TokenCache::new(client.config().cache.clone());
+        let state = ProviderState::new(grant, client.config().cache_policy().clone());
         TokenProvider {
-            shared: Arc::new(Shared {
+            handle: Handle(Arc::new(Shared {
                 client,
-                grant,
                 snapshot: ArcSwapOption::empty(),
-                state: Mutex::new(State { cache, finished: 0, last: None, discard: None }),
-                done: Condvar::new(),
-            }),
+                state: Mutex::new(state),
+                published: Mutex::new((Round::default(), None)),
+                ended: Condvar::new(),
+            })),
         }
     }
 
@@ -93,38 +84,44 @@ impl TokenProvider {
 
     /// The client that fetches the tokens.
     pub fn client(&self) -> &Client {
-        &self.shared.client
+        &self.handle.0.client
     }
 
     /// A usable token: the cached one, or a new one if none is usable (blocking until it arrives).
     pub fn token(&self) -> Result<Arc<TokenResponse>, Error> {
-        if let Some(snapshot) = &*self.shared.snapshot.load()
-            && Instant::now() < snapshot.refresh_at
+        let shared = &self.handle.0;
+        if let Some(snapshot) = &*shared.snapshot.load()
+            && let Some(token) = snapshot.fresh_at(shared.client.config().clock().now())
         {
-            return Ok(Arc::clone(&snapshot.token));
+            return Ok(Arc::clone(token));
         }
         self.token_slow()
     }
 
-    /// Drops the cached token, e.g. after the API answered 401 to it; the next [`token`](Self::token)
-    /// fetches a new one.
-    pub fn invalidate(&self) {
-        let mut state = self.shared.lock();
-        state.cache.invalidate();
-        if let Some(snapshot) = self.shared.snapshot.swap(None) {
-            state.discard = Some(Arc::clone(&snapshot.token));
+    /// Calls `f` with a usable token and returns what it returns. Warm, the token is lent straight from the
+    /// snapshot: no lock, no allocation, not even a reference-count update, so many threads scale.
+    pub fn with_token<R>(&self, f: impl FnOnce(&TokenResponse) -> R) -> Result<R, Error> {
+        let shared = &self.handle.0;
+        let snapshot = shared.snapshot.load();
+        if let Some(snapshot) = &*snapshot
+            && let Some(token) = snapshot.fresh_at(shared.client.config().clock().now())
+        {
+            return Ok(f(token));
         }
+        drop(snapshot);
+        self.token_slow().map(|token| f(&token))
     }
 
-    /// Drops the cached token only if it is `token`: when many callers saw the same 401, the first one's
-    /// invalidation triggers one new fetch and the others do not throw away the new token.
-    pub fn invalidate_token(&self, token: &Arc<TokenResponse>) {
-        let mut state = self.shared.lock();
-        if state.cache.peek(Instant::now()).is_some_and(|current| Arc::ptr_eq(&current, token)) {
-            state.cache.invalidate();
-            self.shared.snapshot.store(None);
-            state.discard = Some(Arc::clone(token));
-        }
+    /// Drops the cached token (and any backoff): the next [`token`](Self::token) fetches a new one.
+    pub fn invalidate(&self) {
+        provider::invalidate(&self.handle);
+    }
+
+    /// The API refused `token` (a 401): drops it if it is still the cached token, so that when many callers
+    /// saw the same 401, the first one's rejection causes one new fetch and the others leave the new token
+    /// alone. Returns whether it was dropped.
+    pub fn token_rejected(&self, token: &Arc<TokenResponse>) -> bool {
+        provider::reject(&self.handle, token)
     }
 
     /// Fetches a new token now (or waits for the fetch already in flight) and returns it.
@@ -134,207 +131,86 @@ impl TokenProvider {
     }
 
     fn token_slow(&self) -> Result<Arc<TokenResponse>, Error> {
-        let shared = &self.shared;
-        let mut state = shared.lock();
-        loop {
-            match state.cache.poll(Instant::now()) {
-                Decision::Use(token) => return Ok(token),
-                Decision::UseAndRefresh(token) => {
-                    drop(state);
-                    self.spawn_refresh();
-                    return Ok(token);
-                }
-                Decision::Fetch => {
-                    drop(state);
-                    let guard = FetchGuard { shared: Arc::clone(shared), armed: true };
-                    tracing::debug!(grant_type = shared.grant.grant_type(), "no usable token; fetching one");
-                    let result = shared.fetch();
-                    return guard.complete(result);
-                }
-                Decision::Wait => {
-                    let seen = state.finished;
-                    while state.finished == seen {
-                        state = shared.done.wait(state).unwrap_or_else(PoisonError::into_inner);
-                    }
-                    match &state.last {
-                        Some(outcome) => return outcome.clone(),
-                        // The fetcher died: ask the cache again; this caller may become the fetcher.
-                        None => continue,
-                    }
-                }
-            }
-        }
-    }
-
-    /// Refreshes ahead of expiry on a thread of its own, so no caller waits for it.
-    fn spawn_refresh(&self) {
-        let guard = FetchGuard { shared: Arc::clone(&self.shared), armed: true };
-        tracing::debug!(grant_type = self.shared.grant.grant_type(), "token due; refreshing in the background");
-        let spawned = std::thread::Builder::new().name("td-oauth-refresh".into()).spawn(move || {
-            let result = guard.shared.fetch();
-            // The outcome is recorded in the cache; callers never see this thread's result directly.
-            let _ = guard.complete(result);
-        });
-        if let Err(err) = spawned {
-            // The closure, and the guard in it, were dropped: the cache was told the fetch was abandoned.
-            tracing::warn!(error = %err, "could not start the background refresh thread");
-        }
+        run_ready(provider::token(&self.handle))
     }
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, ProviderState> {
+        // Every change the machine makes leaves the state consistent: recover it after a panic elsewhere.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
-    /// The elected fetcher's request: through the shared cache if the config has one (after telling it
-    /// of a dropped token), else straight to the token endpoint.
-    fn fetch(&self) -> Result<TokenResponse, Error> {
-        let discard = self.lock().discard.take();
-        match self.client.config().shared() {
+impl Handle {
+    /// The elected fetcher's request, through the shared cache if the config has one (after telling it of a
+    /// dropped token), else straight to the token endpoint; then the report.
+    fn run(&self, mut ticket: FetchTicket<Handle>) -> Result<Arc<TokenResponse>, Error> {
+        let client = &self.0.client;
+        let result = match client.config().shared_cache() {
             Some(shared) => {
-                if let Some(token) = discard {
-                    shared.discard(&self.client, &self.grant, &token);
+                if let Some(token) = ticket.take_discard() {
+                    shared.discard(client, ticket.grant(), &token);
                 }
-                shared.fetch(&self.client, &self.grant)
+                shared.fetch(client, ticket.grant())
             }
-            None => self.client.fetch(&self.grant),
-        }
-    }
-}
-
-/// The elected fetcher's duty to report back: [`complete`](Self::complete) with the outcome, or, if the
-/// fetch unwinds or its thread never starts, `fetch_abandoned` on drop so another caller can fetch.
-struct FetchGuard {
-    shared: Arc<Shared>,
-    armed: bool,
-}
-
-impl FetchGuard {
-    fn complete(mut self, result: Result<TokenResponse, Error>) -> Result<Arc<TokenResponse>, Error> {
-        self.armed = false;
-        let shared = &self.shared;
-        let now = Instant::now();
-        let mut state = shared.lock();
-        let outcome = match result {
-            Ok(token) => {
-                let expires_in = token.expires_in();
-                let received = token.received_at();
-                let token = Arc::new(token);
-                // The cache refuses a token unusable on arrival while a valid one is cached (a failed
-                // refresh, in effect): then the snapshot keeps the valid token.
-                if state.cache.fetch_succeeded(Arc::clone(&token), expires_in, received) {
-                    let snapshot = state
-                        .cache
-                        .deadlines()
-                        .map(|(refresh_at, _)| Arc::new(Snapshot { token: Arc::clone(&token), refresh_at }));
-                    shared.snapshot.store(snapshot);
-                } else {
-                    tracing::warn!(
-                        expires_in = expires_in.as_secs(),
-                        "the refreshed token is unusable on arrival; keeping the valid one"
-                    );
-                }
-                Ok(token)
-            }
-            Err(error) => {
-                state.cache.fetch_failed(now, error.retry_after());
-                Err(error)
-            }
+            None => client.fetch(ticket.grant()),
         };
-        state.finished = state.finished.wrapping_add(1);
-        state.last = Some(outcome.clone());
-        drop(state);
-        shared.done.notify_all();
-        outcome
+        ticket.report(result)
     }
 }
 
-impl Drop for FetchGuard {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
+impl Driver for Handle {
+    fn with_state<R>(&self, f: impl FnOnce(&mut ProviderState) -> R) -> R {
+        f(&mut self.0.lock())
+    }
+
+    fn publish(&self, snapshot: Option<Snapshot>) {
+        self.0.snapshot.store(snapshot.map(Arc::new));
+    }
+
+    fn wake(&self, round: Round, outcome: Option<&Result<Arc<TokenResponse>, Error>>) {
+        {
+            let mut published = self.0.published.lock().unwrap_or_else(PoisonError::into_inner);
+            if published.0 <= round {
+                *published = (round, outcome.cloned());
+            }
         }
-        let mut state = self.shared.lock();
-        state.cache.fetch_abandoned();
-        state.finished = state.finished.wrapping_add(1);
-        state.last = None;
-        drop(state);
-        self.shared.done.notify_all();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use td_oauth_core::{ClientId, ClientSecret, Credentials, Endpoints};
-    use td_oauth_testkit::{Algorithm, TOKEN_PATH, TestServer};
-
-    use super::*;
-    use crate::Config;
-
-    fn provider(server: &TestServer) -> TokenProvider {
-        let creds = server.register_client(Algorithm::Es256).unwrap();
-        let credentials = Credentials::client_secret(
-            ClientId::new(&creds.client_id).unwrap(),
-            ClientSecret::new(creds.client_secret),
-        )
-        .unwrap();
-        let endpoints = Endpoints::from_token_url(server.token_url()).unwrap();
-        TokenProvider::client_credentials(
-            Client::with_config(&endpoints, credentials, Config::new()),
-            "".parse().unwrap(),
-        )
+        self.0.ended.notify_all();
     }
 
-    /// Elects this thread as the fetcher, as `token_slow` does on `Decision::Fetch`.
-    fn elect(provider: &TokenProvider) -> FetchGuard {
-        assert!(matches!(provider.shared.lock().cache.poll(Instant::now()), Decision::Fetch));
-        FetchGuard { shared: Arc::clone(&provider.shared), armed: true }
+    fn clock(&self) -> &SharedClock {
+        self.0.client.config().clock()
     }
 
-    #[test]
-    fn a_panicking_fetcher_releases_its_waiters() {
-        let server = TestServer::start().unwrap();
-        let provider = provider(&server);
-        let guard = elect(&provider);
-        std::thread::scope(|scope| {
-            let waiter = scope.spawn(|| provider.token());
-            // The waiter is blocked on the fetch in flight and sends nothing.
-            std::thread::sleep(Duration::from_millis(200));
-            assert!(!waiter.is_finished());
-            assert_eq!(server.count_path(TOKEN_PATH), 0);
-            // The fetcher unwinds: its guard reports the fetch abandoned, and the waiter fetches instead.
-            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                let _guard = guard;
-                panic!("fetcher died");
-            }));
-            assert!(unwound.is_err());
-            assert!(waiter.join().unwrap().is_ok());
+    fn random(&self) -> u64 {
+        self.0.client.jitter()
+    }
+
+    fn fetch(&self, ticket: FetchTicket<Handle>) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        ready(self.run(ticket))
+    }
+
+    /// Blocks until round `round` (or a later one) has ended.
+    fn wait(&self, round: Round) -> impl Future<Output = Outcome> + Send {
+        let mut published = self.0.published.lock().unwrap_or_else(PoisonError::into_inner);
+        while published.0 < round {
+            published = self.0.ended.wait(published).unwrap_or_else(PoisonError::into_inner);
+        }
+        ready(published.1.clone())
+    }
+
+    /// Refreshes ahead of expiry on a thread of its own, so no caller waits for it.
+    fn refresh_in_background(&self, ticket: FetchTicket<Handle>) {
+        let handle = self.clone();
+        tracing::debug!(grant_type = ticket.grant().grant_type(), "token due; refreshing in the background");
+        let spawned = std::thread::Builder::new().name("td-oauth-refresh".into()).spawn(move || {
+            // The outcome reaches the cache through the ticket; nobody waits for this thread.
+            let _ = handle.run(ticket);
         });
-        assert_eq!(server.count_path(TOKEN_PATH), 1);
-    }
-
-    #[test]
-    fn a_refresh_thread_that_cannot_start_leaves_the_cache_usable() {
-        let server = TestServer::start().unwrap();
-        let provider = provider(&server);
-        // Dropping an unused guard is what happens when `thread::spawn` fails: the closure is dropped.
-        drop(elect(&provider));
-        assert!(!provider.shared.lock().cache.is_fetching());
-        provider.token().unwrap();
-    }
-
-    #[test]
-    fn warm_hits_come_from_the_snapshot() {
-        let server = TestServer::start().unwrap();
-        let provider = provider(&server);
-        let token = provider.token().unwrap();
-        let snapshot = provider.shared.snapshot.load_full().unwrap();
-        assert!(Arc::ptr_eq(&snapshot.token, &token));
-        assert!(snapshot.refresh_at > Instant::now());
-        provider.invalidate();
-        assert!(provider.shared.snapshot.load().is_none());
+        if let Err(err) = spawned {
+            // The closure, and the ticket in it, were dropped: the refresh counts as abandoned and backs off.
+            tracing::warn!(error = %err, "could not start the background refresh thread");
+        }
     }
 }

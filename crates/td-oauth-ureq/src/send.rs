@@ -1,68 +1,51 @@
-//! One HTTP exchange: the core's `http::Request<FormBody>` out through ureq, an `http::Response<Vec<u8>>`
-//! back for the core to parse. No redirects, a capped body, timeouts; ureq's errors mapped to ours.
+//! One HTTP exchange: the core's request out through ureq, an `http::Response<Vec<u8>>` back for the core to
+//! parse. No redirects, a capped body, the attempt's timeout; ureq's errors mapped to the shared [`Error`].
 
 use std::io::{self, Read as _};
 use std::time::Duration;
 
 use http::header::CONTENT_LENGTH;
 use http::{Request, Response};
-use td_oauth_core::FormBody;
+use td_oauth_core::transport::Attempt;
 use ureq::ResponseExt as _;
 
 use crate::Error;
 
-/// What one attempt may take.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
-    pub(crate) max_response_bytes: usize,
-}
-
-/// Sends `request` with `agent` and reads the whole (capped) answer, whatever its status.
-pub(crate) fn send(
-    agent: &ureq::Agent,
-    request: Request<FormBody>,
-    limits: Limits,
-    user_agent: &str,
-) -> Result<Response<Vec<u8>>, Error> {
-    let url = request.uri().to_string();
-    let (parts, body) = request.into_parts();
+/// Sends the attempt's request with `agent` and reads the whole answer, whatever its status, keeping at
+/// most `cap` body bytes. `url` is the request's URL as shown in errors (no query).
+pub(crate) fn send(agent: &ureq::Agent, attempt: Attempt, url: &str, cap: usize) -> Result<Response<Vec<u8>>, Error> {
+    let (parts, body) = attempt.request.into_parts();
     // ureq writes straight from the borrowed bytes; the FormBody still wipes them when dropped below.
     let request = Request::from_parts(parts, body.as_bytes());
     // Per-request settings win over the agent's, so a caller-supplied agent cannot follow redirects with
-    // our credentials or turn an OAuth error answer into an opaque status error.
+    // our credentials, turn an OAuth error answer into an opaque status error, or outlive the attempt.
     let request = agent
         .configure_request(request)
         .max_redirects(0)
         .save_redirect_history(true)
         .http_status_as_error(false)
-        .timeout_connect(Some(limits.connect_timeout))
-        .timeout_global(Some(limits.timeout))
-        .user_agent(user_agent)
+        .timeout_global(Some(attempt.timeout))
         .build();
-    let response = agent.run(request).map_err(|err| map_error(err, &url, limits.timeout))?;
+    let response = agent.run(request).map_err(|err| map_error(err, url, Some(attempt.timeout)))?;
 
     let status = response.status();
     let redirected = response.get_redirect_history().is_some_and(|history| history.len() > 1);
     if status.is_redirection() || redirected {
-        return Err(Error::Redirected { url, status: status.as_u16() });
+        return Err(Error::Redirected { url: url.to_owned(), status: status.as_u16() });
     }
-
     let (parts, body) = response.into_parts();
-    let cap = limits.max_response_bytes;
     let too_large = || Error::ResponseTooLarge { status: status.as_u16(), limit: cap };
     let announced = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|len| len > cap as u64) {
         // Refuse before reading a byte: the server said how much it would send.
         return Err(too_large());
     }
-    let initial = announced.map_or(1024, |len| len as usize).min(cap.saturating_add(1));
+    let initial = announced.map_or(1024, |len| usize::try_from(len).unwrap_or(cap)).min(cap.saturating_add(1));
     let mut bytes = Vec::with_capacity(initial);
     body.into_reader()
-        .take(cap as u64 + 1)
+        .take(u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|err| map_io_error(err, &url, limits.timeout))?;
+        .map_err(|err| map_io_error(err, url, Some(attempt.timeout)))?;
     if bytes.len() > cap {
         return Err(too_large());
     }
@@ -70,7 +53,7 @@ pub(crate) fn send(
 }
 
 /// Maps ureq's error to ours. Messages come from ureq and name causes, never request or response content.
-fn map_error(err: ureq::Error, url: &str, timeout: Duration) -> Error {
+pub(crate) fn map_error(err: ureq::Error, url: &str, timeout: Option<Duration>) -> Error {
     let url = url.to_owned();
     match err {
         ureq::Error::Timeout(_) => Error::Timeout { url, timeout },
@@ -78,15 +61,14 @@ fn map_error(err: ureq::Error, url: &str, timeout: Duration) -> Error {
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
             Error::Tls { url, reason: err.to_string() }
         }
-        ureq::Error::HostNotFound
-        | ureq::Error::ConnectionFailed
-        | ureq::Error::Protocol(_)
-        | ureq::Error::BodyStalled => Error::Transport { url, reason: err.to_string() },
-        other => Error::Request { reason: other.to_string() },
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => {
+            Error::Config { reason: format!("ureq refused the request: {err}") }
+        }
+        other => Error::Transport { url, reason: other.to_string() },
     }
 }
 
-fn map_io_error(err: io::Error, url: &str, timeout: Duration) -> Error {
+fn map_io_error(err: io::Error, url: &str, timeout: Option<Duration>) -> Error {
     // A body read can fail with a ureq error (e.g. the global timeout) wrapped in an io::Error.
     if err.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
         return match err.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {

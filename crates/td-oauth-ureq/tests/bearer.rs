@@ -15,7 +15,8 @@ fn reaches_the_resource_and_recovers_once_from_a_401() {
         let creds = register(&server);
         let client = jwt_client(&server, &creds, |c| c);
         // The token client's agent trusts the test certificate; an API agent would be the caller's own.
-        let api = BearerAgent::new(client.agent().clone(), TokenProvider::client_credentials(client, Scopes::none()));
+        let api =
+            BearerAgent::new(client.http_client().clone(), TokenProvider::client_credentials(client, Scopes::none()));
         let me = server.me_url();
         let get = || http::Request::get(me.as_str()).body(()).unwrap();
 

@@ -16,12 +16,12 @@ fn grant() -> Grant {
 
 /// Two retries at most, 10 ms backoff, short per-attempt timeout.
 fn two_retries(config: Config) -> Config {
-    config.timeout(Duration::from_millis(300)).retry_policy(
+    config.with_timeout(Duration::from_millis(300)).with_retry_policy(
         RetryPolicy::default()
-            .max_retries(2)
-            .backoff(Duration::from_millis(10), Duration::from_millis(20))
+            .with_max_retries(2)
+            .with_backoff(Duration::from_millis(10), Duration::from_millis(20))
             .unwrap()
-            .deadline(Duration::from_secs(10)),
+            .with_deadline(Duration::from_secs(10)),
     )
 }
 
@@ -64,7 +64,7 @@ fn invalid_client_surfaces_at_once_with_the_description() {
         let creds = register(server);
         let mut wrong = creds.clone();
         wrong.client_secret = "not-the-secret".into();
-        let client = Client::with_config(&endpoints(server), basic_credentials(&wrong), fast_config(server));
+        let client = Client::with_config(&endpoints(server), basic_credentials(&wrong), fast_config(server)).unwrap();
         let err = client.fetch(&grant()).unwrap_err();
         assert_eq!(server.count_path(TOKEN_PATH), 1, "never retried");
         assert_eq!(err.oauth().unwrap().code(), &ErrorCode::InvalidClient);
@@ -126,7 +126,7 @@ fn a_huge_body_is_a_size_error() {
 fn a_real_token_response_over_a_small_cap_is_refused() {
     let server = start(Scheme::Http);
     let creds = register(&server);
-    let client = jwt_client(&server, &creds, |c| c.max_response_bytes(100));
+    let client = jwt_client(&server, &creds, |c| c.with_max_response_bytes(100));
     let err = client.fetch(&grant()).unwrap_err();
     assert!(matches!(err, Error::ResponseTooLarge { limit: 100, .. }), "{err:?}");
 }
@@ -147,7 +147,9 @@ fn redirects_are_refused_even_with_a_caller_agent_that_follows_them() {
     let creds = register(&server);
     let follows = ureq::Agent::config_builder().max_redirects(5).build().new_agent();
     let location = format!("{}/elsewhere", server.base_url());
-    for client in [jwt_client(&server, &creds, |c| c), jwt_client(&server, &creds, |c| c.agent(follows.clone()))] {
+    for client in
+        [jwt_client(&server, &creds, |c| c), jwt_client(&server, &creds, |c| c.with_built_client(follows.clone()))]
+    {
         server.clear_requests();
         server.inject(Fault::body(302, "text/plain", "moved").with_header("location", location.clone()));
         let err = client.fetch(&grant()).unwrap_err();
@@ -162,7 +164,8 @@ fn connection_refused_is_a_transport_error() {
     let creds = register(&server);
     let endpoints = endpoints(&server);
     drop(server);
-    let client = td_oauth_ureq::Client::with_config(&endpoints, jwt_credentials(&creds), two_retries(Config::new()));
+    let client =
+        td_oauth_ureq::Client::with_config(&endpoints, jwt_credentials(&creds), two_retries(Config::new())).unwrap();
     let err = client.fetch(&grant()).unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
 }

@@ -18,7 +18,7 @@ fn client_credentials_with_jwt_and_basic() {
         for (credentials, method) in
             [(jwt_credentials(&creds), AuthMethod::ClientAssertion), (basic_credentials(&creds), AuthMethod::Basic)]
         {
-            let client = Client::with_config(&endpoints(&server), credentials, fast_config(&server));
+            let client = Client::with_config(&endpoints(&server), credentials, fast_config(&server)).unwrap();
             let token = client.fetch(&Grant::client_credentials("users:read apps:read".parse().unwrap())).unwrap();
             assert_eq!(token.scope(), Some("users:read apps:read"), "{scheme:?} {method:?}");
             assert_eq!(token.expires_in().as_secs(), 600);
@@ -39,7 +39,7 @@ fn authorization_code_then_refresh_token_with_jwt_and_basic() {
         for basic in [false, true] {
             let credentials = if basic { basic_credentials(&creds) } else { jwt_credentials(&creds) };
             let endpoints = endpoints(&server);
-            let client = Client::with_config(&endpoints, credentials, fast_config(&server));
+            let client = Client::with_config(&endpoints, credentials, fast_config(&server)).unwrap();
 
             // The browser's part: the authorize endpoint answers 302 to the redirect URI at once. Our agent
             // never follows redirects, so the Location header is ours to read.
@@ -49,7 +49,7 @@ fn authorization_code_then_refresh_token_with_jwt_and_basic() {
                     .pkce(pkce)
                     .build(endpoints.authorize_url().unwrap(), &OsRandom::new())
                     .unwrap();
-                let answer = client.agent().get(url.as_str()).call().unwrap();
+                let answer = client.http_client().get(url.as_str()).call().unwrap();
                 assert_eq!(answer.status(), 302, "{scheme:?}");
                 let location = answer.headers()["location"].to_str().unwrap().to_owned();
                 let grant = pending.finish(&location).unwrap();
@@ -91,7 +91,8 @@ fn provider_over_https_and_http() {
 fn https_without_the_test_certificate_is_a_tls_error_and_not_retried() {
     let server = start(Scheme::Https);
     let creds = register(&server);
-    let client = Client::with_config(&endpoints(&server), jwt_credentials(&creds), td_oauth_ureq::Config::new());
+    let client =
+        Client::with_config(&endpoints(&server), jwt_credentials(&creds), td_oauth_ureq::Config::new()).unwrap();
     let err = client.fetch(&Grant::client_credentials(Scopes::none())).unwrap_err();
     assert!(matches!(err, td_oauth_ureq::Error::Tls { .. }), "{err:?}");
     assert!(!err.is_retryable());
@@ -103,7 +104,7 @@ fn the_grant_shorthands_and_client_provider() {
     let server = start(Scheme::Http);
     let creds = register(&server);
     let endpoints = endpoints(&server);
-    let client = Client::with_config(&endpoints, jwt_credentials(&creds), fast_config(&server));
+    let client = Client::with_config(&endpoints, jwt_credentials(&creds), fast_config(&server)).unwrap();
 
     let token = client.client_credentials("users:read".parse().unwrap()).unwrap();
     assert_eq!(token.scope(), Some("users:read"));
@@ -114,7 +115,7 @@ fn the_grant_shorthands_and_client_provider() {
         .pkce(true)
         .build(endpoints.authorize_url().unwrap(), &OsRandom::new())
         .unwrap();
-    let answer = client.agent().get(url.as_str()).call().unwrap();
+    let answer = client.http_client().get(url.as_str()).call().unwrap();
     let location = answer.headers()["location"].to_str().unwrap().to_owned();
     let Grant::AuthorizationCode { code, redirect_uri, code_verifier } = pending.finish(&location).unwrap() else {
         panic!("not an authorization-code grant")
@@ -141,10 +142,13 @@ fn the_constructors_agree() {
     let server = start(Scheme::Http);
     let creds = register(&server);
     let endpoints = endpoints(&server);
-    let default = Client::new(&endpoints, jwt_credentials(&creds));
-    assert_eq!(default.config().retry().retries(), td_oauth_ureq::Config::default().retry().retries());
+    let default = Client::new(&endpoints, jwt_credentials(&creds)).unwrap();
+    assert_eq!(
+        default.config().retry_policy().max_retries(),
+        td_oauth_ureq::Config::default().retry_policy().max_retries()
+    );
     let core = td_oauth_ureq::core::TokenClient::new(&endpoints, jwt_credentials(&creds));
-    let wrapped = Client::from_token_client(core, fast_config(&server));
+    let wrapped = Client::from_token_client(core, fast_config(&server)).unwrap();
     assert_eq!(wrapped.token_client().token_url().as_str(), default.token_client().token_url().as_str());
     wrapped.client_credentials(Scopes::none()).unwrap();
     default.client_credentials(Scopes::none()).unwrap();

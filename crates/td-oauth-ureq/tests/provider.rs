@@ -1,155 +1,155 @@
-//! The shared provider under contention: one request for 200 racing threads, cold and after expiry;
-//! refresh ahead of expiry without making anyone wait; one failure shared by every waiter; invalidation.
+//! The shared provider's behaviour: td-oauth-testkit's table of provider cases (refresh ahead, expiry,
+//! rotation, the herd, a failing endpoint, a panic while recording, …) on a clock the cases step, run with
+//! blocking calls on threads; and what only this crate's provider offers (`with_token`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::future::{Future, ready};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use common::*;
-use td_oauth_testkit::{Fault, TOKEN_PATH, TestServer};
-use td_oauth_ureq::core::{CachePolicy, RetryPolicy, Scopes};
-use td_oauth_ureq::{Error, TokenProvider};
+use common::{Scheme, TestClock, fast_config, jwt_client, jwt_credentials, register, start};
+use td_oauth_testkit::matrix::{self, Kind};
+use td_oauth_testkit::providers::{self, Setup, SetupGrant, Subject};
+use td_oauth_testkit::{TOKEN_PATH, TestServer};
+use td_oauth_ureq::core::{CachePolicy, Grant, RefreshToken, RetryPolicy, Scopes, TokenResponse};
+use td_oauth_ureq::{Client, Error, TokenProvider};
 
-const CALLERS: usize = 200;
-
-fn server_with_lifetime(scheme: Scheme, lifetime: Duration) -> TestServer {
-    TestServer::builder().https(scheme == Scheme::Https).token_lifetime(lifetime).start().unwrap()
+/// This transport's provider, as the provider cases drive it: each call blocks, then hands back a ready
+/// future; `spawn` starts a thread at once and joins it when its future is polled.
+#[derive(Debug)]
+struct Blocking {
+    provider: TokenProvider,
+    clock: TestClock,
 }
 
-fn provider(server: &TestServer, cache: CachePolicy) -> TokenProvider {
-    let creds = register(server);
-    let client = jwt_client(server, &creds, |c| c.cache_policy(cache));
-    TokenProvider::client_credentials(client, "users:read".parse().unwrap())
-}
+impl Subject for Blocking {
+    type Token = TokenResponse;
+    type Error = Error;
 
-#[test]
-fn cold_cache_and_expired_cache_each_send_one_request_for_200_threads() {
-    for scheme in SCHEMES {
-        // 3 s tokens, usable until 0.3 s before expiry, no refresh-ahead window: the first race has
-        // 2.7 s to finish, and after 3 s the token is unusable so the second race must fetch.
-        let server = server_with_lifetime(scheme, Duration::from_secs(3));
-        let cache = CachePolicy::default().refresh_when_remaining_percent(0).unwrap();
-        let provider = provider(&server, cache);
-
-        let first = all_same(race(&provider, CALLERS));
-        assert_eq!(server.count_grant("client_credentials"), 1, "{scheme:?}: one request for a cold cache");
-
-        std::thread::sleep(Duration::from_millis(3100));
-        let second = all_same(race(&provider, CALLERS));
-        assert_ne!(first.access_token().secret(), second.access_token().secret());
-        assert_eq!(server.count_grant("client_credentials"), 2, "{scheme:?}: one more after expiry");
-    }
-}
-
-#[test]
-fn refresh_ahead_serves_the_old_token_while_one_refresh_runs() {
-    for scheme in SCHEMES {
-        // 6 s tokens, refreshed with 75 % left (after 1.5 s), usable until 5.4 s.
-        let server = server_with_lifetime(scheme, Duration::from_secs(6));
-        let cache = CachePolicy::default().refresh_when_remaining_percent(75).unwrap();
-        let provider = provider(&server, cache);
-        let old = provider.token().unwrap();
-
-        std::thread::sleep(Duration::from_millis(1600));
-        // Hold the refresh in flight well past the race.
-        server.inject(Fault::Delay(Duration::from_secs(2)));
-        let started = Instant::now();
-        let tokens = race(&provider, CALLERS);
-        let raced = started.elapsed();
-        for token in tokens {
-            assert!(Arc::ptr_eq(&token.unwrap(), &old), "{scheme:?}: everyone keeps the valid token");
-        }
-        assert!(raced < Duration::from_secs(2), "{scheme:?}: nobody waited for the refresh ({raced:?})");
-        // The refresh thread may reach the server after the race ended; it is one request, never more.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while server.count_grant("client_credentials") < 2 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(server.count_grant("client_credentials"), 2, "{scheme:?}: exactly one refresh started");
-
-        // The background refresh lands; from then on the new token is served.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let new = loop {
-            let token = provider.token().unwrap();
-            if !Arc::ptr_eq(&token, &old) {
-                break token;
-            }
-            assert!(Instant::now() < deadline, "{scheme:?}: the refresh never landed");
-            std::thread::sleep(Duration::from_millis(50));
+    fn new(server: &TestServer, setup: Setup) -> Self {
+        let clock = TestClock::new();
+        let (first, max) = providers::BACKOFF;
+        let cache = CachePolicy::default()
+            .with_refresh_percent(providers::REFRESH_PERCENT)
+            .unwrap()
+            .with_refresh_jitter_percent(0)
+            .unwrap()
+            .with_backoff(providers::CACHE_BACKOFF, providers::CACHE_BACKOFF)
+            .unwrap();
+        let retry = RetryPolicy::default()
+            .with_max_retries(providers::RETRIES)
+            .with_backoff(first, max)
+            .unwrap()
+            .with_deadline(providers::DEADLINE);
+        let config = fast_config(server)
+            .with_timeout(providers::ATTEMPT)
+            .with_connect_timeout(providers::ATTEMPT)
+            .with_retry_policy(retry)
+            .with_cache_policy(cache)
+            .with_clock(clock.clone());
+        let grant = match setup.grant {
+            SetupGrant::ClientCredentials => Grant::client_credentials(Scopes::none()),
+            SetupGrant::RefreshToken(token) => Grant::refresh_token(RefreshToken::new(token), Scopes::none()),
         };
-        assert_ne!(new.access_token().secret(), old.access_token().secret());
-        assert_eq!(server.count_grant("client_credentials"), 2);
+        let client = Client::with_config(&common::endpoints(server), jwt_credentials(&setup.client), config).unwrap();
+        Blocking { provider: client.provider(grant), clock }
+    }
+
+    fn token(&self) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        ready(self.provider.token())
+    }
+
+    fn spawn(&self) -> impl Future<Output = Option<Result<Arc<TokenResponse>, Error>>> + Send + 'static {
+        let provider = self.provider.clone();
+        let call = Mutex::new(Some(std::thread::spawn(move || provider.token())));
+        std::future::poll_fn(move |_| {
+            let call = call.lock().unwrap().take().expect("polled once");
+            std::task::Poll::Ready(call.join().ok())
+        })
+    }
+
+    fn cancel_after(&self, _: Duration) -> Option<impl Future<Output = ()> + Send> {
+        None::<std::future::Ready<()>>
+    }
+
+    fn invalidate(&self) {
+        self.provider.invalidate();
+    }
+
+    fn token_rejected(&self, token: &Arc<TokenResponse>) -> bool {
+        self.provider.token_rejected(token)
+    }
+
+    fn advance(&self, by: Duration) {
+        self.clock.time.advance(by);
+    }
+
+    fn panic_on_clock_read(&self, nth: usize) {
+        self.clock.panic_on_read(nth);
+    }
+
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+        std::thread::sleep(duration);
+        ready(())
+    }
+
+    fn is(err: &Error, kind: Kind) -> bool {
+        use td_oauth_ureq::core::Error as Core;
+        match (kind, err) {
+            (Kind::OAuth(code), Error::Core(Core::OAuth(oauth))) => oauth.code().as_str() == code,
+            (Kind::Timeout, Error::Timeout { .. }) => true,
+            _ => false,
+        }
     }
 }
 
 #[test]
-fn a_failed_fetch_reaches_every_waiter_without_refetching() {
-    let server = start(Scheme::Http);
-    let creds = register(&server);
-    let client =
-        jwt_client(&server, &creds, |c| c.timeout(Duration::from_millis(800)).retry_policy(RetryPolicy::none()));
-    let provider = TokenProvider::client_credentials(client, Scopes::none());
-    server.inject(Fault::Delay(Duration::from_secs(2)));
-
-    let results = race(&provider, 50);
-    for result in &results {
-        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
-    }
-    assert_eq!(server.count_path(TOKEN_PATH), 1, "the waiters shared the one failure");
-
-    // The next call fetches again, and succeeds.
-    server.clear_faults();
-    provider.token().unwrap();
-    assert_eq!(server.count_path(TOKEN_PATH), 2);
-}
-
-#[test]
-fn invalidate_and_force_refresh_fetch_a_new_token() {
-    let server = start(Scheme::Http);
-    let provider = provider(&server, CachePolicy::default());
-    let first = provider.token().unwrap();
-
-    let forced = provider.force_refresh().unwrap();
-    assert!(!Arc::ptr_eq(&first, &forced));
-    assert_eq!(server.count_path(TOKEN_PATH), 2);
-
-    // A stale token no longer in the cache does not throw away the current one.
-    provider.invalidate_token(&first);
-    assert!(Arc::ptr_eq(&provider.token().unwrap(), &forced));
-    assert_eq!(server.count_path(TOKEN_PATH), 2);
-
-    provider.invalidate_token(&forced);
-    let after = provider.token().unwrap();
-    assert!(!Arc::ptr_eq(&after, &forced));
-    assert_eq!(server.count_path(TOKEN_PATH), 3);
-
-    provider.invalidate();
-    provider.token().unwrap();
-    assert_eq!(server.count_path(TOKEN_PATH), 4);
-}
-
-#[test]
-fn many_threads_seeing_one_401_cause_one_new_fetch() {
-    let server = start(Scheme::Http);
-    let provider = provider(&server, CachePolicy::default());
-    let refused = provider.token().unwrap();
+fn provider_cases() {
+    let cases = providers::cases();
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..20 {
+        for _ in 0..providers::CONCURRENT {
             scope.spawn(|| {
-                provider.invalidate_token(&refused);
-                provider.token().unwrap();
+                while let Some(case) = cases.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let server = TestServer::start().unwrap();
+                    let result = case.check_blocking::<Blocking>(&server);
+                    results.lock().unwrap().push((case.name, result));
+                }
             });
         }
     });
-    assert_eq!(server.count_path(TOKEN_PATH), 2);
+    let mut checked = Vec::new();
+    for (name, result) in results.into_inner().unwrap() {
+        match result {
+            // The one case a blocking provider cannot run: it says why, and only that one may be skipped.
+            Ok(Some(reason)) => assert!(name.contains("cancelled") && reason.contains("blocking"), "{name}: {reason}"),
+            result => checked.push(result.map(drop)),
+        }
+    }
+    assert_eq!(checked.len(), cases.len() - 1);
+    if let Err(report) = matrix::report(checked) {
+        panic!("{report}");
+    }
+}
+
+#[test]
+fn with_token_lends_the_cached_token() {
+    let server = start(Scheme::Http);
+    let provider = TokenProvider::client_credentials(jwt_client(&server, &register(&server), |c| c), Scopes::none());
+    let cold = provider.with_token(|token| token.access_token().secret().to_owned()).unwrap();
+    let warm = provider.with_token(|token| token.access_token().secret().to_owned()).unwrap();
+    assert_eq!(cold, warm);
+    assert_eq!(server.count_path(TOKEN_PATH), 1);
 }
 
 #[test]
 fn provider_is_send_sync_clone() {
     fn check<T: Send + Sync + Clone + 'static>() {}
     check::<TokenProvider>();
-    check::<td_oauth_ureq::Client>();
+    check::<Client>();
     check::<Error>();
 }

@@ -15,7 +15,7 @@ fn client(server: &TestServer, config: Config) -> Client {
         KeyId::new(&creds.key_id).unwrap(),
         PrivateKey::parse(&creds.private_key).unwrap(),
     );
-    Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, config)
+    Client::with_config(&Endpoints::from_token_url(server.token_url()).unwrap(), credentials, config).unwrap()
 }
 
 #[test]
@@ -24,7 +24,7 @@ fn redirects_to_another_port_are_refused_and_never_reach_it() {
     let elsewhere = TestServer::start().unwrap();
     let following: ureq::Agent = ureq::Agent::config_builder().max_redirects(5).build().into();
     for (name, config) in
-        [("default agent", Config::new()), ("caller's following agent", Config::new().agent(following))]
+        [("default agent", Config::new()), ("caller's following agent", Config::new().with_built_client(following))]
     {
         let client = client(&server, config);
         for status in [301, 302, 303, 307, 308] {

@@ -20,15 +20,16 @@ fn no_secret_in_debug_display_or_events() {
 
     tracing::subscriber::with_default(capture.clone(), || {
         let fast = |c: td_oauth_ureq::Config| {
-            c.timeout(Duration::from_millis(300)).retry_policy(
+            c.with_timeout(Duration::from_millis(300)).with_retry_policy(
                 RetryPolicy::default()
-                    .max_retries(1)
-                    .backoff(Duration::from_millis(5), Duration::from_millis(5))
+                    .with_max_retries(1)
+                    .with_backoff(Duration::from_millis(5), Duration::from_millis(5))
                     .unwrap(),
             )
         };
         let jwt = jwt_client(&server, &creds, fast);
-        let basic = Client::with_config(&endpoints(&server), basic_credentials(&creds), fast(fast_config(&server)));
+        let basic =
+            Client::with_config(&endpoints(&server), basic_credentials(&creds), fast(fast_config(&server))).unwrap();
 
         // Successes: a provider's token, and a code exchange that brings a refresh token and an ID token.
         let provider = TokenProvider::client_credentials(jwt.clone(), Scopes::none());
@@ -41,7 +42,7 @@ fn no_secret_in_debug_display_or_events() {
         .scopes("openid offline_access".parse().unwrap())
         .build(endpoints.authorize_url().unwrap(), &OsRandom::new())
         .unwrap();
-        let answer = basic.agent().get(url.as_str()).call().unwrap();
+        let answer = basic.http_client().get(url.as_str()).call().unwrap();
         let grant = pending.finish(answer.headers()["location"].to_str().unwrap()).unwrap();
         let exchanged = basic.fetch(&grant).unwrap();
         let refresh = exchanged.refresh_token().unwrap().clone();
@@ -55,8 +56,9 @@ fn no_secret_in_debug_display_or_events() {
         server.clear_faults();
         let mut wrong = creds.clone();
         wrong.client_secret = "wrong-secret-value".into();
-        let invalid =
-            Client::with_config(&endpoints, basic_credentials(&wrong), fast_config(&server)).fetch(&refresh_grant);
+        let invalid = Client::with_config(&endpoints, basic_credentials(&wrong), fast_config(&server))
+            .unwrap()
+            .fetch(&refresh_grant);
         let invalid = invalid.unwrap_err();
 
         for item in [
@@ -107,7 +109,7 @@ fn the_manager_fallback_warning_names_the_clients_and_holds_no_secret() {
     let _events = tracing::subscriber::set_default(capture.clone());
     let server = start(Scheme::Http);
     let creds = register(&server);
-    let manager = TokenManager::new(fast_config(&server));
+    let manager = TokenManager::new(fast_config(&server)).unwrap();
     manager.handle_event(&app_event(AppEvent::Installed, "acct-0", server.token_url(), &creds)).unwrap();
     let account: Account = "acct-0".parse().unwrap();
     let token = manager.token(&account, &Scopes::none()).unwrap();

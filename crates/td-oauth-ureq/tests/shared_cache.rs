@@ -30,7 +30,7 @@ fn a_provider_asks_the_shared_cache_when_cold_and_tells_it_what_it_dropped() {
     let server = common::start(common::Scheme::Http);
     let creds = server.register_client(Algorithm::Es256).unwrap();
     let shared = Arc::new(Counting::default());
-    let client = common::jwt_client(&server, &creds, |config| config.shared_cache(shared.clone()));
+    let client = common::jwt_client(&server, &creds, |config| config.with_shared_cache(shared.clone()));
     assert!(format!("{:?}", client.config()).contains("Counting"));
     let grant = Grant::client_credentials("apps:read".parse().unwrap());
     let provider = client.provider(grant.clone());
@@ -46,12 +46,12 @@ fn a_provider_asks_the_shared_cache_when_cold_and_tells_it_what_it_dropped() {
 
     // A token the provider drops is discarded from the shared cache before the next fetch.
     let token = provider.token().unwrap();
-    provider.invalidate_token(&token);
+    provider.token_rejected(&token);
     assert_eq!(shared.1.load(Ordering::SeqCst), 0, "told at the next fetch, not before");
     let second = provider.token().unwrap();
     assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (2, 1));
     // A stale 401 (for a token already replaced) drops nothing and discards nothing.
-    provider.invalidate_token(&token);
+    provider.token_rejected(&token);
     assert!(Arc::ptr_eq(&provider.token().unwrap(), &second));
     provider.force_refresh().unwrap();
     assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (3, 2));

@@ -31,15 +31,17 @@ pub fn server_with_lifetime(scheme: Scheme, lifetime: Duration) -> TestServer {
 
 /// Settings for tests: short timeouts and backoffs, and trust in the server's certificate only.
 pub fn config(server: &TestServer) -> Config {
-    let mut config =
-        Config::default().timeout(Duration::from_millis(500)).connect_timeout(Duration::from_millis(500)).retry_policy(
+    let mut config = Config::default()
+        .with_timeout(Duration::from_millis(500))
+        .with_connect_timeout(Duration::from_millis(500))
+        .with_retry_policy(
             RetryPolicy::default()
-                .backoff(Duration::from_millis(10), Duration::from_millis(50))
+                .with_backoff(Duration::from_millis(10), Duration::from_millis(50))
                 .unwrap()
-                .deadline(Duration::from_secs(5)),
+                .with_deadline(Duration::from_secs(5)),
         );
     if let Some(cert) = server.certificate() {
-        config = config.add_root_certificate(cert.der.clone()).system_roots(false);
+        config = config.with_root_certificate(cert.der.clone()).with_system_roots(false);
     }
     config
 }
@@ -70,9 +72,42 @@ pub fn client(server: &TestServer) -> (Client, ClientCredentials) {
 
 /// A cache policy for short test tokens: refresh when `percent` % of the lifetime is left.
 pub fn cache_policy(percent: u32) -> CachePolicy {
-    CachePolicy::default().refresh_when_remaining_percent(percent).unwrap().expiry_margin(Duration::from_millis(100))
+    CachePolicy::default()
+        .with_refresh_percent(percent)
+        .unwrap()
+        .with_refresh_jitter_percent(0)
+        .unwrap()
+        .with_expiry_margin(Duration::from_millis(100))
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// A clock the tests step (td-oauth-core's running `ManualClock`), whose `nth` reading from a chosen moment
+/// panics, to provoke a panic inside the provider.
+#[derive(Debug, Clone)]
+pub struct TestClock {
+    pub time: td_oauth_reqwest::core::clock::ManualClock,
+    countdown: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TestClock {
+    pub fn new() -> Self {
+        TestClock { time: td_oauth_reqwest::core::clock::ManualClock::running(), countdown: Default::default() }
+    }
+
+    pub fn panic_on_read(&self, nth: usize) {
+        self.countdown.store(nth, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl td_oauth_reqwest::core::clock::Clock for TestClock {
+    fn now(&self) -> std::time::Instant {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.countdown.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) == Ok(1) {
+            panic!("the test clock failed, as the test asked");
+        }
+        self.time.now()
+    }
 }

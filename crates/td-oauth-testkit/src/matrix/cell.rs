@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::table::QUICK;
-use super::{Outcome, Row, Subject};
+use super::{CACHE_BACKOFF, Outcome, Row, Subject};
 use crate::TestServer;
 
 /// Refresh ahead: 8 s tokens, due with 75 % left (after 2 s), usable until 7.2 s (a tenth is the margin).
@@ -58,9 +58,19 @@ pub(super) async fn cold<S: Subject>(row: &Row, server: &TestServer) -> Result<(
             ensure!(S::is(err, kind), "expected {kind:?}, got {err:?}");
             ensure!(requests == expected, "{requests} requests, expected {expected}");
             ensure_took(row, took)?;
-            // A failed cold fetch leaves no backoff behind: the next caller fetches at once.
+            // A failed cold fetch's error is shared during the backoff that follows: the next call gets it at
+            // once, with no request of its own (a failing endpoint is not hammered by its own clients).
             let started = Instant::now();
-            provider.token().await.map_err(|e| format!("the next call failed: {e:?}"))?;
+            match provider.token().await {
+                Err(again) => ensure!(S::is(&again, kind), "the next call got {again:?}, not the shared {kind:?}"),
+                Ok(_) => return Err("the next call fetched during the backoff".into()),
+            }
+            ensure!(server.request_count() == requests, "the next call sent a request during the backoff");
+            ensure!(started.elapsed() < QUICK, "sharing the error took {:?}", started.elapsed());
+            // Once the backoff is over, the next caller fetches at once.
+            S::sleep(CACHE_BACKOFF).await;
+            let started = Instant::now();
+            provider.token().await.map_err(|e| format!("the call after the backoff failed: {e:?}"))?;
             ensure!(server.request_count() == requests + 1, "the recovery took more than one request");
             ensure!(started.elapsed() < QUICK, "the recovery took {:?}", started.elapsed());
         }
@@ -104,7 +114,7 @@ pub(super) async fn refresh_ahead<S: Subject>(row: &Row, server: &TestServer) ->
     ensure!(started.elapsed() < CACHED, "the caller waited {:?} for the refresh", started.elapsed());
     // The background refresh is over when the provider has no fetch in flight (its Debug says so).
     let give_up = started + row.max + Duration::from_millis(2000);
-    while format!("{provider:?}").contains("fetching: true") {
+    while format!("{provider:?}").contains("fetching: Some") {
         ensure!(Instant::now() < give_up, "the background refresh never ended");
         S::sleep(Duration::from_millis(10)).await;
     }

@@ -25,15 +25,17 @@ pub fn start(scheme: Scheme) -> TestServer {
 
 /// Short backoffs, generous timeouts: retries are quick, slow CI machines do not time out by accident.
 pub fn fast_config(server: &TestServer) -> Config {
-    let mut config =
-        Config::new().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(5)).retry_policy(
+    let mut config = Config::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(5))
+        .with_retry_policy(
             RetryPolicy::default()
-                .backoff(Duration::from_millis(10), Duration::from_millis(50))
+                .with_backoff(Duration::from_millis(10), Duration::from_millis(50))
                 .unwrap()
-                .deadline(Duration::from_secs(20)),
+                .with_deadline(Duration::from_secs(20)),
         );
     if let Some(cert) = server.certificate() {
-        config = config.add_root_certificate(cert.der.clone());
+        config = config.with_root_certificate(cert.der.clone()).with_system_roots(false);
     }
     config
 }
@@ -57,7 +59,7 @@ pub fn endpoints(server: &TestServer) -> Endpoints {
 
 /// A signed-JWT client with [`fast_config`] changed by `tweak`.
 pub fn jwt_client(server: &TestServer, creds: &ClientCredentials, tweak: impl FnOnce(Config) -> Config) -> Client {
-    Client::with_config(&endpoints(server), jwt_credentials(creds), tweak(fast_config(server)))
+    Client::with_config(&endpoints(server), jwt_credentials(creds), tweak(fast_config(server))).unwrap()
 }
 
 pub fn register(server: &TestServer) -> ClientCredentials {
@@ -88,4 +90,31 @@ pub fn all_same(results: Vec<Result<Arc<TokenResponse>, Error>>) -> Arc<TokenRes
         assert_eq!(token.access_token().secret(), first.access_token().secret());
     }
     first
+}
+/// A clock the tests step (td-oauth-core's running `ManualClock`), whose `nth` reading from a chosen moment
+/// panics, to provoke a panic inside the provider.
+#[derive(Debug, Clone)]
+pub struct TestClock {
+    pub time: td_oauth_ureq::core::clock::ManualClock,
+    countdown: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TestClock {
+    pub fn new() -> Self {
+        TestClock { time: td_oauth_ureq::core::clock::ManualClock::running(), countdown: Default::default() }
+    }
+
+    pub fn panic_on_read(&self, nth: usize) {
+        self.countdown.store(nth, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl td_oauth_ureq::core::clock::Clock for TestClock {
+    fn now(&self) -> std::time::Instant {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.countdown.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) == Ok(1) {
+            panic!("the test clock failed, as the test asked");
+        }
+        self.time.now()
+    }
 }

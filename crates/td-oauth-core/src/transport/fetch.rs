@@ -1,0 +1,267 @@
+//! One token fetch's retry loop, as state: which attempt this is, the request to send and how long it may
+//! take, what the answer means, and whether (and when) to try again.
+//!
+//! [`TokenFetch::run`] is the loop, written once: a transport hands it its way of sending an [`Attempt`] and
+//! its way of sleeping, as futures (a blocking transport's are ready at once: see
+//! [`run_ready`](super::run_ready)). Embedding the core in another stack, drive
+//! [`start`](TokenFetch::start) and [`finish`](TokenFetch::finish) yourself:
+//!
+//! ```text
+//! loop {
+//!     let answer = match fetch.start(clock.now(), clock.wall()) {
+//!         Ok(attempt) => send(attempt.request, attempt.timeout),   // your I/O
+//!         Err(error) => Err(error),
+//!     };
+//!     match fetch.finish(answer, clock.now(), clock.wall(), random) {
+//!         AttemptOutcome::Done(result) => return result,
+//!         AttemptOutcome::Retry(delay) => sleep(delay),             // your way of waiting
+//!     }
+//! }
+//! ```
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{Request, Response};
+use zeroize::Zeroize;
+
+use super::{Config, Error, Transport};
+use crate::clock::SharedClock;
+use crate::retry::RetryPolicy;
+use crate::{FormBody, Grant, TokenClient, TokenResponse};
+
+/// No attempt gets less time than this, so that a deadline nearly spent still allows one real try.
+const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// The state of one token fetch across its attempts. Every attempt signs a fresh request (a replayed
+/// assertion `jti` would be refused).
+#[derive(Debug)]
+pub struct TokenFetch<'a> {
+    client: &'a TokenClient,
+    grant: &'a Grant,
+    policy: &'a RetryPolicy,
+    attempt_timeout: Duration,
+    started: Instant,
+    attempt: u32,
+}
+
+/// One attempt to send: the request and how long it may take.
+#[derive(Debug)]
+pub struct Attempt {
+    /// The signed, form-encoded token request.
+    pub request: Request<FormBody>,
+    /// The per-attempt timeout, cut to what is left of the retry deadline (never under 10 ms).
+    pub timeout: Duration,
+}
+
+/// What to do after an attempt.
+#[derive(Debug)]
+pub enum AttemptOutcome {
+    /// The fetch is over: the token, or the error to return (the last attempt's).
+    Done(Result<TokenResponse, Error>),
+    /// Wait this long, then [`start`](TokenFetch::start) the next attempt.
+    Retry(Duration),
+}
+
+impl<'a> TokenFetch<'a> {
+    /// A fetch of `grant` with `client`'s credentials, retried as `config` says, starting at `now`.
+    pub fn new<T: Transport>(client: &'a TokenClient, grant: &'a Grant, config: &'a Config<T>, now: Instant) -> Self {
+        TokenFetch {
+            client,
+            grant,
+            policy: config.retry_policy(),
+            attempt_timeout: config.timeout(),
+            started: now,
+            attempt: 0,
+        }
+    }
+
+    /// The next attempt at `now`: a freshly signed request (`wall` is the wall-clock time for its
+    /// assertion) and its timeout.
+    pub fn start(&mut self, now: Instant, wall: SystemTime) -> Result<Attempt, Error> {
+        self.attempt = self.attempt.saturating_add(1);
+        let remaining = self.policy.deadline().saturating_sub(self.elapsed(now));
+        let timeout = self.attempt_timeout.min(remaining).max(MIN_ATTEMPT_TIMEOUT);
+        tracing::debug!(
+            grant_type = self.grant.grant_type(),
+            token_url = self.client.token_url().as_str(),
+            attempt = self.attempt,
+            timeout_ms = millis(timeout),
+            "requesting a token"
+        );
+        let request = self.client.token_request(self.grant, wall)?;
+        Ok(Attempt { request, timeout })
+    }
+
+    /// The answer to the attempt (or why there was none), received at `now`: the token, the error to
+    /// return, or how long to wait before retrying. The body is parsed, then wiped (it holds the tokens; the
+    /// parsed copies are the ones that live on). `random` is the jitter.
+    pub fn finish(
+        &mut self,
+        answer: Result<Response<Vec<u8>>, Error>,
+        now: Instant,
+        wall: SystemTime,
+        random: u64,
+    ) -> AttemptOutcome {
+        let (grant_type, token_url, attempt) =
+            (self.grant.grant_type(), self.client.token_url().as_str(), self.attempt);
+        let parsed = answer.and_then(|mut response| {
+            let parsed = TokenResponse::from_http(&response, now).map_err(Error::from);
+            response.body_mut().zeroize();
+            parsed
+        });
+        let error = match parsed {
+            Ok(token) => {
+                tracing::debug!(
+                    grant_type,
+                    token_url,
+                    attempt,
+                    expires_in = token.expires_in().as_secs(),
+                    scope = token.scope().unwrap_or_default(),
+                    "token received"
+                );
+                return AttemptOutcome::Done(Ok(token));
+            }
+            Err(error) => error,
+        };
+        match self.policy.next_delay(attempt, error.failure(wall), self.elapsed(now), random) {
+            Some(delay) => {
+                tracing::info!(grant_type, token_url, attempt, delay_ms = millis(delay), reason = %error, "token request failed; retrying");
+                AttemptOutcome::Retry(delay)
+            }
+            None => {
+                tracing::warn!(grant_type, token_url, attempt, error = %error, "token request failed");
+                AttemptOutcome::Done(Err(error))
+            }
+        }
+    }
+
+    /// The whole loop on `clock`: each attempt sent with `send`, each backoff waited with `sleep`, `random`
+    /// drawn for the jitter.
+    pub async fn run<S, Z>(
+        mut self,
+        clock: &SharedClock,
+        random: impl Fn() -> u64,
+        mut send: impl FnMut(Attempt) -> S,
+        mut sleep: impl FnMut(Duration) -> Z,
+    ) -> Result<TokenResponse, Error>
+    where
+        S: Future<Output = Result<Response<Vec<u8>>, Error>>,
+        Z: Future<Output = ()>,
+    {
+        loop {
+            let answer = match self.start(clock.now(), clock.wall()) {
+                Ok(attempt) => send(attempt).await,
+                Err(error) => Err(error),
+            };
+            match self.finish(answer, clock.now(), clock.wall(), random()) {
+                AttemptOutcome::Done(result) => return result,
+                AttemptOutcome::Retry(delay) => sleep(delay).await,
+            }
+        }
+    }
+
+    /// Attempts started so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempt
+    }
+
+    fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started)
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::*;
+    use crate::{ClientId, ClientSecret, Credentials, Endpoints, Scopes};
+
+    type Test = crate::transport::config::tests::Strict;
+
+    fn client() -> TokenClient {
+        let endpoints = Endpoints::from_token_url("https://acme.talkdeskid.com/oauth/token").unwrap();
+        let credentials =
+            Credentials::client_secret(ClientId::new("client").unwrap(), ClientSecret::new("secret")).unwrap();
+        TokenClient::new(&endpoints, credentials)
+    }
+
+    fn answer(status: u16, body: &str) -> Result<Response<Vec<u8>>, Error> {
+        let mut response = Response::new(body.as_bytes().to_vec());
+        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+        Ok(response)
+    }
+
+    fn config() -> Config<Test> {
+        Config::new()
+            .with_timeout(Duration::from_secs(10))
+            .with_retry_policy(RetryPolicy::default().with_max_retries(2).with_deadline(Duration::from_secs(15)))
+    }
+
+    #[test]
+    fn retries_5xx_until_the_limit_then_returns_the_last_error() {
+        let (client, grant, config) = (client(), Grant::client_credentials(Scopes::none()), config());
+        let t0 = Instant::now();
+        let mut fetch = TokenFetch::new(&client, &grant, &config, t0);
+        for attempt in 1..=3 {
+            let started = fetch.start(t0, SystemTime::now()).unwrap();
+            assert_eq!(started.timeout, Duration::from_secs(10));
+            assert_eq!(fetch.attempts(), attempt);
+            match fetch.finish(answer(503, ""), t0, SystemTime::now(), 0) {
+                AttemptOutcome::Retry(_) if attempt < 3 => {}
+                AttemptOutcome::Done(Err(Error::Core(crate::Error::UnexpectedStatus { status, .. })))
+                    if attempt == 3 =>
+                {
+                    assert_eq!(status, 503)
+                }
+                other => panic!("attempt {attempt}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_attempt_timeout_is_cut_to_the_deadline_with_a_floor() {
+        let (client, grant, config) = (client(), Grant::client_credentials(Scopes::none()), config());
+        let t0 = Instant::now();
+        let mut fetch = TokenFetch::new(&client, &grant, &config, t0);
+        assert_eq!(
+            fetch.start(t0 + Duration::from_secs(12), SystemTime::now()).unwrap().timeout,
+            Duration::from_secs(3)
+        );
+        assert_eq!(fetch.start(t0 + Duration::from_secs(20), SystemTime::now()).unwrap().timeout, MIN_ATTEMPT_TIMEOUT);
+    }
+
+    #[test]
+    fn a_token_ends_the_fetch_and_a_4xx_is_never_retried() {
+        let (client, grant, config) = (client(), Grant::client_credentials(Scopes::none()), config());
+        let t0 = Instant::now();
+        let mut fetch = TokenFetch::new(&client, &grant, &config, t0);
+        fetch.start(t0, SystemTime::now()).unwrap();
+        let body = r#"{"access_token":"a","token_type":"Bearer","expires_in":600}"#;
+        assert!(matches!(fetch.finish(answer(200, body), t0, SystemTime::now(), 0), AttemptOutcome::Done(Ok(_))));
+        let mut fetch = TokenFetch::new(&client, &grant, &config, t0);
+        fetch.start(t0, SystemTime::now()).unwrap();
+        let refused = answer(401, r#"{"error":"invalid_client"}"#);
+        match fetch.finish(refused, t0, SystemTime::now(), 0) {
+            AttemptOutcome::Done(Err(error)) => assert!(error.oauth().is_some_and(|e| e.is_invalid_client())),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_retried_and_configuration_errors_are_not() {
+        let (client, grant, config) = (client(), Grant::client_credentials(Scopes::none()), config());
+        let t0 = Instant::now();
+        let mut fetch = TokenFetch::new(&client, &grant, &config, t0);
+        fetch.start(t0, SystemTime::now()).unwrap();
+        let dropped = Err(Error::Transport { url: "u".into(), reason: "reset".into() });
+        assert!(matches!(fetch.finish(dropped, t0, SystemTime::now(), 0), AttemptOutcome::Retry(_)));
+        let refused = Err(Error::Tls { url: "u".into(), reason: "unknown issuer".into() });
+        assert!(matches!(fetch.finish(refused, t0, SystemTime::now(), 0), AttemptOutcome::Done(Err(_))));
+    }
+}

@@ -1,0 +1,61 @@
+//! What every transport crate shares, so that td-oauth-reqwest and td-oauth-ureq behave the same by
+//! construction: the settings type ([`Config`], which each transport plugs its HTTP client into), the one
+//! error type ([`Error`]), and a token fetch's retry loop as state ([`TokenFetch`]). A transport adds only its
+//! I/O (sending a request, reading a capped body) and its way of waiting.
+//!
+//! Embedding the core in your own HTTP stack, you may use these too: `TokenFetch` tells you what to send, how
+//! long it may take and when to try again.
+
+mod config;
+mod error;
+mod fetch;
+
+pub use config::{Config, DEFAULT_USER_AGENT, Transport};
+pub use error::{Error, display_uri, display_url};
+pub use fetch::{Attempt, AttemptOutcome, TokenFetch};
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::RandomSource;
+
+/// Runs a future whose every `.await` is ready at once, as the core's async loops are when a blocking
+/// transport drives them: its I/O and its sleeps happen as each future is made, and are ready when polled.
+/// This is how td-oauth-ureq runs the same loops td-oauth-reqwest awaits.
+pub fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        // Not reached with ready futures; should one be pending after all, let it make progress.
+        std::thread::yield_now();
+    }
+}
+
+/// A random number for jitter from `rng`; should the source fail, the clock's nanoseconds (jitter needs no
+/// secrecy, only spread).
+pub fn jitter(rng: &dyn RandomSource) -> u64 {
+    let mut bytes = [0u8; 8];
+    match rng.fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => u64::from(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos(),
+        ),
+    }
+}
+
+/// The `Authorization` header value that sends `token` to an API: `Bearer <token>`, marked sensitive so that
+/// HTTP stacks leave it out of their logs.
+pub fn authorization(token: &crate::TokenResponse) -> Result<http::HeaderValue, Error> {
+    let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.access_token().secret())).map_err(|_| {
+        Error::Core(crate::Error::MalformedResponse {
+            status: http::StatusCode::OK,
+            reason: "the access token holds characters an HTTP header cannot carry".into(),
+        })
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
