@@ -20,7 +20,7 @@ use crate::{Error, FleetCache, FleetConfig};
 /// future.
 ///
 /// Plug it into a td-oauth-ureq provider with
-/// [`Config::shared_cache`](td_oauth_ureq::Config::shared_cache), or call
+/// [`Config::with_shared_cache`](td_oauth_ureq::Config::with_shared_cache), or call
 /// [`get_or_fetch`](Self::get_or_fetch) directly. `Clone`: clones share the connection and the runtime.
 ///
 /// It owns a tokio runtime with one worker thread (named `td-oauth-redis`), which keeps the Redis

@@ -23,7 +23,7 @@ const COMPARE_AND_DELETE: &str =
 /// request where each process would send its own.
 ///
 /// Plug it into a provider with
-/// [`Config::shared_cache`](td_oauth_reqwest::Config::shared_cache), or call
+/// [`Config::with_shared_cache`](td_oauth_reqwest::Config::with_shared_cache), or call
 /// [`get_or_fetch`](Self::get_or_fetch) directly. `Clone`: clones share the connection.
 /// Blocking programs (td-oauth-ureq) use [`BlockingFleetCache`](crate::BlockingFleetCache) instead.
 #[derive(Clone)]

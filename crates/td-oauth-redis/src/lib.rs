@@ -86,7 +86,7 @@
 //! #     PrivateKey::parse(&std::env::var("TALKDESK_PRIVATE_KEY")?)?,
 //! # );
 //! let config = Config::default().with_shared_cache(Arc::new(fleet));
-//! let client = Client::with_config(&Endpoints::talkdesk("acme", Region::Us)?, credentials, config);
+//! let client = Client::with_config(&Endpoints::talkdesk("acme", Region::Us)?, credentials, config)?;
 //! let provider = client.provider(Grant::client_credentials("users:read".parse()?));
 //! let token = provider.token()?; // blocks; from the fleet, or fetched once for it
 //! # let _ = token;

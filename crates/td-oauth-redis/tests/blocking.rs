@@ -154,7 +154,7 @@ fn an_invalidated_token_is_not_handed_back_by_redis() {
     assert_eq!(fixture.token_requests(), 2, "Redis no longer held the invalidated token");
     assert_ne!(second.access_token().secret(), first.access_token().secret());
 
-    // After a 401, `invalidate_token` does the same.
+    // After a 401, `token_rejected` does the same.
     provider.token_rejected(&second);
     let third = provider.token().unwrap();
     assert_eq!(fixture.token_requests(), 3);

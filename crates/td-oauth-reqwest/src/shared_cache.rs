@@ -11,7 +11,7 @@ use crate::{Client, Error};
 /// How a [`TokenProvider`](crate::TokenProvider) gets a token when its own cache is cold: from a cache
 /// shared with other processes, or by fetching it with `client` (and sharing it).
 ///
-/// Set one with [`Config::shared_cache`](crate::Config::shared_cache). The provider still keeps its own
+/// Set one with [`Config::with_shared_cache`](td_oauth_core::transport::Config::with_shared_cache). The provider still keeps its own
 /// in-process cache in front of it, so warm hits never reach the shared cache. An implementation should
 /// fall back to [`Client::fetch`] whenever the shared cache is unavailable: it must not stop token delivery.
 #[async_trait]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::config;
+use common::{TestClock, config};
 use td_oauth_core::OAuthError;
 use td_oauth_core::UnverifiedJwt;
 use td_oauth_reqwest::{
@@ -37,12 +37,18 @@ fn scopes() -> Scopes {
 
 /// A server with `n` clients and a manager with one installation per client.
 fn setup(n: usize, policy: ManagerPolicy) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
+    setup_with(n, policy, TestClock::new())
+}
+
+/// [`setup`] on `clock`.
+fn setup_with(n: usize, policy: ManagerPolicy, clock: TestClock) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
     let server = TestServer::start().unwrap();
     // 200 fetches at once on a small machine: a generous timeout, and no retry that would add requests.
     let config = config(&server)
         .with_connect_timeout(Duration::from_secs(30))
         .with_timeout(Duration::from_secs(30))
-        .with_retry_policy(RetryPolicy::default().with_max_retries(0).with_deadline(Duration::from_secs(30)));
+        .with_retry_policy(RetryPolicy::default().with_max_retries(0).with_deadline(Duration::from_secs(30)))
+        .with_clock(clock);
     let manager = TokenManager::with_policy(config, policy).unwrap();
     let clients: Vec<_> = (0..n).map(|_| server.register_client(Algorithm::Es256).unwrap()).collect();
     for (i, creds) in clients.iter().enumerate() {
@@ -122,18 +128,16 @@ async fn concurrent_callers_share_one_request_per_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_providers_are_evicted_and_refetch_once() {
     const N: usize = 20;
-    let policy = ManagerPolicy::default().idle_timeout(Duration::from_millis(200)).unwrap();
-    let (server, clients, manager) = setup(N, policy);
+    let clock = TestClock::new();
+    let (server, clients, manager) = setup_with(N, ManagerPolicy::default(), clock.clone());
     for i in 0..N {
         manager.token(&account(i), &scopes()).await.unwrap();
     }
-    // Sweeps run by themselves too, so on a slow machine early providers may already be gone; the last
-    // one was just made, after that call's sweep.
-    assert!(!manager.is_empty());
+    assert_eq!(manager.len(), N);
 
-    // Longer than the idle timeout: every provider is idle, however slow the machine.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(manager.evict_idle() >= 1);
+    // Past the idle timeout (30 min): every provider is idle.
+    clock.time.advance(Duration::from_secs(31 * 60));
+    assert_eq!(manager.evict_idle(), N);
     assert_eq!(manager.len(), 0);
     assert_eq!(manager.installations(), N, "eviction drops providers, never installations");
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Scheme, basic, cache_policy, client_with, config, jwt, server, server_with_lifetime};
+use common::{Scheme, TestClock, basic, cache_policy, client_with, config, jwt, server, server_with_lifetime};
 use td_oauth_reqwest::{Account, Grant, Scopes, TokenManager};
 use td_oauth_testkit::{
     Algorithm, AppEvent, Fault, LogCapture, app_event, check_fallback_warning, rotated_to_unknown_client,
@@ -19,7 +19,9 @@ async fn debug_errors_and_events_hold_no_secret() {
     let _events = tracing::subscriber::set_default(capture.clone());
     let server = server_with_lifetime(Scheme::Http, Duration::from_secs(10));
     let creds = server.register_client(Algorithm::Es256).unwrap();
-    let jwt_client = client_with(&server, jwt(&creds), config(&server).with_cache_policy(cache_policy(90)));
+    let clock = TestClock::new();
+    let jwt_client =
+        client_with(&server, jwt(&creds), config(&server).with_cache_policy(cache_policy(90)).with_clock(clock.clone()));
     let basic_client = client_with(&server, basic(&creds), config(&server));
     let provider = jwt_client.provider(Grant::client_credentials(Scopes::none()));
     let token = provider.token().await.unwrap();
@@ -46,7 +48,7 @@ async fn debug_errors_and_events_hold_no_secret() {
     // Events: a retry, a refresh ahead of expiry, a 401 from the API and the retry with a new token.
     server.inject(Fault::status(503));
     jwt_client.client_credentials(Scopes::none()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.time.advance(Duration::from_millis(1100));
     provider.token().await.unwrap();
     server.fail_next_api_calls(1);
     let response = api.execute(api.http_client().get(server.me_url()).build().unwrap()).await.unwrap();

@@ -140,8 +140,12 @@ pub trait Subject: Debug + Send + Sync + Sized {
     /// Asks the provider for a token.
     fn token(&self) -> impl Future<Output = Result<Arc<Self::Token>, Self::Error>> + Send;
 
-    /// Waits this long (without holding up the provider's own work).
+    /// Waits this long, in real time (without holding up the provider's own work).
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
+
+    /// Moves the provider's clock forward (a clock that also moves with real time): how a cell reaches a
+    /// token's refresh point, or the end of a backoff, without sleeping.
+    fn advance(&self, by: Duration);
 
     /// Whether `error` is this transport's error for `kind`.
     fn is(error: &Self::Error, kind: Kind) -> bool;

@@ -30,7 +30,7 @@
 //! - [`Config`]: connect and per-attempt timeouts, a response body cap, the retry and cache policies, the
 //!   system's roots and extra ones, the user agent, a clock for tests, or your own `ureq::Agent`. Redirects
 //!   are never followed.
-//! - [`SharedCache`]: the seam for a token cache shared between processes ([`Config::shared_cache`]);
+//! - [`SharedCache`]: the seam for a token cache shared between processes (`Config::with_shared_cache`);
 //!   td-oauth-redis provides one on Redis (`BlockingFleetCache`).
 //! - [`BearerAgent`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
 //!   and tries once more.

@@ -10,7 +10,7 @@ use crate::{Client, Error};
 /// How a [`TokenProvider`](crate::TokenProvider) gets a token when its own cache is cold: from a cache
 /// shared with other processes, or by fetching it with `client` (and sharing it).
 ///
-/// Set one with [`Config::shared_cache`](crate::Config::shared_cache). The provider still keeps its own
+/// Set one with [`Config::with_shared_cache`](td_oauth_core::transport::Config::with_shared_cache). The provider still keeps its own
 /// in-process cache in front of it, so warm hits never reach the shared cache. An implementation should
 /// fall back to [`Client::fetch`] whenever the shared cache is unavailable: it must not stop token delivery.
 /// Both methods block the calling thread (the provider calls them from its fetching caller, or from its
@@ -20,7 +20,7 @@ pub trait SharedCache: Send + Sync + fmt::Debug + 'static {
     fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error>;
 
     /// `token` was dropped by the provider ([`invalidate`](crate::TokenProvider::invalidate), or
-    /// [`invalidate_token`](crate::TokenProvider::invalidate_token) after the API refused it): stop handing it
+    /// [`token_rejected`](crate::TokenProvider::token_rejected) after the API refused it): stop handing it
     /// out to anyone. Called just before the provider's next [`fetch`](Self::fetch). Failures are the
     /// implementation's to report; the default does nothing.
     fn discard(&self, client: &Client, grant: &Grant, token: &TokenResponse) {

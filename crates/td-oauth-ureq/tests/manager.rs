@@ -3,12 +3,15 @@
 //! rotation (a refused new set falls back to the old one; a compromised rotation does not).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
+use common::TestClock;
 use td_oauth_core::OAuthError;
 use td_oauth_core::UnverifiedJwt;
 use td_oauth_testkit::{
@@ -35,11 +38,17 @@ fn scopes() -> Scopes {
 
 /// A server with `n` clients and a manager with one installation per client.
 fn setup(n: usize, policy: ManagerPolicy) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
+    setup_with(n, policy, TestClock::new())
+}
+
+/// [`setup`] on `clock`.
+fn setup_with(n: usize, policy: ManagerPolicy, clock: TestClock) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
     let server = TestServer::start().unwrap();
     // Many fetches at once on a small machine: a generous timeout, and no retry that would add requests.
     let config = Config::new()
         .with_timeout(Duration::from_secs(30))
-        .with_retry_policy(RetryPolicy::default().with_max_retries(0).with_deadline(Duration::from_secs(30)));
+        .with_retry_policy(RetryPolicy::default().with_max_retries(0).with_deadline(Duration::from_secs(30)))
+        .with_clock(clock);
     let manager = TokenManager::with_policy(config, policy).unwrap();
     let clients: Vec<_> = (0..n).map(|_| server.register_client(Algorithm::Es256).unwrap()).collect();
     for (i, creds) in clients.iter().enumerate() {
@@ -129,18 +138,16 @@ fn concurrent_threads_share_one_request_per_client() {
 #[test]
 fn idle_providers_are_evicted_and_refetch_once() {
     const N: usize = 20;
-    let policy = ManagerPolicy::default().idle_timeout(Duration::from_millis(200)).unwrap();
-    let (server, clients, manager) = setup(N, policy);
+    let clock = TestClock::new();
+    let (server, clients, manager) = setup_with(N, ManagerPolicy::default(), clock.clone());
     for i in 0..N {
         manager.token(&account(i), &scopes()).unwrap();
     }
-    // Sweeps run by themselves too, so on a slow machine early providers may already be gone; the last
-    // one was just made, after that call's sweep.
-    assert!(!manager.is_empty());
+    assert_eq!(manager.len(), N);
 
-    // Longer than the idle timeout: every provider is idle, however slow the machine.
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(manager.evict_idle() >= 1);
+    // Past the idle timeout (30 min): every provider is idle.
+    clock.time.advance(Duration::from_secs(31 * 60));
+    assert_eq!(manager.evict_idle(), N);
     assert_eq!(manager.len(), 0);
     assert_eq!(manager.installations(), N, "eviction drops providers, never installations");
 

@@ -68,7 +68,7 @@ pub(super) async fn cold<S: Subject>(row: &Row, server: &TestServer) -> Result<(
             ensure!(server.request_count() == requests, "the next call sent a request during the backoff");
             ensure!(started.elapsed() < QUICK, "sharing the error took {:?}", started.elapsed());
             // Once the backoff is over, the next caller fetches at once.
-            S::sleep(CACHE_BACKOFF).await;
+            provider.advance(CACHE_BACKOFF);
             let started = Instant::now();
             provider.token().await.map_err(|e| format!("the call after the backoff failed: {e:?}"))?;
             ensure!(server.request_count() == requests + 1, "the recovery took more than one request");
@@ -105,7 +105,7 @@ pub(super) async fn refresh_ahead<S: Subject>(row: &Row, server: &TestServer) ->
     server.set_token_lifetime(LIFETIME);
     let provider = S::new(server);
     let valid = provider.token().await.map_err(|e| format!("the first fetch failed: {e:?}"))?;
-    S::sleep(DUE_AFTER).await;
+    provider.advance(DUE_AFTER);
     server.inject_n((row.fault)(), row.times);
     let before = server.request_count();
     let started = Instant::now();
