@@ -154,7 +154,7 @@ fn parallel(threads: usize, hits: u64, work: &Work<'_>) -> f64 {
 /// token instead of cloning its `Arc` would allow). The best
 /// run, not the median: on a shared machine other processes can only take cores away, and the best run is
 /// the one where both were free.
-fn throughput(provider: &TokenProvider, hits: u64, repeats: usize) -> [(f64, f64); 4] {
+fn throughput(provider: &TokenProvider, hits: u64, repeats: usize) -> [(f64, f64); 5] {
     let token = |go: &Barrier| {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
@@ -193,7 +193,18 @@ fn throughput(provider: &TokenProvider, hits: u64, repeats: usize) -> [(f64, f64
         }
         (started, Instant::now())
     };
-    let works: [&Work<'_>; 4] = [&token, &private, &shared, &guard];
+    let lent = |go: &Barrier| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            go.wait();
+            let started = Instant::now();
+            for _ in 0..hits {
+                black_box(provider.with_token(|token| black_box(token.expires_in())).await.unwrap());
+            }
+            (started, Instant::now())
+        })
+    };
+    let works: [&Work<'_>; 5] = [&token, &private, &shared, &guard, &lent];
     works.map(|work| {
         let mut one = Vec::new();
         let mut two = Vec::new();
@@ -265,13 +276,23 @@ fn main() {
             best = again;
         }
     }
-    let [(one, two), (private_one, private_two), (shared_one, shared_two), (guard_one, guard_two)] = best;
+    let [
+        (one, two),
+        (private_one, private_two),
+        (shared_one, shared_two),
+        (guard_one, guard_two),
+        (lent_one, lent_two),
+    ] = best;
     println!(
-        "throughput/reqwest: warm hits, 1 thread {:.1} M/s, 2 threads {:.1} M/s: {:.2}x; control, nothing shared: \
-         {:.2}x; control, one shared Arc: {:.2}x; control, arc_swap guard: {:.2}x",
+        "throughput/reqwest: warm hits, 1 thread {:.1} M/s, 2 threads {:.1} M/s: {:.2}x; lent (with_token): \
+         {:.1} M/s, {:.1} M/s: {:.2}x; control, nothing shared: {:.2}x; control, one shared Arc: {:.2}x; \
+         control, arc_swap guard: {:.2}x",
         one / 1e6,
         two / 1e6,
         two / one,
+        lent_one / 1e6,
+        lent_two / 1e6,
+        lent_two / lent_one,
         private_two / private_one,
         shared_two / shared_one,
         guard_two / guard_one
@@ -285,7 +306,8 @@ fn main() {
              \"one_thread_ops_per_s\": {one}, \"two_threads_ops_per_s\": {two}, \
              \"private_one_thread_ops_per_s\": {private_one}, \"private_two_threads_ops_per_s\": {private_two}, \
              \"shared_arc_one_thread_ops_per_s\": {shared_one}, \"shared_arc_two_threads_ops_per_s\": {shared_two}, \
-             \"guard_one_thread_ops_per_s\": {guard_one}, \"guard_two_threads_ops_per_s\": {guard_two}}}\n}}\n",
+             \"guard_one_thread_ops_per_s\": {guard_one}, \"guard_two_threads_ops_per_s\": {guard_two}, \
+             \"lent_one_thread_ops_per_s\": {lent_one}, \"lent_two_threads_ops_per_s\": {lent_two}}}\n}}\n",
             plan.callers, plan.rounds, plan.hits_per_thread
         );
         let dir = out_dir();

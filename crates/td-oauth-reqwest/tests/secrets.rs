@@ -20,8 +20,11 @@ async fn debug_errors_and_events_hold_no_secret() {
     let server = server_with_lifetime(Scheme::Http, Duration::from_secs(10));
     let creds = server.register_client(Algorithm::Es256).unwrap();
     let clock = TestClock::new();
-    let jwt_client =
-        client_with(&server, jwt(&creds), config(&server).with_cache_policy(cache_policy(90)).with_clock(clock.clone()));
+    let jwt_client = client_with(
+        &server,
+        jwt(&creds),
+        config(&server).with_cache_policy(cache_policy(90)).with_clock(clock.clone()),
+    );
     let basic_client = client_with(&server, basic(&creds), config(&server));
     let provider = jwt_client.provider(Grant::client_credentials(Scopes::none()));
     let token = provider.token().await.unwrap();
