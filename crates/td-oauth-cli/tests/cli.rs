@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use serde_json::Value;
-use td_oauth_testkit::{Algorithm, TestServer};
+use td_oauth_testkit::{Algorithm, ClientSpec, TestServer};
 
 mod common;
 
@@ -131,6 +131,17 @@ fn basic_authentication_from_a_file_and_the_environment() {
     assert_exit(&output, 3);
     assert!(stderr(&output).contains("invalid_client"), "{}", stderr(&output));
     assert!(!stderr(&output).contains(&client.client_secret));
+
+    // An id holding `:` and a secret holding `+`, `/`, `=`, `&` and `%`: form-encoded as RFC 6749 §2.3.1 asks.
+    let spec = ClientSpec::new(Algorithm::Es256).client_id("partner:acme").client_secret("s3cret+/=&% x");
+    let partner = server.register_client_with(spec).unwrap();
+    let secret_file = scratch.file("partner-secret", &partner.client_secret);
+    let output = run(td_oauth()
+        .args(["token", "--token-url", server.token_url(), "--client-id", "partner:acme"])
+        .arg("--client-secret-file")
+        .arg(&secret_file));
+    assert_exit(&output, 0);
+    assert_eq!(server.last_request().unwrap().client_id.as_deref(), Some("partner:acme"));
 }
 
 #[test]
