@@ -151,7 +151,8 @@ impl fmt::Debug for FormBody {
 
 /// `Authorization: Basic …` as RFC 6749 §2.3.1 has it: the client id and the secret each
 /// application/x-www-form-urlencoded, joined by `:`, then Base64. Encoding first is what lets an id hold `:`
-/// and a secret hold `+`, `%` or `&` and still arrive as they are. Every buffer holding the secret is wiped.
+/// and a secret hold `+`, `%` or `&` and still arrive as they are. The buffers built here are wiped on drop; the
+/// header value is marked sensitive.
 fn basic_header(client_id: &ClientId, secret: &ClientSecret) -> HeaderValue {
     let (id, secret) = (client_id.as_str().as_bytes(), secret.secret().as_bytes());
     // Sized for the worst case (every byte percent-encoded) so no reallocation leaves a copy behind.
