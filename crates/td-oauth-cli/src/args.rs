@@ -3,16 +3,32 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use td_oauth_core::{Region, RetryPolicy};
 
 const AFTER_HELP: &str = "\
-Exit status: 0 success; 1 the token endpoint could not be reached or gave an unusable answer;
-2 bad input or configuration; 3 the server refused the request (invalid_client, invalid_grant, ...).
+Exit status, decided by what the answer means, so that a script can tell a refusal from a hiccup:
+  0  success (also when the reader of standard output stops early, e.g. `| head -c1`)
+  1  try again later: the token endpoint could not be reached or timed out; it answered 5xx or 429, or an
+     OAuth error that says so (server_error, temporarily_unavailable, slow_down), after the retries; or its
+     answer was unusable (not JSON, no token, a token with characters the RFCs forbid)
+  2  bad input or configuration, found before anything was sent: flags, files, environment
+  3  refused: the server rejected the credentials or the grant with an OAuth error such as invalid_client,
+     invalid_grant, invalid_scope or unauthorized_client (HTTP 400 or 401, or even 200), or answered 401 or
+     403 without one; fix the credentials, retrying will not help
+
+Where secrets come from: a file, standard input or the environment, never the command line, which every
+user of the machine can read (ps, /proc) and which lands in shell history.
+  private key         --private-key-file PATH, or TALKDESK_PRIVATE_KEY holding the key itself
+  client secret       --client-secret-file PATH, or TALKDESK_CLIENT_SECRET
+  code, verifier      --code - (standard input), --code-file PATH, or TALKDESK_CODE;
+                      --code-verifier-file PATH or TALKDESK_CODE_VERIFIER
+  refresh token       --refresh-token - (standard input), --refresh-token-file PATH, or TALKDESK_REFRESH_TOKEN
+  JWT to inspect      standard input
+A file holding a private key or client secret should be readable by you alone (chmod 600): td-oauth warns
+when it is not. Secret files and standard input are read up to 64 KiB.
 
 Set TD_OAUTH_LOG=debug (or trace) to see fetches, retries and refreshes on standard error; no secret is ever
-logged.
-
-Private keys and client secrets are read from files or the environment, never from flags, so they stay out
-of shell history and process listings; pipe a refresh token in with `--refresh-token -`.";
+logged.";
 
 /// Get Talkdesk OAuth 2.0 access tokens, debug client assertions, run a local identity server.
 #[derive(Debug, Parser)]
@@ -40,7 +56,8 @@ pub(crate) enum Command {
         /// Print the whole token response as one JSON object instead of the access token alone.
         #[arg(long)]
         json: bool,
-        /// Print the HTTP request that would be sent (with the assertion decoded) and send nothing.
+        /// Print the HTTP request that would be sent and send nothing: the assertion's header and claims
+        /// decoded, its signature and any client secret redacted, so that the output is no credential.
         #[arg(long)]
         dry_run: bool,
         /// Share the token through Redis with every machine that uses the same cache: one token request per
@@ -65,17 +82,18 @@ pub(crate) enum Command {
     AuthorizeUrl {
         #[command(flatten)]
         connection: Connection,
-        /// Where the browser returns with the code; must be registered for the client.
+        /// Where the browser returns with the code; must be registered for the client. https, http to a
+        /// loopback address, or a native app's private-use scheme (com.example.app:/cb); no fragment.
         #[arg(long, value_name = "URI")]
         redirect_uri: String,
         /// Scopes to ask the user for, space-separated.
         #[arg(long, value_name = "SCOPES")]
         scope: Option<String>,
-        /// The `state` to send (default: random).
-        #[arg(long)]
+        /// The `state` to send (default: random). May begin with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         state: Option<String>,
-        /// The `nonce` to send (default: random).
-        #[arg(long)]
+        /// The `nonce` to send (default: random). May begin with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         nonce: Option<String>,
         /// Add a PKCE S256 challenge; the verifier is printed with --json, keep it for `exchange`.
         #[arg(long)]
@@ -89,35 +107,48 @@ pub(crate) enum Command {
     },
 
     /// Exchange an authorization code for tokens (authorization-code grant).
-    #[command(after_help = "Example:
-  td-oauth exchange --code CODE --redirect-uri https://app.example/cb --code-verifier VERIFIER --json")]
+    #[command(after_help = "Examples (the code and verifier stay off the command line):
+  td-oauth exchange --redirect-uri https://app.example/cb --code - --code-verifier-file verifier.txt --json
+  td-oauth exchange --redirect-uri https://app.example/cb --code-file code.txt --code-verifier-file verifier.txt")]
     Exchange {
         #[command(flatten)]
         connection: Connection,
-        /// The code from the redirect.
-        #[arg(long)]
-        code: String,
-        /// The redirect URI sent in the authorize request.
+        /// The code from the redirect; `-` reads it from standard input (or use --code-file or TALKDESK_CODE:
+        /// a value given here is visible to other users).
+        #[arg(long, value_name = "CODE", allow_hyphen_values = true)]
+        code: Option<String>,
+        /// A file holding the code.
+        #[arg(long, value_name = "PATH")]
+        code_file: Option<PathBuf>,
+        /// The redirect URI sent in the authorize request, byte for byte.
         #[arg(long, value_name = "URI")]
         redirect_uri: String,
-        /// The PKCE verifier, if the authorize request carried a challenge.
-        #[arg(long, value_name = "VERIFIER")]
+        /// The PKCE verifier, if the authorize request carried a challenge; `-` reads standard input (or use
+        /// --code-verifier-file or TALKDESK_CODE_VERIFIER: a value given here is visible to other users).
+        #[arg(long, value_name = "VERIFIER", allow_hyphen_values = true)]
         code_verifier: Option<String>,
+        /// A file holding the PKCE verifier.
+        #[arg(long, value_name = "PATH")]
+        code_verifier_file: Option<PathBuf>,
         /// Print the whole token response as JSON.
         #[arg(long)]
         json: bool,
     },
 
     /// Get a new access token from a refresh token (refresh-token grant).
-    #[command(after_help = "Examples:
+    #[command(after_help = "Examples (the refresh token stays off the command line):
   td-oauth refresh --refresh-token - --json < refresh-token.txt
-  td-oauth refresh --refresh-token \"$REFRESH_TOKEN\" --scope users:read")]
+  td-oauth refresh --refresh-token-file refresh-token.txt --scope users:read")]
     Refresh {
         #[command(flatten)]
         connection: Connection,
-        /// The refresh token, or `-` to read it from standard input.
-        #[arg(long, value_name = "TOKEN")]
-        refresh_token: String,
+        /// `-` reads the refresh token from standard input (or use --refresh-token-file or
+        /// TALKDESK_REFRESH_TOKEN: a token given here is visible to other users).
+        #[arg(long, value_name = "TOKEN", allow_hyphen_values = true)]
+        refresh_token: Option<String>,
+        /// A file holding the refresh token.
+        #[arg(long, value_name = "PATH")]
+        refresh_token_file: Option<PathBuf>,
         /// Narrow the scopes, space-separated.
         #[arg(long, value_name = "SCOPES")]
         scope: Option<String>,
@@ -128,14 +159,17 @@ pub(crate) enum Command {
 
     /// Decode a JWT (access token, ID token, assertion) without trusting it, and show when it expires.
     #[command(after_help = "Examples:
-  td-oauth inspect eyJhbGciOi...
-  td-oauth token | td-oauth inspect")]
+  td-oauth token | td-oauth inspect
+  td-oauth inspect < token.txt")]
     Inspect {
-        /// The JWT; read from standard input when absent.
+        /// The JWT; read from standard input when absent or `-` (a token given here is visible to other
+        /// users).
+        #[arg(allow_hyphen_values = true)]
         token: Option<String>,
     },
 
     /// Run the local Talkdesk-compatible identity server (td-oauth-testkit) in the foreground.
+    #[cfg(feature = "local-server")]
     #[command(after_help = "Example:
   td-oauth serve --port 8443 --https")]
     Serve {
@@ -148,7 +182,18 @@ pub(crate) enum Command {
     },
 
     /// Walk through the whole flow against an in-process identity server: no account, no network.
+    #[cfg(feature = "local-server")]
     Demo,
+}
+
+/// The longest `--timeout` and `--deadline`: beyond this a token request is not slow but stuck.
+const MAX_WAIT_SECS: u64 = 3600;
+/// The most `--retries`: each retry is another request to the identity service.
+const MAX_RETRIES: u32 = 10;
+
+/// The library's total deadline for all attempts, in whole seconds: the CLI's default, so both are one rule.
+fn default_deadline() -> u64 {
+    RetryPolicy::default().deadline().as_secs()
 }
 
 /// Where the token endpoint is and how the client authenticates; each flag also reads the variable shown.
@@ -157,9 +202,9 @@ pub(crate) struct Connection {
     /// The Talkdesk account name (acme for acme.mytalkdesk.com).
     #[arg(long, env = "TALKDESK_ACCOUNT", value_name = "NAME")]
     pub(crate) account: Option<String>,
-    /// The account's region.
-    #[arg(long, env = "TALKDESK_REGION", default_value = "us", value_parser = ["us", "eu", "ca", "au"])]
-    pub(crate) region: String,
+    /// The account's region: us (the default), eu, ca or au, in any case.
+    #[arg(long, env = "TALKDESK_REGION", value_name = "REGION", value_parser = parse_region)]
+    pub(crate) region: Option<Region>,
     /// The token endpoint, instead of --account and --region (https, or http on loopback only).
     #[arg(long, env = "TALKDESK_TOKEN_URL", value_name = "URL")]
     pub(crate) token_url: Option<String>,
@@ -169,11 +214,12 @@ pub(crate) struct Connection {
     /// The client key id (the assertion's `kid`).
     #[arg(long, env = "TALKDESK_KEY_ID", value_name = "KID")]
     pub(crate) key_id: Option<String>,
-    /// A file holding the private key in any form Talkdesk or OpenSSL writes (or set TALKDESK_PRIVATE_KEY to
-    /// the key itself).
+    /// A file holding the private key in any form Talkdesk or OpenSSL writes, PEM, Base64 or binary DER (or
+    /// set TALKDESK_PRIVATE_KEY to the key itself).
     #[arg(long, env = "TALKDESK_PRIVATE_KEY_FILE", value_name = "PATH")]
     pub(crate) private_key_file: Option<PathBuf>,
-    /// The key's algorithm (ES256, ES384, ES512, PS256, PS384, PS512); inferred from the key when absent.
+    /// The key's algorithm (ES256, ES384, ES512, PS256, PS384, PS512), Talkdesk's key_algorithm. Inferred
+    /// from an EC key; an RSA key is taken for PS256 unless this says PS384 or PS512.
     #[arg(long, env = "TALKDESK_KEY_ALGORITHM", value_name = "ALG")]
     pub(crate) algorithm: Option<String>,
     /// A file holding the client secret: HTTP Basic authentication instead of a signed JWT (or set
@@ -186,10 +232,21 @@ pub(crate) struct Connection {
     /// The assertion's `aud` (default: the token URL).
     #[arg(long, value_name = "AUD")]
     pub(crate) audience: Option<String>,
-    /// Seconds to wait for each attempt.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// Seconds to wait for each attempt (at most the --deadline).
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
     pub(crate) timeout: u64,
-    /// Retries after a failed attempt (connection errors, timeouts, 5xx, 429).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    /// Retries after a failed attempt (connection errors, timeouts, 5xx, 429, temporary OAuth errors).
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES)))]
     pub(crate) retries: u32,
+    /// Seconds all attempts together may take, retries and their waits included; no retry starts that would
+    /// end past it (the default is the library's).
+    #[arg(long, value_name = "SECS", default_value_t = default_deadline(),
+          value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
+    pub(crate) deadline: u64,
+}
+
+fn parse_region(code: &str) -> Result<Region, String> {
+    code.parse().map_err(|err: td_oauth_core::Error| err.to_string())
 }

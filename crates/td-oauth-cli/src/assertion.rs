@@ -6,6 +6,7 @@ use td_oauth_core::OsRandom;
 
 use crate::args::Connection;
 use crate::error::CliError;
+use crate::output::out;
 
 pub(crate) fn assertion(connection: &Connection) -> Result<(), CliError> {
     let client = connection.token_client()?;
@@ -15,6 +16,5 @@ pub(crate) fn assertion(connection: &Connection) -> Result<(), CliError> {
         )
     })?;
     let assertion = signer.sign(SystemTime::now(), &OsRandom::new())?;
-    println!("{}", assertion.secret());
-    Ok(())
+    out!("{}", assertion.secret())
 }

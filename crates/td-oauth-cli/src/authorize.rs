@@ -1,10 +1,11 @@
 //! `authorize-url`: the URL that starts the authorization-code flow.
 
 use serde_json::json;
-use td_oauth_core::{AuthorizeRequest, EndpointUrl, OsRandom, Scopes};
+use td_oauth_core::{AuthorizeRequest, EndpointUrl, OsRandom, Scopes, check_redirect_uri};
 
 use crate::args::Connection;
 use crate::error::CliError;
+use crate::output::out;
 
 pub(crate) struct Options<'a> {
     pub(crate) redirect_uri: &'a str,
@@ -17,6 +18,8 @@ pub(crate) struct Options<'a> {
 }
 
 pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> Result<(), CliError> {
+    // The same check the code exchange makes, so a URI that cannot receive a code is refused here first.
+    check_redirect_uri(options.redirect_uri)?;
     let endpoint = match options.authorize_url {
         Some(url) => EndpointUrl::parse("authorize", url)?,
         None => connection.endpoints()?.authorize_url().cloned().ok_or_else(|| {
@@ -35,12 +38,11 @@ pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> R
     let (url, pending) = request.build(&endpoint, &OsRandom::new())?;
     if options.json {
         let verifier = pending.code_verifier().map(|v| v.secret().to_owned());
-        println!(
+        out!(
             "{}",
             json!({"url": url.as_str(), "state": pending.state(), "nonce": pending.nonce(), "code_verifier": verifier})
-        );
+        )
     } else {
-        println!("{url}");
+        out!("{url}")
     }
-    Ok(())
 }

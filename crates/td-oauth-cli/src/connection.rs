@@ -1,15 +1,19 @@
-//! Turning the connection flags and environment into the core's endpoints and credentials.
+//! Turning the connection flags and environment into the core's endpoints and credentials, and the blocking
+//! transport that sends with them.
 
 use std::path::Path;
 use std::time::Duration;
 
 use td_oauth_core::{
-    Algorithm, ClientId, ClientSecret, Credentials, Endpoints, KeyId, PrivateKey, Region, RetryPolicy, TokenClient,
+    Algorithm, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId, PrivateKey, RetryPolicy, TokenClient,
+    TokenResponse,
 };
 use td_oauth_ureq::Config;
+use zeroize::Zeroizing;
 
 use crate::args::Connection;
 use crate::error::CliError;
+use crate::secrets::{self, Lifetime};
 
 /// The variable holding the private key itself (the flag only ever names a file).
 pub(crate) const PRIVATE_KEY_VAR: &str = "TALKDESK_PRIVATE_KEY";
@@ -17,15 +21,23 @@ pub(crate) const PRIVATE_KEY_VAR: &str = "TALKDESK_PRIVATE_KEY";
 pub(crate) const CLIENT_SECRET_VAR: &str = "TALKDESK_CLIENT_SECRET";
 
 impl Connection {
-    /// The token endpoint and friends, from --token-url or --account and --region.
+    /// The token endpoint and friends, from --token-url, or --account and --region; both at once contradict
+    /// each other and are refused rather than one silently ignored.
     pub(crate) fn endpoints(&self) -> Result<Endpoints, CliError> {
-        match (&self.token_url, &self.account) {
-            (Some(url), _) => Ok(Endpoints::from_token_url(url)?),
-            (None, Some(account)) => {
-                let region: Region = self.region.parse()?;
-                Ok(Endpoints::talkdesk(account, region)?)
-            }
-            (None, None) => Err(CliError::Input(
+        match (&self.token_url, &self.account, self.region) {
+            (Some(_), Some(_), _) => Err(CliError::Input(
+                "both an account (--account or TALKDESK_ACCOUNT) and a token URL (--token-url or \
+                 TALKDESK_TOKEN_URL) are given, and they may name different servers: give one of them"
+                    .into(),
+            )),
+            (Some(_), None, Some(_)) => Err(CliError::Input(
+                "--region (or TALKDESK_REGION) picks the server for --account; with --token-url (or \
+                 TALKDESK_TOKEN_URL) it means nothing: give one of them"
+                    .into(),
+            )),
+            (Some(url), None, None) => Ok(Endpoints::from_token_url(url)?),
+            (None, Some(account), region) => Ok(Endpoints::talkdesk(account, region.unwrap_or_default())?),
+            (None, None, _) => Err(CliError::Input(
                 "no token endpoint: give --account NAME (or TALKDESK_ACCOUNT), or --token-url URL".into(),
             )),
         }
@@ -41,24 +53,31 @@ impl Connection {
 
     /// The private key from --private-key-file or TALKDESK_PRIVATE_KEY, if either is given.
     fn private_key(&self) -> Result<Option<PrivateKey>, CliError> {
-        let text = match (&self.private_key_file, std::env::var(PRIVATE_KEY_VAR)) {
-            (Some(path), _) => read_secret_file(path, "private key")?,
-            (None, Ok(text)) if !text.trim().is_empty() => text,
-            _ => return Ok(None),
+        let algorithm = self.algorithm.as_deref().map(str::parse::<Algorithm>).transpose()?;
+        let parse = |text: &str| match algorithm {
+            Some(algorithm) => PrivateKey::parse_with_algorithm(text, algorithm),
+            None => PrivateKey::parse(text),
         };
-        let key = match &self.algorithm {
-            Some(name) => PrivateKey::parse_with_algorithm(&text, name.parse::<Algorithm>()?)?,
-            None => PrivateKey::parse(&text)?,
-        };
-        Ok(Some(key))
+        if let Some(path) = &self.private_key_file {
+            let bytes = secrets::read_file(path, "private key", secrets::MAX_SECRET_BYTES, Lifetime::LongLived)?;
+            return Ok(Some(match std::str::from_utf8(&bytes) {
+                Ok(text) => parse(text)?,
+                // Not text: binary DER, as `openssl pkcs8 -topk8 -nocrypt -outform DER` writes it.
+                Err(_) => PrivateKey::from_der(&bytes, algorithm)?,
+            }));
+        }
+        match std::env::var(PRIVATE_KEY_VAR).map(Zeroizing::new) {
+            Ok(text) if !text.trim().is_empty() => Ok(Some(parse(&text)?)),
+            _ => Ok(None),
+        }
     }
 
     /// A signed JWT when a key is given (unless --client-secret-file asks for Basic), else Basic.
     pub(crate) fn credentials(&self) -> Result<Credentials, CliError> {
         let client_id = self.client_id()?;
         if let Some(path) = &self.client_secret_file {
-            let secret = read_secret_file(path, "client secret")?;
-            return Ok(Credentials::client_secret(client_id, ClientSecret::new(secret.trim()))?);
+            let secret = secrets::read_text_file(path, "client secret", Lifetime::LongLived)?;
+            return Ok(Credentials::client_secret(client_id, ClientSecret::new(secret.as_str()))?);
         }
         if let Some(key) = self.private_key()? {
             let key_id = self.key_id.as_deref().ok_or_else(|| {
@@ -66,7 +85,7 @@ impl Connection {
             })?;
             return Ok(Credentials::private_key_jwt(client_id, KeyId::new(key_id)?, key));
         }
-        match std::env::var(CLIENT_SECRET_VAR) {
+        match std::env::var(CLIENT_SECRET_VAR).map(Zeroizing::new) {
             Ok(secret) if !secret.trim().is_empty() => {
                 Ok(Credentials::client_secret(client_id, ClientSecret::new(secret.trim()))?)
             }
@@ -86,20 +105,23 @@ impl Connection {
         })
     }
 
-    /// The blocking transport, with --timeout and --retries.
+    /// The blocking transport, with --timeout, --retries and --deadline.
     pub(crate) fn ureq_client(&self) -> Result<td_oauth_ureq::Client, CliError> {
         self.ureq_client_with(Config::new())
     }
 
     /// [`ureq_client`](Self::ureq_client) on top of `config` (e.g. one with a shared cache).
     pub(crate) fn ureq_client_with(&self, config: Config) -> Result<td_oauth_ureq::Client, CliError> {
-        if self.timeout == 0 {
-            return Err(CliError::Input("--timeout must be at least 1 second".into()));
+        if self.timeout > self.deadline {
+            return Err(CliError::Input(format!(
+                "--timeout {} is longer than the --deadline of {} s for all attempts together; raise --deadline too",
+                self.timeout, self.deadline
+            )));
         }
+        // Both bounded by the flags' parsers, so no arithmetic on them can overflow.
         let timeout = Duration::from_secs(self.timeout);
-        let retry = RetryPolicy::default().with_max_retries(self.retries).with_deadline(
-            timeout.saturating_mul(self.retries.saturating_add(1)).saturating_add(Duration::from_secs(5)),
-        );
+        let retry =
+            RetryPolicy::default().with_max_retries(self.retries).with_deadline(Duration::from_secs(self.deadline));
         let mut config = config.with_timeout(timeout).with_connect_timeout(timeout).with_retry_policy(retry);
         if let Some(path) = &self.ca_file {
             // ureq trusts one root store: with --ca-file, that file's certificates only.
@@ -110,13 +132,37 @@ impl Connection {
         }
         Ok(td_oauth_ureq::Client::from_token_client(self.token_client()?, config)?)
     }
+
+    /// Fetches a token for `grant`, with a hint when the flags may explain a refusal.
+    pub(crate) fn fetch(&self, grant: &Grant) -> Result<TokenResponse, CliError> {
+        let client = self.ureq_client()?;
+        client.fetch(grant).map_err(|err| self.explain(err, client.token_client()))
+    }
+
+    /// The error, with a hint when the server refused the client and an RSA key was taken for PS256 because
+    /// no algorithm was given: Talkdesk's RSA clients may be PS384 or PS512, which the key cannot tell.
+    pub(crate) fn explain(&self, err: td_oauth_ureq::Error, tokens: &TokenClient) -> CliError {
+        let guessed_ps256 = self.algorithm.is_none()
+            && tokens.assertion_signer().is_some_and(|signer| signer.key().algorithm() == Algorithm::Ps256);
+        let refused_client = err.oauth().is_some_and(|oauth| oauth.is_invalid_client());
+        let err = CliError::from(err);
+        if guessed_ps256 && refused_client {
+            err.with_hint(
+                "the key is RSA and no --algorithm was given, so the assertion was signed with PS256; if the \
+                 client's key_algorithm is PS384 or PS512, give --algorithm (or TALKDESK_KEY_ALGORITHM)",
+            )
+        } else {
+            err
+        }
+    }
 }
 
 /// The DER of every `CERTIFICATE` block in a PEM file.
 fn pem_certificates(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
     use base64::Engine as _;
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| CliError::Input(format!("cannot read the CA file {}: {err}", path.display())))?;
+    let bytes = secrets::read_file(path, "CA", secrets::MAX_CA_FILE_BYTES, Lifetime::Short)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| CliError::Input(format!("the CA file {} is not PEM text", path.display())))?;
     let mut certificates = Vec::new();
     for block in text.split("-----BEGIN CERTIFICATE-----").skip(1) {
         let body = block.split("-----END CERTIFICATE-----").next().unwrap_or_default();
@@ -130,10 +176,4 @@ fn pem_certificates(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
         return Err(CliError::Input(format!("the CA file {} holds no PEM certificate", path.display())));
     }
     Ok(certificates)
-}
-
-/// Reads a file holding a secret, with an error that names the file but never its content.
-pub(crate) fn read_secret_file(path: &Path, what: &str) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
-        .map_err(|err| CliError::Input(format!("cannot read the {what} file {}: {err}", path.display())))
 }

@@ -12,6 +12,7 @@ use td_oauth_core::{
 use td_oauth_testkit::{Algorithm, TestServer};
 
 use crate::error::CliError;
+use crate::output::out;
 
 fn check(condition: bool, what: &str) -> Result<(), CliError> {
     if condition { Ok(()) } else { Err(CliError::Failed(format!("demo: {what}"))) }
@@ -28,14 +29,14 @@ fn describe(token: &TokenResponse) -> String {
 }
 
 pub(crate) fn demo() -> Result<(), CliError> {
-    println!("1. Starting a Talkdesk-compatible identity server on loopback (td-oauth-testkit)…");
+    out!("1. Starting a Talkdesk-compatible identity server on loopback (td-oauth-testkit)…")?;
     let server = TestServer::start()?;
-    println!("   token endpoint: {}", server.token_url());
+    out!("   token endpoint: {}", server.token_url())?;
 
-    println!("\n2. Registering a client with an ES256 key, handed out as Talkdesk does (one-line Base64 PKCS#8)…");
+    out!("\n2. Registering a client with an ES256 key, handed out as Talkdesk does (one-line Base64 PKCS#8)…")?;
     let registered = server.register_client(Algorithm::Es256)?;
-    println!("   client id {}, key id {}", registered.client_id, registered.key_id);
-    println!("   private key starts {}…", &registered.private_key.chars().take(20).collect::<String>());
+    out!("   client id {}, key id {}", registered.client_id, registered.key_id)?;
+    out!("   private key starts {}…", &registered.private_key.chars().take(20).collect::<String>())?;
     let endpoints = Endpoints::from_token_url(server.token_url())?;
     let credentials = || -> Result<Credentials, CliError> {
         Ok(Credentials::private_key_jwt(
@@ -45,32 +46,32 @@ pub(crate) fn demo() -> Result<(), CliError> {
         ))
     };
 
-    println!("\n3. Signing a client assertion (private_key_jwt) with td-oauth-core…");
+    out!("\n3. Signing a client assertion (private_key_jwt) with td-oauth-core…")?;
     let core = TokenClient::new(&endpoints, credentials()?);
     let signer = core.assertion_signer().ok_or_else(|| CliError::Failed("demo: no assertion signer".into()))?;
     let assertion = signer.sign(SystemTime::now(), &OsRandom::new())?;
     let jwt = UnverifiedJwt::decode(assertion.secret())?;
-    println!("   header: {}", pretty(jwt.header()));
-    println!("   claims: {}", pretty(jwt.claims()));
+    out!("   header: {}", pretty(jwt.header()))?;
+    out!("   claims: {}", pretty(jwt.claims()))?;
     check(jwt.claims().get("aud").and_then(Value::as_str) == Some(server.token_url()), "aud is not the token URL")?;
 
-    println!("\n4. Fetching a token with the blocking provider (td-oauth-ureq)…");
+    out!("\n4. Fetching a token with the blocking provider (td-oauth-ureq)…")?;
     let blocking = td_oauth_ureq::TokenProvider::client_credentials(
         td_oauth_ureq::Client::from_token_client(core, td_oauth_ureq::Config::new())?,
         Scopes::none(),
     );
     let first = blocking.token()?;
-    println!("   got a Bearer token: {}", describe(&first));
-    println!("   token requests the server has seen: {}", server.request_count());
+    out!("   got a Bearer token: {}", describe(&first))?;
+    out!("   token requests the server has seen: {}", server.request_count())?;
     check(server.request_count() == 1, "the first token should take exactly one request")?;
 
-    println!("\n5. Asking again: a cache hit, no request…");
+    out!("\n5. Asking again: a cache hit, no request…")?;
     let again = blocking.token()?;
     check(Arc::ptr_eq(&first, &again), "the second token should be the cached one")?;
-    println!("   same token, requests still {}", server.request_count());
+    out!("   same token, requests still {}", server.request_count())?;
     check(server.request_count() == 1, "a cache hit must not send a request")?;
 
-    println!("\n6. Fetching a token with the async provider (td-oauth-reqwest on tokio)…");
+    out!("\n6. Fetching a token with the async provider (td-oauth-reqwest on tokio)…")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -79,8 +80,8 @@ pub(crate) fn demo() -> Result<(), CliError> {
     let async_provider = async_client.provider(Grant::client_credentials(Scopes::none()));
     let me = runtime.block_on(async {
         let token = async_provider.token().await?;
-        println!("   got a Bearer token: {}", describe(&token));
-        println!("\n7. Calling a protected API with it (Authorization: Bearer, refreshed once on a 401)…");
+        out!("   got a Bearer token: {}", describe(&token))?;
+        out!("\n7. Calling a protected API with it (Authorization: Bearer, refreshed once on a 401)…")?;
         let bearer = async_provider.bearer_client();
         let request = bearer
             .http_client()
@@ -92,16 +93,16 @@ pub(crate) fn demo() -> Result<(), CliError> {
         let body = response.text().await.unwrap_or_default();
         Ok::<_, CliError>((status, body))
     })?;
-    println!("   GET {} -> {}: {}", server.me_url(), me.0, me.1);
+    out!("   GET {} -> {}: {}", server.me_url(), me.0, me.1)?;
     check(me.0 == 200, "the protected resource should accept the token")?;
     check(server.request_count() == 3, "the async provider should have fetched once")?;
 
-    println!("\n8. Refreshing: the blocking provider drops its token and fetches a new one…");
+    out!("\n8. Refreshing: the blocking provider drops its token and fetches a new one…")?;
     let refreshed = blocking.force_refresh()?;
     check(refreshed.access_token().secret() != first.access_token().secret(), "the refreshed token should be new")?;
-    println!("   a different token: {}", describe(&refreshed));
-    println!("   token requests the server has seen: {}", server.count_path(td_oauth_testkit::TOKEN_PATH));
+    out!("   a different token: {}", describe(&refreshed))?;
+    out!("   token requests the server has seen: {}", server.count_path(td_oauth_testkit::TOKEN_PATH))?;
 
-    println!("\nEvery step worked. Debug output never shows a secret: {refreshed:?}");
+    out!("\nEvery step worked. Debug output never shows a secret: {refreshed:?}")?;
     Ok(())
 }

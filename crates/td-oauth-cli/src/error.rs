@@ -1,39 +1,75 @@
-//! The command's one error type, and the exit status each kind maps to.
+//! The command's one error type, and the exit status each kind maps to (the table in `td-oauth --help`).
 
 use std::process::ExitCode;
 
-/// Why a command failed. The message is printed as `td-oauth: <message>`; none holds a secret.
+use td_oauth_core::http::StatusCode;
+
+/// Why a command stopped. The message is printed as `td-oauth: <message>`; none holds a secret.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
-    /// Bad input or configuration: fix the command line or the environment.
+    /// Bad input or configuration, found before anything was sent: fix the command line, a file or the
+    /// environment. Exit status 2.
     #[error("{0}")]
     Input(String),
-    /// The server refused the request with an OAuth error.
+    /// The server refused the credentials or the grant (`invalid_client`, `invalid_grant`, …): trying again
+    /// will not help. Exit status 3.
     #[error("{0}")]
     Refused(String),
-    /// The server could not be reached, or gave an unusable answer.
+    /// No usable answer: unreachable, timed out, a temporary refusal (5xx, 429, `temporarily_unavailable`,
+    /// …) or a body that cannot be used. Trying again later may help. Exit status 1.
     #[error("{0}")]
     Failed(String),
+    /// Standard output was closed by its reader (`| head -c1`): stop quietly, as other Unix tools do.
+    #[error("standard output was closed")]
+    Closed,
 }
 
 impl CliError {
     pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
+            CliError::Closed => ExitCode::SUCCESS,
             CliError::Failed(_) => ExitCode::from(1),
             CliError::Input(_) => ExitCode::from(2),
             CliError::Refused(_) => ExitCode::from(3),
         }
     }
+
+    /// The same error with a hint about what to do appended to its message.
+    pub(crate) fn with_hint(self, hint: &str) -> Self {
+        match self {
+            CliError::Input(m) => CliError::Input(format!("{m}\nhint: {hint}")),
+            CliError::Refused(m) => CliError::Refused(format!("{m}\nhint: {hint}")),
+            CliError::Failed(m) => CliError::Failed(format!("{m}\nhint: {hint}")),
+            CliError::Closed => CliError::Closed,
+        }
+    }
+}
+
+/// An answer that may succeed later: the message says so, since the core's calls it a refusal.
+fn temporary(err: impl std::fmt::Display) -> CliError {
+    CliError::Failed(format!("{err} (this may be temporary: try again later)"))
 }
 
 impl From<td_oauth_core::Error> for CliError {
+    /// Decided by what the answer means, not by its format: status and OAuth code together.
     fn from(err: td_oauth_core::Error) -> Self {
         use td_oauth_core::Error as E;
-        match err {
+        match &err {
+            E::OAuth(_) | E::UnexpectedStatus { .. } if err.is_retryable() => temporary(err),
             E::OAuth(_) | E::Authorization { .. } => CliError::Refused(err.to_string()),
+            // A bare 401 or 403 is still the server saying no to these credentials.
+            E::UnexpectedStatus { status, .. }
+                if matches!(*status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) =>
+            {
+                CliError::Refused(err.to_string())
+            }
             E::MalformedResponse { .. } | E::UnexpectedStatus { .. } | E::Crypto(_) => {
                 CliError::Failed(err.to_string())
             }
+            E::FeatureRequired { algorithm, feature } => CliError::Input(format!(
+                "{algorithm} keys need td-oauth built with its `{feature}` feature, which is on by default but \
+                 was left out of this binary: build it again with the default features, or with `--features {feature}`"
+            )),
             _ => CliError::Input(err.to_string()),
         }
     }
@@ -46,11 +82,13 @@ impl From<td_oauth_core::transport::Error> for CliError {
         match err {
             E::Core(core) => core.into(),
             E::Config { .. } => CliError::Input(err.to_string()),
+            other if other.is_retryable() => temporary(other),
             other => CliError::Failed(other.to_string()),
         }
     }
 }
 
+#[cfg(feature = "local-server")]
 impl From<td_oauth_testkit::Error> for CliError {
     fn from(err: td_oauth_testkit::Error) -> Self {
         CliError::Failed(format!("the local identity server failed: {err}"))

@@ -24,7 +24,7 @@ pub(crate) fn cached_token(
     let cache = BlockingFleetCache::new(cache_url, key).map_err(|err| CliError::Input(format!("--cache: {err}")))?;
     // The provider path, as a blocking service would use it: its cold fetch goes through the fleet cache.
     let client = connection.ureq_client_with(Config::new().with_shared_cache(Arc::new(cache)))?;
-    Ok(client.provider(grant).token()?)
+    client.provider(grant).token().map_err(|err| connection.explain(err, client.token_client()))
 }
 
 /// The key from TD_OAUTH_CACHE_KEY; without it, `--cache` is refused rather than storing tokens unsealed.

@@ -2,9 +2,9 @@
 //!
 //! A thin command over the td-oauth crates: td-oauth-core builds and checks everything, td-oauth-ureq sends
 //! it, td-oauth-redis shares tokens across machines for `token --cache`, td-oauth-testkit runs the local
-//! server behind `serve` and `demo`. Secrets come from files or the environment, never from flags; errors
-//! go to standard error as `td-oauth: …` with an exit status that says what kind of failure it was (see
-//! `td-oauth --help`).
+//! server behind `serve` and `demo` (the default `local-server` feature). Secrets come from files, standard
+//! input or the environment, never from the command line the help shows; errors go to standard error as
+//! `td-oauth: …` with an exit status that says what the answer meant (see `td-oauth --help`).
 
 #![forbid(unsafe_code)]
 // A command-line tool: printing is its job.
@@ -14,10 +14,15 @@ mod args;
 mod assertion;
 mod authorize;
 mod connection;
+#[cfg(feature = "local-server")]
 mod demo;
+mod dry_run;
 mod error;
 mod fleet;
 mod inspect;
+mod output;
+mod secrets;
+#[cfg(feature = "local-server")]
 mod serve;
 mod token;
 
@@ -27,6 +32,8 @@ use clap::Parser as _;
 
 use crate::args::{Cli, Command};
 use crate::error::CliError;
+use crate::output::report;
+use crate::secrets::SecretArg;
 
 /// The variable that turns on diagnostics on standard error: `error`, `warn`, `info`, `debug` or `trace`.
 const LOG_VAR: &str = "TD_OAUTH_LOG";
@@ -35,14 +42,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // With a fleet cache, say on standard error when Redis could not be used (the token still comes).
     let uses_cache = matches!(&cli.command, Command::Token { cache: Some(_), .. });
-    if let Err(err) = init_logging(uses_cache.then_some(tracing::Level::WARN)) {
-        eprintln!("td-oauth: {err}");
-        return err.exit_code();
-    }
-    match run(cli) {
+    let result =
+        init_logging(uses_cache.then_some(tracing::Level::WARN)).and_then(|()| run(cli)).and_then(|()| output::flush());
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Closed) => CliError::Closed.exit_code(),
         Err(err) => {
-            eprintln!("td-oauth: {err}");
+            report(format_args!("{err}"));
             err.exit_code()
         }
     }
@@ -62,7 +68,7 @@ fn init_logging(default: Option<tracing::Level>) -> Result<(), CliError> {
             None => return Ok(()),
         },
     };
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(true).init();
+    tracing_subscriber::fmt().with_writer(|| output::Diagnostics).with_max_level(level).with_target(true).init();
     Ok(())
 }
 
@@ -84,14 +90,40 @@ fn run(cli: Cli) -> Result<(), CliError> {
             };
             authorize::authorize_url(&connection, &options)
         }
-        Command::Exchange { connection, code, redirect_uri, code_verifier, json } => {
-            token::exchange(&connection, &code, &redirect_uri, code_verifier.as_deref(), json)
+        Command::Exchange { connection, code, code_file, redirect_uri, code_verifier, code_verifier_file, json } => {
+            let input = token::ExchangeInput {
+                code: SecretArg {
+                    what: "authorization code",
+                    flag: "--code",
+                    value: code.as_deref(),
+                    file: code_file.as_deref(),
+                    var: "TALKDESK_CODE",
+                },
+                code_verifier: SecretArg {
+                    what: "PKCE code verifier",
+                    flag: "--code-verifier",
+                    value: code_verifier.as_deref(),
+                    file: code_verifier_file.as_deref(),
+                    var: "TALKDESK_CODE_VERIFIER",
+                },
+                redirect_uri: &redirect_uri,
+            };
+            token::exchange(&connection, &input, json)
         }
-        Command::Refresh { connection, refresh_token, scope, json } => {
+        Command::Refresh { connection, refresh_token, refresh_token_file, scope, json } => {
+            let refresh_token = SecretArg {
+                what: "refresh token",
+                flag: "--refresh-token",
+                value: refresh_token.as_deref(),
+                file: refresh_token_file.as_deref(),
+                var: "TALKDESK_REFRESH_TOKEN",
+            };
             token::refresh(&connection, &refresh_token, scope.as_deref(), json)
         }
         Command::Inspect { token } => inspect::inspect(token.as_deref()),
+        #[cfg(feature = "local-server")]
         Command::Serve { port, https } => serve::serve(port, https),
+        #[cfg(feature = "local-server")]
         Command::Demo => demo::demo(),
     }
 }

@@ -96,14 +96,9 @@ impl Credentials {
         Credentials::PrivateKeyJwt { client_id, key_id, key }
     }
 
-    /// Client-secret credentials. The id may not contain `:`, which Basic authentication cannot carry.
+    /// Client-secret credentials, sent with HTTP Basic authentication. Id and secret are form-encoded first
+    /// (RFC 6749 §2.3.1), so an id holding `:` or a secret holding `+`, `%` or `&` works.
     pub fn client_secret(client_id: ClientId, secret: ClientSecret) -> Result<Self, Error> {
-        if client_id.as_str().contains(':') {
-            return Err(Error::InvalidParameter {
-                field: "client id",
-                reason: "it contains `:`, which HTTP Basic authentication cannot carry; use a signed JWT".into(),
-            });
-        }
         if secret.secret().is_empty() {
             return Err(Error::InvalidParameter { field: "client secret", reason: "it is empty".into() });
         }

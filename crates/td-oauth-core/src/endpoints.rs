@@ -41,6 +41,13 @@ impl Account {
         if name.starts_with('-') || name.ends_with('-') {
             return refuse("a DNS label cannot start or end with `-`".into());
         }
+        if name.starts_with("xn--") && Host::parse(name).is_err() {
+            return refuse(
+                "it starts with `xn--`, which marks an internationalised (punycode) name, but the rest is not \
+                 valid punycode; give the account name exactly as it appears in your Talkdesk URL"
+                    .into(),
+            );
+        }
         Ok(Account(name.to_owned()))
     }
 
@@ -150,10 +157,21 @@ impl EndpointUrl {
         let refuse = |reason: String| Error::InvalidUrl { which, reason };
         let text = text.trim();
         let url = Url::parse(text).map_err(|err| refuse(format!("{:?} is not a URL ({err})", excerpt(text))))?;
+        // URL parsers drop tabs and line breaks inside a URL, so the user would not see what is wrong.
+        if let Some(at) = text.bytes().position(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+            let what = match text.as_bytes()[at] {
+                b'\t' => "a tab",
+                b'\r' | b'\n' => "a line break",
+                b' ' => "a space",
+                _ => "a control character",
+            };
+            return Err(refuse(format!("it contains {what} at byte {at}; remove it")));
+        }
         let canonical = url.as_str();
         if canonical != text && canonical.strip_suffix('/') != Some(text) {
+            let at = text.bytes().zip(canonical.bytes()).take_while(|(a, b)| a == b).count();
             return Err(refuse(format!(
-                "{:?} is not written in canonical form; if you meant it, use {:?}",
+                "{:?} is not written in canonical form (it differs from it at byte {at}); if you meant it, use {:?}",
                 excerpt(text),
                 excerpt(canonical)
             )));
@@ -212,6 +230,50 @@ impl EndpointUrl {
 impl fmt::Display for EndpointUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Checks a redirect URI before it is sent in an authorize or token request: an absolute URI without a
+/// fragment (RFC 6749 §3.1.2) that can safely receive an authorization code: `https`; `http` to a loopback
+/// address only (RFC 8252 §7.3); or a native app's private-use scheme in reverse-domain form such as
+/// `com.example.app:/callback` (RFC 8252 §7.1). `javascript:`, `data:`, `file:` and other schemes are
+/// refused. The URI is not changed: the server compares it byte for byte.
+///
+/// ```
+/// use td_oauth_core::check_redirect_uri;
+///
+/// assert!(check_redirect_uri("https://app.example/callback").is_ok());
+/// assert!(check_redirect_uri("http://127.0.0.1:8400/callback").is_ok());
+/// assert!(check_redirect_uri("javascript:alert(1)").is_err());
+/// ```
+pub fn check_redirect_uri(uri: &str) -> Result<(), Error> {
+    let refuse = |reason: String| Error::InvalidUrl { which: "redirect", reason };
+    if let Some(at) = uri.bytes().position(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err(refuse(format!("byte {at} is whitespace or a control character; remove it")));
+    }
+    let url = Url::parse(uri).map_err(|err| {
+        refuse(format!(
+            "{:?} is not an absolute URI ({err}); give the full URI, e.g. https://app.example/callback",
+            excerpt(uri)
+        ))
+    })?;
+    if url.fragment().is_some() {
+        return Err(refuse("it has a `#` fragment, which RFC 6749 §3.1.2 forbids; remove it".into()));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if url.host().is_some_and(|host| is_loopback(&host)) => Ok(()),
+        "http" => Err(refuse(
+            "an authorization code may only come back over http to this machine's loopback address \
+             (127.0.0.1, [::1], localhost); use https"
+                .into(),
+        )),
+        scheme if scheme.contains('.') => Ok(()),
+        scheme => Err(refuse(format!(
+            "scheme `{}` cannot receive an authorization code; use https, http to a loopback address, or a \
+             private-use scheme in reverse-domain form such as com.example.app: (RFC 8252 §7.1)",
+            excerpt(scheme)
+        ))),
     }
 }
 

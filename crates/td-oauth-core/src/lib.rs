@@ -122,7 +122,7 @@ pub use assertion::{
 pub use authorize::{AuthorizeRequest, PendingAuthorization, pkce_challenge};
 pub use cache::{CachePolicy, Decision, FetchKind, Freshness, Schedule, TokenCache};
 pub use credentials::{ClientId, Credentials, KeyId};
-pub use endpoints::{Account, EndpointUrl, Endpoints, Region};
+pub use endpoints::{Account, EndpointUrl, Endpoints, Region, check_redirect_uri};
 pub use error::Error;
 pub use events::{EventKind, InstallationCredentials};
 pub use idle::IdleMap;

@@ -152,11 +152,13 @@ impl OAuthError {
         self.retry_after
     }
 
-    /// Whether the same request may succeed later: a 5xx or 429 status, or `temporarily_unavailable`.
+    /// Whether the same request may succeed later, by what the answer means: a 5xx or 429 status, or a code
+    /// that says so whatever the status (`temporarily_unavailable`, `server_error`, `slow_down`).
     pub fn is_retryable(&self) -> bool {
         self.status.is_server_error()
             || self.status == StatusCode::TOO_MANY_REQUESTS
-            || self.code == ErrorCode::TemporarilyUnavailable
+            || matches!(self.code, ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError)
+            || self.code.as_str() == "slow_down"
     }
 }
 

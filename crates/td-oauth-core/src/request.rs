@@ -12,7 +12,8 @@ use zeroize::Zeroizing;
 use crate::assertion::{AssertionSigner, CLIENT_ASSERTION_TYPE};
 use crate::random::{OsRandom, RandomSource};
 use crate::{
-    AuthorizationCode, ClientId, Credentials, EndpointUrl, Endpoints, Error, PkceVerifier, RefreshToken, Scopes,
+    AuthorizationCode, ClientId, ClientSecret, Credentials, EndpointUrl, Endpoints, Error, PkceVerifier, RefreshToken,
+    Scopes,
 };
 
 /// What the client asks the token endpoint for.
@@ -69,6 +70,17 @@ impl Grant {
             Grant::AuthorizationCode { .. } => "authorization_code",
             Grant::RefreshToken { .. } => "refresh_token",
         }
+    }
+
+    /// Refuses what the server would refuse anyway, before anything is signed or sent: a redirect URI
+    /// that cannot receive a code ([`check_redirect_uri`](crate::check_redirect_uri)) and a PKCE verifier
+    /// outside RFC 7636 ([`PkceVerifier::check`]).
+    fn check(&self) -> Result<(), Error> {
+        if let Grant::AuthorizationCode { redirect_uri, code_verifier, .. } = self {
+            crate::check_redirect_uri(redirect_uri)?;
+            code_verifier.as_ref().map(PkceVerifier::check).transpose()?;
+        }
+        Ok(())
     }
 
     /// The parameters the grant puts in the body, in order.
@@ -137,6 +149,26 @@ impl fmt::Debug for FormBody {
     }
 }
 
+/// `Authorization: Basic …` as RFC 6749 §2.3.1 has it: the client id and the secret each
+/// application/x-www-form-urlencoded, joined by `:`, then Base64. Encoding first is what lets an id hold `:`
+/// and a secret hold `+`, `%` or `&` and still arrive as they are. The buffers built here are wiped on drop; the
+/// header value is marked sensitive.
+fn basic_header(client_id: &ClientId, secret: &ClientSecret) -> HeaderValue {
+    let (id, secret) = (client_id.as_str().as_bytes(), secret.secret().as_bytes());
+    // Sized for the worst case (every byte percent-encoded) so no reallocation leaves a copy behind.
+    let mut pair = Zeroizing::new(String::with_capacity(3 * (id.len() + secret.len()) + 1));
+    pair.extend(form_urlencoded::byte_serialize(id));
+    pair.push(':');
+    pair.extend(form_urlencoded::byte_serialize(secret));
+    let mut value = Zeroizing::new(String::with_capacity(6 + pair.len().div_ceil(3) * 4));
+    value.push_str("Basic ");
+    base64::engine::general_purpose::STANDARD.encode_string(pair.as_bytes(), &mut value);
+    // Base64 text is always a valid header value; an empty one would be refused by the server.
+    let mut header = HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""));
+    header.set_sensitive(true);
+    header
+}
+
 enum Authentication {
     Jwt(AssertionSigner),
     Basic { client_id: ClientId, header: HeaderValue },
@@ -182,14 +214,7 @@ impl TokenClient {
                 Authentication::Jwt(AssertionSigner::new(client_id, key_id, key, &token_url))
             }
             Credentials::ClientSecret { client_id, secret } => {
-                let pair = Zeroizing::new(format!("{}:{}", client_id.as_str(), secret.secret()));
-                let value = Zeroizing::new(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
-                ));
-                // Base64 text is always a valid header value; an empty one would be refused by the server.
-                let mut header = HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""));
-                header.set_sensitive(true);
+                let header = basic_header(&client_id, &secret);
                 Authentication::Basic { client_id, header }
             }
         };
@@ -240,7 +265,10 @@ impl TokenClient {
     }
 
     /// Builds the POST for `grant`, signing a fresh assertion issued at `now` when the client uses a JWT.
+    /// Refuses a redirect URI or PKCE verifier that breaks its RFC first (see
+    /// [`check_redirect_uri`](crate::check_redirect_uri) and [`PkceVerifier::check`]).
     pub fn token_request(&self, grant: &Grant, now: SystemTime) -> Result<Request<FormBody>, Error> {
+        grant.check()?;
         let assertion = match &self.auth {
             Authentication::Jwt(signer) => Some(signer.sign(now, &*self.rng)?),
             Authentication::Basic { .. } => None,

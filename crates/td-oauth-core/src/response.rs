@@ -15,7 +15,13 @@ use crate::{AccessToken, Error, IdToken, RefreshToken, Scopes};
 /// A successful token response.
 ///
 /// `expires_at` is on the monotonic clock the caller passed in as `now`, so cache decisions are immune to
-/// wall-clock jumps.
+/// wall-clock jumps. RFC 6749 §5.1 only recommends `expires_in`; an answer without it is given
+/// [`TokenResponse::DEFAULT_EXPIRES_IN`] (60 s), short so that a token of unknown lifetime is soon replaced.
+///
+/// The tokens are checked against the RFCs' character sets before anything can print or send them: the
+/// access token must be an RFC 6750 `b64token` (letters, digits, `-._~+/`, then optional `=`), as every
+/// Bearer token is; the refresh token printable ASCII (RFC 6749's `VSCHAR`). A token with a control
+/// character could otherwise inject a header or a terminal escape wherever it is used.
 #[derive(Debug, Clone)]
 pub struct TokenResponse {
     access_token: AccessToken,
@@ -29,7 +35,13 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
+    /// The lifetime assumed when the server sends no `expires_in`.
+    pub const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(60);
+
     /// Parses the token endpoint's response, received at `now`.
+    ///
+    /// A body may start with a UTF-8 byte-order mark. A 200 whose body carries an OAuth `error` is that
+    /// error ([`Error::OAuth`] with status 200), not a token.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -37,7 +49,7 @@ impl TokenResponse {
     ///
     /// let response = http::Response::builder()
     ///     .status(200)
-    ///     .body(r#"{"access_token":"eyJ…","token_type":"Bearer","expires_in":600,"scope":"users:read"}"#)?;
+    ///     .body(r#"{"access_token":"eyJhbGciOiJFUzI1NiJ9.e30.c2ln","token_type":"Bearer","expires_in":600,"scope":"users:read"}"#)?;
     /// let now = Instant::now();
     /// let token = TokenResponse::from_http(&response, now)?;
     /// assert_eq!(token.expires_at(), now + Duration::from_secs(600));
@@ -46,10 +58,12 @@ impl TokenResponse {
     pub fn from_http<B: AsRef<[u8]>>(response: &Response<B>, now: Instant) -> Result<Self, Error> {
         let status = response.status();
         let body = response.body().as_ref();
-        if status.is_success() {
-            return parse_success(status, body, now);
-        }
+        // Some servers write JSON with a byte-order mark, which RFC 8259 §8.1 lets parsers ignore.
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(RetryAfter::parse);
+        if status.is_success() {
+            return parse_success(status, body, now, retry_after);
+        }
         if let Some(error) = parse_oauth_error(status, body, retry_after) {
             return Err(Error::OAuth(error));
         }
@@ -84,7 +98,7 @@ impl TokenResponse {
         &self.access_token
     }
 
-    /// `expires_in` as sent.
+    /// `expires_in` as sent, or [`TokenResponse::DEFAULT_EXPIRES_IN`] when the server sent none.
     pub fn expires_in(&self) -> Duration {
         self.expires_in
     }
@@ -146,6 +160,11 @@ struct RawSuccess<'a> {
     sid: Option<Cow<'a, str>>,
     #[serde(borrow)]
     id_token: Option<Cow<'a, str>>,
+    /// An OAuth error in a 200 answer: some servers send errors with a success status.
+    #[serde(borrow)]
+    error: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error_description: Option<Cow<'a, str>>,
 }
 
 /// `expires_in` as servers send it: an integer per RFC 6749, sometimes a float or a numeric string.
@@ -161,29 +180,102 @@ enum ExpiresIn<'a> {
 
 impl ExpiresIn<'_> {
     fn seconds(&self) -> Result<u64, String> {
-        let seconds = match self {
-            ExpiresIn::Unsigned(n) => return Ok(*n),
-            ExpiresIn::Integer(n) => *n,
-            ExpiresIn::Float(f)
-                if f.is_finite() && f.fract() == 0.0 && *f >= i64::MIN as f64 && *f <= i64::MAX as f64 =>
-            {
-                *f as i64
+        match self {
+            ExpiresIn::Unsigned(n) => Ok(*n),
+            ExpiresIn::Integer(n) => u64::try_from(*n).map_err(|_| format!("expires_in is negative ({n})")),
+            ExpiresIn::Float(f) => float_seconds(*f),
+            ExpiresIn::Text(text) => {
+                let text = text.trim();
+                match (text.parse::<i64>(), text.parse::<f64>()) {
+                    (Ok(n), _) => ExpiresIn::Integer(n).seconds(),
+                    (_, Ok(f)) => float_seconds(f),
+                    _ => Err(format!("expires_in is the string {:?}, not a number", crate::error::excerpt(text))),
+                }
             }
-            ExpiresIn::Float(_) => return Err("expires_in is not a whole number of seconds".into()),
-            ExpiresIn::Text(text) => text
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| format!("expires_in is the string {:?}, not a number", crate::error::excerpt(text)))?,
-        };
-        u64::try_from(seconds).map_err(|_| format!("expires_in is negative ({seconds})"))
+        }
     }
 }
 
-fn parse_success(status: StatusCode, body: &[u8], now: Instant) -> Result<TokenResponse, Error> {
+/// Whole seconds from a JSON number written as a float (`600.0`, `1e20`).
+fn float_seconds(f: f64) -> Result<u64, String> {
+    // 2^64: the first float no u64 can hold.
+    const U64_LIMIT: f64 = 18_446_744_073_709_551_616.0;
+    if !f.is_finite() || f.fract() != 0.0 {
+        Err("expires_in is not a whole number of seconds".into())
+    } else if f < 0.0 {
+        Err(format!("expires_in is negative ({f})"))
+    } else if f >= U64_LIMIT {
+        Err(implausibly_large(f))
+    } else {
+        // Whole, non-negative and below 2^64: the conversion is exact.
+        Ok(f as u64)
+    }
+}
+
+fn implausibly_large(seconds: impl fmt::Display) -> String {
+    format!("expires_in is implausibly large ({seconds} s); a token lives minutes or hours")
+}
+
+/// Which RFC grammar a token must follow.
+#[derive(Clone, Copy)]
+enum TokenSyntax {
+    /// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, what a
+    /// Bearer access token is.
+    B64Token,
+    /// RFC 6749 Appendix A `1*VSCHAR` (%x20-7E): what a refresh token is.
+    Vschar,
+}
+
+/// Checks a token from the server against its grammar. The message says which byte is wrong and what kind
+/// of character it is, never the token.
+fn check_token(field: &str, token: &str, syntax: TokenSyntax) -> Result<(), String> {
+    let bytes = token.as_bytes();
+    let (allowed, rule): (fn(u8) -> bool, &str) = match syntax {
+        TokenSyntax::B64Token => (
+            |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'),
+            "RFC 6750 allows a Bearer token only letters, digits and -._~+/, then optional trailing =",
+        ),
+        TokenSyntax::Vschar => (|b| (0x20..=0x7e).contains(&b), "RFC 6749 allows only printable ASCII"),
+    };
+    // b64token's trailing padding; VSCHAR has no such part.
+    let padding = match syntax {
+        TokenSyntax::B64Token => bytes.iter().rev().take_while(|&&b| b == b'=').count(),
+        TokenSyntax::Vschar => 0,
+    };
+    let head = &bytes[..bytes.len() - padding];
+    if head.is_empty() {
+        return Err(format!("{field} is only `=` padding ({rule})"));
+    }
+    match head.iter().position(|&b| !allowed(b)) {
+        None => Ok(()),
+        Some(at) => {
+            let kind = match head[at] {
+                b if b < 0x20 || b == 0x7f => "a control character",
+                b' ' => "a space",
+                b'=' => "a `=` that is not trailing padding",
+                b if b >= 0x80 => "a non-ASCII character",
+                _ => "a punctuation character",
+            };
+            Err(format!(
+                "{field} holds {kind} at byte {at}; {rule}, so it was refused rather than put in a header or printed"
+            ))
+        }
+    }
+}
+
+fn parse_success(
+    status: StatusCode,
+    body: &[u8],
+    now: Instant,
+    retry_after: Option<RetryAfter>,
+) -> Result<TokenResponse, Error> {
     let malformed = |reason: String| Error::MalformedResponse { status, reason };
     let raw: RawSuccess<'_> = serde_json::from_slice(body).map_err(|err| malformed(json_problem(body, &err)))?;
+    if let Some(error) = oauth_error(status, raw.error.as_deref(), raw.error_description.as_deref(), retry_after) {
+        return Err(Error::OAuth(error));
+    }
     let access_token = match raw.access_token {
-        Some(token) if !token.is_empty() => AccessToken::new(token.into_owned()),
+        Some(token) if !token.is_empty() => token,
         Some(_) => return Err(malformed("access_token is empty".into())),
         None => return Err(malformed("no access_token in the body".into())),
     };
@@ -197,19 +289,28 @@ fn parse_success(status: StatusCode, body: &[u8], now: Instant) -> Result<TokenR
         }
         None => return Err(malformed("no token_type in the body".into())),
     }
-    let seconds =
-        raw.expires_in.ok_or_else(|| malformed("no expires_in in the body".into()))?.seconds().map_err(malformed)?;
-    let expires_in = Duration::from_secs(seconds);
-    let expires_at = now
-        .checked_add(expires_in)
-        .ok_or_else(|| malformed(format!("expires_in is implausibly large ({seconds} s)")))?;
+    // Only Bearer gets this far, so the access token is a b64token.
+    check_token("access_token", &access_token, TokenSyntax::B64Token).map_err(malformed)?;
+    let access_token = AccessToken::new(access_token.into_owned());
+    let refresh_token = match raw.refresh_token {
+        Some(token) => {
+            check_token("refresh_token", &token, TokenSyntax::Vschar).map_err(malformed)?;
+            Some(RefreshToken::new(token.into_owned()))
+        }
+        None => None,
+    };
+    let expires_in = match raw.expires_in {
+        Some(value) => Duration::from_secs(value.seconds().map_err(malformed)?),
+        None => TokenResponse::DEFAULT_EXPIRES_IN,
+    };
+    let expires_at = now.checked_add(expires_in).ok_or_else(|| malformed(implausibly_large(expires_in.as_secs())))?;
     Ok(TokenResponse {
         access_token,
         expires_in,
         received_at: now,
         expires_at,
         scope: raw.scope.map(Cow::into_owned),
-        refresh_token: raw.refresh_token.map(|t| RefreshToken::new(t.into_owned())),
+        refresh_token,
         session_id: raw.sid.map(Cow::into_owned),
         id_token: raw.id_token.map(|t| IdToken::new(t.into_owned())),
     })
@@ -226,11 +327,19 @@ struct RawError<'a> {
 /// Reads an RFC 6749 §5.2 error body; `None` when the body is not one.
 fn parse_oauth_error(status: StatusCode, body: &[u8], retry_after: Option<RetryAfter>) -> Option<OAuthError> {
     let raw: RawError<'_> = serde_json::from_slice(body).ok()?;
-    if raw.error.is_empty() {
-        return None;
-    }
-    let description = raw.error_description.map(|d| crate::error::description(&d)).filter(|d| !d.is_empty());
-    Some(OAuthError { code: ErrorCode::parse(&raw.error), description, status, retry_after })
+    oauth_error(status, Some(&raw.error), raw.error_description.as_deref(), retry_after)
+}
+
+/// The OAuth error named by `error`, if it names one; the description is sanitised.
+fn oauth_error(
+    status: StatusCode,
+    error: Option<&str>,
+    description: Option<&str>,
+    retry_after: Option<RetryAfter>,
+) -> Option<OAuthError> {
+    let code = error.filter(|code| !code.is_empty())?;
+    let description = description.map(crate::error::description).filter(|d| !d.is_empty());
+    Some(OAuthError { code: ErrorCode::parse(code), description, status, retry_after })
 }
 
 /// What a body looks like, for an error message: never its content, which may be anything.
@@ -261,10 +370,33 @@ fn json_problem(body: &[u8], err: &serde_json::Error) -> String {
     } else if err.is_eof() {
         format!("the JSON body is truncated ({} bytes)", body.len())
     } else if err.is_data() {
+        if let Some(kind) = json_kind(trimmed) {
+            return format!("the body is a JSON {kind}, not an object (RFC 6749 §5.1)");
+        }
         // serde's own message may quote the offending value, which could be a secret: say where, not what.
+        // A duplicate field is the exception: serde names only the field, one of ours.
+        let message = err.to_string();
+        if let Some(field) = message.strip_prefix("duplicate field `").and_then(|rest| rest.split('`').next()) {
+            return format!(
+                "the body has `{}` more than once; which value is meant is unclear, so neither is used",
+                crate::error::excerpt(field)
+            );
+        }
         format!("a field has an unexpected type (line {}, column {})", err.line(), err.column())
     } else {
         format!("the body is not valid JSON (line {}, column {})", err.line(), err.column())
+    }
+}
+
+/// What a JSON value that is not an object is, from its first byte.
+fn json_kind(trimmed: &[u8]) -> Option<&'static str> {
+    match trimmed.first()? {
+        b'{' => None,
+        b'[' => Some("array"),
+        b'"' => Some("string"),
+        b't' | b'f' => Some("boolean"),
+        b'n' => Some("null"),
+        _ => Some("number"),
     }
 }
 

@@ -62,6 +62,29 @@ secret_string!(
     PkceVerifier
 );
 
+impl PkceVerifier {
+    /// Checks the verifier against RFC 7636 §4.1: 43 to 128 characters, each a letter, a digit or one of
+    /// `-._~`. Token requests refuse a verifier that fails this before anything is sent; the message never
+    /// quotes the verifier.
+    pub fn check(&self) -> Result<(), crate::Error> {
+        let refuse = |reason: String| crate::Error::InvalidParameter { field: "PKCE code verifier", reason };
+        let bytes = self.0.as_bytes();
+        if let Some(at) = bytes.iter().position(|b| !(b.is_ascii_alphanumeric() || b"-._~".contains(b))) {
+            return Err(refuse(format!(
+                "byte {at} is not a letter, digit or one of -._~, the only characters RFC 7636 §4.1 allows; \
+                 use the verifier exactly as `authorize-url --pkce` or the authorize request produced it"
+            )));
+        }
+        if !(43..=128).contains(&bytes.len()) {
+            return Err(refuse(format!(
+                "it is {} characters long; RFC 7636 §4.1 requires 43 to 128 (was it cut or padded?)",
+                bytes.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Constant-time equality for values an attacker may probe, such as `state`.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -90,6 +113,26 @@ mod tests {
             assert!(text.contains("redacted"), "{text}");
         }
         assert_eq!(AccessToken::new(value).secret(), value);
+    }
+
+    #[test]
+    fn pkce_verifiers_follow_rfc_7636() {
+        for ok in ["a".repeat(43), "Z".repeat(128), format!("{}-._~", "0".repeat(40))] {
+            assert!(PkceVerifier::new(ok.clone()).check().is_ok(), "{ok}");
+        }
+        let secret_part = "s3cretverifier";
+        for (bad, says) in [
+            (format!("{secret_part}{}", "a".repeat(28)), "42 characters"),
+            ("a".repeat(129), "129 characters"),
+            (String::new(), "0 characters"),
+            (format!("{secret_part}+{}", "a".repeat(40)), "byte 14"),
+            (format!("{secret_part} {}", "a".repeat(40)), "byte 14"),
+            (format!("{secret_part}\u{e9}{}", "a".repeat(40)), "byte 14"),
+        ] {
+            let err = PkceVerifier::new(bad.clone()).check().unwrap_err().to_string();
+            assert!(err.contains(says) && err.contains("RFC 7636"), "{bad:?}: {err}");
+            assert!(!err.contains(secret_part), "{err}");
+        }
     }
 
     #[test]

@@ -44,6 +44,9 @@ fn bad_account_names_are_refused_with_a_reason() {
         ("ａcme", "non-ASCII"),
         ("acmé", "non-ASCII"),
         ("xn--80ak6aa92e", "ok"),
+        ("xn--acme", "not valid punycode"),
+        ("xn--", "start or end"),
+        ("ab--cd", "ok"),
         ("Acme", "lower-case; did you mean `acme`"),
         ("-acme", "start or end"),
         ("acme-", "start or end"),
@@ -167,4 +170,22 @@ fn ssrf_tricks_are_refused_before_any_request_exists() {
     }
     let err = Endpoints::from_token_url("http://2130706433/oauth/token").unwrap_err().to_string();
     assert!(err.contains("canonical") && err.contains("http://127.0.0.1/oauth/token"), "{err}");
+}
+
+#[test]
+fn whitespace_inside_a_url_is_named() {
+    for (url, says) in [
+        ("https://acme.talk\tdeskid.com/oauth/token", "a tab at byte 17"),
+        ("https://acme.talkdeskid.com/oauth/to\nken", "a line break at byte 36"),
+        ("https://acme.talkdeskid.com/oauth/ token", "a space at byte 34"),
+        ("https://acme.talkdeskid.com/\u{7f}oauth/token", "a control character at byte 28"),
+    ] {
+        let message = Endpoints::from_token_url(url).unwrap_err().to_string();
+        assert!(message.contains(says) && message.contains("remove it"), "{url:?}: {message}");
+        assert!(!message.contains("canonical"), "{message}");
+    }
+    // Where the canonical form differs beyond what the message can show, it says where.
+    let long = format!("https://proxy.example/{}/./oauth/token", "p".repeat(80));
+    let message = Endpoints::from_token_url(&long).unwrap_err().to_string();
+    assert!(message.contains("differs from it at byte 103"), "{message}");
 }

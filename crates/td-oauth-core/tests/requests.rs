@@ -7,11 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use proptest::prelude::*;
 use td_oauth_core::{
-    AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId, PkceVerifier, PrivateKey,
+    AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints, Error, Grant, KeyId, PkceVerifier, PrivateKey,
     RefreshToken, Region, Scopes, TokenClient,
 };
 
 const ES256: &str = include_str!("keys/es256.pkcs8.b64");
+/// A PKCE verifier of RFC 7636's minimum length.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 fn endpoints() -> Endpoints {
     Endpoints::talkdesk("acme", Region::Us).unwrap()
@@ -44,7 +46,7 @@ fn grants() -> Vec<Grant> {
         Grant::authorization_code(
             AuthorizationCode::new("the-code"),
             "https://app.example/cb",
-            Some(PkceVerifier::new("verifier")),
+            Some(PkceVerifier::new(VERIFIER)),
         ),
         Grant::refresh_token(RefreshToken::new("the-refresh-token"), Scopes::none()),
         Grant::refresh_token(RefreshToken::new("the-refresh-token"), "users:read".parse().unwrap()),
@@ -64,7 +66,7 @@ fn expected_grant_params(grant: &Grant) -> Vec<(String, String)> {
             ("grant_type", "authorization_code"),
             ("code", "the-code"),
             ("redirect_uri", "https://app.example/cb"),
-            ("code_verifier", "verifier"),
+            ("code_verifier", VERIFIER),
         ],
         Grant::RefreshToken { scopes, .. } if scopes.is_empty() => {
             vec![("grant_type", "refresh_token"), ("refresh_token", "the-refresh-token")]
@@ -107,7 +109,7 @@ fn every_grant_with_basic_authentication() {
         let request = client.token_request(&grant, SystemTime::now()).unwrap();
         let auth = request.headers()["authorization"].to_str().unwrap();
         let decoded = base64::engine::general_purpose::STANDARD.decode(auth.strip_prefix("Basic ").unwrap()).unwrap();
-        assert_eq!(decoded, b"client-1:s3cret/+=");
+        assert_eq!(decoded, b"client-1:s3cret%2F%2B%3D");
         assert!(request.headers()["authorization"].is_sensitive());
         assert_eq!(form(request.body().as_bytes()), expected_grant_params(&grant));
     }
@@ -122,10 +124,87 @@ fn each_request_signs_a_fresh_assertion() {
     assert_ne!(a.body().as_bytes(), b.body().as_bytes());
 }
 
+/// What a server does with `Authorization: Basic` per RFC 6749 §2.3.1: Base64-decode, split at the first `:`,
+/// then form-decode each part.
+fn basic_credentials(request: &http::Request<td_oauth_core::FormBody>) -> (String, String) {
+    let auth = request.headers()["authorization"].to_str().unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD.decode(auth.strip_prefix("Basic ").unwrap()).unwrap();
+    let text = String::from_utf8(decoded).unwrap();
+    let (id, secret) = text.split_once(':').unwrap();
+    let decode = |part: &str| form(format!("x={part}").as_bytes()).pop().unwrap().1;
+    assert!(!id.contains(['&', '=']) && !secret.contains(['&', '=']), "form-encoded: {text}");
+    (decode(id), decode(secret))
+}
+
 #[test]
-fn basic_refuses_a_colon_in_the_client_id() {
-    let err = Credentials::client_secret(ClientId::new("a:b").unwrap(), ClientSecret::new("x")).unwrap_err();
-    assert!(err.to_string().contains("`:`"), "{err}");
+fn basic_form_encodes_the_client_id_and_secret() {
+    for (id, secret) in [
+        ("partner:acme", "s3cret+with/plus=&percent%20 space"),
+        ("client-1", "plain"),
+        ("a:b:c", "::"),
+        ("ünïcode-is-refused-by-ClientId-but-the-secret-may-be", "pässwörd ✓"),
+    ] {
+        let Ok(client_id) = ClientId::new(id) else {
+            assert!(!id.is_ascii(), "{id}");
+            continue;
+        };
+        let credentials = Credentials::client_secret(client_id, ClientSecret::new(secret)).unwrap();
+        let request = TokenClient::new(&endpoints(), credentials)
+            .token_request(&Grant::client_credentials(Scopes::none()), SystemTime::now())
+            .unwrap();
+        assert_eq!(basic_credentials(&request), (id.to_owned(), secret.to_owned()));
+    }
+    let credentials =
+        Credentials::client_secret(ClientId::new("partner:acme").unwrap(), ClientSecret::new("p+ss w/rd")).unwrap();
+    let request = TokenClient::new(&endpoints(), credentials)
+        .token_request(&Grant::client_credentials(Scopes::none()), SystemTime::now())
+        .unwrap();
+    let header = request.headers()["authorization"].to_str().unwrap();
+    // base64("partner%3Aacme:p%2Bss+w%2Frd"), as Go's x/oauth2 and oauth2-rs send it.
+    assert_eq!(header, "Basic cGFydG5lciUzQWFjbWU6cCUyQnNzK3clMkZyZA==");
+}
+
+#[test]
+fn code_exchanges_refuse_bad_redirect_uris_and_verifiers_before_signing() {
+    let exchange = |redirect: &str, verifier: Option<String>| {
+        let grant =
+            Grant::authorization_code(AuthorizationCode::new("the-code"), redirect, verifier.map(PkceVerifier::new));
+        jwt_client().token_request(&grant, SystemTime::now())
+    };
+    let good_verifier = || Some("v".repeat(43));
+    for redirect in [
+        "https://app.example/cb",
+        "https://app.example/cb?tenant=1",
+        "http://127.0.0.1:9/callback",
+        "http://[::1]:8080/cb",
+        "http://localhost/cb",
+        "com.example.app:/oauth2redirect",
+    ] {
+        exchange(redirect, good_verifier()).unwrap_or_else(|e| panic!("{redirect}: {e}"));
+    }
+    for (redirect, says) in [
+        ("javascript:alert(1)", "scheme `javascript`"),
+        ("data:text/html,hi", "scheme `data`"),
+        ("file:///etc/passwd", "scheme `file`"),
+        ("not a url", "byte 3 is whitespace"),
+        ("/callback", "not an absolute URI"),
+        ("", "not an absolute URI"),
+        ("https://app.example/cb#frag", "fragment"),
+        ("http://app.example/cb", "loopback"),
+        ("http://127.0.0.1.nip.io/cb", "loopback"),
+        ("https://app.example/cb\n", "control character"),
+    ] {
+        let err = exchange(redirect, good_verifier()).unwrap_err();
+        assert!(matches!(err, Error::InvalidUrl { which: "redirect", .. }), "{redirect:?}: {err:?}");
+        assert!(err.to_string().contains(says), "{redirect:?}: {err}");
+    }
+    exchange("https://app.example/cb", None).unwrap();
+    exchange("https://app.example/cb", Some("~".repeat(128))).unwrap();
+    for verifier in ["v".repeat(42), "v".repeat(129), format!("{}+", "v".repeat(42)), format!("-{}=", "v".repeat(50))] {
+        let err = exchange("https://app.example/cb", Some(verifier.clone())).unwrap_err();
+        assert!(matches!(err, Error::InvalidParameter { field: "PKCE code verifier", .. }), "{verifier}: {err:?}");
+        assert!(err.to_string().contains("RFC 7636"), "{err}");
+    }
 }
 
 #[test]
@@ -150,9 +229,11 @@ proptest! {
     #[test]
     fn arbitrary_codes_and_redirects_survive_form_encoding(
         code in any::<String>(),
-        redirect in any::<String>(),
+        path in "[!-~]{0,40}",
         verifier in "[A-Za-z0-9._~-]{43,128}",
     ) {
+        // Any printable path and query; `#` would start a fragment, which a redirect URI may not have.
+        let redirect = format!("https://app.example/{}", path.replace('#', "%23"));
         let grant = Grant::authorization_code(
             AuthorizationCode::new(code.clone()),
             redirect.clone(),

@@ -84,7 +84,6 @@ fn unusable_success_bodies_say_why() {
     malformed(200, r#"{"access_token":"","token_type":"Bearer","expires_in":600}"#, "empty");
     malformed(200, r#"{"access_token":"a","token_type":"MAC","expires_in":600}"#, "only Bearer");
     malformed(200, r#"{"access_token":"a","expires_in":600}"#, "no token_type");
-    malformed(200, r#"{"access_token":"a","token_type":"Bearer"}"#, "no expires_in");
     malformed(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#, "negative");
     malformed(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":"soon"}"#, "not a number");
     malformed(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":1.5}"#, "whole number");
@@ -117,6 +116,25 @@ fn oauth_errors_are_typed() {
     let Error::OAuth(oauth) = &err else { panic!("{err:?}") };
     assert_eq!(oauth.code().as_str(), "slow_down");
     assert_eq!(oauth.description(), Some("line1line2"), "control characters are stripped");
+}
+
+#[test]
+fn retryable_is_decided_by_what_the_answer_means() {
+    for (status, body, retryable) in [
+        (400, r#"{"error":"server_error"}"#, true),
+        (400, r#"{"error":"slow_down"}"#, true),
+        (400, r#"{"error":"temporarily_unavailable"}"#, true),
+        (503, r#"{"error":"temporarily_unavailable"}"#, true),
+        (429, r#"{"error":"slow_down"}"#, true),
+        (500, r#"{"error":"server_error"}"#, true),
+        (401, r#"{"error":"invalid_client"}"#, false),
+        (400, r#"{"error":"invalid_grant"}"#, false),
+        (400, r#"{"error":"invalid_scope"}"#, false),
+    ] {
+        let err = parse(status, body).unwrap_err();
+        assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+        assert_eq!(err.is_retryable(), retryable, "{status} {body}");
+    }
 }
 
 #[test]
@@ -153,6 +171,98 @@ fn other_statuses_describe_the_body_without_quoting_it() {
     assert!(matches!(err, Error::UnexpectedStatus { .. }) && !err.is_retryable(), "{err:?}");
     let err = parse(302, "").unwrap_err();
     assert!(matches!(err, Error::UnexpectedStatus { .. }), "{err:?}");
+}
+
+#[test]
+fn a_success_status_with_an_oauth_error_is_that_error() {
+    let body = r#"{"error":"invalid_client","error_description":"Client assertion expired"}"#;
+    let err = parse(200, body).unwrap_err();
+    let Error::OAuth(oauth) = &err else { panic!("{err:?}") };
+    assert_eq!(oauth.code(), &ErrorCode::InvalidClient);
+    assert_eq!(oauth.description(), Some("Client assertion expired"));
+    assert_eq!(oauth.status(), StatusCode::OK);
+    assert!(!err.is_retryable());
+    // Even next to a token: a server that says both is not trusted with either.
+    let err = parse(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":600,"error":"server_error"}"#)
+        .unwrap_err();
+    assert!(matches!(&err, Error::OAuth(e) if *e.code() == ErrorCode::ServerError), "{err:?}");
+    assert!(err.is_retryable(), "server_error means try again later");
+    // An empty `error` names no error.
+    assert!(parse(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":600,"error":""}"#).is_ok());
+}
+
+#[test]
+fn a_byte_order_mark_is_tolerated() {
+    let token = parse(200, "\u{feff}{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":600}").unwrap();
+    assert_eq!(token.expires_in(), Duration::from_secs(600));
+    let err = parse(400, "\u{feff}{\"error\":\"invalid_grant\"}").unwrap_err();
+    assert!(matches!(&err, Error::OAuth(e) if *e.code() == ErrorCode::InvalidGrant), "{err:?}");
+}
+
+#[test]
+fn a_missing_expires_in_gets_a_short_default_lifetime() {
+    let now = Instant::now();
+    let body = r#"{"access_token":"a","token_type":"Bearer"}"#;
+    let token = TokenResponse::from_http(&response(200, body), now).unwrap();
+    assert_eq!(TokenResponse::DEFAULT_EXPIRES_IN, Duration::from_secs(60));
+    assert_eq!(token.expires_in(), TokenResponse::DEFAULT_EXPIRES_IN);
+    assert_eq!(token.expires_at(), now + Duration::from_secs(60));
+}
+
+#[test]
+fn messages_name_the_actual_problem() {
+    let duplicate = r#"{"access_token":"a","access_token":"b","token_type":"Bearer","expires_in":600}"#;
+    malformed(200, duplicate, "`access_token` more than once");
+    malformed(200, r#"[{"access_token":"a","token_type":"Bearer","expires_in":600}]"#, "a JSON array, not an object");
+    malformed(200, r#""eyJ""#, "a JSON string, not an object");
+    malformed(200, "600", "a JSON number, not an object");
+    malformed(200, "null", "a JSON null, not an object");
+    for huge in ["1e20", "\"1e20\"", "18446744073709551616", "99999999999999999999999.0"] {
+        malformed(
+            200,
+            &format!(r#"{{"access_token":"a","token_type":"Bearer","expires_in":{huge}}}"#),
+            "implausibly large",
+        );
+    }
+    malformed(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":-1e3}"#, "negative");
+    malformed(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":"-5"}"#, "negative");
+}
+
+#[test]
+fn tokens_outside_the_rfc_character_sets_are_refused() {
+    let with = |access: &str, refresh: Option<&str>| {
+        let mut body = serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": 600});
+        if let Some(refresh) = refresh {
+            body["refresh_token"] = refresh.into();
+        }
+        parse(200, &body.to_string())
+    };
+    // What Talkdesk and other servers send: JWTs, Base64 with padding, opaque tokens.
+    for ok in ["eyJhbGciOiJFUzI1NiJ9.eyJzY3AiOltdfQ.c2ln", "YWJj+/==", "a-b.c_d~e", "2YotnFZFEjr1zCsicMWpAA"] {
+        let token = with(ok, Some("tGzv3JOkF0XG5Qx2TlKWIA with spaces!")).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert_eq!(token.access_token().secret(), ok);
+    }
+    let header_injection = "abc\u{1b}[31m\r\nX-Injected: 1";
+    for (access, says) in [
+        (header_injection, "a control character at byte 3"),
+        ("abc\ndef", "a control character at byte 3"),
+        ("abc def", "a space at byte 3"),
+        ("ab=c", "a `=` that is not trailing padding at byte 2"),
+        ("tökën", "a non-ASCII character at byte 1"),
+        ("a\"b", "a punctuation character at byte 1"),
+        ("===", "only `=` padding"),
+    ] {
+        let err = with(access, None).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, Error::MalformedResponse { .. }), "{access:?}: {err:?}");
+        assert!(message.contains("access_token holds") || message.contains("access_token is"), "{message}");
+        assert!(message.contains(says) && message.contains("RFC 6750"), "{access:?}: {message}");
+        assert!(!message.contains("abc") && !message.contains("X-Injected"), "the token is never quoted: {message}");
+    }
+    for refresh in ["rt\r\nX: 1", "rt\u{7f}", "rt\u{e9}"] {
+        let message = with("a", Some(refresh)).unwrap_err().to_string();
+        assert!(message.contains("refresh_token holds") && message.contains("printable ASCII"), "{message}");
+    }
 }
 
 proptest! {

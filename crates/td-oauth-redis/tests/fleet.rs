@@ -297,27 +297,12 @@ fn a_redis_that_is_down_at_start_up_is_a_fallback_not_an_error() {
 
 /// Everything `tracing` writes while `run` runs on this thread.
 fn logs_of<T>(run: impl FnOnce() -> T) -> (T, String) {
-    let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = Arc::clone(&logs);
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || Sink(Arc::clone(&sink)))
-        .finish();
-    let result = tracing::subscriber::with_default(subscriber, run);
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-    (result, text)
-}
-
-struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    let capture = td_oauth_testkit::LogCapture::default();
+    let result = {
+        let _events = capture.install();
+        run()
+    };
+    (result, capture.text())
 }
 
 #[test]
@@ -335,7 +320,7 @@ fn falling_back_says_so_naming_only_host_and_port() {
         rt.block_on(fleet.get_or_fetch(&fixture.fleet_key(), || client.fetch(&grant))).unwrap()
     });
     assert_eq!(fixture.token_requests(), 1);
-    assert!(logs.contains("WARN") && logs.contains("fetching the token directly"), "{logs}");
+    assert!(logs.contains("level=WARN") && logs.contains("fetching the token directly"), "{logs}");
     assert!(logs.contains(&format!("127.0.0.1:{port}")), "{logs}");
     for secret in ["hunter2", "redis://", token.access_token().secret()] {
         assert!(!logs.contains(secret), "{secret} in {logs}");

@@ -16,7 +16,7 @@ use td_oauth_testkit::{
 #[tokio::test]
 async fn debug_errors_and_events_hold_no_secret() {
     let capture = LogCapture::default();
-    let _events = tracing::subscriber::set_default(capture.clone());
+    let _events = capture.install();
     let server = server_with_lifetime(Scheme::Http, Duration::from_secs(10));
     let creds = server.register_client(Algorithm::Es256).unwrap();
     let clock = TestClock::new();
@@ -79,13 +79,11 @@ async fn debug_errors_and_events_hold_no_secret() {
     assert!(printed[0].contains(&creds.client_id), "{}", printed[0]);
 }
 
-/// The rotation-fallback warning names the account and both clients, and holds no secret. In this binary,
-/// not in manager.rs: `tracing` caches whether a callsite is of interest when it is first hit, so a test
-/// that captures events must not race another test hitting the same callsite without a subscriber.
+/// The rotation-fallback warning names the account and both clients, and holds no secret.
 #[tokio::test]
 async fn the_manager_fallback_warning_names_the_clients_and_holds_no_secret() {
     let capture = LogCapture::default();
-    let _events = tracing::subscriber::set_default(capture.clone());
+    let _events = capture.install();
     let server = server(Scheme::Http);
     let creds = server.register_client(Algorithm::Es256).unwrap();
     let manager = TokenManager::new(config(&server)).unwrap();

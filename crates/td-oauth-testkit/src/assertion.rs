@@ -75,10 +75,14 @@ fn verify_basic(state: &State, credentials: &str, record: &mut RecordedRequest) 
     let bad = || OAuthError::invalid_client("the Basic credentials are not base64(client_id:secret)");
     let decoded = STANDARD.decode(credentials).map_err(|_| bad())?;
     let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    // RFC 6749 §2.3.1 form-encodes both parts before joining them, so the first `:` is the separator (an
+    // id holding `:` arrives as `%3A`) and `+` is a space. For Talkdesk's hex ids this changes nothing.
     let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-    // RFC 6749 §2.3.1 form-encodes both parts; for Talkdesk's hex ids this changes nothing.
-    let id = decode_form_component(id);
-    let secret = decode_form_component(secret);
+    let (Some(id), Some(secret)) = (decode_form_component(id), decode_form_component(secret)) else {
+        return Err(OAuthError::invalid_client(
+            "the Basic credentials are not form-encoded: RFC 6749 §2.3.1 encodes `&` and `=` (and `:` in the id)",
+        ));
+    };
     record.client_id = Some(id.clone());
     let client = state.clients.get(&id).ok_or_else(|| OAuthError::invalid_client(format!("unknown client_id {id}")))?;
     if !constant_time_eq(client.secret.as_bytes(), secret.as_bytes()) {
@@ -87,8 +91,13 @@ fn verify_basic(state: &State, credentials: &str, record: &mut RecordedRequest) 
     Ok(id)
 }
 
-fn decode_form_component(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+/// One application/x-www-form-urlencoded value; `None` if it holds `&` or `=`, which the encoding never
+/// leaves as they are.
+fn decode_form_component(s: &str) -> Option<String> {
+    if s.contains(['&', '=']) {
+        return None;
+    }
+    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

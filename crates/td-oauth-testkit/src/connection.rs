@@ -131,7 +131,14 @@ async fn handle(
         (_, Some(body)) => route(&shared, &parts, &path, &body, &mut record),
     };
     let reply = match &fault {
-        Some(Fault::ExpiresIn(value)) => override_expires_in(reply, value),
+        Some(Fault::ExpiresIn(value)) => override_field(reply, "expires_in", Some(value), true),
+        Some(Fault::Field { name, value }) => override_field(reply, name, value.as_ref(), false),
+        Some(Fault::BodyPrefix(prefix)) => {
+            let mut reply = reply;
+            reply.body = Bytes::from([prefix.as_slice(), &reply.body].concat());
+            reply.headers.remove(CONTENT_LENGTH);
+            reply
+        }
         _ => reply,
     };
 
@@ -214,15 +221,19 @@ fn canned(status: u16, headers: &[(String, String)], body: &[u8]) -> Reply {
     Reply { status, headers: map, body: Bytes::copy_from_slice(body) }
 }
 
-/// Replaces `expires_in` in a successful JSON answer.
-fn override_expires_in(mut reply: Reply, value: &Value) -> Reply {
+/// Sets (or, with `None`, removes) a top-level field of a successful JSON answer; with
+/// `only_if_present`, leaves answers without the field alone.
+fn override_field(mut reply: Reply, name: &str, value: Option<&Value>, only_if_present: bool) -> Reply {
     if reply.status != StatusCode::OK {
         return reply;
     }
     if let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(&reply.body)
-        && obj.contains_key("expires_in")
+        && (obj.contains_key(name) || !only_if_present)
     {
-        obj.insert("expires_in".into(), value.clone());
+        match value {
+            Some(value) => obj.insert(name.to_owned(), value.clone()),
+            None => obj.remove(name),
+        };
         reply.body = Bytes::from(Value::Object(obj).to_string());
         reply.headers.remove(CONTENT_LENGTH);
         if !reply.headers.contains_key(CONTENT_TYPE) {

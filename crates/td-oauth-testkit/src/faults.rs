@@ -50,6 +50,17 @@ pub enum Fault {
     /// Handle the request and, if it succeeds with a JSON body that has `expires_in`,
     /// replace that value with this one (0, negative, huge, a string, …).
     ExpiresIn(Value),
+    /// Handle the request and, if it succeeds with a JSON object body, set the field `name` to
+    /// `value`, or remove it when `value` is `None`: an `access_token` holding control characters,
+    /// no `expires_in`, an `error` next to the token, …
+    Field {
+        /// The top-level field.
+        name: String,
+        /// Its new value; `None` removes it.
+        value: Option<Value>,
+    },
+    /// Handle the request and send these bytes before the body (e.g. a UTF-8 byte-order mark).
+    BodyPrefix(Vec<u8>),
 }
 
 impl Fault {
@@ -103,6 +114,21 @@ impl Fault {
         )
     }
 
+    /// A successful answer with the field `name` set to `value` (see [`Fault::Field`]).
+    pub fn field(name: impl Into<String>, value: impl Into<Value>) -> Fault {
+        Fault::Field { name: name.into(), value: Some(value.into()) }
+    }
+
+    /// A successful answer without the field `name` (see [`Fault::Field`]).
+    pub fn without_field(name: impl Into<String>) -> Fault {
+        Fault::Field { name: name.into(), value: None }
+    }
+
+    /// The correct answer, its body preceded by a UTF-8 byte-order mark, as some JSON writers emit.
+    pub fn byte_order_mark() -> Fault {
+        Fault::BodyPrefix(vec![0xEF, 0xBB, 0xBF])
+    }
+
     /// Adds a header to a [`Fault::Respond`]; other faults are returned unchanged.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Fault {
         if let Fault::Respond { headers, .. } = &mut self {
@@ -124,6 +150,10 @@ impl Fault {
                 format!("slow body {chunk} bytes every {}ms", interval.as_millis())
             }
             Fault::ExpiresIn(v) => format!("expires_in {v}"),
+            // The value may be a token a test made up; the record names only the field.
+            Fault::Field { name, value: Some(_) } => format!("field {name} replaced"),
+            Fault::Field { name, value: None } => format!("field {name} removed"),
+            Fault::BodyPrefix(prefix) => format!("{} bytes before the body", prefix.len()),
         }
     }
 }

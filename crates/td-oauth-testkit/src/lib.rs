@@ -9,7 +9,8 @@
 //! a test user at once; and a small protected resource, `GET /api/me`. Tests can register
 //! clients (with keys generated in Talkdesk's format, or their own public keys), inspect every
 //! request the server received, and inject faults (error statuses, `Retry-After`, delays,
-//! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values).
+//! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values, fields
+//! replaced or removed, a byte-order mark).
 //! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
 //! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
@@ -75,7 +76,7 @@ pub use error::Error;
 pub use events::{AppEvent, app_event, check_fallback_warning, rotated_to_unknown_client};
 pub use faults::{Fault, FaultTarget};
 pub use keys::Algorithm;
-pub use logs::LogCapture;
+pub use logs::{CaptureGuard, LogCapture};
 pub use record::{AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};
 pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};

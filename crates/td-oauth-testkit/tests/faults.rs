@@ -138,6 +138,38 @@ fn expires_in_override_keeps_a_valid_token() {
 }
 
 #[test]
+fn fields_replaced_or_removed_and_a_byte_order_mark() {
+    let (server, agent, creds) = setup(false);
+    server.inject(Fault::field("access_token", "abc\u{1b}[31m\r\nX-Injected: 1"));
+    server.inject(Fault::without_field("expires_in"));
+    server.inject(Fault::field("error", "invalid_client"));
+    server.inject(Fault::byte_order_mark());
+
+    let json = token_request(&server, &agent, &creds).unwrap().json();
+    assert_eq!(json["access_token"], "abc\u{1b}[31m\r\nX-Injected: 1");
+    assert_eq!(json["token_type"], "Bearer");
+    let json = token_request(&server, &agent, &creds).unwrap().json();
+    assert!(json.get("expires_in").is_none() && json["access_token"].is_string(), "{json}");
+    let json = token_request(&server, &agent, &creds).unwrap().json();
+    assert_eq!((json["error"].as_str(), json["access_token"].is_string()), (Some("invalid_client"), true));
+    let answer = token_request(&server, &agent, &creds).unwrap();
+    assert_eq!(answer.status, 200);
+    let body = answer.body.strip_prefix(b"\xEF\xBB\xBF").expect("the body starts with a byte-order mark");
+    assert!(serde_json::from_slice::<serde_json::Value>(body).unwrap()["access_token"].is_string());
+
+    let names: Vec<_> = server.requests().into_iter().map(|r| r.fault.unwrap_or_default()).collect();
+    assert_eq!(
+        names,
+        ["field access_token replaced", "field expires_in removed", "field error replaced", "3 bytes before the body"]
+    );
+    // Error answers are left alone.
+    server.inject(Fault::without_field("error"));
+    let form = [("grant_type", "client_credentials"), ("scope", "nope:nope")];
+    let refused = try_post_token(&agent, &server, &form, Some((&creds.client_id, &creds.client_secret))).unwrap();
+    refused.assert_error(400, "invalid_scope");
+}
+
+#[test]
 fn faults_on_other_paths() {
     let (server, agent, creds) = setup(false);
     let token = token_request(&server, &agent, &creds).unwrap().json()["access_token"].as_str().unwrap().to_owned();

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use common::*;
 use serde_json::json;
 use td_oauth_testkit::{Algorithm, AuthMethod, ClientSpec, Grant, JWT_BEARER, TOKEN_PATH, TestServer};
@@ -71,6 +72,26 @@ fn access_token_has_talkdesk_claims_and_default_scopes() {
     let json = with_assertion(&agent, &server, &assertion(&server, &short), None).json();
     assert_eq!(json["expires_in"], 5);
     assert_eq!(jwt_claims(json["access_token"].as_str().unwrap())["acc"], "other");
+}
+
+#[test]
+fn basic_credentials_are_form_decoded_as_rfc_6749_says() {
+    let server = TestServer::start().unwrap();
+    let agent = agent(&server);
+    let spec = ClientSpec::new(Algorithm::Es256).client_id("partner:acme").client_secret("p+ss w/rd&=%");
+    server.register_client_with(spec).unwrap();
+    let form = [("grant_type", "client_credentials")];
+    let send = |credentials: &str| {
+        let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
+        post_token_with_authorization(&agent, &server, &form, &header)
+    };
+    // Form-encoded, as RFC 6749 §2.3.1 (and Go's x/oauth2, oauth2-rs, td-oauth-core) send them.
+    assert_eq!(send("partner%3Aacme:p%2Bss+w%2Frd%26%3D%25").status, 200);
+    assert_eq!(server.last_request().unwrap().client_id.as_deref(), Some("partner:acme"));
+    // Sent raw: the first `:` splits the id, `+` reads as a space, `&` and `=` cannot be there.
+    assert!(send("partner:acme:p+ss w/rd&=%").assert_error(401, "invalid_client").contains("not form-encoded"));
+    assert!(send("partner:acme:pass").assert_error(401, "invalid_client").contains("unknown client_id partner"));
+    assert_eq!(send("partner%3Aacme:p+ss+w%2Frd%26%3D%25").assert_error(401, "invalid_client"), "wrong client secret");
 }
 
 #[test]

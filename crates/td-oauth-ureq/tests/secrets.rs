@@ -18,7 +18,8 @@ fn no_secret_in_debug_display_or_events() {
     let capture = LogCapture::default();
     let mut printed = String::new();
 
-    tracing::subscriber::with_default(capture.clone(), || {
+    {
+        let _events = capture.install();
         let fast = |c: td_oauth_ureq::Config| {
             c.with_timeout(Duration::from_millis(300)).with_retry_policy(
                 RetryPolicy::default()
@@ -97,16 +98,14 @@ fn no_secret_in_debug_display_or_events() {
             // Access tokens, ID tokens and client assertions are all JWTs: none may appear at all.
             assert!(!text.contains("eyJ"), "a JWT leaked into {what}: {text}");
         }
-    });
+    }
 }
 
-/// The rotation-fallback warning names the account and both clients, and holds no secret. In this binary,
-/// not in manager.rs: `tracing` caches whether a callsite is of interest when it is first hit, so a test
-/// that captures events must not race another test hitting the same callsite without a subscriber.
+/// The rotation-fallback warning names the account and both clients, and holds no secret.
 #[test]
 fn the_manager_fallback_warning_names_the_clients_and_holds_no_secret() {
     let capture = LogCapture::default();
-    let _events = tracing::subscriber::set_default(capture.clone());
+    let _events = capture.install();
     let server = start(Scheme::Http);
     let creds = register(&server);
     let manager = TokenManager::new(fast_config(&server)).unwrap();

@@ -44,10 +44,21 @@ impl Scratch {
         Scratch(dir)
     }
 
+    /// A file only its owner can read, as secrets should be.
     pub(crate) fn file(&self, name: &str, content: &str) -> PathBuf {
+        self.file_with_mode(name, content.as_bytes(), 0o600)
+    }
+
+    pub(crate) fn file_with_mode(&self, name: &str, content: &[u8], mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
         let path = self.0.join(name);
         std::fs::write(&path, content).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
     }
 }
 
@@ -59,6 +70,31 @@ impl Drop for Scratch {
 
 pub(crate) fn run(command: &mut Command) -> Output {
     command.stdin(Stdio::null()).output().unwrap()
+}
+
+/// Runs `command` with `input` on its standard input.
+pub(crate) fn run_with_stdin(command: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The write end of a pipe whose reader has already gone: every write to it fails with a broken pipe.
+pub(crate) fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer
+}
+
+/// Asserts that the run did not panic (exit status 101, a panic message).
+pub(crate) fn assert_no_panic(output: &Output, what: &str) {
+    assert_ne!(output.status.code(), Some(101), "{what} panicked: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("panicked"),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 pub(crate) fn stdout(output: &Output) -> String {

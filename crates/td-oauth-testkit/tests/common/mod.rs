@@ -145,6 +145,16 @@ pub fn try_post_token(
     read(request.send_form(form.iter().copied()))
 }
 
+/// POSTs a form to the token endpoint with this `Authorization` header, sent as given.
+pub fn post_token_with_authorization(
+    agent: &ureq::Agent,
+    server: &TestServer,
+    form: &[(&str, &str)],
+    authorization: &str,
+) -> Answer {
+    read(agent.post(server.token_url()).header("Authorization", authorization).send_form(form.iter().copied())).unwrap()
+}
+
 pub fn post_token(
     agent: &ureq::Agent,
     server: &TestServer,
