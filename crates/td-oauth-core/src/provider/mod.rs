@@ -94,7 +94,8 @@ pub async fn token<D: Driver>(driver: &D) -> Result<Arc<TokenResponse>, Error> {
                 driver.refresh_in_background(ticket);
                 return Ok(token);
             }
-            Next::Fetch(ticket) => return driver.fetch(ticket).await,
+            // Boxed: the fetch's future is large, and every waiting caller's future would carry its room.
+            Next::Fetch(ticket) => return Box::pin(driver.fetch(ticket)).await,
             Next::Wait(round) => {
                 if let Some(outcome) = driver.wait(round).await {
                     return outcome;
