@@ -167,15 +167,45 @@ struct RawSuccess<'a> {
     error_description: Option<Cow<'a, str>>,
 }
 
-/// `expires_in` as servers send it: an integer per RFC 6749, sometimes a float or a numeric string.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `expires_in` as servers send it: an integer per RFC 6749, sometimes a float or a numeric string. Read
+/// with a visitor of its own rather than `#[serde(untagged)]`, which buffers the value and tries each form
+/// in turn.
 enum ExpiresIn<'a> {
     Integer(i64),
     Unsigned(u64),
     Float(f64),
-    #[serde(borrow)]
     Text(Cow<'a, str>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ExpiresIn<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = ExpiresIn<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of seconds")
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(ExpiresIn::Unsigned(n))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+                Ok(ExpiresIn::Integer(n))
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<Self::Value, E> {
+                Ok(ExpiresIn::Float(f))
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(ExpiresIn::Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(ExpiresIn::Text(Cow::Owned(text.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_any(Visitor(std::marker::PhantomData))
+    }
 }
 
 impl ExpiresIn<'_> {
@@ -231,11 +261,10 @@ enum TokenSyntax {
 fn check_token(field: &str, token: &str, syntax: TokenSyntax) -> Result<(), String> {
     let bytes = token.as_bytes();
     let (allowed, rule): (fn(u8) -> bool, &str) = match syntax {
-        TokenSyntax::B64Token => (
-            |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'),
-            "RFC 6750 allows a Bearer token only letters, digits and -._~+/, then optional trailing =",
-        ),
-        TokenSyntax::Vschar => (|b| (0x20..=0x7e).contains(&b), "RFC 6749 allows only printable ASCII"),
+        TokenSyntax::B64Token => {
+            (b64token_byte, "RFC 6750 allows a Bearer token only letters, digits and -._~+/, then optional trailing =")
+        }
+        TokenSyntax::Vschar => (vschar_byte, "RFC 6749 allows only printable ASCII"),
     };
     // b64token's trailing padding; VSCHAR has no such part.
     let padding = match syntax {
@@ -245,6 +274,15 @@ fn check_token(field: &str, token: &str, syntax: TokenSyntax) -> Result<(), Stri
     let head = &bytes[..bytes.len() - padding];
     if head.is_empty() {
         return Err(format!("{field} is only `=` padding ({rule})"));
+    }
+    // The whole token is checked without an early exit, which the compiler turns into vector code; only a
+    // refused token is walked again to say where.
+    let valid = match syntax {
+        TokenSyntax::B64Token => head.iter().fold(true, |ok, &b| ok & b64token_byte(b)),
+        TokenSyntax::Vschar => head.iter().fold(true, |ok, &b| ok & vschar_byte(b)),
+    };
+    if valid {
+        return Ok(());
     }
     match head.iter().position(|&b| !allowed(b)) {
         None => Ok(()),
@@ -261,6 +299,26 @@ fn check_token(field: &str, token: &str, syntax: TokenSyntax) -> Result<(), Stri
             ))
         }
     }
+}
+
+/// A byte of RFC 6749's `VSCHAR`: printable ASCII.
+#[inline(always)]
+fn vschar_byte(b: u8) -> bool {
+    b.wrapping_sub(0x20) < 0x5f
+}
+
+/// A byte of RFC 6750's `b64token` (padding aside), written without branches.
+#[inline(always)]
+fn b64token_byte(b: u8) -> bool {
+    // `| 0x20` folds A-Z onto a-z and maps no other byte into a-z.
+    ((b | 0x20).wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
 }
 
 fn parse_success(

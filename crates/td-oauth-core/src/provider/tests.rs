@@ -299,7 +299,7 @@ fn the_callers_loop_returns_a_failure_then_shares_it_without_a_request() {
     let driver = TestDriver::client_credentials();
     driver.0.answers.lock().unwrap().push(Err(refused()));
     assert!(matches!(run_ready(super::token(&driver)), Err(Error::Transport { .. })));
-    driver.0.answers.lock().unwrap().push(Ok(token("never asked for", 600, None)));
+    driver.0.answers.lock().unwrap().push(Ok(token("never-asked-for", 600, None)));
     for _ in 0..100 {
         assert!(matches!(run_ready(super::token(&driver)), Err(Error::Transport { .. })));
     }
