@@ -93,10 +93,11 @@ mod authorize;
 mod backend;
 mod cache;
 mod credentials;
-mod der;
 mod endpoints;
 mod error;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod idle;
 mod installation;
 mod installations;

@@ -62,14 +62,6 @@ secret_string!(
     PkceVerifier
 );
 
-/// Constant-time equality for values an attacker may probe, such as `state`.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,12 +82,5 @@ mod tests {
             assert!(text.contains("redacted"), "{text}");
         }
         assert_eq!(AccessToken::new(value).secret(), value);
-    }
-
-    #[test]
-    fn compares_in_constant_time() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }
