@@ -53,7 +53,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // `openssl rand -base64 32`, the same in every process of the fleet.
-//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_SEALING_KEY")?)?;
+//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_CACHE_KEY")?)?;
 //! let fleet = FleetCache::new("redis://:password@redis.internal:6379/0", key)?;
 //!
 //! let credentials = Credentials::private_key_jwt(
@@ -78,7 +78,7 @@
 //! use td_oauth_ureq::{Client, ClientId, Config, Credentials, Endpoints, Grant, KeyId, PrivateKey, Region};
 //!
 //! # fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_SEALING_KEY")?)?;
+//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_CACHE_KEY")?)?;
 //! let fleet = BlockingFleetCache::new("redis://:password@redis.internal:6379/0", key)?;
 //! # let credentials = Credentials::private_key_jwt(
 //! #     ClientId::new("0123456789abcdef0123456789abcdef")?,
