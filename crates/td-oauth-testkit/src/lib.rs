@@ -2,7 +2,7 @@
 //!
 //! [`TestServer`] starts, in-process, a real HTTP (or HTTPS, with a self-signed certificate it
 //! makes) server on `127.0.0.1` with an ephemeral port. It behaves like Talkdesk's identity
-//! service as described in the project's `talkdesk.md`: `POST /oauth/token` with the
+//! service as described in the repository's `docs/talkdesk.md`: `POST /oauth/token` with the
 //! `client_credentials`, `authorization_code` (optionally with PKCE S256) and rotating
 //! `refresh_token` grants; client authentication by signed JWT assertion (ES256, ES384, ES512,
 //! PS256, PS384, PS512) or HTTP Basic; per-client scopes; `GET /oauth/authorize`, which approves
