@@ -62,7 +62,8 @@ fn one_shared_source_feeds_every_random_value() {
     let token =
         TokenResponse::from_http(&http::Response::builder().status(200).body(body).unwrap(), Instant::now()).unwrap();
     let fleet_key = FleetKey::new(endpoints.token_url().as_str(), &ClientId::new("client-1").unwrap(), &Scopes::none());
-    let sealed = seal(&token, &SealingKey::new([7; 32]), &fleet_key, Instant::now(), SystemTime::now(), &source).unwrap();
+    let sealed =
+        seal(&token, &SealingKey::new([7; 32]), &fleet_key, Instant::now(), SystemTime::now(), &source).unwrap();
     // Version byte, then the 96-bit nonce: the sixth draw.
     assert_eq!(&sealed[1..13], &[6u8; 12]);
 }
