@@ -117,7 +117,6 @@ mod error;
 mod shared;
 
 #[cfg(feature = "ureq")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
 pub use blocking::BlockingFleetCache;
 pub use cache::FleetCache;
 pub use config::FleetConfig;
