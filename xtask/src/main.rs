@@ -8,6 +8,7 @@
 
 mod bench;
 mod fuzz;
+mod msrv;
 mod prerequisites;
 
 use std::io::{BufRead, BufReader, Write};
@@ -19,8 +20,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test    fmt check, clippy, workspace tests (all features), each library crate with
-          --no-default-features, the CLI demo, doc tests, rustdoc with warnings denied
+  test    the rust-version check, fmt check, clippy, workspace tests (all features), each
+          library crate with --no-default-features, the CLI demo, doc tests, rustdoc with
+          warnings denied
   bench   the benchmarks, reported as ratios to baselines measured in the same run; writes
           docs/performance.md (`--quick`: a shorter pass, table in target/td-oauth-bench/)
   fuzz [SECS]
@@ -96,6 +98,11 @@ fn test() -> ExitCode {
     let root = workspace_root();
     if let Err(why) = prerequisites::ensure_redis_server() {
         println!("xtask test: {why}");
+        return ExitCode::FAILURE;
+    }
+    println!("\n==> xtask test: rust-version, derived from the lockfile, the editions and the syntax in use");
+    if let Err(why) = msrv::check(&root) {
+        println!("\nxtask test: rust-version: {why}");
         return ExitCode::FAILURE;
     }
     let mut steps = vec![
