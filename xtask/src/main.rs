@@ -21,8 +21,8 @@ usage: cargo xtask <command>
 
 commands:
   test    the rust-version check, fmt check, clippy, workspace tests (all features), each
-          library crate with --no-default-features, the CLI demo, doc tests, rustdoc with
-          warnings denied
+          library crate with --no-default-features, td-oauth-redis with each transport alone,
+          the CLI demo, doc tests, rustdoc with warnings denied
   bench   the benchmarks, reported as ratios to baselines measured in the same run; writes
           docs/performance.md (`--quick`: a shorter pass, table in target/td-oauth-bench/)
   fuzz [SECS]
@@ -117,6 +117,13 @@ fn test() -> ExitCode {
         steps.push(Step::new(
             format!("{krate} --no-default-features"),
             &["check", "-p", &krate, "--no-default-features"],
+        ));
+    }
+    // td-oauth-redis's two faces, each alone: a program on one transport builds only that one.
+    for face in ["reqwest", "ureq"] {
+        steps.push(Step::new(
+            format!("td-oauth-redis --features {face} alone"),
+            &["check", "-p", "td-oauth-redis", "--no-default-features", "--features", face],
         ));
     }
     if root.join("crates/td-oauth-cli").is_dir() {
