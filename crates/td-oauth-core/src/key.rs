@@ -8,7 +8,7 @@
 mod text;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, OctetStringRef};
@@ -107,8 +107,8 @@ pub struct PrivateKey {
 
 struct Parsed {
     pair: KeyPair,
-    /// The public key as SubjectPublicKeyInfo DER, encoded once at parse time.
-    spki: Vec<u8>,
+    /// The public key as SubjectPublicKeyInfo DER, encoded the first time it is asked for.
+    spki: OnceLock<Vec<u8>>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -149,7 +149,8 @@ impl PrivateKey {
 
     /// The public key as PEM (`BEGIN PUBLIC KEY`, SubjectPublicKeyInfo), e.g. to register it with a server.
     pub fn public_key_pem(&self) -> String {
-        let body = base64::engine::general_purpose::STANDARD.encode(&self.parsed.spki);
+        let spki = self.parsed.spki.get_or_init(|| subject_public_key_info(self.kind, self.parsed.pair.public_key()));
+        let body = base64::engine::general_purpose::STANDARD.encode(spki);
         let mut pem = String::with_capacity(body.len() + body.len() / 64 + 60);
         pem.push_str("-----BEGIN PUBLIC KEY-----\n");
         for line in body.as_bytes().chunks(64) {
@@ -193,7 +194,16 @@ impl PrivateKey {
             }
         };
         let pair = match (container, kind) {
-            (Container::Pkcs8, KeyKind::Ec(_)) => KeyPair::ecdsa(algorithm, der)?,
+            // Whether the EC key carries its public key is asked only when the backend refuses it: the
+            // check costs a tenth of a parse, and a key that parses has one.
+            (Container::Pkcs8, KeyKind::Ec(_)) => KeyPair::ecdsa(algorithm, der).map_err(|err| {
+                match PrivateKeyInfoRef::from_der(der)
+                    .and_then(|info| EcPrivateKey::from_der(info.private_key.as_bytes()))
+                {
+                    Ok(ec) if ec.public_key.is_none() => missing_public_key(),
+                    _ => err,
+                }
+            })?,
             (Container::Sec1 { curve }, KeyKind::Ec(_)) => {
                 KeyPair::ecdsa(algorithm, sec1_to_pkcs8(der, &curve)?.as_bytes())?
             }
@@ -201,8 +211,7 @@ impl PrivateKey {
             (Container::Pkcs1, KeyKind::Rsa) => KeyPair::rsa_pkcs1(der)?,
             _ => return Err(malformed("the key's structure does not match its type")),
         };
-        let spki = subject_public_key_info(kind, pair.public_key())?;
-        Ok(PrivateKey { algorithm, kind, parsed: Arc::new(Parsed { pair, spki }) })
+        Ok(PrivateKey { algorithm, kind, parsed: Arc::new(Parsed { pair, spki: OnceLock::new() }) })
     }
 }
 
@@ -312,12 +321,7 @@ fn classify_pkcs8(der: &[u8]) -> Result<(Container, KeyKind), Error> {
                     )
                 },
             )?;
-        let alg = curve_algorithm(&curve)?;
-        let ec = EcPrivateKey::from_der(info.private_key.as_bytes()).map_err(der_error)?;
-        if ec.public_key.is_none() {
-            return Err(missing_public_key());
-        }
-        Ok((Container::Pkcs8, KeyKind::Ec(alg)))
+        Ok((Container::Pkcs8, KeyKind::Ec(curve_algorithm(&curve)?)))
     } else if algorithm == oid::RSA_ENCRYPTION {
         check_rsa(info.private_key.as_bytes())?;
         Ok((Container::Pkcs8, KeyKind::Rsa))
@@ -392,13 +396,15 @@ fn sec1_to_pkcs8(sec1: &[u8], curve: &ObjectIdentifier) -> Result<SecretDocument
 }
 
 /// The SubjectPublicKeyInfo DER of a key's public half, as the backend gives it.
-fn subject_public_key_info(kind: KeyKind, public_key: &[u8]) -> Result<Vec<u8>, Error> {
+fn subject_public_key_info(kind: KeyKind, public_key: &[u8]) -> Vec<u8> {
     let algorithm = match kind {
         KeyKind::Ec(alg) => {
             AlgorithmIdentifierRef { oid: oid::EC_PUBLIC_KEY, parameters: Some(AnyRef::from(curve_oid(alg))) }
         }
         KeyKind::Rsa => AlgorithmIdentifierRef { oid: oid::RSA_ENCRYPTION, parameters: Some(AnyRef::NULL) },
     };
-    let subject_public_key = BitStringRef::from_bytes(public_key).map_err(der_error)?;
-    SubjectPublicKeyInfoRef { algorithm, subject_public_key }.to_der().map_err(der_error)
+    // Encoding fails only past DER's length limits (256 MiB); a public key is at most 550 bytes.
+    BitStringRef::from_bytes(public_key)
+        .and_then(|subject_public_key| SubjectPublicKeyInfoRef { algorithm, subject_public_key }.to_der())
+        .unwrap_or_default()
 }
