@@ -1,27 +1,9 @@
-//! An error status, an arbitrary `Retry-After` and an arbitrary body: parsing must never panic.
+//! An error status, an arbitrary `Retry-After` and an arbitrary body: never a panic, never a token.
 //!
-//! Input layout (shared with the regression test in td-oauth-core): byte 0 picks the status (300..=555),
-//! then the `Retry-After` value up to the first `\n`, then the body.
+//! The body and the input layout are `td_oauth_core::fuzzing::error_response`, which the regression test
+//! `crates/td-oauth-core/tests/fuzz_regressions.rs` replays on every `cargo xtask test`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use std::time::{Instant, SystemTime};
-
-fuzz_target!(|input: &[u8]| {
-    let Some((&status, rest)) = input.split_first() else { return };
-    let (retry_after, body) = match rest.iter().position(|&b| b == b'\n') {
-        Some(at) => (&rest[..at], &rest[at + 1..]),
-        None => (&[][..], rest),
-    };
-    let mut builder = http::Response::builder().status(300 + u16::from(status));
-    if let Ok(value) = http::HeaderValue::from_bytes(retry_after) {
-        builder = builder.header(http::header::RETRY_AFTER, value);
-    }
-    if let Ok(response) = builder.body(body) {
-        if let Err(err) = td_oauth_core::TokenResponse::from_http(&response, Instant::now()) {
-            let _ = err.to_string();
-            let _ = err.is_retryable();
-            let _ = err.retry_after().map(|r| r.delay_from(SystemTime::now()));
-        }
-    }
+libfuzzer_sys::fuzz_target!(|input: &[u8]| {
+    td_oauth_core::fuzzing::error_response(input);
 });

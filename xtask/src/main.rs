@@ -8,6 +8,7 @@
 
 mod bench;
 mod fuzz;
+mod msrv;
 mod prerequisites;
 
 use std::io::{BufRead, BufReader, Write};
@@ -19,8 +20,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test    fmt check, clippy, workspace tests (all features), each library crate with
-          --no-default-features, the CLI demo, doc tests, rustdoc with warnings denied
+  test    the rust-version check, fmt check, clippy, workspace tests (all features), each
+          library crate with --no-default-features, td-oauth-redis with each transport alone,
+          the CLI demo, doc tests, rustdoc with warnings denied
   bench   the benchmarks, reported as ratios to baselines measured in the same run; writes
           docs/performance.md (`--quick`: a shorter pass, table in target/td-oauth-bench/)
   fuzz [SECS]
@@ -98,6 +100,11 @@ fn test() -> ExitCode {
         println!("xtask test: {why}");
         return ExitCode::FAILURE;
     }
+    println!("\n==> xtask test: rust-version, derived from the lockfile, the editions and the syntax in use");
+    if let Err(why) = msrv::check(&root) {
+        println!("\nxtask test: rust-version: {why}");
+        return ExitCode::FAILURE;
+    }
     let mut steps = vec![
         Step::new("fmt", &["fmt", "--all", "--check"]),
         Step::new("clippy", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]),
@@ -110,6 +117,13 @@ fn test() -> ExitCode {
         steps.push(Step::new(
             format!("{krate} --no-default-features"),
             &["check", "-p", &krate, "--no-default-features"],
+        ));
+    }
+    // td-oauth-redis's two faces, each alone: a program on one transport builds only that one.
+    for face in ["reqwest", "ureq"] {
+        steps.push(Step::new(
+            format!("td-oauth-redis --features {face} alone"),
+            &["check", "-p", "td-oauth-redis", "--no-default-features", "--features", face],
         ));
     }
     if root.join("crates/td-oauth-cli").is_dir() {

@@ -63,7 +63,10 @@ impl Connection {
             return Ok(Some(match std::str::from_utf8(&bytes) {
                 Ok(text) => parse(text)?,
                 // Not text: binary DER, as `openssl pkcs8 -topk8 -nocrypt -outform DER` writes it.
-                Err(_) => PrivateKey::from_der(&bytes, algorithm)?,
+                Err(_) => match algorithm {
+                    Some(algorithm) => PrivateKey::from_der_with_algorithm(&bytes, algorithm)?,
+                    None => PrivateKey::from_der(&bytes)?,
+                },
             }));
         }
         match std::env::var(PRIVATE_KEY_VAR).map(Zeroizing::new) {

@@ -4,11 +4,11 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq as _;
 use url::Url;
 
 use crate::oauth_error::ErrorCode;
 use crate::random::{self, RandomSource};
-use crate::secret::constant_time_eq;
 use crate::{AuthorizationCode, ClientId, EndpointUrl, Error, Grant, PkceVerifier, Scopes, backend};
 
 /// An authorize request to build: client, redirect URI, scopes, and optionally `state`, `nonce` and PKCE.
@@ -205,7 +205,8 @@ impl PendingAuthorization {
             }
         }
         match state {
-            Some(state) if constant_time_eq(state.as_bytes(), self.state.as_bytes()) => {}
+            // Constant time, so that timing does not reveal how much of a guessed `state` was right.
+            Some(state) if bool::from(state.as_bytes().ct_eq(self.state.as_bytes())) => {}
             _ => return Err(Error::StateMismatch),
         }
         if let Some(error) = error {

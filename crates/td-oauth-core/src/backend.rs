@@ -1,69 +1,58 @@
-//! The one seam between td-oauth and its crypto libraries.
+//! The one seam between td-oauth-core and its crypto libraries: signing keys, AES-256-GCM, SHA-256 and the
+//! operating system's random generator. No other file of the crate names a crypto library.
 //!
-//! ring signs ES256, ES384 and PS256/384/512 and is always present. P-521 (ES512) is not in ring, so the
-//! optional `aws-lc-rs` feature adds aws-lc-rs for those keys; the rest of the crate never names either library.
+//! ring (`backend/ring.rs`) is the backend for all of it. P-521 (ES512) is not in ring, so the optional
+//! `aws-lc-rs` feature adds aws-lc-rs (`backend/aws_lc.rs`) for those keys only: with or without the
+//! feature, every other key, every seal and every digest goes through ring, so the code the tests run with
+//! all features is the code every user runs.
+//!
+//! Each backend holds one generator for the process. The signature's own randomness (ECDSA's per-signature
+//! secret, the PSS salt) comes from it and not from a caller's `RandomSource`: ring signs with no generator
+//! but its own (its `SecureRandom` trait is sealed), and aws-lc-rs uses AWS-LC's internal one whatever it is
+//! handed. Every random value td-oauth itself writes (`jti`, `state`, `nonce`, PKCE verifiers, AES-GCM
+//! nonces) comes from the caller's source.
 
-use ring::rand::SystemRandom;
-use ring::signature::{self as ring_sig, KeyPair as _};
+#[cfg(feature = "aws-lc-rs")]
+mod aws_lc;
+mod ring;
 
 use crate::{Algorithm, Error};
 
-/// The largest RSA modulus ring signs with, in bytes (4096 bits).
+pub(crate) use self::ring::{Sha256, fill_random, open_in_place, seal_in_place, sha256};
+
+/// The largest RSA modulus accepted, in bytes (4096 bits).
 pub(crate) const MAX_RSA_BYTES: usize = 512;
 
+/// The largest signature any key makes: an RSA-4096 signature (ECDSA P-521's fixed form is 132 bytes).
+const MAX_SIGNATURE_LEN: usize = MAX_RSA_BYTES;
+
+/// AES-256-GCM's nonce length.
+pub(crate) const AEAD_NONCE_LEN: usize = 12;
+
+/// AES-256-GCM's tag length.
+pub(crate) const AEAD_TAG_LEN: usize = 16;
+
 /// A parsed signing key, ready to sign many times.
-pub(crate) enum KeyPair {
-    RingEcdsa(ring_sig::EcdsaKeyPair),
-    RingRsa(ring_sig::RsaKeyPair),
+pub(crate) struct KeyPair(Pair);
+
+enum Pair {
+    Ring(self::ring::KeyPair),
     #[cfg(feature = "aws-lc-rs")]
-    AwsLcEcdsa(aws_lc_rs::signature::EcdsaKeyPair),
-}
-
-/// A signature, held without a heap allocation.
-#[allow(clippy::large_enum_variant, reason = "lives on the stack for one call; avoids an allocation per signature")]
-pub(crate) enum Signature {
-    Ring(ring_sig::Signature),
-    Rsa {
-        bytes: [u8; MAX_RSA_BYTES],
-        len: usize,
-    },
-    #[cfg(feature = "aws-lc-rs")]
-    AwsLc(aws_lc_rs::signature::Signature),
-}
-
-impl AsRef<[u8]> for Signature {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            Signature::Ring(sig) => sig.as_ref(),
-            Signature::Rsa { bytes, len } => &bytes[..*len],
-            #[cfg(feature = "aws-lc-rs")]
-            Signature::AwsLc(sig) => sig.as_ref(),
-        }
-    }
-}
-
-fn rejected(err: impl std::fmt::Display) -> Error {
-    Error::MalformedKey { reason: format!("the crypto backend rejected it ({err})") }
+    AwsLc(aws_lc::KeyPair),
 }
 
 impl KeyPair {
     /// An ECDSA key from PKCS#8 DER whose curve has already been matched to `algorithm`.
-    pub(crate) fn ecdsa(algorithm: Algorithm, pkcs8: &[u8], rng: &SystemRandom) -> Result<Self, Error> {
-        let ring_alg = match algorithm {
-            Algorithm::Es256 => &ring_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
-            Algorithm::Es384 => &ring_sig::ECDSA_P384_SHA384_FIXED_SIGNING,
-            Algorithm::Es512 => return Self::p521(pkcs8),
-            _ => return Err(Error::Crypto("not an ECDSA algorithm")),
-        };
-        ring_sig::EcdsaKeyPair::from_pkcs8(ring_alg, pkcs8, rng).map(KeyPair::RingEcdsa).map_err(rejected)
+    pub(crate) fn ecdsa(algorithm: Algorithm, pkcs8: &[u8]) -> Result<Self, Error> {
+        match algorithm {
+            Algorithm::Es512 => Self::p521(pkcs8),
+            _ => self::ring::KeyPair::ecdsa(algorithm, pkcs8).map(|pair| KeyPair(Pair::Ring(pair))),
+        }
     }
 
     #[cfg(feature = "aws-lc-rs")]
     fn p521(pkcs8: &[u8]) -> Result<Self, Error> {
-        use aws_lc_rs::signature as aws_sig;
-        aws_sig::EcdsaKeyPair::from_pkcs8(&aws_sig::ECDSA_P521_SHA512_FIXED_SIGNING, pkcs8)
-            .map(KeyPair::AwsLcEcdsa)
-            .map_err(rejected)
+        aws_lc::KeyPair::p521(pkcs8).map(|pair| KeyPair(Pair::AwsLc(pair)))
     }
 
     #[cfg(not(feature = "aws-lc-rs"))]
@@ -73,55 +62,98 @@ impl KeyPair {
 
     /// An RSA key from PKCS#8 DER.
     pub(crate) fn rsa_pkcs8(pkcs8: &[u8]) -> Result<Self, Error> {
-        ring_sig::RsaKeyPair::from_pkcs8(pkcs8).map(KeyPair::RingRsa).map_err(rejected)
+        self::ring::KeyPair::rsa_pkcs8(pkcs8).map(|pair| KeyPair(Pair::Ring(pair)))
     }
 
     /// An RSA key from PKCS#1 `RSAPrivateKey` DER.
     pub(crate) fn rsa_pkcs1(der: &[u8]) -> Result<Self, Error> {
-        ring_sig::RsaKeyPair::from_der(der).map(KeyPair::RingRsa).map_err(rejected)
+        self::ring::KeyPair::rsa_pkcs1(der).map(|pair| KeyPair(Pair::Ring(pair)))
     }
 
-    /// Signs `message`; `algorithm` has been checked against the key at parse time.
-    pub(crate) fn sign(&self, algorithm: Algorithm, rng: &SystemRandom, message: &[u8]) -> Result<Signature, Error> {
-        match self {
-            KeyPair::RingEcdsa(pair) => {
-                pair.sign(rng, message).map(Signature::Ring).map_err(|_| Error::Crypto("ECDSA signing failed"))
-            }
-            KeyPair::RingRsa(pair) => {
-                let padding: &'static dyn ring_sig::RsaEncoding = match algorithm {
-                    Algorithm::Ps384 => &ring_sig::RSA_PSS_SHA384,
-                    Algorithm::Ps512 => &ring_sig::RSA_PSS_SHA512,
-                    _ => &ring_sig::RSA_PSS_SHA256,
-                };
-                let len = pair.public().modulus_len();
-                let mut bytes = [0u8; MAX_RSA_BYTES];
-                let out = bytes.get_mut(..len).ok_or(Error::Crypto("RSA modulus larger than 4096 bits"))?;
-                pair.sign(padding, rng, message, out).map_err(|_| Error::Crypto("RSA-PSS signing failed"))?;
-                Ok(Signature::Rsa { bytes, len })
-            }
+    /// Signs `message`; `algorithm` has been checked against the key at parse time. ECDSA signatures are
+    /// JOSE's fixed `r‖s` form.
+    pub(crate) fn sign(&self, algorithm: Algorithm, message: &[u8]) -> Result<Signature, Error> {
+        let mut signature = Signature { bytes: [0; MAX_SIGNATURE_LEN], len: 0 };
+        signature.len = match &self.0 {
+            Pair::Ring(pair) => pair.sign(algorithm, message, &mut signature.bytes)?,
             #[cfg(feature = "aws-lc-rs")]
-            KeyPair::AwsLcEcdsa(pair) => pair
-                .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
-                .map(Signature::AwsLc)
-                .map_err(|_| Error::Crypto("ECDSA P-521 signing failed")),
-        }
+            Pair::AwsLc(pair) => pair.sign(message, &mut signature.bytes)?,
+        };
+        Ok(signature)
     }
 
     /// The public key as the backend exposes it: an uncompressed EC point, or an RSA `RSAPublicKey` in DER.
     pub(crate) fn public_key(&self) -> &[u8] {
-        match self {
-            KeyPair::RingEcdsa(pair) => pair.public_key().as_ref(),
-            KeyPair::RingRsa(pair) => pair.public_key().as_ref(),
+        match &self.0 {
+            Pair::Ring(pair) => pair.public_key(),
             #[cfg(feature = "aws-lc-rs")]
-            KeyPair::AwsLcEcdsa(pair) => {
-                use aws_lc_rs::signature::KeyPair as _;
-                pair.public_key().as_ref()
-            }
+            Pair::AwsLc(pair) => pair.public_key(),
         }
     }
 }
 
-/// SHA-256, for PKCE code challenges.
-pub(crate) fn sha256(data: &[u8]) -> impl AsRef<[u8]> {
-    ring::digest::digest(&ring::digest::SHA256, data)
+/// A signature, held on the stack: one per assertion, no allocation.
+pub(crate) struct Signature {
+    bytes: [u8; MAX_SIGNATURE_LEN],
+    len: usize,
+}
+
+impl AsRef<[u8]> for Signature {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The error for a key the backend refused after the structure checks passed.
+fn rejected(err: impl std::fmt::Display) -> Error {
+    Error::MalformedKey { reason: format!("the crypto backend rejected it ({err})") }
+}
+
+/// Copies a backend's signature into `out`, returning its length.
+fn copy_signature(signature: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+    out.get_mut(..signature.len())
+        .ok_or(Error::Crypto("signature longer than the largest supported key's"))?
+        .copy_from_slice(signature);
+    Ok(signature.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_the_standard_vector_whole_and_in_parts() {
+        // FIPS 180-2, "abc".
+        let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let hex = |bytes: [u8; 32]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(hex(sha256(b"abc")), expected);
+        let mut parts = Sha256::new();
+        parts.update(b"a");
+        parts.update(b"bc");
+        assert_eq!(hex(parts.finish()), expected);
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_and_refuses_other_data() {
+        let key = [3u8; 32];
+        let nonce = [9u8; AEAD_NONCE_LEN];
+        let mut buffer = b"plain".to_vec();
+        seal_in_place(&key, nonce, b"aad", &mut buffer).unwrap();
+        assert_eq!(buffer.len(), 5 + AEAD_TAG_LEN);
+        assert_ne!(&buffer[..5], b"plain");
+        let mut copy = buffer.clone();
+        assert_eq!(open_in_place(&key, nonce, b"aad", &mut copy), Some(&b"plain"[..]));
+        let mut copy = buffer.clone();
+        assert_eq!(open_in_place(&key, nonce, b"other", &mut copy), None);
+        let mut copy = buffer.clone();
+        assert_eq!(open_in_place(&[4u8; 32], nonce, b"aad", &mut copy), None);
+    }
+
+    #[test]
+    fn the_system_generator_fills() {
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        fill_random(&mut a).unwrap();
+        fill_random(&mut b).unwrap();
+        assert_ne!(a, b);
+    }
 }

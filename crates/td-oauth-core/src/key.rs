@@ -1,26 +1,38 @@
 //! Client private keys in every form users paste, parsed once and signed with many times.
+//!
+//! The text front end (PEM blocks, Base64, quotes, escaped newlines; `key/text.rs`) is lenient on purpose.
+//! The DER structure behind it is read with RustCrypto's `der`, `pkcs8`, `sec1`, `pkcs1` and `spki` before
+//! the crypto backend sees the key, so that a public key, an encrypted key, a certificate or a truncated file
+//! gets an error that names the problem instead of the backend's generic "invalid encoding".
+
+mod text;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use ring::rand::SystemRandom;
-use zeroize::Zeroizing;
+use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, OctetStringRef};
+use der::{Decode as _, Encode as _, Reader as _, SecretDocument, SliceReader, Tag, Tagged as _};
+use pkcs1::RsaPrivateKeyRef;
+use pkcs8::PrivateKeyInfoRef;
+use sec1::EcPrivateKey;
+use spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
 
+use self::text::PemLabel;
 use crate::backend::{self, KeyPair};
-use crate::der::{self, DerError, Reader, tag};
 use crate::{Algorithm, Error};
 
 mod oid {
-    pub(super) const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-    pub(super) const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-    pub(super) const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
-    pub(super) const P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
-    pub(super) const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-    pub(super) const RSASSA_PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
-    pub(super) const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
-    pub(super) const ED448: &[u8] = &[0x2b, 0x65, 0x71];
+    use der::asn1::ObjectIdentifier as Oid;
+
+    pub(super) const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
+    pub(super) const P256: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
+    pub(super) const P384: Oid = Oid::new_unwrap("1.3.132.0.34");
+    pub(super) const P521: Oid = Oid::new_unwrap("1.3.132.0.35");
+    pub(super) const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
+    pub(super) const RSASSA_PSS: Oid = Oid::new_unwrap("1.2.840.113549.1.1.10");
+    pub(super) const ED25519: Oid = Oid::new_unwrap("1.3.101.112");
+    pub(super) const ED448: Oid = Oid::new_unwrap("1.3.101.113");
 }
 
 /// The kind of key found, which decides the algorithms it can sign with.
@@ -61,7 +73,7 @@ enum Container {
     Pkcs8,
     /// SEC1 `ECPrivateKey`, re-wrapped as PKCS#8 for the backends.
     Sec1 {
-        curve_oid: &'static [u8],
+        curve: ObjectIdentifier,
     },
     /// PKCS#1 `RSAPrivateKey`.
     Pkcs1,
@@ -69,9 +81,10 @@ enum Container {
 
 /// A client's private key, parsed and ready to sign assertions.
 ///
-/// Accepts Talkdesk's one-line Base64 PKCS#8 DER, the same wrapped at any width or with stray whitespace,
-/// PKCS#8 PEM (`BEGIN PRIVATE KEY`), SEC1 PEM (`BEGIN EC PRIVATE KEY`) and RSA PKCS#1 PEM
-/// (`BEGIN RSA PRIVATE KEY`). `Debug` shows the algorithm only; the decoded key bytes are wiped after parsing.
+/// Accepts Talkdesk's one-line Base64 PKCS#8 DER, the same wrapped at any width, with stray whitespace or in
+/// quotes, PKCS#8 PEM (`BEGIN PRIVATE KEY`), SEC1 PEM (`BEGIN EC PRIVATE KEY`), RSA PKCS#1 PEM
+/// (`BEGIN RSA PRIVATE KEY`), a PEM file that also holds certificates, and binary DER
+/// ([`PrivateKey::from_der`]). `Debug` shows the algorithm only; the decoded key bytes are wiped after parsing.
 ///
 /// ```
 /// use td_oauth_core::{Algorithm, PrivateKey};
@@ -89,8 +102,13 @@ pub struct PrivateKey {
     algorithm: Algorithm,
     kind: KeyKind,
     /// Shared: key pairs are hundreds of bytes and cannot be copied; clones of a key share one.
-    pair: Arc<KeyPair>,
-    rng: SystemRandom,
+    parsed: Arc<Parsed>,
+}
+
+struct Parsed {
+    pair: KeyPair,
+    /// The public key as SubjectPublicKeyInfo DER, encoded the first time it is asked for.
+    spki: OnceLock<Vec<u8>>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -113,9 +131,15 @@ impl PrivateKey {
         Self::parse_inner(text, Some(algorithm))
     }
 
-    /// Parses a key from DER bytes (PKCS#8, SEC1 or PKCS#1).
-    pub fn from_der(der: &[u8], algorithm: Option<Algorithm>) -> Result<Self, Error> {
-        Self::from_decoded(der, None, algorithm)
+    /// Reads a key from binary DER (PKCS#8, SEC1 or PKCS#1), such as a `key.der` file's bytes, and infers
+    /// its algorithm. PEM or Base64 text is refused with a pointer to [`PrivateKey::parse`].
+    pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+        Self::from_binary(der, None)
+    }
+
+    /// Reads a key from binary DER for a given algorithm, checking that it fits the key.
+    pub fn from_der_with_algorithm(der: &[u8], algorithm: Algorithm) -> Result<Self, Error> {
+        Self::from_binary(der, Some(algorithm))
     }
 
     /// The algorithm the key signs with.
@@ -125,31 +149,10 @@ impl PrivateKey {
 
     /// The public key as PEM (`BEGIN PUBLIC KEY`, SubjectPublicKeyInfo), e.g. to register it with a server.
     pub fn public_key_pem(&self) -> String {
-        let mut algorithm_id = Vec::new();
-        match self.kind {
-            KeyKind::Ec(alg) => {
-                der::write(&mut algorithm_id, tag::OID, oid::EC_PUBLIC_KEY);
-                let curve = match alg {
-                    Algorithm::Es256 => oid::P256,
-                    Algorithm::Es384 => oid::P384,
-                    _ => oid::P521,
-                };
-                der::write(&mut algorithm_id, tag::OID, curve);
-            }
-            KeyKind::Rsa => {
-                der::write(&mut algorithm_id, tag::OID, oid::RSA_ENCRYPTION);
-                der::write(&mut algorithm_id, tag::NULL, &[]);
-            }
-        }
-        let mut bits = vec![0u8];
-        bits.extend_from_slice(self.pair.public_key());
-        let mut spki_content = Vec::new();
-        der::write(&mut spki_content, tag::SEQUENCE, &algorithm_id);
-        der::write(&mut spki_content, tag::BIT_STRING, &bits);
-        let mut spki = Vec::new();
-        der::write(&mut spki, tag::SEQUENCE, &spki_content);
+        let spki = self.parsed.spki.get_or_init(|| subject_public_key_info(self.kind, self.parsed.pair.public_key()));
         let body = base64::engine::general_purpose::STANDARD.encode(spki);
-        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        let mut pem = String::with_capacity(body.len() + body.len() / 64 + 60);
+        pem.push_str("-----BEGIN PUBLIC KEY-----\n");
         for line in body.as_bytes().chunks(64) {
             pem.push_str(&String::from_utf8_lossy(line));
             pem.push('\n');
@@ -160,21 +163,21 @@ impl PrivateKey {
 
     /// Signs `message` with the key's algorithm; ECDSA signatures come in JOSE's raw `r‖s` form.
     pub(crate) fn sign(&self, message: &[u8]) -> Result<backend::Signature, Error> {
-        self.pair.sign(self.algorithm, &self.rng, message)
+        self.parsed.pair.sign(self.algorithm, message)
     }
 
     fn parse_inner(text: &str, algorithm: Option<Algorithm>) -> Result<Self, Error> {
-        let text = text.trim_start_matches('\u{feff}').trim();
-        if text.is_empty() {
-            return Err(malformed("the key is empty"));
+        let decoded = text::decode(text)?;
+        Self::from_decoded(&decoded.der, decoded.label, algorithm)
+    }
+
+    fn from_binary(der: &[u8], algorithm: Option<Algorithm>) -> Result<Self, Error> {
+        if text::looks_like_text(der) {
+            return Err(malformed(
+                "these bytes are PEM or Base64 text, not binary DER; pass the text to `PrivateKey::parse`",
+            ));
         }
-        if text.contains("-----BEGIN") {
-            let (label, der) = decode_pem(text)?;
-            Self::from_decoded(&der, Some(label), algorithm)
-        } else {
-            let der = decode_base64(text)?;
-            Self::from_decoded(&der, None, algorithm)
-        }
+        Self::from_decoded(der, None, algorithm)
     }
 
     fn from_decoded(der: &[u8], label: Option<PemLabel>, algorithm: Option<Algorithm>) -> Result<Self, Error> {
@@ -190,17 +193,25 @@ impl PrivateKey {
                 });
             }
         };
-        let rng = SystemRandom::new();
         let pair = match (container, kind) {
-            (Container::Pkcs8, KeyKind::Ec(_)) => KeyPair::ecdsa(algorithm, der, &rng)?,
-            (Container::Sec1 { curve_oid }, KeyKind::Ec(_)) => {
-                KeyPair::ecdsa(algorithm, &sec1_to_pkcs8(der, curve_oid), &rng)?
+            // Whether the EC key carries its public key is asked only when the backend refuses it: the
+            // check costs a tenth of a parse, and a key that parses has one.
+            (Container::Pkcs8, KeyKind::Ec(_)) => KeyPair::ecdsa(algorithm, der).map_err(|err| {
+                match PrivateKeyInfoRef::from_der(der)
+                    .and_then(|info| EcPrivateKey::from_der(info.private_key.as_bytes()))
+                {
+                    Ok(ec) if ec.public_key.is_none() => missing_public_key(),
+                    _ => err,
+                }
+            })?,
+            (Container::Sec1 { curve }, KeyKind::Ec(_)) => {
+                KeyPair::ecdsa(algorithm, sec1_to_pkcs8(der, &curve)?.as_bytes())?
             }
             (Container::Pkcs8, KeyKind::Rsa) => KeyPair::rsa_pkcs8(der)?,
             (Container::Pkcs1, KeyKind::Rsa) => KeyPair::rsa_pkcs1(der)?,
             _ => return Err(malformed("the key's structure does not match its type")),
         };
-        Ok(PrivateKey { algorithm, kind, pair: Arc::new(pair), rng })
+        Ok(PrivateKey { algorithm, kind, parsed: Arc::new(Parsed { pair, spki: OnceLock::new() }) })
     }
 }
 
@@ -215,221 +226,158 @@ fn missing_public_key() -> Error {
     )
 }
 
-fn der_error(err: DerError) -> Error {
-    match err {
-        DerError::Truncated => malformed("the key is truncated (its DER structure ends early); copy the whole key"),
-        DerError::Invalid | DerError::UnexpectedTag => {
-            malformed("the decoded bytes are not a DER private key (corrupt, or not a key)")
+/// A DER error, said as what it means for a key; the bytes themselves are never shown.
+fn der_error(err: der::Error) -> Error {
+    match err.kind() {
+        der::ErrorKind::Incomplete { .. } => {
+            malformed("the key is truncated (its DER structure ends early); copy the whole key")
         }
+        _ => malformed("the decoded bytes are not a DER private key (corrupt, or not a key)"),
     }
 }
 
-/// The PEM labels that hold something we can say something useful about.
+/// What the outer DER structure is, told by its first two fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PemLabel {
+enum Shape {
+    /// `INTEGER version, SEQUENCE algorithm, OCTET STRING key`.
     Pkcs8,
+    /// `INTEGER 1, OCTET STRING key, …`.
     Sec1,
+    /// `INTEGER 0, INTEGER modulus, …` (nine fields).
     Pkcs1,
+    /// `SEQUENCE algorithm, BIT STRING key`, or PKCS#1's `INTEGER modulus, INTEGER exponent`.
+    PublicKey,
+    /// `SEQUENCE algorithm, OCTET STRING ciphertext`: PKCS#8 `EncryptedPrivateKeyInfo`.
+    Encrypted,
+    /// `SEQUENCE tbsCertificate, SEQUENCE signatureAlgorithm, …`.
+    Certificate,
+    Unknown,
 }
 
-/// Finds the private key block of a PEM document and decodes its Base64 body.
-fn decode_pem(text: &str) -> Result<(PemLabel, Zeroizing<Vec<u8>>), Error> {
-    // Keys pasted into environment variables or JSON often carry literal `\n` instead of line breaks.
-    let unescaped;
-    let text = if text.contains("\\n") {
-        unescaped = Zeroizing::new(text.replace("\\r", "").replace("\\n", "\n"));
-        unescaped.as_str()
-    } else {
-        text
+impl Shape {
+    fn describe(self) -> &'static str {
+        match self {
+            Shape::Pkcs8 => "PKCS#8",
+            Shape::Sec1 => "SEC1 EC",
+            Shape::Pkcs1 => "PKCS#1 RSA",
+            _ => "non-key",
+        }
+    }
+}
+
+fn shape(der: &[u8]) -> Result<Shape, Error> {
+    let outer = AnyRef::from_der(der).map_err(der_error)?;
+    if outer.tag() != Tag::Sequence {
+        return Ok(Shape::Unknown);
+    }
+    let mut fields = SliceReader::new(outer.value()).map_err(der_error)?;
+    let (Ok(first), Ok(second)) = (fields.decode::<AnyRef<'_>>(), fields.decode::<AnyRef<'_>>()) else {
+        return Ok(Shape::Unknown);
     };
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + "-----BEGIN ".len()..];
-        let label_end = after.find("-----").ok_or_else(|| malformed("a PEM `-----BEGIN` line is not closed"))?;
-        let label = &after[..label_end];
-        let body_and_rest = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let body_end = body_and_rest.find(&end_marker).ok_or_else(|| {
-            malformed(format!(
-                "the PEM block `{}` has no `{end_marker}` line; the key is truncated",
-                crate::error::excerpt(label)
-            ))
-        })?;
-        let body = &body_and_rest[..body_end];
-        rest = &body_and_rest[body_end + end_marker.len()..];
-        let kind = match label {
-            "PRIVATE KEY" => PemLabel::Pkcs8,
-            "EC PRIVATE KEY" => PemLabel::Sec1,
-            "RSA PRIVATE KEY" => PemLabel::Pkcs1,
-            // `openssl ecparam -genkey` writes the curve in its own block before the key.
-            "EC PARAMETERS" => continue,
-            "ENCRYPTED PRIVATE KEY" => return Err(Error::EncryptedKey),
-            "PUBLIC KEY" | "RSA PUBLIC KEY" | "EC PUBLIC KEY" => {
-                return Err(Error::NotAPrivateKey { found: "public key" });
-            }
-            "CERTIFICATE" => return Err(Error::NotAPrivateKey { found: "certificate" }),
-            "OPENSSH PRIVATE KEY" => {
-                return Err(Error::UnsupportedKey {
-                    reason: "OpenSSH key format; convert it with `ssh-keygen -p -m PKCS8 -f KEYFILE`".into(),
-                });
-            }
-            other => {
-                return Err(Error::UnsupportedKey {
-                    reason: format!("PEM block `{}` is not a private key", crate::error::excerpt(other)),
-                });
-            }
-        };
-        // Traditional OpenSSL encryption puts headers in the block.
-        if body.contains("Proc-Type:") || body.contains("DEK-Info:") {
-            return Err(Error::EncryptedKey);
-        }
-        return Ok((kind, decode_base64(body)?));
-    }
-    Err(malformed("no PEM private key block was found"))
+    Ok(match (first.tag(), second.tag()) {
+        (Tag::Integer, Tag::Sequence) => Shape::Pkcs8,
+        (Tag::Integer, Tag::OctetString) => Shape::Sec1,
+        (Tag::Integer, Tag::Integer) if fields.is_finished() => Shape::PublicKey,
+        (Tag::Integer, Tag::Integer) => Shape::Pkcs1,
+        (Tag::Sequence, Tag::BitString) => Shape::PublicKey,
+        (Tag::Sequence, Tag::OctetString) => Shape::Encrypted,
+        (Tag::Sequence, Tag::Sequence) => Shape::Certificate,
+        _ => Shape::Unknown,
+    })
 }
 
-/// Decodes Base64 (standard or URL-safe, padded or not) after dropping all whitespace.
-fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
-    const STANDARD: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    let compact: Zeroizing<Vec<u8>> = Zeroizing::new(text.bytes().filter(|b| !b.is_ascii_whitespace()).collect());
-    if compact.is_empty() {
-        return Err(malformed("the key is empty"));
-    }
-    let engine = if compact.iter().any(|&b| b == b'-' || b == b'_') { &URL_SAFE } else { &STANDARD };
-    let mut out = Zeroizing::new(Vec::with_capacity(compact.len() / 4 * 3 + 3));
-    engine.decode_vec(&compact[..], &mut out).map_err(|err| {
-        use base64::DecodeError::*;
-        // Positions are safe to show; the offending bytes are not.
-        match err {
-            InvalidByte(pos, _) => malformed(format!(
-                "the key is neither PEM nor Base64: unexpected character at position {pos} of the Base64 text"
-            )),
-            InvalidLength(_) | InvalidLastSymbol { .. } | InvalidPadding => {
-                malformed("the Base64 text ends in the middle of a byte; the key is truncated or has extra characters")
-            }
-        }
-    })?;
-    Ok(out)
-}
-
-/// Works out which container and key type `der` holds, refusing public and encrypted keys by name.
+/// Works out which container and key type `der` holds, refusing public and encrypted keys and certificates
+/// by name.
 fn classify(der: &[u8], label: Option<PemLabel>) -> Result<(Container, KeyKind), Error> {
-    let body = der::read_single(der, tag::SEQUENCE).map_err(der_error)?;
-    let mut fields = Reader::new(body);
-    match fields.peek_tag() {
-        Some(tag::INTEGER) => {
-            let version = fields.read_small_uint().map_err(der_error)?;
-            match (fields.peek_tag(), label) {
-                (Some(tag::SEQUENCE), None | Some(PemLabel::Pkcs8)) if version <= 1 => classify_pkcs8(fields),
-                (Some(tag::OCTET_STRING), None | Some(PemLabel::Sec1)) if version == 1 => {
-                    let curve_oid = sec1_curve(body)?.ok_or_else(|| {
-                        malformed("this SEC1 EC key does not name its curve; export it as PKCS#8 (`openssl pkcs8 -topk8 -nocrypt`)")
-                    })?;
-                    if !has_public_key(body)? {
-                        return Err(missing_public_key());
-                    }
-                    Ok((Container::Sec1 { curve_oid }, KeyKind::Ec(curve_algorithm(curve_oid)?)))
-                }
-                (Some(tag::INTEGER), None | Some(PemLabel::Pkcs1)) if version == 0 => {
-                    check_rsa_size(fields)?;
-                    Ok((Container::Pkcs1, KeyKind::Rsa))
-                }
-                _ => Err(der_error(DerError::UnexpectedTag)),
-            }
+    match (shape(der)?, label) {
+        (Shape::Pkcs8, None | Some(PemLabel::Pkcs8)) => classify_pkcs8(der),
+        (Shape::Sec1, None | Some(PemLabel::Sec1)) => classify_sec1(der),
+        (Shape::Pkcs1, None | Some(PemLabel::Pkcs1)) => {
+            check_rsa(der)?;
+            Ok((Container::Pkcs1, KeyKind::Rsa))
         }
-        Some(tag::SEQUENCE) => {
-            // SubjectPublicKeyInfo and EncryptedPrivateKeyInfo both open with an AlgorithmIdentifier.
-            fields.read(tag::SEQUENCE).map_err(der_error)?;
-            match fields.peek_tag() {
-                Some(tag::BIT_STRING) => Err(Error::NotAPrivateKey { found: "public key" }),
-                Some(tag::OCTET_STRING) => Err(Error::EncryptedKey),
-                _ => Err(Error::NotAPrivateKey { found: "certificate or other non-key structure" }),
-            }
-        }
-        _ => Err(der_error(DerError::UnexpectedTag)),
+        (Shape::PublicKey, _) => Err(Error::NotAPrivateKey { found: "public key" }),
+        (Shape::Encrypted, _) => Err(Error::EncryptedKey),
+        (Shape::Certificate, _) => Err(Error::NotAPrivateKey { found: "certificate" }),
+        (shape @ (Shape::Pkcs8 | Shape::Sec1 | Shape::Pkcs1), Some(label)) => Err(malformed(format!(
+            "the PEM block is labelled `{}` but holds a {} key; fix the label or export the key again",
+            label.as_str(),
+            shape.describe()
+        ))),
+        (Shape::Unknown, _) => Err(malformed("the decoded bytes are not a DER private key (corrupt, or not a key)")),
     }
 }
 
-/// PKCS#8 `PrivateKeyInfo` after its version.
-fn classify_pkcs8(mut fields: Reader<'_>) -> Result<(Container, KeyKind), Error> {
-    let mut algorithm_id = Reader::new(fields.read(tag::SEQUENCE).map_err(der_error)?);
-    let algorithm_oid = algorithm_id.read(tag::OID).map_err(der_error)?;
-    let private_key = fields.read(tag::OCTET_STRING).map_err(der_error)?;
-    if algorithm_oid == oid::EC_PUBLIC_KEY {
-        let curve = algorithm_id.read(tag::OID).map_err(|_| {
-            malformed("the EC key uses explicit curve parameters; export it with a named curve (P-256, P-384, P-521)")
-        })?;
-        let alg = curve_algorithm(curve)?;
-        let ec_private_key = der::read_single(private_key, tag::SEQUENCE).map_err(der_error)?;
-        if !has_public_key(ec_private_key)? {
-            return Err(missing_public_key());
-        }
-        Ok((Container::Pkcs8, KeyKind::Ec(alg)))
-    } else if algorithm_oid == oid::RSA_ENCRYPTION {
-        let mut rsa = Reader::new(der::read_single(private_key, tag::SEQUENCE).map_err(der_error)?);
-        if rsa.read_small_uint().map_err(der_error)? != 0 {
-            return Err(Error::UnsupportedKey { reason: "multi-prime RSA keys are not supported".into() });
-        }
-        check_rsa_size(rsa)?;
+/// PKCS#8 `PrivateKeyInfo`: the algorithm decides what the inner key must be.
+fn classify_pkcs8(der: &[u8]) -> Result<(Container, KeyKind), Error> {
+    let info = PrivateKeyInfoRef::from_der(der).map_err(der_error)?;
+    let algorithm = info.algorithm.oid;
+    if algorithm == oid::EC_PUBLIC_KEY {
+        let curve =
+            info.algorithm.parameters.and_then(|params| params.decode_as::<ObjectIdentifier>().ok()).ok_or_else(
+                || {
+                    malformed(
+                        "the EC key uses explicit curve parameters; export it with a named curve (P-256, P-384, P-521)",
+                    )
+                },
+            )?;
+        Ok((Container::Pkcs8, KeyKind::Ec(curve_algorithm(&curve)?)))
+    } else if algorithm == oid::RSA_ENCRYPTION {
+        check_rsa(info.private_key.as_bytes())?;
         Ok((Container::Pkcs8, KeyKind::Rsa))
-    } else if algorithm_oid == oid::RSASSA_PSS {
+    } else if algorithm == oid::RSASSA_PSS {
         Err(Error::UnsupportedKey {
             reason: "RSASSA-PSS-restricted RSA key; export it as a plain RSA key (`openssl rsa -in KEYFILE`)".into(),
         })
-    } else if algorithm_oid == oid::ED25519 || algorithm_oid == oid::ED448 {
+    } else if algorithm == oid::ED25519 || algorithm == oid::ED448 {
         Err(Error::UnsupportedKey { reason: "EdDSA key; Talkdesk uses ES256/384/512 and PS256/384/512".into() })
     } else {
         Err(Error::UnsupportedKey { reason: "unknown key type; Talkdesk uses EC (ES*) and RSA (PS*) keys".into() })
     }
 }
 
-fn curve_algorithm(curve_oid: &[u8]) -> Result<Algorithm, Error> {
-    match curve_oid {
-        oid::P256 => Ok(Algorithm::Es256),
-        oid::P384 => Ok(Algorithm::Es384),
-        oid::P521 => Ok(Algorithm::Es512),
-        _ => Err(Error::UnsupportedKey { reason: "EC key on a curve other than P-256, P-384 or P-521".into() }),
+/// SEC1 `ECPrivateKey`: it must name its curve and carry its public key.
+fn classify_sec1(der: &[u8]) -> Result<(Container, KeyKind), Error> {
+    let ec = EcPrivateKey::from_der(der).map_err(der_error)?;
+    let curve = ec.parameters.and_then(|params| params.named_curve()).ok_or_else(|| {
+        malformed("this SEC1 EC key does not name its curve; export it as PKCS#8 (`openssl pkcs8 -topk8 -nocrypt`)")
+    })?;
+    let alg = curve_algorithm(&curve)?;
+    if ec.public_key.is_none() {
+        return Err(missing_public_key());
+    }
+    Ok((Container::Sec1 { curve }, KeyKind::Ec(alg)))
+}
+
+fn curve_algorithm(curve: &ObjectIdentifier) -> Result<Algorithm, Error> {
+    if *curve == oid::P256 {
+        Ok(Algorithm::Es256)
+    } else if *curve == oid::P384 {
+        Ok(Algorithm::Es384)
+    } else if *curve == oid::P521 {
+        Ok(Algorithm::Es512)
+    } else {
+        Err(Error::UnsupportedKey { reason: "EC key on a curve other than P-256, P-384 or P-521".into() })
     }
 }
 
-/// The curve OID of a SEC1 `ECPrivateKey` (its `[0]` parameters), as one of our static constants.
-fn sec1_curve(ec_private_key: &[u8]) -> Result<Option<&'static [u8]>, Error> {
-    let mut fields = Reader::new(ec_private_key);
-    fields.read_small_uint().map_err(der_error)?;
-    fields.read(tag::OCTET_STRING).map_err(der_error)?;
-    if fields.peek_tag() != Some(tag::CONTEXT_0) {
-        return Ok(None);
+fn curve_oid(algorithm: Algorithm) -> &'static ObjectIdentifier {
+    match algorithm {
+        Algorithm::Es256 => &oid::P256,
+        Algorithm::Es384 => &oid::P384,
+        _ => &oid::P521,
     }
-    let params = fields.read(tag::CONTEXT_0).map_err(der_error)?;
-    let curve = der::read_single(params, tag::OID).map_err(der_error)?;
-    Ok(Some(match curve_algorithm(curve)? {
-        Algorithm::Es256 => oid::P256,
-        Algorithm::Es384 => oid::P384,
-        _ => oid::P521,
-    }))
 }
 
-/// Whether a SEC1 `ECPrivateKey` carries its `[1]` public key.
-fn has_public_key(ec_private_key: &[u8]) -> Result<bool, Error> {
-    let mut fields = Reader::new(ec_private_key);
-    while !fields.is_empty() {
-        if fields.read_any().map_err(der_error)?.tag == tag::CONTEXT_1 {
-            return Ok(true);
-        }
+/// Reads a PKCS#1 `RSAPrivateKey`: two primes, and a modulus of 2048..=4096 bits.
+fn check_rsa(der: &[u8]) -> Result<(), Error> {
+    let rsa = RsaPrivateKeyRef::from_der(der).map_err(der_error)?;
+    if rsa.version().is_multi() {
+        return Err(Error::UnsupportedKey { reason: "multi-prime RSA keys are not supported".into() });
     }
-    Ok(false)
-}
-
-/// Reads the modulus of an `RSAPrivateKey` (after its version) and enforces 2048..=4096 bits.
-fn check_rsa_size(mut fields: Reader<'_>) -> Result<(), Error> {
-    let bits = der::unsigned_bit_len(fields.read(tag::INTEGER).map_err(der_error)?);
+    // `UintRef` holds the magnitude without leading zero bytes.
+    let modulus = rsa.modulus.as_bytes();
+    let bits = modulus.first().map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
     if bits < 2048 {
         return Err(Error::RsaKeyTooSmall { bits });
     }
@@ -439,16 +387,24 @@ fn check_rsa_size(mut fields: Reader<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Wraps a SEC1 `ECPrivateKey` in a PKCS#8 `PrivateKeyInfo`, the only EC form the backends read.
-fn sec1_to_pkcs8(sec1: &[u8], curve_oid: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut algorithm_id = Vec::new();
-    der::write(&mut algorithm_id, tag::OID, oid::EC_PUBLIC_KEY);
-    der::write(&mut algorithm_id, tag::OID, curve_oid);
-    let mut content = Zeroizing::new(Vec::with_capacity(sec1.len() + 32));
-    der::write(&mut content, tag::INTEGER, &[0]);
-    der::write(&mut content, tag::SEQUENCE, &algorithm_id);
-    der::write(&mut content, tag::OCTET_STRING, sec1);
-    let mut out = Zeroizing::new(Vec::with_capacity(content.len() + 4));
-    der::write(&mut out, tag::SEQUENCE, &content);
-    out
+/// Wraps a SEC1 `ECPrivateKey` in a PKCS#8 `PrivateKeyInfo`, the only EC form the backends read. The
+/// result is wiped on drop.
+fn sec1_to_pkcs8(sec1: &[u8], curve: &ObjectIdentifier) -> Result<SecretDocument, Error> {
+    let algorithm = AlgorithmIdentifierRef { oid: oid::EC_PUBLIC_KEY, parameters: Some(AnyRef::from(curve)) };
+    let info = PrivateKeyInfoRef::new(algorithm, OctetStringRef::new(sec1).map_err(der_error)?);
+    SecretDocument::encode_msg(&info).map_err(der_error)
+}
+
+/// The SubjectPublicKeyInfo DER of a key's public half, as the backend gives it.
+fn subject_public_key_info(kind: KeyKind, public_key: &[u8]) -> Vec<u8> {
+    let algorithm = match kind {
+        KeyKind::Ec(alg) => {
+            AlgorithmIdentifierRef { oid: oid::EC_PUBLIC_KEY, parameters: Some(AnyRef::from(curve_oid(alg))) }
+        }
+        KeyKind::Rsa => AlgorithmIdentifierRef { oid: oid::RSA_ENCRYPTION, parameters: Some(AnyRef::NULL) },
+    };
+    // Encoding fails only past DER's length limits (256 MiB); a public key is at most 550 bytes.
+    BitStringRef::from_bytes(public_key)
+        .and_then(|subject_public_key| SubjectPublicKeyInfoRef { algorithm, subject_public_key }.to_der())
+        .unwrap_or_default()
 }

@@ -19,9 +19,9 @@
 //!
 //! - [`Endpoints`]: an account name and [`Region`] (or explicit URLs) to token, authorize and API URLs, with
 //!   the account checked to be one DNS label and every URL `https` except loopback.
-//! - [`PrivateKey`]: every form a Talkdesk key is pasted in (one-line Base64 PKCS#8, wrapped Base64, PKCS#8,
-//!   SEC1 and PKCS#1 PEM), parsed once. ES256, ES384, PS256/384/512 with ring; ES512 with the `aws-lc-rs`
-//!   feature.
+//! - [`PrivateKey`]: every form a Talkdesk key is pasted in (one-line Base64 PKCS#8, wrapped or quoted
+//!   Base64, PKCS#8, SEC1 and PKCS#1 PEM, a PEM file with certificates beside the key, binary DER), parsed
+//!   once. ES256, ES384, PS256/384/512 with ring; ES512 with the `aws-lc-rs` feature.
 //! - [`AssertionSigner`]: the `private_key_jwt` client assertion, written straight to compact form.
 //! - [`TokenClient`] and [`Grant`]: client-credentials, authorization-code and refresh-token requests, with a
 //!   signed JWT or HTTP Basic.
@@ -44,8 +44,10 @@
 //!
 //! ## Not in scope
 //!
-//! Sockets, TLS, async runtimes, retries and caching live in the transport crates. No clock is read and no
-//! randomness is drawn except through what the caller passes: `now` arguments and a [`RandomSource`].
+//! Sockets, TLS, async runtimes, retries and caching live in the transport crates. No clock is read: time
+//! comes in as `now` arguments. Every random value the crate writes comes from a [`RandomSource`] the caller
+//! passes or sets ([`OsRandom`] by default); only the randomness inside a signature is the crypto backend's
+//! own, as neither ring nor aws-lc-rs takes an outside generator.
 //! Access tokens are opaque here: Talkdesk publishes no JWKS, so nothing in this crate trusts their contents.
 //!
 //! ## Example
@@ -94,10 +96,11 @@ mod backend;
 mod cache;
 pub mod clock;
 mod credentials;
-mod der;
 mod endpoints;
 mod error;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod idle;
 mod installation;
 mod installations;

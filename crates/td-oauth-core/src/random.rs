@@ -1,36 +1,46 @@
-//! Randomness for `jti`, `state`, `nonce` and PKCE verifiers, replaceable in tests.
+//! Randomness for `jti`, `state`, `nonce`, PKCE verifiers and AES-GCM nonces: a source the caller can
+//! replace, the operating system's by default.
 
-use crate::Error;
+use std::sync::Arc;
+
+use crate::{Error, backend};
 
 /// A source of cryptographically secure random bytes.
 ///
-/// [`OsRandom`] is the one to use. Tests may supply their own to make output reproducible; a weak source in
-/// production would make `jti` and `state` guessable.
+/// [`OsRandom`] is the one to use. Every random value td-oauth writes is drawn from the source passed to it
+/// ([`TokenClient::with_random`](crate::TokenClient::with_random), [`AssertionSigner::sign`](crate::AssertionSigner::sign),
+/// [`AuthorizeRequest::build`](crate::AuthorizeRequest::build), [`seal`](crate::seal)), so tests can make
+/// their output reproducible and a program can draw from its own generator. A weak source in production
+/// would make `jti` and `state` guessable. (The crypto backend draws the randomness inside a signature
+/// itself: ring and aws-lc-rs take no outside generator.)
 pub trait RandomSource: Send + Sync {
     /// Fills `dest` with random bytes.
     fn fill(&self, dest: &mut [u8]) -> Result<(), Error>;
 }
 
-/// The operating system's random source, through ring.
-#[derive(Debug, Clone)]
-pub struct OsRandom(ring::rand::SystemRandom);
+/// One source shared by several users (a [`TokenClient`](crate::TokenClient), an authorize flow, a cache).
+impl<R: RandomSource + ?Sized> RandomSource for Arc<R> {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), Error> {
+        (**self).fill(dest)
+    }
+}
+
+/// The operating system's random source, through the crypto backend's generator.
+#[derive(Debug, Clone, Default)]
+pub struct OsRandom {
+    _private: (),
+}
 
 impl OsRandom {
     /// The system random source.
     pub fn new() -> Self {
-        Self(ring::rand::SystemRandom::new())
-    }
-}
-
-impl Default for OsRandom {
-    fn default() -> Self {
-        Self::new()
+        OsRandom { _private: () }
     }
 }
 
 impl RandomSource for OsRandom {
     fn fill(&self, dest: &mut [u8]) -> Result<(), Error> {
-        ring::rand::SecureRandom::fill(&self.0, dest).map_err(|_| Error::Crypto("the system random source failed"))
+        backend::fill_random(dest)
     }
 }
 

@@ -237,7 +237,8 @@ impl TokenClient {
         Ok(self)
     }
 
-    /// Replaces the random source used for `jti` (tests only; the default is the OS source).
+    /// Draws every assertion's `jti` from `rng` instead of the operating system's source ([`OsRandom`]), e.g.
+    /// a program's own generator, or a seeded one in a test; an `Arc` shares one source with other users.
     pub fn with_random(mut self, rng: impl RandomSource + 'static) -> Self {
         self.rng = Box::new(rng);
         self

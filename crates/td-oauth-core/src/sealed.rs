@@ -5,17 +5,15 @@
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::backend::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
 use crate::random::hex_digits;
 use crate::{AccessToken, ClientId, Error, RandomSource, Scopes, TokenResponse};
 
 /// The first byte of every sealed value: the format below. A new format gets a new byte.
 const VERSION: u8 = 1;
-/// AES-GCM's tag length.
-const TAG_LEN: usize = 16;
 /// The prefix of every cache key: the project, then the key format's version.
 const KEY_PREFIX: &str = "td-oauth:v1:";
 
@@ -87,13 +85,6 @@ impl SealingKey {
         })?;
         Ok(SealingKey::new(bytes))
     }
-
-    /// ring's key, made per use so that the expanded key schedule does not outlive the call.
-    fn aead_key(&self) -> Result<LessSafeKey, Error> {
-        UnboundKey::new(&AES_256_GCM, self.0.as_slice())
-            .map(LessSafeKey::new)
-            .map_err(|_| Error::Crypto("AES-256-GCM refused the sealing key"))
-    }
 }
 
 impl fmt::Debug for SealingKey {
@@ -113,14 +104,13 @@ pub struct FleetKey {
 impl FleetKey {
     /// The key for tokens of `client_id` with `scopes` from `token_url`.
     pub fn new(token_url: &str, client_id: &ClientId, scopes: &Scopes) -> Self {
-        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut hasher = backend::Sha256::new();
         // Length prefixes, so that no two different triples hash the same bytes.
         for part in [token_url, client_id.as_str(), scopes.as_str()] {
-            context.update(&(part.len() as u64).to_be_bytes());
-            context.update(part.as_bytes());
+            hasher.update(&(part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
         }
-        let digest = context.finish();
-        let hex: String = digest.as_ref().iter().flat_map(|&byte| hex_digits(byte)).map(char::from).collect();
+        let hex: String = hasher.finish().iter().flat_map(|&byte| hex_digits(byte)).map(char::from).collect();
         FleetKey { token_key: format!("{KEY_PREFIX}{hex}:token"), lease_key: format!("{KEY_PREFIX}{hex}:lease") }
     }
 
@@ -180,9 +170,7 @@ pub fn seal(
     out.extend_from_slice(&nonce);
     let mut body =
         Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| Error::Crypto("the token could not be encoded"))?);
-    key.aead_key()?
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(fleet_key.token_key()), &mut *body)
-        .map_err(|_| Error::Crypto("AES-256-GCM sealing failed"))?;
+    backend::seal_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut body)?;
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -237,12 +225,10 @@ pub fn open(
         return Err(refuse(SealedProblem::Truncated));
     }
     let (nonce, sealed) = rest.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refuse(SealedProblem::Truncated))?;
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| refuse(SealedProblem::Truncated))?;
     let mut buffer = Zeroizing::new(sealed.to_vec());
-    let json = key
-        .aead_key()?
-        .open_in_place(nonce, Aad::from(fleet_key.token_key()), &mut buffer)
-        .map_err(|_| refuse(SealedProblem::NotAuthentic))?;
+    let json = backend::open_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut buffer)
+        .ok_or(refuse(SealedProblem::NotAuthentic))?;
     let plain: Plain<'_> = serde_json::from_slice(json).map_err(|_| refuse(SealedProblem::Malformed))?;
     if plain.access_token.is_empty() || !plain.token_type.eq_ignore_ascii_case("bearer") {
         return Err(refuse(SealedProblem::Malformed));

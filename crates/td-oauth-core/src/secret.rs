@@ -100,14 +100,6 @@ impl PkceVerifier {
     }
 }
 
-/// Constant-time equality for values an attacker may probe, such as `state`.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,12 +140,5 @@ mod tests {
             assert!(err.contains(says) && err.contains("RFC 7636"), "{bad:?}: {err}");
             assert!(!err.contains(secret_part), "{err}");
         }
-    }
-
-    #[test]
-    fn compares_in_constant_time() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -1,16 +1,15 @@
 //! Replays the fuzz seeds (`fuzz/seeds/`) and every saved crash (`tests/fuzz-regressions/`) through the
-//! same entry points as the fuzz targets in `fuzz/fuzz_targets/`, so a fixed crash stays fixed without
-//! nightly or cargo-fuzz. The input layouts match the targets' (documented there).
+//! fuzz targets' own bodies (`td_oauth_core::fuzzing`, where each input layout is documented), so a fixed
+//! crash stays fixed without nightly or cargo-fuzz.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use td_oauth_core::{
-    Algorithm, AuthorizeRequest, ClientId, Endpoints, OsRandom, PrivateKey, Region, TokenResponse, UnverifiedJwt,
-};
+use td_oauth_core::{InstallationCredentials, fuzzing};
 
+/// Every seed and saved crash of `target`, which must have at least one seed.
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dirs = [manifest.join("../../fuzz/seeds").join(target), manifest.join("tests/fuzz-regressions").join(target)];
@@ -19,85 +18,71 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries {
             let path = entry.unwrap().path();
-            if path.is_file() {
+            if path.is_file() && path.file_name().is_some_and(|name| name != "README.md") {
                 found.push((path.clone(), std::fs::read(&path).unwrap()));
             }
         }
     }
+    assert!(!found.is_empty(), "the seed corpus of {target} is missing");
     found
+}
+
+/// Runs `body` on every input of `target`, naming the file of any that panics.
+fn replay(target: &str, body: impl Fn(&[u8])) {
+    for (path, input) in inputs(target) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&input)));
+        assert!(outcome.is_ok(), "{target}: {} broke a property", path.display());
+    }
 }
 
 #[test]
 fn token_response() {
-    let inputs = inputs("token_response");
-    assert!(!inputs.is_empty(), "the seed corpus is missing");
-    for (_, body) in inputs {
-        let response = http::Response::builder().status(200).body(body).unwrap();
-        let _ = TokenResponse::from_http(&response, Instant::now());
-    }
+    replay("token_response", fuzzing::token_response);
 }
 
 #[test]
 fn error_response() {
-    let inputs = inputs("error_response");
-    assert!(!inputs.is_empty(), "the seed corpus is missing");
-    for (path, input) in inputs {
-        let Some((&status, rest)) = input.split_first() else { continue };
-        let (retry_after, body) = match rest.iter().position(|&b| b == b'\n') {
-            Some(at) => (&rest[..at], &rest[at + 1..]),
-            None => (&[][..], rest),
-        };
-        let mut builder = http::Response::builder().status(300 + u16::from(status));
-        if let Ok(value) = http::HeaderValue::from_bytes(retry_after) {
-            builder = builder.header(http::header::RETRY_AFTER, value);
-        }
-        let response = builder.body(body.to_vec()).unwrap();
-        let err = TokenResponse::from_http(&response, Instant::now()).expect_err(&path.display().to_string());
-        let _ = (err.to_string(), err.is_retryable(), err.retry_after().map(|r| r.delay_from(SystemTime::now())));
-    }
+    replay("error_response", fuzzing::error_response);
 }
 
 #[test]
 fn private_key() {
-    let inputs = inputs("private_key");
-    assert!(!inputs.is_empty(), "the seed corpus is missing");
-    let mut parsed = 0;
-    for (_, input) in inputs {
-        let Some((&selector, bytes)) = input.split_first() else { continue };
-        let algorithm = Algorithm::ALL.get(usize::from(selector % 8)).copied();
-        let _ = PrivateKey::from_der(bytes, algorithm);
-        if let Ok(text) = std::str::from_utf8(bytes) {
-            parsed += usize::from(PrivateKey::parse(text).is_ok());
-        }
-    }
-    assert!(parsed >= 4, "the seeds include real keys, which must parse");
+    replay("private_key", |input| {
+        fuzzing::private_key(input);
+    });
+    let parsed = inputs("private_key").iter().filter(|(_, input)| fuzzing::private_key(input)).count();
+    assert!(parsed >= 4, "the seeds include real keys, which must parse ({parsed} did)");
 }
 
 #[test]
 fn authorize_redirect() {
-    let endpoints = Endpoints::talkdesk("acme", Region::Us).unwrap();
-    let request =
-        AuthorizeRequest::new(ClientId::new("client").unwrap(), "https://app.example/cb").state("fixed-state");
-    let (_, pending) = request.build(endpoints.authorize_url().unwrap(), &OsRandom::new()).unwrap();
-    let inputs = inputs("authorize_redirect");
-    assert!(!inputs.is_empty(), "the seed corpus is missing");
-    for (_, input) in inputs {
-        let redirect = String::from_utf8_lossy(&input);
-        if pending.finish(&redirect).is_ok() {
-            // URL parsing (WHATWG) drops tabs and newlines anywhere in a URL, so compare without them.
-            let plain: String = redirect.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
-            assert!(plain.contains("fixed-state"), "a grant without the state: {redirect:?}");
-        }
-    }
+    replay("authorize_redirect", fuzzing::authorize_redirect);
 }
 
 #[test]
 fn jwt_inspect() {
-    let inputs = inputs("jwt_inspect");
-    assert!(!inputs.is_empty(), "the seed corpus is missing");
-    for (_, input) in inputs {
-        if let Ok(jwt) = UnverifiedJwt::decode(&String::from_utf8_lossy(&input)) {
-            let _ = (jwt.expires_at(), jwt.issued_at());
-        }
-    }
+    replay("jwt_inspect", fuzzing::jwt_inspect);
+}
+
+#[test]
+fn installation_event() {
+    replay("installation_event", fuzzing::installation_event);
+    let valid = inputs("installation_event")
+        .iter()
+        .filter(|(_, input)| InstallationCredentials::from_event(input).is_ok())
+        .count();
+    assert!(valid >= 2, "the seeds include valid events, for the fuzzer to start from ({valid} were)");
+}
+
+#[test]
+fn sealed_open() {
+    replay("sealed_open", fuzzing::sealed_open);
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(fuzzing::SEALED_WALL_SECS);
+    let (key, fleet_key) = (fuzzing::sealed_key(), fuzzing::sealed_fleet_key());
+    let opens = |(_, input): &(PathBuf, Vec<u8>)| {
+        input.split_first().is_some_and(|(mode, rest)| {
+            mode % 2 == 0 && td_oauth_core::open(rest, &key, &fleet_key, Instant::now(), wall).is_ok()
+        })
+    };
+    assert!(inputs("sealed_open").iter().any(opens), "a seed holds a stored token that opens");
 }

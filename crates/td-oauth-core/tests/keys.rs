@@ -19,6 +19,10 @@ const RSA_PKCS1: &str = include_str!("keys/rsa2048.pkcs1.pem");
 const RSA_PUB: &str = include_str!("keys/rsa2048.pub.pem");
 const RSA_1024: &str = include_str!("keys/rsa1024.pkcs8.pem");
 const ED25519: &str = include_str!("keys/ed25519.pkcs8.pem");
+const RSA_PUB_PKCS1: &str = include_str!("keys/rsa2048.pkcs1.pub.pem");
+const ES256_DER: &[u8] = include_bytes!("keys/es256.pkcs8.der");
+const ES256_CERT_THEN_KEY: &str = include_str!("keys/es256.cert-then-key.pem");
+const ES256_CERT_DER: &[u8] = include_bytes!("keys/es256.cert.der");
 
 fn public_pem(text: &str) -> String {
     PrivateKey::parse(text).unwrap().public_key_pem()
@@ -53,6 +57,58 @@ fn every_es256_form_is_the_same_key() {
         assert_eq!(key.algorithm(), Algorithm::Es256);
         assert_eq!(key.public_key_pem(), expected, "{form:?}");
     }
+}
+
+#[test]
+fn a_quoted_key_is_read_and_a_stray_quote_is_named() {
+    let expected = ES256_PUB.replace("\r\n", "\n");
+    for quoted in
+        [format!("\"{}\"", ES256_B64.trim()), format!("'{}'\n", ES256_B64.trim()), format!("\"{ES256_PKCS8}\"")]
+    {
+        let key = PrivateKey::parse(&quoted).unwrap_or_else(|err| panic!("{quoted:?}: {err}"));
+        assert_eq!(key.public_key_pem(), expected);
+    }
+    // JSON-escaped PEM, quotes included, as `jq` prints a `private_key` field.
+    let json = serde_json::to_string(ES256_PKCS8).unwrap();
+    assert_eq!(PrivateKey::parse(&json).unwrap().public_key_pem(), expected);
+    assert_refused(
+        &format!("\"{}", ES256_B64.trim()),
+        |e| matches!(e, Error::MalformedKey { .. }),
+        "remove the quotes",
+    );
+    assert_refused(&format!("{}'", ES256_B64.trim()), |e| matches!(e, Error::MalformedKey { .. }), "remove the quotes");
+}
+
+#[test]
+fn a_certificate_before_the_key_is_skipped() {
+    let key = PrivateKey::parse(ES256_CERT_THEN_KEY).unwrap();
+    assert_eq!(key.public_key_pem(), ES256_PUB);
+    // A public key beside the private one is skipped too; two private keys are ambiguous.
+    assert_eq!(PrivateKey::parse(&format!("{ES256_PUB}{ES256_PKCS8}")).unwrap().algorithm(), Algorithm::Es256);
+    let two = format!("{ES256_PKCS8}{ES384_PKCS8}");
+    assert_refused(&two, |e| matches!(e, Error::MalformedKey { .. }), "holds 2 private keys");
+    // Only certificates: still named as such.
+    let cert_only = &ES256_CERT_THEN_KEY[..ES256_CERT_THEN_KEY.find("-----BEGIN PRIVATE KEY").unwrap()];
+    assert_refused(cert_only, |e| matches!(e, Error::NotAPrivateKey { found: "certificate" }), "certificate");
+}
+
+#[test]
+fn binary_der_files_are_read() {
+    let key = PrivateKey::from_der(ES256_DER).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::Es256);
+    assert_eq!(key.public_key_pem(), ES256_PUB);
+    assert_eq!(PrivateKey::from_der_with_algorithm(ES256_DER, Algorithm::Es256).unwrap().algorithm(), Algorithm::Es256);
+    let err = PrivateKey::from_der_with_algorithm(ES256_DER, Algorithm::Ps256).unwrap_err();
+    assert!(matches!(err, Error::AlgorithmMismatch { suggested: Algorithm::Es256, .. }), "{err:?}");
+    // Text handed over as binary is pointed to `parse`.
+    for text in [ES256_PKCS8, ES256_B64] {
+        let err = PrivateKey::from_der(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("not binary DER") && err.contains("PrivateKey::parse"), "{err}");
+    }
+    let err = PrivateKey::from_der(ES256_CERT_DER).unwrap_err();
+    assert!(matches!(err, Error::NotAPrivateKey { found: "certificate" }), "{err:?}");
+    let err = PrivateKey::from_der(&ES256_DER[..100]).unwrap_err().to_string();
+    assert!(err.contains("truncated"), "{err}");
 }
 
 #[test]
@@ -129,6 +185,11 @@ fn bad_keys_each_get_their_own_error() {
     );
     assert_refused(&traditional, |e| matches!(e, Error::EncryptedKey), "encrypted");
     assert_refused(RSA_1024, |e| matches!(e, Error::RsaKeyTooSmall { bits: 1024 }), "1024 bits");
+    // PKCS#1 `RSAPublicKey` without its armour: told apart from a private key by its shape.
+    let rsa_pub_b64: String = RSA_PUB_PKCS1.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert_refused(&rsa_pub_b64, |e| matches!(e, Error::NotAPrivateKey { found: "public key" }), "public key");
+    let relabelled = ES256_SEC1.replace("EC PRIVATE KEY", "PRIVATE KEY");
+    assert_refused(&relabelled, |e| matches!(e, Error::MalformedKey { .. }), "labelled `PRIVATE KEY` but holds a SEC1");
     assert_refused(ED25519, |e| matches!(e, Error::UnsupportedKey { .. }), "EdDSA");
     assert_refused(ES256_NO_PUBLIC, |e| matches!(e, Error::MalformedKey { .. }), "omits its public key");
     assert_refused(
@@ -165,7 +226,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = PrivateKey::from_der(&bytes, None);
+        let _ = PrivateKey::from_der(&bytes);
         let _ = PrivateKey::parse(&String::from_utf8_lossy(&bytes));
     }
 
@@ -175,8 +236,8 @@ proptest! {
         let mut der = base64::engine::general_purpose::STANDARD.decode(ES256_B64.trim()).unwrap();
         let len = der.len();
         der[pos % len] = byte;
-        let _ = PrivateKey::from_der(&der, None);
-        let _ = PrivateKey::from_der(&der[..cut.min(der.len())], None);
+        let _ = PrivateKey::from_der(&der);
+        let _ = PrivateKey::from_der(&der[..cut.min(der.len())]);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::{Error, FleetCache, FleetConfig};
 /// connection and the timeouts going while callers wait from their own threads. Called from inside a tokio
 /// runtime (an async task, or `spawn_blocking`), it still works, but blocks that thread like any blocking
 /// call: in async code prefer [`FleetCache`] with td-oauth-reqwest.
+#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
 #[derive(Clone)]
 pub struct BlockingFleetCache {
     inner: Arc<Inner>,

@@ -39,6 +39,15 @@
 //!   direct fetch and a `tracing` warning naming Redis's `host:port` only. A value that does not open
 //!   (altered, another key) is deleted and refetched.
 //!
+//! ## Features
+//!
+//! - `reqwest` (default): [`FleetCache`] implements td-oauth-reqwest's `SharedCache`, for async programs.
+//! - `ureq` (default): [`BlockingFleetCache`], td-oauth-ureq's `SharedCache`, for blocking programs.
+//!
+//! Both are on by default, since each is the only way to plug the cache into its transport; a program on one
+//! transport builds only that one's tree with `default-features = false, features = ["ureq"]` (or
+//! `["reqwest"]`). Without either, [`FleetCache::get_or_fetch`] still takes any async fetch function.
+//!
 //! ## Not in scope
 //!
 //! Redis Cluster, Sentinel and TLS (`rediss://`) connections; authorization-code and refresh-token grants
@@ -53,7 +62,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // `openssl rand -base64 32`, the same in every process of the fleet.
-//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_SEALING_KEY")?)?;
+//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_CACHE_KEY")?)?;
 //! let fleet = FleetCache::new("redis://:password@redis.internal:6379/0", key)?;
 //!
 //! let credentials = Credentials::private_key_jwt(
@@ -78,7 +87,7 @@
 //! use td_oauth_ureq::{Client, ClientId, Config, Credentials, Endpoints, Grant, KeyId, PrivateKey, Region};
 //!
 //! # fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_SEALING_KEY")?)?;
+//! let key = SealingKey::from_base64(&std::env::var("TD_OAUTH_CACHE_KEY")?)?;
 //! let fleet = BlockingFleetCache::new("redis://:password@redis.internal:6379/0", key)?;
 //! # let credentials = Credentials::private_key_jwt(
 //! #     ClientId::new("0123456789abcdef0123456789abcdef")?,
@@ -96,14 +105,18 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "ureq")]
 mod blocking;
 mod cache;
 mod config;
 mod connection;
 mod error;
+#[cfg(feature = "reqwest")]
 mod shared;
 
+#[cfg(feature = "ureq")]
 pub use blocking::BlockingFleetCache;
 pub use cache::FleetCache;
 pub use config::FleetConfig;

@@ -7,6 +7,7 @@ use td_oauth_reqwest::{Client, Error, SharedCache};
 
 use crate::FleetCache;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[async_trait]
 impl SharedCache for FleetCache {
     /// Client-credentials tokens go through the fleet cache, keyed by token URL, client id and scopes.

@@ -1,11 +1,10 @@
 //! Client authentication at the token endpoint: signed-JWT assertions (verified with
-//! `jsonwebtoken`, or aws-lc-rs for ES512, which jsonwebtoken 12 lacks) and HTTP Basic.
+//! `jsonwebtoken`, or aws-lc-rs for ES512, which jsonwebtoken 12 lacks; feature `aws-lc-rs`) and HTTP Basic.
 //! Independent of td-oauth-core's signing code on purpose, so it can catch its mistakes.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
@@ -157,9 +156,7 @@ fn verify_assertion(
         (Some(jwt_alg), Some(key)) => {
             jsonwebtoken::crypto::verify(signature_b64, message, key, jwt_alg).unwrap_or(false)
         }
-        _ => keys::b64url_decode(signature_b64).is_some_and(|sig| {
-            UnparsedPublicKey::new(&ECDSA_P521_SHA512_FIXED, &client.public_key_der).verify(message, &sig).is_ok()
-        }),
+        _ => keys::b64url_decode(signature_b64).is_some_and(|sig| verify_es512(&client.public_key_der, message, &sig)),
     };
     if !valid {
         return Err(fail(format!("client assertion signature does not verify with key {kid}")));
@@ -198,6 +195,19 @@ fn verify_assertion(
         return Err(fail(format!("jti {jti} was already used")));
     }
     Ok(client_id)
+}
+
+/// ES512, which jsonwebtoken lacks, through aws-lc-rs.
+#[cfg(feature = "aws-lc-rs")]
+fn verify_es512(spki_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED, UnparsedPublicKey};
+    UnparsedPublicKey::new(&ECDSA_P521_SHA512_FIXED, spki_der).verify(message, signature).is_ok()
+}
+
+/// Without aws-lc-rs no ES512 client can be registered, so nothing verifies.
+#[cfg(not(feature = "aws-lc-rs"))]
+fn verify_es512(_spki_der: &[u8], _message: &[u8], _signature: &[u8]) -> bool {
+    false
 }
 
 fn decode_json(part: &str) -> Option<Value> {

@@ -1,8 +1,6 @@
 //! The server's own ES256 key: it signs access tokens and ID tokens, and checks access tokens
 //! presented to `/api/me`.
 
-use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::Value;
@@ -26,16 +24,13 @@ impl Issuer {
         if CryptoProvider::try_get_default().is_none() {
             let _ = CryptoProvider::install_default(&jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER);
         }
-        let failed = |_| Error::KeyGeneration(keys::Algorithm::Es256);
-        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(failed)?;
-        let pkcs8 = pair.to_pkcs8v1().map_err(failed)?;
-        let spki: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(failed)?;
-        let public_key_pem = keys::pem("PUBLIC KEY", spki.as_ref());
+        let key = keys::generate(keys::Algorithm::Es256)?;
+        let public_key_pem = keys::pem("PUBLIC KEY", &key.spki_der);
         let decoding = DecodingKey::from_ec_pem(public_key_pem.as_bytes())
             .map_err(|e| Error::InvalidPublicKey { algorithm: keys::Algorithm::Es256, reason: e.to_string() })?;
         Ok(Issuer {
             kid: keys::random_hex(16),
-            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            encoding: EncodingKey::from_ec_der(&key.pkcs8_der),
             decoding,
             public_key_pem,
         })

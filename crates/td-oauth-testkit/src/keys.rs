@@ -1,14 +1,14 @@
-//! Key material: the algorithms Talkdesk hands out, key generation (aws-lc-rs, because ring cannot
-//! generate RSA or P-521 keys), the encodings clients receive, and randomness helpers.
+//! Key material: the algorithms Talkdesk hands out, key generation (P-256 and P-384 with rcgen on ring;
+//! RSA and P-521, which ring cannot generate, with aws-lc-rs behind the `aws-lc-rs` feature), the encodings
+//! clients receive, and randomness helpers.
 
 use std::fmt;
 use std::str::FromStr;
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rcgen::PublicKeyData as _;
+use ring::rand::{SecureRandom as _, SystemRandom};
 
 use crate::error::Error;
 
@@ -65,7 +65,9 @@ impl Algorithm {
 
     /// The aws-lc-rs verification algorithm, used to check a caller-supplied public key and
     /// to verify ES512 signatures.
-    pub(crate) fn verification(self) -> &'static dyn signature::VerificationAlgorithm {
+    #[cfg(feature = "aws-lc-rs")]
+    pub(crate) fn verification(self) -> &'static dyn aws_lc_rs::signature::VerificationAlgorithm {
+        use aws_lc_rs::signature;
         match self {
             Algorithm::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
             Algorithm::Es384 => &signature::ECDSA_P384_SHA384_FIXED,
@@ -101,6 +103,20 @@ pub(crate) struct GeneratedKey {
 
 /// Generates a key pair for `algorithm` (RSA keys are 2048 bits, as Talkdesk's are).
 pub(crate) fn generate(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
+    let curve = match algorithm {
+        Algorithm::Es256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        Algorithm::Es384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        _ => return generate_with_aws_lc(algorithm),
+    };
+    let pair = rcgen::KeyPair::generate_for(curve).map_err(|_| Error::KeyGeneration(algorithm))?;
+    Ok(GeneratedKey { pkcs8_der: pair.serialize_der(), spki_der: pair.subject_public_key_info() })
+}
+
+/// RSA and P-521 keys, which ring cannot generate.
+#[cfg(feature = "aws-lc-rs")]
+fn generate_with_aws_lc(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+    use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
     let failed = |_| Error::KeyGeneration(algorithm);
     if algorithm.is_rsa() {
         let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(failed)?;
@@ -108,19 +124,20 @@ pub(crate) fn generate(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
         let spki: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(failed)?;
         return Ok(GeneratedKey { pkcs8_der: pkcs8.as_ref().to_vec(), spki_der: spki.as_ref().to_vec() });
     }
-    let curve = match algorithm {
-        Algorithm::Es384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-        Algorithm::Es512 => &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
-        _ => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-    };
-    let pair = EcdsaKeyPair::generate(curve).map_err(failed)?;
+    let pair = EcdsaKeyPair::generate(&ECDSA_P521_SHA512_FIXED_SIGNING).map_err(failed)?;
     let pkcs8 = pair.to_pkcs8v1().map_err(failed)?;
     let spki: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(failed)?;
     Ok(GeneratedKey { pkcs8_der: pkcs8.as_ref().to_vec(), spki_der: spki.as_ref().to_vec() })
 }
 
+#[cfg(not(feature = "aws-lc-rs"))]
+fn generate_with_aws_lc(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
+    Err(Error::FeatureRequired(algorithm))
+}
+
 /// Reads a caller-supplied public key: SPKI as PEM (`-----BEGIN PUBLIC KEY-----`) or DER, and
-/// checks with aws-lc-rs that it is a valid key for `algorithm`. Returns the SPKI DER.
+/// checks with aws-lc-rs (when built with it) that it is a valid key for `algorithm`; without aws-lc-rs,
+/// jsonwebtoken checks it at registration and ES512 keys are refused. Returns the SPKI DER.
 pub(crate) fn parse_public_key(algorithm: Algorithm, key: &[u8]) -> Result<Vec<u8>, Error> {
     let invalid = |reason: &str| Error::InvalidPublicKey { algorithm, reason: reason.to_owned() };
     let der = match std::str::from_utf8(key) {
@@ -137,8 +154,13 @@ pub(crate) fn parse_public_key(algorithm: Algorithm, key: &[u8]) -> Result<Vec<u
         }
         _ => key.to_vec(),
     };
-    ParsedPublicKey::new(algorithm.verification(), &der)
+    #[cfg(feature = "aws-lc-rs")]
+    aws_lc_rs::signature::ParsedPublicKey::new(algorithm.verification(), &der)
         .map_err(|e| invalid(&format!("aws-lc-rs rejected it ({e})")))?;
+    #[cfg(not(feature = "aws-lc-rs"))]
+    if algorithm == Algorithm::Es512 {
+        return Err(Error::FeatureRequired(algorithm));
+    }
     Ok(der)
 }
 
@@ -207,6 +229,24 @@ mod tests {
     fn p256_pkcs8_has_talkdesk_prefix() {
         let key = generate(Algorithm::Es256).unwrap();
         assert!(base64_line(&key.pkcs8_der).starts_with("MIGHAgEAMBMGByqGSM49"));
+    }
+
+    #[test]
+    fn p384_keys_come_from_ring() {
+        let key = generate(Algorithm::Es384).unwrap();
+        // PKCS#8 of a P-384 key: the secp384r1 OID (1.3.132.0.34) inside, the public point in the SPKI.
+        assert!(key.pkcs8_der.windows(5).any(|w| w == [0x2b, 0x81, 0x04, 0x00, 0x22]));
+        assert_eq!(key.spki_der.len(), 120);
+    }
+
+    #[cfg(not(feature = "aws-lc-rs"))]
+    #[test]
+    fn rsa_and_p521_name_the_feature_they_need() {
+        for algorithm in [Algorithm::Es512, Algorithm::Ps256, Algorithm::Ps512] {
+            let err = generate(algorithm).err().unwrap();
+            assert!(matches!(err, Error::FeatureRequired(alg) if alg == algorithm), "{err:?}");
+            assert!(err.to_string().contains("`aws-lc-rs` feature"), "{err}");
+        }
     }
 
     #[test]

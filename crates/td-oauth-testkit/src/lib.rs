@@ -2,7 +2,7 @@
 //!
 //! [`TestServer`] starts, in-process, a real HTTP (or HTTPS, with a self-signed certificate it
 //! makes) server on `127.0.0.1` with an ephemeral port. It behaves like Talkdesk's identity
-//! service as described in the project's `talkdesk.md`: `POST /oauth/token` with the
+//! service as described in the repository's `docs/talkdesk.md`: `POST /oauth/token` with the
 //! `client_credentials`, `authorization_code` (optionally with PKCE S256) and rotating
 //! `refresh_token` grants; client authentication by signed JWT assertion (ES256, ES384, ES512,
 //! PS256, PS384, PS512) or HTTP Basic; per-client scopes; `GET /oauth/authorize`, which approves
@@ -27,6 +27,11 @@
 //! process, nothing is hardened against a hostile network). It verifies client assertions with
 //! `jsonwebtoken` and aws-lc-rs, independently of `td-oauth-core`, and it must never become a
 //! dependency of the library crates.
+//!
+//! Feature `aws-lc-rs` (default): RSA keys (PS256/384/512) and P-521 keys (ES512), which ring can
+//! neither generate nor use. Without it the server still generates and verifies ES256 and ES384
+//! keys (with ring, through rcgen and jsonwebtoken), and refuses the others with
+//! [`Error::FeatureRequired`], so a build that only needs those leaves the C library out.
 //!
 //! ```
 //! use td_oauth_testkit::{Algorithm, TestServer};

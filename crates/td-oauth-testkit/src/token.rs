@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
-use aws_lc_rs::digest::{SHA256, digest};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
+use ring::digest::{SHA256, digest};
 use serde_json::{Value, json};
 
 use crate::assertion::{self, now_secs};

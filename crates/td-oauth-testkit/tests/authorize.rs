@@ -6,10 +6,10 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
+use ring::digest::{SHA256, digest};
 use td_oauth_testkit::{Algorithm, ClientCredentials, ClientSpec, JWT_BEARER, TestServer};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";

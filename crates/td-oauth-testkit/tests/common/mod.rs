@@ -1,12 +1,10 @@
 //! Helpers shared by the integration tests: a ureq client that trusts the server's certificate,
-//! assertions signed with jsonwebtoken (aws-lc-rs for ES512), and token requests.
+//! assertions signed with jsonwebtoken (aws-lc-rs for ES512, with the `aws-lc-rs` feature), and token requests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub)]
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -47,14 +45,17 @@ pub fn claims(creds: &ClientCredentials, aud: &str) -> Value {
 
 pub fn rand_u128() -> u128 {
     let mut buf = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut buf).unwrap();
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf).unwrap();
     u128::from_le_bytes(buf)
 }
 
 /// Signs `claims` with `creds`' private key, header `alg` = its algorithm and `kid` = `kid`.
 pub fn sign_with_kid(creds: &ClientCredentials, kid: &str, claims: &Value) -> String {
     match creds.algorithm {
+        #[cfg(feature = "aws-lc-rs")]
         Algorithm::Es512 => {
+            use aws_lc_rs::rand::SystemRandom;
+            use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair};
             let header = json!({ "alg": "ES512", "kid": kid, "typ": "JWT" });
             let message = format!(
                 "{}.{}",
@@ -71,7 +72,8 @@ pub fn sign_with_kid(creds: &ClientCredentials, kid: &str, claims: &Value) -> St
                 Algorithm::Es384 => (jsonwebtoken::Algorithm::ES384, ec_key(creds)),
                 Algorithm::Ps256 => (jsonwebtoken::Algorithm::PS256, rsa_key(creds)),
                 Algorithm::Ps384 => (jsonwebtoken::Algorithm::PS384, rsa_key(creds)),
-                _ => (jsonwebtoken::Algorithm::PS512, rsa_key(creds)),
+                Algorithm::Ps512 => (jsonwebtoken::Algorithm::PS512, rsa_key(creds)),
+                Algorithm::Es512 => panic!("ES512 needs the aws-lc-rs feature"),
             };
             let mut header = jsonwebtoken::Header::new(jwt_alg);
             header.kid = Some(kid.to_owned());
