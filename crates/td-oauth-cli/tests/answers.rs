@@ -67,7 +67,7 @@ fn the_exit_status_follows_what_the_answer_means() {
         ("400 temporarily_unavailable", Some(oauth(400, "temporarily_unavailable")), &[], 1, "try again later"),
         ("502 HTML", Some(Fault::html(502)), &[], 1, "HTML page"),
         ("503 empty", Some(bare(503)), &[], 1, "503"),
-        ("dropped", Some(Fault::DropConnection), &[], 1, "could not get an answer"),
+        ("dropped", Some(Fault::DropConnection), &[], 1, "could not reach"),
         ("truncated 200", Some(Fault::malformed_json()), &[], 1, "truncated"),
         // Refused (3): the credentials or the grant, with or without a body.
         ("401 empty", Some(bare(401)), &[], 3, "401"),
