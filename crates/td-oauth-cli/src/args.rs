@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use td_oauth_core::{Region, RetryPolicy};
+use td_oauth_core::Region;
+use td_oauth_core::retry::RetryPolicy;
 
 const AFTER_HELP: &str = "\
 Exit status, decided by what the answer means, so that a script can tell a refusal from a hiccup:

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use td_oauth_core::OsRandom;
+use td_oauth_core::random::OsRandom;
 
 use crate::args::Connection;
 use crate::error::CliError;

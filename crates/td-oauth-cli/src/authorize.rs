@@ -1,7 +1,9 @@
 //! `authorize-url`: the URL that starts the authorization-code flow.
 
 use serde_json::json;
-use td_oauth_core::{AuthorizeRequest, EndpointUrl, OsRandom, Scopes, check_redirect_uri};
+use td_oauth_core::endpoints::{EndpointUrl, check_redirect_uri};
+use td_oauth_core::random::OsRandom;
+use td_oauth_core::{AuthorizeRequest, Scopes};
 
 use crate::args::Connection;
 use crate::error::CliError;
@@ -27,13 +29,14 @@ pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> R
         })?,
     };
     let scopes: Scopes = options.scope.map(str::parse).transpose()?.unwrap_or_default();
-    let mut request =
-        AuthorizeRequest::new(connection.client_id()?, options.redirect_uri).scopes(scopes).pkce(options.pkce);
+    let mut request = AuthorizeRequest::new(connection.client_id()?, options.redirect_uri)
+        .with_scopes(scopes)
+        .with_pkce(options.pkce);
     if let Some(state) = options.state {
-        request = request.state(state);
+        request = request.with_state(state);
     }
     if let Some(nonce) = options.nonce {
-        request = request.nonce(nonce);
+        request = request.with_nonce(nonce);
     }
     let (url, pending) = request.build(&endpoint, &OsRandom::new())?;
     if options.json {

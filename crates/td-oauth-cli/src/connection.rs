@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use td_oauth_core::retry::RetryPolicy;
 use td_oauth_core::{
-    Algorithm, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId, PrivateKey, RetryPolicy, TokenClient,
-    TokenResponse,
+    Algorithm, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId, PrivateKey, TokenClient, TokenResponse,
 };
 use td_oauth_ureq::Config;
 use zeroize::Zeroizing;

@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
-use td_oauth_core::{
-    ClientId, Credentials, Endpoints, Grant, KeyId, OsRandom, PrivateKey, Scopes, TokenClient, TokenResponse,
-    UnverifiedJwt,
-};
+use td_oauth_core::jwt::UnverifiedJwt;
+use td_oauth_core::random::OsRandom;
+use td_oauth_core::{ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey, Scopes, TokenClient, TokenResponse};
 use td_oauth_testkit::{Algorithm, TestServer};
 
 use crate::error::CliError;

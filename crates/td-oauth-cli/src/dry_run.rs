@@ -5,7 +5,8 @@
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
-use td_oauth_core::{Grant, UnverifiedJwt};
+use td_oauth_core::Grant;
+use td_oauth_core::jwt::UnverifiedJwt;
 use url::form_urlencoded;
 
 use crate::args::Connection;

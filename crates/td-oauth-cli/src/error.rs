@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+use td_oauth_core::authorize::RedirectError;
+use td_oauth_core::key::KeyError;
+use td_oauth_core::response::ResponseError;
+
 use td_oauth_core::http::StatusCode;
 
 /// Why a command stopped. The message is printed as `td-oauth: <message>`; none holds a secret.
@@ -50,26 +54,52 @@ fn temporary(err: impl std::fmt::Display) -> CliError {
     CliError::Failed(format!("{err} (this may be temporary: try again later)"))
 }
 
-impl From<td_oauth_core::Error> for CliError {
+impl From<ResponseError> for CliError {
     /// Decided by what the answer means, not by its format: status and OAuth code together.
-    fn from(err: td_oauth_core::Error) -> Self {
-        use td_oauth_core::Error as E;
+    fn from(err: ResponseError) -> Self {
         match &err {
-            E::OAuth(_) | E::UnexpectedStatus { .. } if err.is_retryable() => temporary(err),
-            E::OAuth(_) | E::Authorization { .. } => CliError::Refused(err.to_string()),
+            _ if err.is_retryable() => temporary(err),
+            ResponseError::OAuth(_) => CliError::Refused(err.to_string()),
             // A bare 401 or 403 is still the server saying no to these credentials.
-            E::UnexpectedStatus { status, .. }
+            ResponseError::UnexpectedStatus { status, .. }
                 if matches!(*status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) =>
             {
                 CliError::Refused(err.to_string())
             }
-            E::MalformedResponse { .. } | E::UnexpectedStatus { .. } | E::Crypto(_) => {
-                CliError::Failed(err.to_string())
-            }
-            E::FeatureRequired { algorithm, feature } => CliError::Input(format!(
+            _ => CliError::Failed(err.to_string()),
+        }
+    }
+}
+
+impl From<RedirectError> for CliError {
+    fn from(err: RedirectError) -> Self {
+        match err {
+            RedirectError::Refused { .. } => CliError::Refused(err.to_string()),
+            _ => CliError::Input(err.to_string()),
+        }
+    }
+}
+
+impl From<KeyError> for CliError {
+    fn from(err: KeyError) -> Self {
+        match err {
+            KeyError::FeatureRequired { algorithm, feature } => CliError::Input(format!(
                 "{algorithm} keys need td-oauth built with its `{feature}` feature, which is on by default but \
                  was left out of this binary: build it again with the default features, or with `--features {feature}`"
             )),
+            other => CliError::Input(other.to_string()),
+        }
+    }
+}
+
+impl From<td_oauth_core::Error> for CliError {
+    fn from(err: td_oauth_core::Error) -> Self {
+        use td_oauth_core::Error as E;
+        match err {
+            E::Response(answer) => answer.into(),
+            E::Redirect(redirect) => redirect.into(),
+            E::Key(key) => key.into(),
+            E::Crypto(_) => CliError::Failed(err.to_string()),
             _ => CliError::Input(err.to_string()),
         }
     }
@@ -80,6 +110,7 @@ impl From<td_oauth_core::transport::Error> for CliError {
     fn from(err: td_oauth_core::transport::Error) -> Self {
         use td_oauth_core::transport::Error as E;
         match err {
+            E::Response(answer) => answer.into(),
             E::Core(core) => core.into(),
             E::Config { .. } => CliError::Input(err.to_string()),
             other if other.is_retryable() => temporary(other),

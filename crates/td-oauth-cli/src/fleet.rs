@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use td_oauth_core::{Grant, SealingKey, TokenResponse};
+use td_oauth_core::sealed::SealingKey;
+use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_redis::BlockingFleetCache;
 use td_oauth_ureq::Config;
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use td_oauth_core::UnverifiedJwt;
+use td_oauth_core::jwt::UnverifiedJwt;
 
 use crate::error::CliError;
 use crate::output::out;

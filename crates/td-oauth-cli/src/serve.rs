@@ -7,7 +7,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use td_oauth_core::{OsRandom, random_token};
+use td_oauth_core::random::{OsRandom, random_token};
 use td_oauth_testkit::{Algorithm, TestServer};
 
 use crate::error::CliError;

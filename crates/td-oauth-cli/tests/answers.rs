@@ -142,7 +142,7 @@ fn tokens_with_forbidden_characters_are_never_printed() {
     }
     // A refresh token, from an authorization-code exchange.
     let verifier = "w".repeat(43);
-    let challenge = td_oauth_core::pkce_challenge(&td_oauth_core::PkceVerifier::new(verifier.as_str()));
+    let challenge = td_oauth_core::authorize::pkce_challenge(&td_oauth_core::PkceVerifier::new(verifier.as_str()));
     let url = format!(
         "{}?response_type=code&client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&state=s\
          &code_challenge={challenge}&code_challenge_method=S256",

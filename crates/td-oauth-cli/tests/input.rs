@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use td_oauth_core::{RetryPolicy, pkce_challenge};
+use td_oauth_core::authorize::pkce_challenge;
+use td_oauth_core::retry::RetryPolicy;
 use td_oauth_testkit::{Algorithm, Fault, TOKEN_PATH, TestServer};
 
 mod common;

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, RsaKeyPair};
-use td_oauth_core::{Algorithm, AssertionSigner, ClientId, Endpoints, KeyId, OsRandom, PrivateKey, Region};
+use td_oauth_core::assertion::AssertionSigner;
+use td_oauth_core::random::OsRandom;
+use td_oauth_core::{Algorithm, ClientId, Endpoints, KeyId, PrivateKey, Region};
 
 const ES256_B64: &str = include_str!("../tests/keys/es256.pkcs8.b64");
 const ES256_PEM: &str = include_str!("../tests/keys/es256.pkcs8.pem");

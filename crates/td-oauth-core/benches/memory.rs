@@ -17,7 +17,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, RsaKeyPair};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use td_oauth_core::TokenResponse;
-use td_oauth_core::{Algorithm, AssertionSigner, ClientId, Endpoints, KeyId, OsRandom, PrivateKey, Region as TdRegion};
+use td_oauth_core::assertion::AssertionSigner;
+use td_oauth_core::random::OsRandom;
+use td_oauth_core::{Algorithm, ClientId, Endpoints, KeyId, PrivateKey, Region as TdRegion};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;

@@ -12,8 +12,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
+use crate::endpoints::EndpointUrl;
 use crate::random::{RandomSource, uuid_v4};
-use crate::{ClientId, EndpointUrl, Error, KeyId, PrivateKey};
+use crate::{ClientId, Error, KeyId, PrivateKey};
 
 /// The assertion lifetime Talkdesk's samples use.
 pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
@@ -29,7 +30,9 @@ pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use td_oauth_core::{AssertionSigner, ClientId, Endpoints, KeyId, OsRandom, PrivateKey, Region};
+/// use td_oauth_core::assertion::AssertionSigner;
+/// use td_oauth_core::random::OsRandom;
+/// use td_oauth_core::{ClientId, Endpoints, KeyId, PrivateKey, Region};
 ///
 /// # let key_text = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
 /// let endpoints = Endpoints::talkdesk("acme", Region::Us)?;

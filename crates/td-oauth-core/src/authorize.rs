@@ -7,9 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq as _;
 use url::Url;
 
+use crate::endpoints::EndpointUrl;
 use crate::oauth_error::ErrorCode;
 use crate::random::{self, RandomSource};
-use crate::{AuthorizationCode, ClientId, EndpointUrl, Error, Grant, PkceVerifier, Scopes, backend};
+use crate::{AuthorizationCode, ClientId, Error, Grant, PkceVerifier, Scopes, backend};
 
 /// An authorize request to build: client, redirect URI, scopes, and optionally `state`, `nonce` and PKCE.
 ///
@@ -17,12 +18,13 @@ use crate::{AuthorizationCode, ClientId, EndpointUrl, Error, Grant, PkceVerifier
 /// does not document it.
 ///
 /// ```
-/// use td_oauth_core::{AuthorizeRequest, ClientId, Endpoints, OsRandom, Region};
+/// use td_oauth_core::random::OsRandom;
+/// use td_oauth_core::{AuthorizeRequest, ClientId, Endpoints, Region};
 ///
 /// let endpoints = Endpoints::talkdesk("acme", Region::Us)?;
 /// let (url, pending) = AuthorizeRequest::new(ClientId::new("my-client")?, "https://app.example/callback")
-///     .scopes("openid users:read".parse()?)
-///     .pkce(true)
+///     .with_scopes("openid users:read".parse()?)
+///     .with_pkce(true)
 ///     .build(endpoints.authorize_url().unwrap(), &OsRandom::new())?;
 /// assert!(url.as_str().starts_with("https://acme.talkdeskid.com/oauth/authorize?response_type=code"));
 ///
@@ -56,25 +58,25 @@ impl AuthorizeRequest {
     }
 
     /// The scopes to ask the user for.
-    pub fn scopes(mut self, scopes: Scopes) -> Self {
+    pub fn with_scopes(mut self, scopes: Scopes) -> Self {
         self.scopes = scopes;
         self
     }
 
     /// A caller-chosen `state` (default: 128 random bits).
-    pub fn state(mut self, state: impl Into<String>) -> Self {
+    pub fn with_state(mut self, state: impl Into<String>) -> Self {
         self.state = Some(state.into());
         self
     }
 
     /// A caller-chosen `nonce` (default: 128 random bits).
-    pub fn nonce(mut self, nonce: impl Into<String>) -> Self {
+    pub fn with_nonce(mut self, nonce: impl Into<String>) -> Self {
         self.nonce = Some(nonce.into());
         self
     }
 
     /// Whether to send a PKCE S256 challenge (and keep the verifier for the exchange).
-    pub fn pkce(mut self, enabled: bool) -> Self {
+    pub fn with_pkce(mut self, enabled: bool) -> Self {
         self.pkce = enabled;
         self
     }
@@ -150,6 +152,31 @@ impl fmt::Debug for PendingAuthorization {
     }
 }
 
+/// Why an authorize redirect was refused: what [`PendingAuthorization::finish`] returns.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedirectError {
+    /// The authorize redirect carried an `error` instead of a code.
+    #[error("authorization failed: {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Refused {
+        /// The error code from the redirect, e.g. `access_denied`.
+        code: ErrorCode,
+        /// The server's `error_description`, if any.
+        description: Option<String>,
+    },
+
+    /// The redirect's `state` is missing or not the one sent: ignore the redirect (possible CSRF).
+    #[error("the redirect's state does not match the authorize request's; ignore this redirect (possible forgery)")]
+    StateMismatch,
+
+    /// The authorize redirect could not be read.
+    #[error("invalid authorize redirect: {reason}")]
+    Invalid {
+        /// What was wrong.
+        reason: String,
+    },
+}
+
 impl PendingAuthorization {
     /// The `state` sent.
     pub fn state(&self) -> &str {
@@ -176,12 +203,12 @@ impl PendingAuthorization {
     ///
     /// The state is checked before anything else, so a forged redirect is refused even when it carries an
     /// `error`.
-    pub fn finish(&self, redirect: &str) -> Result<Grant, Error> {
+    pub fn finish(&self, redirect: &str) -> Result<Grant, RedirectError> {
         let code = self.code_from(redirect)?;
         Ok(Grant::authorization_code(code, self.redirect_uri.clone(), self.code_verifier.clone()))
     }
 
-    fn code_from(&self, redirect: &str) -> Result<AuthorizationCode, Error> {
+    fn code_from(&self, redirect: &str) -> Result<AuthorizationCode, RedirectError> {
         let redirect = redirect.trim();
         let query = match Url::parse(redirect) {
             Ok(url) => url.query().unwrap_or_default().to_owned(),
@@ -201,23 +228,23 @@ impl PendingAuthorization {
             };
             // A repeated parameter is a sign of tampering (RFC 6749 §3.1).
             if slot.replace(value.into_owned()).is_some() {
-                return Err(Error::InvalidRedirect { reason: format!("parameter `{name}` appears more than once") });
+                return Err(RedirectError::Invalid { reason: format!("parameter `{name}` appears more than once") });
             }
         }
         match state {
             // Constant time, so that timing does not reveal how much of a guessed `state` was right.
             Some(state) if bool::from(state.as_bytes().ct_eq(self.state.as_bytes())) => {}
-            _ => return Err(Error::StateMismatch),
+            _ => return Err(RedirectError::StateMismatch),
         }
         if let Some(error) = error {
-            return Err(Error::Authorization {
+            return Err(RedirectError::Refused {
                 code: ErrorCode::parse(&error),
                 description: description.map(|d| crate::error::description(&d)).filter(|d| !d.is_empty()),
             });
         }
         match code {
             Some(code) if !code.is_empty() => Ok(AuthorizationCode::new(code)),
-            _ => Err(Error::InvalidRedirect { reason: "it carries neither `code` nor `error`".into() }),
+            _ => Err(RedirectError::Invalid { reason: "it carries neither `code` nor `error`".into() }),
         }
     }
 }

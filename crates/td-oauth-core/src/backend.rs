@@ -16,6 +16,7 @@
 mod aws_lc;
 mod ring;
 
+use crate::key::KeyError;
 use crate::{Algorithm, Error};
 
 pub(crate) use self::ring::{Sha256, fill_random, open_in_place, seal_in_place, sha256};
@@ -43,7 +44,7 @@ enum Pair {
 
 impl KeyPair {
     /// An ECDSA key from PKCS#8 DER whose curve has already been matched to `algorithm`.
-    pub(crate) fn ecdsa(algorithm: Algorithm, pkcs8: &[u8]) -> Result<Self, Error> {
+    pub(crate) fn ecdsa(algorithm: Algorithm, pkcs8: &[u8]) -> Result<Self, KeyError> {
         match algorithm {
             Algorithm::Es512 => Self::p521(pkcs8),
             _ => self::ring::KeyPair::ecdsa(algorithm, pkcs8).map(|pair| KeyPair(Pair::Ring(pair))),
@@ -51,22 +52,22 @@ impl KeyPair {
     }
 
     #[cfg(feature = "aws-lc-rs")]
-    fn p521(pkcs8: &[u8]) -> Result<Self, Error> {
+    fn p521(pkcs8: &[u8]) -> Result<Self, KeyError> {
         aws_lc::KeyPair::p521(pkcs8).map(|pair| KeyPair(Pair::AwsLc(pair)))
     }
 
     #[cfg(not(feature = "aws-lc-rs"))]
-    fn p521(_pkcs8: &[u8]) -> Result<Self, Error> {
-        Err(Error::FeatureRequired { algorithm: Algorithm::Es512, feature: "aws-lc-rs" })
+    fn p521(_pkcs8: &[u8]) -> Result<Self, KeyError> {
+        Err(KeyError::FeatureRequired { algorithm: Algorithm::Es512, feature: "aws-lc-rs" })
     }
 
     /// An RSA key from PKCS#8 DER.
-    pub(crate) fn rsa_pkcs8(pkcs8: &[u8]) -> Result<Self, Error> {
+    pub(crate) fn rsa_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
         self::ring::KeyPair::rsa_pkcs8(pkcs8).map(|pair| KeyPair(Pair::Ring(pair)))
     }
 
     /// An RSA key from PKCS#1 `RSAPrivateKey` DER.
-    pub(crate) fn rsa_pkcs1(der: &[u8]) -> Result<Self, Error> {
+    pub(crate) fn rsa_pkcs1(der: &[u8]) -> Result<Self, KeyError> {
         self::ring::KeyPair::rsa_pkcs1(der).map(|pair| KeyPair(Pair::Ring(pair)))
     }
 
@@ -105,8 +106,8 @@ impl AsRef<[u8]> for Signature {
 }
 
 /// The error for a key the backend refused after the structure checks passed.
-fn rejected(err: impl std::fmt::Display) -> Error {
-    Error::MalformedKey { reason: format!("the crypto backend rejected it ({err})") }
+fn rejected(err: impl std::fmt::Display) -> KeyError {
+    KeyError::Malformed { reason: format!("the crypto backend rejected it ({err})") }
 }
 
 /// Copies a backend's signature into `out`, returning its length.

@@ -42,7 +42,7 @@ const FAR_FUTURE: Duration = Duration::from_secs(50 * 365 * 24 * 3600);
 ///
 /// ```
 /// use std::time::Duration;
-/// use td_oauth_core::CachePolicy;
+/// use td_oauth_core::cache::CachePolicy;
 ///
 /// let policy = CachePolicy::default().with_refresh_percent(50)?.with_expiry_margin(Duration::from_secs(10));
 /// assert_eq!(policy.refresh_percent(), 50);

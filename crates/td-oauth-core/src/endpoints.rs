@@ -240,7 +240,7 @@ impl fmt::Display for EndpointUrl {
 /// refused. The URI is not changed: the server compares it byte for byte.
 ///
 /// ```
-/// use td_oauth_core::check_redirect_uri;
+/// use td_oauth_core::endpoints::check_redirect_uri;
 ///
 /// assert!(check_redirect_uri("https://app.example/callback").is_ok());
 /// assert!(check_redirect_uri("http://127.0.0.1:8400/callback").is_ok());

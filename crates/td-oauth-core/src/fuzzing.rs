@@ -10,9 +10,13 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::jwt::UnverifiedJwt;
+use crate::partner::InstallationCredentials;
+use crate::random::{OsRandom, RandomSource};
+use crate::sealed::{FleetKey, SealingKey};
 use crate::{
-    Algorithm, AuthorizeRequest, ClientId, Endpoints, Error, FleetKey, InstallationCredentials, OsRandom,
-    PendingAuthorization, PrivateKey, RandomSource, Region, Scopes, SealingKey, TokenResponse, UnverifiedJwt,
+    Algorithm, AuthorizeRequest, ClientId, Endpoints, Error, PendingAuthorization, PrivateKey, Region, Scopes,
+    TokenResponse,
 };
 
 /// `token_response`: the input is the body of a 200 answer.
@@ -67,7 +71,7 @@ pub fn authorize_redirect(input: &[u8]) {
         let endpoints = Endpoints::talkdesk("acme", Region::Us).expect("a valid account");
         let client = ClientId::new("client").expect("a valid client id");
         let url = endpoints.authorize_url().expect("Talkdesk endpoints have an authorize URL");
-        let request = AuthorizeRequest::new(client, "https://app.example/cb").state("fixed-state").pkce(true);
+        let request = AuthorizeRequest::new(client, "https://app.example/cb").with_state("fixed-state").with_pkce(true);
         request.build(url, &OsRandom::new()).expect("the authorize URL builds").1
     });
     let redirect = String::from_utf8_lossy(input);
@@ -95,7 +99,7 @@ pub fn installation_event(input: &[u8]) {
         Ok(credentials) => {
             let endpoints = credentials.endpoints();
             let urls = [Some(endpoints.token_url()), endpoints.authorize_url(), endpoints.api_base()];
-            for url in urls.into_iter().flatten().map(crate::EndpointUrl::url) {
+            for url in urls.into_iter().flatten().map(crate::endpoints::EndpointUrl::url) {
                 let loopback = match url.host() {
                     Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
                     Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -171,7 +175,7 @@ pub fn sealed_open(input: &[u8]) {
     let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(SEALED_WALL_SECS);
     let Some((&mode, rest)) = input.split_first() else { return };
     if mode % 2 == 0 {
-        if let Ok(opened) = crate::open(rest, &key, &fleet_key, now, wall) {
+        if let Ok(opened) = crate::sealed::open(rest, &key, &fleet_key, now, wall) {
             assert!(!opened.token().access_token().secret().is_empty(), "an empty token opened");
         }
         return;
@@ -184,10 +188,11 @@ pub fn sealed_open(input: &[u8]) {
     });
     let response = http::Response::builder().status(200).body(body.to_string()).expect("a valid response");
     let Ok(token) = TokenResponse::from_http(&response, now) else { return };
-    let mut sealed = crate::seal(&token, &key, &fleet_key, now, wall, &Counter::default()).expect("sealing works");
+    let mut sealed =
+        crate::sealed::seal(&token, &key, &fleet_key, now, wall, &Counter::default()).expect("sealing works");
     let position = usize::from(u16::from_be_bytes([*p0, *p1])) % sealed.len();
     sealed[position] ^= *flip;
-    match crate::open(&sealed, &key, &fleet_key, now, wall) {
+    match crate::sealed::open(&sealed, &key, &fleet_key, now, wall) {
         Ok(opened) => {
             assert_eq!(*flip, 0, "a sealed value changed at byte {position} still opened");
             assert_eq!(opened.token().access_token().secret(), token.access_token().secret());

@@ -35,6 +35,70 @@ mod oid {
     pub(super) const ED448: Oid = Oid::new_unwrap("1.3.101.113");
 }
 
+/// Why a private key was refused. Each variant says what was wrong and what to do; none holds the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The private key could not be read: not Base64/PEM, truncated or corrupt.
+    #[error("the private key could not be read: {reason}")]
+    Malformed {
+        /// What was wrong (never the key's content).
+        reason: String,
+    },
+
+    /// A public key or certificate was given where the private key is needed.
+    #[error(
+        "a {found} was given where the private key is needed: use the private_key Talkdesk issued \
+         (Base64 PKCS#8, starting `MIG` for ES256), not the public_key"
+    )]
+    NotAPrivateKey {
+        /// What was found instead.
+        found: &'static str,
+    },
+
+    /// The key is encrypted with a passphrase.
+    #[error(
+        "the private key is encrypted; decrypt it first, e.g. `openssl pkcs8 -in key.pem -nocrypt -topk8 -out plain.pem`"
+    )]
+    Encrypted,
+
+    /// The key's type or curve is not one Talkdesk uses.
+    #[error("unsupported private key: {reason}")]
+    Unsupported {
+        /// Which key type was found.
+        reason: String,
+    },
+
+    /// The RSA key is shorter than 2048 bits.
+    #[error("the RSA key has {bits} bits; PS256/PS384/PS512 need at least 2048")]
+    RsaTooSmall {
+        /// The modulus length found.
+        bits: usize,
+    },
+
+    /// The algorithm given does not fit the key.
+    #[error("algorithm {requested} does not match the key, which is a {key_kind} key (use {suggested})")]
+    AlgorithmMismatch {
+        /// The algorithm asked for.
+        requested: Algorithm,
+        /// What the key is, e.g. `P-256 EC`.
+        key_kind: &'static str,
+        /// The algorithm that fits the key.
+        suggested: Algorithm,
+    },
+
+    /// The algorithm needs a crate feature that is not enabled.
+    #[error(
+        "{algorithm} keys need the `{feature}` feature of td-oauth-core (ring has no P-521); enable it in Cargo.toml"
+    )]
+    FeatureRequired {
+        /// The algorithm.
+        algorithm: Algorithm,
+        /// The Cargo feature that provides it.
+        feature: &'static str,
+    },
+}
+
 /// The kind of key found, which decides the algorithms it can sign with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KeyKind {
@@ -122,23 +186,23 @@ impl fmt::Debug for PrivateKey {
 
 impl PrivateKey {
     /// Parses a key and infers its algorithm: ES256/ES384/ES512 from the curve, PS256 for RSA.
-    pub fn parse(text: &str) -> Result<Self, Error> {
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
         Self::parse_inner(text, None)
     }
 
     /// Parses a key for a given algorithm (Talkdesk's `key_algorithm`), checking that it fits the key.
-    pub fn parse_with_algorithm(text: &str, algorithm: Algorithm) -> Result<Self, Error> {
+    pub fn parse_with_algorithm(text: &str, algorithm: Algorithm) -> Result<Self, KeyError> {
         Self::parse_inner(text, Some(algorithm))
     }
 
     /// Reads a key from binary DER (PKCS#8, SEC1 or PKCS#1), such as a `key.der` file's bytes, and infers
     /// its algorithm. PEM or Base64 text is refused with a pointer to [`PrivateKey::parse`].
-    pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+    pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
         Self::from_binary(der, None)
     }
 
     /// Reads a key from binary DER for a given algorithm, checking that it fits the key.
-    pub fn from_der_with_algorithm(der: &[u8], algorithm: Algorithm) -> Result<Self, Error> {
+    pub fn from_der_with_algorithm(der: &[u8], algorithm: Algorithm) -> Result<Self, KeyError> {
         Self::from_binary(der, Some(algorithm))
     }
 
@@ -166,12 +230,12 @@ impl PrivateKey {
         self.parsed.pair.sign(self.algorithm, message)
     }
 
-    fn parse_inner(text: &str, algorithm: Option<Algorithm>) -> Result<Self, Error> {
+    fn parse_inner(text: &str, algorithm: Option<Algorithm>) -> Result<Self, KeyError> {
         let decoded = text::decode(text)?;
         Self::from_decoded(&decoded.der, decoded.label, algorithm)
     }
 
-    fn from_binary(der: &[u8], algorithm: Option<Algorithm>) -> Result<Self, Error> {
+    fn from_binary(der: &[u8], algorithm: Option<Algorithm>) -> Result<Self, KeyError> {
         if text::looks_like_text(der) {
             return Err(malformed(
                 "these bytes are PEM or Base64 text, not binary DER; pass the text to `PrivateKey::parse`",
@@ -180,13 +244,13 @@ impl PrivateKey {
         Self::from_decoded(der, None, algorithm)
     }
 
-    fn from_decoded(der: &[u8], label: Option<PemLabel>, algorithm: Option<Algorithm>) -> Result<Self, Error> {
+    fn from_decoded(der: &[u8], label: Option<PemLabel>, algorithm: Option<Algorithm>) -> Result<Self, KeyError> {
         let (container, kind) = classify(der, label)?;
         let algorithm = match algorithm {
             None => kind.default_algorithm(),
             Some(requested) if kind.fits(requested) => requested,
             Some(requested) => {
-                return Err(Error::AlgorithmMismatch {
+                return Err(KeyError::AlgorithmMismatch {
                     requested,
                     key_kind: kind.describe(),
                     suggested: kind.default_algorithm(),
@@ -215,11 +279,11 @@ impl PrivateKey {
     }
 }
 
-fn malformed(reason: impl Into<String>) -> Error {
-    Error::MalformedKey { reason: reason.into() }
+fn malformed(reason: impl Into<String>) -> KeyError {
+    KeyError::Malformed { reason: reason.into() }
 }
 
-fn missing_public_key() -> Error {
+fn missing_public_key() -> KeyError {
     malformed(
         "this EC key omits its public key, which the signer needs; re-export it with \
          `openssl pkcs8 -topk8 -nocrypt -in KEYFILE` (Talkdesk's keys include it)",
@@ -227,7 +291,7 @@ fn missing_public_key() -> Error {
 }
 
 /// A DER error, said as what it means for a key; the bytes themselves are never shown.
-fn der_error(err: der::Error) -> Error {
+fn der_error(err: der::Error) -> KeyError {
     match err.kind() {
         der::ErrorKind::Incomplete { .. } => {
             malformed("the key is truncated (its DER structure ends early); copy the whole key")
@@ -265,7 +329,7 @@ impl Shape {
     }
 }
 
-fn shape(der: &[u8]) -> Result<Shape, Error> {
+fn shape(der: &[u8]) -> Result<Shape, KeyError> {
     let outer = AnyRef::from_der(der).map_err(der_error)?;
     if outer.tag() != Tag::Sequence {
         return Ok(Shape::Unknown);
@@ -288,7 +352,7 @@ fn shape(der: &[u8]) -> Result<Shape, Error> {
 
 /// Works out which container and key type `der` holds, refusing public and encrypted keys and certificates
 /// by name.
-fn classify(der: &[u8], label: Option<PemLabel>) -> Result<(Container, KeyKind), Error> {
+fn classify(der: &[u8], label: Option<PemLabel>) -> Result<(Container, KeyKind), KeyError> {
     match (shape(der)?, label) {
         (Shape::Pkcs8, None | Some(PemLabel::Pkcs8)) => classify_pkcs8(der),
         (Shape::Sec1, None | Some(PemLabel::Sec1)) => classify_sec1(der),
@@ -296,9 +360,9 @@ fn classify(der: &[u8], label: Option<PemLabel>) -> Result<(Container, KeyKind),
             check_rsa(der)?;
             Ok((Container::Pkcs1, KeyKind::Rsa))
         }
-        (Shape::PublicKey, _) => Err(Error::NotAPrivateKey { found: "public key" }),
-        (Shape::Encrypted, _) => Err(Error::EncryptedKey),
-        (Shape::Certificate, _) => Err(Error::NotAPrivateKey { found: "certificate" }),
+        (Shape::PublicKey, _) => Err(KeyError::NotAPrivateKey { found: "public key" }),
+        (Shape::Encrypted, _) => Err(KeyError::Encrypted),
+        (Shape::Certificate, _) => Err(KeyError::NotAPrivateKey { found: "certificate" }),
         (shape @ (Shape::Pkcs8 | Shape::Sec1 | Shape::Pkcs1), Some(label)) => Err(malformed(format!(
             "the PEM block is labelled `{}` but holds a {} key; fix the label or export the key again",
             label.as_str(),
@@ -309,7 +373,7 @@ fn classify(der: &[u8], label: Option<PemLabel>) -> Result<(Container, KeyKind),
 }
 
 /// PKCS#8 `PrivateKeyInfo`: the algorithm decides what the inner key must be.
-fn classify_pkcs8(der: &[u8]) -> Result<(Container, KeyKind), Error> {
+fn classify_pkcs8(der: &[u8]) -> Result<(Container, KeyKind), KeyError> {
     let info = PrivateKeyInfoRef::from_der(der).map_err(der_error)?;
     let algorithm = info.algorithm.oid;
     if algorithm == oid::EC_PUBLIC_KEY {
@@ -326,18 +390,18 @@ fn classify_pkcs8(der: &[u8]) -> Result<(Container, KeyKind), Error> {
         check_rsa(info.private_key.as_bytes())?;
         Ok((Container::Pkcs8, KeyKind::Rsa))
     } else if algorithm == oid::RSASSA_PSS {
-        Err(Error::UnsupportedKey {
+        Err(KeyError::Unsupported {
             reason: "RSASSA-PSS-restricted RSA key; export it as a plain RSA key (`openssl rsa -in KEYFILE`)".into(),
         })
     } else if algorithm == oid::ED25519 || algorithm == oid::ED448 {
-        Err(Error::UnsupportedKey { reason: "EdDSA key; Talkdesk uses ES256/384/512 and PS256/384/512".into() })
+        Err(KeyError::Unsupported { reason: "EdDSA key; Talkdesk uses ES256/384/512 and PS256/384/512".into() })
     } else {
-        Err(Error::UnsupportedKey { reason: "unknown key type; Talkdesk uses EC (ES*) and RSA (PS*) keys".into() })
+        Err(KeyError::Unsupported { reason: "unknown key type; Talkdesk uses EC (ES*) and RSA (PS*) keys".into() })
     }
 }
 
 /// SEC1 `ECPrivateKey`: it must name its curve and carry its public key.
-fn classify_sec1(der: &[u8]) -> Result<(Container, KeyKind), Error> {
+fn classify_sec1(der: &[u8]) -> Result<(Container, KeyKind), KeyError> {
     let ec = EcPrivateKey::from_der(der).map_err(der_error)?;
     let curve = ec.parameters.and_then(|params| params.named_curve()).ok_or_else(|| {
         malformed("this SEC1 EC key does not name its curve; export it as PKCS#8 (`openssl pkcs8 -topk8 -nocrypt`)")
@@ -349,7 +413,7 @@ fn classify_sec1(der: &[u8]) -> Result<(Container, KeyKind), Error> {
     Ok((Container::Sec1 { curve }, KeyKind::Ec(alg)))
 }
 
-fn curve_algorithm(curve: &ObjectIdentifier) -> Result<Algorithm, Error> {
+fn curve_algorithm(curve: &ObjectIdentifier) -> Result<Algorithm, KeyError> {
     if *curve == oid::P256 {
         Ok(Algorithm::Es256)
     } else if *curve == oid::P384 {
@@ -357,7 +421,7 @@ fn curve_algorithm(curve: &ObjectIdentifier) -> Result<Algorithm, Error> {
     } else if *curve == oid::P521 {
         Ok(Algorithm::Es512)
     } else {
-        Err(Error::UnsupportedKey { reason: "EC key on a curve other than P-256, P-384 or P-521".into() })
+        Err(KeyError::Unsupported { reason: "EC key on a curve other than P-256, P-384 or P-521".into() })
     }
 }
 
@@ -370,26 +434,26 @@ fn curve_oid(algorithm: Algorithm) -> &'static ObjectIdentifier {
 }
 
 /// Reads a PKCS#1 `RSAPrivateKey`: two primes, and a modulus of 2048..=4096 bits.
-fn check_rsa(der: &[u8]) -> Result<(), Error> {
+fn check_rsa(der: &[u8]) -> Result<(), KeyError> {
     let rsa = RsaPrivateKeyRef::from_der(der).map_err(der_error)?;
     if rsa.version().is_multi() {
-        return Err(Error::UnsupportedKey { reason: "multi-prime RSA keys are not supported".into() });
+        return Err(KeyError::Unsupported { reason: "multi-prime RSA keys are not supported".into() });
     }
     // `UintRef` holds the magnitude without leading zero bytes.
     let modulus = rsa.modulus.as_bytes();
     let bits = modulus.first().map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
     if bits < 2048 {
-        return Err(Error::RsaKeyTooSmall { bits });
+        return Err(KeyError::RsaTooSmall { bits });
     }
     if bits > backend::MAX_RSA_BYTES * 8 {
-        return Err(Error::UnsupportedKey { reason: format!("RSA key of {bits} bits; at most 4096 are supported") });
+        return Err(KeyError::Unsupported { reason: format!("RSA key of {bits} bits; at most 4096 are supported") });
     }
     Ok(())
 }
 
 /// Wraps a SEC1 `ECPrivateKey` in a PKCS#8 `PrivateKeyInfo`, the only EC form the backends read. The
 /// result is wiped on drop.
-fn sec1_to_pkcs8(sec1: &[u8], curve: &ObjectIdentifier) -> Result<SecretDocument, Error> {
+fn sec1_to_pkcs8(sec1: &[u8], curve: &ObjectIdentifier) -> Result<SecretDocument, KeyError> {
     let algorithm = AlgorithmIdentifierRef { oid: oid::EC_PUBLIC_KEY, parameters: Some(AnyRef::from(curve)) };
     let info = PrivateKeyInfoRef::new(algorithm, OctetStringRef::new(sec1).map_err(der_error)?);
     SecretDocument::encode_msg(&info).map_err(der_error)

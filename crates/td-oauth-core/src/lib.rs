@@ -17,37 +17,44 @@
 //!
 //! ## In scope
 //!
-//! - [`Endpoints`]: an account name and [`Region`] (or explicit URLs) to token, authorize and API URLs, with
-//!   the account checked to be one DNS label and every URL `https` except loopback.
-//! - [`PrivateKey`]: every form a Talkdesk key is pasted in (one-line Base64 PKCS#8, wrapped or quoted
-//!   Base64, PKCS#8, SEC1 and PKCS#1 PEM, a PEM file with certificates beside the key, binary DER), parsed
-//!   once. ES256, ES384, PS256/384/512 with ring; ES512 with the `aws-lc-rs` feature.
-//! - [`AssertionSigner`]: the `private_key_jwt` client assertion, written straight to compact form.
-//! - [`TokenClient`] and [`Grant`]: client-credentials, authorization-code and refresh-token requests, with a
-//!   signed JWT or HTTP Basic.
-//! - [`AuthorizeRequest`]: the authorize URL with `state`, `nonce` and optional PKCE, and the redirect check.
-//! - [`TokenResponse`]: success, the server's [`OAuthError`], or a precise [`Error`] for anything else.
-//! - [`UnverifiedJwt`]: a JWT's header and claims decoded for display, never trusted.
-//! - [`InstallationCredentials`]: a partner app's per-account credentials and endpoints from AppConnect's
-//!   `app.installed` and `app.credentials_rotated` events, every field checked.
-//! - [`Rotation`], [`ManagerPolicy`] and [`IdleMap`]: the partner-app token managers' policy (credential
-//!   rotation with a grace-period fallback, bounded idle-evicted providers), with time passed in; and
-//!   [`Installations`], the managers' bookkeeping over them (installations, a client per credential set,
-//!   providers by account, set and scopes, lazy sweeps), generic over the transport's client and provider.
-//! - [`TokenCache`] and [`RetryPolicy`]: the token cache's policy (fresh, due for refresh, unusable; one fetch
-//!   in flight; back off after failures) and the retry policy (full jitter, `Retry-After`, deadline), as
-//!   deterministic state machines the transports drive with their own clocks and locks.
-//! - [`SealingKey`], [`FleetKey`], [`seal`] and [`open`]: tokens encrypted (AES-256-GCM) for a cache shared
-//!   between processes, under a key that names no client in clear (td-oauth-redis uses them).
-//! - Secret types ([`AccessToken`], [`ClientSecret`], …) whose `Debug` prints no secret and which are wiped on
-//!   drop.
+//! The crate root holds the happy path: [`Endpoints`] and [`Region`] (an account name, checked to be one DNS
+//! label, to token, authorize and API URLs, every URL `https` except loopback), [`PrivateKey`] (every form a
+//! Talkdesk key is pasted in, parsed once; ES256, ES384, PS256/384/512 with ring, ES512 with the `aws-lc-rs`
+//! feature), [`Credentials`] (a signed JWT or HTTP Basic), [`TokenClient`] and [`Grant`] (the three grants
+//! as `http::Request`s), [`TokenResponse`] (the answer, or the server's [`OAuthError`]),
+//! [`AuthorizeRequest`] and [`PendingAuthorization`] (the authorize URL with `state`, `nonce` and PKCE, and
+//! the redirect check), the secret types ([`AccessToken`], [`ClientSecret`], …, whose `Debug` prints no
+//! secret and which are wiped on drop), and [`Error`]. Everything else is in a module named after its
+//! concern:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`assertion`] | the `private_key_jwt` client assertion, written straight to compact form |
+//! | [`authorize`] | the authorize request, the redirect check and its [`RedirectError`](authorize::RedirectError) |
+//! | [`cache`] | the token cache's policy as a state machine: fresh, due (at a jittered point), unusable; one fetch in flight; the backoff after failures |
+//! | [`clock`] | the time source the providers' rules read, and a [`ManualClock`](clock::ManualClock) for tests |
+//! | [`endpoints`] | account names, regions, checked endpoint URLs, redirect-URI checks |
+//! | [`jwt`] | a JWT's header and claims decoded for display, never trusted |
+//! | [`key`] | private keys and [`KeyError`](key::KeyError), why one was refused |
+//! | [`oauth_error`] | the server's OAuth error, its code and `Retry-After` |
+//! | [`partner`] | partner apps: credentials from AppConnect events, rotation with grace, the token manager |
+//! | [`provider`] | the token provider as a state machine both transports drive |
+//! | [`random`] | the caller-replaceable source of every random value the crate writes |
+//! | [`request`] | grants, the token client, form bodies that print no secret |
+//! | [`response`] | the token endpoint's answer, and [`ResponseError`](response::ResponseError) for one that is not a token |
+//! | [`retry`] | the retry policy: full jitter, `Retry-After`, attempts and a deadline |
+//! | [`sealed`] | tokens encrypted (AES-256-GCM) for a cache shared between processes, under keys that name no client |
+//! | [`secret`] | secret strings: redacted `Debug`, no `Display`, wiped on drop |
+//! | [`transport`] | what the transport crates share: one settings type, one error type, the retry loop |
 //!
 //! ## Not in scope
 //!
-//! Sockets, TLS, async runtimes, retries and caching live in the transport crates. No clock is read: time
-//! comes in as `now` arguments. Every random value the crate writes comes from a [`RandomSource`] the caller
-//! passes or sets ([`OsRandom`] by default); only the randomness inside a signature is the crypto backend's
-//! own, as neither ring nor aws-lc-rs takes an outside generator.
+//! Sockets, TLS, async runtimes and waiting live in the transport crates; the rules they follow (the
+//! provider, the retry loop, the token manager) are here, as state machines they drive. No clock is read that
+//! the caller does not hand in: `now` arguments, or a [`Clock`](clock::Clock). Every random value the crate
+//! writes comes from a [`RandomSource`](random::RandomSource) the caller passes or sets
+//! ([`OsRandom`](random::OsRandom) by default); only the randomness inside a signature is the crypto
+//! backend's own, as neither ring nor aws-lc-rs takes an outside generator.
 //! Access tokens are opaque here: Talkdesk publishes no JWKS, so nothing in this crate trusts their contents.
 //!
 //! ## Example
@@ -84,62 +91,48 @@
 //! ## Features
 //!
 //! - `aws-lc-rs`: adds aws-lc-rs as a second crypto backend, used for P-521 (ES512) keys, which ring cannot
-//!   sign with. Without it, an ES512 key is refused with [`Error::FeatureRequired`].
+//!   sign with. Without it, an ES512 key is refused with [`KeyError::FeatureRequired`](key::KeyError::FeatureRequired).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod algorithm;
-mod assertion;
-mod authorize;
+pub mod assertion;
+pub mod authorize;
 mod backend;
-mod cache;
+pub mod cache;
 pub mod clock;
 mod credentials;
-mod endpoints;
+pub mod endpoints;
 mod error;
-mod events;
 #[doc(hidden)]
 pub mod fuzzing;
-mod idle;
-mod installation;
-mod installations;
-mod jwt;
-mod key;
-pub mod manager;
-mod oauth_error;
+pub mod jwt;
+pub mod key;
+pub mod oauth_error;
+pub mod partner;
 pub mod provider;
-mod random;
-mod request;
-mod response;
-mod retry;
+pub mod random;
+pub mod request;
+pub mod response;
+pub mod retry;
 mod scope;
-mod sealed;
-mod secret;
+pub mod sealed;
+pub mod secret;
 pub mod transport;
 
 pub use algorithm::Algorithm;
-pub use assertion::{
-    AssertionSigner, CLIENT_ASSERTION_TYPE, ClientAssertion, DEFAULT_ASSERTION_LIFETIME, MAX_ASSERTION_LIFETIME,
-};
-pub use authorize::{AuthorizeRequest, PendingAuthorization, pkce_challenge};
-pub use cache::{CachePolicy, Decision, FetchKind, Freshness, Schedule, TokenCache};
+pub use authorize::{AuthorizeRequest, PendingAuthorization};
 pub use credentials::{ClientId, Credentials, KeyId};
-pub use endpoints::{Account, EndpointUrl, Endpoints, Region, check_redirect_uri};
+pub use endpoints::{Account, Endpoints, Region};
 pub use error::Error;
-pub use events::{EventKind, InstallationCredentials};
-pub use idle::IdleMap;
-pub use installation::{Active, InstallationKey, ManagerPolicy, Rotation, RotationFallback, RotationKind, Which};
-pub use installations::{ActiveProvider, Fallback, InstallReport, Installations};
-pub use jwt::UnverifiedJwt;
 pub use key::PrivateKey;
-pub use oauth_error::{ErrorCode, OAuthError, RetryAfter};
-pub use random::{OsRandom, RandomSource, random_token};
-pub use request::{FormBody, Grant, TokenClient};
+pub use oauth_error::{ErrorCode, OAuthError};
+pub use request::{Grant, TokenClient};
 pub use response::TokenResponse;
-pub use retry::{Failure, RetryPolicy};
 pub use scope::Scopes;
-pub use sealed::{FleetKey, SealedProblem, SealedToken, SealingKey, open, seal};
-pub use secret::{AccessToken, AuthorizationCode, ClientSecret, IdToken, PkceVerifier, RefreshToken};
+pub use secret::{AccessToken, AuthorizationCode, ClientSecret, PkceVerifier, RefreshToken};
 
 pub use http;
+pub use url;

@@ -8,8 +8,8 @@ use crate::{Error, backend};
 /// A source of cryptographically secure random bytes.
 ///
 /// [`OsRandom`] is the one to use. Every random value td-oauth writes is drawn from the source passed to it
-/// ([`TokenClient::with_random`](crate::TokenClient::with_random), [`AssertionSigner::sign`](crate::AssertionSigner::sign),
-/// [`AuthorizeRequest::build`](crate::AuthorizeRequest::build), [`seal`](crate::seal)), so tests can make
+/// ([`TokenClient::with_random`](crate::TokenClient::with_random), [`AssertionSigner::sign`](crate::assertion::AssertionSigner::sign),
+/// [`AuthorizeRequest::build`](crate::AuthorizeRequest::build), [`seal`](crate::sealed::seal)), so tests can make
 /// their output reproducible and a program can draw from its own generator. A weak source in production
 /// would make `jti` and `state` guessable. (The crypto backend draws the randomness inside a signature
 /// itself: ring and aws-lc-rs take no outside generator.)

@@ -10,10 +10,10 @@ use url::form_urlencoded;
 use zeroize::Zeroizing;
 
 use crate::assertion::{AssertionSigner, CLIENT_ASSERTION_TYPE};
+use crate::endpoints::EndpointUrl;
 use crate::random::{OsRandom, RandomSource};
 use crate::{
-    AuthorizationCode, ClientId, ClientSecret, Credentials, EndpointUrl, Endpoints, Error, PkceVerifier, RefreshToken,
-    Scopes,
+    AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints, Error, PkceVerifier, RefreshToken, Scopes,
 };
 
 /// What the client asks the token endpoint for.
@@ -73,11 +73,11 @@ impl Grant {
     }
 
     /// Refuses what the server would refuse anyway, before anything is signed or sent: a redirect URI
-    /// that cannot receive a code ([`check_redirect_uri`](crate::check_redirect_uri)) and a PKCE verifier
+    /// that cannot receive a code ([`check_redirect_uri`](crate::endpoints::check_redirect_uri)) and a PKCE verifier
     /// outside RFC 7636 ([`PkceVerifier::check`]).
     fn check(&self) -> Result<(), Error> {
         if let Grant::AuthorizationCode { redirect_uri, code_verifier, .. } = self {
-            crate::check_redirect_uri(redirect_uri)?;
+            crate::endpoints::check_redirect_uri(redirect_uri)?;
             code_verifier.as_ref().map(PkceVerifier::check).transpose()?;
         }
         Ok(())
@@ -267,7 +267,7 @@ impl TokenClient {
 
     /// Builds the POST for `grant`, signing a fresh assertion issued at `now` when the client uses a JWT.
     /// Refuses a redirect URI or PKCE verifier that breaks its RFC first (see
-    /// [`check_redirect_uri`](crate::check_redirect_uri) and [`PkceVerifier::check`]).
+    /// [`check_redirect_uri`](crate::endpoints::check_redirect_uri) and [`PkceVerifier::check`]).
     pub fn token_request(&self, grant: &Grant, now: SystemTime) -> Result<Request<FormBody>, Error> {
         grant.check()?;
         let assertion = match &self.auth {

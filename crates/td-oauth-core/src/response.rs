@@ -10,7 +10,61 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 
 use crate::oauth_error::{ErrorCode, OAuthError, RetryAfter};
-use crate::{AccessToken, Error, IdToken, RefreshToken, Scopes};
+use crate::secret::IdToken;
+use crate::{AccessToken, RefreshToken, Scopes};
+
+/// Why the token endpoint's answer is not a token: the server's OAuth error, a body that cannot be used, or
+/// a status that carries no OAuth error. What [`TokenResponse::from_http`] returns; none quotes the body.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The token endpoint answered with an OAuth error (`invalid_client`, `invalid_grant`, …).
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+
+    /// A response that claims success (or an error) but whose body cannot be used.
+    #[error("malformed token response (HTTP {status}): {reason}")]
+    Malformed {
+        /// The HTTP status.
+        status: StatusCode,
+        /// What was wrong with the body.
+        reason: String,
+    },
+
+    /// A status that carries no OAuth error: a proxy's 502, a 503, a 429 without a JSON body, a redirect.
+    #[error("the token endpoint answered HTTP {status} ({detail}){}", retry_after.map(|r| format!("; retry after {r}")).unwrap_or_default())]
+    UnexpectedStatus {
+        /// The HTTP status.
+        status: StatusCode,
+        /// What the body looked like (never its content).
+        detail: String,
+        /// The `Retry-After` header, if any.
+        retry_after: Option<RetryAfter>,
+    },
+}
+
+impl ResponseError {
+    /// Whether sending the same request again later may succeed: 5xx, 429 and OAuth errors that mean
+    /// "later" (`temporarily_unavailable`, `server_error`, `slow_down`). Never true for other 4xx such as
+    /// `invalid_client`.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ResponseError::OAuth(err) => err.is_retryable(),
+            ResponseError::UnexpectedStatus { status, .. } | ResponseError::Malformed { status, .. } => {
+                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+            }
+        }
+    }
+
+    /// The server's `Retry-After`, when it sent one.
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        match self {
+            ResponseError::OAuth(err) => err.retry_after(),
+            ResponseError::UnexpectedStatus { retry_after, .. } => *retry_after,
+            ResponseError::Malformed { .. } => None,
+        }
+    }
+}
 
 /// A successful token response.
 ///
@@ -41,7 +95,7 @@ impl TokenResponse {
     /// Parses the token endpoint's response, received at `now`.
     ///
     /// A body may start with a UTF-8 byte-order mark. A 200 whose body carries an OAuth `error` is that
-    /// error ([`Error::OAuth`] with status 200), not a token.
+    /// error ([`ResponseError::OAuth`] with status 200), not a token.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -55,7 +109,7 @@ impl TokenResponse {
     /// assert_eq!(token.expires_at(), now + Duration::from_secs(600));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn from_http<B: AsRef<[u8]>>(response: &Response<B>, now: Instant) -> Result<Self, Error> {
+    pub fn from_http<B: AsRef<[u8]>>(response: &Response<B>, now: Instant) -> Result<Self, ResponseError> {
         let status = response.status();
         let body = response.body().as_ref();
         // Some servers write JSON with a byte-order mark, which RFC 8259 §8.1 lets parsers ignore.
@@ -65,10 +119,10 @@ impl TokenResponse {
             return parse_success(status, body, now, retry_after);
         }
         if let Some(error) = parse_oauth_error(status, body, retry_after) {
-            return Err(Error::OAuth(error));
+            return Err(ResponseError::OAuth(error));
         }
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        Err(Error::UnexpectedStatus { status, detail: describe_body(body, content_type), retry_after })
+        Err(ResponseError::UnexpectedStatus { status, detail: describe_body(body, content_type), retry_after })
     }
 
     /// A token taken out of a shared cache at `now`, with `expires_in` what remains of it; `None` when that
@@ -326,11 +380,11 @@ fn parse_success(
     body: &[u8],
     now: Instant,
     retry_after: Option<RetryAfter>,
-) -> Result<TokenResponse, Error> {
-    let malformed = |reason: String| Error::MalformedResponse { status, reason };
+) -> Result<TokenResponse, ResponseError> {
+    let malformed = |reason: String| ResponseError::Malformed { status, reason };
     let raw: RawSuccess<'_> = serde_json::from_slice(body).map_err(|err| malformed(json_problem(body, &err)))?;
     if let Some(error) = oauth_error(status, raw.error.as_deref(), raw.error_description.as_deref(), retry_after) {
-        return Err(Error::OAuth(error));
+        return Err(ResponseError::OAuth(error));
     }
     let access_token = match raw.access_token {
         Some(token) if !token.is_empty() => token,

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::Error;
+use crate::response::ResponseError;
 
 /// Retry settings. Defaults: 3 retries after the first try, backoff from 200 ms doubling up to 5 s with full
 /// jitter, all attempts within 30 s.
@@ -47,15 +48,9 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// Classifies a core error from a parsed response; `now` resolves an HTTP-date `Retry-After`.
-    pub fn from_answer(error: &Error, now: std::time::SystemTime) -> Self {
-        match error {
-            Error::OAuth(_) | Error::UnexpectedStatus { .. } | Error::MalformedResponse { .. } => Failure::Answer {
-                retryable: error.is_retryable(),
-                retry_after: error.retry_after().map(|r| r.delay_from(now)),
-            },
-            _ => Failure::Permanent,
-        }
+    /// Classifies the token endpoint's answer; `now` resolves an HTTP-date `Retry-After`.
+    pub fn from_answer(error: &ResponseError, now: std::time::SystemTime) -> Self {
+        Failure::Answer { retryable: error.is_retryable(), retry_after: error.retry_after().map(|r| r.delay_from(now)) }
     }
 }
 
@@ -178,19 +173,18 @@ mod tests {
     #[test]
     fn classifies_core_errors() {
         let now = std::time::SystemTime::now();
-        let invalid_client = Error::OAuth(crate::oauth_error::OAuthError {
+        let invalid_client = ResponseError::OAuth(crate::oauth_error::OAuthError {
             code: crate::ErrorCode::InvalidClient,
             description: None,
             status: http::StatusCode::UNAUTHORIZED,
             retry_after: None,
         });
         assert_eq!(Failure::from_answer(&invalid_client, now), Failure::Answer { retryable: false, retry_after: None });
-        let busy = Error::UnexpectedStatus {
+        let busy = ResponseError::UnexpectedStatus {
             status: http::StatusCode::TOO_MANY_REQUESTS,
             detail: String::new(),
-            retry_after: Some(crate::RetryAfter::Delay(Duration::from_secs(2))),
+            retry_after: Some(crate::oauth_error::RetryAfter::Delay(Duration::from_secs(2))),
         };
         assert_eq!(Failure::from_answer(&busy, now), retry_after(2));
-        assert_eq!(Failure::from_answer(&Error::StateMismatch, now), Failure::Permanent);
     }
 }

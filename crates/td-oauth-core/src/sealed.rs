@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::backend::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
+use crate::random::RandomSource;
 use crate::random::hex_digits;
-use crate::{AccessToken, ClientId, Error, RandomSource, Scopes, TokenResponse};
+use crate::{AccessToken, ClientId, Error, Scopes, TokenResponse};
 
 /// The first byte of every sealed value: the format below. A new format gets a new byte.
 const VERSION: u8 = 1;
@@ -55,7 +56,7 @@ impl fmt::Display for SealedProblem {
 /// one. `Debug` prints no byte of it and it is wiped on drop.
 ///
 /// ```
-/// use td_oauth_core::SealingKey;
+/// use td_oauth_core::sealed::SealingKey;
 ///
 /// // Made with `openssl rand -base64 32`, kept in a secret store, passed in the environment.
 /// let key = SealingKey::from_base64("q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=")?;
@@ -256,7 +257,7 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::OsRandom;
+    use crate::random::OsRandom;
 
     fn key() -> SealingKey {
         SealingKey::new([7; 32])

@@ -10,7 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
-use td_oauth_core::{Algorithm, AssertionSigner, ClientId, Endpoints, Error, KeyId, OsRandom, PrivateKey, Region};
+use td_oauth_core::assertion::AssertionSigner;
+use td_oauth_core::random::OsRandom;
+use td_oauth_core::{Algorithm, ClientId, Endpoints, Error, KeyId, PrivateKey, Region};
 
 const ES256: &str = include_str!("keys/es256.pkcs8.b64");
 const ES256_PUB: &str = include_str!("keys/es256.pub.pem");

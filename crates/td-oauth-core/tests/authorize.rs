@@ -2,9 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use td_oauth_core::authorize::RedirectError;
+use td_oauth_core::authorize::pkce_challenge;
+use td_oauth_core::random::{OsRandom, RandomSource};
 use td_oauth_core::{
-    AuthorizeRequest, ClientId, Endpoints, Error, ErrorCode, Grant, OsRandom, PendingAuthorization, PkceVerifier,
-    RandomSource, Region, pkce_challenge,
+    AuthorizeRequest, ClientId, Endpoints, Error, ErrorCode, Grant, PendingAuthorization, PkceVerifier, Region,
 };
 
 fn build(request: AuthorizeRequest) -> (url::Url, PendingAuthorization) {
@@ -20,9 +22,9 @@ fn query(url: &url::Url) -> Vec<(String, String)> {
 fn builds_the_documented_url() {
     let (url, pending) = build(
         AuthorizeRequest::new(ClientId::new("client-1").unwrap(), "https://app.example/cb?x=1")
-            .scopes("openid users:read".parse().unwrap())
-            .state("st&ate")
-            .nonce("n0nce"),
+            .with_scopes("openid users:read".parse().unwrap())
+            .with_state("st&ate")
+            .with_nonce("n0nce"),
     );
     assert_eq!(url.host_str(), Some("acme.talkdeskid.com"));
     assert_eq!(url.path(), "/oauth/authorize");
@@ -44,9 +46,10 @@ fn builds_the_documented_url() {
 
 #[test]
 fn generates_state_nonce_and_pkce() {
-    let (url, pending) = build(AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb").pkce(true));
+    let (url, pending) =
+        build(AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb").with_pkce(true));
     let (url2, pending2) =
-        build(AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb").pkce(true));
+        build(AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb").with_pkce(true));
     assert_ne!(pending.state(), pending2.state());
     assert_ne!(pending.nonce(), pending2.nonce());
     assert!(pending.state().len() >= 22, "128 bits of state");
@@ -71,7 +74,8 @@ fn pkce_challenge_matches_rfc_7636_appendix_b() {
 
 #[test]
 fn redirect_with_the_right_state_gives_the_grant() {
-    let (_, pending) = build(AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb").pkce(true));
+    let (_, pending) =
+        build(AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb").with_pkce(true));
     let state = pending.state().to_owned();
     for redirect in [
         format!("https://app.example/cb?code=c%2Fode&state={state}"),
@@ -94,26 +98,26 @@ fn redirect_problems_are_typed() {
     let (_, pending) = build(AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb"));
     let state = pending.state().to_owned();
     let err = pending.finish("https://app.example/cb?code=x&state=forged").unwrap_err();
-    assert!(matches!(err, Error::StateMismatch), "{err:?}");
+    assert!(matches!(err, RedirectError::StateMismatch), "{err:?}");
     let err = pending.finish("https://app.example/cb?code=x").unwrap_err();
-    assert!(matches!(err, Error::StateMismatch), "{err:?}");
+    assert!(matches!(err, RedirectError::StateMismatch), "{err:?}");
     // An error with a forged state is still a state mismatch: it may be an attacker's.
     let err = pending.finish("https://app.example/cb?error=access_denied&state=forged").unwrap_err();
-    assert!(matches!(err, Error::StateMismatch), "{err:?}");
+    assert!(matches!(err, RedirectError::StateMismatch), "{err:?}");
 
     let err = pending
         .finish(&format!("https://app.example/cb?error=access_denied&error_description=User+said+no&state={state}"))
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Authorization { code: ErrorCode::AccessDenied, description: Some(d) } if d == "User said no"),
+        matches!(&err, RedirectError::Refused { code: ErrorCode::AccessDenied, description: Some(d) } if d == "User said no"),
         "{err:?}"
     );
     assert!(err.to_string().contains("access_denied: User said no"), "{err}");
 
     let err = pending.finish(&format!("?state={state}")).unwrap_err();
-    assert!(matches!(err, Error::InvalidRedirect { .. }), "{err:?}");
+    assert!(matches!(err, RedirectError::Invalid { .. }), "{err:?}");
     let err = pending.finish(&format!("?code=a&code=b&state={state}")).unwrap_err();
-    assert!(matches!(&err, Error::InvalidRedirect { reason } if reason.contains("more than once")), "{err:?}");
+    assert!(matches!(&err, RedirectError::Invalid { reason } if reason.contains("more than once")), "{err:?}");
 }
 
 #[test]

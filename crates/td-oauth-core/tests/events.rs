@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use td_oauth_core::{Algorithm, Credentials, Error, EventKind, InstallationCredentials};
+use td_oauth_core::partner::{EventKind, InstallationCredentials};
+use td_oauth_core::{Algorithm, Credentials, Error};
 
 const KEY: &str = include_str!("keys/es256.pkcs8.b64");
 const RSA: &str = include_str!("keys/rsa2048.pkcs8.pem");

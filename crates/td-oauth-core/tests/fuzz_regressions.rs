@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use td_oauth_core::{InstallationCredentials, fuzzing};
+use td_oauth_core::fuzzing;
+use td_oauth_core::partner::InstallationCredentials;
 
 /// Every seed and saved crash of `target`, which must have at least one seed.
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -81,7 +82,7 @@ fn sealed_open() {
     let (key, fleet_key) = (fuzzing::sealed_key(), fuzzing::sealed_fleet_key());
     let opens = |(_, input): &(PathBuf, Vec<u8>)| {
         input.split_first().is_some_and(|(mode, rest)| {
-            mode % 2 == 0 && td_oauth_core::open(rest, &key, &fleet_key, Instant::now(), wall).is_ok()
+            mode % 2 == 0 && td_oauth_core::sealed::open(rest, &key, &fleet_key, Instant::now(), wall).is_ok()
         })
     };
     assert!(inputs("sealed_open").iter().any(opens), "a seed holds a stored token that opens");

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
-use td_oauth_core::{Algorithm, Error, PrivateKey};
+use td_oauth_core::key::KeyError;
+use td_oauth_core::{Algorithm, PrivateKey};
 
 const ES256_B64: &str = include_str!("keys/es256.pkcs8.b64");
 const ES256_PKCS8: &str = include_str!("keys/es256.pkcs8.pem");
@@ -73,10 +74,10 @@ fn a_quoted_key_is_read_and_a_stray_quote_is_named() {
     assert_eq!(PrivateKey::parse(&json).unwrap().public_key_pem(), expected);
     assert_refused(
         &format!("\"{}", ES256_B64.trim()),
-        |e| matches!(e, Error::MalformedKey { .. }),
+        |e| matches!(e, KeyError::Malformed { .. }),
         "remove the quotes",
     );
-    assert_refused(&format!("{}'", ES256_B64.trim()), |e| matches!(e, Error::MalformedKey { .. }), "remove the quotes");
+    assert_refused(&format!("{}'", ES256_B64.trim()), |e| matches!(e, KeyError::Malformed { .. }), "remove the quotes");
 }
 
 #[test]
@@ -86,10 +87,10 @@ fn a_certificate_before_the_key_is_skipped() {
     // A public key beside the private one is skipped too; two private keys are ambiguous.
     assert_eq!(PrivateKey::parse(&format!("{ES256_PUB}{ES256_PKCS8}")).unwrap().algorithm(), Algorithm::Es256);
     let two = format!("{ES256_PKCS8}{ES384_PKCS8}");
-    assert_refused(&two, |e| matches!(e, Error::MalformedKey { .. }), "holds 2 private keys");
+    assert_refused(&two, |e| matches!(e, KeyError::Malformed { .. }), "holds 2 private keys");
     // Only certificates: still named as such.
     let cert_only = &ES256_CERT_THEN_KEY[..ES256_CERT_THEN_KEY.find("-----BEGIN PRIVATE KEY").unwrap()];
-    assert_refused(cert_only, |e| matches!(e, Error::NotAPrivateKey { found: "certificate" }), "certificate");
+    assert_refused(cert_only, |e| matches!(e, KeyError::NotAPrivateKey { found: "certificate" }), "certificate");
 }
 
 #[test]
@@ -99,14 +100,14 @@ fn binary_der_files_are_read() {
     assert_eq!(key.public_key_pem(), ES256_PUB);
     assert_eq!(PrivateKey::from_der_with_algorithm(ES256_DER, Algorithm::Es256).unwrap().algorithm(), Algorithm::Es256);
     let err = PrivateKey::from_der_with_algorithm(ES256_DER, Algorithm::Ps256).unwrap_err();
-    assert!(matches!(err, Error::AlgorithmMismatch { suggested: Algorithm::Es256, .. }), "{err:?}");
+    assert!(matches!(err, KeyError::AlgorithmMismatch { suggested: Algorithm::Es256, .. }), "{err:?}");
     // Text handed over as binary is pointed to `parse`.
     for text in [ES256_PKCS8, ES256_B64] {
         let err = PrivateKey::from_der(text.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("not binary DER") && err.contains("PrivateKey::parse"), "{err}");
     }
     let err = PrivateKey::from_der(ES256_CERT_DER).unwrap_err();
-    assert!(matches!(err, Error::NotAPrivateKey { found: "certificate" }), "{err:?}");
+    assert!(matches!(err, KeyError::NotAPrivateKey { found: "certificate" }), "{err:?}");
     let err = PrivateKey::from_der(&ES256_DER[..100]).unwrap_err().to_string();
     assert!(err.contains("truncated"), "{err}");
 }
@@ -145,11 +146,11 @@ fn es512_parses_with_aws_lc_rs() {
 #[test]
 fn es512_names_the_feature_it_needs() {
     let err = PrivateKey::parse(ES512_PKCS8).unwrap_err();
-    assert!(matches!(err, Error::FeatureRequired { algorithm: Algorithm::Es512, feature: "aws-lc-rs" }), "{err:?}");
+    assert!(matches!(err, KeyError::FeatureRequired { algorithm: Algorithm::Es512, feature: "aws-lc-rs" }), "{err:?}");
     assert!(err.to_string().contains("`aws-lc-rs` feature"), "{err}");
 }
 
-fn assert_refused(text: &str, check: impl Fn(&Error) -> bool, says: &str) {
+fn assert_refused(text: &str, check: impl Fn(&KeyError) -> bool, says: &str) {
     let err = PrivateKey::parse(text).expect_err(says);
     assert!(check(&err), "{says}: got {err:?}");
     let message = err.to_string();
@@ -164,37 +165,37 @@ fn assert_refused(text: &str, check: impl Fn(&Error) -> bool, says: &str) {
 #[test]
 fn bad_keys_each_get_their_own_error() {
     let half = &ES256_B64.trim()[..ES256_B64.trim().len() / 2];
-    assert_refused(half, |e| matches!(e, Error::MalformedKey { .. }), "truncated");
+    assert_refused(half, |e| matches!(e, KeyError::Malformed { .. }), "truncated");
     let pem_cut = &ES256_PKCS8[..ES256_PKCS8.len() - 40];
-    assert_refused(pem_cut, |e| matches!(e, Error::MalformedKey { .. }), "truncated");
+    assert_refused(pem_cut, |e| matches!(e, KeyError::Malformed { .. }), "truncated");
     let mut corrupt = ES256_B64.trim().to_owned();
     corrupt.replace_range(10..11, "!");
-    assert_refused(&corrupt, |e| matches!(e, Error::MalformedKey { .. }), "neither PEM nor Base64");
-    assert_refused("BAJhYg==", |e| matches!(e, Error::MalformedKey { .. }), "not a DER private key");
-    assert_refused("", |e| matches!(e, Error::MalformedKey { .. }), "empty");
-    assert_refused(ES256_PUB, |e| matches!(e, Error::NotAPrivateKey { .. }), "public key");
+    assert_refused(&corrupt, |e| matches!(e, KeyError::Malformed { .. }), "neither PEM nor Base64");
+    assert_refused("BAJhYg==", |e| matches!(e, KeyError::Malformed { .. }), "not a DER private key");
+    assert_refused("", |e| matches!(e, KeyError::Malformed { .. }), "empty");
+    assert_refused(ES256_PUB, |e| matches!(e, KeyError::NotAPrivateKey { .. }), "public key");
     let spki_b64: String = ES256_PUB.lines().filter(|l| !l.starts_with("-----")).collect();
-    assert_refused(&spki_b64, |e| matches!(e, Error::NotAPrivateKey { .. }), "public key");
-    assert_refused(ES256_ENCRYPTED, |e| matches!(e, Error::EncryptedKey), "encrypted");
+    assert_refused(&spki_b64, |e| matches!(e, KeyError::NotAPrivateKey { .. }), "public key");
+    assert_refused(ES256_ENCRYPTED, |e| matches!(e, KeyError::Encrypted), "encrypted");
     let encrypted_b64: String = ES256_ENCRYPTED.lines().filter(|l| !l.starts_with("-----")).collect();
-    assert_refused(&encrypted_b64, |e| matches!(e, Error::EncryptedKey), "encrypted");
+    assert_refused(&encrypted_b64, |e| matches!(e, KeyError::Encrypted), "encrypted");
     let traditional = ES256_SEC1.replacen(
         "-----BEGIN EC PRIVATE KEY-----\n",
         "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n",
         1,
     );
-    assert_refused(&traditional, |e| matches!(e, Error::EncryptedKey), "encrypted");
-    assert_refused(RSA_1024, |e| matches!(e, Error::RsaKeyTooSmall { bits: 1024 }), "1024 bits");
+    assert_refused(&traditional, |e| matches!(e, KeyError::Encrypted), "encrypted");
+    assert_refused(RSA_1024, |e| matches!(e, KeyError::RsaTooSmall { bits: 1024 }), "1024 bits");
     // PKCS#1 `RSAPublicKey` without its armour: told apart from a private key by its shape.
     let rsa_pub_b64: String = RSA_PUB_PKCS1.lines().filter(|l| !l.starts_with("-----")).collect();
-    assert_refused(&rsa_pub_b64, |e| matches!(e, Error::NotAPrivateKey { found: "public key" }), "public key");
+    assert_refused(&rsa_pub_b64, |e| matches!(e, KeyError::NotAPrivateKey { found: "public key" }), "public key");
     let relabelled = ES256_SEC1.replace("EC PRIVATE KEY", "PRIVATE KEY");
-    assert_refused(&relabelled, |e| matches!(e, Error::MalformedKey { .. }), "labelled `PRIVATE KEY` but holds a SEC1");
-    assert_refused(ED25519, |e| matches!(e, Error::UnsupportedKey { .. }), "EdDSA");
-    assert_refused(ES256_NO_PUBLIC, |e| matches!(e, Error::MalformedKey { .. }), "omits its public key");
+    assert_refused(&relabelled, |e| matches!(e, KeyError::Malformed { .. }), "labelled `PRIVATE KEY` but holds a SEC1");
+    assert_refused(ED25519, |e| matches!(e, KeyError::Unsupported { .. }), "EdDSA");
+    assert_refused(ES256_NO_PUBLIC, |e| matches!(e, KeyError::Malformed { .. }), "omits its public key");
     assert_refused(
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
-        |e| matches!(e, Error::NotAPrivateKey { .. }),
+        |e| matches!(e, KeyError::NotAPrivateKey { .. }),
         "certificate",
     );
 }
@@ -203,14 +204,14 @@ fn bad_keys_each_get_their_own_error() {
 fn algorithm_must_fit_the_key() {
     let err = PrivateKey::parse_with_algorithm(ES256_B64, Algorithm::Es384).unwrap_err();
     assert!(
-        matches!(err, Error::AlgorithmMismatch { requested: Algorithm::Es384, suggested: Algorithm::Es256, .. }),
+        matches!(err, KeyError::AlgorithmMismatch { requested: Algorithm::Es384, suggested: Algorithm::Es256, .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("P-256"), "{err}");
     let err = PrivateKey::parse_with_algorithm(RSA_PKCS8, Algorithm::Es256).unwrap_err();
-    assert!(matches!(err, Error::AlgorithmMismatch { suggested: Algorithm::Ps256, .. }), "{err:?}");
+    assert!(matches!(err, KeyError::AlgorithmMismatch { suggested: Algorithm::Ps256, .. }), "{err:?}");
     let err = PrivateKey::parse_with_algorithm(ES384_PKCS8, Algorithm::Ps256).unwrap_err();
-    assert!(matches!(err, Error::AlgorithmMismatch { .. }), "{err:?}");
+    assert!(matches!(err, KeyError::AlgorithmMismatch { .. }), "{err:?}");
 }
 
 #[test]

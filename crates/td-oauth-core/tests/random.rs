@@ -8,9 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Instant, SystemTime};
 
+use td_oauth_core::jwt::UnverifiedJwt;
+use td_oauth_core::random::RandomSource;
+use td_oauth_core::sealed::{FleetKey, SealingKey, seal};
 use td_oauth_core::{
-    AuthorizeRequest, ClientId, Credentials, Endpoints, Error, FleetKey, Grant, KeyId, PrivateKey, RandomSource,
-    Region, Scopes, SealingKey, TokenClient, TokenResponse, UnverifiedJwt, seal,
+    AuthorizeRequest, ClientId, Credentials, Endpoints, Error, Grant, KeyId, PrivateKey, Region, Scopes, TokenClient,
+    TokenResponse,
 };
 
 const ES256: &str = include_str!("keys/es256.pkcs8.b64");
@@ -26,7 +29,7 @@ impl RandomSource for Counter {
     }
 }
 
-fn jti(request: &http::Request<td_oauth_core::FormBody>) -> String {
+fn jti(request: &http::Request<td_oauth_core::request::FormBody>) -> String {
     let form: Vec<(String, String)> = url::form_urlencoded::parse(request.body().as_bytes()).into_owned().collect();
     let assertion = &form.iter().find(|(name, _)| name == "client_assertion").unwrap().1;
     let jwt = UnverifiedJwt::decode(assertion).unwrap();
@@ -50,7 +53,7 @@ fn one_shared_source_feeds_every_random_value() {
     assert_eq!(jti(&client.token_request(&grant, SystemTime::now()).unwrap()), "02020202-0202-4202-8202-020202020202");
 
     let (_, pending) = AuthorizeRequest::new(ClientId::new("client-1").unwrap(), "https://app.example/cb")
-        .pkce(true)
+        .with_pkce(true)
         .build(endpoints.authorize_url().unwrap(), &source)
         .unwrap();
     // 16 bytes of 0x03 and of 0x04, base64url.

@@ -126,7 +126,7 @@ fn each_request_signs_a_fresh_assertion() {
 
 /// What a server does with `Authorization: Basic` per RFC 6749 §2.3.1: Base64-decode, split at the first `:`,
 /// then form-decode each part.
-fn basic_credentials(request: &http::Request<td_oauth_core::FormBody>) -> (String, String) {
+fn basic_credentials(request: &http::Request<td_oauth_core::request::FormBody>) -> (String, String) {
     let auth = request.headers()["authorization"].to_str().unwrap();
     let decoded = base64::engine::general_purpose::STANDARD.decode(auth.strip_prefix("Basic ").unwrap()).unwrap();
     let text = String::from_utf8(decoded).unwrap();

@@ -6,13 +6,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{Response, StatusCode};
 use proptest::prelude::*;
-use td_oauth_core::{Error, ErrorCode, RetryAfter, TokenResponse};
+use td_oauth_core::oauth_error::RetryAfter;
+use td_oauth_core::response::ResponseError;
+use td_oauth_core::{ErrorCode, TokenResponse};
 
 fn response(status: u16, body: &str) -> Response<Vec<u8>> {
     Response::builder().status(status).header("content-type", "application/json").body(body.into()).unwrap()
 }
 
-fn parse(status: u16, body: &str) -> Result<TokenResponse, Error> {
+fn parse(status: u16, body: &str) -> Result<TokenResponse, ResponseError> {
     TokenResponse::from_http(&response(status, body), Instant::now())
 }
 
@@ -66,7 +68,7 @@ fn minimal_and_lenient_bodies() {
 
 fn malformed(status: u16, body: &str, says: &str) {
     match parse(status, body) {
-        Err(Error::MalformedResponse { status: s, reason }) => {
+        Err(ResponseError::Malformed { status: s, reason }) => {
             assert_eq!(s.as_u16(), status);
             assert!(reason.contains(says), "{body}: {reason}");
         }
@@ -103,7 +105,7 @@ fn unusable_success_bodies_say_why() {
 #[test]
 fn oauth_errors_are_typed() {
     let err = parse(401, r#"{"error":"invalid_client","error_description":"Client assertion expired"}"#).unwrap_err();
-    let Error::OAuth(oauth) = &err else { panic!("{err:?}") };
+    let ResponseError::OAuth(oauth) = &err else { panic!("{err:?}") };
     assert_eq!(oauth.code(), &ErrorCode::InvalidClient);
     assert_eq!(oauth.description(), Some("Client assertion expired"));
     assert_eq!(oauth.status(), StatusCode::UNAUTHORIZED);
@@ -111,9 +113,11 @@ fn oauth_errors_are_typed() {
     assert!(err.to_string().contains("invalid_client: Client assertion expired"), "{err}");
 
     let err = parse(400, r#"{"error":"invalid_scope"}"#).unwrap_err();
-    assert!(matches!(&err, Error::OAuth(e) if *e.code() == ErrorCode::InvalidScope && e.description().is_none()));
+    assert!(
+        matches!(&err, ResponseError::OAuth(e) if *e.code() == ErrorCode::InvalidScope && e.description().is_none())
+    );
     let err = parse(400, r#"{"error":"slow_down","error_description":"line1\nline2\u0007"}"#).unwrap_err();
-    let Error::OAuth(oauth) = &err else { panic!("{err:?}") };
+    let ResponseError::OAuth(oauth) = &err else { panic!("{err:?}") };
     assert_eq!(oauth.code().as_str(), "slow_down");
     assert_eq!(oauth.description(), Some("line1line2"), "control characters are stripped");
 }
@@ -132,7 +136,7 @@ fn retryable_is_decided_by_what_the_answer_means() {
         (400, r#"{"error":"invalid_scope"}"#, false),
     ] {
         let err = parse(status, body).unwrap_err();
-        assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+        assert!(matches!(err, ResponseError::OAuth(_)), "{err:?}");
         assert_eq!(err.is_retryable(), retryable, "{status} {body}");
     }
 }
@@ -146,7 +150,7 @@ fn retry_after_is_read_in_both_forms() {
     let err = with_header("1", 429, "");
     assert!(err.is_retryable());
     assert_eq!(err.retry_after(), Some(RetryAfter::Delay(Duration::from_secs(1))));
-    assert!(matches!(&err, Error::UnexpectedStatus { detail, .. } if detail == "empty body"), "{err:?}");
+    assert!(matches!(&err, ResponseError::UnexpectedStatus { detail, .. } if detail == "empty body"), "{err:?}");
 
     let later = SystemTime::now() + Duration::from_secs(120);
     let err = with_header(&httpdate::fmt_http_date(later), 503, r#"{"error":"temporarily_unavailable"}"#);
@@ -168,16 +172,16 @@ fn other_statuses_describe_the_body_without_quoting_it() {
     assert!(message.contains("502") && message.contains("HTML page") && message.contains("text/html"), "{message}");
     assert!(!message.contains("secret-ish"), "{message}");
     let err = parse(404, r#"{"message":"not found"}"#).unwrap_err();
-    assert!(matches!(err, Error::UnexpectedStatus { .. }) && !err.is_retryable(), "{err:?}");
+    assert!(matches!(err, ResponseError::UnexpectedStatus { .. }) && !err.is_retryable(), "{err:?}");
     let err = parse(302, "").unwrap_err();
-    assert!(matches!(err, Error::UnexpectedStatus { .. }), "{err:?}");
+    assert!(matches!(err, ResponseError::UnexpectedStatus { .. }), "{err:?}");
 }
 
 #[test]
 fn a_success_status_with_an_oauth_error_is_that_error() {
     let body = r#"{"error":"invalid_client","error_description":"Client assertion expired"}"#;
     let err = parse(200, body).unwrap_err();
-    let Error::OAuth(oauth) = &err else { panic!("{err:?}") };
+    let ResponseError::OAuth(oauth) = &err else { panic!("{err:?}") };
     assert_eq!(oauth.code(), &ErrorCode::InvalidClient);
     assert_eq!(oauth.description(), Some("Client assertion expired"));
     assert_eq!(oauth.status(), StatusCode::OK);
@@ -185,7 +189,7 @@ fn a_success_status_with_an_oauth_error_is_that_error() {
     // Even next to a token: a server that says both is not trusted with either.
     let err = parse(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":600,"error":"server_error"}"#)
         .unwrap_err();
-    assert!(matches!(&err, Error::OAuth(e) if *e.code() == ErrorCode::ServerError), "{err:?}");
+    assert!(matches!(&err, ResponseError::OAuth(e) if *e.code() == ErrorCode::ServerError), "{err:?}");
     assert!(err.is_retryable(), "server_error means try again later");
     // An empty `error` names no error.
     assert!(parse(200, r#"{"access_token":"a","token_type":"Bearer","expires_in":600,"error":""}"#).is_ok());
@@ -196,7 +200,7 @@ fn a_byte_order_mark_is_tolerated() {
     let token = parse(200, "\u{feff}{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":600}").unwrap();
     assert_eq!(token.expires_in(), Duration::from_secs(600));
     let err = parse(400, "\u{feff}{\"error\":\"invalid_grant\"}").unwrap_err();
-    assert!(matches!(&err, Error::OAuth(e) if *e.code() == ErrorCode::InvalidGrant), "{err:?}");
+    assert!(matches!(&err, ResponseError::OAuth(e) if *e.code() == ErrorCode::InvalidGrant), "{err:?}");
 }
 
 #[test]
@@ -254,7 +258,7 @@ fn tokens_outside_the_rfc_character_sets_are_refused() {
     ] {
         let err = with(access, None).unwrap_err();
         let message = err.to_string();
-        assert!(matches!(err, Error::MalformedResponse { .. }), "{access:?}: {err:?}");
+        assert!(matches!(err, ResponseError::Malformed { .. }), "{access:?}: {err:?}");
         assert!(message.contains("access_token holds") || message.contains("access_token is"), "{message}");
         assert!(message.contains(says) && message.contains("RFC 6750"), "{access:?}: {message}");
         assert!(!message.contains("abc") && !message.contains("X-Injected"), "the token is never quoted: {message}");

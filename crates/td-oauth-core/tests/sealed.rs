@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use proptest::prelude::*;
-use td_oauth_core::{ClientId, Error, FleetKey, OsRandom, Scopes, SealingKey, TokenResponse, open, seal};
+use td_oauth_core::random::OsRandom;
+use td_oauth_core::sealed::{FleetKey, SealingKey, open, seal};
+use td_oauth_core::{ClientId, Error, Scopes, TokenResponse};
 
 fn token(access_token: &str, scope: &str, expires_in: u64, now: Instant) -> TokenResponse {
     let body = serde_json::json!({

@@ -8,8 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use redis::aio::ConnectionManager;
-use td_oauth_core::{Error as CoreError, FleetKey, OsRandom, SealedProblem, SealedToken, SealingKey};
-use td_oauth_core::{TokenResponse, open, random_token, seal};
+use td_oauth_core::Error as CoreError;
+use td_oauth_core::TokenResponse;
+use td_oauth_core::random::OsRandom;
+use td_oauth_core::random::random_token;
+use td_oauth_core::sealed::{FleetKey, SealedProblem, SealedToken, SealingKey};
+use td_oauth_core::sealed::{open, seal};
 
 use crate::connection::{Redis, Unavailable};
 use crate::{Error, FleetConfig};
@@ -78,7 +82,7 @@ impl FleetCache {
     ///   valid token at once.
     /// - Miss: the caller that takes the lease calls `fetch` and stores the token; the others poll Redis
     ///   until it appears, the lease disappears (then they try to take it), or
-    ///   [`max_wait`](FleetConfig::max_wait) passes (then they call `fetch` themselves).
+    ///   [`max_wait`](FleetConfig::with_max_wait) passes (then they call `fetch` themselves).
     /// - Redis down, slow or failing: `fetch` is called directly, with a `tracing` warning.
     /// - A stored value that does not open (altered, another key): warned about, deleted, treated as a miss.
     ///

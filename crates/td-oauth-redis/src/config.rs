@@ -7,18 +7,18 @@ use std::time::Duration;
 ///
 /// | setting | default | what it does |
 /// |---|---|---|
-/// | [`lease`](Self::lease) | 5 s | how long the process fetching for the fleet holds the lock |
-/// | [`max_wait`](Self::max_wait) | 6 s | how long others wait for its token before fetching themselves |
-/// | [`poll_interval`](Self::poll_interval) | 25 ms | how often a waiting process looks in Redis |
-/// | [`redis_timeout`](Self::redis_timeout) | 250 ms | per Redis command; slower counts as down |
-/// | [`ttl_margin`](Self::ttl_margin) | 30 s | tokens leave Redis this long before they expire |
-/// | [`refresh_below_percent`](Self::refresh_below_percent) | 20 | below this share of its lifetime left, a token is refreshed |
+/// | [`with_lease`](Self::with_lease) | 5 s | how long the process fetching for the fleet holds the lock |
+/// | [`with_max_wait`](Self::with_max_wait) | 6 s | how long others wait for its token before fetching themselves |
+/// | [`with_poll_interval`](Self::with_poll_interval) | 25 ms | how often a waiting process looks in Redis |
+/// | [`with_redis_timeout`](Self::with_redis_timeout) | 250 ms | per Redis command; slower counts as down |
+/// | [`with_ttl_margin`](Self::with_ttl_margin) | 30 s | tokens leave Redis this long before they expire |
+/// | [`with_refresh_below_percent`](Self::with_refresh_below_percent) | 20 | below this share of its lifetime left, a token is refreshed |
 ///
 /// ```
 /// use std::time::Duration;
 /// use td_oauth_redis::FleetConfig;
 ///
-/// let config = FleetConfig::default().lease(Duration::from_secs(10)).max_wait(Duration::from_secs(12));
+/// let config = FleetConfig::default().with_lease(Duration::from_secs(10)).with_max_wait(Duration::from_secs(12));
 /// # let _ = config;
 /// ```
 #[derive(Debug, Clone)]
@@ -52,35 +52,35 @@ impl FleetConfig {
 
     /// How long the lease lasts: the lock one process takes to fetch for the fleet. If that process dies
     /// mid-fetch, the others fetch once it has expired, so keep it a little above a token request's usual
-    /// duration (retries included) and below [`max_wait`](Self::max_wait).
-    pub fn lease(mut self, lease: Duration) -> Self {
+    /// duration (retries included) and below [`with_max_wait`](Self::with_max_wait).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
     }
 
     /// How long a process waits for another's fetch before it fetches itself. Bounded so that a stuck
     /// fleet member cannot stop token delivery.
-    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
         self
     }
 
     /// How often a waiting process looks for the token in Redis (at least 1 ms).
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(Duration::from_millis(1));
         self
     }
 
     /// How long one Redis command (or connecting) may take. A slower Redis is treated as down: the token
     /// is fetched directly.
-    pub fn redis_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_redis_timeout(mut self, timeout: Duration) -> Self {
         self.redis_timeout = timeout;
         self
     }
 
     /// Tokens are stored with a Redis TTL of their remaining lifetime minus this margin, and not stored
     /// at all when that leaves nothing, so that no process picks up a token about to expire.
-    pub fn ttl_margin(mut self, margin: Duration) -> Self {
+    pub fn with_ttl_margin(mut self, margin: Duration) -> Self {
         self.ttl_margin = margin;
         self
     }
@@ -88,7 +88,7 @@ impl FleetConfig {
     /// A token with less than this share of its lifetime left is due: the process that sees it takes the
     /// lease and refreshes it, while everyone else (including that process, if the lease is taken) keeps
     /// using it. Values above 100 count as 100.
-    pub fn refresh_below_percent(mut self, percent: u32) -> Self {
+    pub fn with_refresh_below_percent(mut self, percent: u32) -> Self {
         self.refresh_below_percent = percent.min(100);
         self
     }

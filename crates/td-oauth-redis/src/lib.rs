@@ -30,7 +30,7 @@
 //!   [`SharedCache`](td_oauth_ureq::SharedCache). It drives Redis from a tokio runtime of its own (one worker
 //!   thread); the token request runs on the caller's thread.
 //! - A lease (`SET NX PX`, released only by its holder) so one process fetches for the fleet; others wait
-//!   at most [`FleetConfig::max_wait`], then fetch themselves.
+//!   at most [`FleetConfig::with_max_wait`], then fetch themselves.
 //! - A token a provider drops (refused by the API with a 401, or invalidated) is deleted from Redis too, if
 //!   it is still the one stored ([`FleetCache::discard`]), so the fleet does not keep handing it out.
 //! - Refresh ahead: a token with little of its lifetime left is refreshed by whoever sees it first, while
@@ -121,4 +121,4 @@ pub use blocking::BlockingFleetCache;
 pub use cache::FleetCache;
 pub use config::FleetConfig;
 pub use error::Error;
-pub use td_oauth_core::{FleetKey, SealingKey};
+pub use td_oauth_core::sealed::{FleetKey, SealingKey};

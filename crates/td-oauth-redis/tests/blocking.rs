@@ -26,7 +26,7 @@ fn scopes() -> Scopes {
 /// Counting tests: a slow Redis is a fallback (another token request) by design, so a loaded machine must
 /// not pass for one.
 fn patient() -> FleetConfig {
-    FleetConfig::default().redis_timeout(Duration::from_secs(5)).max_wait(Duration::from_secs(15))
+    FleetConfig::default().with_redis_timeout(Duration::from_secs(5)).with_max_wait(Duration::from_secs(15))
 }
 
 struct Fixture {
@@ -114,7 +114,7 @@ fn four_caches_of_eight_threads_on_a_cold_cache_send_one_token_request() {
 #[test]
 fn every_caller_gets_a_token_when_redis_stops() {
     let fixture = Fixture::start();
-    let cache = fixture.cache(FleetConfig::default().redis_timeout(Duration::from_millis(200)));
+    let cache = fixture.cache(FleetConfig::default().with_redis_timeout(Duration::from_millis(200)));
     let first = fixture.tokens(&cache, 8);
     assert_eq!(fixture.token_requests(), 1);
     assert_eq!(fixture.tokens(&cache, 8), first, "a second provider takes the shared token");

@@ -148,8 +148,10 @@ fn worker() {
     let lease = Duration::from_millis(var("TD_FLEET_LEASE_MS").parse().unwrap());
     // A slow Redis is a fallback (another token request) by design; these runs count requests, so a loaded
     // machine must not pass for a slow Redis.
-    let config =
-        FleetConfig::default().lease(lease).max_wait(Duration::from_secs(15)).redis_timeout(Duration::from_secs(5));
+    let config = FleetConfig::default()
+        .with_lease(lease)
+        .with_max_wait(Duration::from_secs(15))
+        .with_redis_timeout(Duration::from_secs(5));
     let private_key = std::fs::read_to_string(var("TD_FLEET_KEY_FILE")).unwrap();
     if mode == "blocking-herd" {
         blocking_worker(&var, config, &private_key);
@@ -254,7 +256,8 @@ fn a_lease_holder_killed_mid_fetch_is_taken_over_after_the_lease_expires() {
 #[test]
 fn every_caller_gets_a_token_when_redis_stops_mid_run() {
     let fixture = Fleet::start();
-    let config = FleetConfig::default().redis_timeout(Duration::from_millis(200)).max_wait(Duration::from_secs(30));
+    let config =
+        FleetConfig::default().with_redis_timeout(Duration::from_millis(200)).with_max_wait(Duration::from_secs(30));
     let fleet = fleet_cache(&fixture.redis.url(), config);
     let first = tokens(&fixture, &fleet, 20);
     assert_eq!(fixture.token_requests(), 1);
@@ -389,7 +392,7 @@ fn get_or_fetch_shares_one_fetch_and_refreshes_a_due_token_without_waiting() {
     let fixture = Fleet::start();
     // Tokens of 10 s: with a 1 s margin they stay in Redis ~9 s; 95 % makes them due at once.
     fixture.server.set_token_lifetime(Duration::from_secs(10));
-    let config = FleetConfig::default().ttl_margin(Duration::from_secs(1)).refresh_below_percent(95);
+    let config = FleetConfig::default().with_ttl_margin(Duration::from_secs(1)).with_refresh_below_percent(95);
     let fleet = fleet_cache(&fixture.redis.url(), config);
     let creds = &fixture.creds;
     let client = client(fixture.server.token_url(), &creds.client_id, &creds.key_id, &creds.private_key, None);
@@ -446,7 +449,7 @@ fn a_token_refused_by_the_api_or_invalidated_leaves_the_fleet_cache() {
 fn tokens_expiring_within_the_margin_are_not_shared() {
     let fixture = Fleet::start();
     fixture.server.set_token_lifetime(Duration::from_secs(20));
-    let fleet = fleet_cache(&fixture.redis.url(), FleetConfig::default().ttl_margin(Duration::from_secs(30)));
+    let fleet = fleet_cache(&fixture.redis.url(), FleetConfig::default().with_ttl_margin(Duration::from_secs(30)));
     tokens(&fixture, &fleet, 3);
     assert!(stored(&fixture).is_none());
     tokens(&fixture, &fleet, 3);

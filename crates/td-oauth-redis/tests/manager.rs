@@ -26,7 +26,7 @@ fn managers_in_a_fleet_fetch_once_per_installation() {
         let managers: Vec<TokenManager> = (0..MANAGERS)
             .map(|_| {
                 // A generous Redis timeout: a loaded machine must not pass for a slow Redis (a direct fetch).
-                let settings = FleetConfig::default().redis_timeout(Duration::from_secs(5));
+                let settings = FleetConfig::default().with_redis_timeout(Duration::from_secs(5));
                 let fleet = FleetCache::with_config(&redis.url(), SealingKey::new([0x42; 32]), settings).unwrap();
                 let config = Config::default().with_timeout(Duration::from_secs(20)).with_shared_cache(Arc::new(fleet));
                 let manager = TokenManager::new(config).unwrap();
@@ -74,7 +74,7 @@ fn blocking_managers_in_a_fleet_fetch_once_per_installation() {
     // Each td-oauth-ureq manager stands for one blocking process of the app, with its own BlockingFleetCache.
     let managers: Vec<td_oauth_ureq::TokenManager> = (0..MANAGERS)
         .map(|_| {
-            let settings = FleetConfig::default().redis_timeout(Duration::from_secs(5));
+            let settings = FleetConfig::default().with_redis_timeout(Duration::from_secs(5));
             let fleet = BlockingFleetCache::with_config(&redis.url(), SealingKey::new([0x42; 32]), settings).unwrap();
             let config = td_oauth_ureq::Config::default()
                 .with_timeout(Duration::from_secs(20))

@@ -3,10 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use td_oauth_core::partner::InstallationCredentials;
+use td_oauth_core::random::OsRandom;
 use td_oauth_core::transport::{TokenFetch, Transport, display_url, jitter};
 use td_oauth_core::{
-    AuthorizationCode, Credentials, Endpoints, Grant, InstallationCredentials, OsRandom, PkceVerifier, RefreshToken,
-    Scopes, TokenClient, TokenResponse,
+    AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
 };
 
 use crate::{Config, Error, SharedCache, TokenProvider, build_http_client, send};
@@ -57,7 +58,7 @@ impl Client {
     }
 
     /// Requests a token for `grant`, retrying transport failures, timeouts, 5xx and 429 per the
-    /// [`RetryPolicy`](td_oauth_core::RetryPolicy); other errors (such as `invalid_client`) return at once.
+    /// [`RetryPolicy`](td_oauth_core::retry::RetryPolicy); other errors (such as `invalid_client`) return at once.
     pub async fn fetch(&self, grant: &Grant) -> Result<TokenResponse, Error> {
         let Inner { http, tokens, config, shown, random } = &*self.inner;
         let (clock, url, cap) = (config.clock(), tokens.token_url().url(), config.max_response_bytes());

@@ -106,7 +106,7 @@ pub use bearer::BearerClient;
 pub use client::Client;
 pub use config::{Config, build_http_client, http_client_builder};
 /// Access tokens for every account that installed your partner app: td-oauth-core's
-/// [`Manager`](td_oauth_core::manager::Manager) over this crate's [`Client`], async. td-oauth-ureq's
+/// [`TokenManager`](td_oauth_core::partner::TokenManager) over this crate's [`Client`], async. td-oauth-ureq's
 /// `TokenManager` is the same manager, blocking.
 ///
 /// ```
@@ -129,16 +129,20 @@ pub use config::{Config, build_http_client, http_client_builder};
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub type TokenManager = td_oauth_core::manager::Manager<Client>;
+pub type TokenManager = td_oauth_core::partner::TokenManager<Client>;
 pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
 pub use source::TokenSource;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;
+pub use td_oauth_core::cache::CachePolicy;
+pub use td_oauth_core::partner::{
+    EventKind, InstallationCredentials, RotationFallback, RotationKind, TokenManagerPolicy,
+};
+pub use td_oauth_core::retry::RetryPolicy;
 pub use td_oauth_core::transport::Error;
 pub use td_oauth_core::{
-    AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId,
-    OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy, Scopes, TokenResponse,
+    AccessToken, Account, AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId, OAuthError,
+    PkceVerifier, PrivateKey, RefreshToken, Region, Scopes, TokenResponse,
 };
-pub use td_oauth_core::{Account, EventKind, InstallationCredentials, ManagerPolicy, RotationFallback, RotationKind};

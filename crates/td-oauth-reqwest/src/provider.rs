@@ -62,7 +62,7 @@ impl fmt::Debug for TokenProvider {
 }
 
 impl TokenProvider {
-    /// A provider for `grant` over `client`, with the client's [`CachePolicy`](td_oauth_core::CachePolicy).
+    /// A provider for `grant` over `client`, with the client's [`CachePolicy`](td_oauth_core::cache::CachePolicy).
     pub fn new(client: Client, grant: Grant) -> Self {
         let state = ProviderState::new(grant, client.config().cache_policy().clone());
         let (published, _) = watch::channel((Round::default(), None));

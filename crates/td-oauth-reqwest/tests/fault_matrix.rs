@@ -76,11 +76,13 @@ impl Subject for Async {
     }
 
     fn is(err: &Error, kind: Kind) -> bool {
-        use td_oauth_reqwest::core::Error as Core;
+        use td_oauth_reqwest::core::response::ResponseError;
         match (kind, err) {
-            (Kind::OAuth(code), Error::Core(Core::OAuth(oauth))) => oauth.code().as_str() == code,
-            (Kind::Status(expected), Error::Core(Core::UnexpectedStatus { status, .. })) => status.as_u16() == expected,
-            (Kind::Malformed, Error::Core(Core::MalformedResponse { .. }))
+            (Kind::OAuth(code), Error::Response(ResponseError::OAuth(oauth))) => oauth.code().as_str() == code,
+            (Kind::Status(expected), Error::Response(ResponseError::UnexpectedStatus { status, .. })) => {
+                status.as_u16() == expected
+            }
+            (Kind::Malformed, Error::Response(ResponseError::Malformed { .. }))
             | (Kind::Transport, Error::Transport { .. })
             | (Kind::Timeout, Error::Timeout { .. })
             | (Kind::TooLarge, Error::ResponseTooLarge { .. }) => true,

@@ -144,7 +144,7 @@ async fn a_malformed_body_is_a_parse_error() {
         server.inject(Fault::malformed_json());
         let err = client.client_credentials(Scopes::none()).await.unwrap_err();
         assert!(
-            matches!(err, Error::Core(td_oauth_reqwest::core::Error::MalformedResponse { .. })),
+            matches!(err, Error::Response(td_oauth_reqwest::core::response::ResponseError::Malformed { .. })),
             "{scheme:?}: {err:?}"
         );
         assert_eq!(server.count_path(TOKEN_PATH), 1);

@@ -5,7 +5,8 @@ mod common;
 
 use common::{SCHEMES, Scheme, basic, client_with, config, jwt, server};
 use std::time::Duration;
-use td_oauth_reqwest::core::{AuthorizeRequest, OsRandom};
+use td_oauth_reqwest::core::AuthorizeRequest;
+use td_oauth_reqwest::core::random::OsRandom;
 
 use td_oauth_reqwest::{Client, ClientId, Config, Credentials, Endpoints, Error, Grant, RetryPolicy, Scopes};
 use td_oauth_testkit::{Algorithm, AuthMethod, ClientCredentials, TestServer};
@@ -48,8 +49,8 @@ async fn authorize(server: &TestServer, client: &Client, creds: &ClientCredentia
     let endpoints =
         Endpoints::from_token_url(server.token_url()).unwrap().with_authorize_url(&server.authorize_url()).unwrap();
     let (url, pending) = AuthorizeRequest::new(ClientId::new(&creds.client_id).unwrap(), "http://127.0.0.1/callback")
-        .scopes("users:read openid offline_access".parse().unwrap())
-        .pkce(pkce)
+        .with_scopes("users:read openid offline_access".parse().unwrap())
+        .with_pkce(pkce)
         .build(endpoints.authorize_url().unwrap(), &OsRandom::new())
         .unwrap();
     let response = client.http_client().get(url.as_str()).send().await.unwrap();

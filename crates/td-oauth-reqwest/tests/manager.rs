@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use common::{TestClock, config};
 use td_oauth_core::OAuthError;
-use td_oauth_core::UnverifiedJwt;
+use td_oauth_core::jwt::UnverifiedJwt;
 use td_oauth_reqwest::{
-    Account, Error, EventKind, InstallationCredentials, ManagerPolicy, RetryPolicy, RotationKind, Scopes, TokenManager,
-    TokenResponse,
+    Account, Error, EventKind, InstallationCredentials, RetryPolicy, RotationKind, Scopes, TokenManager,
+    TokenManagerPolicy, TokenResponse,
 };
 use td_oauth_testkit::{
     Algorithm, AppEvent, ClientCredentials, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
@@ -36,12 +36,16 @@ fn scopes() -> Scopes {
 }
 
 /// A server with `n` clients and a manager with one installation per client.
-fn setup(n: usize, policy: ManagerPolicy) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
+fn setup(n: usize, policy: TokenManagerPolicy) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
     setup_with(n, policy, TestClock::new())
 }
 
 /// [`setup`] on `clock`.
-fn setup_with(n: usize, policy: ManagerPolicy, clock: TestClock) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
+fn setup_with(
+    n: usize,
+    policy: TokenManagerPolicy,
+    clock: TestClock,
+) -> (TestServer, Vec<ClientCredentials>, TokenManager) {
     let server = TestServer::start().unwrap();
     // 200 fetches at once on a small machine: a generous timeout, and no retry that would add requests.
     let config = config(&server)
@@ -66,9 +70,9 @@ fn cid(token: &TokenResponse) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_installation_gets_its_own_token_with_one_request_per_client() {
-    let (server, clients, manager) = setup(INSTALLATIONS, ManagerPolicy::default());
-    assert_eq!(manager.installations(), INSTALLATIONS);
-    assert_eq!(manager.len(), 0, "providers are made on first use");
+    let (server, clients, manager) = setup(INSTALLATIONS, TokenManagerPolicy::default());
+    assert_eq!(manager.installation_count(), INSTALLATIONS);
+    assert_eq!(manager.provider_count(), 0, "providers are made on first use");
 
     let mut first = Vec::new();
     for (i, creds) in clients.iter().enumerate() {
@@ -82,7 +86,7 @@ async fn each_installation_gets_its_own_token_with_one_request_per_client() {
         assert_eq!(server.count_client(&creds.client_id), 1, "client {}", creds.client_id);
     }
     assert_eq!(server.count_path(TOKEN_PATH), INSTALLATIONS);
-    assert_eq!(manager.len(), INSTALLATIONS);
+    assert_eq!(manager.provider_count(), INSTALLATIONS);
 
     // Second round: every token from the cache, no request.
     for (i, token) in first.iter().enumerate() {
@@ -96,13 +100,13 @@ async fn each_installation_gets_its_own_token_with_one_request_per_client() {
     let token = manager.token(&account(0), &other).await.unwrap();
     assert_eq!(cid(&token), clients[0].client_id);
     assert_eq!(server.count_client(&clients[0].client_id), 2);
-    assert_eq!(manager.len(), INSTALLATIONS + 1);
+    assert_eq!(manager.provider_count(), INSTALLATIONS + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_share_one_request_per_client() {
     const CALLERS: usize = 4;
-    let (server, clients, manager) = setup(INSTALLATIONS, ManagerPolicy::default());
+    let (server, clients, manager) = setup(INSTALLATIONS, TokenManagerPolicy::default());
     let tasks: Vec<_> = (0..INSTALLATIONS * CALLERS)
         .map(|n| {
             let manager = manager.clone();
@@ -122,42 +126,42 @@ async fn concurrent_callers_share_one_request_per_client() {
         assert_eq!(server.count_client(&creds.client_id), 1, "acct-{i}");
     }
     assert_eq!(server.count_path(TOKEN_PATH), INSTALLATIONS);
-    assert_eq!(manager.len(), INSTALLATIONS);
+    assert_eq!(manager.provider_count(), INSTALLATIONS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_providers_are_evicted_and_refetch_once() {
     const N: usize = 20;
     let clock = TestClock::new();
-    let (server, clients, manager) = setup_with(N, ManagerPolicy::default(), clock.clone());
+    let (server, clients, manager) = setup_with(N, TokenManagerPolicy::default(), clock.clone());
     for i in 0..N {
         manager.token(&account(i), &scopes()).await.unwrap();
     }
-    assert_eq!(manager.len(), N);
+    assert_eq!(manager.provider_count(), N);
 
     // Past the idle timeout (30 min): every provider is idle.
     clock.time.advance(Duration::from_secs(31 * 60));
     assert_eq!(manager.evict_idle(), N);
-    assert_eq!(manager.len(), 0);
-    assert_eq!(manager.installations(), N, "eviction drops providers, never installations");
+    assert_eq!(manager.provider_count(), 0);
+    assert_eq!(manager.installation_count(), N, "eviction drops providers, never installations");
 
     let token = manager.token(&account(3), &scopes()).await.unwrap();
     assert_eq!(cid(&token), clients[3].client_id);
     assert_eq!(server.count_client(&clients[3].client_id), 2, "one new request after eviction");
     assert_eq!(server.count_client(&clients[4].client_id), 1);
-    assert_eq!(manager.len(), 1);
+    assert_eq!(manager.provider_count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_count_is_bounded() {
     const N: usize = 12;
-    let policy = ManagerPolicy::default().max_providers(5).unwrap();
+    let policy = TokenManagerPolicy::default().with_max_providers(5).unwrap();
     let (server, clients, manager) = setup(N, policy);
     for i in 0..N {
         manager.token(&account(i), &scopes()).await.unwrap();
-        assert!(manager.len() <= 5);
+        assert!(manager.provider_count() <= 5);
     }
-    assert_eq!(manager.len(), 5);
+    assert_eq!(manager.provider_count(), 5);
     // acct-0 was the least recently used: evicted, so asking again costs a request.
     manager.token(&account(0), &scopes()).await.unwrap();
     assert_eq!(server.count_client(&clients[0].client_id), 2);
@@ -180,7 +184,7 @@ fn with_counter(manager: TokenManager) -> (TokenManager, Arc<AtomicUsize>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_new_credentials_fall_back_to_the_old_ones_during_the_grace() {
-    let (server, clients, manager) = setup(2, ManagerPolicy::default());
+    let (server, clients, manager) = setup(2, TokenManagerPolicy::default());
     let (manager, reports) = with_counter(manager);
     let old = &clients[0];
 
@@ -214,7 +218,7 @@ async fn refused_new_credentials_fall_back_to_the_old_ones_during_the_grace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compromised_rotation_never_falls_back() {
-    let (server, clients, manager) = setup(2, ManagerPolicy::default());
+    let (server, clients, manager) = setup(2, TokenManagerPolicy::default());
     let (manager, reports) = with_counter(manager);
 
     // acct-0 holds a token from the old set when the compromise is reported; acct-1 none.
@@ -228,7 +232,7 @@ async fn a_compromised_rotation_never_falls_back() {
         .unwrap();
         manager.rotate(credentials, RotationKind::Compromised).unwrap();
     }
-    assert_eq!(manager.len(), 0, "the old set's providers (and tokens) were dropped at once");
+    assert_eq!(manager.provider_count(), 0, "the old set's providers (and tokens) were dropped at once");
 
     for i in 0..2 {
         let error = manager.token(&account(i), &scopes()).await.unwrap_err();
@@ -241,7 +245,7 @@ async fn a_compromised_rotation_never_falls_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_grace_refused_credentials_are_an_error() {
-    let (server, clients, manager) = setup(1, ManagerPolicy::default().grace(Duration::ZERO));
+    let (server, clients, manager) = setup(1, TokenManagerPolicy::default().with_grace(Duration::ZERO));
     let (manager, reports) = with_counter(manager);
     manager.handle_event(&rotated_to_unknown_client("acct-0", server.token_url(), &clients[0])).unwrap();
     let error = manager.token(&account(0), &scopes()).await.unwrap_err();
@@ -252,7 +256,7 @@ async fn after_the_grace_refused_credentials_are_an_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_working_rotation_switches_at_once() {
-    let (server, clients, manager) = setup(1, ManagerPolicy::default());
+    let (server, clients, manager) = setup(1, TokenManagerPolicy::default());
     let (manager, reports) = with_counter(manager);
     manager.token(&account(0), &scopes()).await.unwrap();
     let new = server.register_client(Algorithm::Es256).unwrap();
@@ -268,7 +272,7 @@ async fn a_working_rotation_switches_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
-    let (server, clients, manager) = setup(1, ManagerPolicy::default());
+    let (server, clients, manager) = setup(1, TokenManagerPolicy::default());
     let error = manager.token(&"nobody".parse().unwrap(), &scopes()).await.unwrap_err();
     assert!(matches!(&error, Error::UnknownInstallation { account } if account == "nobody"), "{error:?}");
     assert!(error.to_string().contains("TokenManager::install"), "{error}");
@@ -277,7 +281,7 @@ async fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
     // A rotation for an account never installed is refused too, and installs nothing.
     let body = app_event(AppEvent::CredentialsRotated, "nobody", server.token_url(), &clients[0]);
     assert!(matches!(manager.handle_event(&body), Err(Error::UnknownInstallation { .. })));
-    assert_eq!(manager.installations(), 1);
+    assert_eq!(manager.installation_count(), 1);
     // A malformed event is the core's error, without the key.
     let error = manager.handle_event(b"{\"type\": \"app.installed\"}").unwrap_err();
     assert!(matches!(error, Error::Core(_)), "{error:?}");
@@ -285,7 +289,7 @@ async fn unknown_and_uninstalled_accounts_are_refused_with_what_to_do() {
     manager.token(&account(0), &scopes()).await.unwrap();
     assert!(manager.uninstall(&account(0)));
     assert!(!manager.uninstall(&account(0)));
-    assert_eq!((manager.len(), manager.installations()), (0, 0));
+    assert_eq!((manager.provider_count(), manager.installation_count()), (0, 0));
     assert!(matches!(manager.token(&account(0), &scopes()).await, Err(Error::UnknownInstallation { .. })));
 
     // Installing again replaces nothing old and works at once.

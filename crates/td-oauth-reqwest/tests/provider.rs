@@ -91,9 +91,9 @@ impl Subject for Async {
     }
 
     fn is(err: &Error, kind: Kind) -> bool {
-        use td_oauth_reqwest::core::Error as Core;
+        use td_oauth_reqwest::core::response::ResponseError;
         match (kind, err) {
-            (Kind::OAuth(code), Error::Core(Core::OAuth(oauth))) => oauth.code().as_str() == code,
+            (Kind::OAuth(code), Error::Response(ResponseError::OAuth(oauth))) => oauth.code().as_str() == code,
             (Kind::Timeout, Error::Timeout { .. }) => true,
             _ => false,
         }

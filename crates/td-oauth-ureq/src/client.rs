@@ -4,16 +4,17 @@ use std::fmt;
 use std::future::{Future, ready};
 use std::sync::Arc;
 
+use td_oauth_core::partner::InstallationCredentials;
+use td_oauth_core::random::OsRandom;
 use td_oauth_core::transport::{TokenFetch, Transport, display_url, jitter, run_ready};
 use td_oauth_core::{
-    AuthorizationCode, Credentials, Endpoints, Grant, InstallationCredentials, OsRandom, PkceVerifier, RefreshToken,
-    Scopes, TokenClient, TokenResponse,
+    AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
 };
 
 use crate::{Config, Error, SharedCache, TokenProvider, config, send};
 
 /// A blocking token client: every grant, both client authentications, retries per the
-/// [`RetryPolicy`](td_oauth_core::RetryPolicy).
+/// [`RetryPolicy`](td_oauth_core::retry::RetryPolicy).
 ///
 /// Cheap to clone (an `Arc`); share one per set of credentials. Each call signs a fresh assertion (new
 /// `jti`) for every attempt, so retries are never refused as replays. For a token shared by many callers,

@@ -102,9 +102,11 @@ pub use shared_cache::SharedCache;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;
+pub use td_oauth_core::partner::{
+    EventKind, InstallationCredentials, RotationFallback, RotationKind, TokenManagerPolicy,
+};
 pub use td_oauth_core::transport::Error;
-pub use td_oauth_core::{AccessToken, AuthorizationCode, CachePolicy, ClientId, ClientSecret, Credentials, Endpoints};
-pub use td_oauth_core::{Account, EventKind, InstallationCredentials, ManagerPolicy, RotationFallback, RotationKind};
-pub use td_oauth_core::{Grant, KeyId, OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, RetryPolicy};
-pub use td_oauth_core::{Scopes, TokenResponse};
+pub use td_oauth_core::{AccessToken, Account, AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints};
+pub use td_oauth_core::{Grant, KeyId, OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, Scopes};
+pub use td_oauth_core::{TokenResponse, cache::CachePolicy, retry::RetryPolicy};
 pub use ureq;

@@ -1,16 +1,17 @@
-//! The partner-app token manager: td-oauth-core's [`Manager`] over this crate's [`Client`], with tokens
+//! The partner-app token manager: td-oauth-core's [`TokenManager`](Manager) over this crate's [`Client`], with tokens
 //! waited for by blocking.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use td_oauth_core::manager::Manager;
+use td_oauth_core::partner::TokenManager as Manager;
+use td_oauth_core::partner::{RotationFallback, TokenManagerPolicy};
 use td_oauth_core::transport::run_ready;
-use td_oauth_core::{Account, ManagerPolicy, RotationFallback, Scopes, TokenResponse};
+use td_oauth_core::{Account, Scopes, TokenResponse};
 
 use crate::{Client, Config, Error};
 
-/// Access tokens for every account that installed your partner app: td-oauth-core's [`Manager`] (installation,
+/// Access tokens for every account that installed your partner app: td-oauth-core's [`TokenManager`](Manager) (installation,
 /// rotation with grace, eviction and the other methods, reached through `Deref`), with a blocking
 /// [`token`](Self::token). `Clone + Send + Sync`: clones share everything; hand one to every thread.
 /// td-oauth-reqwest's `TokenManager` is the same manager, async.
@@ -36,14 +37,14 @@ use crate::{Client, Config, Error};
 pub struct TokenManager(Manager<Client>);
 
 impl TokenManager {
-    /// A manager with the default [`ManagerPolicy`] (see [`Manager::new`]); fails with [`Error::Config`] for
+    /// A manager with the default [`TokenManagerPolicy`] (see [`Manager::new`]); fails with [`Error::Config`] for
     /// settings this transport cannot honour.
     pub fn new(config: Config) -> Result<Self, Error> {
         Manager::new(config).map(TokenManager)
     }
 
     /// A manager with `policy` (provider limit, idle timeout, rotation grace).
-    pub fn with_policy(config: Config, policy: ManagerPolicy) -> Result<Self, Error> {
+    pub fn with_policy(config: Config, policy: TokenManagerPolicy) -> Result<Self, Error> {
         Manager::with_policy(config, policy).map(TokenManager)
     }
 

@@ -27,7 +27,7 @@ use crate::{Client, Error};
 ///   failed fetch get its error at once instead of each sending a request to a failing endpoint.
 /// - Once the token is due for refresh (by default with 20 % of its lifetime left), one background thread
 ///   fetches a new one while every caller keeps getting the still-valid token. A failed refresh keeps
-///   serving it and backs off (see [`CachePolicy`](td_oauth_core::CachePolicy)).
+///   serving it and backs off (see [`CachePolicy`](td_oauth_core::cache::CachePolicy)).
 /// - After the API answers 401, call [`token_rejected`](Self::token_rejected) with the refused token (or
 ///   [`invalidate`](Self::invalidate)) and ask again.
 /// - With a refresh-token grant (or an authorization code), a refresh token that comes with a token is used

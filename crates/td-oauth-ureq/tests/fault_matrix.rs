@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use common::{TestClock, fast_config, jwt_client, register};
 use td_oauth_testkit::matrix::{self, Kind, Subject};
 use td_oauth_testkit::{Fault, TestServer};
-use td_oauth_ureq::core::{CachePolicy, RetryPolicy, Scopes, TokenResponse};
+use td_oauth_ureq::core::cache::CachePolicy;
+use td_oauth_ureq::core::retry::RetryPolicy;
+use td_oauth_ureq::core::{Scopes, TokenResponse};
 use td_oauth_ureq::{Config, Error, TokenProvider};
 
 /// How many cells run at once: enough to overlap their waits, few enough that a loaded 2-core machine does
@@ -79,11 +81,13 @@ impl Subject for Blocking {
     }
 
     fn is(err: &Error, kind: Kind) -> bool {
-        use td_oauth_ureq::core::Error as Core;
+        use td_oauth_ureq::core::response::ResponseError;
         match (kind, err) {
-            (Kind::OAuth(code), Error::Core(Core::OAuth(oauth))) => oauth.code().as_str() == code,
-            (Kind::Status(expected), Error::Core(Core::UnexpectedStatus { status, .. })) => status.as_u16() == expected,
-            (Kind::Malformed, Error::Core(Core::MalformedResponse { .. }))
+            (Kind::OAuth(code), Error::Response(ResponseError::OAuth(oauth))) => oauth.code().as_str() == code,
+            (Kind::Status(expected), Error::Response(ResponseError::UnexpectedStatus { status, .. })) => {
+                status.as_u16() == expected
+            }
+            (Kind::Malformed, Error::Response(ResponseError::Malformed { .. }))
             | (Kind::Transport, Error::Transport { .. })
             | (Kind::Timeout, Error::Timeout { .. })
             | (Kind::TooLarge, Error::ResponseTooLarge { .. }) => true,

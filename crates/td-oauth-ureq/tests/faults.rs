@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use td_oauth_testkit::{Fault, TOKEN_PATH, TestServer};
-use td_oauth_ureq::core::{ErrorCode, Grant, RetryPolicy, Scopes};
+use td_oauth_ureq::core::retry::RetryPolicy;
+use td_oauth_ureq::core::{ErrorCode, Grant, Scopes};
 use td_oauth_ureq::{Client, Config, Error};
 
 fn grant() -> Grant {
@@ -136,7 +137,10 @@ fn a_malformed_body_is_a_parse_error() {
     each_scheme(|server, client| {
         server.inject(Fault::malformed_json());
         let err = client.fetch(&grant()).unwrap_err();
-        assert!(matches!(err, Error::Core(td_oauth_ureq::core::Error::MalformedResponse { .. })), "{err:?}");
+        assert!(
+            matches!(err, Error::Response(td_oauth_ureq::core::response::ResponseError::Malformed { .. })),
+            "{err:?}"
+        );
         assert_eq!(server.count_path(TOKEN_PATH), 1);
     });
 }

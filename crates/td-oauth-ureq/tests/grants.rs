@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use td_oauth_testkit::{AuthMethod, TOKEN_PATH};
-use td_oauth_ureq::core::{AuthorizeRequest, ClientId, Grant, OsRandom, Scopes};
+use td_oauth_ureq::core::random::OsRandom;
+use td_oauth_ureq::core::{AuthorizeRequest, ClientId, Grant, Scopes};
 use td_oauth_ureq::{Client, TokenProvider};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -45,8 +46,8 @@ fn authorization_code_then_refresh_token_with_jwt_and_basic() {
             // never follows redirects, so the Location header is ours to read.
             for pkce in [false, true] {
                 let (url, pending) = AuthorizeRequest::new(ClientId::new(&creds.client_id).unwrap(), REDIRECT)
-                    .scopes("openid users:read offline_access".parse().unwrap())
-                    .pkce(pkce)
+                    .with_scopes("openid users:read offline_access".parse().unwrap())
+                    .with_pkce(pkce)
                     .build(endpoints.authorize_url().unwrap(), &OsRandom::new())
                     .unwrap();
                 let answer = client.http_client().get(url.as_str()).call().unwrap();
@@ -111,8 +112,8 @@ fn the_grant_shorthands_and_client_provider() {
     assert_eq!(server.last_request().unwrap().grant_type.as_deref(), Some("client_credentials"));
 
     let (url, pending) = AuthorizeRequest::new(ClientId::new(&creds.client_id).unwrap(), REDIRECT)
-        .scopes("openid offline_access".parse().unwrap())
-        .pkce(true)
+        .with_scopes("openid offline_access".parse().unwrap())
+        .with_pkce(true)
         .build(endpoints.authorize_url().unwrap(), &OsRandom::new())
         .unwrap();
     let answer = client.http_client().get(url.as_str()).call().unwrap();

@@ -14,7 +14,9 @@ use common::{Scheme, TestClock, fast_config, jwt_client, jwt_credentials, regist
 use td_oauth_testkit::matrix::{self, Kind};
 use td_oauth_testkit::providers::{self, Setup, SetupGrant, Subject};
 use td_oauth_testkit::{TOKEN_PATH, TestServer};
-use td_oauth_ureq::core::{CachePolicy, Grant, RefreshToken, RetryPolicy, Scopes, TokenResponse};
+use td_oauth_ureq::core::cache::CachePolicy;
+use td_oauth_ureq::core::retry::RetryPolicy;
+use td_oauth_ureq::core::{Grant, RefreshToken, Scopes, TokenResponse};
 use td_oauth_ureq::{Client, Error, TokenProvider};
 
 /// This transport's provider, as the provider cases drive it: each call blocks, then hands back a ready
@@ -97,9 +99,9 @@ impl Subject for Blocking {
     }
 
     fn is(err: &Error, kind: Kind) -> bool {
-        use td_oauth_ureq::core::Error as Core;
+        use td_oauth_ureq::core::response::ResponseError;
         match (kind, err) {
-            (Kind::OAuth(code), Error::Core(Core::OAuth(oauth))) => oauth.code().as_str() == code,
+            (Kind::OAuth(code), Error::Response(ResponseError::OAuth(oauth))) => oauth.code().as_str() == code,
             (Kind::Timeout, Error::Timeout { .. }) => true,
             _ => false,
         }

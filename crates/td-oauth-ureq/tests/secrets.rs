@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use common::*;
 use td_oauth_testkit::{AppEvent, Fault, LogCapture, app_event, check_fallback_warning, rotated_to_unknown_client};
-use td_oauth_ureq::core::{ClientId, Grant, OsRandom, RetryPolicy, Scopes};
+use td_oauth_ureq::core::random::OsRandom;
+use td_oauth_ureq::core::retry::RetryPolicy;
+use td_oauth_ureq::core::{ClientId, Grant, Scopes};
 use td_oauth_ureq::{Account, Client, TokenManager, TokenProvider};
 
 #[test]
@@ -40,7 +42,7 @@ fn no_secret_in_debug_display_or_events() {
             ClientId::new(&creds.client_id).unwrap(),
             "http://127.0.0.1:9/cb",
         )
-        .scopes("openid offline_access".parse().unwrap())
+        .with_scopes("openid offline_access".parse().unwrap())
         .build(endpoints.authorize_url().unwrap(), &OsRandom::new())
         .unwrap();
         let answer = basic.http_client().get(url.as_str()).call().unwrap();

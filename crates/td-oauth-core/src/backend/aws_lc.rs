@@ -7,6 +7,7 @@ use aws_lc_rs::signature::{self as sig, KeyPair as _};
 
 use super::{copy_signature, rejected};
 use crate::Error;
+use crate::key::KeyError;
 
 /// The one aws-lc-rs generator handle, made once rather than per signature. (aws-lc-rs signs with AWS-LC's
 /// own generator whatever it is handed; its API still asks for one.)
@@ -15,7 +16,7 @@ static SYSTEM_RANDOM: LazyLock<SystemRandom> = LazyLock::new(SystemRandom::new);
 pub(super) struct KeyPair(sig::EcdsaKeyPair);
 
 impl KeyPair {
-    pub(super) fn p521(pkcs8: &[u8]) -> Result<Self, Error> {
+    pub(super) fn p521(pkcs8: &[u8]) -> Result<Self, KeyError> {
         sig::EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P521_SHA512_FIXED_SIGNING, pkcs8).map(KeyPair).map_err(rejected)
     }
 

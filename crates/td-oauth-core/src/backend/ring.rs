@@ -8,6 +8,7 @@ use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{self as sig, KeyPair as _};
 
 use super::{AEAD_NONCE_LEN, copy_signature, rejected};
+use crate::key::KeyError;
 use crate::{Algorithm, Error};
 
 /// The process's one ring generator: key parsing, signatures and [`fill_random`] all draw from it.
@@ -19,20 +20,20 @@ pub(super) enum KeyPair {
 }
 
 impl KeyPair {
-    pub(super) fn ecdsa(algorithm: Algorithm, pkcs8: &[u8]) -> Result<Self, Error> {
+    pub(super) fn ecdsa(algorithm: Algorithm, pkcs8: &[u8]) -> Result<Self, KeyError> {
         let curve = match algorithm {
             Algorithm::Es256 => &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
             Algorithm::Es384 => &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
-            _ => return Err(Error::Crypto("ring signs ECDSA on P-256 and P-384 only")),
+            _ => return Err(KeyError::Unsupported { reason: "ring signs ECDSA on P-256 and P-384 only".into() }),
         };
         sig::EcdsaKeyPair::from_pkcs8(curve, pkcs8, &*SYSTEM_RANDOM).map(KeyPair::Ecdsa).map_err(rejected)
     }
 
-    pub(super) fn rsa_pkcs8(pkcs8: &[u8]) -> Result<Self, Error> {
+    pub(super) fn rsa_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
         sig::RsaKeyPair::from_pkcs8(pkcs8).map(KeyPair::Rsa).map_err(rejected)
     }
 
-    pub(super) fn rsa_pkcs1(der: &[u8]) -> Result<Self, Error> {
+    pub(super) fn rsa_pkcs1(der: &[u8]) -> Result<Self, KeyError> {
         sig::RsaKeyPair::from_der(der).map(KeyPair::Rsa).map_err(rejected)
     }
 

@@ -4,8 +4,8 @@
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use zeroize::Zeroizing;
 
+use super::KeyError;
 use super::malformed;
-use crate::Error;
 
 /// The PEM labels of the private key containers the parser reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub(super) struct Decoded {
 }
 
 /// Decodes pasted key text, PEM or bare Base64, to DER.
-pub(super) fn decode(text: &str) -> Result<Decoded, Error> {
+pub(super) fn decode(text: &str) -> Result<Decoded, KeyError> {
     let text = unquote(text.trim_start_matches('\u{feff}').trim());
     if text.is_empty() {
         return Err(malformed("the key is empty"));
@@ -81,7 +81,7 @@ fn unquote(text: &str) -> &str {
 
 /// Finds the one private key block of a PEM document, skipping certificates, public keys and curve
 /// parameters around it, and decodes its Base64 body.
-fn decode_pem(text: &str) -> Result<Decoded, Error> {
+fn decode_pem(text: &str) -> Result<Decoded, KeyError> {
     let mut key = None;
     let mut keys = 0;
     // What to say if no private key turns up: the first other block seen.
@@ -105,9 +105,9 @@ fn decode_pem(text: &str) -> Result<Decoded, Error> {
             "PRIVATE KEY" => PemLabel::Pkcs8,
             "EC PRIVATE KEY" => PemLabel::Sec1,
             "RSA PRIVATE KEY" => PemLabel::Pkcs1,
-            "ENCRYPTED PRIVATE KEY" => return Err(Error::EncryptedKey),
+            "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted),
             "OPENSSH PRIVATE KEY" => {
-                return Err(Error::UnsupportedKey {
+                return Err(KeyError::Unsupported {
                     reason: "OpenSSH key format; convert it with `ssh-keygen -p -m PKCS8 -f KEYFILE`".into(),
                 });
             }
@@ -115,15 +115,15 @@ fn decode_pem(text: &str) -> Result<Decoded, Error> {
             "EC PARAMETERS" => continue,
             // A certificate chain or a public key next to the key, as TLS bundles have.
             "CERTIFICATE" | "TRUSTED CERTIFICATE" => {
-                instead.get_or_insert(Error::NotAPrivateKey { found: "certificate" });
+                instead.get_or_insert(KeyError::NotAPrivateKey { found: "certificate" });
                 continue;
             }
             "PUBLIC KEY" | "RSA PUBLIC KEY" | "EC PUBLIC KEY" => {
-                instead.get_or_insert(Error::NotAPrivateKey { found: "public key" });
+                instead.get_or_insert(KeyError::NotAPrivateKey { found: "public key" });
                 continue;
             }
             other => {
-                instead.get_or_insert(Error::UnsupportedKey {
+                instead.get_or_insert(KeyError::Unsupported {
                     reason: format!("PEM block `{}` is not a private key", crate::error::excerpt(other)),
                 });
                 continue;
@@ -139,7 +139,7 @@ fn decode_pem(text: &str) -> Result<Decoded, Error> {
         Some((label, body)) => {
             // Traditional OpenSSL encryption puts headers in the block.
             if body.contains("Proc-Type:") || body.contains("DEK-Info:") {
-                return Err(Error::EncryptedKey);
+                return Err(KeyError::Encrypted);
             }
             Ok(Decoded { der: decode_base64(body)?, label: Some(label) })
         }
@@ -148,7 +148,7 @@ fn decode_pem(text: &str) -> Result<Decoded, Error> {
 }
 
 /// Decodes Base64 (standard or URL-safe, padded or not) after dropping all whitespace.
-fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     const STANDARD: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::cache::CachePolicy;
 use crate::cache::FetchKind;
 use crate::clock::{Clock, ManualClock, SharedClock};
 use crate::transport::run_ready;
-use crate::{CachePolicy, Grant, RefreshToken, Scopes};
+use crate::{Grant, RefreshToken, Scopes};
 
 /// A [`ManualClock`] that can be told to panic on its next reading.
 #[derive(Debug, Clone, Default)]

@@ -22,7 +22,7 @@ const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// What a transport crate plugs into the core: implemented by its token `Client`, it names the HTTP client a
 /// caller may supply, the shared-cache seam and the provider, says what the HTTP client can do, and makes
-/// clients and providers for the token [`Manager`](crate::manager::Manager).
+/// clients and providers for the token [`TokenManager`](crate::partner::TokenManager).
 pub trait Transport: Sized + Clone + Send + Sync + 'static {
     /// The HTTP client a caller may supply (`reqwest::Client`, `ureq::Agent`).
     type HttpClient: Clone + Send + Sync + 'static;
@@ -38,7 +38,7 @@ pub trait Transport: Sized + Clone + Send + Sync + 'static {
     fn http_client(config: &Config<Self>) -> Result<Self::HttpClient, Error>;
 
     /// A client for `credentials`, sending as `config` says.
-    fn client(credentials: &crate::InstallationCredentials, config: Config<Self>) -> Result<Self, Error>;
+    fn client(credentials: &crate::partner::InstallationCredentials, config: Config<Self>) -> Result<Self, Error>;
 
     /// A client-credentials provider of `scopes` over this client.
     fn provider(self, scopes: crate::Scopes) -> Self::Provider;
@@ -336,7 +336,7 @@ pub(super) mod tests {
             config.check()
         }
 
-        fn client(_: &crate::InstallationCredentials, _: Config<Self>) -> Result<Self, Error> {
+        fn client(_: &crate::partner::InstallationCredentials, _: Config<Self>) -> Result<Self, Error> {
             Ok(Strict)
         }
 

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::response::ResponseError;
 use crate::retry::Failure;
 use crate::{Error as CoreError, OAuthError};
 
@@ -14,11 +15,16 @@ use crate::{Error as CoreError, OAuthError};
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// What td-oauth-core found: bad configuration (account, URL, key, algorithm), the server's OAuth error
-    /// with its description (`invalid_client`, `invalid_grant`, …), an unexpected status such as a 503 after
-    /// the last retry, or a malformed response. See [`crate::Error`].
+    /// The token endpoint's answer, after the last retry, was not a token: the server's OAuth error with
+    /// its description (`invalid_client`, `invalid_grant`, …), an unexpected status such as a 503, or a
+    /// malformed body. See [`ResponseError`].
     #[error(transparent)]
-    Core(#[from] CoreError),
+    Response(#[from] ResponseError),
+
+    /// td-oauth-core refused the request before anything was sent: bad configuration (account, URL, key,
+    /// algorithm, a PKCE verifier, a redirect URI). See [`crate::Error`].
+    #[error(transparent)]
+    Core(CoreError),
 
     /// The transport's configuration was refused before anything was sent: a root certificate that does not
     /// parse, no CA certificates on the system, a user agent that is not a valid header, settings that
@@ -101,7 +107,7 @@ impl Error {
     /// The server's OAuth error (`invalid_client`, `invalid_grant`, …), when that is what this is.
     pub fn oauth(&self) -> Option<&OAuthError> {
         match self {
-            Error::Core(CoreError::OAuth(err)) => Some(err),
+            Error::Response(ResponseError::OAuth(err)) => Some(err),
             _ => None,
         }
     }
@@ -110,9 +116,10 @@ impl Error {
     /// OAuth errors. Never true for `invalid_client` and other 4xx, nor for configuration errors.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Core(err) => err.is_retryable(),
+            Error::Response(err) => err.is_retryable(),
             Error::Transport { .. } | Error::Timeout { .. } => true,
-            Error::Config { .. }
+            Error::Core(_)
+            | Error::Config { .. }
             | Error::Tls { .. }
             | Error::ResponseTooLarge { .. }
             | Error::Redirected { .. }
@@ -123,7 +130,7 @@ impl Error {
     /// The server's `Retry-After` as a delay from `now`, when it sent one.
     pub fn retry_after(&self, now: SystemTime) -> Option<Duration> {
         match self {
-            Error::Core(err) => err.retry_after().map(|r| r.delay_from(now)),
+            Error::Response(err) => err.retry_after().map(|r| r.delay_from(now)),
             _ => None,
         }
     }
@@ -131,7 +138,7 @@ impl Error {
     /// How the retry policy sees this error; `now` resolves an HTTP-date `Retry-After`.
     pub fn failure(&self, now: SystemTime) -> Failure {
         match self {
-            Error::Core(err) => Failure::from_answer(err, now),
+            Error::Response(err) => Failure::from_answer(err, now),
             Error::Transport { .. } | Error::Timeout { .. } => Failure::Transport,
             _ => Failure::Permanent,
         }
@@ -152,5 +159,15 @@ fn shown(scheme: &str, host: &str, port: Option<u16>, path: &str) -> String {
     match port {
         Some(port) => format!("{scheme}://{host}:{port}{path}"),
         None => format!("{scheme}://{host}{path}"),
+    }
+}
+
+/// A core error that came from the token endpoint's answer is that answer; any other is the core's.
+impl From<CoreError> for Error {
+    fn from(err: CoreError) -> Self {
+        match err {
+            CoreError::Response(answer) => Error::Response(answer),
+            other => Error::Core(other),
+        }
     }
 }

@@ -27,8 +27,9 @@ use zeroize::Zeroize;
 
 use super::{Config, Error, Transport};
 use crate::clock::SharedClock;
+use crate::request::FormBody;
 use crate::retry::RetryPolicy;
-use crate::{FormBody, Grant, TokenClient, TokenResponse};
+use crate::{Grant, TokenClient, TokenResponse};
 
 /// No attempt gets less time than this, so that a deadline nearly spent still allows one real try.
 const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(10);
@@ -214,9 +215,10 @@ mod tests {
             assert_eq!(fetch.attempts(), attempt);
             match fetch.finish(answer(503, ""), t0, SystemTime::now(), 0) {
                 AttemptOutcome::Retry(_) if attempt < 3 => {}
-                AttemptOutcome::Done(Err(Error::Core(crate::Error::UnexpectedStatus { status, .. })))
-                    if attempt == 3 =>
-                {
+                AttemptOutcome::Done(Err(Error::Response(crate::response::ResponseError::UnexpectedStatus {
+                    status,
+                    ..
+                }))) if attempt == 3 => {
                     assert_eq!(status, 503)
                 }
                 other => panic!("attempt {attempt}: {other:?}"),

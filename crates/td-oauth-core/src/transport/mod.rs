@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use crate::RandomSource;
+use crate::random::RandomSource;
 
 /// Runs a future whose every `.await` is ready at once, as the core's async loops are when a blocking
 /// transport drives them: its I/O and its sleeps happen as each future is made, and are ready when polled.
@@ -51,7 +51,7 @@ pub fn jitter(rng: &dyn RandomSource) -> u64 {
 /// HTTP stacks leave it out of their logs.
 pub fn authorization(token: &crate::TokenResponse) -> Result<http::HeaderValue, Error> {
     let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.access_token().secret())).map_err(|_| {
-        Error::Core(crate::Error::MalformedResponse {
+        Error::Response(crate::response::ResponseError::Malformed {
             status: http::StatusCode::OK,
             reason: "the access token holds characters an HTTP header cannot carry".into(),
         })

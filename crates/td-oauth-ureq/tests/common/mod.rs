@@ -5,9 +5,8 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use td_oauth_testkit::{Algorithm, ClientCredentials, TestServer};
-use td_oauth_ureq::core::{
-    ClientId, ClientSecret, Credentials, Endpoints, KeyId, PrivateKey, RetryPolicy, TokenResponse,
-};
+use td_oauth_ureq::core::retry::RetryPolicy;
+use td_oauth_ureq::core::{ClientId, ClientSecret, Credentials, Endpoints, KeyId, PrivateKey, TokenResponse};
 use td_oauth_ureq::{Client, Config, Error, TokenProvider};
 
 /// HTTP or HTTPS.

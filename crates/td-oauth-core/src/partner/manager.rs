@@ -1,4 +1,4 @@
-//! The partner-app token manager of both transports, written once: [`Installations`] (the bookkeeping and
+//! [`TokenManager`]: the partner-app token manager of both transports, written once: [`Installations`] (the bookkeeping and
 //! the rotation rules) behind one mutex that is never held while a token is fetched, the fallback decision
 //! after a refusal, and the fallback hook. td-oauth-reqwest's `TokenManager` is this type over its `Client`
 //! ([`Transport`]); td-oauth-ureq's wraps it to wait for tokens by blocking.
@@ -6,11 +6,12 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::transport::{Config, Error, Transport};
-use crate::{
-    Account, ActiveProvider, EventKind, InstallationCredentials, Installations, ManagerPolicy, RotationFallback,
-    RotationKind, Scopes, TokenResponse,
+use super::{
+    ActiveProvider, EventKind, InstallationCredentials, Installations, RotationFallback, RotationKind,
+    TokenManagerPolicy,
 };
+use crate::transport::{Config, Error, Transport};
+use crate::{Account, Scopes, TokenResponse};
 
 type Hook = Arc<dyn Fn(&RotationFallback) + Send + Sync>;
 
@@ -20,58 +21,54 @@ type Hook = Arc<dyn Fn(&RotationFallback) + Send + Sync>;
 /// [`rotate`](Self::rotate)), then ask for a token by account and scopes. Each installation gets its own
 /// provider per scope set, made on first use, sharing one HTTP client (and connection pool) with all the
 /// others; a provider unused for the policy's idle timeout is dropped, and at most
-/// [`ManagerPolicy::max_providers`] are kept (the least recently used goes first). A dropped provider costs
+/// [`TokenManagerPolicy::max_providers`] are kept (the least recently used goes first). A dropped provider costs
 /// one token request on its next use.
 ///
 /// Rotation: [`rotate`](Self::rotate) makes the new credentials current at once. After a
 /// [`RotationKind::Routine`] rotation, if the token endpoint refuses the new credentials with
 /// `invalid_client` during the grace period (seven days by default), the previous ones are used for
-/// [`ManagerPolicy::retry_rotated_after`] before the new ones are tried again, and the fallback is reported
+/// [`TokenManagerPolicy::retry_rotated_after`] before the new ones are tried again, and the fallback is reported
 /// to the hook and as a `tracing` warning. After a [`RotationKind::Compromised`] rotation the previous
 /// credentials, and every token they obtained, are dropped at once.
 ///
 /// `Clone + Send + Sync`: clones share everything; hand one to every task or thread.
-pub struct Manager<T: Transport> {
+pub struct TokenManager<T: Transport> {
     inner: Arc<Inner<T>>,
 }
 
 struct Inner<T: Transport> {
     /// Carries the one shared HTTP client, so every credential set's client uses the same pool.
     config: Config<T>,
-    policy: ManagerPolicy,
     installations: Mutex<Installations<T, T::Provider>>,
     hook: Mutex<Option<Hook>>,
 }
 
-impl<T: Transport> Clone for Manager<T> {
+impl<T: Transport> Clone for TokenManager<T> {
     fn clone(&self) -> Self {
-        Manager { inner: Arc::clone(&self.inner) }
+        TokenManager { inner: Arc::clone(&self.inner) }
     }
 }
 
-impl<T: Transport> fmt::Debug for Manager<T> {
+impl<T: Transport> fmt::Debug for TokenManager<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Manager")
-            .field("installations", &*self.lock())
-            .field("policy", &self.inner.policy)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenManager").field("installations", &*self.lock()).finish_non_exhaustive()
     }
 }
 
-impl<T: Transport> Manager<T> {
-    /// A manager with the default [`ManagerPolicy`] that fetches as `config` says, through one HTTP client
+impl<T: Transport> TokenManager<T> {
+    /// A manager with the default [`TokenManagerPolicy`] that fetches as `config` says, through one HTTP client
     /// every installation shares (`config`'s own, or one built from it). Fails with [`Error::Config`] when
     /// that client cannot be built from `config`.
     pub fn new(config: Config<T>) -> Result<Self, Error> {
-        Self::with_policy(config, ManagerPolicy::default())
+        Self::with_policy(config, TokenManagerPolicy::default())
     }
 
     /// A manager with `policy` (provider limit, idle timeout, rotation grace).
-    pub fn with_policy(config: Config<T>, policy: ManagerPolicy) -> Result<Self, Error> {
+    pub fn with_policy(config: Config<T>, policy: TokenManagerPolicy) -> Result<Self, Error> {
         let http = T::http_client(&config)?;
         let config = config.with_built_client(http);
-        let installations = Mutex::new(Installations::new(&policy, config.clock().now()));
-        Ok(Manager { inner: Arc::new(Inner { config, policy, installations, hook: Mutex::new(None) }) })
+        let installations = Mutex::new(Installations::new(policy, config.clock().now()));
+        Ok(TokenManager { inner: Arc::new(Inner { config, installations, hook: Mutex::new(None) }) })
     }
 
     /// Calls `hook` whenever refused new credentials make an installation fall back to its previous ones
@@ -94,7 +91,7 @@ impl<T: Transport> Manager<T> {
     /// [`Error::UnknownInstallation`] when the account was never installed.
     pub fn rotate(&self, credentials: InstallationCredentials, kind: RotationKind) -> Result<(), Error> {
         let account = credentials.account().clone();
-        let rotated = self.lock().rotate(credentials, kind, self.inner.config.clock().now(), &self.inner.policy);
+        let rotated = self.lock().rotate(credentials, kind, self.inner.config.clock().now());
         rotated.ok_or_else(|| unknown(&account))??;
         Ok(())
     }
@@ -143,30 +140,25 @@ impl<T: Transport> Manager<T> {
     }
 
     /// How many providers are kept (one per installation, credential set and scopes in use).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no provider is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub fn provider_count(&self) -> usize {
+        self.lock().provider_count()
     }
 
     /// How many installations are known.
-    pub fn installations(&self) -> usize {
-        self.lock().installations()
+    pub fn installation_count(&self) -> usize {
+        self.lock().installation_count()
     }
 
     /// The policy.
-    pub fn policy(&self) -> &ManagerPolicy {
-        &self.inner.policy
+    pub fn policy(&self) -> TokenManagerPolicy {
+        self.lock().policy().clone()
     }
 
     /// Drops the providers idle for the policy's idle timeout and the previous credentials whose grace
     /// has ended, now; returns how many providers went. Sweeps also run by themselves, at most every
     /// quarter of the idle timeout, when a provider is asked for.
     pub fn evict_idle(&self) -> usize {
-        self.lock().sweep(self.inner.config.clock().now(), &self.inner.policy)
+        self.lock().sweep(self.inner.config.clock().now())
     }
 
     fn lock(&self) -> MutexGuard<'_, Installations<T, T::Provider>> {
@@ -178,7 +170,7 @@ impl<T: Transport> Manager<T> {
     fn active(&self, account: &Account, scopes: &Scopes) -> Result<ActiveProvider<T::Provider>, Error> {
         let now = self.inner.config.clock().now();
         let mut installations = self.lock();
-        installations.maybe_sweep(now, &self.inner.policy);
+        installations.maybe_sweep(now);
         installations
             .active(account, scopes, now, |credentials| T::client(credentials, self.inner.config.clone()), T::provider)
             .ok_or_else(|| unknown(account))?
@@ -200,7 +192,6 @@ impl<T: Transport> Manager<T> {
             failed,
             error,
             now,
-            &self.inner.policy,
             |credentials| T::client(credentials, self.inner.config.clone()),
             T::provider,
         );

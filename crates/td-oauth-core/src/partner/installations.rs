@@ -1,6 +1,6 @@
 //! The token managers' bookkeeping, once for both transports: every installation's credential sets (a
 //! [`Rotation`] each), a client per set made on first use, and the providers kept in an [`IdleMap`] under
-//! their [`InstallationKey`].
+//! their [`ProviderKey`].
 //!
 //! Generic over the transport's client `C` and provider `P`, which it only stores and clones: the transport
 //! passes closures that build them, keeps an [`Installations`] behind its lock, and does the fetching, the
@@ -15,13 +15,33 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Instant;
 
-use crate::{
-    Account, Error, IdleMap, InstallationCredentials, InstallationKey, ManagerPolicy, Rotation, RotationFallback,
-    RotationKind, Scopes, Which,
-};
+use super::idle::IdleMap;
+use super::{CredentialSet, InstallationCredentials, Rotation, RotationFallback, RotationKind, TokenManagerPolicy};
+use crate::{Account, ClientId, Error, Scopes};
+
+/// What a token provider of a partner app is kept under: the installation's account, the client id of the
+/// credential set in use, and the scopes asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ProviderKey {
+    account: Account,
+    client_id: ClientId,
+    scopes: Scopes,
+}
+
+impl ProviderKey {
+    /// The key for `account`'s provider of `scopes` over the credential set of `client_id`.
+    pub(crate) fn new(account: Account, client_id: ClientId, scopes: Scopes) -> Self {
+        ProviderKey { account, client_id, scopes }
+    }
+
+    /// The account.
+    pub(crate) fn account(&self) -> &Account {
+        &self.account
+    }
+}
 
 /// Every installation of a partner app and the providers made for them: the state behind a transport's
-/// `TokenManager`, with the rules of [`Rotation`], [`ManagerPolicy`] and [`IdleMap`] applied.
+/// `TokenManager`, with the rules of [`Rotation`] and [`TokenManagerPolicy`] applied (providers kept in a bounded map that evicts the least recently used and the idle).
 ///
 /// `C` is the transport's client for one credential set (made once per set, then cloned into each of its
 /// providers); `P` is its token provider for one set and scope set. Methods that return `Option` return
@@ -29,17 +49,18 @@ use crate::{
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use td_oauth_core::{InstallationCredentials, Installations, ManagerPolicy, Scopes, Which};
+/// use td_oauth_core::Scopes;
+/// use td_oauth_core::partner::{CredentialSet, InstallationCredentials, Installations, TokenManagerPolicy};
 ///
 /// # let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
 /// # let body = format!(r#"{{"type": "app.installed", "data": {{"installation_id": "i", "account_name": "acme",
 /// #     "client_id": "c1", "private_key": "{key}", "key_id": "k1", "key_algorithm": "ES256"}},
 /// #     "_links": {{"token": {{"href": "https://acme.talkdeskid.com/oauth/token"}}}}}}"#);
 /// # let credentials = InstallationCredentials::from_event(body.as_bytes())?;
-/// let policy = ManagerPolicy::default();
+/// let policy = TokenManagerPolicy::default();
 /// let now = Instant::now();
 /// // Here a "client" is the client id and a "provider" a label; a transport uses its own types.
-/// let mut installations: Installations<String, String> = Installations::new(&policy, now);
+/// let mut installations: Installations<String, String> = Installations::new(policy.clone(), now);
 /// installations.install(credentials);
 ///
 /// let account = "acme".parse()?;
@@ -48,16 +69,17 @@ use crate::{
 /// let active = installations
 ///     .active(&account, &scopes, now, make_client, |client, scopes| format!("{client} {scopes}"))
 ///     .expect("installed")?;
-/// assert_eq!((active.provider.as_str(), active.which), ("c1 users:read", Which::Current));
-/// assert_eq!(installations.len(), 1);
+/// assert_eq!((active.provider.as_str(), active.which), ("c1 users:read", CredentialSet::Current));
+/// assert_eq!(installations.provider_count(), 1);
 ///
 /// // Unused for the idle timeout: dropped.
-/// assert_eq!(installations.sweep(now + policy.idle_after(), &policy), 1);
+/// assert_eq!(installations.sweep(now + policy.idle_timeout()), 1);
 /// # Ok::<(), td_oauth_core::Error>(())
 /// ```
 pub struct Installations<C, P> {
+    policy: TokenManagerPolicy,
     installations: HashMap<Account, Installation<C>>,
-    providers: IdleMap<InstallationKey, Slot<P>>,
+    providers: IdleMap<ProviderKey, Slot<P>>,
     last_sweep: Instant,
     next_serial: u64,
 }
@@ -82,15 +104,6 @@ struct Slot<P> {
     provider: P,
 }
 
-/// What [`Installations::install`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InstallReport {
-    /// Whether an installation of the same account was replaced.
-    pub replaced: bool,
-    /// How many providers of the account went with it.
-    pub providers_dropped: usize,
-}
-
 /// What to do after an installation's provider failed, from [`Installations::after_failure`].
 #[derive(Debug)]
 pub struct Fallback<P> {
@@ -105,8 +118,8 @@ pub struct Fallback<P> {
 pub struct ActiveProvider<P> {
     /// The provider of the active credential set for the scopes asked for.
     pub provider: P,
-    /// Which set is active.
-    pub which: Which,
+    /// Which credential set is active.
+    pub which: CredentialSet,
     /// The set's serial: pass it to [`Installations::refused`] if the endpoint refuses the set.
     pub serial: u64,
 }
@@ -122,20 +135,25 @@ impl<C, P> fmt::Debug for Installations<C, P> {
 }
 
 impl<C: Clone, P: Clone> Installations<C, P> {
-    /// No installation yet, keeping at most `policy`'s provider limit; `now` starts the clock of
-    /// [`maybe_sweep`](Self::maybe_sweep).
-    pub fn new(policy: &ManagerPolicy, now: Instant) -> Self {
+    /// No installation yet, following `policy`; `now` starts the clock of [`maybe_sweep`](Self::maybe_sweep).
+    pub fn new(policy: TokenManagerPolicy, now: Instant) -> Self {
         Installations {
             installations: HashMap::new(),
-            providers: IdleMap::new(policy.provider_limit()),
+            providers: IdleMap::new(policy.max_providers()),
+            policy,
             last_sweep: now,
             next_serial: 0,
         }
     }
 
+    /// The policy.
+    pub fn policy(&self) -> &TokenManagerPolicy {
+        &self.policy
+    }
+
     /// Adds an installation (from `app.installed`). An installation of the same account is replaced at once,
     /// without grace, and its providers dropped.
-    pub fn install(&mut self, credentials: InstallationCredentials) -> InstallReport {
+    pub fn install(&mut self, credentials: InstallationCredentials) {
         let account = credentials.account().clone();
         let serial = self.serial();
         let installation =
@@ -150,7 +168,6 @@ impl<C: Clone, P: Clone> Installations<C, P> {
             providers_dropped,
             "installation added"
         );
-        InstallReport { replaced, providers_dropped }
     }
 
     /// Rotates an installation's credentials at `now` (see [`Rotation::rotate`]): `credentials` become
@@ -163,12 +180,11 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         credentials: InstallationCredentials,
         kind: RotationKind,
         now: Instant,
-        policy: &ManagerPolicy,
     ) -> Option<Result<usize, Error>> {
         let account = credentials.account().clone();
         let serial = self.serial();
         let installation = self.installations.get_mut(&account)?;
-        if let Err(error) = installation.rotation.rotate(credentials, kind, now, policy) {
+        if let Err(error) = installation.rotation.rotate(credentials, kind, now, &self.policy) {
             return Some(Err(error));
         }
         let replaced = std::mem::replace(&mut installation.current, Set::new(serial));
@@ -216,13 +232,13 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         if installation.rotation.expire(now).is_some() {
             installation.previous = None;
         }
-        let active = installation.rotation.active(now);
-        let set = match (active.which, installation.previous.as_mut()) {
-            (Which::Previous, Some(previous)) => previous,
+        let (credentials, which) = installation.rotation.active(now);
+        let set = match (which, installation.previous.as_mut()) {
+            (CredentialSet::Previous, Some(previous)) => previous,
             _ => &mut installation.current,
         };
-        let (which, serial) = (active.which, set.serial);
-        let key = InstallationKey::new(account.clone(), active.credentials.client_id().clone(), scopes.clone());
+        let serial = set.serial;
+        let key = ProviderKey::new(account.clone(), credentials.client_id().clone(), scopes.clone());
         if let Some(slot) = self.providers.get(&key, now)
             && slot.serial == serial
         {
@@ -230,7 +246,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         }
         let client = match &set.client {
             Some(client) => client.clone(),
-            None => match make_client(active.credentials) {
+            None => match make_client(credentials) {
                 Ok(client) => set.client.insert(client).clone(),
                 Err(error) => return Some(Err(error)),
             },
@@ -243,18 +259,12 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     /// Records that the token endpoint refused the set numbered `serial` of `account` with `invalid_client`
     /// at `now`. Only when that set is still the current one (a rotation may have come since the provider
     /// was handed out) does this go to [`Rotation::refused`], whose fallback report it returns.
-    pub fn refused(
-        &mut self,
-        account: &Account,
-        serial: u64,
-        now: Instant,
-        policy: &ManagerPolicy,
-    ) -> Option<RotationFallback> {
+    pub fn refused(&mut self, account: &Account, serial: u64, now: Instant) -> Option<RotationFallback> {
         let installation = self.installations.get_mut(account)?;
         if installation.current.serial != serial {
             return None;
         }
-        installation.rotation.refused(Which::Current, now, policy)
+        installation.rotation.refused(CredentialSet::Current, now, &self.policy)
     }
 
     /// The manager's fallback decision: the provider `failed` (of `account` and `scopes`) could not get a
@@ -263,6 +273,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     /// active ([`Rotation::refused`]; reported once, and logged as a warning) and its provider is returned for
     /// one more try. In every other case (another error, the previous set refused, no previous set, a
     /// rotation that came since) there is no retry: return `error`.
+    // Seven inputs of which two are the transport's constructors; a struct to bundle them would only rename them.
     #[allow(clippy::too_many_arguments)]
     pub fn after_failure<E>(
         &mut self,
@@ -271,14 +282,13 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         failed: &ActiveProvider<P>,
         error: &crate::transport::Error,
         now: Instant,
-        policy: &ManagerPolicy,
         make_client: impl FnOnce(&InstallationCredentials) -> Result<C, E>,
         make_provider: impl FnOnce(C, Scopes) -> P,
     ) -> Fallback<P> {
-        if failed.which != Which::Current || !error.oauth().is_some_and(crate::OAuthError::is_invalid_client) {
+        if failed.which != CredentialSet::Current || !error.oauth().is_some_and(crate::OAuthError::is_invalid_client) {
             return Fallback { report: None, retry: None };
         }
-        let report = self.refused(account, failed.serial, now, policy);
+        let report = self.refused(account, failed.serial, now);
         if let Some(report) = &report {
             tracing::warn!(
                 account = report.account().as_str(),
@@ -298,17 +308,17 @@ impl<C: Clone, P: Clone> Installations<C, P> {
 
     /// Drops the providers idle for the policy's idle timeout at `now`, and the previous credential sets
     /// whose grace has ended with their providers; returns how many providers went.
-    pub fn sweep(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
-        let evicted = self.sweep_quietly(now, policy);
+    pub fn sweep(&mut self, now: Instant) -> usize {
+        let evicted = self.sweep_quietly(now);
         if evicted > 0 {
             tracing::debug!(evicted, remaining = self.providers.len(), "idle token providers dropped");
         }
         evicted
     }
 
-    fn sweep_quietly(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
+    fn sweep_quietly(&mut self, now: Instant) -> usize {
         self.last_sweep = now;
-        let mut evicted = self.providers.evict_idle(now, policy.idle_after()).len();
+        let mut evicted = self.providers.evict_idle(now, self.policy.idle_timeout()).len();
         for (account, installation) in &mut self.installations {
             if installation.rotation.expire(now).is_some()
                 && let Some(previous) = installation.previous.take()
@@ -322,25 +332,20 @@ impl<C: Clone, P: Clone> Installations<C, P> {
 
     /// [`sweep`](Self::sweep)s if a quarter of the idle timeout has passed since the last sweep, so that a
     /// caller may call this on every lookup; returns how many providers went (0 when it did not sweep).
-    pub fn maybe_sweep(&mut self, now: Instant, policy: &ManagerPolicy) -> usize {
-        if now.saturating_duration_since(self.last_sweep) >= policy.idle_after() / 4 {
-            return self.sweep(now, policy);
+    pub fn maybe_sweep(&mut self, now: Instant) -> usize {
+        if now.saturating_duration_since(self.last_sweep) >= self.policy.idle_timeout() / 4 {
+            return self.sweep(now);
         }
         0
     }
 
     /// How many providers are kept (one per installation, credential set and scopes in use).
-    pub fn len(&self) -> usize {
+    pub fn provider_count(&self) -> usize {
         self.providers.len()
     }
 
-    /// Whether no provider is kept.
-    pub fn is_empty(&self) -> bool {
-        self.providers.is_empty()
-    }
-
     /// How many installations are known.
-    pub fn installations(&self) -> usize {
+    pub fn installation_count(&self) -> usize {
         self.installations.len()
     }
 
@@ -361,7 +366,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::installation::tests::creds;
+    use crate::partner::rotation::tests::creds;
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
@@ -382,13 +387,12 @@ mod tests {
 
     struct Manager {
         state: Installations<Client, Provider>,
-        policy: ManagerPolicy,
         clients_made: usize,
     }
 
     impl Manager {
-        fn new(policy: ManagerPolicy, t: Instant) -> Self {
-            Manager { state: Installations::new(&policy, t), policy, clients_made: 0 }
+        fn new(policy: TokenManagerPolicy, t: Instant) -> Self {
+            Manager { state: Installations::new(policy, t), clients_made: 0 }
         }
 
         fn active(&mut self, name: &str, scope: &str, now: Instant) -> Option<ActiveProvider<Provider>> {
@@ -407,53 +411,55 @@ mod tests {
         }
 
         fn rotate(&mut self, name: &str, client: &str, kind: RotationKind, now: Instant) -> usize {
-            self.state.rotate(creds(name, client), kind, now, &self.policy).unwrap().unwrap()
+            self.state.rotate(creds(name, client), kind, now).unwrap().unwrap()
         }
     }
 
     #[test]
     fn providers_are_made_on_first_use_and_share_the_set_client() {
         let t = Instant::now();
-        let mut m = Manager::new(ManagerPolicy::default(), t);
-        assert_eq!(m.state.install(creds("acme", "c1")), InstallReport { replaced: false, providers_dropped: 0 });
-        assert_eq!(m.state.installations(), 1);
-        assert!(m.state.is_empty());
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
+        m.state.install(creds("acme", "c1"));
+        assert_eq!(m.state.installation_count(), 1);
+        assert!(m.state.provider_count() == 0);
 
         let first = m.active("acme", "users:read", t).unwrap();
-        assert_eq!((first.provider.clone(), first.which), ((("c1".into(), 1), "users:read".into()), Which::Current));
+        assert_eq!(
+            (first.provider.clone(), first.which),
+            ((("c1".into(), 1), "users:read".into()), CredentialSet::Current)
+        );
         assert_eq!(m.active("acme", "users:read", t + secs(1)), Some(first.clone()));
         // Another scope set: another provider over the same client.
         let other = m.active("acme", "users:write", t + secs(2)).unwrap();
         assert_eq!((other.provider.0.1, other.serial), (1, first.serial));
-        assert_eq!((m.state.len(), m.clients_made), (2, 1));
+        assert_eq!((m.state.provider_count(), m.clients_made), (2, 1));
     }
 
     #[test]
     fn unknown_accounts_are_none() {
         let t = Instant::now();
-        let mut m = Manager::new(ManagerPolicy::default(), t);
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
         assert_eq!(m.active("acme", "users:read", t), None);
-        let policy = ManagerPolicy::default();
-        assert!(m.state.rotate(creds("acme", "c2"), RotationKind::Routine, t, &policy).is_none());
-        assert_eq!(m.state.refused(&account("acme"), 1, t, &policy), None);
+        assert!(m.state.rotate(creds("acme", "c2"), RotationKind::Routine, t).is_none());
+        assert_eq!(m.state.refused(&account("acme"), 1, t), None);
         assert!(!m.state.uninstall(&account("acme")));
 
         m.state.install(creds("acme", "c1"));
         m.active("acme", "users:read", t).unwrap();
         assert!(m.state.uninstall(&account("acme")));
-        assert_eq!((m.state.len(), m.state.installations()), (0, 0));
+        assert_eq!((m.state.provider_count(), m.state.installation_count()), (0, 0));
         assert_eq!(m.active("acme", "users:read", t), None);
     }
 
     #[test]
     fn a_failing_client_keeps_nothing_and_is_tried_again() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default();
-        let mut state: Installations<u8, u8> = Installations::new(&policy, t);
+        let policy = TokenManagerPolicy::default();
+        let mut state: Installations<u8, u8> = Installations::new(policy.clone(), t);
         state.install(creds("acme", "c1"));
         let failed = state.active(&account("acme"), &scopes("a"), t, |_| Err("no TLS roots"), |c, _| c);
         assert_eq!(failed, Some(Err("no TLS roots")));
-        assert!(state.is_empty());
+        assert!(state.provider_count() == 0);
         let made = state.active(&account("acme"), &scopes("a"), t, |_| Ok::<_, &str>(7), |c, _| c + 1);
         assert_eq!(made.unwrap().unwrap().provider, 8);
     }
@@ -461,29 +467,31 @@ mod tests {
     #[test]
     fn reinstalling_replaces_the_installation_and_its_providers() {
         let t = Instant::now();
-        let mut m = Manager::new(ManagerPolicy::default(), t);
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
         m.state.install(creds("acme", "c1"));
         m.state.install(creds("other", "o1"));
         m.active("acme", "a", t);
         m.active("acme", "b", t);
         m.active("other", "a", t);
-        assert_eq!(m.state.install(creds("acme", "c2")), InstallReport { replaced: true, providers_dropped: 2 });
-        assert_eq!(m.state.len(), 1);
+        assert_eq!(m.state.provider_count(), 3);
+        m.state.install(creds("acme", "c2"));
+        assert_eq!(m.state.provider_count(), 1, "the replaced installation's two providers went");
+        assert_eq!(m.state.installation_count(), 2);
         assert_eq!(m.client("acme", "a", t), "c2");
     }
 
     #[test]
     fn a_routine_rotation_keeps_the_previous_providers_and_a_second_drops_the_oldest() {
         let t = Instant::now();
-        let mut m = Manager::new(ManagerPolicy::default(), t);
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
         m.state.install(creds("acme", "c1"));
         m.active("acme", "a", t);
         assert_eq!(m.rotate("acme", "c2", RotationKind::Routine, t), 0);
         assert_eq!(m.client("acme", "a", t), "c2");
-        assert_eq!(m.state.len(), 2);
+        assert_eq!(m.state.provider_count(), 2);
         // The set before the previous one goes, with its provider.
         assert_eq!(m.rotate("acme", "c3", RotationKind::Routine, t + secs(1)), 1);
-        assert_eq!(m.state.len(), 1);
+        assert_eq!(m.state.provider_count(), 1);
         assert_eq!(m.client("acme", "a", t + secs(1)), "c3");
         assert_eq!(m.clients_made, 3);
     }
@@ -491,22 +499,22 @@ mod tests {
     #[test]
     fn a_compromised_rotation_drops_the_old_providers_at_once() {
         let t = Instant::now();
-        let mut m = Manager::new(ManagerPolicy::default(), t);
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
         m.state.install(creds("acme", "c1"));
         m.active("acme", "a", t);
         m.active("acme", "b", t);
         assert_eq!(m.rotate("acme", "c2", RotationKind::Compromised, t), 2);
-        assert!(m.state.is_empty());
+        assert!(m.state.provider_count() == 0);
         let active = m.active("acme", "a", t).unwrap();
         // Nothing to fall back to.
-        assert_eq!(m.state.refused(&account("acme"), active.serial, t, &m.policy), None);
+        assert_eq!(m.state.refused(&account("acme"), active.serial, t), None);
         assert_eq!(m.client("acme", "a", t), "c2");
     }
 
     #[test]
     fn a_rotation_to_the_same_client_id_gets_new_providers() {
         let t = Instant::now();
-        let mut m = Manager::new(ManagerPolicy::default(), t);
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
         m.state.install(creds("acme", "c1"));
         let before = m.active("acme", "a", t).unwrap();
         m.rotate("acme", "c1", RotationKind::Routine, t);
@@ -518,94 +526,94 @@ mod tests {
     #[test]
     fn refused_current_credentials_fall_back_and_a_stale_serial_changes_nothing() {
         let t = Instant::now();
-        let mut m = Manager::new(ManagerPolicy::default(), t);
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
         m.state.install(creds("acme", "c1"));
         let old = m.active("acme", "a", t).unwrap();
         m.rotate("acme", "c2", RotationKind::Routine, t);
         let new = m.active("acme", "a", t).unwrap();
 
         // The old set's serial is not current: a refusal of it is no reason to fall back.
-        assert_eq!(m.state.refused(&account("acme"), old.serial, t, &m.policy), None);
-        let report = m.state.refused(&account("acme"), new.serial, t + secs(1), &m.policy).unwrap();
+        assert_eq!(m.state.refused(&account("acme"), old.serial, t), None);
+        let report = m.state.refused(&account("acme"), new.serial, t + secs(1)).unwrap();
         assert_eq!((report.new_client_id().as_str(), report.old_client_id().as_str()), ("c2", "c1"));
         // The previous set's provider, kept since before the rotation.
-        assert_eq!(m.active("acme", "a", t + secs(2)), Some(ActiveProvider { which: Which::Previous, ..old }));
+        assert_eq!(m.active("acme", "a", t + secs(2)), Some(ActiveProvider { which: CredentialSet::Previous, ..old }));
         // After retry_rotated_after, the new set again.
         assert_eq!(m.active("acme", "a", t + secs(61)), Some(new.clone()));
 
         // A rotation after the provider was handed out: its refusal no longer counts.
         m.rotate("acme", "c3", RotationKind::Routine, t + secs(62));
-        assert_eq!(m.state.refused(&account("acme"), new.serial, t + secs(63), &m.policy), None);
+        assert_eq!(m.state.refused(&account("acme"), new.serial, t + secs(63)), None);
         assert_eq!(m.client("acme", "a", t + secs(63)), "c3");
     }
 
     #[test]
     fn sweeps_drop_idle_providers() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default().idle_timeout(secs(100)).unwrap();
+        let policy = TokenManagerPolicy::default().with_idle_timeout(secs(100)).unwrap();
         let mut m = Manager::new(policy.clone(), t);
         m.state.install(creds("acme", "c1"));
         m.active("acme", "a", t);
         m.active("acme", "b", t);
         m.active("acme", "b", t + secs(60));
-        assert_eq!(m.state.sweep(t + secs(99), &policy), 0);
-        assert_eq!(m.state.sweep(t + secs(100), &policy), 1);
-        assert_eq!(m.state.len(), 1);
-        assert_eq!(m.state.sweep(t + secs(160), &policy), 1);
-        assert!(m.state.is_empty());
+        assert_eq!(m.state.sweep(t + secs(99)), 0);
+        assert_eq!(m.state.sweep(t + secs(100)), 1);
+        assert_eq!(m.state.provider_count(), 1);
+        assert_eq!(m.state.sweep(t + secs(160)), 1);
+        assert!(m.state.provider_count() == 0);
         // Made again on the next use, over the same client.
         m.active("acme", "a", t + secs(161));
-        assert_eq!((m.state.len(), m.clients_made), (1, 1));
+        assert_eq!((m.state.provider_count(), m.clients_made), (1, 1));
     }
 
     #[test]
     fn sweeps_drop_the_previous_set_when_its_grace_ends() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default().grace(secs(50));
+        let policy = TokenManagerPolicy::default().with_grace(secs(50));
         let mut m = Manager::new(policy.clone(), t);
         m.state.install(creds("acme", "c1"));
         m.active("acme", "a", t);
         m.rotate("acme", "c2", RotationKind::Routine, t + secs(1));
         m.active("acme", "a", t + secs(1));
-        assert_eq!(m.state.sweep(t + secs(50), &policy), 0);
-        assert_eq!(m.state.len(), 2);
+        assert_eq!(m.state.sweep(t + secs(50)), 0);
+        assert_eq!(m.state.provider_count(), 2);
         // The grace ends at 51 s: the old set's provider goes, though it is not idle.
-        assert_eq!(m.state.sweep(t + secs(51), &policy), 1);
+        assert_eq!(m.state.sweep(t + secs(51)), 1);
         assert_eq!(m.client("acme", "a", t + secs(52)), "c2");
-        assert_eq!(m.state.len(), 1);
+        assert_eq!(m.state.provider_count(), 1);
     }
 
     #[test]
     fn lazy_sweeps_run_at_most_every_quarter_of_the_idle_timeout() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default().idle_timeout(secs(100)).unwrap();
+        let policy = TokenManagerPolicy::default().with_idle_timeout(secs(100)).unwrap();
         let mut m = Manager::new(policy.clone(), t);
         m.state.install(creds("acme", "c1"));
         m.active("acme", "a", t);
         m.active("acme", "b", t + secs(90));
         // Due (25 s after the start), but nothing idle yet.
-        assert_eq!(m.state.maybe_sweep(t + secs(99), &policy), 0);
+        assert_eq!(m.state.maybe_sweep(t + secs(99)), 0);
         // "a" is idle now, but the last sweep was 21 s ago.
-        assert_eq!(m.state.maybe_sweep(t + secs(120), &policy), 0);
-        assert_eq!(m.state.len(), 2);
-        assert_eq!(m.state.maybe_sweep(t + secs(124), &policy), 1);
-        assert_eq!(m.state.len(), 1);
+        assert_eq!(m.state.maybe_sweep(t + secs(120)), 0);
+        assert_eq!(m.state.provider_count(), 2);
+        assert_eq!(m.state.maybe_sweep(t + secs(124)), 1);
+        assert_eq!(m.state.provider_count(), 1);
     }
 
     #[test]
     fn at_most_the_policy_limit_of_providers_is_kept() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default().max_providers(2).unwrap();
+        let policy = TokenManagerPolicy::default().with_max_providers(2).unwrap();
         let mut m = Manager::new(policy, t);
         m.state.install(creds("acme", "c1"));
         m.active("acme", "a", t);
         m.active("acme", "b", t + secs(1));
         m.active("acme", "a", t + secs(2));
         m.active("acme", "c", t + secs(3));
-        assert_eq!(m.state.len(), 2);
+        assert_eq!(m.state.provider_count(), 2);
         // "b" was the least recently used and went; made again (evicting "a"), over the same client.
         m.active("acme", "b", t + secs(4));
-        assert_eq!((m.state.len(), m.clients_made), (2, 1));
+        assert_eq!((m.state.provider_count(), m.clients_made), (2, 1));
         assert!(format!("{:?}", m.state).contains("providers: 2"));
     }
 }

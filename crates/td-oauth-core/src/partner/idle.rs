@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// recently used entry, and [`evict_idle`](Self::evict_idle) removes the entries unused for longer than a
 /// timeout.
 ///
-/// ```
+/// ```text
 /// use std::time::{Duration, Instant};
 /// use td_oauth_core::IdleMap;
 ///
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 /// assert!(map.is_empty());
 /// ```
 #[derive(Debug, Clone)]
-pub struct IdleMap<K, V> {
+pub(crate) struct IdleMap<K, V> {
     entries: HashMap<K, Slot<V>>,
     capacity: usize,
 }
@@ -41,35 +41,38 @@ struct Slot<V> {
 
 impl<K: Hash + Eq + Clone, V> IdleMap<K, V> {
     /// An empty map holding at most `capacity` entries (at least one, whatever is passed).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         IdleMap { entries: HashMap::new(), capacity: capacity.max(1) }
     }
 
     /// The most entries the map holds.
-    pub fn capacity(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// The value under `key`, marking it used at `now`.
-    pub fn get(&mut self, key: &K, now: Instant) -> Option<&V> {
+    pub(crate) fn get(&mut self, key: &K, now: Instant) -> Option<&V> {
         let slot = self.entries.get_mut(key)?;
         slot.last_use = slot.last_use.max(now);
         Some(&slot.value)
     }
 
     /// The value under `key`, without marking it used.
-    pub fn peek(&self, key: &K) -> Option<&V> {
+    #[cfg(test)]
+    pub(crate) fn peek(&self, key: &K) -> Option<&V> {
         self.entries.get(key).map(|slot| &slot.value)
     }
 
     /// Whether `key` has an entry.
-    pub fn contains_key(&self, key: &K) -> bool {
+    #[cfg(test)]
+    pub(crate) fn contains_key(&self, key: &K) -> bool {
         self.entries.contains_key(key)
     }
 
     /// Stores `value` under `key`, used at `now`. Returns what left the map to make room: the value this one
     /// replaces under the same key, or else, when the map was full, the least recently used entry.
-    pub fn insert(&mut self, key: K, value: V, now: Instant) -> Option<(K, V)> {
+    pub(crate) fn insert(&mut self, key: K, value: V, now: Instant) -> Option<(K, V)> {
         if let Some(slot) = self.entries.get_mut(&key) {
             let old = std::mem::replace(slot, Slot { value, last_use: now });
             return Some((key, old.value));
@@ -80,7 +83,7 @@ impl<K: Hash + Eq + Clone, V> IdleMap<K, V> {
     }
 
     /// Removes and returns every entry not used for `idle_timeout` or longer at `now`.
-    pub fn evict_idle(&mut self, now: Instant, idle_timeout: Duration) -> Vec<(K, V)> {
+    pub(crate) fn evict_idle(&mut self, now: Instant, idle_timeout: Duration) -> Vec<(K, V)> {
         let idle: Vec<K> = self
             .entries
             .iter()
@@ -91,30 +94,27 @@ impl<K: Hash + Eq + Clone, V> IdleMap<K, V> {
     }
 
     /// Removes the entry under `key`.
-    pub fn remove(&mut self, key: &K) -> Option<V> {
+    #[cfg(test)]
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         self.entries.remove(key).map(|slot| slot.value)
     }
 
     /// Keeps only the entries for which `keep` returns `true`; returns the others.
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) -> Vec<(K, V)> {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) -> Vec<(K, V)> {
         let dropped: Vec<K> =
             self.entries.iter().filter(|(key, slot)| !keep(key, &slot.value)).map(|(key, _)| key.clone()).collect();
         dropped.into_iter().filter_map(|key| self.entries.remove(&key).map(|slot| (key, slot.value))).collect()
     }
 
     /// How many entries the map holds.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-
-    /// The entries, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.entries.iter().map(|(key, slot)| (key, &slot.value))
     }
 
     fn remove_least_recent(&mut self) -> Option<(K, V)> {

@@ -1,10 +1,6 @@
-//! Partner apps hold one set of credentials per installed account, and AppConnect rotates them. This module
-//! is the transports' token managers' policy, as plain values with time passed in:
-//!
-//! - [`InstallationKey`]: what a provider is kept under (account, client id, scopes);
-//! - [`ManagerPolicy`]: how many providers, how long an idle one lives, the rotation grace;
-//! - [`Rotation`]: one installation's current credentials and, during the grace after a routine rotation,
-//!   the previous ones, with the rule for falling back to them when the new ones are refused.
+//! One installation's credential sets across AppConnect's rotations, as a plain value with time passed in:
+//! [`Rotation`] holds the current credentials and, during the grace after a routine rotation, the previous
+//! ones, with the rule for falling back to them when the new ones are refused.
 //!
 //! ```text
 //!  rotate(Routine)         refused(Current)            now + retry_rotated_after      grace ends
@@ -14,43 +10,13 @@
 //!
 //! A compromised rotation keeps no previous set: there is nothing to fall back to.
 //!
-//! [`Installations`](crate::Installations) applies these rules to every installation of an app at once.
+//! [`Installations`](super::Installations) applies these rules to every installation of an app at once.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::{Account, ClientId, Error, InstallationCredentials, Scopes};
-
-/// What a token provider of a partner app is kept under: the installation's account, the client id of the
-/// credential set in use, and the scopes asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct InstallationKey {
-    account: Account,
-    client_id: ClientId,
-    scopes: Scopes,
-}
-
-impl InstallationKey {
-    /// The key for `account`'s provider of `scopes` over the credential set of `client_id`.
-    pub fn new(account: Account, client_id: ClientId, scopes: Scopes) -> Self {
-        InstallationKey { account, client_id, scopes }
-    }
-
-    /// The account.
-    pub fn account(&self) -> &Account {
-        &self.account
-    }
-
-    /// The client id of the credential set.
-    pub fn client_id(&self) -> &ClientId {
-        &self.client_id
-    }
-
-    /// The scopes.
-    pub fn scopes(&self) -> &Scopes {
-        &self.scopes
-    }
-}
+use super::{InstallationCredentials, TokenManagerPolicy};
+use crate::{Account, ClientId, Error};
 
 /// Why credentials were rotated. AppConnect's `app.credentials_rotated` event does not say; the caller does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,125 +28,13 @@ pub enum RotationKind {
     Compromised,
 }
 
-/// The token managers' settings.
-///
-/// | setting | default |
-/// |---|---|
-/// | [`max_providers`](Self::max_providers): providers kept at once (least recently used evicted) | 10 000 |
-/// | [`idle_timeout`](Self::idle_timeout): a provider unused this long is dropped | 30 min |
-/// | [`grace`](Self::grace): how long old credentials serve as a fallback after a routine rotation | 7 days |
-/// | [`retry_rotated_after`](Self::retry_rotated_after): after the new credentials were refused, use the old ones this long before trying the new ones again | 60 s |
-///
-/// ```
-/// use std::time::Duration;
-/// use td_oauth_core::ManagerPolicy;
-///
-/// let policy = ManagerPolicy::default().max_providers(500)?.idle_timeout(Duration::from_secs(600))?;
-/// assert_eq!(policy.provider_limit(), 500);
-/// # Ok::<(), td_oauth_core::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManagerPolicy {
-    max_providers: usize,
-    idle_timeout: Duration,
-    grace: Duration,
-    retry_rotated_after: Duration,
-}
-
-impl Default for ManagerPolicy {
-    fn default() -> Self {
-        ManagerPolicy {
-            max_providers: 10_000,
-            idle_timeout: Duration::from_secs(30 * 60),
-            grace: Duration::from_secs(7 * 24 * 3600),
-            retry_rotated_after: Duration::from_secs(60),
-        }
-    }
-}
-
-impl ManagerPolicy {
-    /// Keep at most `max` providers (one per account, credential set and scopes); when full, the least
-    /// recently used is dropped, and its next use costs one token request. Must be at least 1.
-    pub fn max_providers(mut self, max: usize) -> Result<Self, Error> {
-        if max == 0 {
-            return Err(Error::InvalidParameter {
-                field: "max providers",
-                reason: "0 would keep no token at all; use at least 1 (the default is 10 000)".into(),
-            });
-        }
-        self.max_providers = max;
-        Ok(self)
-    }
-
-    /// Drop providers unused for this long (their cached token goes with them). Must not be zero.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Result<Self, Error> {
-        if timeout.is_zero() {
-            return Err(Error::InvalidParameter {
-                field: "idle timeout",
-                reason: "zero would drop every token as soon as it is fetched; use a positive duration".into(),
-            });
-        }
-        self.idle_timeout = timeout;
-        Ok(self)
-    }
-
-    /// How long, after a routine rotation, the previous credentials may stand in for refused new ones.
-    /// Talkdesk keeps old credentials valid for seven days; zero disables the fallback.
-    pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-
-    /// After the new credentials were refused with `invalid_client`, how long to use the previous ones
-    /// before trying the new ones again (they may not have propagated yet). Must not be zero.
-    pub fn retry_rotated_after(mut self, delay: Duration) -> Result<Self, Error> {
-        if delay.is_zero() {
-            return Err(Error::InvalidParameter {
-                field: "retry rotated after",
-                reason: "zero would retry the refused credentials on every call; use a positive duration".into(),
-            });
-        }
-        self.retry_rotated_after = delay;
-        Ok(self)
-    }
-
-    /// The most providers kept at once.
-    pub fn provider_limit(&self) -> usize {
-        self.max_providers
-    }
-
-    /// How long an unused provider is kept.
-    pub fn idle_after(&self) -> Duration {
-        self.idle_timeout
-    }
-
-    /// How long previous credentials may stand in after a routine rotation.
-    pub fn grace_period(&self) -> Duration {
-        self.grace
-    }
-
-    /// How long a fallback to the previous credentials lasts before the new ones are tried again.
-    pub fn retry_rotated_delay(&self) -> Duration {
-        self.retry_rotated_after
-    }
-}
-
 /// Which of an installation's credential sets is in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Which {
+pub enum CredentialSet {
     /// The newest credentials.
     Current,
     /// The credentials before the last routine rotation, standing in because the new ones were refused.
     Previous,
-}
-
-/// The credential set to use now, from [`Rotation::active`].
-#[derive(Debug, Clone, Copy)]
-pub struct Active<'a> {
-    /// The credentials.
-    pub credentials: &'a InstallationCredentials,
-    /// Which set they are.
-    pub which: Which,
 }
 
 /// The new credentials were refused and the previous ones stand in: what [`Rotation::refused`] reports.
@@ -251,7 +105,7 @@ impl Previous {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use td_oauth_core::{InstallationCredentials, ManagerPolicy, Rotation, RotationKind, Which};
+/// use td_oauth_core::partner::{InstallationCredentials, TokenManagerPolicy, Rotation, RotationKind, CredentialSet};
 ///
 /// # fn event(kind: &str, client: &str) -> InstallationCredentials {
 /// #     let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
@@ -260,18 +114,18 @@ impl Previous {
 /// #         "_links": {{"token": {{"href": "https://starship.talkdeskid.com/oauth/token"}}}}}}"#);
 /// #     InstallationCredentials::from_event(body.as_bytes()).unwrap()
 /// # }
-/// let policy = ManagerPolicy::default();
+/// let policy = TokenManagerPolicy::default();
 /// let now = Instant::now();
 /// let mut rotation = Rotation::new(event("app.installed", "old"));
 /// rotation.rotate(event("app.credentials_rotated", "new"), RotationKind::Routine, now, &policy)?;
-/// assert_eq!(rotation.active(now).which, Which::Current); // the new set, at once
+/// assert_eq!(rotation.active(now).1, CredentialSet::Current); // the new set, at once
 ///
 /// // The token endpoint refused the new set with invalid_client: fall back, and report it.
-/// let report = rotation.refused(Which::Current, now, &policy).expect("within the grace");
+/// let report = rotation.refused(CredentialSet::Current, now, &policy).expect("within the grace");
 /// assert_eq!(report.old_client_id().as_str(), "old");
-/// assert_eq!(rotation.active(now).which, Which::Previous);
+/// assert_eq!(rotation.active(now).1, CredentialSet::Previous);
 /// // A minute later, the new set is tried again.
-/// assert_eq!(rotation.active(now + Duration::from_secs(60)).which, Which::Current);
+/// assert_eq!(rotation.active(now + Duration::from_secs(60)).1, CredentialSet::Current);
 /// # Ok::<(), td_oauth_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -306,7 +160,7 @@ impl Rotation {
         new: InstallationCredentials,
         kind: RotationKind,
         now: Instant,
-        policy: &ManagerPolicy,
+        policy: &TokenManagerPolicy,
     ) -> Result<Vec<InstallationCredentials>, Error> {
         if new.account() != self.current.account() {
             return Err(Error::InvalidParameter {
@@ -325,7 +179,7 @@ impl Rotation {
             RotationKind::Routine => {
                 self.previous = Some(Previous {
                     credentials: replaced,
-                    grace_until: now.checked_add(policy.grace),
+                    grace_until: now.checked_add(policy.grace()),
                     fallback_until: None,
                 });
             }
@@ -344,13 +198,13 @@ impl Rotation {
 
     /// The set to use at `now`: the previous one while a fallback is in force and its grace lasts,
     /// else the current one. Drops the previous set once its grace has ended.
-    pub fn active(&mut self, now: Instant) -> Active<'_> {
+    pub fn active(&mut self, now: Instant) -> (&InstallationCredentials, CredentialSet) {
         self.expire(now);
         match &self.previous {
             Some(previous) if previous.fallback_until.is_some_and(|until| now < until) => {
-                Active { credentials: &previous.credentials, which: Which::Previous }
+                (&previous.credentials, CredentialSet::Previous)
             }
-            _ => Active { credentials: &self.current, which: Which::Current },
+            _ => (&self.current, CredentialSet::Current),
         }
     }
 
@@ -362,16 +216,21 @@ impl Rotation {
     /// nothing changes and `None` is returned: there is no previous set (first credentials, a compromised
     /// rotation, the grace is over), a fallback is already in force (it was reported when it started), or
     /// the previous set itself was refused.
-    pub fn refused(&mut self, which: Which, now: Instant, policy: &ManagerPolicy) -> Option<RotationFallback> {
+    pub fn refused(
+        &mut self,
+        which: CredentialSet,
+        now: Instant,
+        policy: &TokenManagerPolicy,
+    ) -> Option<RotationFallback> {
         self.expire(now);
-        if which != Which::Current {
+        if which != CredentialSet::Current {
             return None;
         }
         let previous = self.previous.as_mut()?;
         if previous.fallback_until.is_some_and(|until| now < until) {
             return None;
         }
-        previous.fallback_until = Some(now.checked_add(policy.retry_rotated_after).unwrap_or(now));
+        previous.fallback_until = Some(now.checked_add(policy.retry_rotated_after()).unwrap_or(now));
         Some(RotationFallback {
             account: self.current.account().clone(),
             new_client_id: self.current.client_id().clone(),
@@ -402,7 +261,7 @@ pub(crate) mod tests {
         Duration::from_secs(s)
     }
 
-    fn rotated(kind: RotationKind, t: Instant, policy: &ManagerPolicy) -> Rotation {
+    fn rotated(kind: RotationKind, t: Instant, policy: &TokenManagerPolicy) -> Rotation {
         let mut rotation = Rotation::new(creds("acme", "old"));
         assert!(
             rotation.rotate(creds("acme", "new"), kind, t, policy).unwrap().len()
@@ -413,70 +272,70 @@ pub(crate) mod tests {
 
     #[test]
     fn policy_defaults_and_validation() {
-        let policy = ManagerPolicy::default();
-        assert_eq!(policy.provider_limit(), 10_000);
-        assert_eq!(policy.idle_after(), secs(1800));
-        assert_eq!(policy.grace_period(), secs(7 * 24 * 3600));
-        assert_eq!(policy.retry_rotated_delay(), secs(60));
-        assert!(ManagerPolicy::default().max_providers(0).is_err());
-        assert!(ManagerPolicy::default().idle_timeout(Duration::ZERO).is_err());
-        assert!(ManagerPolicy::default().retry_rotated_after(Duration::ZERO).is_err());
-        assert_eq!(ManagerPolicy::default().grace(Duration::ZERO).grace_period(), Duration::ZERO);
+        let policy = TokenManagerPolicy::default();
+        assert_eq!(policy.max_providers(), 10_000);
+        assert_eq!(policy.idle_timeout(), secs(1800));
+        assert_eq!(policy.grace(), secs(7 * 24 * 3600));
+        assert_eq!(policy.retry_rotated_after(), secs(60));
+        assert!(TokenManagerPolicy::default().with_max_providers(0).is_err());
+        assert!(TokenManagerPolicy::default().with_idle_timeout(Duration::ZERO).is_err());
+        assert!(TokenManagerPolicy::default().with_retry_rotated_after(Duration::ZERO).is_err());
+        assert_eq!(TokenManagerPolicy::default().with_grace(Duration::ZERO).grace(), Duration::ZERO);
     }
 
     #[test]
     fn first_credentials_have_no_fallback() {
         let t = Instant::now();
         let mut rotation = Rotation::new(creds("acme", "only"));
-        assert_eq!(rotation.active(t).which, Which::Current);
-        assert_eq!(rotation.refused(Which::Current, t, &ManagerPolicy::default()), None);
-        assert_eq!(rotation.active(t).credentials.client_id().as_str(), "only");
+        assert_eq!(rotation.active(t).1, CredentialSet::Current);
+        assert_eq!(rotation.refused(CredentialSet::Current, t, &TokenManagerPolicy::default()), None);
+        assert_eq!(rotation.active(t).0.client_id().as_str(), "only");
     }
 
     #[test]
     fn routine_rotation_switches_at_once_and_falls_back_when_refused() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default();
+        let policy = TokenManagerPolicy::default();
         let mut rotation = rotated(RotationKind::Routine, t, &policy);
         let active = rotation.active(t);
-        assert_eq!((active.which, active.credentials.client_id().as_str()), (Which::Current, "new"));
+        assert_eq!((active.1, active.0.client_id().as_str()), (CredentialSet::Current, "new"));
 
-        let report = rotation.refused(Which::Current, t + secs(10), &policy).unwrap();
+        let report = rotation.refused(CredentialSet::Current, t + secs(10), &policy).unwrap();
         assert_eq!(report.account().as_str(), "acme");
         assert_eq!(report.new_client_id().as_str(), "new");
         assert_eq!(report.old_client_id().as_str(), "old");
-        assert_eq!(report.grace_remaining(), policy.grace_period() - secs(10));
+        assert_eq!(report.grace_remaining(), policy.grace() - secs(10));
         let active = rotation.active(t + secs(11));
-        assert_eq!((active.which, active.credentials.client_id().as_str()), (Which::Previous, "old"));
+        assert_eq!((active.1, active.0.client_id().as_str()), (CredentialSet::Previous, "old"));
 
         // Reported once: a second refusal while the fallback is in force changes nothing.
-        assert_eq!(rotation.refused(Which::Current, t + secs(12), &policy), None);
+        assert_eq!(rotation.refused(CredentialSet::Current, t + secs(12), &policy), None);
         // The previous set refused too: nothing more to fall back to.
-        assert_eq!(rotation.refused(Which::Previous, t + secs(13), &policy), None);
+        assert_eq!(rotation.refused(CredentialSet::Previous, t + secs(13), &policy), None);
 
         // After retry_rotated_after, the new set is tried again; refused again, a new report.
-        assert_eq!(rotation.active(t + secs(70)).which, Which::Current);
-        assert!(rotation.refused(Which::Current, t + secs(70), &policy).is_some());
-        assert_eq!(rotation.active(t + secs(71)).which, Which::Previous);
+        assert_eq!(rotation.active(t + secs(70)).1, CredentialSet::Current);
+        assert!(rotation.refused(CredentialSet::Current, t + secs(70), &policy).is_some());
+        assert_eq!(rotation.active(t + secs(71)).1, CredentialSet::Previous);
     }
 
     #[test]
     fn after_the_grace_the_previous_set_is_dropped() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default().grace(secs(100)).retry_rotated_after(secs(60)).unwrap();
+        let policy = TokenManagerPolicy::default().with_grace(secs(100)).with_retry_rotated_after(secs(60)).unwrap();
         let mut rotation = rotated(RotationKind::Routine, t, &policy);
-        assert!(rotation.refused(Which::Current, t + secs(90), &policy).is_some());
-        assert_eq!(rotation.active(t + secs(99)).which, Which::Previous);
+        assert!(rotation.refused(CredentialSet::Current, t + secs(90), &policy).is_some());
+        assert_eq!(rotation.active(t + secs(99)).1, CredentialSet::Previous);
         // The fallback would last until 150 s, but the grace ends at 100 s.
-        assert_eq!(rotation.active(t + secs(100)).which, Which::Current);
+        assert_eq!(rotation.active(t + secs(100)).1, CredentialSet::Current);
         assert!(rotation.previous().is_none());
-        assert_eq!(rotation.refused(Which::Current, t + secs(101), &policy), None);
+        assert_eq!(rotation.refused(CredentialSet::Current, t + secs(101), &policy), None);
     }
 
     #[test]
     fn expire_returns_the_dropped_set() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default().grace(secs(5));
+        let policy = TokenManagerPolicy::default().with_grace(secs(5));
         let mut rotation = rotated(RotationKind::Routine, t, &policy);
         assert!(rotation.expire(t + secs(4)).is_none());
         assert_eq!(rotation.expire(t + secs(5)).unwrap().client_id().as_str(), "old");
@@ -486,26 +345,26 @@ pub(crate) mod tests {
     #[test]
     fn zero_grace_means_no_fallback() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default().grace(Duration::ZERO);
+        let policy = TokenManagerPolicy::default().with_grace(Duration::ZERO);
         let mut rotation = rotated(RotationKind::Routine, t, &policy);
-        assert_eq!(rotation.refused(Which::Current, t, &policy), None);
-        assert_eq!(rotation.active(t).which, Which::Current);
+        assert_eq!(rotation.refused(CredentialSet::Current, t, &policy), None);
+        assert_eq!(rotation.active(t).1, CredentialSet::Current);
     }
 
     #[test]
     fn compromised_rotation_keeps_nothing_old() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default();
+        let policy = TokenManagerPolicy::default();
         let mut rotation = rotated(RotationKind::Compromised, t, &policy);
         assert!(rotation.previous().is_none());
-        assert_eq!(rotation.refused(Which::Current, t, &policy), None);
-        assert_eq!(rotation.active(t).credentials.client_id().as_str(), "new");
+        assert_eq!(rotation.refused(CredentialSet::Current, t, &policy), None);
+        assert_eq!(rotation.active(t).0.client_id().as_str(), "new");
     }
 
     #[test]
     fn a_second_rotation_drops_the_oldest_set() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default();
+        let policy = TokenManagerPolicy::default();
         let mut rotation = rotated(RotationKind::Routine, t, &policy);
         let dropped = rotation.rotate(creds("acme", "newer"), RotationKind::Routine, t + secs(1), &policy).unwrap();
         assert_eq!(dropped.iter().map(|c| c.client_id().as_str()).collect::<Vec<_>>(), ["old"]);
@@ -521,8 +380,9 @@ pub(crate) mod tests {
     fn rotation_for_another_account_is_refused() {
         let t = Instant::now();
         let mut rotation = Rotation::new(creds("acme", "old"));
-        let err =
-            rotation.rotate(creds("other", "new"), RotationKind::Routine, t, &ManagerPolicy::default()).unwrap_err();
+        let err = rotation
+            .rotate(creds("other", "new"), RotationKind::Routine, t, &TokenManagerPolicy::default())
+            .unwrap_err();
         assert!(err.to_string().contains("`other`"), "{err}");
         assert_eq!(rotation.current().client_id().as_str(), "old");
     }
@@ -530,9 +390,9 @@ pub(crate) mod tests {
     #[test]
     fn reports_and_debug_hold_no_secret() {
         let t = Instant::now();
-        let policy = ManagerPolicy::default();
+        let policy = TokenManagerPolicy::default();
         let mut rotation = rotated(RotationKind::Routine, t, &policy);
-        let report = rotation.refused(Which::Current, t, &policy).unwrap();
+        let report = rotation.refused(CredentialSet::Current, t, &policy).unwrap();
         for text in [format!("{report:?}"), report.to_string(), format!("{rotation:?}")] {
             assert!(!text.contains("SECRET"), "{text}");
             assert!(!text.contains(&KEY[30..60]), "{text}");

@@ -9,12 +9,11 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::endpoints::EndpointUrl;
 use crate::error::excerpt;
-use crate::{
-    Account, Algorithm, ClientId, ClientSecret, Credentials, EndpointUrl, Endpoints, Error, KeyId, PrivateKey,
-};
+use crate::{Account, Algorithm, ClientId, ClientSecret, Credentials, Endpoints, Error, KeyId, PrivateKey};
 
-/// Which event the credentials came from.
+/// CredentialSet event the credentials came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// `app.installed`: the first credentials of an installation.
@@ -27,7 +26,7 @@ pub enum EventKind {
 /// One installation's credentials and endpoints, read from an AppConnect event.
 ///
 /// ```
-/// use td_oauth_core::{EventKind, InstallationCredentials};
+/// use td_oauth_core::partner::{EventKind, InstallationCredentials};
 ///
 /// # let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
 /// let event = format!(r#"{{
@@ -190,7 +189,7 @@ impl InstallationCredentials {
         })
     }
 
-    /// Which event these came from.
+    /// CredentialSet event these came from.
     pub fn kind(&self) -> EventKind {
         self.kind
     }

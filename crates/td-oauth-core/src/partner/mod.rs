@@ -1,0 +1,27 @@
+//! Partner apps on AppConnect: one set of credentials per installed account, rotated by AppConnect, and the
+//! token manager that keeps a provider per account over them. Every rule is a plain value with time passed
+//! in; the manager holds them behind one lock.
+//!
+//! - [`InstallationCredentials`]: an account's credentials from `app.installed` / `app.credentials_rotated`,
+//!   every field checked;
+//! - [`Rotation`]: one installation's current credentials and, during the grace after a routine rotation, the
+//!   previous ones, with the rule for falling back to them ([`RotationFallback`]) when the new ones are
+//!   refused;
+//! - [`TokenManagerPolicy`]: how many providers, how long an idle one lives, the rotation grace;
+//! - [`Installations`]: the bookkeeping over every installation (a client per credential set, the providers
+//!   by account, set and scopes, lazy sweeps, the fallback decision), generic over a transport's types;
+//! - [`TokenManager`]: all of that behind one mutex, over a transport's client (td-oauth-reqwest's
+//!   `TokenManager` is this type; td-oauth-ureq's wraps it with a blocking `token()`).
+
+mod events;
+mod idle;
+mod installations;
+mod manager;
+mod policy;
+mod rotation;
+
+pub use events::{EventKind, InstallationCredentials};
+pub use installations::{ActiveProvider, Fallback, Installations};
+pub use manager::TokenManager;
+pub use policy::TokenManagerPolicy;
+pub use rotation::{CredentialSet, Rotation, RotationFallback, RotationKind};
