@@ -139,11 +139,11 @@ impl fmt::Display for Region {
 }
 
 /// A URL that is safe to send credentials to: `https`, or `http` to a loopback host; no user info, no
-/// fragment. Holds both the parsed [`Url`] and the equivalent [`http::Uri`], so requests never re-parse.
+/// fragment, and one that [`http::Uri`] reads too. Holds the parsed [`Url`] only: a partner app keeps three
+/// per installation, and a second parsed copy would double that memory to save a parse per token request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointUrl {
     url: Url,
-    uri: http::Uri,
 }
 
 impl EndpointUrl {
@@ -202,8 +202,8 @@ impl EndpointUrl {
         if url.fragment().is_some() {
             return Err(refuse("it has a `#` fragment; remove it".into()));
         }
-        let uri = http::Uri::try_from(url.as_str()).map_err(|err| refuse(format!("not a valid HTTP URI ({err})")))?;
-        Ok(EndpointUrl { url, uri })
+        http::Uri::try_from(url.as_str()).map_err(|err| refuse(format!("not a valid HTTP URI ({err})")))?;
+        Ok(EndpointUrl { url })
     }
 
     /// The URL as text (normalised).
@@ -216,9 +216,10 @@ impl EndpointUrl {
         &self.url
     }
 
-    /// The URL as an [`http::Uri`], for building requests.
-    pub fn uri(&self) -> &http::Uri {
-        &self.uri
+    /// The URL as an [`http::Uri`], for building requests (parsed on each call).
+    #[allow(clippy::expect_used, reason = "construction checked that http::Uri reads this very text")]
+    pub fn uri(&self) -> http::Uri {
+        http::Uri::try_from(self.url.as_str()).expect("checked when the EndpointUrl was made")
     }
 
     /// Whether the host is this machine (127.0.0.0/8, `[::1]` or `localhost`).

@@ -287,7 +287,7 @@ impl TokenClient {
 
         let mut builder = Request::builder()
             .method(Method::POST)
-            .uri(self.token_url.uri().clone())
+            .uri(self.token_url.as_str())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"))
             .header(ACCEPT, HeaderValue::from_static("application/json"));
         if let Authentication::Basic { header, .. } = &self.auth {

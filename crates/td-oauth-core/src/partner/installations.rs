@@ -1,6 +1,6 @@
 //! The token managers' bookkeeping, once for both transports: every installation's credential sets (a
-//! [`Rotation`] each), a client per set made on first use, and the providers kept in an [`IdleMap`] under
-//! their [`ProviderKey`].
+//! [`Rotation`] each), a client per set made on first use, and the providers made over them, kept in
+//! least-recently-used order.
 //!
 //! Generic over the transport's client `C` and provider `P`, which it only stores and clones: the transport
 //! passes closures that build them, keeps an [`Installations`] behind its lock, and does the fetching, the
@@ -10,42 +10,37 @@
 //! serial of the set it was made over. That is what tells a provider of the new set from one of the old
 //! set when a rotation keeps the client id (a new key for the same client), and what lets a refusal that
 //! raced with a rotation be ignored.
+//!
+//! Layout, and what each operation costs (n installations, p providers kept):
+//! - installations by account in a hash map of boxed records, so the table's spare slots cost a pointer
+//!   each; the table shrinks when three quarters of it are empty;
+//! - each credential set lists its own providers by scopes (usually one), as handles into one [`Lru`] of
+//!   every provider; a provider's entry names its account and set, so evicting it finds its set directly;
+//! - a warm lookup ([`Installations::active`]): one hash lookup by the borrowed account, a scan of that
+//!   set's few providers, an O(1) move to the front of the LRU; nothing allocated, nothing cloned but the
+//!   provider handed out;
+//! - a new provider into a full map evicts the least recently used in O(1);
+//! - install, rotate, uninstall touch that installation's providers only;
+//! - a sweep pops the idle providers from the LRU's tail (O(evicted)) and checks the grace of the
+//!   installations in a rotation only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Instant;
 
-use super::idle::IdleMap;
+use super::lru::{Handle, Lru};
 use super::{CredentialSet, InstallationCredentials, Rotation, RotationFallback, RotationKind, TokenManagerPolicy};
-use crate::{Account, ClientId, Error, Scopes};
-
-/// What a token provider of a partner app is kept under: the installation's account, the client id of the
-/// credential set in use, and the scopes asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct ProviderKey {
-    account: Account,
-    client_id: ClientId,
-    scopes: Scopes,
-}
-
-impl ProviderKey {
-    /// The key for `account`'s provider of `scopes` over the credential set of `client_id`.
-    pub(crate) fn new(account: Account, client_id: ClientId, scopes: Scopes) -> Self {
-        ProviderKey { account, client_id, scopes }
-    }
-
-    /// The account.
-    pub(crate) fn account(&self) -> &Account {
-        &self.account
-    }
-}
+use crate::{Account, Error, Scopes};
 
 /// Every installation of a partner app and the providers made for them: the state behind a transport's
-/// `TokenManager`, with the rules of [`Rotation`] and [`TokenManagerPolicy`] applied (providers kept in a bounded map that evicts the least recently used and the idle).
+/// `TokenManager`, with the rules of [`Rotation`] and [`TokenManagerPolicy`] applied (at most
+/// [`max_providers`](TokenManagerPolicy::max_providers) providers kept, the least recently used and the idle
+/// evicted).
 ///
-/// `C` is the transport's client for one credential set (made once per set, then cloned into each of its
-/// providers); `P` is its token provider for one set and scope set. Methods that return `Option` return
-/// `None` when the account has no installation: the transport turns that into its own error.
+/// `C` is the transport's client for one credential set (made on the set's first use, then cloned into each
+/// of its providers, and dropped with its last provider); `P` is its token provider for one set and scope
+/// set. Methods that return `Option` return `None` when the account has no installation: the transport
+/// turns that into its own error.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -78,28 +73,35 @@ impl ProviderKey {
 /// ```
 pub struct Installations<C, P> {
     policy: TokenManagerPolicy,
-    installations: HashMap<Account, Installation<C>>,
-    providers: IdleMap<ProviderKey, Slot<P>>,
+    /// Boxed records: an empty slot of the table costs a pointer, not a record.
+    installations: HashMap<Account, Box<Installation<C>>>,
+    providers: Lru<Kept<P>>,
+    /// The accounts that keep a previous credential set: the only ones a sweep checks for an ended grace.
+    rotating: HashSet<Account>,
     last_sweep: Instant,
     next_serial: u64,
 }
 
-/// One account's credentials, and a client per credential set.
+/// One account's credentials, and a client and providers per credential set.
 struct Installation<C> {
     rotation: Rotation,
     current: Set<C>,
-    /// Present exactly while `rotation` keeps a previous set.
-    previous: Option<Set<C>>,
+    /// Present exactly while `rotation` keeps a previous set; boxed, as it is rare.
+    previous: Option<Box<Set<C>>>,
 }
 
-/// A credential set's serial and its client, made on first use.
+/// A credential set's serial, its client and its providers.
 struct Set<C> {
     serial: u64,
+    /// Made on the set's first use; dropped with its last provider.
     client: Option<C>,
+    /// The set's providers by scopes, as handles into the [`Lru`]; a scan, as there are one or two.
+    providers: Vec<(Scopes, Handle)>,
 }
 
-/// A provider and the serial of the credential set it fetches with.
-struct Slot<P> {
+/// A provider in the [`Lru`], with what finds its set again when it is evicted.
+struct Kept<P> {
+    account: Account,
     serial: u64,
     provider: P,
 }
@@ -139,7 +141,8 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     pub fn new(policy: TokenManagerPolicy, now: Instant) -> Self {
         Installations {
             installations: HashMap::new(),
-            providers: IdleMap::new(policy.max_providers()),
+            providers: Lru::new(),
+            rotating: HashSet::new(),
             policy,
             last_sweep: now,
             next_serial: 0,
@@ -157,14 +160,22 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         let account = credentials.account().clone();
         let serial = self.serial();
         let installation =
-            Installation { rotation: Rotation::new(credentials), current: Set::new(serial), previous: None };
-        let client_id = installation.rotation.current().client_id().clone();
-        let replaced = self.installations.insert(account.clone(), installation).is_some();
-        let providers_dropped = self.providers.retain(|key, _| key.account() != &account).len();
+            Box::new(Installation { rotation: Rotation::new(credentials), current: Set::new(serial), previous: None });
+        let client_id = installation.rotation.current().client_id().as_str().to_owned();
+        let replaced = self.installations.insert(account.clone(), installation);
+        self.rotating.remove(&account);
+        let was_installed = replaced.is_some();
+        let providers_dropped = replaced.map_or(0, |mut old| {
+            let mut dropped = drop_providers(&mut self.providers, &mut old.current);
+            if let Some(previous) = old.previous.as_deref_mut() {
+                dropped += drop_providers(&mut self.providers, previous);
+            }
+            dropped
+        });
         tracing::info!(
             account = account.as_str(),
             client_id = client_id.as_str(),
-            replaced,
+            replaced = was_installed,
             providers_dropped,
             "installation added"
         );
@@ -187,36 +198,45 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         if let Err(error) = installation.rotation.rotate(credentials, kind, now, &self.policy) {
             return Some(Err(error));
         }
-        let replaced = std::mem::replace(&mut installation.current, Set::new(serial));
-        installation.previous = match kind {
-            RotationKind::Routine if installation.rotation.previous().is_some() => Some(replaced),
-            RotationKind::Routine | RotationKind::Compromised => None,
+        let mut replaced = std::mem::replace(&mut installation.current, Set::new(serial));
+        let mut dropped = match installation.previous.take() {
+            Some(mut older) => drop_providers(&mut self.providers, &mut older),
+            None => 0,
         };
-        let (current, previous) = (installation.current.serial, installation.previous.as_ref().map(|set| set.serial));
-        let dropped = self
-            .providers
-            .retain(|key, slot| key.account() != &account || slot.serial == current || previous == Some(slot.serial));
+        if kind == RotationKind::Routine && installation.rotation.previous().is_some() {
+            installation.previous = Some(Box::new(replaced));
+            self.rotating.insert(account.clone());
+        } else {
+            dropped += drop_providers(&mut self.providers, &mut replaced);
+            self.rotating.remove(&account);
+        }
         tracing::info!(
             account = account.as_str(),
             client_id = installation.rotation.current().client_id().as_str(),
             ?kind,
-            providers_dropped = dropped.len(),
+            providers_dropped = dropped,
             "installation credentials rotated"
         );
-        Some(Ok(dropped.len()))
+        Some(Ok(dropped))
     }
 
     /// Forgets an installation (the app was uninstalled) and drops its providers. Returns whether it was
     /// known.
     pub fn uninstall(&mut self, account: &Account) -> bool {
-        let known = self.installations.remove(account).is_some();
-        self.providers.retain(|key, _| key.account() != account);
-        known
+        let Some(mut installation) = self.installations.remove(account) else { return false };
+        self.rotating.remove(account);
+        drop_providers(&mut self.providers, &mut installation.current);
+        if let Some(previous) = installation.previous.as_deref_mut() {
+            drop_providers(&mut self.providers, previous);
+        }
+        self.shrink();
+        true
     }
 
     /// The provider of the credential set active at `now` for `account` and `scopes`: the kept one, or a new
     /// one made with `make_provider` over the set's client (made with `make_client` on the set's first
-    /// use, then reused), kept from then on. Marks the provider used at `now`.
+    /// use, then reused), kept from then on. Marks the provider used at `now`. When the map is full, the
+    /// least recently used provider makes room.
     ///
     /// `None` when the account has no installation; `Some(Err(..))` when `make_client` fails (nothing is
     /// kept, and the next call tries again).
@@ -230,29 +250,39 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     ) -> Option<Result<ActiveProvider<P>, E>> {
         let installation = self.installations.get_mut(account)?;
         if installation.rotation.expire(now).is_some() {
-            installation.previous = None;
+            if let Some(mut previous) = installation.previous.take() {
+                drop_providers(&mut self.providers, &mut previous);
+            }
+            self.rotating.remove(account);
         }
-        let (credentials, which) = installation.rotation.active(now);
-        let set = match (which, installation.previous.as_mut()) {
-            (CredentialSet::Previous, Some(previous)) => previous,
-            _ => &mut installation.current,
-        };
+        let (_, which) = installation.rotation.active(now);
+        let set = installation.set(which);
         let serial = set.serial;
-        let key = ProviderKey::new(account.clone(), credentials.client_id().clone(), scopes.clone());
-        if let Some(slot) = self.providers.get(&key, now)
-            && slot.serial == serial
-        {
-            return Some(Ok(ActiveProvider { provider: slot.provider.clone(), which, serial }));
+        if let Some(kept) = set.provider(scopes).and_then(|handle| self.providers.touch(handle, now)) {
+            return Some(Ok(ActiveProvider { provider: kept.provider.clone(), which, serial }));
         }
+        // A new provider: make room first, as the least recently used may be this installation's.
+        if self.providers.len() >= self.policy.max_providers() {
+            self.evict_least_recent();
+        }
+        let Installation { rotation, current, previous } = &mut **self.installations.get_mut(account)?;
+        let (credentials, _) = rotation.active(now);
+        let set = match (which, previous.as_deref_mut()) {
+            (CredentialSet::Previous, Some(previous)) => previous,
+            _ => current,
+        };
         let client = match &set.client {
             Some(client) => client.clone(),
             None => match make_client(credentials) {
-                Ok(client) => set.client.insert(client).clone(),
+                Ok(client) => client,
                 Err(error) => return Some(Err(error)),
             },
         };
-        let provider = make_provider(client, scopes.clone());
-        self.providers.insert(key, Slot { serial, provider: provider.clone() }, now);
+        let provider = make_provider(client.clone(), scopes.clone());
+        let handle = self.providers.insert(Kept { account: account.clone(), serial, provider: provider.clone() }, now);
+        set.client = Some(client);
+        set.providers.retain(|(kept, _)| kept != scopes);
+        set.providers.push((scopes.clone(), handle));
         Some(Ok(ActiveProvider { provider, which, serial }))
     }
 
@@ -309,23 +339,27 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     /// Drops the providers idle for the policy's idle timeout at `now`, and the previous credential sets
     /// whose grace has ended with their providers; returns how many providers went.
     pub fn sweep(&mut self, now: Instant) -> usize {
-        let evicted = self.sweep_quietly(now);
+        self.last_sweep = now;
+        let mut evicted = 0;
+        while let Some((handle, kept)) = self.providers.pop_idle(now, self.policy.idle_timeout()) {
+            self.forget(handle, &kept);
+            evicted += 1;
+        }
+        let installations = &mut self.installations;
+        let providers = &mut self.providers;
+        self.rotating.retain(|account| {
+            let Some(installation) = installations.get_mut(account) else { return false };
+            if installation.rotation.expire(now).is_none() && installation.rotation.previous().is_some() {
+                return true;
+            }
+            if let Some(mut previous) = installation.previous.take() {
+                evicted += drop_providers(providers, &mut previous);
+            }
+            false
+        });
         if evicted > 0 {
             tracing::debug!(evicted, remaining = self.providers.len(), "idle token providers dropped");
-        }
-        evicted
-    }
-
-    fn sweep_quietly(&mut self, now: Instant) -> usize {
-        self.last_sweep = now;
-        let mut evicted = self.providers.evict_idle(now, self.policy.idle_timeout()).len();
-        for (account, installation) in &mut self.installations {
-            if installation.rotation.expire(now).is_some()
-                && let Some(previous) = installation.previous.take()
-            {
-                evicted +=
-                    self.providers.retain(|key, slot| key.account() != account || slot.serial != previous.serial).len();
-            }
+            self.shrink();
         }
         evicted
     }
@@ -353,11 +387,86 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         self.next_serial = self.next_serial.wrapping_add(1);
         self.next_serial
     }
+
+    /// Drops the least recently used provider to make room for a new one.
+    fn evict_least_recent(&mut self) {
+        if let Some((handle, kept)) = self.providers.pop_least_recent() {
+            tracing::debug!(
+                account = kept.account.as_str(),
+                "token provider limit reached; least recently used dropped"
+            );
+            self.forget(handle, &kept);
+        }
+    }
+
+    /// Removes an evicted provider from its set; the set's client goes with its last provider.
+    fn forget(&mut self, handle: Handle, kept: &Kept<P>) {
+        let Some(installation) = self.installations.get_mut(&kept.account) else { return };
+        let set = match installation.previous.as_deref_mut() {
+            Some(previous) if previous.serial == kept.serial => previous,
+            _ if installation.current.serial == kept.serial => &mut installation.current,
+            _ => return,
+        };
+        set.providers.retain(|(_, kept)| *kept != handle);
+        if set.providers.is_empty() {
+            set.client = None;
+        }
+    }
+
+    /// Gives memory back after mass uninstalls and evictions: the tables shrink once three quarters of them
+    /// are empty, so that this is O(1) amortized.
+    fn shrink(&mut self) {
+        shrink_map(&mut self.installations);
+        let mut moves = HashMap::new();
+        self.providers.compact(|old, new, _| {
+            moves.insert(old, new);
+        });
+        if !moves.is_empty() {
+            for installation in self.installations.values_mut() {
+                let previous = installation.previous.as_deref_mut();
+                for set in std::iter::once(&mut installation.current).chain(previous) {
+                    for (_, handle) in &mut set.providers {
+                        if let Some(new) = moves.get(handle) {
+                            *handle = *new;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<C> Installation<C> {
+    /// The set `which` names (the current one when there is no previous set).
+    fn set(&mut self, which: CredentialSet) -> &mut Set<C> {
+        match (which, self.previous.as_deref_mut()) {
+            (CredentialSet::Previous, Some(previous)) => previous,
+            _ => &mut self.current,
+        }
+    }
 }
 
 impl<C> Set<C> {
     fn new(serial: u64) -> Self {
-        Set { serial, client: None }
+        Set { serial, client: None, providers: Vec::new() }
+    }
+
+    /// The handle of the set's provider for `scopes`.
+    fn provider(&self, scopes: &Scopes) -> Option<Handle> {
+        self.providers.iter().find(|(kept, _)| kept == scopes).map(|(_, handle)| *handle)
+    }
+}
+
+/// Removes every provider of `set` from `providers`, and its client; returns how many went.
+fn drop_providers<C, P>(providers: &mut Lru<Kept<P>>, set: &mut Set<C>) -> usize {
+    set.client = None;
+    set.providers.drain(..).filter(|(_, handle)| providers.remove(*handle).is_some()).count()
+}
+
+/// Shrinks `map` to twice its length when three quarters of its capacity are unused.
+fn shrink_map<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len().saturating_mul(2));
     }
 }
 
@@ -561,9 +670,9 @@ mod tests {
         assert_eq!(m.state.provider_count(), 1);
         assert_eq!(m.state.sweep(t + secs(160)), 1);
         assert!(m.state.provider_count() == 0);
-        // Made again on the next use, over the same client.
+        // Made again on the next use, with a new client: a set's client went with its last provider.
         m.active("acme", "a", t + secs(161));
-        assert_eq!((m.state.provider_count(), m.clients_made), (1, 1));
+        assert_eq!((m.state.provider_count(), m.clients_made), (1, 2));
     }
 
     #[test]
@@ -615,5 +724,50 @@ mod tests {
         m.active("acme", "b", t + secs(4));
         assert_eq!((m.state.provider_count(), m.clients_made), (2, 1));
         assert!(format!("{:?}", m.state).contains("providers: 2"));
+    }
+
+    #[test]
+    fn mass_uninstalls_give_memory_back_and_the_rest_stay_warm() {
+        let t = Instant::now();
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
+        let names: Vec<String> = (0..1000).map(|i| format!("acct{i}")).collect();
+        for name in &names {
+            m.state.install(creds(name, "c"));
+            m.active(name, "a", t);
+        }
+        let kept: Vec<ActiveProvider<Provider>> =
+            names[990..].iter().map(|name| m.active(name, "a", t).unwrap()).collect();
+        for name in &names[..990] {
+            assert!(m.state.uninstall(&account(name)));
+        }
+        assert_eq!((m.state.installation_count(), m.state.provider_count()), (10, 10));
+        assert!(m.state.installations.capacity() < 100, "table of {}", m.state.installations.capacity());
+        assert!(m.state.providers.slab_capacity() < 100, "slab of {}", m.state.providers.slab_capacity());
+        // Their providers survived the compaction: the same ones, no client made again.
+        for (name, before) in names[990..].iter().zip(kept) {
+            assert_eq!(m.active(name, "a", t + secs(1)), Some(before));
+        }
+        assert_eq!(m.clients_made, 1000);
+    }
+
+    #[test]
+    fn a_full_map_evicts_across_installations_and_only_the_evicted_set_loses_its_client() {
+        let t = Instant::now();
+        let policy = TokenManagerPolicy::default().with_max_providers(3).unwrap();
+        let mut m = Manager::new(policy, t);
+        for name in ["a", "b", "c", "d"] {
+            m.state.install(creds(name, name));
+        }
+        m.active("a", "x", t);
+        m.active("b", "x", t + secs(1));
+        m.active("c", "x", t + secs(2));
+        m.active("a", "x", t + secs(3));
+        // "b" is the least recently used: it goes, with its client.
+        m.active("d", "x", t + secs(4));
+        assert_eq!((m.state.provider_count(), m.clients_made), (3, 4));
+        assert!(m.state.installations[&account("b")].current.client.is_none());
+        assert!(m.state.installations[&account("a")].current.client.is_some());
+        m.active("b", "x", t + secs(5));
+        assert_eq!(m.clients_made, 5, "b's client made again");
     }
 }

@@ -14,8 +14,8 @@
 //!   `TokenManager` is this type; td-oauth-ureq's wraps it with a blocking `token()`).
 
 mod events;
-mod idle;
 mod installations;
+mod lru;
 mod manager;
 mod policy;
 mod rotation;

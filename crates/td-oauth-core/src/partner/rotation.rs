@@ -131,7 +131,8 @@ impl Previous {
 #[derive(Debug, Clone)]
 pub struct Rotation {
     current: InstallationCredentials,
-    previous: Option<Previous>,
+    /// Boxed: present only during a rotation's grace, and as large as the current set.
+    previous: Option<Box<Previous>>,
 }
 
 impl Rotation {
@@ -177,11 +178,11 @@ impl Rotation {
             self.previous.take().map(|previous| previous.credentials).into_iter().collect();
         match kind {
             RotationKind::Routine => {
-                self.previous = Some(Previous {
+                self.previous = Some(Box::new(Previous {
                     credentials: replaced,
                     grace_until: now.checked_add(policy.grace()),
                     fallback_until: None,
-                });
+                }));
             }
             RotationKind::Compromised => dropped.push(replaced),
         }
