@@ -1,5 +1,6 @@
 //! Client authentication at the token endpoint: signed-JWT assertions (verified with
-//! `jsonwebtoken`, or aws-lc-rs for ES512, which jsonwebtoken 12 lacks; feature `aws-lc-rs`) and HTTP Basic.
+//! `jsonwebtoken` on its aws-lc-rs backend, or aws-lc-rs itself for ES512, which jsonwebtoken 12 lacks) and
+//! HTTP Basic.
 //! Independent of td-oauth-core's signing code on purpose, so it can catch its mistakes.
 
 use std::collections::HashMap;
@@ -198,16 +199,9 @@ fn verify_assertion(
 }
 
 /// ES512, which jsonwebtoken lacks, through aws-lc-rs.
-#[cfg(feature = "aws-lc-rs")]
 fn verify_es512(spki_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
     use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED, UnparsedPublicKey};
     UnparsedPublicKey::new(&ECDSA_P521_SHA512_FIXED, spki_der).verify(message, signature).is_ok()
-}
-
-/// Without aws-lc-rs no ES512 client can be registered, so nothing verifies.
-#[cfg(not(feature = "aws-lc-rs"))]
-fn verify_es512(_spki_der: &[u8], _message: &[u8], _signature: &[u8]) -> bool {
-    false
 }
 
 fn decode_json(part: &str) -> Option<Value> {

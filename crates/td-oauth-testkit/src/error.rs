@@ -19,10 +19,6 @@ pub enum Error {
     /// The crypto library failed to generate a key.
     #[error("could not generate a {0} key")]
     KeyGeneration(Algorithm),
-    /// RSA (PS256/384/512) key generation and P-521 (ES512) keys need aws-lc-rs, which this build of the
-    /// testkit leaves out.
-    #[error("{0} keys need td-oauth-testkit's `aws-lc-rs` feature (ring cannot generate RSA keys or use P-521)")]
-    FeatureRequired(Algorithm),
     /// A caller-supplied public key is not a valid SubjectPublicKeyInfo for the algorithm.
     #[error("invalid {algorithm} public key: {reason}")]
     InvalidPublicKey {

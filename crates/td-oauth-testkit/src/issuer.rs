@@ -20,9 +20,9 @@ pub(crate) struct Issuer {
 impl Issuer {
     pub(crate) fn generate() -> Result<Issuer, Error> {
         // Should workspace feature unification turn on both of jsonwebtoken's backends, it has
-        // no default and would panic on first use: pick the RustCrypto one, which we asked for.
+        // no default and would panic on first use: pick the aws-lc-rs one, which we asked for.
         if CryptoProvider::try_get_default().is_none() {
-            let _ = CryptoProvider::install_default(&jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER);
+            let _ = CryptoProvider::install_default(&jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER);
         }
         let key = keys::generate(keys::Algorithm::Es256)?;
         let public_key_pem = keys::pem("PUBLIC KEY", &key.spki_der);

@@ -65,7 +65,6 @@ impl Algorithm {
 
     /// The aws-lc-rs verification algorithm, used to check a caller-supplied public key and
     /// to verify ES512 signatures.
-    #[cfg(feature = "aws-lc-rs")]
     pub(crate) fn verification(self) -> &'static dyn aws_lc_rs::signature::VerificationAlgorithm {
         use aws_lc_rs::signature;
         match self {
@@ -113,7 +112,6 @@ pub(crate) fn generate(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
 }
 
 /// RSA and P-521 keys, which ring cannot generate.
-#[cfg(feature = "aws-lc-rs")]
 fn generate_with_aws_lc(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
     use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
     use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
@@ -130,14 +128,8 @@ fn generate_with_aws_lc(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
     Ok(GeneratedKey { pkcs8_der: pkcs8.as_ref().to_vec(), spki_der: spki.as_ref().to_vec() })
 }
 
-#[cfg(not(feature = "aws-lc-rs"))]
-fn generate_with_aws_lc(algorithm: Algorithm) -> Result<GeneratedKey, Error> {
-    Err(Error::FeatureRequired(algorithm))
-}
-
 /// Reads a caller-supplied public key: SPKI as PEM (`-----BEGIN PUBLIC KEY-----`) or DER, and
-/// checks with aws-lc-rs (when built with it) that it is a valid key for `algorithm`; without aws-lc-rs,
-/// jsonwebtoken checks it at registration and ES512 keys are refused. Returns the SPKI DER.
+/// checks with aws-lc-rs that it is a valid key for `algorithm`. Returns the SPKI DER.
 pub(crate) fn parse_public_key(algorithm: Algorithm, key: &[u8]) -> Result<Vec<u8>, Error> {
     let invalid = |reason: &str| Error::InvalidPublicKey { algorithm, reason: reason.to_owned() };
     let der = match std::str::from_utf8(key) {
@@ -154,13 +146,8 @@ pub(crate) fn parse_public_key(algorithm: Algorithm, key: &[u8]) -> Result<Vec<u
         }
         _ => key.to_vec(),
     };
-    #[cfg(feature = "aws-lc-rs")]
     aws_lc_rs::signature::ParsedPublicKey::new(algorithm.verification(), &der)
         .map_err(|e| invalid(&format!("aws-lc-rs rejected it ({e})")))?;
-    #[cfg(not(feature = "aws-lc-rs"))]
-    if algorithm == Algorithm::Es512 {
-        return Err(Error::FeatureRequired(algorithm));
-    }
     Ok(der)
 }
 
@@ -237,16 +224,6 @@ mod tests {
         // PKCS#8 of a P-384 key: the secp384r1 OID (1.3.132.0.34) inside, the public point in the SPKI.
         assert!(key.pkcs8_der.windows(5).any(|w| w == [0x2b, 0x81, 0x04, 0x00, 0x22]));
         assert_eq!(key.spki_der.len(), 120);
-    }
-
-    #[cfg(not(feature = "aws-lc-rs"))]
-    #[test]
-    fn rsa_and_p521_name_the_feature_they_need() {
-        for algorithm in [Algorithm::Es512, Algorithm::Ps256, Algorithm::Ps512] {
-            let err = generate(algorithm).err().unwrap();
-            assert!(matches!(err, Error::FeatureRequired(alg) if alg == algorithm), "{err:?}");
-            assert!(err.to_string().contains("`aws-lc-rs` feature"), "{err}");
-        }
     }
 
     #[test]

@@ -28,10 +28,8 @@
 //! `jsonwebtoken` and aws-lc-rs, independently of `td-oauth-core`, and it must never become a
 //! dependency of the library crates.
 //!
-//! Feature `aws-lc-rs` (default): RSA keys (PS256/384/512) and P-521 keys (ES512), which ring can
-//! neither generate nor use. Without it the server still generates and verifies ES256 and ES384
-//! keys (with ring, through rcgen and jsonwebtoken), and refuses the others with
-//! [`Error::FeatureRequired`], so a build that only needs those leaves the C library out.
+//! aws-lc-rs (a C library) is always built: it is jsonwebtoken's backend here, and generates the RSA
+//! (PS256/384/512) and P-521 (ES512) keys that ring can neither generate nor use.
 //!
 //! ```
 //! use td_oauth_testkit::{Algorithm, TestServer};

@@ -104,15 +104,22 @@ pub(super) fn rows(r: &Results) -> Vec<Row> {
     let mut rows = Vec::new();
 
     // 1. Assertions.
-    for (alg, group) in [("ES256", "es256"), ("PS256", "ps256")] {
+    // The peer is jsonwebtoken on its aws_lc_rs backend, the one a speed-minded user picks.
+    for (alg, group, peer_goal) in [("ES256", "es256", 0.9), ("PS256", "ps256", 1.0)] {
         let assertion = r.median(&[&format!("{group}/assertion")]);
         rows.push(
-            Row::new("1", format!("{alg} assertion ÷ bare ring signature"), assertion, Ns, RatioAtMost(1.15))
+            Row::new("1", format!("{alg} assertion ÷ bare ring signature"), assertion, Ns, RatioAtMost(1.05))
                 .against("ring", r.median(&[&format!("{group}/ring_sign")])),
         );
         rows.push(
-            Row::new("1", format!("{alg} assertion ÷ jsonwebtoken::encode"), assertion, Ns, RatioAtMost(0.7))
-                .against("jsonwebtoken", r.median(&[&format!("{group}/jsonwebtoken_encode")])),
+            Row::new(
+                "1",
+                format!("{alg} assertion ÷ jsonwebtoken::encode (aws_lc_rs backend)"),
+                assertion,
+                Ns,
+                RatioAtMost(peer_goal),
+            )
+            .against("jsonwebtoken", r.median(&[&format!("{group}/jsonwebtoken_encode")])),
         );
     }
 

@@ -52,7 +52,6 @@ pub fn rand_u128() -> u128 {
 /// Signs `claims` with `creds`' private key, header `alg` = its algorithm and `kid` = `kid`.
 pub fn sign_with_kid(creds: &ClientCredentials, kid: &str, claims: &Value) -> String {
     match creds.algorithm {
-        #[cfg(feature = "aws-lc-rs")]
         Algorithm::Es512 => {
             use aws_lc_rs::rand::SystemRandom;
             use aws_lc_rs::signature::{ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair};
