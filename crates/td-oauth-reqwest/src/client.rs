@@ -136,6 +136,10 @@ impl Transport for Client {
         TokenProvider::client_credentials(self, scopes)
     }
 
+    fn fresh_token(provider: &TokenProvider) -> Option<Arc<TokenResponse>> {
+        provider.fresh()
+    }
+
     async fn token(provider: &TokenProvider) -> Result<Arc<TokenResponse>, Error> {
         provider.token().await
     }

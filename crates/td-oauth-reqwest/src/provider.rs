@@ -102,6 +102,12 @@ impl TokenProvider {
         Ok(f(&token))
     }
 
+    /// The snapshot's token when it is fresh now.
+    pub(crate) fn fresh(&self) -> Option<Arc<TokenResponse>> {
+        let inner = &self.handle.0;
+        inner.snapshot.load().as_ref()?.fresh_at(inner.client.config().clock().now()).cloned()
+    }
+
     /// The cached token if it can be handed out without waiting, else `None` (then call
     /// [`token`](Self::token)). Synchronous, for code that cannot `.await`. Starts a background refresh
     /// when one is due, if called inside a tokio runtime.

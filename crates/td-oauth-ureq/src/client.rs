@@ -146,6 +146,10 @@ impl Transport for Client {
         TokenProvider::client_credentials(self, scopes)
     }
 
+    fn fresh_token(provider: &TokenProvider) -> Option<Arc<TokenResponse>> {
+        provider.fresh()
+    }
+
     fn token(provider: &TokenProvider) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
         ready(provider.token())
     }

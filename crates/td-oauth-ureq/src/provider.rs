@@ -98,6 +98,12 @@ impl TokenProvider {
         self.token_slow()
     }
 
+    /// The snapshot's token when it is fresh now.
+    pub(crate) fn fresh(&self) -> Option<Arc<TokenResponse>> {
+        let shared = &self.handle.0;
+        shared.snapshot.load().as_ref()?.fresh_at(shared.client.config().clock().now()).cloned()
+    }
+
     /// Calls `f` with a usable token and returns what it returns. Warm, the token is lent straight from the
     /// snapshot: no lock, no allocation, not even a reference-count update, so many threads scale.
     pub fn with_token<R>(&self, f: impl FnOnce(&TokenResponse) -> R) -> Result<R, Error> {

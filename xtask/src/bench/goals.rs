@@ -384,8 +384,8 @@ pub(super) fn rows(r: &Results) -> Vec<Row> {
     rows.push(
         Row::new(
             "9",
-            "manager at 10,000 installations: warm `token()` through every installation ÷ the provider's warm hit",
-            r.custom(manager, &["warm_cycling_ns"]),
+            "manager at 10,000 installations: warm `token()` of one installation ÷ the provider's warm hit",
+            r.custom(manager, &["warm_one_ns"]),
             Ns,
             RatioAtMost(3.0),
         )
@@ -394,8 +394,20 @@ pub(super) fn rows(r: &Results) -> Vec<Row> {
     rows.push(
         Row::new(
             "9",
-            "manager at 10,000 installations: warm `token()` of one installation ÷ the provider's warm hit (context)",
-            r.custom(manager, &["warm_one_ns"]),
+            "manager at 10,000 installations: warm `token()` through every installation in turn ÷ the same 10,000 \
+             providers held and asked in turn (context: both touch memory no longer in cache)",
+            r.custom(manager, &["warm_cycling_ns"]),
+            Ns,
+            Context,
+        )
+        .against("held providers", r.custom(manager, &["providers_cycling_ns"])),
+    );
+    rows.push(
+        Row::new(
+            "9",
+            "manager at 10,000 installations: warm `token()` through every installation in turn ÷ the provider's \
+             warm hit (context: the memory a call touches is no longer in cache)",
+            r.custom(manager, &["warm_cycling_ns"]),
             Ns,
             Context,
         )

@@ -52,9 +52,10 @@ What each row measures:
    `EcdsaKeyPair::from_pkcs8` / `RsaKeyPair::from_pkcs8` of the same bytes; for context, `PrivateKey::parse`
    of Talkdesk's one-line Base64 form of the ES256 key, Base64 decoding included.
 9. **Partner-app manager** at 10,000 installations, each its own ES256 client (events parsed and installed,
-   a token each over loopback): a warm `TokenManager::token()` cycling through every installation ÷ the
-   provider's own warm hit, in the same run, and its heap allocations per call; for context, one
-   installation asked again and again. Heap bytes per installation held after install (the event parsed
+   a token each over loopback): a warm `TokenManager::token()` of one installation asked again and again ÷
+   the provider's own warm hit; one cycling through every installation ÷ the same 10,000 providers held by
+   the caller and asked in the same order (each call then touches memory no longer in cache, in both); its
+   heap allocations per call; for context, the cycling manager ÷ the provider's warm hit. Heap bytes per installation held after install (the event parsed
    and installed, no token yet) and, for context, with its provider and token. A new provider (no fetch)
    into a full map of 10,000, which evicts the least recently used, ÷ one into a map with room.
 ";

@@ -121,6 +121,9 @@ impl<T: Transport> TokenManager<T> {
     /// `invalid_client` and a routine rotation's previous ones are within their grace, the previous ones are
     /// used and the fallback reported.
     pub async fn token(&self, account: &Account, scopes: &Scopes) -> Result<Arc<TokenResponse>, Error> {
+        if let Some(token) = self.fresh(account, scopes) {
+            return Ok(token);
+        }
         let active = self.active(account, scopes)?;
         let error = match T::token(&active.provider).await {
             Ok(token) => return Ok(token),
@@ -164,6 +167,15 @@ impl<T: Transport> TokenManager<T> {
     fn lock(&self) -> MutexGuard<'_, Installations<T, T::Provider>> {
         // No code holding the lock panics on caller or server input; recover the state if a bug did.
         self.inner.installations.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The warm path: the kept provider's token when it is fresh, read under the lock without cloning the
+    /// provider.
+    fn fresh(&self, account: &Account, scopes: &Scopes) -> Option<Arc<TokenResponse>> {
+        let now = self.inner.config.clock().now();
+        let mut installations = self.lock();
+        installations.maybe_sweep(now);
+        installations.kept(account, scopes, now).and_then(T::fresh_token)
     }
 
     /// The active set's provider for `scopes`, under the lock, after a lazy sweep.

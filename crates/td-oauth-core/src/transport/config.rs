@@ -43,6 +43,10 @@ pub trait Transport: Sized + Clone + Send + Sync + 'static {
     /// A client-credentials provider of `scopes` over this client.
     fn provider(self, scopes: crate::Scopes) -> Self::Provider;
 
+    /// `provider`'s cached token when it is fresh now (no refresh due), read from its snapshot alone: no
+    /// lock, no waiting. The manager asks this under its own lock, so that a warm hit clones no provider.
+    fn fresh_token(provider: &Self::Provider) -> Option<Arc<crate::TokenResponse>>;
+
     /// A token from `provider` (awaited by an async transport; ready at once from a blocking one).
     fn token(
         provider: &Self::Provider,
@@ -341,6 +345,10 @@ pub(super) mod tests {
         }
 
         fn provider(self, _: crate::Scopes) {}
+
+        fn fresh_token(_: &()) -> Option<Arc<crate::TokenResponse>> {
+            None
+        }
 
         async fn token(_: &()) -> Result<Arc<crate::TokenResponse>, Error> {
             Err(Error::Config { reason: "a test transport".into() })
