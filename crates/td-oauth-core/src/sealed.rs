@@ -153,17 +153,7 @@ pub fn seal(
     wall: SystemTime,
     random: &dyn RandomSource,
 ) -> Result<Vec<u8>, Error> {
-    let wall_ms = unix_ms(wall)?;
-    let remaining = token.expires_at().saturating_duration_since(now);
-    let age = now.saturating_duration_since(token.received_at());
-    let plain = Plain {
-        access_token: token.access_token().secret().into(),
-        token_type: "Bearer".into(),
-        scope: token.scope().map(str::to_owned),
-        sid: token.session_id().map(str::to_owned),
-        expires_at: wall_ms.saturating_add(millis(remaining)),
-        issued_at: wall_ms.saturating_sub(millis(age)),
-    };
+    let plain = Plain::of(token, now, wall)?;
     let mut nonce = [0u8; NONCE_LEN];
     random.fill(&mut nonce)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + 256);
@@ -176,7 +166,7 @@ pub fn seal(
     Ok(out)
 }
 
-/// A token opened from a shared cache.
+/// A token opened from a shared cache (or read back with [`decode_unsealed`]).
 #[derive(Debug, Clone)]
 pub struct SealedToken {
     token: TokenResponse,
@@ -230,20 +220,55 @@ pub fn open(
     let mut buffer = Zeroizing::new(sealed.to_vec());
     let json = backend::open_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut buffer)
         .ok_or(refuse(SealedProblem::NotAuthentic))?;
-    let plain: Plain<'_> = serde_json::from_slice(json).map_err(|_| refuse(SealedProblem::Malformed))?;
-    if plain.access_token.is_empty() || !plain.token_type.eq_ignore_ascii_case("bearer") {
-        return Err(refuse(SealedProblem::Malformed));
+    Plain::read(json, now, wall)
+}
+
+/// `token` as the JSON that [`seal`] encrypts, unencrypted: the access token, scope, session id and the
+/// wall-clock issue and expiry times, for a store that protects it by other means (a file only its owner can
+/// read). The bytes are wiped on drop. `now` and `wall` are the same moment on both clocks.
+pub fn encode_unsealed(token: &TokenResponse, now: Instant, wall: SystemTime) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let plain = Plain::of(token, now, wall)?;
+    Ok(Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| Error::Crypto("the token could not be encoded"))?))
+}
+
+/// Reads back what [`encode_unsealed`] wrote, with the same checks as [`open`]: an expired token or bytes that
+/// are not such a token are refused.
+pub fn decode_unsealed(bytes: &[u8], now: Instant, wall: SystemTime) -> Result<SealedToken, Error> {
+    Plain::read(bytes, now, wall)
+}
+
+impl Plain<'_> {
+    fn of(token: &TokenResponse, now: Instant, wall: SystemTime) -> Result<Plain<'_>, Error> {
+        let wall_ms = unix_ms(wall)?;
+        let remaining = token.expires_at().saturating_duration_since(now);
+        let age = now.saturating_duration_since(token.received_at());
+        Ok(Plain {
+            access_token: token.access_token().secret().into(),
+            token_type: "Bearer".into(),
+            scope: token.scope().map(str::to_owned),
+            sid: token.session_id().map(str::to_owned),
+            expires_at: wall_ms.saturating_add(millis(remaining)),
+            issued_at: wall_ms.saturating_sub(millis(age)),
+        })
     }
-    let wall_ms = unix_ms(wall)?;
-    if plain.expires_at <= wall_ms {
-        return Err(refuse(SealedProblem::Expired));
+
+    fn read(json: &[u8], now: Instant, wall: SystemTime) -> Result<SealedToken, Error> {
+        let refuse = |problem| Error::Sealed { problem };
+        let plain: Plain<'_> = serde_json::from_slice(json).map_err(|_| refuse(SealedProblem::Malformed))?;
+        if plain.access_token.is_empty() || !plain.token_type.eq_ignore_ascii_case("bearer") {
+            return Err(refuse(SealedProblem::Malformed));
+        }
+        let wall_ms = unix_ms(wall)?;
+        if plain.expires_at <= wall_ms {
+            return Err(refuse(SealedProblem::Expired));
+        }
+        let remaining = Duration::from_millis(plain.expires_at - wall_ms);
+        let lifetime = Duration::from_millis(plain.expires_at.saturating_sub(plain.issued_at));
+        let access_token = AccessToken::new(plain.access_token.into_owned());
+        let token = TokenResponse::from_cache(access_token, remaining, now, plain.scope, plain.sid)
+            .ok_or(refuse(SealedProblem::Malformed))?;
+        Ok(SealedToken { token, lifetime })
     }
-    let remaining = Duration::from_millis(plain.expires_at - wall_ms);
-    let lifetime = Duration::from_millis(plain.expires_at.saturating_sub(plain.issued_at));
-    let access_token = AccessToken::new(plain.access_token.into_owned());
-    let token = TokenResponse::from_cache(access_token, remaining, now, plain.scope, plain.sid)
-        .ok_or(refuse(SealedProblem::Malformed))?;
-    Ok(SealedToken { token, lifetime })
 }
 
 fn unix_ms(wall: SystemTime) -> Result<u64, Error> {
@@ -276,6 +301,28 @@ mod tests {
             r#"{{"access_token":"secret-access-token","token_type":"Bearer","expires_in":{expires_in},"scope":"users:read","refresh_token":"secret-refresh","sid":"s1"}}"#
         );
         TokenResponse::from_http(&http::Response::builder().status(200).body(body).unwrap(), now).unwrap()
+    }
+
+    #[test]
+    fn unsealed_round_trip_keeps_the_times_and_drops_the_refresh_token() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let bytes = encode_unsealed(&token(now, 600), now, wall).unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.contains("secret-access-token") && !text.contains("secret-refresh"), "{text}");
+        let later = now + Duration::from_secs(100);
+        let read = decode_unsealed(&bytes, later, wall + Duration::from_secs(100)).unwrap();
+        assert_eq!(read.token().access_token().secret(), "secret-access-token");
+        assert_eq!(read.token().expires_in(), Duration::from_secs(500));
+        assert_eq!(read.lifetime(), Duration::from_secs(600));
+        assert!(!read.remaining_below_percent(20));
+        let late = decode_unsealed(&bytes, later, wall + Duration::from_secs(500)).unwrap();
+        assert!(late.remaining_below_percent(20));
+        let expired = decode_unsealed(&bytes, later, wall + Duration::from_secs(600));
+        assert!(matches!(expired, Err(Error::Sealed { problem: SealedProblem::Expired })));
+        assert!(matches!(
+            decode_unsealed(b"{}", now, wall),
+            Err(Error::Sealed { problem: SealedProblem::Malformed })
+        ));
     }
 
     #[test]
