@@ -47,6 +47,7 @@ pub(crate) enum Command {
   curl -H \"Authorization: Bearer $(td-oauth token --scope users:read)\" https://api.talkdeskapp.com/users
   td-oauth token --json | jq .expires_in
   td-oauth token --dry-run
+  for i in $(seq 100); do td-oauth token --cache local; done   # one token request
   TD_OAUTH_CACHE_KEY=$(cat cache.key) td-oauth token --cache redis://cache.internal:6379/0")]
     Token {
         #[command(flatten)]
@@ -61,10 +62,12 @@ pub(crate) enum Command {
         /// decoded, its signature and any client secret redacted, so that the output is no credential.
         #[arg(long)]
         dry_run: bool,
-        /// Share the token through Redis with every machine that uses the same cache: one token request per
-        /// token lifetime for the whole fleet. Tokens are stored encrypted under TD_OAUTH_CACHE_KEY (32 random
-        /// bytes, Base64), which is required. If Redis is down, the token is fetched directly.
-        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "redis://HOST:PORT/N")]
+        /// Keep the token between runs: one token request per token lifetime. `local` keeps it on this
+        /// machine in a file only you can read, in your cache directory (~/.cache/td-oauth/tokens, or under
+        /// XDG_CACHE_HOME); a path or file:///PATH names another directory. redis://HOST:PORT/N shares it
+        /// with every machine that uses the same Redis, encrypted under TD_OAUTH_CACHE_KEY (32 random bytes,
+        /// Base64), which is then required. If the cache cannot be used, the token is fetched directly.
+        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis://HOST:PORT/N")]
         cache: Option<String>,
     },
 

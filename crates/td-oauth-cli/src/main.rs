@@ -18,12 +18,14 @@ mod connection;
 mod demo;
 mod dry_run;
 mod error;
+mod file_cache;
 mod fleet;
 mod inspect;
 mod output;
 mod secrets;
 #[cfg(feature = "local-server")]
 mod serve;
+mod store;
 mod token;
 
 use std::process::ExitCode;
