@@ -69,6 +69,46 @@ pub(crate) enum Command {
         /// Base64), which is then required. If the cache cannot be used, the token is fetched directly.
         #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis://HOST:PORT/N")]
         cache: Option<String>,
+        /// A token for the user who ran `td-oauth login` with this client (refresh-token grant) instead of
+        /// the client's own (client credentials). The kept refresh token is replaced by the one the server
+        /// rotates to. Not with --cache.
+        #[arg(long, conflicts_with = "cache")]
+        user: bool,
+    },
+
+    /// Log in as a user through the browser (authorization code with PKCE, loopback redirect) and keep the
+    /// refresh token for `token --user`.
+    #[command(after_help = "Examples:
+  td-oauth login --account acme --client-id ID --client-secret-file secret.txt --scope \"openid offline_access\"
+  td-oauth token --user --account acme --client-id ID --client-secret-file secret.txt
+  td-oauth logout --account acme --client-id ID
+
+The browser comes back to http://127.0.0.1:PORT/callback (any port; register that redirect URI for the
+client). The browser is $BROWSER if set (`%s` stands for the URL), else xdg-open (open on macOS); the URL
+is printed too, for a browser elsewhere on this machine. The refresh token is kept in a file only you can
+read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account and client.")]
+    Login {
+        #[command(flatten)]
+        connection: Connection,
+        /// Scopes to ask the user for, space-separated (a refresh token may need offline_access).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
+        /// The authorize endpoint, instead of the one derived from --account or --token-url.
+        #[arg(long, value_name = "URL")]
+        authorize_url: Option<String>,
+        /// Print the URL only; open no browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, value_name = "SECS", default_value_t = 300,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
+        wait: u64,
+    },
+
+    /// Remove the login `td-oauth login` kept for this account and client.
+    Logout {
+        #[command(flatten)]
+        connection: Connection,
     },
 
     /// Print one freshly signed client assertion (a JWT valid for a few minutes).
