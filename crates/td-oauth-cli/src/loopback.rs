@@ -89,12 +89,12 @@ fn handle(mut stream: TcpStream, pending: &PendingAuthorization) -> Option<Resul
         }
         Err(_) => return None,
     };
-    let path = target.split_once('?').map_or(target.as_str(), |(path, _)| path);
+    let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
     if path != CALLBACK_PATH {
         respond(&mut stream, "404 Not Found", "td-oauth is waiting for your browser to sign in.");
         return None;
     }
-    match pending.finish(&target) {
+    match pending.finish(query) {
         Ok(grant) => Some(Ok((grant, Browser(stream)))),
         Err(RedirectError::StateMismatch) => {
             respond(
