@@ -45,7 +45,11 @@ pub(crate) fn login(connection: &Connection, options: &Options<'_>) -> Result<()
     } else {
         report(format_args!("open this URL in a browser on this machine to log in:\n\n  {url}\n"));
     }
-    report(format_args!("waiting up to {} s for the browser to come back to {}", options.wait.as_secs(), loopback.redirect_uri()));
+    report(format_args!(
+        "waiting up to {} s for the browser to come back to {}",
+        options.wait.as_secs(),
+        loopback.redirect_uri()
+    ));
 
     let (grant, browser) = loopback.wait(&pending, options.wait)?;
     let token = match client.fetch(&grant) {

@@ -55,9 +55,9 @@ impl LoginStore {
     /// Creates the directory and takes the lock that every reader and writer of the login holds.
     pub(crate) fn lock(&self) -> Result<(PrivateDir, FileLock), CliError> {
         let dir = PrivateDir::create(self.dir.path().to_path_buf())?;
-        let lock = dir.lock(&format!("{}.lock", self.name)).map_err(|err| {
-            CliError::Failed(format!("cannot lock the {WHAT} {}: {err}", self.path().display()))
-        })?;
+        let lock = dir
+            .lock(&format!("{}.lock", self.name))
+            .map_err(|err| CliError::Failed(format!("cannot lock the {WHAT} {}: {err}", self.path().display())))?;
         Ok((dir, lock))
     }
 
@@ -117,7 +117,11 @@ impl LoginStore {
 
 /// `token --user`: an access token for the logged-in user, from the kept refresh token, which is replaced
 /// by the one the server rotates to. `--dry-run` shows the refresh request instead, its token redacted.
-pub(crate) fn user_token(connection: &Connection, scopes: Scopes, dry_run: bool) -> Result<Option<TokenResponse>, CliError> {
+pub(crate) fn user_token(
+    connection: &Connection,
+    scopes: Scopes,
+    dry_run: bool,
+) -> Result<Option<TokenResponse>, CliError> {
     let login = LoginStore::for_connection(connection)?;
     if dry_run {
         let grant = Grant::refresh_token(login.load()?.0, scopes);

@@ -39,10 +39,8 @@ impl Loopback {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
             .map_err(|err| CliError::Failed(format!("cannot listen on 127.0.0.1 for the browser's redirect: {err}")))?;
-        let port = listener
-            .local_addr()
-            .map_err(|err| CliError::Failed(format!("cannot listen on 127.0.0.1: {err}")))?
-            .port();
+        let port =
+            listener.local_addr().map_err(|err| CliError::Failed(format!("cannot listen on 127.0.0.1: {err}")))?.port();
         Ok(Loopback { listener, redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}") })
     }
 
@@ -139,7 +137,11 @@ fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<String>> {
 impl Browser {
     /// Tells the browser the login worked.
     pub(crate) fn succeeded(mut self) {
-        respond(&mut self.0, "200 OK", "You are logged in to td-oauth. You can close this tab and go back to the terminal.");
+        respond(
+            &mut self.0,
+            "200 OK",
+            "You are logged in to td-oauth. You can close this tab and go back to the terminal.",
+        );
     }
 
     /// Tells the browser the login failed, without saying why (the terminal does).

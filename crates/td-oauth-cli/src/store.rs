@@ -48,9 +48,9 @@ impl PrivateDir {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&path).map_err(|err| {
-            CliError::Input(format!("cannot create the directory {}: {err}", path.display()))
-        })?;
+        builder
+            .create(&path)
+            .map_err(|err| CliError::Input(format!("cannot create the directory {}: {err}", path.display())))?;
         Ok(PrivateDir { path })
     }
 

@@ -53,8 +53,9 @@ fn a_hundred_runs_send_one_token_request_and_the_file_is_private() {
 
     let mut first = None;
     for _ in 0..100 {
-        let output =
-            run(connected("token", &server, &client, &key_file).args(["--cache", "local"]).env("XDG_CACHE_HOME", &cache_home));
+        let output = run(connected("token", &server, &client, &key_file)
+            .args(["--cache", "local"])
+            .env("XDG_CACHE_HOME", &cache_home));
         assert_exit(&output, 0);
         assert!(stderr(&output).is_empty(), "{}", stderr(&output));
         let token = stdout(&output);

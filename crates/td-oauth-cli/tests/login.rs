@@ -166,7 +166,9 @@ fn login_keeps_a_private_rotating_refresh_token_and_logout_removes_it() {
     let before = server.count_path(TOKEN_PATH);
     let output = run(command("token").args(["--user", "--dry-run"]));
     assert_exit(&output, 0);
-    assert!(stdout(&output).contains("grant_type=refresh_token") && stdout(&output).contains("refresh_token=<redacted>"));
+    assert!(
+        stdout(&output).contains("grant_type=refresh_token") && stdout(&output).contains("refresh_token=<redacted>")
+    );
     assert!(!stdout(&output).contains(&stored_refresh_token(&files[0])));
     assert_eq!(server.count_path(TOKEN_PATH), before);
 
@@ -284,7 +286,8 @@ fn login_through_a_real_headless_chromium() {
     let files = login_files(&config_home);
     assert_eq!(files.len(), 1);
 
-    let output = run(connected("token", &server, &client, &key_file).arg("--user").env("XDG_CONFIG_HOME", &config_home));
+    let output =
+        run(connected("token", &server, &client, &key_file).arg("--user").env("XDG_CONFIG_HOME", &config_home));
     assert_exit(&output, 0);
     assert!(stdout(&output).starts_with("eyJ"));
 }

@@ -319,10 +319,7 @@ mod tests {
         assert!(late.remaining_below_percent(20));
         let expired = decode_unsealed(&bytes, later, wall + Duration::from_secs(600));
         assert!(matches!(expired, Err(Error::Sealed { problem: SealedProblem::Expired })));
-        assert!(matches!(
-            decode_unsealed(b"{}", now, wall),
-            Err(Error::Sealed { problem: SealedProblem::Malformed })
-        ));
+        assert!(matches!(decode_unsealed(b"{}", now, wall), Err(Error::Sealed { problem: SealedProblem::Malformed })));
     }
 
     #[test]
