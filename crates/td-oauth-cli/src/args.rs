@@ -28,6 +28,12 @@ user of the machine can read (ps, /proc) and which lands in shell history.
 A file holding a private key or client secret should be readable by you alone (chmod 600): td-oauth warns
 when it is not. Secret files and standard input are read up to 64 KiB.
 
+Files td-oauth keeps, readable by you alone (0600; one others can read is refused):
+  user logins         `login` keeps the refresh token in ~/.config/td-oauth/logins/ (XDG_CONFIG_HOME);
+                      `logout` removes it
+  token cache         `token --cache local` keeps tokens in ~/.cache/td-oauth/tokens/ (XDG_CACHE_HOME);
+                      remove the directory to drop them
+
 Set TD_OAUTH_LOG=debug (or trace) to see fetches, retries and refreshes on standard error; no secret is ever
 logged.";
 
