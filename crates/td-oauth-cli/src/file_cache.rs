@@ -122,18 +122,7 @@ impl From<td_oauth_ureq::Error> for Fetch {
 
 /// `<hex>.json`: the fleet key's hash, which names no client, account or scope in clear.
 fn file_name(key: &FleetKey) -> String {
-    let hex = key.token_key().rsplit(':').nth(1).unwrap_or_default();
-    format!("{hex}.json")
-}
-
-fn fleet_key(client: &Client, grant: &Grant) -> Option<FleetKey> {
-    match grant {
-        Grant::ClientCredentials { scopes } => {
-            let tokens = client.token_client();
-            Some(FleetKey::new(tokens.token_url().as_str(), tokens.client_id(), scopes))
-        }
-        _ => None,
-    }
+    format!("{}.json", key.digest())
 }
 
 /// The file cache as a td-oauth-ureq shared cache, so that `token --cache` takes the provider path with
@@ -141,7 +130,7 @@ fn fleet_key(client: &Client, grant: &Grant) -> Option<FleetKey> {
 /// [`FileCache::token`] checks for it first.
 impl SharedCache for FileCache {
     fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, td_oauth_ureq::Error> {
-        let Some(key) = fleet_key(client, grant) else { return client.fetch(grant) };
+        let Some(key) = FleetKey::for_grant(client.token_client(), grant) else { return client.fetch(grant) };
         match self.get_or_fetch(&key, || client.fetch(grant)) {
             Ok(token) => Ok(token),
             Err(Fetch::Token(err)) => Err(err),
@@ -153,7 +142,7 @@ impl SharedCache for FileCache {
     }
 
     fn discard(&self, client: &Client, grant: &Grant, token: &TokenResponse) {
-        let Some(key) = fleet_key(client, grant) else { return };
+        let Some(key) = FleetKey::for_grant(client.token_client(), grant) else { return };
         let name = file_name(&key);
         let Ok(_lock) = self.dir.lock(&format!("{name}.lock")) else { return };
         if let Ok(Some(stored)) = self.fresh(&name)
@@ -168,7 +157,7 @@ impl FileCache {
     /// Refuses a cache file for `grant` that others can read, before any token request: the
     /// [`SharedCache`] path can only warn.
     pub(crate) fn check(&self, client: &Client, grant: &Grant) -> Result<(), CliError> {
-        match fleet_key(client, grant) {
+        match FleetKey::for_grant(client.token_client(), grant) {
             Some(key) => self.fresh(&file_name(&key)).map(drop),
             None => Ok(()),
         }

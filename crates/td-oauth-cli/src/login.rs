@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use td_oauth_core::endpoints::EndpointUrl;
 use td_oauth_core::random::OsRandom;
 use td_oauth_core::{AuthorizeRequest, Scopes};
 
@@ -26,12 +25,7 @@ pub(crate) fn login(connection: &Connection, options: &Options<'_>) -> Result<()
     let store = LoginStore::for_connection(connection)?;
     // Everything the exchange needs is checked before the user is sent to the browser.
     let client = connection.ureq_client()?;
-    let endpoint = match options.authorize_url {
-        Some(url) => EndpointUrl::parse("authorize", url)?,
-        None => connection.endpoints()?.authorize_url().cloned().ok_or_else(|| {
-            CliError::Input("the token URL does not end in /oauth/token; give --authorize-url URL".into())
-        })?,
-    };
+    let endpoint = crate::authorize::endpoint(connection, options.authorize_url)?;
     let scopes: Scopes = options.scope.map(str::parse).transpose()?.unwrap_or_default();
 
     let loopback = Loopback::bind()?;

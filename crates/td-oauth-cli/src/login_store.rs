@@ -33,10 +33,9 @@ impl LoginStore {
         let client_id = connection.client_id()?;
         let token_url = endpoints.token_url().as_str().to_owned();
         let key = FleetKey::new(&token_url, &client_id, &Scopes::none());
-        let hex = key.token_key().rsplit(':').nth(1).unwrap_or_default();
         Ok(LoginStore {
             dir: PrivateDir::at(store::config_dir("logins")?),
-            name: format!("{hex}.json"),
+            name: format!("{}.json", key.digest()),
             token_url,
             client_id: client_id.as_str().to_owned(),
         })

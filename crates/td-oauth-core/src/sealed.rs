@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::backend::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
 use crate::random::RandomSource;
 use crate::random::hex_digits;
-use crate::{AccessToken, ClientId, Error, Scopes, TokenResponse};
+use crate::{AccessToken, ClientId, Error, Grant, Scopes, TokenClient, TokenResponse};
 
 /// The first byte of every sealed value: the format below. A new format gets a new byte.
 const VERSION: u8 = 1;
@@ -98,6 +98,7 @@ impl fmt::Debug for SealingKey {
 /// so that the key names no client, account or scope in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FleetKey {
+    digest: String,
     token_key: String,
     lease_key: String,
 }
@@ -112,7 +113,29 @@ impl FleetKey {
             hasher.update(part.as_bytes());
         }
         let hex: String = hasher.finish().iter().flat_map(|&byte| hex_digits(byte)).map(char::from).collect();
-        FleetKey { token_key: format!("{KEY_PREFIX}{hex}:token"), lease_key: format!("{KEY_PREFIX}{hex}:lease") }
+        FleetKey {
+            token_key: format!("{KEY_PREFIX}{hex}:token"),
+            lease_key: format!("{KEY_PREFIX}{hex}:lease"),
+            digest: hex,
+        }
+    }
+
+    /// The key of the token `tokens` gets for `grant`, if it is one to share: a client-credentials token is
+    /// the client's, the same for every process; the others (authorization code, refresh token) are a
+    /// user's, so `None`.
+    pub fn for_grant(tokens: &TokenClient, grant: &Grant) -> Option<FleetKey> {
+        match grant {
+            Grant::ClientCredentials { scopes } => {
+                Some(FleetKey::new(tokens.token_url().as_str(), tokens.client_id(), scopes))
+            }
+            _ => None,
+        }
+    }
+
+    /// The SHA-256 of token URL, client id and scopes in hex (64 characters), which both keys carry: a name
+    /// for a store that is not Redis (a file).
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// `td-oauth:v1:<hex>:token`: where the sealed token is stored.
@@ -393,5 +416,20 @@ mod tests {
         let a = FleetKey::new("https://x/ab", &ClientId::new("c").unwrap(), &Scopes::none());
         let b = FleetKey::new("https://x/a", &ClientId::new("bc").unwrap(), &Scopes::none());
         assert_ne!(a, b);
+        assert_eq!(key.digest().len(), 64);
+        assert!(key.token_key().contains(key.digest()) && key.lease_key().contains(key.digest()));
+    }
+
+    #[test]
+    fn only_client_credentials_tokens_are_shared() {
+        let endpoints = crate::Endpoints::from_token_url("https://acme.talkdeskid.com/oauth/token").unwrap();
+        let credentials =
+            crate::Credentials::client_secret(ClientId::new("client").unwrap(), crate::ClientSecret::new("s")).unwrap();
+        let tokens = TokenClient::new(&endpoints, credentials);
+        let scopes: Scopes = "users:read".parse().unwrap();
+        let shared = FleetKey::for_grant(&tokens, &Grant::client_credentials(scopes.clone()));
+        assert_eq!(shared, Some(fleet_key("users:read")));
+        let user = Grant::refresh_token(crate::RefreshToken::new("r"), scopes);
+        assert_eq!(FleetKey::for_grant(&tokens, &user), None);
     }
 }
