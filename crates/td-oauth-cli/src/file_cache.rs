@@ -127,7 +127,7 @@ fn file_name(key: &FleetKey) -> String {
 
 /// The file cache as a td-oauth-ureq shared cache, so that `token --cache` takes the provider path with
 /// either cache. The refusal of a shared file must stop the command, which this trait's error cannot say:
-/// [`FileCache::token`] checks for it first.
+/// [`FileCache::check`] checks for it first.
 impl SharedCache for FileCache {
     fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, td_oauth_ureq::Error> {
         let Some(key) = FleetKey::for_grant(client.token_client(), grant) else { return client.fetch(grant) };

@@ -128,7 +128,10 @@ pub(crate) fn user_token(
         return Ok(None);
     }
     let client = connection.ureq_client()?;
+    // Not logged in (or a file that must not be used) is said before anything is created or locked.
+    login.load()?;
     let (_dir, _lock) = login.lock()?;
+    // Read again under the lock: another run may have rotated it meanwhile.
     let (refresh_token, granted) = login.load()?;
     let grant = Grant::refresh_token(refresh_token, scopes);
     let token = client.fetch(&grant).map_err(|err| {
