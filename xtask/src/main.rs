@@ -100,6 +100,7 @@ fn test() -> ExitCode {
         println!("xtask test: {why}");
         return ExitCode::FAILURE;
     }
+    prerequisites::ensure_chromium();
     println!("\n==> xtask test: rust-version, derived from the lockfile, the editions and the syntax in use");
     if let Err(why) = msrv::check(&root) {
         println!("\nxtask test: rust-version: {why}");

@@ -122,15 +122,19 @@ pub(crate) fn check(root: &Path) -> Result<(), String> {
             low.join(", ")
         ));
     }
-    if let Some((_, Some(version))) = declared.first()
-        && *version > needed
-    {
-        println!(
-            "rust-version declared: {version}, above what the lockfile and the syntax need; clippy's \
-             incompatible_msrv checks library APIs against the declared one"
-        );
-    } else {
+    // Every member declares at least `needed` here; some (a binary using a newer std API) may declare more.
+    let above: Vec<String> = declared
+        .iter()
+        .filter_map(|(name, version)| version.filter(|v| *v > needed).map(|v| format!("{name} {v}")))
+        .collect();
+    if above.is_empty() {
         println!("rust-version declared: {needed} by every member");
+    } else {
+        println!(
+            "rust-version declared: {needed} or more; above what the lockfile and the syntax need: {}; clippy's \
+             incompatible_msrv checks library APIs against each package's own",
+            above.join(", ")
+        );
     }
     Ok(())
 }

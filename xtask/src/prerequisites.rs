@@ -1,20 +1,35 @@
 //! What `cargo xtask test` needs besides cargo: a `redis-server` binary, which td-oauth-redis's tests and
-//! the CLI's `--cache` tests start on a loopback port of their own. Installed from the Debian package when
-//! missing, so the test command works on a fresh machine as the README says.
+//! the CLI's `--cache` tests start on a loopback port of their own, and `chromium`, the real browser the
+//! CLI's `login` test drives headless. Installed from the Debian packages when missing, so the test command
+//! works on a fresh machine as the README says. Without Chromium (no apt-get, or no package for this
+//! machine) the browser test skips, and this says so.
 
 use std::process::Command;
 
 /// Makes sure `redis-server` can be started, installing it with apt-get if need be.
 pub(crate) fn ensure_redis_server() -> Result<(), String> {
-    if found("redis-server") {
+    ensure("redis-server", "redis-server").map_err(|why| {
+        format!("{why}: install Redis (the redis-server package or your system's equivalent) and run again")
+    })
+}
+
+/// Makes sure `chromium` is there for the browser test, installing it with apt-get if need be; when it
+/// cannot be, says that the test will skip (it is no reason to stop the others).
+pub(crate) fn ensure_chromium() {
+    if let Err(why) = ensure("chromium", "chromium") {
+        println!("==> xtask test: {why}; the CLI's headless-browser login test will skip");
+    }
+}
+
+/// Makes sure `program` is on PATH, installing the Debian `package` if need be.
+fn ensure(program: &str, package: &str) -> Result<(), String> {
+    if found(program) {
         return Ok(());
     }
     if !found("apt-get") {
-        return Err("redis-server is not installed and there is no apt-get to install it: install Redis \
-                    (the redis-server package or your system's equivalent) and run again"
-            .to_owned());
+        return Err(format!("{program} is not installed and there is no apt-get to install it"));
     }
-    println!("==> xtask test: redis-server is missing; installing the Debian package");
+    println!("==> xtask test: {program} is missing; installing the Debian package {package}");
     // As root directly; otherwise through sudo, as on CI runners with an ordinary user.
     let root = Command::new("id").arg("-u").output().is_ok_and(|out| out.stdout.starts_with(b"0\n"));
     let apt = |args: &[&str]| -> Result<(), String> {
@@ -30,8 +45,8 @@ pub(crate) fn ensure_redis_server() -> Result<(), String> {
         if status.success() { Ok(()) } else { Err(format!("apt-get {} failed ({status})", args.join(" "))) }
     };
     apt(&["update", "-qq"])?;
-    apt(&["install", "-y", "-qq", "redis-server"])?;
-    if found("redis-server") { Ok(()) } else { Err("apt-get installed redis-server but it is not on PATH".to_owned()) }
+    apt(&["install", "-y", "-qq", package])?;
+    if found(program) { Ok(()) } else { Err(format!("apt-get installed {package} but {program} is not on PATH")) }
 }
 
 /// Whether `program` is on PATH.

@@ -28,6 +28,12 @@ user of the machine can read (ps, /proc) and which lands in shell history.
 A file holding a private key or client secret should be readable by you alone (chmod 600): td-oauth warns
 when it is not. Secret files and standard input are read up to 64 KiB.
 
+Files td-oauth keeps, readable by you alone (0600; one others can read is refused):
+  user logins         `login` keeps the refresh token in ~/.config/td-oauth/logins/ (XDG_CONFIG_HOME);
+                      `logout` removes it
+  token cache         `token --cache local` keeps tokens in ~/.cache/td-oauth/tokens/ (XDG_CACHE_HOME);
+                      remove the directory to drop them
+
 Set TD_OAUTH_LOG=debug (or trace) to see fetches, retries and refreshes on standard error; no secret is ever
 logged.";
 
@@ -47,6 +53,7 @@ pub(crate) enum Command {
   curl -H \"Authorization: Bearer $(td-oauth token --scope users:read)\" https://api.talkdeskapp.com/users
   td-oauth token --json | jq .expires_in
   td-oauth token --dry-run
+  for i in $(seq 100); do td-oauth token --cache local; done   # one token request
   TD_OAUTH_CACHE_KEY=$(cat cache.key) td-oauth token --cache redis://cache.internal:6379/0")]
     Token {
         #[command(flatten)]
@@ -61,11 +68,53 @@ pub(crate) enum Command {
         /// decoded, its signature and any client secret redacted, so that the output is no credential.
         #[arg(long)]
         dry_run: bool,
-        /// Share the token through Redis with every machine that uses the same cache: one token request per
-        /// token lifetime for the whole fleet. Tokens are stored encrypted under TD_OAUTH_CACHE_KEY (32 random
-        /// bytes, Base64), which is required. If Redis is down, the token is fetched directly.
-        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "redis://HOST:PORT/N")]
+        /// Keep the token between runs: one token request per token lifetime. `local` keeps it on this
+        /// machine in a file only you can read, in your cache directory (~/.cache/td-oauth/tokens, or under
+        /// XDG_CACHE_HOME); a path or file:///PATH names another directory. redis://HOST:PORT/N shares it
+        /// with every machine that uses the same Redis, encrypted under TD_OAUTH_CACHE_KEY (32 random bytes,
+        /// Base64), which is then required. If the cache cannot be used, the token is fetched directly.
+        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis://HOST:PORT/N")]
         cache: Option<String>,
+        /// A token for the user who ran `td-oauth login` with this client (refresh-token grant) instead of
+        /// the client's own (client credentials). The kept refresh token is replaced by the one the server
+        /// rotates to. Not with --cache.
+        #[arg(long, conflicts_with = "cache")]
+        user: bool,
+    },
+
+    /// Log in as a user through the browser (authorization code with PKCE, loopback redirect) and keep the
+    /// refresh token for `token --user`.
+    #[command(after_help = "Examples:
+  td-oauth login --account acme --client-id ID --client-secret-file secret.txt --scope \"openid offline_access\"
+  td-oauth token --user --account acme --client-id ID --client-secret-file secret.txt
+  td-oauth logout --account acme --client-id ID
+
+The browser comes back to http://127.0.0.1:PORT/callback (any port; register that redirect URI for the
+client). The browser is $BROWSER if set (`%s` stands for the URL), else xdg-open (open on macOS); the URL
+is printed too, for a browser elsewhere on this machine. The refresh token is kept in a file only you can
+read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account and client.")]
+    Login {
+        #[command(flatten)]
+        connection: Connection,
+        /// Scopes to ask the user for, space-separated (a refresh token may need offline_access).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
+        /// The authorize endpoint, instead of the one derived from --account or --token-url.
+        #[arg(long, value_name = "URL")]
+        authorize_url: Option<String>,
+        /// Print the URL only; open no browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, value_name = "SECS", default_value_t = 300,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
+        wait: u64,
+    },
+
+    /// Remove the login `td-oauth login` kept for this account and client.
+    Logout {
+        #[command(flatten)]
+        connection: Connection,
     },
 
     /// Print one freshly signed client assertion (a JWT valid for a few minutes).

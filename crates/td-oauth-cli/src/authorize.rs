@@ -22,12 +22,7 @@ pub(crate) struct Options<'a> {
 pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> Result<(), CliError> {
     // The same check the code exchange makes, so a URI that cannot receive a code is refused here first.
     check_redirect_uri(options.redirect_uri)?;
-    let endpoint = match options.authorize_url {
-        Some(url) => EndpointUrl::parse("authorize", url)?,
-        None => connection.endpoints()?.authorize_url().cloned().ok_or_else(|| {
-            CliError::Input("the token URL does not end in /oauth/token; give --authorize-url URL".into())
-        })?,
-    };
+    let endpoint = endpoint(connection, options.authorize_url)?;
     let scopes: Scopes = options.scope.map(str::parse).transpose()?.unwrap_or_default();
     let mut request = AuthorizeRequest::new(connection.client_id()?, options.redirect_uri)
         .with_scopes(scopes)
@@ -47,5 +42,15 @@ pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> R
         )
     } else {
         out!("{url}")
+    }
+}
+
+/// The authorize endpoint: `--authorize-url`, else the one beside the connection's token endpoint.
+pub(crate) fn endpoint(connection: &Connection, authorize_url: Option<&str>) -> Result<EndpointUrl, CliError> {
+    match authorize_url {
+        Some(url) => Ok(EndpointUrl::parse("authorize", url)?),
+        None => connection.endpoints()?.authorize_url().cloned().ok_or_else(|| {
+            CliError::Input("the token URL does not end in /oauth/token; give --authorize-url URL".into())
+        }),
     }
 }

@@ -1,5 +1,6 @@
 //! `token --cache redis://…`: the token through td-oauth-redis's fleet cache, so a script that runs
-//! `td-oauth token` in a loop on any number of machines sends one token request per token lifetime.
+//! `td-oauth token` in a loop on any number of machines sends one token request per token lifetime; and
+//! `token --cache local` (or a directory), the same on one machine through a file.
 
 use std::sync::Arc;
 
@@ -10,17 +11,27 @@ use td_oauth_ureq::Config;
 
 use crate::args::Connection;
 use crate::error::CliError;
+use crate::file_cache::FileCache;
 
 /// The variable holding the cache's encryption key: 32 random bytes, Base64. Never a flag, like every secret.
 pub(crate) const CACHE_KEY_VAR: &str = "TD_OAUTH_CACHE_KEY";
 
 /// A token for `grant` (client credentials) from the fleet cache at `cache_url`, or fetched (once for the
 /// whole fleet) and stored there. Redis being down or slow costs a direct fetch and a warning, never the token.
+///
+/// A `--cache` value that is no Redis URL (`local`, a path, `file://…`) is the machine's file cache instead
+/// (see [`crate::file_cache`]), through the same provider path.
 pub(crate) fn cached_token(
     connection: &Connection,
     cache_url: &str,
     grant: Grant,
 ) -> Result<Arc<TokenResponse>, CliError> {
+    if FileCache::is_file_cache(cache_url) {
+        let cache = Arc::new(FileCache::open(cache_url)?);
+        let client = connection.ureq_client_with(Config::new().with_shared_cache(cache.clone()))?;
+        cache.check(&client, &grant)?;
+        return client.provider(grant).token().map_err(|err| connection.explain(err, client.token_client()));
+    }
     let key = sealing_key()?;
     let cache = BlockingFleetCache::new(cache_url, key).map_err(|err| CliError::Input(format!("--cache: {err}")))?;
     // The provider path, as a blocking service would use it: its cold fetch goes through the fleet cache.

@@ -13,17 +13,24 @@
 mod args;
 mod assertion;
 mod authorize;
+mod browser;
 mod connection;
 #[cfg(feature = "local-server")]
 mod demo;
 mod dry_run;
 mod error;
+mod file_cache;
 mod fleet;
 mod inspect;
+mod login;
+mod login_store;
+mod logout;
+mod loopback;
 mod output;
 mod secrets;
 #[cfg(feature = "local-server")]
 mod serve;
+mod store;
 mod token;
 
 use std::process::ExitCode;
@@ -74,9 +81,19 @@ fn init_logging(default: Option<tracing::Level>) -> Result<(), CliError> {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Token { connection, scope, json, dry_run, cache } => {
-            token::token(&connection, scope.as_deref(), json, dry_run, cache.as_deref())
+        Command::Token { connection, scope, json, dry_run, cache, user } => {
+            token::token(&connection, scope.as_deref(), json, dry_run, cache.as_deref(), user)
         }
+        Command::Login { connection, scope, authorize_url, no_browser, wait } => {
+            let options = login::Options {
+                scope: scope.as_deref(),
+                authorize_url: authorize_url.as_deref(),
+                no_browser,
+                wait: std::time::Duration::from_secs(wait),
+            };
+            login::login(&connection, &options)
+        }
+        Command::Logout { connection } => logout::logout(&connection),
         Command::Assertion { connection } => assertion::assertion(&connection),
         Command::AuthorizeUrl { connection, redirect_uri, scope, state, nonce, pkce, authorize_url, json } => {
             let options = authorize::Options {

@@ -18,7 +18,14 @@ pub(crate) fn token(
     json: bool,
     dry_run: bool,
     cache: Option<&str>,
+    user: bool,
 ) -> Result<(), CliError> {
+    if user {
+        return match crate::login_store::user_token(connection, scopes(scope)?, dry_run)? {
+            Some(token) => print_token(&token, json),
+            None => Ok(()),
+        };
+    }
     let grant = Grant::client_credentials(scopes(scope)?);
     if dry_run {
         return crate::dry_run::print_request(connection, &grant);

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::backend::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
 use crate::random::RandomSource;
 use crate::random::hex_digits;
-use crate::{AccessToken, ClientId, Error, Scopes, TokenResponse};
+use crate::{AccessToken, ClientId, Error, Grant, Scopes, TokenClient, TokenResponse};
 
 /// The first byte of every sealed value: the format below. A new format gets a new byte.
 const VERSION: u8 = 1;
@@ -98,6 +98,7 @@ impl fmt::Debug for SealingKey {
 /// so that the key names no client, account or scope in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FleetKey {
+    digest: String,
     token_key: String,
     lease_key: String,
 }
@@ -112,7 +113,29 @@ impl FleetKey {
             hasher.update(part.as_bytes());
         }
         let hex: String = hasher.finish().iter().flat_map(|&byte| hex_digits(byte)).map(char::from).collect();
-        FleetKey { token_key: format!("{KEY_PREFIX}{hex}:token"), lease_key: format!("{KEY_PREFIX}{hex}:lease") }
+        FleetKey {
+            token_key: format!("{KEY_PREFIX}{hex}:token"),
+            lease_key: format!("{KEY_PREFIX}{hex}:lease"),
+            digest: hex,
+        }
+    }
+
+    /// The key of the token `tokens` gets for `grant`, if it is one to share: a client-credentials token is
+    /// the client's, the same for every process; the others (authorization code, refresh token) are a
+    /// user's, so `None`.
+    pub fn for_grant(tokens: &TokenClient, grant: &Grant) -> Option<FleetKey> {
+        match grant {
+            Grant::ClientCredentials { scopes } => {
+                Some(FleetKey::new(tokens.token_url().as_str(), tokens.client_id(), scopes))
+            }
+            _ => None,
+        }
+    }
+
+    /// The SHA-256 of token URL, client id and scopes in hex (64 characters), which both keys carry: a name
+    /// for a store that is not Redis (a file).
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// `td-oauth:v1:<hex>:token`: where the sealed token is stored.
@@ -153,17 +176,7 @@ pub fn seal(
     wall: SystemTime,
     random: &dyn RandomSource,
 ) -> Result<Vec<u8>, Error> {
-    let wall_ms = unix_ms(wall)?;
-    let remaining = token.expires_at().saturating_duration_since(now);
-    let age = now.saturating_duration_since(token.received_at());
-    let plain = Plain {
-        access_token: token.access_token().secret().into(),
-        token_type: "Bearer".into(),
-        scope: token.scope().map(str::to_owned),
-        sid: token.session_id().map(str::to_owned),
-        expires_at: wall_ms.saturating_add(millis(remaining)),
-        issued_at: wall_ms.saturating_sub(millis(age)),
-    };
+    let plain = Plain::of(token, now, wall)?;
     let mut nonce = [0u8; NONCE_LEN];
     random.fill(&mut nonce)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + 256);
@@ -176,7 +189,7 @@ pub fn seal(
     Ok(out)
 }
 
-/// A token opened from a shared cache.
+/// A token opened from a shared cache (or read back with [`decode_unsealed`]).
 #[derive(Debug, Clone)]
 pub struct SealedToken {
     token: TokenResponse,
@@ -230,20 +243,55 @@ pub fn open(
     let mut buffer = Zeroizing::new(sealed.to_vec());
     let json = backend::open_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut buffer)
         .ok_or(refuse(SealedProblem::NotAuthentic))?;
-    let plain: Plain<'_> = serde_json::from_slice(json).map_err(|_| refuse(SealedProblem::Malformed))?;
-    if plain.access_token.is_empty() || !plain.token_type.eq_ignore_ascii_case("bearer") {
-        return Err(refuse(SealedProblem::Malformed));
+    Plain::read(json, now, wall)
+}
+
+/// `token` as the JSON that [`seal`] encrypts, unencrypted: the access token, scope, session id and the
+/// wall-clock issue and expiry times, for a store that protects it by other means (a file only its owner can
+/// read). The bytes are wiped on drop. `now` and `wall` are the same moment on both clocks.
+pub fn encode_unsealed(token: &TokenResponse, now: Instant, wall: SystemTime) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let plain = Plain::of(token, now, wall)?;
+    Ok(Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| Error::Crypto("the token could not be encoded"))?))
+}
+
+/// Reads back what [`encode_unsealed`] wrote, with the same checks as [`open`]: an expired token or bytes that
+/// are not such a token are refused.
+pub fn decode_unsealed(bytes: &[u8], now: Instant, wall: SystemTime) -> Result<SealedToken, Error> {
+    Plain::read(bytes, now, wall)
+}
+
+impl Plain<'_> {
+    fn of(token: &TokenResponse, now: Instant, wall: SystemTime) -> Result<Plain<'_>, Error> {
+        let wall_ms = unix_ms(wall)?;
+        let remaining = token.expires_at().saturating_duration_since(now);
+        let age = now.saturating_duration_since(token.received_at());
+        Ok(Plain {
+            access_token: token.access_token().secret().into(),
+            token_type: "Bearer".into(),
+            scope: token.scope().map(str::to_owned),
+            sid: token.session_id().map(str::to_owned),
+            expires_at: wall_ms.saturating_add(millis(remaining)),
+            issued_at: wall_ms.saturating_sub(millis(age)),
+        })
     }
-    let wall_ms = unix_ms(wall)?;
-    if plain.expires_at <= wall_ms {
-        return Err(refuse(SealedProblem::Expired));
+
+    fn read(json: &[u8], now: Instant, wall: SystemTime) -> Result<SealedToken, Error> {
+        let refuse = |problem| Error::Sealed { problem };
+        let plain: Plain<'_> = serde_json::from_slice(json).map_err(|_| refuse(SealedProblem::Malformed))?;
+        if plain.access_token.is_empty() || !plain.token_type.eq_ignore_ascii_case("bearer") {
+            return Err(refuse(SealedProblem::Malformed));
+        }
+        let wall_ms = unix_ms(wall)?;
+        if plain.expires_at <= wall_ms {
+            return Err(refuse(SealedProblem::Expired));
+        }
+        let remaining = Duration::from_millis(plain.expires_at - wall_ms);
+        let lifetime = Duration::from_millis(plain.expires_at.saturating_sub(plain.issued_at));
+        let access_token = AccessToken::new(plain.access_token.into_owned());
+        let token = TokenResponse::from_cache(access_token, remaining, now, plain.scope, plain.sid)
+            .ok_or(refuse(SealedProblem::Malformed))?;
+        Ok(SealedToken { token, lifetime })
     }
-    let remaining = Duration::from_millis(plain.expires_at - wall_ms);
-    let lifetime = Duration::from_millis(plain.expires_at.saturating_sub(plain.issued_at));
-    let access_token = AccessToken::new(plain.access_token.into_owned());
-    let token = TokenResponse::from_cache(access_token, remaining, now, plain.scope, plain.sid)
-        .ok_or(refuse(SealedProblem::Malformed))?;
-    Ok(SealedToken { token, lifetime })
 }
 
 fn unix_ms(wall: SystemTime) -> Result<u64, Error> {
@@ -276,6 +324,25 @@ mod tests {
             r#"{{"access_token":"secret-access-token","token_type":"Bearer","expires_in":{expires_in},"scope":"users:read","refresh_token":"secret-refresh","sid":"s1"}}"#
         );
         TokenResponse::from_http(&http::Response::builder().status(200).body(body).unwrap(), now).unwrap()
+    }
+
+    #[test]
+    fn unsealed_round_trip_keeps_the_times_and_drops_the_refresh_token() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let bytes = encode_unsealed(&token(now, 600), now, wall).unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.contains("secret-access-token") && !text.contains("secret-refresh"), "{text}");
+        let later = now + Duration::from_secs(100);
+        let read = decode_unsealed(&bytes, later, wall + Duration::from_secs(100)).unwrap();
+        assert_eq!(read.token().access_token().secret(), "secret-access-token");
+        assert_eq!(read.token().expires_in(), Duration::from_secs(500));
+        assert_eq!(read.lifetime(), Duration::from_secs(600));
+        assert!(!read.remaining_below_percent(20));
+        let late = decode_unsealed(&bytes, later, wall + Duration::from_secs(500)).unwrap();
+        assert!(late.remaining_below_percent(20));
+        let expired = decode_unsealed(&bytes, later, wall + Duration::from_secs(600));
+        assert!(matches!(expired, Err(Error::Sealed { problem: SealedProblem::Expired })));
+        assert!(matches!(decode_unsealed(b"{}", now, wall), Err(Error::Sealed { problem: SealedProblem::Malformed })));
     }
 
     #[test]
@@ -349,5 +416,20 @@ mod tests {
         let a = FleetKey::new("https://x/ab", &ClientId::new("c").unwrap(), &Scopes::none());
         let b = FleetKey::new("https://x/a", &ClientId::new("bc").unwrap(), &Scopes::none());
         assert_ne!(a, b);
+        assert_eq!(key.digest().len(), 64);
+        assert!(key.token_key().contains(key.digest()) && key.lease_key().contains(key.digest()));
+    }
+
+    #[test]
+    fn only_client_credentials_tokens_are_shared() {
+        let endpoints = crate::Endpoints::from_token_url("https://acme.talkdeskid.com/oauth/token").unwrap();
+        let credentials =
+            crate::Credentials::client_secret(ClientId::new("client").unwrap(), crate::ClientSecret::new("s")).unwrap();
+        let tokens = TokenClient::new(&endpoints, credentials);
+        let scopes: Scopes = "users:read".parse().unwrap();
+        let shared = FleetKey::for_grant(&tokens, &Grant::client_credentials(scopes.clone()));
+        assert_eq!(shared, Some(fleet_key("users:read")));
+        let user = Grant::refresh_token(crate::RefreshToken::new("r"), scopes);
+        assert_eq!(FleetKey::for_grant(&tokens, &user), None);
     }
 }

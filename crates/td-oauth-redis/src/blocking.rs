@@ -151,23 +151,12 @@ impl Wake for Unpark {
     }
 }
 
-/// The fleet key of a client-credentials grant: token URL, client id and scopes, as the async face uses.
-fn fleet_key(client: &Client, grant: &Grant) -> Option<FleetKey> {
-    match grant {
-        Grant::ClientCredentials { scopes } => {
-            let token_client = client.token_client();
-            Some(FleetKey::new(token_client.token_url().as_str(), token_client.client_id(), scopes))
-        }
-        _ => None,
-    }
-}
-
 impl SharedCache for BlockingFleetCache {
     /// Client-credentials tokens go through the fleet cache, keyed by token URL, client id and scopes (the
     /// same entries as the async [`FleetCache`]'s). Other grants are per user (authorization code, refresh
     /// token): they are fetched directly.
     fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, td_oauth_ureq::Error> {
-        match fleet_key(client, grant) {
+        match FleetKey::for_grant(client.token_client(), grant) {
             Some(key) => self.get_or_fetch(&key, || client.fetch(grant)),
             None => client.fetch(grant),
         }
@@ -175,7 +164,7 @@ impl SharedCache for BlockingFleetCache {
 
     /// Deletes the fleet's token if it is still `token`, so that no process is handed it again.
     fn discard(&self, client: &Client, grant: &Grant, token: &TokenResponse) {
-        if let Some(key) = fleet_key(client, grant) {
+        if let Some(key) = FleetKey::for_grant(client.token_client(), grant) {
             BlockingFleetCache::discard(self, &key, token);
         }
     }

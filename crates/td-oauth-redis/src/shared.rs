@@ -14,21 +14,15 @@ impl SharedCache for FleetCache {
     /// Client-credentials tokens go through the fleet cache, keyed by token URL, client id and scopes.
     /// Other grants are per user (authorization code, refresh token): they are fetched directly.
     async fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error> {
-        match grant {
-            Grant::ClientCredentials { scopes } => {
-                let token_client = client.token_client();
-                let key = FleetKey::new(token_client.token_url().as_str(), token_client.client_id(), scopes);
-                self.get_or_fetch(&key, || client.fetch(grant)).await
-            }
-            _ => client.fetch(grant).await,
+        match FleetKey::for_grant(client.token_client(), grant) {
+            Some(key) => self.get_or_fetch(&key, || client.fetch(grant)).await,
+            None => client.fetch(grant).await,
         }
     }
 
     /// Deletes the fleet's token if it is still `token`, so that no process is handed it again.
     async fn discard(&self, client: &Client, grant: &Grant, token: &TokenResponse) {
-        if let Grant::ClientCredentials { scopes } = grant {
-            let token_client = client.token_client();
-            let key = FleetKey::new(token_client.token_url().as_str(), token_client.client_id(), scopes);
+        if let Some(key) = FleetKey::for_grant(client.token_client(), grant) {
             self.discard(&key, token).await;
         }
     }

@@ -1,6 +1,7 @@
 //! `GET /oauth/authorize`: approves the test user at once and redirects back with a code, or
 //! with an error. Requests whose `redirect_uri` cannot be trusted get a 400 page instead,
-//! since redirecting there would hand a code or an error to an unknown site (RFC 6749 §4.1.2.1).
+//! since redirecting there would hand a code or an error to an unknown site (RFC 6749 §4.1.2.1). A
+//! registered loopback redirect (`http://127.0.0.1/callback`) matches on any port (RFC 8252 §7.3).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -45,7 +46,7 @@ pub(crate) fn handle(shared: &Shared, method: &Method, query: Option<&str>, reco
     let client = params.get("client_id").and_then(|id| state.clients.get(id));
     if let Some(client) = client
         && !client.redirect_uris.is_empty()
-        && !client.redirect_uris.contains(redirect_uri)
+        && !client.redirect_uris.iter().any(|registered| redirect_matches(registered, redirect_uri, &redirect))
     {
         return OAuthError::invalid_request("redirect_uri is not registered for this client").reply();
     }
@@ -132,4 +133,25 @@ pub(crate) fn handle(shared: &Shared, method: &Method, query: Option<&str>, reco
         }
     }
     Reply::redirect(redirect.as_str())
+}
+
+/// Whether `redirect` is the `registered` URI: the same string, or for a loopback IP literal over http the
+/// same URI on any port, which a native app picks when it starts (RFC 8252 §7.3).
+fn redirect_matches(registered: &str, raw: &str, redirect: &Url) -> bool {
+    if registered == raw {
+        return true;
+    }
+    let Ok(mut registered) = Url::parse(registered) else { return false };
+    let loopback = |url: &Url| {
+        url.scheme() == "http"
+            && match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                _ => false,
+            }
+    };
+    if !loopback(&registered) || !loopback(redirect) {
+        return false;
+    }
+    registered.set_port(redirect.port()).is_ok() && registered == *redirect
 }

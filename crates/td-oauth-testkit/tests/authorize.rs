@@ -189,3 +189,33 @@ fn codes_expire() {
     let answer = exchange(&agent, &server, &creds, &code, REDIRECT, None);
     assert!(answer.assert_error(400, "invalid_grant").contains("expired"));
 }
+
+#[test]
+fn a_registered_loopback_redirect_matches_on_any_port() {
+    let server = TestServer::start().unwrap();
+    let agent = agent(&server);
+    let spec = ClientSpec::new(Algorithm::Es256).scopes(["users:read"]).redirect_uri("http://127.0.0.1/callback");
+    let creds = server.register_client_with(spec).unwrap();
+    let status = |redirect: &str| {
+        let mut url = url::Url::parse(&server.authorize_url()).unwrap();
+        url.query_pairs_mut().extend_pairs([
+            ("response_type", "code"),
+            ("client_id", creds.client_id.as_str()),
+            ("redirect_uri", redirect),
+            ("state", "st"),
+        ]);
+        get(&agent, url.as_str(), None).status
+    };
+    // RFC 8252 §7.3: the port a native app picked at run time.
+    assert_eq!(status(REDIRECT), 302);
+    assert_eq!(status("http://127.0.0.1:54321/callback"), 302);
+    // Not another path, host, scheme or a loopback name.
+    for other in [
+        "http://127.0.0.1:54321/other",
+        "http://127.0.0.2.example:54321/callback",
+        "https://127.0.0.1:54321/callback",
+        "http://localhost:54321/callback",
+    ] {
+        assert_eq!(status(other), 400, "{other}");
+    }
+}

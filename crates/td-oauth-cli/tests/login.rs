@@ -1,0 +1,305 @@
+//! `td-oauth login`, `token --user` and `logout` against td-oauth-testkit: the loopback redirect (a forged
+//! one ignored, a refusal and a timeout reported), the kept refresh token (0600, rotated, refused when others
+//! can read it, removed by logout), and the whole flow in a real headless Chromium.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::BufRead as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use td_oauth_testkit::{Algorithm, ClientCredentials, ClientSpec, TOKEN_PATH, TestServer};
+
+mod common;
+
+use common::{Scratch, assert_exit, connected, run, stderr, stdout};
+
+const REDIRECT: &str = "http://127.0.0.1/callback";
+
+fn user_client(server: &TestServer) -> ClientCredentials {
+    let spec = ClientSpec::new(Algorithm::Es256).redirect_uri(REDIRECT);
+    server.register_client_with(spec).unwrap()
+}
+
+/// A running `td-oauth login` and the lines of its standard error, as they come.
+struct Login {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Login {
+    fn start(command: &mut Command) -> Login {
+        let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (sender, lines) = channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                if sender.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Login { child, lines, seen: Vec::new() }
+    }
+
+    /// The authorize URL it printed.
+    fn url(&mut self) -> String {
+        loop {
+            let line = self.lines.recv_timeout(Duration::from_secs(20)).expect("login prints the URL");
+            self.seen.push(line.clone());
+            if let Some(url) = line.trim().strip_prefix("http") {
+                return format!("http{url}");
+            }
+        }
+    }
+
+    /// Waits for it to end (at most `timeout`): its exit code and everything it printed on standard error.
+    fn finish(mut self, timeout: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("login did not finish; it printed: {}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        (status.code(), self.seen.join("\n"))
+    }
+}
+
+/// The redirect URI the URL names.
+fn redirect_uri(url: &str) -> String {
+    url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == "redirect_uri").unwrap().1.into_owned()
+}
+
+fn login_files(config_home: &Path) -> Vec<PathBuf> {
+    let dir = config_home.join("td-oauth/logins");
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect()
+}
+
+fn stored_refresh_token(file: &Path) -> String {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    json["refresh_token"].as_str().unwrap().to_owned()
+}
+
+/// What a browser does with the authorize URL: follows the testkit's redirect to the loopback listener and
+/// reads the page it answers.
+fn browse(url: &str) -> (u16, String) {
+    let agent: td_oauth_ureq::ureq::Agent =
+        td_oauth_ureq::ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut response = agent.get(url).call().unwrap();
+    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn login_keeps_a_private_rotating_refresh_token_and_logout_removes_it() {
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new("login-flow");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let config_home = scratch.path().join("config");
+    let command = |subcommand: &str| {
+        let mut command = connected(subcommand, &server, &client, &key_file);
+        command.env("XDG_CONFIG_HOME", &config_home);
+        command
+    };
+
+    let mut login =
+        Login::start(command("login").args(["--no-browser", "--scope", "openid offline_access users:read"]));
+    let url = login.url();
+    let listener = redirect_uri(&url);
+    assert!(listener.starts_with("http://127.0.0.1:") && listener.ends_with("/callback"), "{listener}");
+    assert!(url.contains("code_challenge_method=S256"), "PKCE is always on: {url}");
+
+    // Another page guessing the port, with a code but not the state: refused, and the login goes on.
+    let (status, page) = browse(&format!("{listener}?code=forged&state=guessed"));
+    assert_eq!(status, 400);
+    assert!(page.contains("ignored"), "{page}");
+    let (status, page) = browse(&format!("{}/favicon.ico", listener.trim_end_matches("/callback")));
+    assert_eq!(status, 404, "{page}");
+
+    let (status, page) = browse(&url);
+    assert_eq!((status, page.contains("You are logged in")), (200, true), "{page}");
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("state did not match"), "the forged request is reported: {printed}");
+    assert!(printed.contains("td-oauth logout"), "{printed}");
+    assert_eq!(server.count_grant("authorization_code"), 1);
+
+    // One file, 0600 in a 0700 directory, named by no client in clear.
+    let files = login_files(&config_home);
+    assert_eq!(files.len(), 1);
+    assert_eq!(std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777, 0o600);
+    let dir = files[0].parent().unwrap();
+    assert_eq!(std::fs::metadata(dir).unwrap().permissions().mode() & 0o777, 0o700);
+    let first = stored_refresh_token(&files[0]);
+    assert!(!printed.contains(&first), "the refresh token is never printed");
+
+    // `token --user`: a user token each time, the kept refresh token replaced as the server rotates it.
+    let mut refresh_tokens = vec![first];
+    for _ in 0..2 {
+        let output = run(command("token").arg("--user"));
+        assert_exit(&output, 0);
+        assert!(stdout(&output).starts_with("eyJ"));
+        let now = stored_refresh_token(&files[0]);
+        assert!(!refresh_tokens.contains(&now), "rotated");
+        refresh_tokens.push(now);
+    }
+    assert_eq!(server.count_grant("refresh_token"), 2);
+    let output = run(command("token").args(["--user", "--json", "--scope", "users:read"]));
+    assert_exit(&output, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["scope"], "users:read");
+
+    // --dry-run shows the refresh request with the token redacted, and sends nothing.
+    let before = server.count_path(TOKEN_PATH);
+    let output = run(command("token").args(["--user", "--dry-run"]));
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("grant_type=refresh_token") && stdout(&output).contains("refresh_token=<redacted>")
+    );
+    assert!(!stdout(&output).contains(&stored_refresh_token(&files[0])));
+    assert_eq!(server.count_path(TOKEN_PATH), before);
+
+    // A login file others can read is refused, with how to fix it.
+    std::fs::set_permissions(&files[0], std::fs::Permissions::from_mode(0o640)).unwrap();
+    let output = run(command("token").arg("--user"));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("chmod 600"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains(&stored_refresh_token(&files[0])));
+    assert_eq!(server.count_path(TOKEN_PATH), before, "nothing sent with a refused file");
+    std::fs::set_permissions(&files[0], std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // A revoked login says to log in again.
+    server.revoke_all_tokens();
+    let output = run(command("token").arg("--user"));
+    assert_exit(&output, 3);
+    assert!(stderr(&output).contains("td-oauth login"), "{}", stderr(&output));
+
+    // --user and --cache do not mix.
+    let output = run(command("token").args(["--user", "--cache", "local"]));
+    assert_exit(&output, 2);
+
+    let output = run(&mut command("logout"));
+    assert_exit(&output, 0);
+    assert!(stderr(&output).contains("logged out"), "{}", stderr(&output));
+    assert!(std::fs::read_dir(dir).unwrap().next().is_none(), "nothing of the login is left");
+    let output = run(command("token").arg("--user"));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("td-oauth login"), "{}", stderr(&output));
+    let output = run(&mut command("logout"));
+    assert_exit(&output, 0);
+    assert!(stderr(&output).contains("not logged in"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_refusal_and_a_timeout_are_reported() {
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new("login-errors");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let config_home = scratch.path().join("config");
+
+    // The server redirects back with an error (a scope the client may not have): exit 3, no file.
+    let mut login = Login::start(
+        connected("login", &server, &client, &key_file)
+            .args(["--no-browser", "--scope", "no:such-scope"])
+            .env("XDG_CONFIG_HOME", &config_home),
+    );
+    let url = login.url();
+    let (status, page) = browse(&url);
+    assert_eq!(status, 400, "{page}");
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(3), "{printed}");
+    assert!(printed.contains("invalid_scope"), "{printed}");
+    assert!(login_files(&config_home).is_empty());
+
+    // Nobody comes back: exit 1 after --wait.
+    let login = Login::start(
+        connected("login", &server, &client, &key_file)
+            .args(["--no-browser", "--wait", "1"])
+            .env("XDG_CONFIG_HOME", &config_home),
+    );
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(printed.contains("--wait"), "{printed}");
+    assert_eq!(server.count_path(TOKEN_PATH), 0);
+}
+
+/// Debian's `chromium` (/usr/bin/chromium), wherever it is on PATH.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join("chromium")).find(|candidate| candidate.is_file())
+}
+
+#[test]
+fn login_through_a_real_headless_chromium() {
+    let Some(chromium) = chromium() else {
+        // `cargo xtask test` and .ci/run install it; a machine where they cannot skips, and says so.
+        eprintln!("skipped: chromium is not installed (the Debian package `chromium`)");
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new("login-chromium");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let config_home = scratch.path().join("config");
+    let profile = scratch.path().join("chromium-profile");
+    let pid_file = scratch.path().join("chromium.pid");
+    // $BROWSER as a user would set it: the program and its flags; the URL is appended. Through a small
+    // script, so that the test learns the browser's pid and can stop it.
+    let script = scratch.file_with_mode(
+        "browser.sh",
+        format!(
+            "#!/bin/sh\necho $$ > '{pid}'\nexec '{chromium}' --headless --no-sandbox --disable-gpu --disable-quic \
+             --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+             --user-data-dir='{profile}' \"$@\"\n",
+            pid = pid_file.display(),
+            chromium = chromium.display(),
+            profile = profile.display()
+        )
+        .as_bytes(),
+        0o700,
+    );
+
+    let mut login = Login::start(
+        connected("login", &server, &client, &key_file)
+            .args(["--scope", "openid offline_access", "--wait", "60"])
+            .env("BROWSER", &script)
+            .env("XDG_CONFIG_HOME", &config_home),
+    );
+    let url = login.url();
+    let outcome = login.finish(Duration::from_secs(90));
+    stop_browser(&pid_file);
+    let (code, printed) = outcome;
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("opening your browser"), "{printed}");
+    assert!(url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"), "{url}");
+    assert_eq!(server.count_grant("authorization_code"), 1, "chromium followed the redirect to the listener");
+    let files = login_files(&config_home);
+    assert_eq!(files.len(), 1);
+
+    let output =
+        run(connected("token", &server, &client, &key_file).arg("--user").env("XDG_CONFIG_HOME", &config_home));
+    assert_exit(&output, 0);
+    assert!(stdout(&output).starts_with("eyJ"));
+}
+
+/// Stops the browser the script started (by its pid; chromium takes its helper processes down with it).
+fn stop_browser(pid_file: &Path) {
+    let Ok(pid) = std::fs::read_to_string(pid_file) else { return };
+    let _ = Command::new("kill").arg(pid.trim()).status();
+    // Give it a moment to remove its profile's locks before the scratch directory goes.
+    std::thread::sleep(Duration::from_millis(500));
+}
