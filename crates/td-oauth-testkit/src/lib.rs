@@ -66,6 +66,8 @@ mod keys;
 mod logs;
 pub mod matrix;
 pub mod providers;
+mod proxy;
+pub mod proxy_env;
 mod record;
 mod redis;
 mod reply;
@@ -82,6 +84,7 @@ pub use events::{AppEvent, app_event, check_fallback_warning, rotated_to_unknown
 pub use faults::{Fault, FaultTarget};
 pub use keys::Algorithm;
 pub use logs::{CaptureGuard, LogCapture};
+pub use proxy::ConnectProxy;
 pub use record::{AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};
 pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};
