@@ -1,20 +1,21 @@
 //! What `cargo xtask test` needs besides cargo: a `redis-server` binary, which td-oauth-redis's tests and
-//! the CLI's `--cache` tests start on a loopback port of their own. Installed from the Debian package when
-//! missing, so the test command works on a fresh machine as the README says.
+//! the CLI's `--cache` tests start on a loopback port of their own, and `redis-cli`, which joins the
+//! cluster tests' three servers into a Redis Cluster. Installed from the Debian packages (redis-server,
+//! redis-tools) when missing, so the test command works on a fresh machine as the README says.
 
 use std::process::Command;
 
-/// Makes sure `redis-server` can be started, installing it with apt-get if need be.
+/// Makes sure `redis-server` and `redis-cli` can be started, installing them with apt-get if need be.
 pub(crate) fn ensure_redis_server() -> Result<(), String> {
-    if found("redis-server") {
+    if found("redis-server") && found("redis-cli") {
         return Ok(());
     }
     if !found("apt-get") {
-        return Err("redis-server is not installed and there is no apt-get to install it: install Redis \
-                    (the redis-server package or your system's equivalent) and run again"
+        return Err("redis-server or redis-cli is not installed and there is no apt-get to install them: install \
+                    Redis (the redis-server and redis-tools packages or your system's equivalent) and run again"
             .to_owned());
     }
-    println!("==> xtask test: redis-server is missing; installing the Debian package");
+    println!("==> xtask test: redis-server or redis-cli is missing; installing the Debian packages");
     // As root directly; otherwise through sudo, as on CI runners with an ordinary user.
     let root = Command::new("id").arg("-u").output().is_ok_and(|out| out.stdout.starts_with(b"0\n"));
     let apt = |args: &[&str]| -> Result<(), String> {
@@ -30,8 +31,12 @@ pub(crate) fn ensure_redis_server() -> Result<(), String> {
         if status.success() { Ok(()) } else { Err(format!("apt-get {} failed ({status})", args.join(" "))) }
     };
     apt(&["update", "-qq"])?;
-    apt(&["install", "-y", "-qq", "redis-server"])?;
-    if found("redis-server") { Ok(()) } else { Err("apt-get installed redis-server but it is not on PATH".to_owned()) }
+    apt(&["install", "-y", "-qq", "redis-server", "redis-tools"])?;
+    if found("redis-server") && found("redis-cli") {
+        Ok(())
+    } else {
+        Err("apt-get installed redis-server and redis-tools but redis-server or redis-cli is not on PATH".to_owned())
+    }
 }
 
 /// Whether `program` is on PATH.
