@@ -95,6 +95,8 @@
 //!   and follows the 401 rule of [`BearerClient`].
 //! - `tower`: [`layer::BearerLayer`] and [`layer::BearerService`], the same for any `tower` stack of
 //!   `http::Request`s (a hyper-util client, tonic, axum's outgoing calls).
+//! - `metrics`: token fetches, retries, cache hits and misses, latency and remaining lifetime through the
+//!   `metrics` facade (td-oauth-core's [`telemetry`](td_oauth_core::telemetry) module lists them).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
