@@ -1,15 +1,18 @@
 //! What `cargo xtask test` needs besides cargo: a `redis-server` binary, which td-oauth-redis's tests and
-//! the CLI's `--cache` tests start on a loopback port of their own, and `chromium`, the real browser the
-//! CLI's `login` test drives headless. Installed from the Debian packages when missing, so the test command
-//! works on a fresh machine as the README says. Without Chromium (no apt-get, or no package for this
-//! machine) the browser test skips, and this says so.
-
+//! the CLI's `--cache` tests start on a loopback port of their own, `redis-cli`, which joins the cluster
+//! tests' three servers into a Redis Cluster, and `chromium`, the real browser the CLI's `login` test drives
+//! headless. Installed from the Debian packages (redis-server, redis-tools, chromium) when missing, so the
+//! test command works on a fresh machine as the README says. Without Chromium (no apt-get, or no package
+//! for this machine) the browser test skips, and this says so.
 use std::process::Command;
 
-/// Makes sure `redis-server` can be started, installing it with apt-get if need be.
+/// Makes sure `redis-server` and `redis-cli` can be started, installing them with apt-get if need be.
 pub(crate) fn ensure_redis_server() -> Result<(), String> {
-    ensure("redis-server", "redis-server").map_err(|why| {
-        format!("{why}: install Redis (the redis-server package or your system's equivalent) and run again")
+    ensure("redis-server", "redis-server").and_then(|()| ensure("redis-cli", "redis-tools")).map_err(|why| {
+        format!(
+            "{why}: install Redis (the redis-server and redis-tools packages or your system's equivalent) and run \
+             again"
+        )
     })
 }
 

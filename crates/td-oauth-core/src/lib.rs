@@ -120,6 +120,7 @@ pub mod retry;
 mod scope;
 pub mod sealed;
 pub mod secret;
+pub mod telemetry;
 pub mod transport;
 
 pub use algorithm::Algorithm;

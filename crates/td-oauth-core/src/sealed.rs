@@ -15,8 +15,9 @@ use crate::{AccessToken, ClientId, Error, Grant, Scopes, TokenClient, TokenRespo
 
 /// The first byte of every sealed value: the format below. A new format gets a new byte.
 const VERSION: u8 = 1;
-/// The prefix of every cache key: the project, then the key format's version.
-const KEY_PREFIX: &str = "td-oauth:v1:";
+/// The prefix of every cache key: the project, then the key format's version. Version 2 puts the hash in
+/// a Redis Cluster hash tag (`{…}`), so that a fleet key's token and lease live in one slot.
+const KEY_PREFIX: &str = "td-oauth:v2:";
 
 /// Why a sealed token could not be opened. None of them says anything about the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +115,8 @@ impl FleetKey {
         }
         let hex: String = hasher.finish().iter().flat_map(|&byte| hex_digits(byte)).map(char::from).collect();
         FleetKey {
-            token_key: format!("{KEY_PREFIX}{hex}:token"),
-            lease_key: format!("{KEY_PREFIX}{hex}:lease"),
+            token_key: format!("{KEY_PREFIX}{{{hex}}}:token"),
+            lease_key: format!("{KEY_PREFIX}{{{hex}}}:lease"),
             digest: hex,
         }
     }
@@ -138,12 +139,13 @@ impl FleetKey {
         &self.digest
     }
 
-    /// `td-oauth:v1:<hex>:token`: where the sealed token is stored.
+    /// `td-oauth:v2:{<hex>}:token`: where the sealed token is stored. The braces are a Redis Cluster hash
+    /// tag: the slot is the hash's, the same as the lease's.
     pub fn token_key(&self) -> &str {
         &self.token_key
     }
 
-    /// `td-oauth:v1:<hex>:lease`: the lock one process holds while it fetches for the others.
+    /// `td-oauth:v2:{<hex>}:lease`: the lock one process holds while it fetches for the others.
     pub fn lease_key(&self) -> &str {
         &self.lease_key
     }
@@ -407,9 +409,12 @@ mod tests {
     #[test]
     fn fleet_keys_name_nothing_in_clear_and_differ_per_part() {
         let key = fleet_key("users:read");
-        assert!(key.token_key().starts_with("td-oauth:v1:") && key.token_key().ends_with(":token"));
-        assert_eq!(key.token_key().len(), "td-oauth:v1:".len() + 64 + ":token".len());
-        assert!(key.lease_key().ends_with(":lease"));
+        assert!(key.token_key().starts_with("td-oauth:v2:{") && key.token_key().ends_with("}:token"));
+        assert_eq!(key.token_key().len(), "td-oauth:v2:{".len() + 64 + "}:token".len());
+        assert!(key.lease_key().ends_with("}:lease"));
+        // One hash tag, the same in both: one cluster slot.
+        let tag = |k: &str| k[k.find('{').unwrap()..=k.find('}').unwrap()].to_owned();
+        assert_eq!(tag(key.token_key()), tag(key.lease_key()));
         assert!(!key.token_key().contains("client") && !key.token_key().contains("users"));
         assert_ne!(key, fleet_key("apps:read"));
         // Length prefixes: moving a character from one part to the next changes the key.

@@ -69,7 +69,24 @@ impl BlockingFleetCache {
 
     /// [`new`](Self::new) with `config`.
     pub fn with_config(redis_url: &str, key: SealingKey, config: FleetConfig) -> Result<BlockingFleetCache, Error> {
-        let cache = FleetCache::with_config(redis_url, key, config)?;
+        BlockingFleetCache::around(FleetCache::with_config(redis_url, key, config)?)
+    }
+
+    /// A blocking fleet cache on a Redis (or Valkey) Cluster (see [`FleetCache::cluster`]).
+    pub fn cluster(nodes: &[&str], key: SealingKey) -> Result<BlockingFleetCache, Error> {
+        BlockingFleetCache::cluster_with_config(nodes, key, FleetConfig::default())
+    }
+
+    /// [`cluster`](Self::cluster) with `config`.
+    pub fn cluster_with_config(
+        nodes: &[&str],
+        key: SealingKey,
+        config: FleetConfig,
+    ) -> Result<BlockingFleetCache, Error> {
+        BlockingFleetCache::around(FleetCache::cluster_with_config(nodes, key, config)?)
+    }
+
+    fn around(cache: FleetCache) -> Result<BlockingFleetCache, Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("td-oauth-redis")
@@ -85,7 +102,7 @@ impl BlockingFleetCache {
         self.inner.cache.config()
     }
 
-    /// The Redis server's `host:port`.
+    /// The Redis server's `host:port` (a cluster's first seed node's, followed by ` (cluster)`).
     pub fn redis_endpoint(&self) -> &str {
         self.inner.cache.redis_endpoint()
     }

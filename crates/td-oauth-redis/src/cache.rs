@@ -7,7 +7,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use redis::aio::ConnectionManager;
 use td_oauth_core::Error as CoreError;
 use td_oauth_core::TokenResponse;
 use td_oauth_core::random::OsRandom;
@@ -15,7 +14,7 @@ use td_oauth_core::random::random_token;
 use td_oauth_core::sealed::{FleetKey, SealedProblem, SealedToken, SealingKey};
 use td_oauth_core::sealed::{open, seal};
 
-use crate::connection::{Redis, Unavailable};
+use crate::connection::{Connection, Redis, Unavailable};
 use crate::{Error, FleetConfig};
 
 /// Deletes a key only if it still holds the given value: releases a lease only for its holder, and drops a
@@ -65,12 +64,26 @@ impl FleetCache {
         Ok(FleetCache { inner: Arc::new(Inner { redis, key, config, random: OsRandom::new() }) })
     }
 
+    /// A fleet cache on a Redis (or Valkey) Cluster, found from the URLs of some of its nodes
+    /// (`redis://[:password@]host:port`), with the default [`FleetConfig`]. Each command goes to the node
+    /// serving its key's slot; a fleet key's token and lease share one slot. Connects on first use; a
+    /// cluster that is down or failing over means direct fetches, as with one server.
+    pub fn cluster(nodes: &[&str], key: SealingKey) -> Result<FleetCache, Error> {
+        FleetCache::cluster_with_config(nodes, key, FleetConfig::default())
+    }
+
+    /// [`cluster`](Self::cluster) with `config`.
+    pub fn cluster_with_config(nodes: &[&str], key: SealingKey, config: FleetConfig) -> Result<FleetCache, Error> {
+        let redis = Redis::cluster(nodes, config.redis_timeout)?;
+        Ok(FleetCache { inner: Arc::new(Inner { redis, key, config, random: OsRandom::new() }) })
+    }
+
     /// The settings.
     pub fn config(&self) -> &FleetConfig {
         &self.inner.config
     }
 
-    /// The Redis server's `host:port`.
+    /// The Redis server's `host:port` (a cluster's first seed node's, followed by ` (cluster)`).
     pub fn redis_endpoint(&self) -> &str {
         self.inner.redis.endpoint()
     }
@@ -189,7 +202,7 @@ impl FleetCache {
     /// A due token: refreshed by this caller if it wins the lease, else returned as it is.
     async fn refresh_ahead<F, Fut, E>(
         &self,
-        connection: &mut ConnectionManager,
+        connection: &mut Connection,
         key: &FleetKey,
         due: SealedToken,
         fetch: F,
@@ -227,7 +240,7 @@ impl FleetCache {
     /// Calls `fetch`, stores its token for the fleet, and releases the lease if this caller holds it.
     async fn fetch_and_share<F, Fut, E>(
         &self,
-        connection: &mut ConnectionManager,
+        connection: &mut Connection,
         key: &FleetKey,
         lease: Option<String>,
         fetch: F,
@@ -257,7 +270,7 @@ impl FleetCache {
     /// lease is released and nothing is fetched.
     async fn stored_meanwhile(
         &self,
-        connection: &mut ConnectionManager,
+        connection: &mut Connection,
         key: &FleetKey,
         lease: &str,
     ) -> Option<TokenResponse> {
@@ -271,18 +284,14 @@ impl FleetCache {
     }
 
     /// Deletes the lease if this caller (`lease` is its random value) still holds it.
-    async fn release_lease(&self, connection: &mut ConnectionManager, key: &FleetKey, lease: &str) {
+    async fn release_lease(&self, connection: &mut Connection, key: &FleetKey, lease: &str) {
         let release = redis::cmd("EVAL").arg(COMPARE_AND_DELETE).arg(1).arg(key.lease_key()).arg(lease).clone();
         // Failing to release is harmless: the lease expires on its own.
         let _ = self.inner.redis.run::<i64>(connection, &release, "releasing the lease").await;
     }
 
     /// The token stored for `key`, if there is one that opens. One that does not is deleted.
-    async fn lookup(
-        &self,
-        connection: &mut ConnectionManager,
-        key: &FleetKey,
-    ) -> Result<Option<SealedToken>, Unavailable> {
+    async fn lookup(&self, connection: &mut Connection, key: &FleetKey) -> Result<Option<SealedToken>, Unavailable> {
         let get = redis::cmd("GET").arg(key.token_key()).clone();
         let Some(bytes) = self.inner.redis.run::<Option<Vec<u8>>>(connection, &get, "GET").await? else {
             return Ok(None);
@@ -313,11 +322,7 @@ impl FleetCache {
     }
 
     /// `SET lease NX PX`: `Some(holder)` if this caller now holds the lease.
-    async fn take_lease(
-        &self,
-        connection: &mut ConnectionManager,
-        key: &FleetKey,
-    ) -> Result<Option<String>, Unavailable> {
+    async fn take_lease(&self, connection: &mut Connection, key: &FleetKey) -> Result<Option<String>, Unavailable> {
         let holder = self.holder_token()?;
         let set = redis::cmd("SET")
             .arg(key.lease_key())
@@ -334,7 +339,7 @@ impl FleetCache {
     /// that leaves nothing).
     async fn store(
         &self,
-        connection: &mut ConnectionManager,
+        connection: &mut Connection,
         key: &FleetKey,
         token: &TokenResponse,
     ) -> Result<(), Unavailable> {

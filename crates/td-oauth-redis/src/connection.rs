@@ -1,12 +1,17 @@
-//! The Redis connection: made on first use, dropped after any failure and not tried again for a few
-//! seconds, so that a Redis that is down costs callers nothing but a direct fetch. Every command has a
-//! timeout: a slow Redis counts as a down one.
+//! The Redis connection, to one server or to a Redis Cluster: made on first use, dropped after any failure
+//! and not tried again for a few seconds, so that a Redis that is down costs callers nothing but a direct
+//! fetch. Every command has a timeout: a slow Redis counts as a down one.
+//!
+//! Every command the fleet cache sends names one key, and a [`FleetKey`](td_oauth_core::sealed::FleetKey)'s
+//! token and lease keys share a hash tag, so on a cluster each operation (and each fleet key) is one slot.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
 use tokio::sync::Mutex;
 
 use crate::Error;
@@ -33,41 +38,112 @@ impl fmt::Display for Unavailable {
 enum State {
     /// Not connected yet, or ready to try again.
     Idle,
-    Ready(ConnectionManager),
+    Ready(Connection),
     /// The last attempt or command failed at this time.
     Failed(Instant),
 }
 
-/// One Redis server, shared by clones of a fleet cache.
+/// What the fleet cache connects to.
+enum Target {
+    Server(redis::Client),
+    /// A Redis (or Valkey) Cluster, found from its seed nodes; commands go to the node serving their slot.
+    Cluster(Box<ClusterClient>),
+}
+
+/// A connection to a server or a cluster: what every command is sent on.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    Server(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Server(connection) => connection.req_packed_command(cmd),
+            Connection::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Server(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Server(connection) => connection.get_db(),
+            Connection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// One Redis server or cluster, shared by clones of a fleet cache.
 pub(crate) struct Redis {
-    client: redis::Client,
-    /// `host:port`: what events name (never the URL, which may hold a password).
+    target: Target,
+    /// `host:port` (of the first seed node, for a cluster): what events name (never the URL, which may hold
+    /// a password).
     endpoint: String,
     timeout: Duration,
     state: Mutex<State>,
 }
 
+/// Checks one Redis URL's scheme and syntax, saying what is wrong without repeating it.
+fn parse(url: &str) -> Result<redis::ConnectionInfo, Error> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    let reason = match scheme {
+        Some("redis") | Some("redis+unix") | Some("unix") => None,
+        Some("rediss") => Some("`rediss://` (TLS) is not supported by this build; use a TLS tunnel or `redis://`"),
+        _ => Some("it must start with `redis://`, e.g. `redis://:password@host:6379/0`"),
+    };
+    if let Some(reason) = reason {
+        return Err(Error::InvalidUrl { reason: reason.to_owned() });
+    }
+    // redis's own message may quote the URL: say what kind of problem it is, not what it saw.
+    redis::IntoConnectionInfo::into_connection_info(url).map_err(|err| Error::InvalidUrl {
+        reason: format!(
+            "it does not parse as a Redis URL ({:?}); expected `redis://[:password@]host[:port][/db]`",
+            err.kind()
+        ),
+    })
+}
+
 impl Redis {
     /// Checks the URL; connects later.
     pub(crate) fn new(url: &str, timeout: Duration) -> Result<Redis, Error> {
-        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
-        let reason = match scheme {
-            Some("redis") | Some("redis+unix") | Some("unix") => None,
-            Some("rediss") => Some("`rediss://` (TLS) is not supported by this build; use a TLS tunnel or `redis://`"),
-            _ => Some("it must start with `redis://`, e.g. `redis://:password@host:6379/0`"),
+        let info = parse(url)?;
+        let endpoint = info.addr().to_string();
+        let client = redis::Client::open(info)
+            .map_err(|err| Error::InvalidUrl { reason: format!("it was refused ({:?})", err.kind()) })?;
+        Ok(Redis { target: Target::Server(client), endpoint, timeout, state: Mutex::new(State::Idle) })
+    }
+
+    /// Checks the seed nodes' URLs; connects (and learns the cluster's slots) later.
+    pub(crate) fn cluster(nodes: &[&str], timeout: Duration) -> Result<Redis, Error> {
+        let infos = nodes.iter().map(|url| parse(url)).collect::<Result<Vec<_>, _>>()?;
+        let Some(first) = infos.first() else {
+            return Err(Error::InvalidUrl { reason: "a cluster needs at least one seed node's URL".to_owned() });
         };
-        if let Some(reason) = reason {
-            return Err(Error::InvalidUrl { reason: reason.to_owned() });
-        }
-        // redis's own message may quote the URL: say what kind of problem it is, not what it saw.
-        let client = redis::Client::open(url).map_err(|err| Error::InvalidUrl {
-            reason: format!(
-                "it does not parse as a Redis URL ({:?}); expected `redis://[:password@]host[:port][/db]`",
-                err.kind()
-            ),
-        })?;
-        let endpoint = client.get_connection_info().addr().to_string();
-        Ok(Redis { client, endpoint, timeout, state: Mutex::new(State::Idle) })
+        let endpoint = format!("{} (cluster)", first.addr());
+        let client = ClusterClient::builder(infos)
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(1)
+            .build()
+            .map_err(|err| Error::InvalidUrl {
+                reason: format!(
+                    "the cluster's seed nodes were refused ({:?}); give every node the same password",
+                    err.kind()
+                ),
+            })?;
+        Ok(Redis { target: Target::Cluster(Box::new(client)), endpoint, timeout, state: Mutex::new(State::Idle) })
     }
 
     /// `host:port` of the server.
@@ -76,7 +152,7 @@ impl Redis {
     }
 
     /// A connection, made now if there is none; fails at once while a recent failure is fresh.
-    pub(crate) async fn connection(&self) -> Result<ConnectionManager, Unavailable> {
+    pub(crate) async fn connection(&self) -> Result<Connection, Unavailable> {
         let mut state = self.state.lock().await;
         match &*state {
             State::Ready(manager) => return Ok(manager.clone()),
@@ -89,11 +165,18 @@ impl Redis {
             }
             State::Idle | State::Failed(_) => {}
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1);
-        let connecting = ConnectionManager::new_with_config(self.client.clone(), config);
+        let connecting = async {
+            match &self.target {
+                Target::Server(client) => {
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(self.timeout))
+                        .set_response_timeout(Some(self.timeout))
+                        .set_number_of_retries(1);
+                    ConnectionManager::new_with_config(client.clone(), config).await.map(Connection::Server)
+                }
+                Target::Cluster(client) => client.get_async_connection().await.map(Connection::Cluster),
+            }
+        };
         match tokio::time::timeout(self.timeout, connecting).await {
             Ok(Ok(manager)) => {
                 tracing::debug!(redis = %self.endpoint, "connected to Redis");
@@ -114,7 +197,7 @@ impl Redis {
     /// Runs one command with the timeout. A failure drops the connection for a while (see the module docs).
     pub(crate) async fn run<T: FromRedisValue>(
         &self,
-        connection: &mut ConnectionManager,
+        connection: &mut Connection,
         cmd: &Cmd,
         what: &str,
     ) -> Result<T, Unavailable> {

@@ -35,6 +35,9 @@
 //!   it is still the one stored ([`FleetCache::discard`]), so the fleet does not keep handing it out.
 //! - Refresh ahead: a token with little of its lifetime left is refreshed by whoever sees it first, while
 //!   everyone keeps using it.
+//! - One server ([`FleetCache::new`]) or a Redis (or Valkey) Cluster ([`FleetCache::cluster`], the redis
+//!   crate's cluster client): every command names one key, and a fleet key's token and lease share a hash
+//!   tag, so each operation touches one slot.
 //! - Failure is a fallback, never an error: Redis down, slow (per-command timeout), or at start-up →
 //!   direct fetch and a `tracing` warning naming Redis's `host:port` only. A value that does not open
 //!   (altered, another key) is deleted and refetched.
@@ -50,7 +53,7 @@
 //!
 //! ## Not in scope
 //!
-//! Redis Cluster, Sentinel and TLS (`rediss://`) connections; authorization-code and refresh-token grants
+//! Sentinel and TLS (`rediss://`) connections; authorization-code and refresh-token grants
 //! (per user, fetched directly). See `docs/fleet-cache.md` for deployment and the failure modes.
 //!
 //! ## Example

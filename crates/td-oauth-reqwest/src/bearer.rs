@@ -4,11 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::StatusCode;
 use http::header::AUTHORIZATION;
-use td_oauth_core::TokenResponse;
-
-use td_oauth_core::transport::{authorization, display_url};
+use td_oauth_core::transport::{Reauthorization, display_url};
 
 use crate::{Error, TokenSource, send};
 
@@ -17,7 +14,9 @@ use crate::{Error, TokenSource, send};
 /// On a 401 the source is told the token was refused ([`TokenSource::token_rejected`]), a new token is
 /// fetched and the request is sent once more; a second 401 is returned as it is, never looped on.
 /// Talkdesk documents a new token as the remedy for a 401 (newly granted scopes, for one, take minutes
-/// to reach the API). A request whose body cannot be cloned (a stream) is not retried: its 401 is returned.
+/// to reach the API). A request whose body cannot be cloned (a stream) is not retried: its 401 is returned,
+/// and the refused token is still dropped, so the next request gets a new one. The rule is td-oauth-core's
+/// [`Reauthorization`], the same the middleware and the tower layer follow.
 ///
 /// ```
 /// # use td_oauth_testkit::{Algorithm, TestServer};
@@ -72,17 +71,22 @@ impl BearerClient {
     /// it). On a 401, gets a new token and sends a clone of the request once more. Any answer, success or
     /// not, is returned as a response; errors are for getting a token and for transport failures.
     pub async fn execute(&self, mut request: reqwest::Request) -> Result<reqwest::Response, Error> {
-        let token = self.source.token().await?;
         let retry = request.try_clone();
-        authorize(&mut request, &token)?;
+        let mut call = Reauthorization::new(self.source.token().await?, retry.is_some());
+        request.headers_mut().insert(AUTHORIZATION, call.header()?);
         let response = self.send(request).await?;
-        let Some(mut retry) = retry.filter(|_| response.status() == StatusCode::UNAUTHORIZED) else {
+        let Some(refused) = call.refused(response.status()) else {
+            return Ok(response);
+        };
+        self.source.token_rejected(refused);
+        let Some(mut retry) = retry else {
             return Ok(response);
         };
         tracing::debug!(url = display_url(response.url()), "the API answered 401; retrying once with a new token");
-        self.source.token_rejected(&token);
-        let token = self.source.token().await?;
-        authorize(&mut retry, &token)?;
+        let Some(header) = call.retry_with(self.source.token().await?)? else {
+            return Ok(response);
+        };
+        retry.headers_mut().insert(AUTHORIZATION, header);
         self.send(retry).await
     }
 
@@ -91,9 +95,4 @@ impl BearerClient {
         let timeout = request.timeout().copied();
         self.http.execute(request).await.map_err(|err| send::from_reqwest(err, &url, timeout))
     }
-}
-
-fn authorize(request: &mut reqwest::Request, token: &TokenResponse) -> Result<(), Error> {
-    request.headers_mut().insert(AUTHORIZATION, authorization(token)?);
-    Ok(())
 }

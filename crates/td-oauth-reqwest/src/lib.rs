@@ -36,7 +36,9 @@
 //! - [`TokenSource`]: the `async-trait` trait the provider implements, for your own token sources too.
 //! - [`SharedCache`]: the seam for a token cache shared between processes
 //!   (`Config::with_shared_cache`); td-oauth-redis provides one on Redis.
-//! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401.
+//! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401; the
+//!   same as `reqwest-middleware` middleware and as a `tower` layer (features `middleware`, `tower`), over
+//!   any [`AuthSource`] (a [`TokenProvider`] without a boxed future, or `Arc<dyn TokenSource>`).
 //! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
 //!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace.
 //! - [`Config`]: timeouts, the 64 KiB body cap, retry and cache policies, the system's roots and extra ones,
@@ -89,6 +91,12 @@
 //! ## Features
 //!
 //! - `aws-lc-rs`: ES512 (P-521) keys, through td-oauth-core's aws-lc-rs backend. TLS stays on ring.
+//! - `middleware`: [`middleware::BearerMiddleware`], a `reqwest_middleware::Middleware` that attaches tokens
+//!   and follows the 401 rule of [`BearerClient`].
+//! - `tower`: [`layer::BearerLayer`] and [`layer::BearerService`], the same for any `tower` stack of
+//!   `http::Request`s (a hyper-util client, tonic, axum's outgoing calls).
+//! - `metrics`: token fetches, retries, cache hits and misses, latency and remaining lifetime through the
+//!   `metrics` facade (td-oauth-core's [`telemetry`](td_oauth_core::telemetry) module lists them).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -96,6 +104,12 @@
 mod bearer;
 mod client;
 mod config;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod layer;
+#[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+pub mod middleware;
 mod provider;
 mod send;
 mod shared_cache;
@@ -132,7 +146,7 @@ pub use config::{Config, build_http_client, http_client_builder};
 pub type TokenManager = td_oauth_core::partner::TokenManager<Client>;
 pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
-pub use source::TokenSource;
+pub use source::{AuthSource, TokenSource};
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;

@@ -64,7 +64,8 @@ impl fmt::Debug for TokenProvider {
 impl TokenProvider {
     /// A provider for `grant` over `client`, with the client's [`CachePolicy`](td_oauth_core::cache::CachePolicy).
     pub fn new(client: Client, grant: Grant) -> Self {
-        let state = ProviderState::new(grant, client.config().cache_policy().clone());
+        let state = ProviderState::new(grant, client.config().cache_policy().clone())
+            .with_token_url(client.token_client().token_url());
         let (published, _) = watch::channel((Round::default(), None));
         let inner = Inner { client, snapshot: ArcSwapOption::empty(), state: Mutex::new(state), published };
         TokenProvider { handle: Handle(Arc::new(inner)) }

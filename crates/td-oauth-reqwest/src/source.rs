@@ -1,5 +1,6 @@
 //! The `TokenSource` trait: anything that hands out access tokens asynchronously.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -51,5 +52,38 @@ pub trait TokenSource: Send + Sync {
     fn token_rejected(&self, rejected: &Arc<TokenResponse>) {
         let _ = rejected;
         self.invalidate();
+    }
+}
+
+/// A token source the API wrappers ([`BearerMiddleware`](crate::middleware::BearerMiddleware),
+/// [`BearerLayer`](crate::layer::BearerLayer)) are generic over, called without a boxed future: a
+/// [`TokenProvider`](crate::TokenProvider) is called directly (a warm hit allocates nothing), and any
+/// [`TokenSource`] of your own through `Arc<dyn TokenSource>` (one boxed future per call, as
+/// `async-trait` makes it).
+pub trait AuthSource: Clone + Send + Sync + 'static {
+    /// A token usable now.
+    fn token(&self) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send;
+
+    /// The API answered 401 to `rejected` (see [`TokenSource::token_rejected`]).
+    fn token_rejected(&self, rejected: &Arc<TokenResponse>);
+}
+
+impl AuthSource for crate::TokenProvider {
+    fn token(&self) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        crate::TokenProvider::token(self)
+    }
+
+    fn token_rejected(&self, rejected: &Arc<TokenResponse>) {
+        TokenSource::token_rejected(self, rejected);
+    }
+}
+
+impl AuthSource for Arc<dyn TokenSource> {
+    fn token(&self) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        TokenSource::token(&**self)
+    }
+
+    fn token_rejected(&self, rejected: &Arc<TokenResponse>) {
+        TokenSource::token_rejected(&**self, rejected);
     }
 }

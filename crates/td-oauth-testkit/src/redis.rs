@@ -35,10 +35,17 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts `redis-server` and waits until it answers PING.
     pub fn start() -> Result<RedisServer, Error> {
+        RedisServer::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with more `redis-server` options (`--cluster-enabled yes`, …); paths in them
+    /// are relative to the server's own directory.
+    pub fn start_with(options: &[&str]) -> Result<RedisServer, Error> {
         let port = free_port()?;
         let dir = temp_dir(port)?;
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(options)
             .arg("--dir")
             .arg(&dir)
             .stdin(Stdio::null())

@@ -2,14 +2,11 @@
 //! and one more try when the API answers 401 (Talkdesk's documented remedy for an expired or revoked token).
 
 use std::fmt;
-use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
-use td_oauth_core::TokenResponse;
+use http::{HeaderValue, Request, Response};
+use td_oauth_core::transport::{Reauthorization, display_uri};
 use ureq::AsSendBody;
-
-use td_oauth_core::transport::{authorization, display_uri};
 
 use crate::{Error, TokenProvider, send};
 
@@ -49,26 +46,26 @@ impl BearerAgent {
     }
 
     /// Sends the request `build` makes, with the current token. If the API answers 401, the token is
-    /// invalidated (once for all threads that saw it refused), a new one is fetched, and `build` is called
-    /// again for one more try. Any status, 401 included after the retry, is returned as a response.
+    /// reported refused (dropped once for all threads that saw it), a new one is fetched, and `build` is
+    /// called again for one more try, unless the new token is the refused one. Any status, 401 included
+    /// after the retry, is returned as a response. The rule is td-oauth-core's [`Reauthorization`], the
+    /// same td-oauth-reqwest's wrappers follow (`build` makes every request anew, so each one can be replayed).
     pub fn run<B: AsSendBody>(&self, mut build: impl FnMut() -> Request<B>) -> Result<Response<ureq::Body>, Error> {
-        let token = self.provider.token()?;
-        let response = self.send(build(), &token)?;
-        if response.status() != StatusCode::UNAUTHORIZED {
+        let mut call = Reauthorization::new(self.provider.token()?, true);
+        let response = self.send(build(), call.header()?)?;
+        let Some(refused) = call.refused(response.status()) else {
             return Ok(response);
-        }
+        };
+        self.provider.token_rejected(refused);
+        let Some(header) = call.retry_with(self.provider.token()?)? else {
+            return Ok(response);
+        };
         tracing::debug!("the API answered 401; retrying once with a new token");
-        self.provider.token_rejected(&token);
-        let token = self.provider.token()?;
-        self.send(build(), &token)
+        self.send(build(), header)
     }
 
-    fn send<B: AsSendBody>(
-        &self,
-        mut request: Request<B>,
-        token: &Arc<TokenResponse>,
-    ) -> Result<Response<ureq::Body>, Error> {
-        request.headers_mut().insert(AUTHORIZATION, authorization(token)?);
+    fn send<B: AsSendBody>(&self, mut request: Request<B>, header: HeaderValue) -> Result<Response<ureq::Body>, Error> {
+        request.headers_mut().insert(AUTHORIZATION, header);
         let url = display_uri(request.uri());
         // A 401 must come back as a response, whatever the caller's agent does with error statuses.
         let request = self.agent.configure_request(request).http_status_as_error(false).build();

@@ -79,6 +79,8 @@
 //! ## Features
 //!
 //! - `aws-lc-rs`: ES512 (P-521) keys, through td-oauth-core's aws-lc-rs backend. TLS stays on ring.
+//! - `metrics`: token fetches, retries, cache hits and misses, latency and remaining lifetime through the
+//!   `metrics` facade (td-oauth-core's `telemetry` module; the same as td-oauth-reqwest's).
 //!
 //! [ureq]: https://docs.rs/ureq/3
 

@@ -65,7 +65,8 @@ impl TokenProvider {
     /// A provider of tokens for `grant`, fetched with `client`, cached as its config's cache policy says.
     /// Nothing is fetched until the first [`token`](Self::token).
     pub fn new(client: Client, grant: Grant) -> Self {
-        let state = ProviderState::new(grant, client.config().cache_policy().clone());
+        let state = ProviderState::new(grant, client.config().cache_policy().clone())
+            .with_token_url(client.token_client().token_url());
         TokenProvider {
             handle: Handle(Arc::new(Shared {
                 client,

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::cache::CachePolicy;
 use crate::cache::{Decision, FetchKind, Freshness, TokenCache};
+use crate::telemetry::{HitMeter, Labels};
 use crate::transport::Error;
 use crate::{Grant, TokenResponse};
 
@@ -21,12 +22,17 @@ pub struct Round(pub u64);
 pub struct Snapshot {
     token: Arc<TokenResponse>,
     refresh_at: Instant,
+    meter: HitMeter,
 }
 
 impl Snapshot {
     /// The token, if it is not yet due for refresh at `now`: the warm path.
     pub fn fresh_at(&self, now: Instant) -> Option<&Arc<TokenResponse>> {
-        (now < self.refresh_at).then_some(&self.token)
+        if now >= self.refresh_at {
+            return None;
+        }
+        self.meter.hit(now);
+        Some(&self.token)
     }
 
     /// The token.
@@ -78,6 +84,9 @@ pub struct ProviderState {
     in_flight: Option<Round>,
     /// The last failed fetch's error, handed to callers while the cache backs off.
     last_error: Option<Error>,
+    labels: Labels,
+    /// The cached token's hit meter (see [`telemetry`](crate::telemetry)).
+    meter: Option<HitMeter>,
 }
 
 impl fmt::Debug for ProviderState {
@@ -95,6 +104,7 @@ impl fmt::Debug for ProviderState {
 impl ProviderState {
     /// A provider of `grant` tokens, cached as `policy` says; nothing fetched yet.
     pub fn new(grant: Grant, policy: CachePolicy) -> Self {
+        let labels = Labels::new(&grant, "");
         ProviderState {
             cache: TokenCache::new(policy),
             grant,
@@ -102,7 +112,15 @@ impl ProviderState {
             round: Round(0),
             in_flight: None,
             last_error: None,
+            labels,
+            meter: None,
         }
+    }
+
+    /// Names the region of `token_url` in this provider's metrics (without it, `other`).
+    pub fn with_token_url(mut self, token_url: &crate::endpoints::EndpointUrl) -> Self {
+        self.labels = Labels::new(&self.grant, token_url.url().host_str().unwrap_or_default());
+        self
     }
 
     /// The grant the next fetch uses.
@@ -132,7 +150,12 @@ impl ProviderState {
 
     /// What a caller at `now` does. `random` is drawn only when this caller is elected to fetch.
     pub(super) fn decide(&mut self, now: Instant, random: impl FnOnce() -> u64) -> Decided {
-        match self.cache.poll(now) {
+        let decision = self.cache.poll(now);
+        match (&decision, &self.meter) {
+            (Decision::Use(_) | Decision::UseAndRefresh(_), Some(meter)) => meter.hit(now),
+            _ => self.labels.missed(),
+        }
+        match decision {
             Decision::Use(token) => Decided::Ready(token),
             Decision::UseAndRefresh(token) => Decided::Refresh(token, self.elect(FetchKind::Refresh, now, random())),
             Decision::Fetch => Decided::Fetch(self.elect(FetchKind::Cold, now, random())),
@@ -174,8 +197,11 @@ impl ProviderState {
             Ok(token) => {
                 let cached = self.cache.fetch_succeeded(Arc::clone(token), token.expires_in(), now, random);
                 if cached {
+                    let meter = self.labels.hit_meter(token.expires_at());
+                    meter.lifetime(now);
+                    self.meter = Some(meter.clone());
                     let usable = self.cache.schedule().filter(|s| s.usable_until > now);
-                    publish(usable.map(|s| Snapshot { token: Arc::clone(token), refresh_at: s.refresh_at }));
+                    publish(usable.map(|s| Snapshot { token: Arc::clone(token), refresh_at: s.refresh_at, meter }));
                 } else {
                     tracing::warn!(
                         expires_in = token.expires_in().as_secs(),
@@ -204,6 +230,7 @@ impl ProviderState {
             Grant::ClientCredentials { .. } => return,
         };
         self.grant = Grant::refresh_token(refresh_token.clone(), scopes);
+        self.labels = self.labels.with_grant(&self.grant);
     }
 
     /// The fetcher of `round` went away without a result.

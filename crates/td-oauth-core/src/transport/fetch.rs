@@ -29,6 +29,7 @@ use super::{Config, Error, Transport};
 use crate::clock::SharedClock;
 use crate::request::FormBody;
 use crate::retry::RetryPolicy;
+use crate::telemetry::Labels;
 use crate::{Grant, TokenClient, TokenResponse};
 
 /// No attempt gets less time than this, so that a deadline nearly spent still allows one real try.
@@ -44,6 +45,7 @@ pub struct TokenFetch<'a> {
     attempt_timeout: Duration,
     started: Instant,
     attempt: u32,
+    labels: Labels,
 }
 
 /// One attempt to send: the request and how long it may take.
@@ -74,6 +76,7 @@ impl<'a> TokenFetch<'a> {
             attempt_timeout: config.timeout(),
             started: now,
             attempt: 0,
+            labels: Labels::new(grant, client.token_url().url().host_str().unwrap_or_default()),
         }
     }
 
@@ -121,18 +124,23 @@ impl<'a> TokenFetch<'a> {
                     scope = token.scope().unwrap_or_default(),
                     "token received"
                 );
-                return AttemptOutcome::Done(Ok(token));
+                let result = Ok(token);
+                self.labels.fetch_ended(&result, self.elapsed(now));
+                return AttemptOutcome::Done(result);
             }
             Err(error) => error,
         };
         match self.policy.next_delay(attempt, error.failure(wall), self.elapsed(now), random) {
             Some(delay) => {
                 tracing::info!(grant_type, token_url, attempt, delay_ms = millis(delay), reason = %error, "token request failed; retrying");
+                self.labels.retried();
                 AttemptOutcome::Retry(delay)
             }
             None => {
                 tracing::warn!(grant_type, token_url, attempt, error = %error, "token request failed");
-                AttemptOutcome::Done(Err(error))
+                let result = Err(error);
+                self.labels.fetch_ended(&result, self.elapsed(now));
+                AttemptOutcome::Done(result)
             }
         }
     }

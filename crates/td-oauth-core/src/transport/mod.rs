@@ -9,10 +9,12 @@
 mod config;
 mod error;
 mod fetch;
+mod unauthorized;
 
 pub use config::{Config, DEFAULT_USER_AGENT, Transport};
 pub use error::{Error, display_uri, display_url};
 pub use fetch::{Attempt, AttemptOutcome, TokenFetch};
+pub use unauthorized::Reauthorization;
 
 use std::future::Future;
 use std::pin::pin;

@@ -1,0 +1,100 @@
+//! A [`reqwest_middleware::Middleware`] that puts a token on every request of a `reqwest-middleware` chain
+//! and follows td-oauth-core's 401 rule ([`Reauthorization`]): one new token and one retry, only for a
+//! request whose body can be cloned, never with the refused token again.
+
+use std::fmt;
+
+use http::Extensions;
+use http::header::AUTHORIZATION;
+use reqwest_middleware::{Middleware, Next};
+use td_oauth_core::transport::{Reauthorization, display_url};
+
+use crate::{AuthSource, TokenProvider};
+
+/// Attaches `Authorization` from a token source to each request (the header's form is td-oauth-core's
+/// [`authorization`](td_oauth_core::transport::authorization)).
+///
+/// Generic over the source: over a [`TokenProvider`] (the default) a warm hit is a direct call, without the
+/// boxed future of a `dyn` [`TokenSource`](crate::TokenSource); your own source goes in as
+/// `Arc<dyn TokenSource>`. A failure to get a token is a `reqwest_middleware::Error::Middleware` holding
+/// the [`Error`](crate::Error) (downcast it to act on it).
+///
+/// Put it after middleware that retries transport failures (so each retry gets a current token) and
+/// before anything that logs headers only if that logger honours sensitive headers: the value is marked
+/// sensitive.
+///
+/// ```
+/// # use td_oauth_testkit::{Algorithm, TestServer};
+/// use td_oauth_reqwest::{Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
+/// use td_oauth_reqwest::middleware::BearerMiddleware;
+/// # let server = TestServer::start()?;
+/// # let registered = server.register_client(Algorithm::Es256)?;
+/// # let (token_url, me_url) = (server.token_url(), server.me_url());
+/// # let (client_id, key_id, key) = (&registered.client_id, &registered.key_id, &registered.private_key);
+///
+/// let credentials = Credentials::private_key_jwt(ClientId::new(client_id)?, KeyId::new(key_id)?, PrivateKey::parse(key)?);
+/// let provider = Client::new(&Endpoints::from_token_url(token_url)?, credentials)?
+///     .provider(Grant::client_credentials("users:read".parse()?));
+/// // The token client's own reqwest client (rustls on ring, no redirects) serves API calls too.
+/// let api = reqwest_middleware::ClientBuilder::new(provider.client().http_client().clone())
+///     .with(BearerMiddleware::new(provider))
+///     .build();
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// assert_eq!(api.get(&me_url).send().await?.status(), 200);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct BearerMiddleware<S: AuthSource = TokenProvider> {
+    source: S,
+}
+
+impl<S: AuthSource> fmt::Debug for BearerMiddleware<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerMiddleware").finish_non_exhaustive()
+    }
+}
+
+impl<S: AuthSource> BearerMiddleware<S> {
+    /// Middleware attaching tokens from `source`.
+    pub fn new(source: S) -> Self {
+        BearerMiddleware { source }
+    }
+
+    /// The token source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: AuthSource> Middleware for BearerMiddleware<S> {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let token = self.source.token().await.map_err(reqwest_middleware::Error::middleware)?;
+        let replay = request.try_clone();
+        let mut call = Reauthorization::new(token, replay.is_some());
+        request.headers_mut().insert(AUTHORIZATION, call.header().map_err(reqwest_middleware::Error::middleware)?);
+        let response = next.clone().run(request, extensions).await?;
+        let Some(refused) = call.refused(response.status()) else {
+            return Ok(response);
+        };
+        self.source.token_rejected(refused);
+        let Some(mut replay) = replay else {
+            return Ok(response);
+        };
+        let token = self.source.token().await.map_err(reqwest_middleware::Error::middleware)?;
+        let Some(header) = call.retry_with(token).map_err(reqwest_middleware::Error::middleware)? else {
+            return Ok(response);
+        };
+        tracing::debug!(url = display_url(response.url()), "the API answered 401; retrying once with a new token");
+        replay.headers_mut().insert(AUTHORIZATION, header);
+        next.run(replay, extensions).await
+    }
+}
