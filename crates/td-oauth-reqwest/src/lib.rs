@@ -93,6 +93,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod api;
 mod bearer;
 mod client;
 mod config;
@@ -101,6 +102,7 @@ mod send;
 mod shared_cache;
 mod source;
 
+pub use api::ApiClient;
 pub use async_trait::async_trait;
 pub use bearer::BearerClient;
 pub use client::Client;

@@ -48,6 +48,11 @@ impl BearerAgent {
         &self.provider
     }
 
+    /// The agent requests go through.
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
     /// Sends the request `build` makes, with the current token. If the API answers 401, the token is
     /// invalidated (once for all threads that saw it refused), a new one is fetched, and `build` is called
     /// again for one more try. Any status, 401 included after the retry, is returned as a response.

@@ -85,6 +85,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod api;
 mod bearer;
 mod client;
 mod config;
@@ -93,6 +94,7 @@ mod provider;
 mod send;
 mod shared_cache;
 
+pub use api::{ApiClient, Items};
 pub use bearer::BearerAgent;
 pub use client::Client;
 pub use config::Config;

@@ -13,15 +13,22 @@
 //! - [`TokenManager`]: all of that behind one mutex, over a transport's client (td-oauth-reqwest's
 //!   `TokenManager` is this type; td-oauth-ureq's wraps it with a blocking `token()`).
 
+mod apps_api;
 mod events;
 mod idle;
 mod installations;
 mod manager;
 mod policy;
+mod receiver;
 mod rotation;
 
-pub use events::{EventKind, InstallationCredentials};
+pub use apps_api::{
+    Acknowledged, Installation, InstallationDecision, acknowledge_uninstall_request, credentials_state_request,
+    installation_request, installation_state_request,
+};
+pub use events::{Event, EventKind, EventPayload, InstallationCredentials};
 pub use installations::{ActiveProvider, Fallback, Installations};
 pub use manager::TokenManager;
 pub use policy::TokenManagerPolicy;
+pub use receiver::{Delivery, EventDedup, EventReceiver, NoVerification, ReceiveError, VerifyEvent};
 pub use rotation::{CredentialSet, Rotation, RotationFallback, RotationKind};
