@@ -3,7 +3,6 @@
 //! [`BearerClient`] (the source's token, one new token and one retry on a 401), with the client's timeout
 //! and a body cap. Lists come back as a [`Stream`] of their items.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use td_oauth_core::Endpoints;
-use td_oauth_core::api::{self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, Paginator, UserId, UserInfo};
+use td_oauth_core::api::{self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, PageStep, Paginator, UserId, UserInfo};
 use td_oauth_core::partner::Acknowledged;
 use td_oauth_core::transport::display_uri;
 
@@ -116,31 +115,29 @@ impl ApiClient {
 
     /// Every item `paginator` reaches (for its `with_embedded` or `with_max_pages`).
     pub fn items(&self, paginator: Paginator) -> impl Stream<Item = Result<Value, Error>> + Send + '_ {
-        let state = Pages { paginator, buffered: VecDeque::new(), failed: false };
-        futures_util::stream::unfold(state, move |mut state| async move {
+        futures_util::stream::unfold(Some(paginator), move |state| async move {
+            let mut paginator = state?;
             loop {
-                if let Some(item) = state.buffered.pop_front() {
-                    return Some((Ok(item), state));
-                }
-                if state.failed {
-                    return None;
-                }
-                match self.fetch(&mut state.paginator).await {
-                    Ok(Some(items)) => state.buffered.extend(items),
-                    Ok(None) => return None,
-                    Err(err) => {
-                        state.failed = true;
-                        return Some((Err(err), state));
+                let step = match paginator.next_step() {
+                    Ok(step) => step,
+                    Err(err) => return Some((Err(err.into()), None)),
+                };
+                match step {
+                    PageStep::Item(item) => return Some((Ok(item), Some(paginator))),
+                    PageStep::Done => return None,
+                    PageStep::Fetch(request) => {
+                        let received = match self.send(request).await {
+                            Ok(response) => paginator.receive(&response).map_err(Error::from),
+                            Err(err) => Err(err),
+                        };
+                        if let Err(err) = received {
+                            // The stream ends after its error.
+                            return Some((Err(err), None));
+                        }
                     }
                 }
             }
         })
-    }
-
-    async fn fetch(&self, paginator: &mut Paginator) -> Result<Option<Vec<Value>>, Error> {
-        let Some(request) = paginator.next_request()? else { return Ok(None) };
-        let response = self.send(request).await?;
-        Ok(Some(paginator.read_page(&response)?.into_items()))
     }
 
     /// Sends a lifecycle call (see [`td_oauth_core::partner`]'s `installation_state_request`,
@@ -156,10 +153,4 @@ impl ApiClient {
         let response = self.send(api::end_user_session_request(endpoints, user)?).await?;
         Ok(api::end_user_session_response(&response)?)
     }
-}
-
-struct Pages {
-    paginator: Paginator,
-    buffered: VecDeque<Value>,
-    failed: bool,
 }

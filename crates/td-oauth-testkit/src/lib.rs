@@ -58,6 +58,7 @@ mod authorize;
 mod body;
 mod clients;
 mod connection;
+mod delivery;
 mod error;
 mod events;
 mod faults;
@@ -72,17 +73,24 @@ mod reply;
 mod resource;
 mod server;
 mod state;
+mod talkdesk_api;
 mod tls;
 mod token;
 
 pub use assertion::JWT_BEARER;
 pub use clients::{ClientCredentials, ClientInfo, ClientSpec, DEFAULT_SCOPES, Grant};
+pub use delivery::{DeliveryAttempt, EventDelivery, TALKDESK_REDELIVERY};
 pub use error::Error;
-pub use events::{AppEvent, app_event, check_fallback_warning, rotated_to_unknown_client};
+pub use events::{
+    AppEvent, TEST_APP_ID, app_event, app_event_with_root, check_fallback_warning, lifecycle_event, rotated_to_unknown_client,
+};
 pub use faults::{Fault, FaultTarget};
 pub use keys::Algorithm;
 pub use logs::{CaptureGuard, LogCapture};
 pub use record::{AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};
 pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};
+pub use talkdesk_api::{
+    Acknowledgement, END_USER_SESSION_PATH, STS_ME_PATH, TEST_USER_ID, USERS_ME_PATH, USERS_PATH, talkdesk_error_body,
+};
 pub use tls::Certificate;

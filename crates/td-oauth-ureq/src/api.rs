@@ -3,7 +3,6 @@
 //! [`BearerAgent`] (the provider's token, one new token and one retry on a 401), with no redirects, the
 //! client's timeout and a body cap. Lists come back as an [`Iterator`] over their items.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use http::{Method, Request, Response};
@@ -11,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use td_oauth_core::Endpoints;
 use td_oauth_core::api::{
-    self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, Paginator, UserId, UserInfo,
+    self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, PageStep, Paginator, UserId, UserInfo,
 };
 use td_oauth_core::partner::Acknowledged;
 use td_oauth_core::transport::display_uri;
@@ -113,7 +112,7 @@ impl ApiClient {
 
     /// Every item `paginator` reaches (for its `with_embedded` or `with_max_pages`).
     pub fn items(&self, paginator: Paginator) -> Items<'_> {
-        Items { client: self, paginator, buffered: VecDeque::new(), failed: false }
+        Items { client: self, paginator, failed: false }
     }
 
     /// Sends a lifecycle call (see [`td_oauth_core::partner`]'s `installation_state_request`,
@@ -146,7 +145,6 @@ fn copy_request(request: &Request<Vec<u8>>) -> Request<Vec<u8>> {
 pub struct Items<'a> {
     client: &'a ApiClient,
     paginator: Paginator,
-    buffered: VecDeque<Value>,
     failed: bool,
 }
 
@@ -155,34 +153,38 @@ impl Items<'_> {
     pub fn pages(&self) -> usize {
         self.paginator.pages()
     }
-
-    fn fetch(&mut self) -> Result<bool, Error> {
-        let Some(request) = self.paginator.next_request()? else { return Ok(false) };
-        let response = self.client.send(request)?;
-        self.buffered.extend(self.paginator.read_page(&response)?.into_items());
-        Ok(true)
-    }
 }
 
 impl Iterator for Items<'_> {
     type Item = Result<Value, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
         loop {
-            if let Some(item) = self.buffered.pop_front() {
-                return Some(Ok(item));
-            }
-            if self.failed {
-                return None;
-            }
-            match self.fetch() {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(err) => {
-                    self.failed = true;
-                    return Some(Err(err));
+            let step = match self.paginator.next_step() {
+                Ok(step) => step,
+                Err(err) => return self.fail(err.into()),
+            };
+            match step {
+                PageStep::Item(item) => return Some(Ok(item)),
+                PageStep::Done => return None,
+                PageStep::Fetch(request) => {
+                    let received = self.client.send(request).and_then(|response| Ok(self.paginator.receive(&response)?));
+                    if let Err(err) = received {
+                        return self.fail(err);
+                    }
                 }
             }
         }
+    }
+}
+
+impl Items<'_> {
+    /// Yields `err` once; the iteration ends after it.
+    fn fail(&mut self, err: Error) -> Option<Result<Value, Error>> {
+        self.failed = true;
+        Some(Err(err))
     }
 }

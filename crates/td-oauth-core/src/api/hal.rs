@@ -2,7 +2,7 @@
 //! `next` until it is absent, as a state machine: it says which request to send, reads each answer, and
 //! stops at another origin, at a page it has read already, or at its page bound.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use http::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value};
@@ -161,6 +161,18 @@ pub struct Paginator {
     max_pages: usize,
     pages: usize,
     seen: HashSet<String>,
+    buffered: VecDeque<Value>,
+}
+
+/// What to do next to walk a list item by item (see [`Paginator::next_step`]).
+#[derive(Debug)]
+pub enum PageStep {
+    /// The next item.
+    Item(Value),
+    /// Send this request and hand its answer to [`Paginator::receive`].
+    Fetch(Request<Vec<u8>>),
+    /// The list is read.
+    Done,
 }
 
 impl Paginator {
@@ -177,6 +189,7 @@ impl Paginator {
             max_pages: Self::DEFAULT_MAX_PAGES,
             pages: 0,
             seen: HashSet::new(),
+            buffered: VecDeque::new(),
         })
     }
 
@@ -200,6 +213,26 @@ impl Paginator {
     /// Whether the list is read to its end (or stopped).
     pub fn is_done(&self) -> bool {
         matches!(self.next, Next::Done)
+    }
+
+    /// Item by item: the next item of the page read last, else the request for the next page, else done.
+    /// `Err` when the paginator stopped (see [`next_request`](Self::next_request)).
+    pub fn next_step(&mut self) -> Result<PageStep, ApiError> {
+        if let Some(item) = self.buffered.pop_front() {
+            return Ok(PageStep::Item(item));
+        }
+        Ok(match self.next_request()? {
+            Some(request) => PageStep::Fetch(request),
+            None => PageStep::Done,
+        })
+    }
+
+    /// Reads the answer to a [`PageStep::Fetch`]: its items come out of the next
+    /// [`next_step`](Self::next_step)s.
+    pub fn receive<B: AsRef<[u8]>>(&mut self, response: &Response<B>) -> Result<(), ApiError> {
+        let page = self.read_page(response)?;
+        self.buffered.extend(page.into_items());
+        Ok(())
     }
 
     /// The next request to send: `Ok(None)` at the end of the list, `Err` when the paginator stopped
