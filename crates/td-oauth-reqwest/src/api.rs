@@ -80,14 +80,7 @@ impl ApiClient {
     /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
     /// status.
     pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let shown = display_uri(request.uri());
-        let mut request = reqwest::Request::try_from(request)
-            .map_err(|err| Error::Api(ApiError::Build(err.to_string())))?;
-        *request.timeout_mut() = Some(self.timeout);
-        let response = self.bearer.execute(request).await?;
-        let status = response.status();
-        let too_large = Error::Api(ApiError::TooLarge { status, limit: self.max_body });
-        send::read_capped(response, &shown, self.max_body, Some(self.timeout), too_large).await
+        send_with(&self.bearer, request, self.timeout, self.max_body).await
     }
 
     /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.
@@ -153,4 +146,27 @@ impl ApiClient {
         let response = self.send(api::end_user_session_request(endpoints, user)?).await?;
         Ok(api::end_user_session_response(&response)?)
     }
+}
+
+/// Sends `request` through `bearer` with `timeout`, at most `max_body` bytes read.
+async fn send_with(
+    bearer: &BearerClient,
+    request: Request<Vec<u8>>,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Response<Vec<u8>>, Error> {
+    let shown = display_uri(request.uri());
+    let mut request =
+        reqwest::Request::try_from(request).map_err(|err| Error::Api(ApiError::Build(err.to_string())))?;
+    *request.timeout_mut() = Some(timeout);
+    let response = bearer.execute(request).await?;
+    let status = response.status();
+    let too_large = Error::Api(ApiError::TooLarge { status, limit: max_body });
+    send::read_capped(response, &shown, max_body, Some(timeout), too_large).await
+}
+
+/// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
+pub(crate) async fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+    let timeout = provider.client().config().timeout();
+    send_with(&provider.bearer_client(), request, timeout, DEFAULT_MAX_API_RESPONSE_BYTES).await
 }

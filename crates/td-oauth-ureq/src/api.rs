@@ -77,15 +77,7 @@ impl ApiClient {
     /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
     /// status (redirects are not followed: the answer is the 3xx).
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let url = display_uri(request.uri());
-        let agent = self.api.agent();
-        let response = self.api.run(|| {
-            let copy = copy_request(&request);
-            agent.configure_request(copy).max_redirects(0).timeout_global(Some(self.timeout)).build()
-        })?;
-        let status = response.status();
-        let too_large = Error::Api(ApiError::TooLarge { status, limit: self.max_body });
-        send::read_capped(response, &url, self.max_body, Some(self.timeout), too_large)
+        send_with(&self.api, request, self.timeout, self.max_body)
     }
 
     /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.
@@ -128,6 +120,25 @@ impl ApiClient {
         let response = self.send(api::end_user_session_request(endpoints, user)?)?;
         Ok(api::end_user_session_response(&response)?)
     }
+}
+
+/// Sends `request` through `api`, each try given `timeout`, at most `max_body` bytes read.
+fn send_with(api: &BearerAgent, request: Request<Vec<u8>>, timeout: Duration, max_body: usize) -> Result<Response<Vec<u8>>, Error> {
+    let url = display_uri(request.uri());
+    let agent = api.agent();
+    let response = api.run(|| {
+        let copy = copy_request(&request);
+        agent.configure_request(copy).max_redirects(0).timeout_global(Some(timeout)).build()
+    })?;
+    let status = response.status();
+    let too_large = Error::Api(ApiError::TooLarge { status, limit: max_body });
+    send::read_capped(response, &url, max_body, Some(timeout), too_large)
+}
+
+/// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
+pub(crate) fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+    let api = BearerAgent::new(provider.client().http_client().clone(), provider.clone());
+    send_with(&api, request, provider.client().config().timeout(), DEFAULT_MAX_API_RESPONSE_BYTES)
 }
 
 /// `http::Request` is not `Clone`; a 401 retry needs the request again.

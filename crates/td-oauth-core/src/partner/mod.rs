@@ -17,6 +17,7 @@ mod apps_api;
 mod events;
 mod idle;
 mod installations;
+mod lifecycle;
 mod manager;
 mod policy;
 mod receiver;
@@ -28,6 +29,7 @@ pub use apps_api::{
 };
 pub use events::{Event, EventKind, EventPayload, InstallationCredentials};
 pub use installations::{ActiveProvider, Fallback, Installations};
+pub use lifecycle::Lifecycle;
 pub use manager::TokenManager;
 pub use policy::TokenManagerPolicy;
 pub use receiver::{Delivery, EventDedup, EventReceiver, NoVerification, ReceiveError, VerifyEvent};
