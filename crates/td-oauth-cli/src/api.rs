@@ -97,10 +97,14 @@ pub(crate) fn api(connection: &Connection, target: &ApiTarget, call: &Call<'_>) 
     // As `gh api`: a body without a method is a POST.
     let method = method.unwrap_or(if body.is_some() { Method::POST } else { Method::GET });
     if call.paginate && (method != Method::GET || body.is_some()) {
-        return Err(CliError::Input("--paginate follows GET lists; it takes no METHOD other than GET, nor a body".into()));
+        return Err(CliError::Input(
+            "--paginate follows GET lists; it takes no METHOD other than GET, nor a body".into(),
+        ));
     }
     if call.paginate && call.include {
-        return Err(CliError::Input("--include shows one answer's status and headers; leave it out with --paginate".into()));
+        return Err(CliError::Input(
+            "--include shows one answer's status and headers; leave it out with --paginate".into(),
+        ));
     }
     let client = target.client(connection)?;
     if call.paginate {

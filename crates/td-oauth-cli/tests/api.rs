@@ -84,7 +84,11 @@ fn fields_make_a_json_body_and_a_post() {
     // The second acknowledgement is a 409: the Talkdesk error, readably, exit 3.
     let output = run(setup.command("api").args(["POST", path, "--input"]).arg(&body));
     assert_exit(&output, 3);
-    assert!(stderr(&output).contains("HTTP 409") && stderr(&output).contains("already acknowledged"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("HTTP 409") && stderr(&output).contains("already acknowledged"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -95,7 +99,10 @@ fn talkdesk_errors_keep_the_exit_status_table() {
     let output = run(setup.command("api").args(["/users"]));
     assert_exit(&output, 3);
     let text = stderr(&output);
-    assert!(text.starts_with("td-oauth: the Talkdesk API answered HTTP 400 Bad Request (code 0330001): Invalid parameters"), "{text}");
+    assert!(
+        text.starts_with("td-oauth: the Talkdesk API answered HTTP 400 Bad Request (code 0330001): Invalid parameters"),
+        "{text}"
+    );
     assert!(text.contains("field `per_page`: must be at most 100"), "{text}");
 
     setup.server.inject_on(FaultTarget::Path(USERS_PATH), Fault::status(503), 1);
@@ -118,7 +125,11 @@ fn whoami_needs_a_user_token() {
     let setup = setup("whoami");
     let output = run(&mut setup.command("whoami"));
     assert_exit(&output, 3);
-    assert!(stderr(&output).contains("no user context") && stderr(&output).contains("refresh token"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no user context") && stderr(&output).contains("refresh token"),
+        "{}",
+        stderr(&output)
+    );
 
     let refresh = setup.server.issue_refresh_token(&setup.client.client_id, &["openid"]);
     let file = setup.scratch.file("refresh", &refresh);

@@ -48,11 +48,10 @@ async fn callback(
     // The lock is held only while the delivery is read, never while the application works.
     let (delivery, mut response) = receiver.lock().unwrap_or_else(|e| e.into_inner()).receive(&request, Instant::now());
     match delivery {
-        Delivery::Event(event) => {
-            if !handle(event.payload()) {
-                receiver.lock().unwrap_or_else(|e| e.into_inner()).forget(event.id());
-                *response.status_mut() = td_oauth_core::http::StatusCode::SERVICE_UNAVAILABLE;
-            }
+        Delivery::Event(event) if !handle(event.payload()) => {
+            // Handling failed: answer 5xx and forget the id, so that Talkdesk's redelivery is handled.
+            receiver.lock().unwrap_or_else(|e| e.into_inner()).forget(event.id());
+            *response.status_mut() = td_oauth_core::http::StatusCode::SERVICE_UNAVAILABLE;
         }
         Delivery::Duplicate { id } => println!("duplicate delivery of {id}"),
         Delivery::Refused(reason) => println!("refused: {reason}"),

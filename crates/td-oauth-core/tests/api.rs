@@ -86,7 +86,10 @@ fn talkdesk_error_bodies_are_typed() {
     assert_eq!(err.fields()[0].name(), "per_page");
     assert!(err.to_string().contains("field `per_page`: too big"));
     // The Apps API's `{"error": …}`, a numeric code, and bodies that are not Talkdesk errors.
-    assert_eq!(TalkdeskError::parse(StatusCode::NOT_FOUND, br#"{"error":"not found"}"#, None).unwrap().message(), Some("not found"));
+    assert_eq!(
+        TalkdeskError::parse(StatusCode::NOT_FOUND, br#"{"error":"not found"}"#, None).unwrap().message(),
+        Some("not found")
+    );
     assert_eq!(TalkdeskError::parse(StatusCode::CONFLICT, br#"{"code":409}"#, None).unwrap().code(), Some("409"));
     assert!(TalkdeskError::parse(StatusCode::BAD_GATEWAY, b"<html>", None).is_none());
     assert!(TalkdeskError::parse(StatusCode::BAD_GATEWAY, br#"{"other":1}"#, None).is_none());
@@ -122,7 +125,10 @@ fn the_paginator_walks_item_by_item_and_stops_where_it_must() {
     let PageStep::Fetch(request) = pages.next_step().unwrap() else { panic!() };
     assert_eq!(request.uri(), "https://api.talkdeskapp.com/users");
     pages
-        .receive(&answer(200, r#"{"_embedded":{"users":[{"id":"a"}]},"_links":{"next":{"href":"https://evil.example/users"}}}"#))
+        .receive(&answer(
+            200,
+            r#"{"_embedded":{"users":[{"id":"a"}]},"_links":{"next":{"href":"https://evil.example/users"}}}"#,
+        ))
         .unwrap();
     assert!(matches!(pages.next_step().unwrap(), PageStep::Item(item) if item["id"] == "a"));
     assert!(matches!(pages.next_step(), Err(ApiError::ForeignNext { .. })));
@@ -131,7 +137,10 @@ fn the_paginator_walks_item_by_item_and_stops_where_it_must() {
     // An error answer ends it with the Talkdesk error.
     let mut pages = Paginator::new(us(), "/users").unwrap();
     let _ = pages.next_step().unwrap();
-    assert!(matches!(pages.receive(&answer(403, r#"{"code":"403","message":"no scope"}"#)), Err(ApiError::Talkdesk(_))));
+    assert!(matches!(
+        pages.receive(&answer(403, r#"{"code":"403","message":"no scope"}"#)),
+        Err(ApiError::Talkdesk(_))
+    ));
     assert!(pages.is_done());
 }
 
@@ -140,7 +149,8 @@ fn userinfo_and_its_400() {
     let request = UserInfo::request(&us()).unwrap();
     assert_eq!(request.uri(), "https://api.talkdeskapp.com/users/me");
     assert!(!request.headers().contains_key(http::header::AUTHORIZATION));
-    let me = UserInfo::from_http(&answer(200, r#"{"id":"u1","sub":"s","name":"N","email":"e@x","_links":{}}"#)).unwrap();
+    let me =
+        UserInfo::from_http(&answer(200, r#"{"id":"u1","sub":"s","name":"N","email":"e@x","_links":{}}"#)).unwrap();
     assert_eq!((me.id.as_str(), me.email.as_deref()), ("u1", Some("e@x")));
     let err = UserInfo::from_http(&answer(400, r#"{"code":"0000400","message":"no user context"}"#)).unwrap_err();
     assert!(matches!(err, ApiError::NoUserContext(Some(_))), "{err:?}");
@@ -181,7 +191,9 @@ fn every_documented_event_type_is_typed() {
                "_links":{"root":{"href":"https://api.talkdeskapp.com"}}})
         .to_string()
     };
-    let updated = Event::parse(event("app.updated", json!({"users":{"adding":[{"id":"u"}],"removing":[]}})).as_bytes(), &allow).unwrap();
+    let updated =
+        Event::parse(event("app.updated", json!({"users":{"adding":[{"id":"u"}],"removing":[]}})).as_bytes(), &allow)
+            .unwrap();
     assert!(matches!(updated.payload(), EventPayload::Updated { adding, .. } if adding.len() == 1));
     for (kind, check) in [
         ("app.trial_started", "TrialStarted"),
@@ -190,12 +202,16 @@ fn every_documented_event_type_is_typed() {
         ("app.uninstalled", "Uninstalled"),
         ("app.new_thing", "Unknown"),
     ] {
-        let parsed = Event::parse(event(kind, json!({"reason":{"type":"other","message":"m"}})).as_bytes(), &allow).unwrap();
+        let parsed =
+            Event::parse(event(kind, json!({"reason":{"type":"other","message":"m"}})).as_bytes(), &allow).unwrap();
         assert!(format!("{:?}", parsed.payload()).starts_with(check), "{kind}");
         assert_eq!(parsed.gateway().unwrap().origin(), "https://api.talkdeskapp.com");
     }
-    let logout = Event::parse(event("user.logout", json!({"user_id":"5f1b2c3d4e5f60718293a4b5"})).as_bytes(), &allow).unwrap();
-    assert!(matches!(logout.payload(), EventPayload::UserLogout { user_id, .. } if user_id == "5f1b2c3d4e5f60718293a4b5"));
+    let logout =
+        Event::parse(event("user.logout", json!({"user_id":"5f1b2c3d4e5f60718293a4b5"})).as_bytes(), &allow).unwrap();
+    assert!(
+        matches!(logout.payload(), EventPayload::UserLogout { user_id, .. } if user_id == "5f1b2c3d4e5f60718293a4b5")
+    );
     assert!(Event::parse(event("user.logout", json!({})).as_bytes(), &allow).is_err(), "user.logout needs user_id");
     // A forged root is refused whatever the type.
     let forged = event("app.trial_ended", json!({})).replace("api.talkdeskapp.com", "evil.example");

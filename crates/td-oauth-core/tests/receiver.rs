@@ -78,12 +78,18 @@ fn serve<V: VerifyEvent + 'static>(callback: Arc<Callback<V>>) -> String {
                         let callback = Arc::clone(&callback);
                         async move {
                             let (parts, body) = request.into_parts();
-                            let body = Limited::new(body, 256 * 1024).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let body = Limited::new(body, 256 * 1024)
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
                             let response = callback.handle(&Request::from_parts(parts, body));
                             Ok::<_, Infallible>(response.map(|body| Full::new(Bytes::from(body))))
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });

@@ -11,7 +11,9 @@ use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use td_oauth_core::Endpoints;
-use td_oauth_core::api::{self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, PageStep, Paginator, UserId, UserInfo};
+use td_oauth_core::api::{
+    self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, PageStep, Paginator, UserId, UserInfo,
+};
 use td_oauth_core::partner::Acknowledged;
 use td_oauth_core::transport::display_uri;
 
@@ -119,7 +121,7 @@ impl ApiClient {
                     PageStep::Item(item) => return Some((Ok(item), Some(paginator))),
                     PageStep::Done => return None,
                     PageStep::Fetch(request) => {
-                        let received = match self.send(request).await {
+                        let received = match self.send(*request).await {
                             Ok(response) => paginator.receive(&response).map_err(Error::from),
                             Err(err) => Err(err),
                         };

@@ -176,7 +176,7 @@ async fn lifecycle_calls_are_recorded_and_409_means_done() {
     // Without apps:write: a Talkdesk 403, not a 409.
     let read_only = self::api(&server, &["apps:read"]);
     let err = read_only.lifecycle(ack()).await.unwrap_err();
-    assert_eq!(err.to_string().contains("apps:write"), true, "{err}");
+    assert!(err.to_string().contains("apps:write"), "{err}");
 }
 
 #[tokio::test]
@@ -185,7 +185,8 @@ async fn sts_tokens_go_without_bearer() {
     let creds = server.register_client(Algorithm::Es256).unwrap();
     let endpoints = Endpoints::from_token_url(server.token_url()).unwrap();
     let tokens = TokenClient::new(&endpoints, common::basic(&creds)).with_token_kind(TokenKind::Sts);
-    let sts = Client::from_token_client(tokens, config(&server)).unwrap().provider(Grant::client_credentials(Scopes::none()));
+    let sts =
+        Client::from_token_client(tokens, config(&server)).unwrap().provider(Grant::client_credentials(Scopes::none()));
     let api = ApiClient::new(&sts, gateway(&server));
     let response = api.call(http::Method::GET, STS_ME_PATH, Vec::new()).await.unwrap();
     assert_eq!(response.status(), 200, "{}", String::from_utf8_lossy(response.body()));

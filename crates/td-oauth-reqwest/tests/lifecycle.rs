@@ -37,19 +37,29 @@ async fn install_approve_rotate_and_uninstall() {
     let manager = TokenManager::new(config(&server)).unwrap();
     let acme = "acme".parse().unwrap();
 
-    let installed = event(&server, &app_event_with_root(AppEvent::Installed, "acme", server.token_url(), server.base_url(), &first));
+    let installed = event(
+        &server,
+        &app_event_with_root(AppEvent::Installed, "acme", server.token_url(), server.base_url(), &first),
+    );
     assert!(matches!(manager.apply(installed.clone()).await.unwrap(), Lifecycle::Installed { .. }));
-    assert_eq!(manager.decide_installation(&installed, InstallationDecision::Approve, None).await.unwrap(), Acknowledged::Done);
+    assert_eq!(
+        manager.decide_installation(&installed, InstallationDecision::Approve, None).await.unwrap(),
+        Acknowledged::Done
+    );
     assert_eq!(server.installation_state("inst-acme"), "completed");
 
     // Rotation: the new client gets a token before the rotation is acknowledged.
     let second = server.register_client(Algorithm::Es256).unwrap();
     server.clear_requests();
-    let rotated = event(&server, &app_event_with_root(AppEvent::CredentialsRotated, "acme", server.token_url(), server.base_url(), &second));
+    let rotated = event(
+        &server,
+        &app_event_with_root(AppEvent::CredentialsRotated, "acme", server.token_url(), server.base_url(), &second),
+    );
     let Lifecycle::Rotated { acknowledged, .. } = manager.apply(rotated.clone()).await.unwrap() else { panic!() };
     assert_eq!(acknowledged.unwrap(), Acknowledged::Done);
     let requests = server.requests();
-    let token_at = requests.iter().position(|r| r.path == TOKEN_PATH && r.client_id.as_deref() == Some(&second.client_id));
+    let token_at =
+        requests.iter().position(|r| r.path == TOKEN_PATH && r.client_id.as_deref() == Some(&second.client_id));
     let ack_at = requests.iter().position(|r| r.path.ends_with(&format!("/credentials/{}/state", second.client_id)));
     assert!(token_at.unwrap() < ack_at.unwrap(), "token first, then the acknowledgement: {requests:?}");
     // A redelivered rotation: 409 from the server, done all the same.
@@ -57,11 +67,25 @@ async fn install_approve_rotate_and_uninstall() {
     assert_eq!(acknowledged.unwrap(), Acknowledged::AlreadyDone);
 
     // Uninstall: acknowledged, then dropped.
-    let uninstalled = event(&server, &lifecycle_event("app.uninstalled", "acme", server.base_url(), json!({ "reason": { "type": "other", "message": "bye" } })));
-    let Lifecycle::Uninstalled { acknowledged, known, .. } = manager.apply(uninstalled).await.unwrap() else { panic!() };
+    let uninstalled = event(
+        &server,
+        &lifecycle_event(
+            "app.uninstalled",
+            "acme",
+            server.base_url(),
+            json!({ "reason": { "type": "other", "message": "bye" } }),
+        ),
+    );
+    let Lifecycle::Uninstalled { acknowledged, known, .. } = manager.apply(uninstalled).await.unwrap() else {
+        panic!()
+    };
     assert_eq!((acknowledged, known), (Acknowledged::Done, true));
     assert!(matches!(manager.token(&acme, &scopes()).await, Err(Error::UnknownInstallation { .. })));
-    let states = server.acknowledgements().into_iter().filter(|a| matches!(a, Acknowledgement::InstallationState { .. })).count();
+    let states = server
+        .acknowledgements()
+        .into_iter()
+        .filter(|a| matches!(a, Acknowledgement::InstallationState { .. }))
+        .count();
     assert_eq!(states, 2, "the approval and the uninstall");
 }
 
@@ -70,7 +94,10 @@ async fn a_rotation_to_credentials_that_get_no_token_is_not_acknowledged() {
     let server = server(Scheme::Http);
     let first = server.register_client(Algorithm::Es256).unwrap();
     let manager = TokenManager::new(config(&server)).unwrap();
-    let installed = event(&server, &app_event_with_root(AppEvent::Installed, "acct-0", server.token_url(), server.base_url(), &first));
+    let installed = event(
+        &server,
+        &app_event_with_root(AppEvent::Installed, "acct-0", server.token_url(), server.base_url(), &first),
+    );
     manager.apply(installed).await.unwrap();
 
     let rotated = event(&server, &with_root(&server, &rotated_to_unknown_client("acct-0", server.token_url(), &first)));
@@ -85,7 +112,15 @@ async fn a_rotation_to_credentials_that_get_no_token_is_not_acknowledged() {
 async fn logout_and_unknown_events_are_surfaced() {
     let server = server(Scheme::Http);
     let manager = TokenManager::new(config(&server)).unwrap();
-    let logout = event(&server, &lifecycle_event("user.logout", "acme", server.base_url(), json!({ "user_id": "5f1b2c3d4e5f60718293a4b5", "user_email": "a@example.com" })));
+    let logout = event(
+        &server,
+        &lifecycle_event(
+            "user.logout",
+            "acme",
+            server.base_url(),
+            json!({ "user_id": "5f1b2c3d4e5f60718293a4b5", "user_email": "a@example.com" }),
+        ),
+    );
     let Lifecycle::UserLogout { user_id, user_email, .. } = manager.apply(logout).await.unwrap() else { panic!() };
     assert_eq!((user_id.as_str(), user_email.as_deref()), ("5f1b2c3d4e5f60718293a4b5", Some("a@example.com")));
 

@@ -88,8 +88,8 @@ pub fn app_event_with_root(
     root_url: &str,
     client: &ClientCredentials,
 ) -> Vec<u8> {
-    let mut body: serde_json::Value = serde_json::from_slice(&app_event(event, account, token_url, client))
-        .unwrap_or_else(|_| json!({}));
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&app_event(event, account, token_url, client)).unwrap_or_else(|_| json!({}));
     body["app_id"] = json!(TEST_APP_ID);
     body["_links"]["root"] = json!({ "href": root_url });
     body.to_string().into_bytes()

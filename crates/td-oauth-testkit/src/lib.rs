@@ -82,7 +82,8 @@ pub use clients::{ClientCredentials, ClientInfo, ClientSpec, DEFAULT_SCOPES, Gra
 pub use delivery::{DeliveryAttempt, EventDelivery, TALKDESK_REDELIVERY};
 pub use error::Error;
 pub use events::{
-    AppEvent, TEST_APP_ID, app_event, app_event_with_root, check_fallback_warning, lifecycle_event, rotated_to_unknown_client,
+    AppEvent, TEST_APP_ID, app_event, app_event_with_root, check_fallback_warning, lifecycle_event,
+    rotated_to_unknown_client,
 };
 pub use faults::{Fault, FaultTarget};
 pub use keys::Algorithm;

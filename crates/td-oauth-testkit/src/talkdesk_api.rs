@@ -80,7 +80,8 @@ impl ApiState {
 
 /// A Talkdesk error answer.
 pub(crate) fn talkdesk_error(status: StatusCode, code: &str, message: &str, fields: &[(&str, &str)]) -> Reply {
-    let fields: Vec<Value> = fields.iter().map(|(name, description)| json!({"name": name, "description": description})).collect();
+    let fields: Vec<Value> =
+        fields.iter().map(|(name, description)| json!({"name": name, "description": description})).collect();
     let mut body = json!({ "code": code, "message": message, "description": message });
     if !fields.is_empty() {
         body["fields"] = Value::Array(fields);
@@ -109,7 +110,7 @@ pub(crate) fn handle(
     let sts = path == STS_ME_PATH;
     let claims = match authenticate(shared, headers, sts) {
         Ok(claims) => claims,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     match (method.as_str(), path) {
         ("GET", USERS_ME_PATH) => users_me(&claims),
@@ -123,8 +124,8 @@ pub(crate) fn handle(
 
 /// The token's claims, if it is a live token this server issued, sent as `Bearer <token>` (or bare,
 /// for the STS resource).
-fn authenticate(shared: &Shared, headers: &HeaderMap, sts: bool) -> Result<Value, Reply> {
-    let unauthorized = |message: &str| talkdesk_error(StatusCode::UNAUTHORIZED, "0000401", message, &[]);
+fn authenticate(shared: &Shared, headers: &HeaderMap, sts: bool) -> Result<Value, Box<Reply>> {
+    let unauthorized = |message: &str| Box::new(talkdesk_error(StatusCode::UNAUTHORIZED, "0000401", message, &[]));
     let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default().trim();
     let token = if sts {
         if header.contains(' ') {
@@ -162,12 +163,7 @@ fn forbidden(scope: &str) -> Reply {
 
 fn users_me(claims: &Value) -> Reply {
     if claims.get("sub").and_then(Value::as_str) != Some(TEST_USER) {
-        return talkdesk_error(
-            StatusCode::BAD_REQUEST,
-            "0000400",
-            "no user context",
-            &[],
-        );
+        return talkdesk_error(StatusCode::BAD_REQUEST, "0000400", "no user context", &[]);
     }
     Reply::json(
         StatusCode::OK,
@@ -183,7 +179,7 @@ fn users_me(claims: &Value) -> Reply {
 
 /// `page` (from 1) and `per_page` (1 to 100, default 50) from the query; a bad value is a Talkdesk error
 /// naming the field.
-fn paging(query: Option<&str>) -> Result<(usize, usize), Reply> {
+fn paging(query: Option<&str>) -> Result<(usize, usize), Box<Reply>> {
     let mut page = 1;
     let mut per_page = 50;
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -192,12 +188,15 @@ fn paging(query: Option<&str>) -> Result<(usize, usize), Reply> {
             ("page", Some(n)) if n >= 1 => page = n,
             ("per_page", Some(n)) if (1..=100).contains(&n) => per_page = n,
             ("page" | "per_page", _) => {
-                return Err(talkdesk_error(
+                return Err(Box::new(talkdesk_error(
                     StatusCode::BAD_REQUEST,
                     "0000400",
                     "invalid paging parameters",
-                    &[(if name == "page" { "page" } else { "per_page" }, "must be a positive integer (per_page at most 100)")],
-                ));
+                    &[(
+                        if name == "page" { "page" } else { "per_page" },
+                        "must be a positive integer (per_page at most 100)",
+                    )],
+                )));
             }
             _ => {}
         }
@@ -208,7 +207,7 @@ fn paging(query: Option<&str>) -> Result<(usize, usize), Reply> {
 fn users(shared: &Shared, query: Option<&str>) -> Reply {
     let (page, per_page) = match paging(query) {
         Ok(paging) => paging,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     let total = shared.lock().api.user_count;
     let start = (page - 1).saturating_mul(per_page).min(total);
@@ -216,9 +215,11 @@ fn users(shared: &Shared, query: Option<&str>) -> Reply {
     let items: Vec<Value> = (start..end)
         .map(|i| json!({ "id": format!("{i:024x}"), "name": format!("User {i}"), "email": format!("user{i}@example.com") }))
         .collect();
-    let mut links = json!({ "self": { "href": format!("{}{USERS_PATH}?page={page}&per_page={per_page}", shared.base_url) } });
+    let mut links =
+        json!({ "self": { "href": format!("{}{USERS_PATH}?page={page}&per_page={per_page}", shared.base_url) } });
     if end < total {
-        links["next"] = json!({ "href": format!("{}{USERS_PATH}?page={}&per_page={per_page}", shared.base_url, page + 1) });
+        links["next"] =
+            json!({ "href": format!("{}{USERS_PATH}?page={}&per_page={per_page}", shared.base_url, page + 1) });
     }
     Reply::json(
         StatusCode::OK,
@@ -318,7 +319,12 @@ fn apps(shared: &Shared, method: &Method, path: &str, claims: &Value, body: &[u8
             };
             let mut guard = shared.lock();
             if guard.api.acknowledgements.contains(&record) {
-                return talkdesk_error(StatusCode::CONFLICT, "0000409", "the credentials are already acknowledged", &[]);
+                return talkdesk_error(
+                    StatusCode::CONFLICT,
+                    "0000409",
+                    "the credentials are already acknowledged",
+                    &[],
+                );
             }
             guard.api.acknowledgements.push(record);
             Reply::json(StatusCode::ACCEPTED, &json!({ "state": "acknowledged" }))

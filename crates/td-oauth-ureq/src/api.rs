@@ -49,12 +49,7 @@ impl ApiClient {
     pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
         let agent = provider.client().http_client().clone();
         let timeout = provider.client().config().timeout();
-        ApiClient {
-            api: BearerAgent::new(agent, provider),
-            gateway,
-            max_body: DEFAULT_MAX_API_RESPONSE_BYTES,
-            timeout,
-        }
+        ApiClient { api: BearerAgent::new(agent, provider), gateway, max_body: DEFAULT_MAX_API_RESPONSE_BYTES, timeout }
     }
 
     /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`]).
@@ -123,7 +118,12 @@ impl ApiClient {
 }
 
 /// Sends `request` through `api`, each try given `timeout`, at most `max_body` bytes read.
-fn send_with(api: &BearerAgent, request: Request<Vec<u8>>, timeout: Duration, max_body: usize) -> Result<Response<Vec<u8>>, Error> {
+fn send_with(
+    api: &BearerAgent,
+    request: Request<Vec<u8>>,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Response<Vec<u8>>, Error> {
     let url = display_uri(request.uri());
     let agent = api.agent();
     let response = api.run(|| {
@@ -182,7 +182,8 @@ impl Iterator for Items<'_> {
                 PageStep::Item(item) => return Some(Ok(item)),
                 PageStep::Done => return None,
                 PageStep::Fetch(request) => {
-                    let received = self.client.send(request).and_then(|response| Ok(self.paginator.receive(&response)?));
+                    let received =
+                        self.client.send(*request).and_then(|response| Ok(self.paginator.receive(&response)?));
                     if let Err(err) = received {
                         return self.fail(err);
                     }

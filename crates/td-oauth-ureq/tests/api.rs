@@ -8,6 +8,10 @@ mod common;
 
 use common::{SCHEMES, Scheme, basic_credentials, endpoints, fast_config, jwt_client, register, start};
 use serde_json::{Value, json};
+use td_oauth_testkit::{
+    Acknowledgement, Algorithm, ClientSpec, Fault, FaultTarget, STS_ME_PATH, TEST_APP_ID, TEST_USER_ID, TestServer,
+    USERS_PATH, talkdesk_error_body,
+};
 use td_oauth_ureq::core::TokenClient;
 use td_oauth_ureq::core::api::{ApiError, ApiGateway, Paginator, UserId};
 use td_oauth_ureq::core::partner::{
@@ -16,10 +20,6 @@ use td_oauth_ureq::core::partner::{
 use td_oauth_ureq::core::response::TokenKind;
 use td_oauth_ureq::core::{Grant, RefreshToken, Scopes};
 use td_oauth_ureq::{ApiClient, Client, Error};
-use td_oauth_testkit::{
-    Acknowledgement, Algorithm, ClientSpec, Fault, FaultTarget, STS_ME_PATH, TEST_APP_ID, TEST_USER_ID, TestServer,
-    USERS_PATH, talkdesk_error_body,
-};
 
 fn gateway(server: &TestServer) -> ApiGateway {
     ApiGateway::from_url(server.base_url()).unwrap()
@@ -177,7 +177,7 @@ fn lifecycle_calls_are_recorded_and_409_means_done() {
     // Without apps:write: a Talkdesk 403, not a 409.
     let read_only = self::api(&server, &["apps:read"]);
     let err = read_only.lifecycle(ack()).unwrap_err();
-    assert_eq!(err.to_string().contains("apps:write"), true, "{err}");
+    assert!(err.to_string().contains("apps:write"), "{err}");
 }
 
 #[test]
@@ -185,7 +185,9 @@ fn sts_tokens_go_without_bearer() {
     let server = start(Scheme::Http);
     let creds = server.register_client(Algorithm::Es256).unwrap();
     let tokens = TokenClient::new(&endpoints(&server), basic_credentials(&creds)).with_token_kind(TokenKind::Sts);
-    let sts = Client::from_token_client(tokens, fast_config(&server)).unwrap().provider(Grant::client_credentials(Scopes::none()));
+    let sts = Client::from_token_client(tokens, fast_config(&server))
+        .unwrap()
+        .provider(Grant::client_credentials(Scopes::none()));
     let api = ApiClient::new(sts.clone(), gateway(&server));
     let response = api.call(http::Method::GET, STS_ME_PATH, Vec::new()).unwrap();
     assert_eq!(response.status(), 200, "{}", String::from_utf8_lossy(response.body()));

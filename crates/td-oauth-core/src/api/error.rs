@@ -158,7 +158,7 @@ impl std::error::Error for TalkdeskError {}
 pub enum ApiError {
     /// The API answered with its error body.
     #[error(transparent)]
-    Talkdesk(TalkdeskError),
+    Talkdesk(Box<TalkdeskError>),
 
     /// The API answered an error status without a Talkdesk error body (a proxy's 502, a bare 404).
     #[error("the Talkdesk API answered HTTP {status} ({detail}){}", retry_after.map(|r| format!("; retry after {r}")).unwrap_or_default())]
@@ -187,7 +187,7 @@ pub enum ApiError {
          authorization-code flow (or its refresh token), not a client-credentials token{}",
         .0.as_ref().and_then(|e| e.message()).map(|m| format!(" ({m})")).unwrap_or_default()
     )]
-    NoUserContext(Option<TalkdeskError>),
+    NoUserContext(Option<Box<TalkdeskError>>),
 
     /// A path or URL for the API was refused before anything was sent.
     #[error("invalid API path {path:?}: {reason}")]
@@ -237,7 +237,9 @@ pub enum ApiError {
     },
 
     /// The answer is larger than the API body cap; nothing beyond it was read.
-    #[error("the API answer is larger than {limit} bytes (HTTP {status}); raise the API client's body limit if it is expected")]
+    #[error(
+        "the API answer is larger than {limit} bytes (HTTP {status}); raise the API client's body limit if it is expected"
+    )]
     TooLarge {
         /// The HTTP status.
         status: StatusCode,
@@ -273,7 +275,7 @@ impl ApiError {
     pub fn talkdesk(&self) -> Option<&TalkdeskError> {
         match self {
             ApiError::Talkdesk(err) => Some(err),
-            ApiError::NoUserContext(err) => err.as_ref(),
+            ApiError::NoUserContext(err) => err.as_deref(),
             _ => None,
         }
     }
@@ -286,7 +288,7 @@ impl ApiError {
         let retry_after =
             response.headers().get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(RetryAfter::parse);
         match TalkdeskError::parse(status, body, retry_after) {
-            Some(err) => ApiError::Talkdesk(err),
+            Some(err) => ApiError::Talkdesk(Box::new(err)),
             None => {
                 let content_type = response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
                 ApiError::UnexpectedStatus {

@@ -45,10 +45,8 @@ impl ApiGateway {
 
     /// An explicit gateway URL (https, or http to a loopback host; no query, user info or fragment).
     pub fn from_url(url: &str) -> Result<Self, ApiError> {
-        let base = EndpointUrl::parse("API base", url).map_err(|err| ApiError::InvalidPath {
-            path: excerpt(url),
-            reason: err.to_string(),
-        })?;
+        let base = EndpointUrl::parse("API base", url)
+            .map_err(|err| ApiError::InvalidPath { path: excerpt(url), reason: err.to_string() })?;
         if base.url().query().is_some() {
             return Err(ApiError::InvalidPath { path: excerpt(url), reason: "a gateway URL has no query".into() });
         }
@@ -129,7 +127,8 @@ impl ApiGateway {
     /// [`url_for`](Self::url_for) as an [`http::Uri`].
     pub fn uri_for(&self, path: &str) -> Result<Uri, ApiError> {
         let url = self.url_for(path)?;
-        Uri::try_from(url.as_str()).map_err(|err| ApiError::InvalidPath { path: excerpt(path), reason: err.to_string() })
+        Uri::try_from(url.as_str())
+            .map_err(|err| ApiError::InvalidPath { path: excerpt(path), reason: err.to_string() })
     }
 
     /// A request of `method` to `path` on the gateway with `body`, asking for JSON. A body that is not empty
@@ -212,7 +211,7 @@ impl GatewayAllowList {
     /// Whether `url`'s origin is allowed.
     pub fn allows(&self, url: &Url) -> bool {
         let origin = url.origin().ascii_serialization();
-        self.origins.iter().any(|allowed| *allowed == origin)
+        self.origins.contains(&origin)
     }
 
     /// The gateway an event's `_links.root` href names, if its origin is allowed.

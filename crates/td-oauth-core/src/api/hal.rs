@@ -43,9 +43,8 @@ impl HalPage {
                     .get("href")
                     .and_then(Value::as_str)
                     .ok_or_else(|| malformed("`_links.next` has no `href` string".into()))?;
-                let next = url.join(href).map_err(|err| {
-                    malformed(format!("`_links.next.href` is not a URL ({err})"))
-                })?;
+                let next =
+                    url.join(href).map_err(|err| malformed(format!("`_links.next.href` is not a URL ({err})")))?;
                 Some(next)
             }
         };
@@ -170,7 +169,7 @@ pub enum PageStep {
     /// The next item.
     Item(Value),
     /// Send this request and hand its answer to [`Paginator::receive`].
-    Fetch(Request<Vec<u8>>),
+    Fetch(Box<Request<Vec<u8>>>),
     /// The list is read.
     Done,
 }
@@ -222,7 +221,7 @@ impl Paginator {
             return Ok(PageStep::Item(item));
         }
         Ok(match self.next_request()? {
-            Some(request) => PageStep::Fetch(request),
+            Some(request) => PageStep::Fetch(Box::new(request)),
             None => PageStep::Done,
         })
     }

@@ -53,7 +53,11 @@ pub fn read_json<T: DeserializeOwned, B: AsRef<[u8]>>(response: &Response<B>) ->
                     Some(at) => what[at..].split(" at line").next().unwrap_or_default().to_owned(),
                     None => "a value has another type than documented".to_owned(),
                 };
-                format!("the JSON is not what the endpoint documents: {what} (line {}, column {})", err.line(), err.column())
+                format!(
+                    "the JSON is not what the endpoint documents: {what} (line {}, column {})",
+                    err.line(),
+                    err.column()
+                )
             }
             _ => crate::response::json_problem(body, &err),
         },

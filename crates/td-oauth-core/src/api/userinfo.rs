@@ -36,7 +36,7 @@ impl UserInfo {
     /// user (client credentials).
     pub fn from_http<B: AsRef<[u8]>>(response: &Response<B>) -> Result<Self, ApiError> {
         if response.status() == StatusCode::BAD_REQUEST {
-            return Err(ApiError::NoUserContext(ApiError::from_response(response).talkdesk().cloned()));
+            return Err(ApiError::NoUserContext(ApiError::from_response(response).talkdesk().cloned().map(Box::new)));
         }
         super::read_json(response)
     }

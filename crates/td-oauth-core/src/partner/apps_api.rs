@@ -83,7 +83,11 @@ fn path_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
 }
 
 fn installation_path(app_id: &str, installation_id: &str) -> Result<String, ApiError> {
-    Ok(format!("/apps/{}/installations/{}", path_id("the app id", app_id)?, path_id("the installation id", installation_id)?))
+    Ok(format!(
+        "/apps/{}/installations/{}",
+        path_id("the app id", app_id)?,
+        path_id("the installation id", installation_id)?
+    ))
 }
 
 fn json_post(gateway: &ApiGateway, path: &str, body: &serde_json::Value) -> Result<Request<Vec<u8>>, ApiError> {

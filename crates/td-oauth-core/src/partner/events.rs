@@ -194,8 +194,7 @@ impl InstallationCredentials {
             endpoints = endpoints.with_authorize_url(authorize.as_str())?;
         }
         if let Some(root) = link(links, "root", "API base")? {
-            let gateway =
-                gateways.gateway_from_root(root.as_str()).map_err(|err| invalid("_links.root.href", err))?;
+            let gateway = gateways.gateway_from_root(root.as_str()).map_err(|err| invalid("_links.root.href", err))?;
             endpoints = endpoints.with_api_base(gateway.url().as_str())?;
         }
 
@@ -384,7 +383,9 @@ impl Event {
             Ok(optional(data, name, &format!("data.{name}"))?.map(str::to_owned))
         };
         let payload = match event_type.as_str() {
-            "app.installed" => EventPayload::Installed(Box::new(InstallationCredentials::from_object(&event, gateways)?)),
+            "app.installed" => {
+                EventPayload::Installed(Box::new(InstallationCredentials::from_object(&event, gateways)?))
+            }
             "app.credentials_rotated" => {
                 EventPayload::CredentialsRotated(Box::new(InstallationCredentials::from_object(&event, gateways)?))
             }
@@ -402,7 +403,9 @@ impl Event {
             }
             "app.uninstalled" => {
                 let reason = data.get("reason").and_then(Value::as_object);
-                let text = |name: &str| reason.and_then(|r| r.get(name)).and_then(Value::as_str).map(crate::error::description);
+                let text = |name: &str| {
+                    reason.and_then(|r| r.get(name)).and_then(Value::as_str).map(crate::error::description)
+                };
                 EventPayload::Uninstalled { reason_type: text("type"), reason_message: text("message") }
             }
             "app.trial_started" => EventPayload::TrialStarted(Value::Object(data.clone())),
