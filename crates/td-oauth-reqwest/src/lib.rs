@@ -37,8 +37,12 @@
 //! - [`SharedCache`]: the seam for a token cache shared between processes
 //!   (`Config::with_shared_cache`); td-oauth-redis provides one on Redis.
 //! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401.
+//! - [`ApiClient`]: the Talkdesk API through td-oauth-core's [`api`](td_oauth_core::api) rules: calls on one
+//!   gateway, Talkdesk error bodies as [`Error::Api`], HAL lists as a `Stream` of items, userinfo, ending a
+//!   session, the Apps API's lifecycle calls.
 //! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
-//!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace.
+//!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace; its
+//!   `apply` runs the app lifecycle (rotations acknowledged once the new credentials work, uninstalls).
 //! - [`Config`]: timeouts, the 64 KiB body cap, retry and cache policies, the system's roots and extra ones,
 //!   a clock for tests, or your own `reqwest::Client` ([`http_client_builder`] starts one with these
 //!   settings). Redirects are never followed. TLS is rustls with the ring provider.

@@ -99,8 +99,10 @@ fn a_rotation_to_credentials_that_get_no_token_is_not_acknowledged() {
     manager.apply(installed).unwrap();
 
     let rotated = event(&server, &with_root(&server, &rotated_to_unknown_client("acct-0", server.token_url(), &first)));
-    let err = manager.apply(rotated).unwrap_err();
+    let err = manager.apply(rotated.clone()).unwrap_err();
     assert!(err.oauth().is_some_and(|oauth| oauth.is_invalid_client()), "{err:?}");
+    // Talkdesk redelivers it (the app answered 5xx): not rotated again, so the old credentials stay the fallback.
+    assert!(manager.apply(rotated).is_err());
     assert!(server.acknowledgements().is_empty(), "nothing acknowledged: the old credentials must keep working");
     // And they do: the manager falls back to them within the grace.
     manager.token(&"acct-0".parse().unwrap(), &scopes()).unwrap();

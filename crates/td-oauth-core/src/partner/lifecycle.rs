@@ -95,7 +95,15 @@ impl<T: Transport> TokenManager<T> {
             }
             EventPayload::CredentialsRotated(credentials) => {
                 let account = credentials.account().clone();
-                self.rotate((**credentials).clone(), RotationKind::Routine)?;
+                // A redelivery of a rotation already applied must not rotate again: that would push the
+                // previous credentials, still the fallback, out.
+                let current = self.current_credentials(&account);
+                let applied = current.is_some_and(|current| {
+                    current.client_id() == credentials.client_id() && current.key_id() == credentials.key_id()
+                });
+                if !applied {
+                    self.rotate((**credentials).clone(), RotationKind::Routine)?;
+                }
                 // The new credentials are current: this provider is theirs, and it never falls back.
                 let provider = self.provider(&account, &apps_write())?;
                 T::token(&provider).await?;
