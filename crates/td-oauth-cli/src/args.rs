@@ -181,7 +181,7 @@ pub(crate) enum Command {
         connection: Connection,
         #[command(flatten)]
         target: crate::api::ApiTarget,
-        /// [METHOD] PATH: the method (default GET, or POST with a body) and the path on the gateway.
+        /// The method (default GET, or POST with a body), then the path on the gateway.
         #[arg(value_name = "[METHOD] PATH", num_args = 1..=2, required = true)]
         args: Vec<String>,
         /// A body field, key=value (repeatable): the body is a JSON object of them.

@@ -11,6 +11,12 @@
 //! request the server received, and inject faults (error statuses, `Retry-After`, delays,
 //! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values, fields
 //! replaced or removed, a byte-order mark).
+//! The Talkdesk API side is served too: userinfo (`/users/me`, 400 "no user context" for a token without
+//! a user), a paginated HAL list (`/users`, [`TestServer::set_user_count`]), the Apps API's lifecycle calls
+//! (every one recorded: [`TestServer::acknowledgements`]; a second acknowledgement of a rotation is a 409),
+//! `/oauth/end_user_session`, and `/sts/me` for STS tokens (no `Bearer` word); refusals are Talkdesk error
+//! bodies. [`EventDelivery`] posts AppConnect events to a callback URL with Talkdesk's redelivery after 5
+//! and 10 minutes (delays settable), and [`lifecycle_event`] and [`app_event_with_root`] write their bodies.
 //! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
 //! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,

@@ -1,18 +1,5 @@
 //! The partner-app lifecycle on the [`TokenManager`], written once for both transports: an [`Event`]
-//! applied with the rules Talkdesk's pages imply.
-//!
-//! - `app.installed`: the installation is added; approving it is the application's decision, once it has
-//!   provisioned the account ([`TokenManager::decide_installation`]).
-//! - `app.credentials_rotated`: the new credentials become current (the previous ones stay as a fallback
-//!   for the grace), and the rotation is acknowledged **only after the new credentials obtained a token**:
-//!   acknowledging ends the previous ones at once, so acknowledging new credentials that do not work would
-//!   leave the installation with none. A 409 (already acknowledged) counts as done.
-//! - `app.uninstalled`: the uninstall is acknowledged with the installation's own credentials, then the
-//!   installation and its providers are dropped. If the acknowledgement fails, the installation is kept and
-//!   the error returned, so that answering the delivery with a 5xx lets Talkdesk's redelivery try again.
-//! - `user.logout`: reported to the application ([`Lifecycle::UserLogout`]), which ends the user's session
-//!   in the app.
-//! - every other type (`app.updated`, trials, unknown ones): returned for the application to handle.
+//! applied with the rules Talkdesk's pages imply (listed on [`Lifecycle`]).
 
 use super::{Acknowledged, Event, EventPayload, InstallationDecision, RotationKind, TokenManager};
 use crate::api::{ApiError, ApiGateway};
@@ -22,7 +9,21 @@ use crate::{Account, Scopes};
 /// The scope the Apps API's state calls need.
 const APPS_WRITE: &str = "apps:write";
 
-/// What [`TokenManager::apply`] did with an event.
+/// What [`TokenManager::apply`] did with an event. The rules:
+///
+/// - `app.installed`: the installation is added; approving it is the application's decision, once it has
+///   provisioned the account ([`TokenManager::decide_installation`]).
+/// - `app.credentials_rotated`: the new credentials become current (the previous ones stay as a fallback
+///   for the grace), and the rotation is acknowledged **only after the new credentials obtained a token**:
+///   acknowledging ends the previous ones at once, so acknowledging new credentials that do not work would
+///   leave the installation with none. A 409 (already acknowledged) counts as done; a redelivered rotation
+///   whose credentials are already current is not rotated again (the fallback stays).
+/// - `app.uninstalled`: the uninstall is acknowledged with the installation's own credentials, then the
+///   installation and its providers are dropped. If the acknowledgement fails, the installation is kept and
+///   the error returned, so that answering the delivery with a 5xx lets Talkdesk's redelivery try again.
+/// - `user.logout`: reported to the application ([`Lifecycle::UserLogout`]), which ends the user's session
+///   in the app.
+/// - every other type (`app.updated`, trials, unknown ones): returned for the application to handle.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Lifecycle {
@@ -81,7 +82,7 @@ fn apps_write() -> Scopes {
 }
 
 impl<T: Transport> TokenManager<T> {
-    /// Applies an event (see the [module documentation](self) for the rules) and says what was done.
+    /// Applies an event (the rules are listed on [`Lifecycle`]) and says what was done.
     /// Errors: the event's credentials refused ([`rotate`](Self::rotate)'s), the new credentials unable to
     /// get a token (then nothing was acknowledged; the previous ones still work), an uninstall that could
     /// not be acknowledged (the installation is kept).
