@@ -15,7 +15,8 @@ Exit status, decided by what the answer means, so that a script can tell a refus
   2  bad input or configuration, found before anything was sent: flags, files, environment
   3  refused: the server rejected the credentials or the grant with an OAuth error such as invalid_client,
      invalid_grant, invalid_scope or unauthorized_client (HTTP 400 or 401, or even 200), or answered 401 or
-     403 without one; fix the credentials, retrying will not help
+     403 without one; fix the credentials, retrying will not help. For `api` and `whoami`: the Talkdesk
+     API answered 4xx (its error is printed); 5xx and 429 are 1
 
 Where secrets come from: a file, standard input or the environment, never the command line, which every
 user of the machine can read (ps, /proc) and which lands in shell history.
@@ -216,6 +217,47 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         /// users).
         #[arg(allow_hyphen_values = true)]
         token: Option<String>,
+    },
+
+    /// Call a Talkdesk API endpoint with a token and print the answer (`gh api` for Talkdesk).
+    #[command(after_help = "Examples:
+  td-oauth api /users/me --refresh-token-file refresh-token.txt
+  td-oauth api --paginate /users | jq -r .email
+  td-oauth api POST /apps/APP/installations/ID/state -f state=approve -f reason=provisioned
+  td-oauth api PATCH /contacts/ID --input contact.json --include")]
+    Api {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        target: crate::api::ApiTarget,
+        /// The method (default GET, or POST with a body), then the path on the gateway.
+        #[arg(value_name = "[METHOD] PATH", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// A body field, key=value (repeatable): the body is a JSON object of them.
+        #[arg(short = 'f', long = "field", value_name = "KEY=VALUE")]
+        fields: Vec<String>,
+        /// The body from a file, sent as it is (`-` reads standard input).
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Follow the list's _links.next to its end and print every item, one JSON object a line.
+        #[arg(long)]
+        paginate: bool,
+        /// Print the status line and headers before the body.
+        #[arg(short = 'i', long)]
+        include: bool,
+    },
+
+    /// Print who the token's user is (userinfo, /users/me); needs a user's refresh token.
+    #[command(after_help = "Example:
+  td-oauth whoami --refresh-token-file refresh-token.txt --json")]
+    Whoami {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        target: crate::api::ApiTarget,
+        /// Print {"id", "sub", "name", "email"} instead of lines.
+        #[arg(long)]
+        json: bool,
     },
 
     /// Run the local Talkdesk-compatible identity server (td-oauth-testkit) in the foreground.

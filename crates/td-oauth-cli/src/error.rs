@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use td_oauth_core::api::ApiError;
 use td_oauth_core::authorize::RedirectError;
 use td_oauth_core::key::KeyError;
 use td_oauth_core::response::ResponseError;
@@ -71,6 +72,24 @@ impl From<ResponseError> for CliError {
     }
 }
 
+/// The Talkdesk API's answer: 5xx and 429 may pass, other 4xx are the server saying no, a refused path or
+/// link is the command line's, anything else an unusable answer.
+impl From<ApiError> for CliError {
+    fn from(err: ApiError) -> Self {
+        match &err {
+            _ if err.is_retryable() => temporary(err),
+            ApiError::NoUserContext(_) => CliError::Refused(err.to_string()).with_hint(
+                "give a user's refresh token (--refresh-token-file, or TALKDESK_REFRESH_TOKEN) from the                  authorization-code flow",
+            ),
+            ApiError::InvalidPath { .. } | ApiError::NoGateway { .. } | ApiError::HostNotAllowed { .. } => {
+                CliError::Input(err.to_string())
+            }
+            _ if err.status().is_some_and(|s| s.is_client_error()) => CliError::Refused(err.to_string()),
+            _ => CliError::Failed(err.to_string()),
+        }
+    }
+}
+
 impl From<RedirectError> for CliError {
     fn from(err: RedirectError) -> Self {
         match err {
@@ -113,6 +132,7 @@ impl From<td_oauth_core::transport::Error> for CliError {
             E::Response(answer) => answer.into(),
             E::Core(core) => core.into(),
             E::Config { .. } => CliError::Input(err.to_string()),
+            E::Api(api) => api.into(),
             other if other.is_retryable() => temporary(other),
             other => CliError::Failed(other.to_string()),
         }

@@ -10,6 +10,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod api;
 mod args;
 mod assertion;
 mod authorize;
@@ -32,6 +33,7 @@ mod secrets;
 mod serve;
 mod store;
 mod token;
+mod whoami;
 
 use std::process::ExitCode;
 
@@ -138,6 +140,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             token::refresh(&connection, &refresh_token, scope.as_deref(), json)
         }
         Command::Inspect { token } => inspect::inspect(token.as_deref()),
+        Command::Api { connection, target, args, fields, input, paginate, include } => {
+            let call = api::Call { args: &args, fields: &fields, input: input.as_deref(), paginate, include };
+            api::api(&connection, &target, &call)
+        }
+        Command::Whoami { connection, target, json } => whoami::whoami(&connection, &target, json),
         #[cfg(feature = "local-server")]
         Command::Serve { port, https } => serve::serve(port, https),
         #[cfg(feature = "local-server")]

@@ -20,6 +20,9 @@ pub(crate) fn serve(port: u16, https: bool) -> Result<(), CliError> {
     let dir = private_dir()?;
     let key_path = write_private(&dir.join("client.key"), &client.private_key)?;
     let secret_path = write_private(&dir.join("client.secret"), &client.client_secret)?;
+    // A test user's refresh token, for `whoami` and `api /users/me` (single use: it rotates, as Talkdesk's may).
+    let refresh_token = server.issue_refresh_token(&client.client_id, &["openid", "users:read"]);
+    let refresh_path = write_private(&dir.join("user.refresh-token"), &refresh_token)?;
     let ca_path = match server.certificate() {
         Some(certificate) => Some(write_private(&dir.join("ca.pem"), &certificate.pem)?),
         None => None,
@@ -29,10 +32,12 @@ pub(crate) fn serve(port: u16, https: bool) -> Result<(), CliError> {
     out!("token URL:          {}", server.token_url())?;
     out!("authorize URL:      {}", server.authorize_url())?;
     out!("protected resource: {}", server.me_url())?;
+    out!("API gateway:        {} (/users/me, /users, the Apps API)", server.base_url())?;
     out!("client id:          {}", client.client_id)?;
     out!("key id:             {}", client.key_id)?;
     out!("private key file:   {} (ES256, Talkdesk's one-line Base64 form)", key_path.display())?;
     out!("client secret file: {}", secret_path.display())?;
+    out!("user refresh token: {} (single use: refresh tokens rotate)", refresh_path.display())?;
     if let Some(ca_path) = &ca_path {
         out!("certificate:        {} (trust it with --ca-file)", ca_path.display())?;
     }
@@ -45,6 +50,15 @@ pub(crate) fn serve(port: u16, https: bool) -> Result<(), CliError> {
         client.key_id,
         key_path.display()
     )?;
+    out!(
+        "  TALKDESK_TOKEN_URL={} TALKDESK_API_URL={} TALKDESK_CLIENT_ID={} TALKDESK_KEY_ID={} TALKDESK_PRIVATE_KEY_FILE={}{ca} td-oauth api --paginate /users",
+        server.token_url(),
+        server.base_url(),
+        client.client_id,
+        client.key_id,
+        key_path.display()
+    )?;
+    out!("  … td-oauth whoami --refresh-token-file {}", refresh_path.display())?;
     out!("\nPress Ctrl-C to stop. The key works only with this server; {} can be removed afterwards.", dir.display())?;
     output::flush()?;
     loop {

@@ -104,3 +104,31 @@ fn demo_walks_the_whole_flow() {
     assert_exit(&output, 0);
     assert!(stdout(&output).contains("Every step worked"));
 }
+
+#[test]
+fn serve_answers_the_readme_api_commands() {
+    let scratch = Scratch::new("serve-api");
+    let (mut child, settings) = serve(scratch.path(), &[]);
+    let connect = |command: &mut std::process::Command| {
+        command
+            .env("TALKDESK_TOKEN_URL", &settings["token URL"])
+            .env("TALKDESK_API_URL", &settings["API gateway"])
+            .env("TALKDESK_CLIENT_ID", &settings["client id"])
+            .env("TALKDESK_KEY_ID", &settings["key id"])
+            .env("TALKDESK_PRIVATE_KEY_FILE", &settings["private key file"]);
+    };
+    let mut paginate = td_oauth();
+    paginate.args(["api", "--paginate", "/users"]);
+    connect(&mut paginate);
+    let listed = run(&mut paginate);
+    let mut whoami = td_oauth();
+    whoami.args(["api", "/users/me", "--refresh-token-file", &settings["user refresh token"]]);
+    connect(&mut whoami);
+    let me = run(&mut whoami);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_exit(&listed, 0);
+    assert_eq!(stdout(&listed).lines().count(), 120);
+    assert_exit(&me, 0);
+    assert!(stdout(&me).contains("\"email\":\"testkit-user@example.com\""), "{}", stdout(&me));
+}

@@ -29,6 +29,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`api`] | the Talkdesk API: gateways and the `_links.root` allow-list, its error body, HAL lists and their paginator, userinfo, ending a session |
 //! | [`assertion`] | the `private_key_jwt` client assertion, written straight to compact form |
 //! | [`authorize`] | the authorize request, the redirect check and its [`RedirectError`](authorize::RedirectError) |
 //! | [`cache`] | the token cache's policy as a state machine: fresh, due (at a jittered point), unusable; one fetch in flight; the backoff after failures |
@@ -98,6 +99,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod algorithm;
+pub mod api;
 pub mod assertion;
 pub mod authorize;
 mod backend;

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::assertion::{AssertionSigner, CLIENT_ASSERTION_TYPE};
 use crate::endpoints::EndpointUrl;
 use crate::random::{OsRandom, RandomSource};
+use crate::response::TokenKind;
 use crate::{
     AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints, Error, PkceVerifier, RefreshToken, Scopes,
 };
@@ -193,6 +194,7 @@ pub struct TokenClient {
     token_url: EndpointUrl,
     auth: Authentication,
     rng: Box<dyn RandomSource>,
+    kind: TokenKind,
 }
 
 impl fmt::Debug for TokenClient {
@@ -218,7 +220,7 @@ impl TokenClient {
                 Authentication::Basic { client_id, header }
             }
         };
-        TokenClient { token_url, auth, rng: Box::new(OsRandom::new()) }
+        TokenClient { token_url, auth, rng: Box::new(OsRandom::new()), kind: TokenKind::Bearer }
     }
 
     /// Sets the assertions' `aud` (default: the token URL). No effect with Basic authentication.
@@ -242,6 +244,19 @@ impl TokenClient {
     pub fn with_random(mut self, rng: impl RandomSource + 'static) -> Self {
         self.rng = Box::new(rng);
         self
+    }
+
+    /// Marks every token this client obtains as `kind`; [`TokenKind::Sts`] for Talkdesk's "Client
+    /// Credentials - STS" tokens (which Talkdesk documents with Basic authentication), so that the bearer
+    /// wrappers send them without the word `Bearer`.
+    pub fn with_token_kind(mut self, kind: TokenKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What kind of token this client obtains.
+    pub fn token_kind(&self) -> TokenKind {
+        self.kind
     }
 
     /// The token endpoint.

@@ -86,6 +86,23 @@ pub struct TokenResponse {
     refresh_token: Option<RefreshToken>,
     session_id: Option<String>,
     id_token: Option<IdToken>,
+    kind: TokenKind,
+}
+
+/// How an API expects a token in its `Authorization` header.
+///
+/// Most Talkdesk APIs take `Bearer <token>` (RFC 6750). Talkdesk's "Client Credentials - STS" tokens are a
+/// second kind: the few APIs that take them expect the bare token, without the word `Bearer`.
+/// [`transport::authorization`](crate::transport::authorization), which every bearer wrapper uses, writes
+/// the header this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// `Authorization: Bearer <token>`.
+    #[default]
+    Bearer,
+    /// `Authorization: <token>`: an STS token.
+    Sts,
 }
 
 impl TokenResponse {
@@ -144,6 +161,7 @@ impl TokenResponse {
             refresh_token: None,
             session_id,
             id_token: None,
+            kind: TokenKind::Bearer,
         })
     }
 
@@ -190,6 +208,18 @@ impl TokenResponse {
     /// The ID token (authorization-code flow with scope `openid`).
     pub fn id_token(&self) -> Option<&IdToken> {
         self.id_token.as_ref()
+    }
+
+    /// How APIs expect this token in `Authorization` ([`TokenKind::Bearer`] unless set otherwise).
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+
+    /// The same token, of `kind` (what [`TokenClient::with_token_kind`](crate::TokenClient::with_token_kind)
+    /// makes the transports do with every token they fetch).
+    pub fn with_kind(mut self, kind: TokenKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// Whether the scopes granted include all of `wanted` (true when the server did not list them).
@@ -425,6 +455,7 @@ fn parse_success(
         refresh_token,
         session_id: raw.sid.map(Cow::into_owned),
         id_token: raw.id_token.map(|t| IdToken::new(t.into_owned())),
+        kind: TokenKind::Bearer,
     })
 }
 
@@ -455,7 +486,7 @@ fn oauth_error(
 }
 
 /// What a body looks like, for an error message: never its content, which may be anything.
-fn describe_body(body: &[u8], content_type: Option<&str>) -> String {
+pub(crate) fn describe_body(body: &[u8], content_type: Option<&str>) -> String {
     let trimmed = body.trim_ascii_start();
     if trimmed.is_empty() {
         return "empty body".into();
@@ -463,7 +494,7 @@ fn describe_body(body: &[u8], content_type: Option<&str>) -> String {
     let kind = if trimmed.first() == Some(&b'<') {
         "an HTML page"
     } else if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
-        "JSON without an OAuth error"
+        "JSON that is not an error body"
     } else {
         "a body that is not JSON"
     };
@@ -473,7 +504,7 @@ fn describe_body(body: &[u8], content_type: Option<&str>) -> String {
     }
 }
 
-fn json_problem(body: &[u8], err: &serde_json::Error) -> String {
+pub(crate) fn json_problem(body: &[u8], err: &serde_json::Error) -> String {
     let trimmed = body.trim_ascii_start();
     if trimmed.is_empty() {
         "the body is empty".into()
@@ -514,7 +545,11 @@ fn json_kind(trimmed: &[u8]) -> Option<&'static str> {
 
 impl fmt::Display for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Bearer token, expires in {} s", self.expires_in.as_secs())?;
+        let kind = match self.kind {
+            TokenKind::Bearer => "Bearer",
+            TokenKind::Sts => "STS",
+        };
+        write!(f, "{kind} token, expires in {} s", self.expires_in.as_secs())?;
         if let Some(scope) = &self.scope {
             write!(f, ", scope {scope:?}")?;
         }

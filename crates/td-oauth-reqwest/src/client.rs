@@ -143,4 +143,11 @@ impl Transport for Client {
     async fn token(provider: &TokenProvider) -> Result<Arc<TokenResponse>, Error> {
         provider.token().await
     }
+
+    async fn send_api(
+        provider: &TokenProvider,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        crate::api::send_api(provider, request).await
+    }
 }

@@ -25,31 +25,43 @@ pub(crate) async fn send(
 
     // tokio's timeout covers a caller-supplied client with none of its own, and the body as well as the headers.
     let exchange = async {
-        let mut response = http.execute(request).await.map_err(|e| from_reqwest(e, shown, Some(timeout)))?;
+        let response = http.execute(request).await.map_err(|e| from_reqwest(e, shown, Some(timeout)))?;
         let status = response.status();
         if status.is_redirection() || response.url() != url {
             return Err(Error::Redirected { url: shown.to_owned(), status: status.as_u16() });
         }
-        let too_large = || Error::ResponseTooLarge { status: status.as_u16(), limit: cap };
-        if response.content_length().is_some_and(|len| len > cap as u64) {
-            return Err(too_large());
-        }
-        let announced = response.content_length().and_then(|len| usize::try_from(len).ok()).unwrap_or(1024);
-        let mut body = Vec::with_capacity(announced.min(cap));
-        while let Some(chunk) = response.chunk().await.map_err(|e| from_reqwest(e, shown, Some(timeout)))? {
-            if body.len().saturating_add(chunk.len()) > cap {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let mut answer = http::Response::new(body);
-        *answer.status_mut() = status;
-        *answer.headers_mut() = std::mem::take(response.headers_mut());
-        Ok(answer)
+        let too_large = Error::ResponseTooLarge { status: status.as_u16(), limit: cap };
+        read_capped(response, shown, cap, Some(timeout), too_large).await
     };
     tokio::time::timeout(timeout, exchange)
         .await
         .unwrap_or_else(|_| Err(Error::Timeout { url: shown.to_owned(), timeout: Some(timeout) }))
+}
+
+/// Reads `response`'s whole body, keeping at most `cap` bytes; a larger one is `too_large`, with nothing
+/// beyond the cap read. `shown` and `timeout` go into errors.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    shown: &str,
+    cap: usize,
+    timeout: Option<Duration>,
+    too_large: Error,
+) -> Result<http::Response<Vec<u8>>, Error> {
+    if response.content_length().is_some_and(|len| len > cap as u64) {
+        return Err(too_large);
+    }
+    let announced = response.content_length().and_then(|len| usize::try_from(len).ok()).unwrap_or(1024);
+    let mut body = Vec::with_capacity(announced.min(cap));
+    while let Some(chunk) = response.chunk().await.map_err(|e| from_reqwest(e, shown, timeout))? {
+        if body.len().saturating_add(chunk.len()) > cap {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let mut answer = http::Response::new(body);
+    *answer.status_mut() = response.status();
+    *answer.headers_mut() = std::mem::take(response.headers_mut());
+    Ok(answer)
 }
 
 /// Classifies a reqwest error for `url` (shown without its query), keeping its cause.

@@ -26,7 +26,7 @@ use crate::record::RecordedRequest;
 use crate::reply::{OAuthError, Reply};
 use crate::server::{AUTHORIZE_PATH, ME_PATH, TOKEN_PATH};
 use crate::state::Shared;
-use crate::{authorize, resource, token};
+use crate::{authorize, resource, talkdesk_api, token};
 
 /// Request bodies larger than this are refused (a token request is a few kilobytes).
 const MAX_REQUEST_BODY: usize = 1024 * 1024;
@@ -184,6 +184,9 @@ fn route(
         TOKEN_PATH => token::handle(shared, &parts.method, &parts.headers, body, record),
         AUTHORIZE_PATH => authorize::handle(shared, &parts.method, parts.uri.query(), record),
         ME_PATH => resource::handle(shared, &parts.method, &parts.headers),
+        _ if talkdesk_api::serves(path) => {
+            talkdesk_api::handle(shared, &parts.method, path, parts.uri.query(), &parts.headers, body)
+        }
         _ => OAuthError::new(StatusCode::NOT_FOUND, "not_found", format!("no such path {path}")).reply(),
     }
 }

@@ -36,4 +36,7 @@ pub enum Error {
     /// A client with this client id or key id is already registered.
     #[error("a client with {0} is already registered")]
     Duplicate(String),
+    /// An event delivery could not be set up (see [`EventDelivery`](crate::EventDelivery)).
+    #[error("event delivery: {0}")]
+    Delivery(String),
 }

@@ -75,3 +75,43 @@ pub fn check_fallback_warning(text: &str, client: &ClientCredentials, access_tok
     }
     Ok(())
 }
+
+/// The app id the event bodies below carry.
+pub const TEST_APP_ID: &str = "f918e2623486417791f3b5a18ca746ce";
+
+/// [`app_event`] with an `app_id` ([`TEST_APP_ID`]) and `_links.root` = `root_url` (the test server's
+/// [`base_url`](crate::TestServer::base_url) to call its API side), as Talkdesk's events carry.
+pub fn app_event_with_root(
+    event: AppEvent,
+    account: &str,
+    token_url: &str,
+    root_url: &str,
+    client: &ClientCredentials,
+) -> Vec<u8> {
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&app_event(event, account, token_url, client)).unwrap_or_else(|_| json!({}));
+    body["app_id"] = json!(TEST_APP_ID);
+    body["_links"]["root"] = json!({ "href": root_url });
+    body.to_string().into_bytes()
+}
+
+/// A lifecycle event of `event_type` (`app.uninstalled`, `user.logout`, `app.trial_started`, or any
+/// other) for `account`'s installation `inst-<account>`, with a fresh 32-hex id, [`TEST_APP_ID`],
+/// `_links.root` = `root_url`, and `data` merged over `installation_id` and `account_name`.
+pub fn lifecycle_event(event_type: &str, account: &str, root_url: &str, data: serde_json::Value) -> Vec<u8> {
+    let mut merged = json!({ "installation_id": format!("inst-{account}"), "account_name": account });
+    if let (Some(target), serde_json::Value::Object(extra)) = (merged.as_object_mut(), data) {
+        target.extend(extra);
+    }
+    json!({
+        "id": crate::keys::random_hex(16),
+        "created_at": "2026-01-01T00:00:00Z",
+        "api_version": "1",
+        "type": event_type,
+        "app_id": TEST_APP_ID,
+        "data": merged,
+        "_links": { "root": { "href": root_url } },
+    })
+    .to_string()
+    .into_bytes()
+}

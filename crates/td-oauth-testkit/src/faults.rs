@@ -170,6 +170,8 @@ pub enum FaultTarget {
     Api,
     /// Every path.
     Any,
+    /// This exact path (e.g. `/users`).
+    Path(&'static str),
 }
 
 impl FaultTarget {
@@ -179,6 +181,7 @@ impl FaultTarget {
             FaultTarget::Authorize => path == crate::server::AUTHORIZE_PATH,
             FaultTarget::Api => path == crate::server::ME_PATH,
             FaultTarget::Any => true,
+            FaultTarget::Path(wanted) => path == wanted,
         }
     }
 }

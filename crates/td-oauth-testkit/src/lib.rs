@@ -11,6 +11,12 @@
 //! request the server received, and inject faults (error statuses, `Retry-After`, delays,
 //! dropped connections, truncated, slow, huge or malformed bodies, odd `expires_in` values, fields
 //! replaced or removed, a byte-order mark).
+//! The Talkdesk API side is served too: userinfo (`/users/me`, 400 "no user context" for a token without
+//! a user), a paginated HAL list (`/users`, [`TestServer::set_user_count`]), the Apps API's lifecycle calls
+//! (every one recorded: [`TestServer::acknowledgements`]; a second acknowledgement of a rotation is a 409),
+//! `/oauth/end_user_session`, and `/sts/me` for STS tokens (no `Bearer` word); refusals are Talkdesk error
+//! bodies. [`EventDelivery`] posts AppConnect events to a callback URL with Talkdesk's redelivery after 5
+//! and 10 minutes (delays settable), and [`lifecycle_event`] and [`app_event_with_root`] write their bodies.
 //! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
 //! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
@@ -56,6 +62,7 @@ mod authorize;
 mod body;
 mod clients;
 mod connection;
+mod delivery;
 mod error;
 mod events;
 mod faults;
@@ -73,13 +80,18 @@ mod reply;
 mod resource;
 mod server;
 mod state;
+mod talkdesk_api;
 mod tls;
 mod token;
 
 pub use assertion::JWT_BEARER;
 pub use clients::{ClientCredentials, ClientInfo, ClientSpec, DEFAULT_SCOPES, Grant};
+pub use delivery::{DeliveryAttempt, EventDelivery, TALKDESK_REDELIVERY};
 pub use error::Error;
-pub use events::{AppEvent, app_event, check_fallback_warning, rotated_to_unknown_client};
+pub use events::{
+    AppEvent, TEST_APP_ID, app_event, app_event_with_root, check_fallback_warning, lifecycle_event,
+    rotated_to_unknown_client,
+};
 pub use faults::{Fault, FaultTarget};
 pub use keys::Algorithm;
 pub use logs::{CaptureGuard, LogCapture};
@@ -88,4 +100,7 @@ pub use record::{AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};
 pub use redis_cluster::RedisCluster;
 pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};
+pub use talkdesk_api::{
+    Acknowledgement, END_USER_SESSION_PATH, STS_ME_PATH, TEST_USER_ID, USERS_ME_PATH, USERS_PATH, talkdesk_error_body,
+};
 pub use tls::Certificate;

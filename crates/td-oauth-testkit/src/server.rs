@@ -123,7 +123,7 @@ impl ServerBuilder {
 /// A running identity server on `127.0.0.1`. Dropping it stops the server and joins its thread.
 #[derive(Debug)]
 pub struct TestServer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     addr: SocketAddr,
     certificate: Option<Certificate>,
     stop: Option<oneshot::Sender<()>>,

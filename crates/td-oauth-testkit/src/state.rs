@@ -62,6 +62,8 @@ pub(crate) struct State {
     pub(crate) api_failures: usize,
     /// In arrival order.
     pub(crate) records: Vec<RecordedRequest>,
+    /// The Talkdesk API side: the user list, lifecycle calls received.
+    pub(crate) api: crate::talkdesk_api::ApiState,
     /// Arrival number of the last request.
     pub(crate) last_seq: u64,
 }
@@ -102,6 +104,7 @@ impl State {
             faults: FaultQueue::default(),
             api_failures: 0,
             records: Vec::new(),
+            api: crate::talkdesk_api::ApiState::new(),
             last_seq: 0,
         }
     }

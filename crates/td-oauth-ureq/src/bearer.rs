@@ -45,6 +45,11 @@ impl BearerAgent {
         &self.provider
     }
 
+    /// The agent requests go through.
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
     /// Sends the request `build` makes, with the current token. If the API answers 401, the token is
     /// reported refused (dropped once for all threads that saw it), a new one is fetched, and `build` is
     /// called again for one more try, unless the new token is the refused one. Any status, 401 included

@@ -153,4 +153,11 @@ impl Transport for Client {
     fn token(provider: &TokenProvider) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
         ready(provider.token())
     }
+
+    fn send_api(
+        provider: &TokenProvider,
+        request: http::Request<Vec<u8>>,
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Error>> + Send {
+        ready(crate::api::send_api(provider, request))
+    }
 }

@@ -34,8 +34,13 @@
 //!   td-oauth-redis provides one on Redis (`BlockingFleetCache`).
 //! - [`BearerAgent`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
 //!   and tries once more.
+//! - [`ApiClient`]: the Talkdesk API through td-oauth-core's [`api`](td_oauth_core::api) rules: calls on one
+//!   gateway, Talkdesk error bodies as [`Error::Api`], HAL lists as an [`Iterator`] of items ([`Items`]),
+//!   userinfo, ending a session, the Apps API's lifecycle calls.
 //! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
-//!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace.
+//!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace; its
+//!   [`apply`](TokenManager::apply) runs the app lifecycle (rotations acknowledged once the new credentials
+//!   work, uninstalls).
 //! - [`Error`]: td-oauth-core's transport error, each variant something a caller can act on; no secret in any
 //!   message.
 //!
@@ -87,6 +92,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod api;
 mod bearer;
 mod client;
 mod config;
@@ -95,6 +101,7 @@ mod provider;
 mod send;
 mod shared_cache;
 
+pub use api::{ApiClient, Items};
 pub use bearer::BearerAgent;
 pub use client::Client;
 pub use config::Config;

@@ -5,7 +5,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use td_oauth_core::partner::TokenManager as Manager;
-use td_oauth_core::partner::{RotationFallback, TokenManagerPolicy};
+use td_oauth_core::partner::{
+    Acknowledged, Event, InstallationDecision, Lifecycle, RotationFallback, TokenManagerPolicy,
+};
 use td_oauth_core::transport::run_ready;
 use td_oauth_core::{Account, Scopes, TokenResponse};
 
@@ -57,6 +59,21 @@ impl TokenManager {
     /// A token for `account` with `scopes` (see [`Manager::token`]), blocking while one is fetched.
     pub fn token(&self, account: &Account, scopes: &Scopes) -> Result<Arc<TokenResponse>, Error> {
         run_ready(self.0.token(account, scopes))
+    }
+
+    /// Applies an AppConnect event with the lifecycle rules (see [`Manager::apply`]), blocking.
+    pub fn apply(&self, event: Event) -> Result<Lifecycle, Error> {
+        run_ready(self.0.apply(event))
+    }
+
+    /// Approves or rejects an installation (see [`Manager::decide_installation`]), blocking.
+    pub fn decide_installation(
+        &self,
+        event: &Event,
+        decision: InstallationDecision,
+        reason: Option<&str>,
+    ) -> Result<Acknowledged, Error> {
+        run_ready(self.0.decide_installation(event, decision, reason))
     }
 }
 

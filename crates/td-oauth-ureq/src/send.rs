@@ -33,21 +33,33 @@ pub(crate) fn send(agent: &ureq::Agent, attempt: Attempt, url: &str, cap: usize)
     if status.is_redirection() || redirected {
         return Err(Error::Redirected { url: url.to_owned(), status: status.as_u16() });
     }
+    let too_large = Error::ResponseTooLarge { status: status.as_u16(), limit: cap };
+    read_capped(response, url, cap, Some(attempt.timeout), too_large)
+}
+
+/// Reads `response`'s whole body, keeping at most `cap` bytes; a larger one is `too_large`, with nothing
+/// beyond the cap read.
+pub(crate) fn read_capped(
+    response: Response<ureq::Body>,
+    url: &str,
+    cap: usize,
+    timeout: Option<Duration>,
+    too_large: Error,
+) -> Result<Response<Vec<u8>>, Error> {
     let (parts, body) = response.into_parts();
-    let too_large = || Error::ResponseTooLarge { status: status.as_u16(), limit: cap };
     let announced = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|len| len > cap as u64) {
         // Refuse before reading a byte: the server said how much it would send.
-        return Err(too_large());
+        return Err(too_large);
     }
     let initial = announced.map_or(1024, |len| usize::try_from(len).unwrap_or(cap)).min(cap.saturating_add(1));
     let mut bytes = Vec::with_capacity(initial);
     body.into_reader()
         .take(u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|err| map_io_error(err, url, Some(attempt.timeout)))?;
+        .map_err(|err| map_io_error(err, url, timeout))?;
     if bytes.len() > cap {
-        return Err(too_large());
+        return Err(too_large);
     }
     Ok(Response::from_parts(parts, bytes))
 }

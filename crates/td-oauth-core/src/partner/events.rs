@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::api::GatewayAllowList;
 use crate::endpoints::EndpointUrl;
 use crate::error::excerpt;
 use crate::{Account, Algorithm, ClientId, ClientSecret, Credentials, Endpoints, Error, KeyId, PrivateKey};
@@ -86,6 +87,16 @@ fn invalid(field: &str, reason: impl fmt::Display) -> Error {
     Error::InvalidEvent { field: field.to_owned(), reason: reason.to_string() }
 }
 
+/// The event body as a JSON object.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
+    let event: Value = serde_json::from_slice(body)
+        .map_err(|err| invalid("event", format!("is not JSON (line {}, column {})", err.line(), err.column())))?;
+    match event {
+        Value::Object(object) => Ok(object),
+        _ => Err(invalid("event", "is not a JSON object")),
+    }
+}
+
 /// A required string field of `object`, named `path` in errors.
 fn string<'a>(object: &'a Map<String, Value>, name: &str, path: &str) -> Result<&'a str, Error> {
     match object.get(name) {
@@ -116,11 +127,20 @@ fn link(links: Option<&Map<String, Value>>, name: &str, which: &'static str) -> 
 }
 
 impl InstallationCredentials {
-    /// Reads an `app.installed` or `app.credentials_rotated` event body.
+    /// Reads an `app.installed` or `app.credentials_rotated` event body. Its `_links.root` must be one of
+    /// Talkdesk's documented API gateways ([`GatewayAllowList::default`]); see
+    /// [`from_event_with`](Self::from_event_with) to allow others.
     pub fn from_event(body: &[u8]) -> Result<Self, Error> {
-        let event: Value = serde_json::from_slice(body)
-            .map_err(|err| invalid("event", format!("is not JSON (line {}, column {})", err.line(), err.column())))?;
-        let event = event.as_object().ok_or_else(|| invalid("event", "is not a JSON object"))?;
+        Self::from_event_with(body, &GatewayAllowList::default())
+    }
+
+    /// [`from_event`](Self::from_event), with `_links.root` checked against `gateways`.
+    pub fn from_event_with(body: &[u8], gateways: &GatewayAllowList) -> Result<Self, Error> {
+        let event = json_object(body)?;
+        Self::from_object(&event, gateways)
+    }
+
+    fn from_object(event: &Map<String, Value>, gateways: &GatewayAllowList) -> Result<Self, Error> {
         let kind = match string(event, "type", "type")? {
             "app.installed" => EventKind::Installed,
             "app.credentials_rotated" => EventKind::CredentialsRotated,
@@ -174,7 +194,8 @@ impl InstallationCredentials {
             endpoints = endpoints.with_authorize_url(authorize.as_str())?;
         }
         if let Some(root) = link(links, "root", "API base")? {
-            endpoints = endpoints.with_api_base(root.as_str())?;
+            let gateway = gateways.gateway_from_root(root.as_str()).map_err(|err| invalid("_links.root.href", err))?;
+            endpoints = endpoints.with_api_base(gateway.url().as_str())?;
         }
 
         Ok(InstallationCredentials {
@@ -262,3 +283,198 @@ impl InstallationCredentials {
         Some(Credentials::ClientSecret { client_id: self.client_id.clone(), secret: secret.clone() })
     }
 }
+
+/// An AppConnect event, every documented type typed: the envelope (`id`, `type`, `app_id`, `created_at`,
+/// `_links.root`) and what its `data` says. A type this crate does not know is [`EventPayload::Unknown`],
+/// never an error, so a new event type from Talkdesk does not break a receiver.
+///
+/// ```
+/// use td_oauth_core::api::GatewayAllowList;
+/// use td_oauth_core::partner::{Event, EventPayload};
+///
+/// let body = br#"{"id":"be4cfd0a01a046ec98fde433d973d259","type":"app.uninstalled","app_id":"f918e2623486417791f3b5a18ca746ce",
+///   "data":{"installation_id":"9514148a170c4d4aaa344a540cec08c5","account_name":"starship","reason":{"type":"other","message":"bye"}},
+///   "_links":{"root":{"href":"https://api.talkdeskapp.com"}}}"#;
+/// let event = Event::parse(body, &GatewayAllowList::default())?;
+/// assert_eq!(event.event_type(), "app.uninstalled");
+/// assert!(matches!(event.payload(), EventPayload::Uninstalled { .. }));
+/// # Ok::<(), td_oauth_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Event {
+    id: String,
+    event_type: String,
+    created_at: Option<String>,
+    app_id: Option<String>,
+    installation_id: Option<String>,
+    account_name: Option<String>,
+    gateway: Option<crate::api::ApiGateway>,
+    payload: EventPayload,
+}
+
+/// What an [`Event`] says, by type.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum EventPayload {
+    /// `app.installed`: an account installed the app; its credentials.
+    Installed(Box<InstallationCredentials>),
+    /// `app.credentials_rotated`: the installation's new credentials.
+    CredentialsRotated(Box<InstallationCredentials>),
+    /// `app.updated`: users added or removed, or the subscription changed.
+    Updated {
+        /// `data.users.adding`, as sent.
+        adding: Vec<Value>,
+        /// `data.users.removing`, as sent.
+        removing: Vec<Value>,
+        /// `data.subscription`, as sent.
+        subscription: Option<Value>,
+    },
+    /// `app.uninstalled`: the account removed the app; acknowledge it, or it is deprovisioned after 7 days.
+    Uninstalled {
+        /// `data.reason.type`.
+        reason_type: Option<String>,
+        /// `data.reason.message`: the user's feedback.
+        reason_message: Option<String>,
+    },
+    /// `app.trial_started`; `data` as sent (Talkdesk's pages list no fields).
+    TrialStarted(Value),
+    /// `app.trial_extended`; `data` as sent.
+    TrialExtended(Value),
+    /// `app.trial_ended`; `data` as sent.
+    TrialEnded(Value),
+    /// `user.logout`: a user logged out of Talkdesk; end their session in the app.
+    UserLogout {
+        /// `data.account_id`.
+        account_id: Option<String>,
+        /// `data.user_id`.
+        user_id: String,
+        /// `data.user_email`.
+        user_email: Option<String>,
+    },
+    /// A type this crate does not know: its `data` as sent.
+    Unknown(Value),
+}
+
+impl Event {
+    /// Reads an event body. `_links.root`, when present, must be on `gateways` (a forged event must not
+    /// choose where tokens are sent); `app.installed` and `app.credentials_rotated` are read as
+    /// [`InstallationCredentials::from_event_with`] reads them.
+    pub fn parse(body: &[u8], gateways: &GatewayAllowList) -> Result<Self, Error> {
+        let event = json_object(body)?;
+        let id = string(&event, "id", "id")?.to_owned();
+        if id.len() > MAX_EVENT_ID {
+            return Err(invalid("id", format!("is {} bytes long; event ids are 32", id.len())));
+        }
+        let event_type = string(&event, "type", "type")?.to_owned();
+        let empty = Map::new();
+        let data = match event.get("data") {
+            Some(Value::Object(data)) => data,
+            None | Some(Value::Null) => &empty,
+            Some(_) => return Err(invalid("data", "is not an object")),
+        };
+        let links = event.get("_links").and_then(Value::as_object);
+        let gateway = match link(links, "root", "API base")? {
+            Some(root) => {
+                Some(gateways.gateway_from_root(root.as_str()).map_err(|err| invalid("_links.root.href", err))?)
+            }
+            None => None,
+        };
+        let owned = |name: &str| -> Result<Option<String>, Error> {
+            Ok(optional(data, name, &format!("data.{name}"))?.map(str::to_owned))
+        };
+        let payload = match event_type.as_str() {
+            "app.installed" => {
+                EventPayload::Installed(Box::new(InstallationCredentials::from_object(&event, gateways)?))
+            }
+            "app.credentials_rotated" => {
+                EventPayload::CredentialsRotated(Box::new(InstallationCredentials::from_object(&event, gateways)?))
+            }
+            "app.updated" => {
+                let users = data.get("users").and_then(Value::as_object);
+                let list = |name: &str| match users.and_then(|users| users.get(name)) {
+                    Some(Value::Array(items)) => items.clone(),
+                    _ => Vec::new(),
+                };
+                EventPayload::Updated {
+                    adding: list("adding"),
+                    removing: list("removing"),
+                    subscription: data.get("subscription").cloned(),
+                }
+            }
+            "app.uninstalled" => {
+                let reason = data.get("reason").and_then(Value::as_object);
+                let text = |name: &str| {
+                    reason.and_then(|r| r.get(name)).and_then(Value::as_str).map(crate::error::description)
+                };
+                EventPayload::Uninstalled { reason_type: text("type"), reason_message: text("message") }
+            }
+            "app.trial_started" => EventPayload::TrialStarted(Value::Object(data.clone())),
+            "app.trial_extended" => EventPayload::TrialExtended(Value::Object(data.clone())),
+            "app.trial_ended" => EventPayload::TrialEnded(Value::Object(data.clone())),
+            "user.logout" => EventPayload::UserLogout {
+                account_id: owned("account_id")?,
+                user_id: string(data, "user_id", "data.user_id")?.to_owned(),
+                user_email: owned("user_email")?,
+            },
+            _ => EventPayload::Unknown(Value::Object(data.clone())),
+        };
+        Ok(Event {
+            id,
+            event_type,
+            created_at: optional(&event, "created_at", "created_at")?.map(str::to_owned),
+            app_id: optional(&event, "app_id", "app_id")?.map(str::to_owned),
+            installation_id: owned("installation_id")?,
+            account_name: owned("account_name")?,
+            gateway,
+            payload,
+        })
+    }
+
+    /// The event's id: what redeliveries share.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The `type` as sent (`app.installed`, …, or one this crate does not know).
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// `created_at` as sent.
+    pub fn created_at(&self) -> Option<&str> {
+        self.created_at.as_deref()
+    }
+
+    /// The app's id (for the lifecycle calls).
+    pub fn app_id(&self) -> Option<&str> {
+        self.app_id.as_deref()
+    }
+
+    /// `data.installation_id`, when sent.
+    pub fn installation_id(&self) -> Option<&str> {
+        self.installation_id.as_deref()
+    }
+
+    /// `data.account_name`, when sent.
+    pub fn account_name(&self) -> Option<&str> {
+        self.account_name.as_deref()
+    }
+
+    /// The API gateway from `_links.root`, checked against the allow-list.
+    pub fn gateway(&self) -> Option<&crate::api::ApiGateway> {
+        self.gateway.as_ref()
+    }
+
+    /// What the event says.
+    pub fn payload(&self) -> &EventPayload {
+        &self.payload
+    }
+
+    /// The payload, owned.
+    pub fn into_payload(self) -> EventPayload {
+        self.payload
+    }
+}
+
+/// Event ids are 32 hex characters; anything far longer is refused rather than kept in the dedup set.
+const MAX_EVENT_ID: usize = 128;

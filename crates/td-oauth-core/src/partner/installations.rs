@@ -226,6 +226,11 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         Some(Ok(dropped))
     }
 
+    /// The current credentials of `account`'s installation, if it is known.
+    pub fn current(&self, account: &Account) -> Option<&InstallationCredentials> {
+        self.installations.get(account).map(|installation| installation.rotation.current())
+    }
+
     /// Forgets an installation (the app was uninstalled) and drops its providers. Returns whether it was
     /// known.
     pub fn uninstall(&mut self, account: &Account) -> bool {

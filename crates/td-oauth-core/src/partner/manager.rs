@@ -142,6 +142,11 @@ impl<T: Transport> TokenManager<T> {
         self.active(account, scopes).map(|active| active.provider)
     }
 
+    /// `account`'s current credentials, if the account is installed.
+    pub fn current_credentials(&self, account: &Account) -> Option<InstallationCredentials> {
+        self.lock().current(account).cloned()
+    }
+
     /// How many providers are kept (one per installation, credential set and scopes in use).
     pub fn provider_count(&self) -> usize {
         self.lock().provider_count()

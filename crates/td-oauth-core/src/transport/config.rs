@@ -51,6 +51,13 @@ pub trait Transport: Sized + Clone + Send + Sync + 'static {
     fn token(
         provider: &Self::Provider,
     ) -> impl std::future::Future<Output = Result<Arc<crate::TokenResponse>, Error>> + Send;
+
+    /// Sends an API request with `provider`'s token (one new token and one retry on a 401), the answer's
+    /// body read up to the API cap: what the token manager's lifecycle calls go through.
+    fn send_api(
+        provider: &Self::Provider,
+        request: http::Request<Vec<u8>>,
+    ) -> impl std::future::Future<Output = Result<http::Response<Vec<u8>>, Error>> + Send;
 }
 
 /// Settings for a transport's `Client` and the token providers and managers built on it.
@@ -351,6 +358,10 @@ pub(super) mod tests {
         }
 
         async fn token(_: &()) -> Result<Arc<crate::TokenResponse>, Error> {
+            Err(Error::Config { reason: "a test transport".into() })
+        }
+
+        async fn send_api(_: &(), _: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Error> {
             Err(Error::Config { reason: "a test transport".into() })
         }
     }

@@ -94,6 +94,11 @@ pub enum Error {
         status: u16,
     },
 
+    /// A Talkdesk API call failed: its error body, an unexpected status, a malformed answer, a path or
+    /// link refused before sending, a list stopped by the paginator. See [`ApiError`](crate::api::ApiError).
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiError),
+
     /// A `TokenManager` has no credentials for this account: its `app.installed` event was never passed to
     /// `install` or `handle_event` (or the app was uninstalled since).
     #[error("no credentials for account `{account}`: pass its app.installed event to TokenManager::install first")]
@@ -118,6 +123,7 @@ impl Error {
         match self {
             Error::Response(err) => err.is_retryable(),
             Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Api(err) => err.is_retryable(),
             Error::Core(_)
             | Error::Config { .. }
             | Error::Tls { .. }

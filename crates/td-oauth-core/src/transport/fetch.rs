@@ -110,7 +110,9 @@ impl<'a> TokenFetch<'a> {
         let (grant_type, token_url, attempt) =
             (self.grant.grant_type(), self.client.token_url().as_str(), self.attempt);
         let parsed = answer.and_then(|mut response| {
-            let parsed = TokenResponse::from_http(&response, now).map_err(Error::from);
+            let kind = self.client.token_kind();
+            let parsed =
+                TokenResponse::from_http(&response, now).map(|token| token.with_kind(kind)).map_err(Error::from);
             response.body_mut().zeroize();
             parsed
         });

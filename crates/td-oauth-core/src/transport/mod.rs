@@ -49,10 +49,16 @@ pub fn jitter(rng: &dyn RandomSource) -> u64 {
     }
 }
 
-/// The `Authorization` header value that sends `token` to an API: `Bearer <token>`, marked sensitive so that
-/// HTTP stacks leave it out of their logs.
+/// The `Authorization` header value that sends `token` to an API, marked sensitive so that HTTP stacks leave
+/// it out of their logs: `Bearer <token>`, or the bare token for an STS token
+/// ([`TokenKind::Sts`](crate::response::TokenKind::Sts)), as the APIs that take those expect.
 pub fn authorization(token: &crate::TokenResponse) -> Result<http::HeaderValue, Error> {
-    let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.access_token().secret())).map_err(|_| {
+    let secret = token.access_token().secret();
+    let text = match token.kind() {
+        crate::response::TokenKind::Bearer => format!("Bearer {secret}"),
+        crate::response::TokenKind::Sts => secret.to_owned(),
+    };
+    let mut value = http::HeaderValue::try_from(text).map_err(|_| {
         Error::Response(crate::response::ResponseError::Malformed {
             status: http::StatusCode::OK,
             reason: "the access token holds characters an HTTP header cannot carry".into(),

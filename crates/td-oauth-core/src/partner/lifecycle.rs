@@ -1,0 +1,166 @@
+//! The partner-app lifecycle on the [`TokenManager`], written once for both transports: an [`Event`]
+//! applied with the rules Talkdesk's pages imply (listed on [`Lifecycle`]).
+
+use super::{Acknowledged, Event, EventPayload, InstallationDecision, RotationKind, TokenManager};
+use crate::api::{ApiError, ApiGateway};
+use crate::transport::{Error, Transport};
+use crate::{Account, Scopes};
+
+/// The scope the Apps API's state calls need.
+const APPS_WRITE: &str = "apps:write";
+
+/// What [`TokenManager::apply`] did with an event. The rules:
+///
+/// - `app.installed`: the installation is added; approving it is the application's decision, once it has
+///   provisioned the account ([`TokenManager::decide_installation`]).
+/// - `app.credentials_rotated`: the new credentials become current (the previous ones stay as a fallback
+///   for the grace), and the rotation is acknowledged **only after the new credentials obtained a token**:
+///   acknowledging ends the previous ones at once, so acknowledging new credentials that do not work would
+///   leave the installation with none. A 409 (already acknowledged) counts as done; a redelivered rotation
+///   whose credentials are already current is not rotated again (the fallback stays).
+/// - `app.uninstalled`: the uninstall is acknowledged with the installation's own credentials, then the
+///   installation and its providers are dropped. If the acknowledgement fails, the installation is kept and
+///   the error returned, so that answering the delivery with a 5xx lets Talkdesk's redelivery try again.
+/// - `user.logout`: reported to the application ([`Lifecycle::UserLogout`]), which ends the user's session
+///   in the app.
+/// - every other type (`app.updated`, trials, unknown ones): returned for the application to handle.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Lifecycle {
+    /// `app.installed`: the installation was added. Provision the account, then approve (or reject) it with
+    /// [`TokenManager::decide_installation`].
+    Installed {
+        /// The account.
+        account: Account,
+    },
+    /// `app.credentials_rotated`: the new credentials are current and obtained a token; the rotation was
+    /// acknowledged (`acknowledged`), or acknowledging failed and the old credentials still work for their
+    /// grace (the error: try again by redelivery).
+    Rotated {
+        /// The account.
+        account: Account,
+        /// How the acknowledgement went.
+        acknowledged: Result<Acknowledged, Error>,
+    },
+    /// `app.uninstalled`: acknowledged, and the installation dropped (`known` says whether the manager
+    /// had it).
+    Uninstalled {
+        /// The account.
+        account: Account,
+        /// The acknowledgement's answer.
+        acknowledged: Acknowledged,
+        /// Whether the manager knew the installation.
+        known: bool,
+    },
+    /// `user.logout`: end this user's session in the application.
+    UserLogout {
+        /// `data.account_name`, when sent.
+        account: Option<Account>,
+        /// The user.
+        user_id: String,
+        /// `data.user_email`, when sent.
+        user_email: Option<String>,
+    },
+    /// Any other event: the manager has nothing to do with it.
+    Other(Box<Event>),
+}
+
+fn missing(what: &str) -> Error {
+    Error::Api(ApiError::NoGateway { reason: format!("the event has no {what}, which the Apps API call needs") })
+}
+
+/// The gateway, app id and installation id a lifecycle call on `event` needs.
+fn target(event: &Event) -> Result<(&ApiGateway, &str, &str), Error> {
+    let gateway = event.gateway().ok_or_else(|| missing("_links.root"))?;
+    let app_id = event.app_id().ok_or_else(|| missing("app_id"))?;
+    let installation_id = event.installation_id().ok_or_else(|| missing("data.installation_id"))?;
+    Ok((gateway, app_id, installation_id))
+}
+
+fn apps_write() -> Scopes {
+    Scopes::new([APPS_WRITE]).unwrap_or_else(|_| Scopes::none())
+}
+
+impl<T: Transport> TokenManager<T> {
+    /// Applies an event (the rules are listed on [`Lifecycle`]) and says what was done.
+    /// Errors: the event's credentials refused ([`rotate`](Self::rotate)'s), the new credentials unable to
+    /// get a token (then nothing was acknowledged; the previous ones still work), an uninstall that could
+    /// not be acknowledged (the installation is kept).
+    pub async fn apply(&self, event: Event) -> Result<Lifecycle, Error> {
+        let account_name = event.account_name().map(Account::new).transpose().map_err(Error::from)?;
+        match event.payload() {
+            EventPayload::Installed(credentials) => {
+                let account = credentials.account().clone();
+                self.install((**credentials).clone());
+                Ok(Lifecycle::Installed { account })
+            }
+            EventPayload::CredentialsRotated(credentials) => {
+                let account = credentials.account().clone();
+                // A redelivery of a rotation already applied must not rotate again: that would push the
+                // previous credentials, still the fallback, out.
+                let current = self.current_credentials(&account);
+                let applied = current.is_some_and(|current| {
+                    current.client_id() == credentials.client_id() && current.key_id() == credentials.key_id()
+                });
+                if !applied {
+                    self.rotate((**credentials).clone(), RotationKind::Routine)?;
+                }
+                // The new credentials are current: this provider is theirs, and it never falls back.
+                let provider = self.provider(&account, &apps_write())?;
+                T::token(&provider).await?;
+                let acknowledged = async {
+                    let (gateway, app_id, installation_id) = target(&event)?;
+                    let request = super::credentials_state_request(
+                        gateway,
+                        app_id,
+                        installation_id,
+                        credentials.client_id().as_str(),
+                    )?;
+                    let response = T::send_api(&provider, request).await?;
+                    Ok(Acknowledged::from_http(&response)?)
+                }
+                .await;
+                Ok(Lifecycle::Rotated { account, acknowledged })
+            }
+            EventPayload::Uninstalled { .. } => {
+                let account = account_name.ok_or_else(|| missing("data.account_name"))?;
+                let acknowledged = self.state_call(&account, &event, InstallationDecision::Approve, None).await?;
+                let known = self.uninstall(&account);
+                Ok(Lifecycle::Uninstalled { account, acknowledged, known })
+            }
+            EventPayload::UserLogout { user_id, user_email, .. } => Ok(Lifecycle::UserLogout {
+                account: account_name,
+                user_id: user_id.clone(),
+                user_email: user_email.clone(),
+            }),
+            _ => Ok(Lifecycle::Other(Box::new(event))),
+        }
+    }
+
+    /// Approves or rejects the installation (or update) `event` announced, with the installation's own
+    /// credentials (scope `apps:write`), on the event's `_links.root`.
+    pub async fn decide_installation(
+        &self,
+        event: &Event,
+        decision: InstallationDecision,
+        reason: Option<&str>,
+    ) -> Result<Acknowledged, Error> {
+        let account = event.account_name().ok_or_else(|| missing("data.account_name"))?;
+        let account = Account::new(account)?;
+        self.state_call(&account, event, decision, reason).await
+    }
+
+    async fn state_call(
+        &self,
+        account: &Account,
+        event: &Event,
+        decision: InstallationDecision,
+        reason: Option<&str>,
+    ) -> Result<Acknowledged, Error> {
+        let (gateway, app_id, installation_id) = target(event)?;
+        let request = super::installation_state_request(gateway, app_id, installation_id, decision, reason)?;
+        let provider = self.provider(account, &apps_write())?;
+        let response = T::send_api(&provider, request).await?;
+        Ok(Acknowledged::from_http(&response)?)
+    }
+}

@@ -1,0 +1,174 @@
+//! Calling the Talkdesk API, async: td-oauth-core builds each request and reads each answer
+//! ([`td_oauth_core::api`], [`td_oauth_core::partner`]'s lifecycle calls); this sends them through a
+//! [`BearerClient`] (the source's token, one new token and one retry on a 401), with the client's timeout
+//! and a body cap. Lists come back as a [`Stream`] of their items.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use http::{Method, Request, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use td_oauth_core::Endpoints;
+use td_oauth_core::api::{
+    self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, PageStep, Paginator, UserId, UserInfo,
+};
+use td_oauth_core::partner::Acknowledged;
+use td_oauth_core::transport::display_uri;
+
+use crate::{BearerClient, Error, TokenProvider, TokenSource, send};
+
+/// A Talkdesk API client on one gateway, with a [`TokenSource`]'s tokens.
+///
+/// ```
+/// # use td_oauth_testkit::{Algorithm, TestServer};
+/// use futures_util::StreamExt as _;
+/// use td_oauth_reqwest::{ApiClient, Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
+/// use td_oauth_reqwest::core::api::ApiGateway;
+///
+/// # let server = TestServer::start()?;
+/// # let registered = server.register_client(Algorithm::Es256)?;
+/// # let (client_id, key_id, key) = (&registered.client_id, &registered.key_id, &registered.private_key);
+/// let endpoints = Endpoints::from_token_url(server.token_url())?;
+/// let credentials = Credentials::private_key_jwt(ClientId::new(client_id)?, KeyId::new(key_id)?, PrivateKey::parse(key)?);
+/// let provider = Client::new(&endpoints, credentials)?.provider(Grant::client_credentials("users:read".parse()?));
+/// let api = ApiClient::new(&provider, ApiGateway::from_url(server.base_url())?);
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(async {
+/// let mut users = std::pin::pin!(api.paginate("/users")?);
+/// while let Some(user) = users.next().await {
+///     println!("{}", user?["id"]);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    bearer: BearerClient,
+    gateway: ApiGateway,
+    max_body: usize,
+    timeout: Duration,
+}
+
+impl ApiClient {
+    /// Calls `gateway` with `provider`'s tokens, through its client's HTTP client and timeout.
+    pub fn new(provider: &TokenProvider, gateway: ApiGateway) -> Self {
+        Self::from_bearer(provider.bearer_client(), gateway, provider.client().config().timeout())
+    }
+
+    /// Calls `gateway` through `bearer` (any [`TokenSource`]), each request given `timeout`.
+    pub fn from_bearer(bearer: BearerClient, gateway: ApiGateway, timeout: Duration) -> Self {
+        ApiClient { bearer, gateway, max_body: DEFAULT_MAX_API_RESPONSE_BYTES, timeout }
+    }
+
+    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`]).
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// The gateway.
+    pub fn gateway(&self) -> &ApiGateway {
+        &self.gateway
+    }
+
+    /// The token source.
+    pub fn source(&self) -> &Arc<dyn TokenSource> {
+        self.bearer.source()
+    }
+
+    /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
+    /// status.
+    pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        send_with(&self.bearer, request, self.timeout, self.max_body).await
+    }
+
+    /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.
+    pub async fn call(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Response<Vec<u8>>, Error> {
+        self.send(self.gateway.request(method, path, body, None)?).await
+    }
+
+    /// `GET path`, its JSON read as `T`; an error answer is [`Error::Api`].
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let response = self.call(Method::GET, path, Vec::new()).await?;
+        Ok(api::read_json(&response)?)
+    }
+
+    /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`].
+    pub async fn userinfo(&self) -> Result<UserInfo, Error> {
+        let response = self.send(UserInfo::request(&self.gateway)?).await?;
+        Ok(UserInfo::from_http(&response)?)
+    }
+
+    /// Every item of the HAL list at `path`, page after page along `_links.next`, fetched as the stream is
+    /// polled. After an error (yielded once) the stream ends.
+    pub fn paginate(&self, path: &str) -> Result<impl Stream<Item = Result<Value, Error>> + Send + '_, Error> {
+        Ok(self.items(Paginator::new(self.gateway.clone(), path)?))
+    }
+
+    /// Every item `paginator` reaches (for its `with_embedded` or `with_max_pages`).
+    pub fn items(&self, paginator: Paginator) -> impl Stream<Item = Result<Value, Error>> + Send + '_ {
+        futures_util::stream::unfold(Some(paginator), move |state| async move {
+            let mut paginator = state?;
+            loop {
+                let step = match paginator.next_step() {
+                    Ok(step) => step,
+                    Err(err) => return Some((Err(err.into()), None)),
+                };
+                match step {
+                    PageStep::Item(item) => return Some((Ok(item), Some(paginator))),
+                    PageStep::Done => return None,
+                    PageStep::Fetch(request) => {
+                        let received = match self.send(*request).await {
+                            Ok(response) => paginator.receive(&response).map_err(Error::from),
+                            Err(err) => Err(err),
+                        };
+                        if let Err(err) = received {
+                            // The stream ends after its error.
+                            return Some((Err(err), None));
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Sends a lifecycle call (see [`td_oauth_core::partner`]'s `installation_state_request`,
+    /// `credentials_state_request`, …): 409 is [`Acknowledged::AlreadyDone`].
+    pub async fn lifecycle(&self, request: Request<Vec<u8>>) -> Result<Acknowledged, Error> {
+        let response = self.send(request).await?;
+        Ok(Acknowledged::from_http(&response)?)
+    }
+
+    /// Ends `user`'s Talkdesk session on `endpoints`' identity host (the token needs scope
+    /// `user-session-public:end`).
+    pub async fn end_user_session(&self, endpoints: &Endpoints, user: &UserId) -> Result<(), Error> {
+        let response = self.send(api::end_user_session_request(endpoints, user)?).await?;
+        Ok(api::end_user_session_response(&response)?)
+    }
+}
+
+/// Sends `request` through `bearer` with `timeout`, at most `max_body` bytes read.
+async fn send_with(
+    bearer: &BearerClient,
+    request: Request<Vec<u8>>,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Response<Vec<u8>>, Error> {
+    let shown = display_uri(request.uri());
+    let mut request =
+        reqwest::Request::try_from(request).map_err(|err| Error::Api(ApiError::Build(err.to_string())))?;
+    *request.timeout_mut() = Some(timeout);
+    let response = bearer.execute(request).await?;
+    let status = response.status();
+    let too_large = Error::Api(ApiError::TooLarge { status, limit: max_body });
+    send::read_capped(response, &shown, max_body, Some(timeout), too_large).await
+}
+
+/// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
+pub(crate) async fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+    let timeout = provider.client().config().timeout();
+    send_with(&provider.bearer_client(), request, timeout, DEFAULT_MAX_API_RESPONSE_BYTES).await
+}

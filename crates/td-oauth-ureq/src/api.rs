@@ -1,0 +1,202 @@
+//! Calling the Talkdesk API, blocking: td-oauth-core builds each request and reads each answer
+//! ([`td_oauth_core::api`], [`td_oauth_core::partner`]'s lifecycle calls); this sends them through a
+//! [`BearerAgent`] (the provider's token, one new token and one retry on a 401), with no redirects, the
+//! client's timeout and a body cap. Lists come back as an [`Iterator`] over their items.
+
+use std::time::Duration;
+
+use http::{Method, Request, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use td_oauth_core::Endpoints;
+use td_oauth_core::api::{
+    self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, PageStep, Paginator, UserId, UserInfo,
+};
+use td_oauth_core::partner::Acknowledged;
+use td_oauth_core::transport::display_uri;
+
+use crate::{BearerAgent, Error, TokenProvider, send};
+
+/// A Talkdesk API client on one gateway, with a [`TokenProvider`]'s tokens.
+///
+/// ```
+/// # use td_oauth_testkit::{Algorithm, TestServer};
+/// use td_oauth_ureq::{ApiClient, Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
+/// use td_oauth_ureq::core::api::ApiGateway;
+///
+/// # let server = TestServer::start()?;
+/// # let registered = server.register_client(Algorithm::Es256)?;
+/// # let (client_id, key_id, key) = (&registered.client_id, &registered.key_id, &registered.private_key);
+/// let endpoints = Endpoints::from_token_url(server.token_url())?;
+/// let credentials = Credentials::private_key_jwt(ClientId::new(client_id)?, KeyId::new(key_id)?, PrivateKey::parse(key)?);
+/// let provider = Client::new(&endpoints, credentials)?.provider(Grant::client_credentials("users:read".parse()?));
+/// let api = ApiClient::new(provider, ApiGateway::from_url(server.base_url())?);
+/// for user in api.paginate("/users")? {
+///     println!("{}", user?["id"]);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    api: BearerAgent,
+    gateway: ApiGateway,
+    max_body: usize,
+    timeout: Duration,
+}
+
+impl ApiClient {
+    /// Calls `gateway` with `provider`'s tokens, through its client's agent and timeout.
+    pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
+        let agent = provider.client().http_client().clone();
+        let timeout = provider.client().config().timeout();
+        ApiClient { api: BearerAgent::new(agent, provider), gateway, max_body: DEFAULT_MAX_API_RESPONSE_BYTES, timeout }
+    }
+
+    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`]).
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Gives each request `timeout`, from connecting to the last body byte (default: the client's).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The gateway.
+    pub fn gateway(&self) -> &ApiGateway {
+        &self.gateway
+    }
+
+    /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
+    /// status (redirects are not followed: the answer is the 3xx).
+    pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        send_with(&self.api, request, self.timeout, self.max_body)
+    }
+
+    /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.
+    pub fn call(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Response<Vec<u8>>, Error> {
+        self.send(self.gateway.request(method, path, body, None)?)
+    }
+
+    /// `GET path`, its JSON read as `T`; an error answer is [`Error::Api`].
+    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let response = self.call(Method::GET, path, Vec::new())?;
+        Ok(api::read_json(&response)?)
+    }
+
+    /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`].
+    pub fn userinfo(&self) -> Result<UserInfo, Error> {
+        let response = self.send(UserInfo::request(&self.gateway)?)?;
+        Ok(UserInfo::from_http(&response)?)
+    }
+
+    /// Every item of the HAL list at `path`, page after page along `_links.next`.
+    pub fn paginate(&self, path: &str) -> Result<Items<'_>, Error> {
+        Ok(self.items(Paginator::new(self.gateway.clone(), path)?))
+    }
+
+    /// Every item `paginator` reaches (for its `with_embedded` or `with_max_pages`).
+    pub fn items(&self, paginator: Paginator) -> Items<'_> {
+        Items { client: self, paginator, failed: false }
+    }
+
+    /// Sends a lifecycle call (see [`td_oauth_core::partner`]'s `installation_state_request`,
+    /// `credentials_state_request`, …): 409 is [`Acknowledged::AlreadyDone`].
+    pub fn lifecycle(&self, request: Request<Vec<u8>>) -> Result<Acknowledged, Error> {
+        let response = self.send(request)?;
+        Ok(Acknowledged::from_http(&response)?)
+    }
+
+    /// Ends `user`'s Talkdesk session on `endpoints`' identity host (the token needs scope
+    /// `user-session-public:end`).
+    pub fn end_user_session(&self, endpoints: &Endpoints, user: &UserId) -> Result<(), Error> {
+        let response = self.send(api::end_user_session_request(endpoints, user)?)?;
+        Ok(api::end_user_session_response(&response)?)
+    }
+}
+
+/// Sends `request` through `api`, each try given `timeout`, at most `max_body` bytes read.
+fn send_with(
+    api: &BearerAgent,
+    request: Request<Vec<u8>>,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Response<Vec<u8>>, Error> {
+    let url = display_uri(request.uri());
+    let agent = api.agent();
+    let response = api.run(|| {
+        let copy = copy_request(&request);
+        agent.configure_request(copy).max_redirects(0).timeout_global(Some(timeout)).build()
+    })?;
+    let status = response.status();
+    let too_large = Error::Api(ApiError::TooLarge { status, limit: max_body });
+    send::read_capped(response, &url, max_body, Some(timeout), too_large)
+}
+
+/// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
+pub(crate) fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+    let api = BearerAgent::new(provider.client().http_client().clone(), provider.clone());
+    send_with(&api, request, provider.client().config().timeout(), DEFAULT_MAX_API_RESPONSE_BYTES)
+}
+
+/// `http::Request` is not `Clone`; a 401 retry needs the request again.
+fn copy_request(request: &Request<Vec<u8>>) -> Request<Vec<u8>> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// The items of a HAL list, fetched a page at a time as the iteration needs them. After an error (which is
+/// yielded once) it ends.
+#[derive(Debug)]
+pub struct Items<'a> {
+    client: &'a ApiClient,
+    paginator: Paginator,
+    failed: bool,
+}
+
+impl Items<'_> {
+    /// Pages read so far.
+    pub fn pages(&self) -> usize {
+        self.paginator.pages()
+    }
+}
+
+impl Iterator for Items<'_> {
+    type Item = Result<Value, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let step = match self.paginator.next_step() {
+                Ok(step) => step,
+                Err(err) => return self.fail(err.into()),
+            };
+            match step {
+                PageStep::Item(item) => return Some(Ok(item)),
+                PageStep::Done => return None,
+                PageStep::Fetch(request) => {
+                    let received =
+                        self.client.send(*request).and_then(|response| Ok(self.paginator.receive(&response)?));
+                    if let Err(err) = received {
+                        return self.fail(err);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Items<'_> {
+    /// Yields `err` once; the iteration ends after it.
+    fn fail(&mut self, err: Error) -> Option<Result<Value, Error>> {
+        self.failed = true;
+        Some(Err(err))
+    }
+}
