@@ -257,15 +257,19 @@ fn login_through_a_real_headless_chromium() {
     let config_home = scratch.path().join("config");
     let profile = scratch.path().join("chromium-profile");
     let pid_file = scratch.path().join("chromium.pid");
+    // Chromium leaves a directory of its own in $TMPDIR at each start: keep it in the scratch directory.
+    let tmp = scratch.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     // $BROWSER as a user would set it: the program and its flags; the URL is appended. Through a small
     // script, so that the test learns the browser's pid and can stop it.
     let script = scratch.file_with_mode(
         "browser.sh",
         format!(
-            "#!/bin/sh\necho $$ > '{pid}'\nexec '{chromium}' --headless --no-sandbox --disable-gpu --disable-quic \
-             --no-first-run --disable-background-networking --disable-component-update --disable-sync \
-             --user-data-dir='{profile}' \"$@\"\n",
+            "#!/bin/sh\necho $$ > '{pid}'\nTMPDIR='{tmp}' exec '{chromium}' --headless --no-sandbox --disable-gpu \
+             --disable-quic --no-first-run --disable-background-networking --disable-component-update \
+             --disable-sync --user-data-dir='{profile}' \"$@\"\n",
             pid = pid_file.display(),
+            tmp = tmp.display(),
             chromium = chromium.display(),
             profile = profile.display()
         )
