@@ -11,9 +11,7 @@ use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use td_oauth_core::Endpoints;
-use td_oauth_core::api::{
-    self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, PageStep, Paginator, UserId, UserInfo,
-};
+use td_oauth_core::api::{self, ApiError, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
 use td_oauth_core::partner::Acknowledged;
 use td_oauth_core::transport::display_uri;
 
@@ -48,8 +46,7 @@ use crate::{BearerClient, Error, TokenProvider, TokenSource, send};
 pub struct ApiClient {
     bearer: BearerClient,
     gateway: ApiGateway,
-    max_body: usize,
-    timeout: Duration,
+    limits: ApiLimits,
 }
 
 impl ApiClient {
@@ -60,13 +57,12 @@ impl ApiClient {
 
     /// Calls `gateway` through `bearer` (any [`TokenSource`]), each request given `timeout`.
     pub fn from_bearer(bearer: BearerClient, gateway: ApiGateway, timeout: Duration) -> Self {
-        ApiClient { bearer, gateway, max_body: DEFAULT_MAX_API_RESPONSE_BYTES, timeout }
+        ApiClient { bearer, gateway, limits: ApiLimits::new(timeout) }
     }
 
-    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`]).
-    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self
+    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_core::api::DEFAULT_MAX_API_RESPONSE_BYTES)).
+    pub fn with_max_response_bytes(self, bytes: usize) -> Self {
+        ApiClient { limits: self.limits.with_max_response_bytes(bytes), ..self }
     }
 
     /// The gateway.
@@ -82,12 +78,12 @@ impl ApiClient {
     /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
     /// status.
     pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        send_with(&self.bearer, request, self.timeout, self.max_body).await
+        send_with(&self.bearer, request, self.limits).await
     }
 
     /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.
     pub async fn call(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Response<Vec<u8>>, Error> {
-        self.send(self.gateway.request(method, path, body, None)?).await
+        self.send(self.gateway().request(method, path, body, None)?).await
     }
 
     /// `GET path`, its JSON read as `T`; an error answer is [`Error::Api`].
@@ -98,14 +94,14 @@ impl ApiClient {
 
     /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`].
     pub async fn userinfo(&self) -> Result<UserInfo, Error> {
-        let response = self.send(UserInfo::request(&self.gateway)?).await?;
+        let response = self.send(UserInfo::request(self.gateway())?).await?;
         Ok(UserInfo::from_http(&response)?)
     }
 
     /// Every item of the HAL list at `path`, page after page along `_links.next`, fetched as the stream is
     /// polled. After an error (yielded once) the stream ends.
     pub fn paginate(&self, path: &str) -> Result<impl Stream<Item = Result<Value, Error>> + Send + '_, Error> {
-        Ok(self.items(Paginator::new(self.gateway.clone(), path)?))
+        Ok(self.items(Paginator::new(self.gateway().clone(), path)?))
     }
 
     /// Every item `paginator` reaches (for its `with_embedded` or `with_max_pages`).
@@ -150,25 +146,24 @@ impl ApiClient {
     }
 }
 
-/// Sends `request` through `bearer` with `timeout`, at most `max_body` bytes read.
+/// Sends `request` through `bearer` within `limits`.
 async fn send_with(
     bearer: &BearerClient,
     request: Request<Vec<u8>>,
-    timeout: Duration,
-    max_body: usize,
+    limits: ApiLimits,
 ) -> Result<Response<Vec<u8>>, Error> {
+    let timeout = limits.timeout();
     let shown = display_uri(request.uri());
     let mut request =
         reqwest::Request::try_from(request).map_err(|err| Error::Api(ApiError::Build(err.to_string())))?;
     *request.timeout_mut() = Some(timeout);
     let response = bearer.execute(request).await?;
-    let status = response.status();
-    let too_large = Error::Api(ApiError::TooLarge { status, limit: max_body });
-    send::read_capped(response, &shown, max_body, Some(timeout), too_large).await
+    let too_large = Error::Api(limits.too_large(response.status()));
+    send::read_capped(response, &shown, limits.max_response_bytes(), Some(timeout), too_large).await
 }
 
 /// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
 pub(crate) async fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-    let timeout = provider.client().config().timeout();
-    send_with(&provider.bearer_client(), request, timeout, DEFAULT_MAX_API_RESPONSE_BYTES).await
+    let limits = ApiLimits::new(provider.client().config().timeout());
+    send_with(&provider.bearer_client(), request, limits).await
 }

@@ -5,12 +5,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use td_oauth_core::clock::SharedClock;
-use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderState, Round, Snapshot};
+use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, ProviderState, Round};
 use td_oauth_core::{Grant, Scopes, TokenResponse};
 use tokio::sync::watch;
 
@@ -47,9 +46,8 @@ struct Handle(Arc<Inner>);
 
 struct Inner {
     client: Client,
-    /// The token and when it falls due, for lock-free warm hits.
-    snapshot: ArcSwapOption<Snapshot>,
-    state: Mutex<ProviderState>,
+    /// The machine's state, and the snapshot warm hits read without its lock.
+    cell: ProviderCell,
     /// The last round to end and its outcome; waiters watch it until their round is over.
     published: watch::Sender<(Round, Outcome)>,
 }
@@ -57,7 +55,7 @@ struct Inner {
 impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &self.handle.0;
-        f.debug_struct("TokenProvider").field("client", &inner.client).field("state", &*inner.lock()).finish()
+        f.debug_struct("TokenProvider").field("client", &inner.client).field("state", &inner.cell).finish()
     }
 }
 
@@ -67,7 +65,7 @@ impl TokenProvider {
         let state = ProviderState::new(grant, client.config().cache_policy().clone())
             .with_token_url(client.token_client().token_url());
         let (published, _) = watch::channel((Round::default(), None));
-        let inner = Inner { client, snapshot: ArcSwapOption::empty(), state: Mutex::new(state), published };
+        let inner = Inner { client, cell: ProviderCell::new(state), published };
         TokenProvider { handle: Handle(Arc::new(inner)) }
     }
 
@@ -78,27 +76,20 @@ impl TokenProvider {
 
     /// A token usable now: the cached one, or one fetched for this call and everyone waiting with it.
     pub async fn token(&self) -> Result<Arc<TokenResponse>, Error> {
-        let inner = &self.handle.0;
-        if let Some(snapshot) = &*inner.snapshot.load()
-            && let Some(token) = snapshot.fresh_at(inner.client.config().clock().now())
-        {
-            return Ok(Arc::clone(token));
+        match self.fresh() {
+            Some(token) => Ok(token),
+            None => self.token_slow().await,
         }
-        self.token_slow().await
     }
 
     /// Calls `f` with a usable token and returns what it returns. Warm, the token is lent straight from the
     /// snapshot: no lock, no allocation, not even a reference-count update, so many threads scale.
     pub async fn with_token<R>(&self, f: impl FnOnce(&TokenResponse) -> R) -> Result<R, Error> {
-        {
-            let inner = &self.handle.0;
-            let snapshot = inner.snapshot.load();
-            if let Some(snapshot) = &*snapshot
-                && let Some(token) = snapshot.fresh_at(inner.client.config().clock().now())
-            {
-                return Ok(f(token));
-            }
-        }
+        let inner = &self.handle.0;
+        let f = match inner.cell.lend(inner.client.config().clock().now(), f) {
+            Ok(lent) => return Ok(lent),
+            Err(f) => f,
+        };
         let token = self.token_slow().await?;
         Ok(f(&token))
     }
@@ -106,18 +97,15 @@ impl TokenProvider {
     /// The snapshot's token when it is fresh now.
     pub(crate) fn fresh(&self) -> Option<Arc<TokenResponse>> {
         let inner = &self.handle.0;
-        inner.snapshot.load().as_ref()?.fresh_at(inner.client.config().clock().now()).cloned()
+        inner.cell.fresh(inner.client.config().clock().now())
     }
 
     /// The cached token if it can be handed out without waiting, else `None` (then call
     /// [`token`](Self::token)). Synchronous, for code that cannot `.await`. Starts a background refresh
     /// when one is due, if called inside a tokio runtime.
     pub fn try_token_now(&self) -> Option<Arc<TokenResponse>> {
-        let inner = &self.handle.0;
-        if let Some(snapshot) = &*inner.snapshot.load()
-            && let Some(token) = snapshot.fresh_at(inner.client.config().clock().now())
-        {
-            return Some(Arc::clone(token));
+        if let Some(token) = self.fresh() {
+            return Some(token);
         }
         let (token, refresh) = provider::poll_ready(&self.handle)?;
         if let Some(ticket) = refresh {
@@ -161,13 +149,6 @@ impl TokenProvider {
     }
 }
 
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, ProviderState> {
-        // Every change the machine makes leaves the state consistent: recover it after a panic elsewhere.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 impl Handle {
     /// The elected fetcher's request, through the shared cache if the config has one (after telling it of a
     /// dropped token), else straight to the token endpoint; then the report. Dropped before the end (a
@@ -188,22 +169,12 @@ impl Handle {
 }
 
 impl Driver for Handle {
-    fn with_state<R>(&self, f: impl FnOnce(&mut ProviderState) -> R) -> R {
-        f(&mut self.0.lock())
-    }
-
-    fn publish(&self, snapshot: Option<Snapshot>) {
-        self.0.snapshot.store(snapshot.map(Arc::new));
+    fn cell(&self) -> &ProviderCell {
+        &self.0.cell
     }
 
     fn wake(&self, round: Round, outcome: Option<&Result<Arc<TokenResponse>, Error>>) {
-        self.0.published.send_if_modified(|published| {
-            let newer = published.0 <= round;
-            if newer {
-                *published = (round, outcome.cloned());
-            }
-            newer
-        });
+        self.0.published.send_if_modified(|published| provider::record_outcome(published, round, outcome));
     }
 
     fn clock(&self) -> &SharedClock {

@@ -9,9 +9,7 @@ use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use td_oauth_core::Endpoints;
-use td_oauth_core::api::{
-    self, ApiError, ApiGateway, DEFAULT_MAX_API_RESPONSE_BYTES, PageStep, Paginator, UserId, UserInfo,
-};
+use td_oauth_core::api::{self, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
 use td_oauth_core::partner::Acknowledged;
 use td_oauth_core::transport::display_uri;
 
@@ -40,8 +38,7 @@ use crate::{BearerAgent, Error, TokenProvider, send};
 pub struct ApiClient {
     api: BearerAgent,
     gateway: ApiGateway,
-    max_body: usize,
-    timeout: Duration,
+    limits: ApiLimits,
 }
 
 impl ApiClient {
@@ -49,19 +46,17 @@ impl ApiClient {
     pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
         let agent = provider.client().http_client().clone();
         let timeout = provider.client().config().timeout();
-        ApiClient { api: BearerAgent::new(agent, provider), gateway, max_body: DEFAULT_MAX_API_RESPONSE_BYTES, timeout }
+        ApiClient { api: BearerAgent::new(agent, provider), gateway, limits: ApiLimits::new(timeout) }
     }
 
-    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`]).
-    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self
+    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_core::api::DEFAULT_MAX_API_RESPONSE_BYTES)).
+    pub fn with_max_response_bytes(self, bytes: usize) -> Self {
+        ApiClient { limits: self.limits.with_max_response_bytes(bytes), ..self }
     }
 
     /// Gives each request `timeout`, from connecting to the last body byte (default: the client's).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        ApiClient { limits: self.limits.with_timeout(timeout), ..self }
     }
 
     /// The gateway.
@@ -72,12 +67,12 @@ impl ApiClient {
     /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
     /// status (redirects are not followed: the answer is the 3xx).
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        send_with(&self.api, request, self.timeout, self.max_body)
+        send_with(&self.api, request, self.limits)
     }
 
     /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.
     pub fn call(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Response<Vec<u8>>, Error> {
-        self.send(self.gateway.request(method, path, body, None)?)
+        self.send(self.gateway().request(method, path, body, None)?)
     }
 
     /// `GET path`, its JSON read as `T`; an error answer is [`Error::Api`].
@@ -86,15 +81,15 @@ impl ApiClient {
         Ok(api::read_json(&response)?)
     }
 
-    /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`].
+    /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`](td_oauth_core::api::ApiError::NoUserContext).
     pub fn userinfo(&self) -> Result<UserInfo, Error> {
-        let response = self.send(UserInfo::request(&self.gateway)?)?;
+        let response = self.send(UserInfo::request(self.gateway())?)?;
         Ok(UserInfo::from_http(&response)?)
     }
 
     /// Every item of the HAL list at `path`, page after page along `_links.next`.
     pub fn paginate(&self, path: &str) -> Result<Items<'_>, Error> {
-        Ok(self.items(Paginator::new(self.gateway.clone(), path)?))
+        Ok(self.items(Paginator::new(self.gateway().clone(), path)?))
     }
 
     /// Every item `paginator` reaches (for its `with_embedded` or `with_max_pages`).
@@ -117,28 +112,23 @@ impl ApiClient {
     }
 }
 
-/// Sends `request` through `api`, each try given `timeout`, at most `max_body` bytes read.
-fn send_with(
-    api: &BearerAgent,
-    request: Request<Vec<u8>>,
-    timeout: Duration,
-    max_body: usize,
-) -> Result<Response<Vec<u8>>, Error> {
+/// Sends `request` through `api` within `limits` (each try given the timeout).
+fn send_with(api: &BearerAgent, request: Request<Vec<u8>>, limits: ApiLimits) -> Result<Response<Vec<u8>>, Error> {
+    let timeout = limits.timeout();
     let url = display_uri(request.uri());
     let agent = api.agent();
     let response = api.run(|| {
         let copy = copy_request(&request);
         agent.configure_request(copy).max_redirects(0).timeout_global(Some(timeout)).build()
     })?;
-    let status = response.status();
-    let too_large = Error::Api(ApiError::TooLarge { status, limit: max_body });
-    send::read_capped(response, &url, max_body, Some(timeout), too_large)
+    let too_large = Error::Api(limits.too_large(response.status()));
+    send::read_capped(response, &url, limits.max_response_bytes(), Some(timeout), too_large)
 }
 
 /// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
 pub(crate) fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
     let api = BearerAgent::new(provider.client().http_client().clone(), provider.clone());
-    send_with(&api, request, provider.client().config().timeout(), DEFAULT_MAX_API_RESPONSE_BYTES)
+    send_with(&api, request, ApiLimits::new(provider.client().config().timeout()))
 }
 
 /// `http::Request` is not `Clone`; a 401 retry needs the request again.

@@ -5,11 +5,10 @@
 
 use std::fmt;
 use std::future::{Future, ready};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use arc_swap::ArcSwapOption;
 use td_oauth_core::clock::SharedClock;
-use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderState, Round, Snapshot};
+use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, ProviderState, Round};
 use td_oauth_core::transport::run_ready;
 use td_oauth_core::{Grant, Scopes, TokenResponse};
 
@@ -46,9 +45,8 @@ struct Handle(Arc<Shared>);
 
 struct Shared {
     client: Client,
-    /// The token and when it falls due, for lock-free warm hits.
-    snapshot: ArcSwapOption<Snapshot>,
-    state: Mutex<ProviderState>,
+    /// The machine's state, and the snapshot warm hits read without its lock.
+    cell: ProviderCell,
     /// The last round to end and its outcome; waiters block on `ended` until their round is over.
     published: Mutex<(Round, Outcome)>,
     ended: Condvar,
@@ -57,7 +55,7 @@ struct Shared {
 impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shared = &self.handle.0;
-        f.debug_struct("TokenProvider").field("client", &shared.client).field("state", &*shared.lock()).finish()
+        f.debug_struct("TokenProvider").field("client", &shared.client).field("state", &shared.cell).finish()
     }
 }
 
@@ -70,8 +68,7 @@ impl TokenProvider {
         TokenProvider {
             handle: Handle(Arc::new(Shared {
                 client,
-                snapshot: ArcSwapOption::empty(),
-                state: Mutex::new(state),
+                cell: ProviderCell::new(state),
                 published: Mutex::new((Round::default(), None)),
                 ended: Condvar::new(),
             })),
@@ -90,33 +87,26 @@ impl TokenProvider {
 
     /// A usable token: the cached one, or a new one if none is usable (blocking until it arrives).
     pub fn token(&self) -> Result<Arc<TokenResponse>, Error> {
-        let shared = &self.handle.0;
-        if let Some(snapshot) = &*shared.snapshot.load()
-            && let Some(token) = snapshot.fresh_at(shared.client.config().clock().now())
-        {
-            return Ok(Arc::clone(token));
+        match self.fresh() {
+            Some(token) => Ok(token),
+            None => self.token_slow(),
         }
-        self.token_slow()
     }
 
     /// The snapshot's token when it is fresh now.
     pub(crate) fn fresh(&self) -> Option<Arc<TokenResponse>> {
         let shared = &self.handle.0;
-        shared.snapshot.load().as_ref()?.fresh_at(shared.client.config().clock().now()).cloned()
+        shared.cell.fresh(shared.client.config().clock().now())
     }
 
     /// Calls `f` with a usable token and returns what it returns. Warm, the token is lent straight from the
     /// snapshot: no lock, no allocation, not even a reference-count update, so many threads scale.
     pub fn with_token<R>(&self, f: impl FnOnce(&TokenResponse) -> R) -> Result<R, Error> {
         let shared = &self.handle.0;
-        let snapshot = shared.snapshot.load();
-        if let Some(snapshot) = &*snapshot
-            && let Some(token) = snapshot.fresh_at(shared.client.config().clock().now())
-        {
-            return Ok(f(token));
+        match shared.cell.lend(shared.client.config().clock().now(), f) {
+            Ok(lent) => Ok(lent),
+            Err(f) => self.token_slow().map(|token| f(&token)),
         }
-        drop(snapshot);
-        self.token_slow().map(|token| f(&token))
     }
 
     /// Drops the cached token (and any backoff): the next [`token`](Self::token) fetches a new one.
@@ -142,13 +132,6 @@ impl TokenProvider {
     }
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, ProviderState> {
-        // Every change the machine makes leaves the state consistent: recover it after a panic elsewhere.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 impl Handle {
     /// The elected fetcher's request, through the shared cache if the config has one (after telling it of a
     /// dropped token), else straight to the token endpoint; then the report.
@@ -168,21 +151,12 @@ impl Handle {
 }
 
 impl Driver for Handle {
-    fn with_state<R>(&self, f: impl FnOnce(&mut ProviderState) -> R) -> R {
-        f(&mut self.0.lock())
-    }
-
-    fn publish(&self, snapshot: Option<Snapshot>) {
-        self.0.snapshot.store(snapshot.map(Arc::new));
+    fn cell(&self) -> &ProviderCell {
+        &self.0.cell
     }
 
     fn wake(&self, round: Round, outcome: Option<&Result<Arc<TokenResponse>, Error>>) {
-        {
-            let mut published = self.0.published.lock().unwrap_or_else(PoisonError::into_inner);
-            if published.0 <= round {
-                *published = (round, outcome.cloned());
-            }
-        }
+        provider::record_outcome(&mut self.0.published.lock().unwrap_or_else(PoisonError::into_inner), round, outcome);
         self.0.ended.notify_all();
     }
 

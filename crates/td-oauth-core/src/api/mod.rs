@@ -17,12 +17,14 @@ mod error;
 mod gateway;
 mod hal;
 mod session;
+mod settings;
 mod userinfo;
 
 pub use error::{ApiError, FieldError, TalkdeskError};
 pub use gateway::{ApiGateway, GatewayAllowList};
 pub use hal::{HalPage, PageStep, Paginator};
 pub use session::{END_USER_SESSION_PATH, UserId, end_user_session_request, end_user_session_response};
+pub use settings::ApiLimits;
 pub use userinfo::{USERINFO_PATH, UserInfo};
 
 use http::Response;

@@ -33,6 +33,7 @@
 //! - a token dropped after a 401 is dropped only if it is still the current one, and a shared cache is told
 //!   to drop it before the next fetch.
 
+mod cell;
 mod state;
 mod ticket;
 
@@ -40,6 +41,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use cell::{ProviderCell, record_outcome};
 pub use state::{ProviderState, Round, Snapshot};
 pub use ticket::FetchTicket;
 
@@ -53,13 +55,19 @@ pub type Outcome = Option<Result<Arc<TokenResponse>, Error>>;
 
 /// What a transport gives the provider machine: a cheap, cloneable handle to one provider.
 pub trait Driver: Clone + Send + Sync {
-    /// Runs `f` on the provider's state under the transport's lock. Must not panic itself (recover a
-    /// poisoned lock: every change the machine makes leaves the state consistent).
-    fn with_state<R>(&self, f: impl FnOnce(&mut ProviderState) -> R) -> R;
+    /// The provider's state and the snapshot its warm hits read.
+    fn cell(&self) -> &ProviderCell;
+
+    /// Runs `f` on the provider's state under its lock (see [`ProviderCell::with_state`]).
+    fn with_state<R>(&self, f: impl FnOnce(&mut ProviderState) -> R) -> R {
+        self.cell().with_state(f)
+    }
 
     /// Replaces the snapshot that warm hits read (`None`: there is nothing a warm hit may use). Called with
     /// the state lock held, so snapshots are published in the order the state changed.
-    fn publish(&self, snapshot: Option<Snapshot>);
+    fn publish(&self, snapshot: Option<Snapshot>) {
+        self.cell().publish(snapshot);
+    }
 
     /// Round `round` has ended: wake its waiters with its outcome (`None`: abandoned, poll again). Called
     /// after the state lock is released.

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -34,8 +34,7 @@ type Woken = (Round, Option<Result<Arc<TokenResponse>, Error>>);
 struct TestDriver(Arc<Inner>);
 
 struct Inner {
-    state: Mutex<ProviderState>,
-    snapshot: Mutex<Option<Snapshot>>,
+    cell: ProviderCell,
     woken: Mutex<Vec<Woken>>,
     clock: TestClock,
     shared: SharedClock,
@@ -47,11 +46,8 @@ struct Inner {
 }
 
 impl Driver for TestDriver {
-    fn with_state<R>(&self, f: impl FnOnce(&mut ProviderState) -> R) -> R {
-        f(&mut self.0.state.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-    fn publish(&self, snapshot: Option<Snapshot>) {
-        *self.0.snapshot.lock().unwrap() = snapshot;
+    fn cell(&self) -> &ProviderCell {
+        &self.0.cell
     }
     fn wake(&self, round: Round, outcome: Option<&Result<Arc<TokenResponse>, Error>>) {
         self.0.woken.lock().unwrap().push((round, outcome.cloned()));
@@ -79,8 +75,7 @@ impl TestDriver {
     fn new(grant: Grant) -> Self {
         let clock = TestClock::default();
         TestDriver(Arc::new(Inner {
-            state: Mutex::new(ProviderState::new(grant, CachePolicy::default())),
-            snapshot: Mutex::new(None),
+            cell: ProviderCell::new(ProviderState::new(grant, CachePolicy::default())),
             woken: Mutex::new(Vec::new()),
             shared: SharedClock::new(clock.clone()),
             clock,
@@ -100,7 +95,7 @@ impl TestDriver {
 
     fn warm(&self) -> Option<Arc<TokenResponse>> {
         let now = self.0.clock.time.now();
-        self.0.snapshot.lock().unwrap().as_ref().and_then(|s| s.fresh_at(now).cloned())
+        self.0.cell.fresh(now)
     }
 
     fn last_woken(&self) -> Option<Woken> {
@@ -261,7 +256,7 @@ fn a_refused_token_is_dropped_only_if_current_and_the_next_fetch_discards_it() {
 fn poll_ready_never_starts_a_cold_fetch_and_a_released_refresh_is_no_failure() {
     let driver = TestDriver::client_credentials();
     assert!(poll_ready(&driver).is_none());
-    assert_eq!(driver.0.state.lock().unwrap().fetching(), None);
+    assert_eq!(driver.0.cell.with_state(|state| state.fetching()), None);
     let old = driver.fetch_ticket().report(Ok(token("old", 600, None))).unwrap();
     assert!(poll_ready(&driver).is_some_and(|(t, refresh)| Arc::ptr_eq(&t, &old) && refresh.is_none()));
     driver.advance(480);
