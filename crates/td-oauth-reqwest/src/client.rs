@@ -4,8 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use td_oauth_core::partner::InstallationCredentials;
-use td_oauth_core::random::OsRandom;
-use td_oauth_core::transport::{TokenFetch, Transport, display_url, jitter};
+use td_oauth_core::transport::{ClientParts, Transport};
 use td_oauth_core::{
     AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
 };
@@ -24,17 +23,12 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
-    tokens: TokenClient,
-    config: Config,
-    /// The token URL as errors show it.
-    shown: String,
-    random: OsRandom,
+    parts: ClientParts<Client>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // TokenClient's Debug shows the client id, key id and URL, never the key or secret.
-        f.debug_struct("Client").field("tokens", &self.inner.tokens).field("config", &self.inner.config).finish()
+        fmt::Debug::fmt(&self.inner.parts, f)
     }
 }
 
@@ -53,19 +47,17 @@ impl Client {
     /// A client around a core [`TokenClient`], e.g. one with a custom assertion audience or lifetime.
     pub fn from_token_client(tokens: TokenClient, config: Config) -> Result<Self, Error> {
         let http = build_http_client(&config)?;
-        let shown = display_url(tokens.token_url().url());
-        Ok(Client { inner: Arc::new(Inner { http, tokens, config, shown, random: OsRandom::new() }) })
+        Ok(Client { inner: Arc::new(Inner { http, parts: ClientParts::new(tokens, config) }) })
     }
 
     /// Requests a token for `grant`, retrying transport failures, timeouts, 5xx and 429 per the
     /// [`RetryPolicy`](td_oauth_core::retry::RetryPolicy); other errors (such as `invalid_client`) return at once.
     pub async fn fetch(&self, grant: &Grant) -> Result<TokenResponse, Error> {
-        let Inner { http, tokens, config, shown, random } = &*self.inner;
-        let (clock, url, cap) = (config.clock(), tokens.token_url().url(), config.max_response_bytes());
-        let fetch = TokenFetch::new(tokens, grant, config, clock.now());
-        fetch
-            .run(clock, || jitter(random), |attempt| send::send(http, attempt, url, shown, cap), tokio::time::sleep)
-            .await
+        let Inner { http, parts } = &*self.inner;
+        let (url, shown, cap) =
+            (parts.tokens().token_url().url(), parts.shown_url(), parts.config().max_response_bytes());
+        let send = |attempt| send::send(http, attempt, url, shown, cap);
+        parts.token_fetch(grant).run(parts.config().clock(), || parts.jitter(), send, tokio::time::sleep).await
     }
 
     /// The client-credentials grant: a token for the client itself.
@@ -103,17 +95,17 @@ impl Client {
 
     /// The core client that builds (and signs) the requests.
     pub fn token_client(&self) -> &TokenClient {
-        &self.inner.tokens
+        self.inner.parts.tokens()
     }
 
     /// The settings.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        self.inner.parts.config()
     }
 
     /// A random number for jitter, from the client's one random source.
     pub(crate) fn jitter(&self) -> u64 {
-        jitter(&self.inner.random)
+        self.inner.parts.jitter()
     }
 }
 

@@ -5,8 +5,7 @@ use std::future::{Future, ready};
 use std::sync::Arc;
 
 use td_oauth_core::partner::InstallationCredentials;
-use td_oauth_core::random::OsRandom;
-use td_oauth_core::transport::{TokenFetch, Transport, display_url, jitter, run_ready};
+use td_oauth_core::transport::{ClientParts, Transport, run_ready};
 use td_oauth_core::{
     AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
 };
@@ -25,18 +24,13 @@ pub struct Client {
 }
 
 struct Inner {
-    tokens: TokenClient,
     agent: ureq::Agent,
-    config: Config,
-    /// The token URL as errors show it.
-    url: String,
-    random: OsRandom,
+    parts: ClientParts<Client>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // TokenClient's Debug shows the client id, key id and URL, never the key or secret.
-        f.debug_struct("Client").field("tokens", &self.inner.tokens).field("config", &self.inner.config).finish()
+        fmt::Debug::fmt(&self.inner.parts, f)
     }
 }
 
@@ -56,20 +50,19 @@ impl Client {
     /// sending as `config` says.
     pub fn from_token_client(tokens: TokenClient, config: Config) -> Result<Self, Error> {
         let agent = config::agent(&config)?;
-        let url = display_url(tokens.token_url().url());
-        Ok(Client { inner: Arc::new(Inner { tokens, agent, config, url, random: OsRandom::new() }) })
+        Ok(Client { inner: Arc::new(Inner { agent, parts: ClientParts::new(tokens, config) }) })
     }
 
     /// Gets a token for `grant`, retrying connection failures, timeouts, truncated answers, 5xx and 429
     /// (honouring `Retry-After`) with full-jitter backoff within the retry policy's deadline. Other answers,
     /// such as `invalid_client`, are returned at once.
     pub fn fetch(&self, grant: &Grant) -> Result<TokenResponse, Error> {
-        let Inner { tokens, agent, config, url, random } = &*self.inner;
-        let (clock, cap) = (config.clock(), config.max_response_bytes());
-        run_ready(TokenFetch::new(tokens, grant, config, clock.now()).run(
-            clock,
-            || jitter(random),
-            |attempt| ready(send::send(agent, attempt, url, cap)),
+        let Inner { agent, parts } = &*self.inner;
+        let (shown, cap) = (parts.shown_url(), parts.config().max_response_bytes());
+        run_ready(parts.token_fetch(grant).run(
+            parts.config().clock(),
+            || parts.jitter(),
+            |attempt| ready(send::send(agent, attempt, shown, cap)),
             |delay| {
                 std::thread::sleep(delay);
                 ready(())
@@ -107,7 +100,7 @@ impl Client {
 
     /// The core client that builds (and signs) the requests.
     pub fn token_client(&self) -> &TokenClient {
-        &self.inner.tokens
+        self.inner.parts.tokens()
     }
 
     /// The agent requests are sent with (the caller's, if the config supplied one).
@@ -117,12 +110,12 @@ impl Client {
 
     /// The settings.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        self.inner.parts.config()
     }
 
     /// A random number for jitter, from the client's one random source.
     pub(crate) fn jitter(&self) -> u64 {
-        jitter(&self.inner.random)
+        self.inner.parts.jitter()
     }
 }
 

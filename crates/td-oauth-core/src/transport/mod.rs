@@ -6,11 +6,13 @@
 //! Embedding the core in your own HTTP stack, you may use these too: `TokenFetch` tells you what to send, how
 //! long it may take and when to try again.
 
+mod client;
 mod config;
 mod error;
 mod fetch;
 mod unauthorized;
 
+pub use client::ClientParts;
 pub use config::{Config, DEFAULT_USER_AGENT, Transport};
 pub use error::{Error, display_uri, display_url};
 pub use fetch::{Attempt, AttemptOutcome, TokenFetch};
