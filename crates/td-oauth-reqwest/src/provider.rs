@@ -1,6 +1,6 @@
 //! The shared token provider: td-oauth-core's provider machine driven with tokio. This file holds only what
-//! is async about it: the lock-free snapshot for warm hits, the `std` mutex around the machine's state
-//! (never held across an `.await`), a `watch` channel over the last round's outcome for waiters, a task for
+//! is async about it (the state and the lock-free snapshot are the core's `ProviderCell`, whose lock is never
+//! held across an `.await`): a `watch` channel over the last round's outcome for waiters, a task for
 //! refreshes ahead of expiry, and the fetch (through the config's shared cache, if any).
 
 use std::fmt;

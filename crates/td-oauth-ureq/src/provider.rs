@@ -1,6 +1,6 @@
 //! The shared token: td-oauth-core's provider machine driven with blocking primitives. This file holds only
-//! what is blocking about it: the lock-free snapshot for warm hits, the `std` mutex around the machine's
-//! state, a `Condvar` over the last round's outcome for waiters, a thread for refreshes ahead of expiry, and
+//! what is blocking about it (the state and the lock-free snapshot are the core's `ProviderCell`): a
+//! `Condvar` over the last round's outcome for waiters, a thread for refreshes ahead of expiry, and
 //! the fetch (through the config's shared cache, if any).
 
 use std::fmt;

@@ -1,6 +1,6 @@
 //! The token provider as a deterministic state machine, which both transports drive (as quinn drives
-//! quinn-proto): every rule of a provider is here, once; a transport adds its lock, its lock-free snapshot,
-//! its way of waking waiters, of spawning a background refresh, of sleeping, and its I/O.
+//! quinn-proto): every rule of a provider is here, once, with its state and lock-free snapshot
+//! ([`ProviderCell`]); a transport adds its way of waking waiters, of spawning a background refresh, of sleeping, and its I/O.
 //!
 //! ```text
 //!   caller ──poll──▶ Ready(token)                         the cached token (the warm path never gets here:
@@ -14,8 +14,8 @@
 //!   ticket ──dropped─────────▶ round abandoned, waiters woken to poll again (one of them fetches)
 //! ```
 //!
-//! The transport implements [`Driver`] for a cheap handle to its provider (an `Arc`): how to reach the
-//! [`ProviderState`] under its lock, where to publish a [`Snapshot`] for lock-free warm hits, how to wake the
+//! The transport implements [`Driver`] for a cheap handle to its provider (an `Arc`): where its
+//! [`ProviderCell`] is (the [`ProviderState`] under its lock, and the [`Snapshot`] for lock-free warm hits), how to wake the
 //! waiters of a [`Round`] and how to wait for one, how to run a fetch and a background refresh, and its clock
 //! and random numbers. [`token`] is the caller's loop over [`poll`], written once: async transports await
 //! it, blocking ones run it with futures that are ready at once
