@@ -64,7 +64,7 @@ impl FromStr for Algorithm {
                 field: "algorithm",
                 reason: format!(
                     "{:?} is not one of ES256, ES384, ES512, PS256, PS384, PS512",
-                    crate::error::excerpt(name)
+                    crate::text::excerpt(name)
                 ),
             }
         })

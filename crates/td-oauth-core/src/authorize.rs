@@ -239,7 +239,7 @@ impl PendingAuthorization {
         if let Some(error) = error {
             return Err(RedirectError::Refused {
                 code: ErrorCode::parse(&error),
-                description: description.map(|d| crate::error::description(&d)).filter(|d| !d.is_empty()),
+                description: description.map(|d| crate::text::description(&d)).filter(|d| !d.is_empty()),
             });
         }
         match code {

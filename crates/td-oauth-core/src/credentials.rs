@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::error::excerpt;
+use crate::text::excerpt;
 use crate::{ClientSecret, Error, PrivateKey};
 
 /// Checks an identifier that travels in JSON and headers: 1 to 256 printable ASCII characters.

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use url::{Host, Url};
 
 use crate::Error;
-use crate::error::excerpt;
+use crate::text::excerpt;
 
 /// A Talkdesk account name, checked to be one lower-case DNS label (`[a-z0-9-]`, 1 to 63 characters, no
 /// leading or trailing hyphen).

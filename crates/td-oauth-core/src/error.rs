@@ -1,13 +1,19 @@
-//! td-oauth-core's error: configuration and input refused, and, wrapped, the smaller errors of one concern
-//! each ([`KeyError`](crate::key::KeyError) for keys, [`ResponseError`](crate::response::ResponseError) for
+//! td-oauth-core's one error, which td-oauth-reqwest and td-oauth-ureq return too: configuration and input
+//! refused, what can go wrong on the wire, and, wrapped, the smaller errors of one concern each ([`KeyError`](crate::key::KeyError) for keys, [`ResponseError`](crate::response::ResponseError) for
 //! the token endpoint's answers, [`RedirectError`](crate::authorize::RedirectError) for the authorize
 //! redirect), which the functions of those concerns return on their own.
 
+use std::time::{Duration, SystemTime};
+
 use crate::oauth_error::{OAuthError, RetryAfter};
 use crate::response::ResponseError;
+use crate::retry::Failure;
 
-/// Everything that can go wrong in td-oauth-core.
+/// Everything that can go wrong getting a token, with td-oauth-core alone or through a transport crate.
 ///
+/// td-oauth-reqwest and td-oauth-ureq return this type (each re-exports it as its `Error`), so the same
+/// failure is the same variant whichever transport sent the request. `Clone`, so that every caller waiting on
+/// one shared fetch receives the same error.
 /// Each variant is something a caller can act on: fix the configuration (`Invalid*`, [`Error::Key`]), show
 /// the server's answer ([`Error::Response`], [`Error::Redirect`]), or retry later ([`Error::is_retryable`]).
 /// No message ever holds a key, secret, assertion or token.
@@ -41,33 +47,9 @@ pub enum Error {
         reason: String,
     },
 
-    /// An AppConnect event could not be used: a field is missing, malformed or refused.
-    #[error("invalid AppConnect event: `{field}` {reason}")]
-    InvalidEvent {
-        /// The field, as a JSON path (`data.private_key`, `_links.token.href`, …).
-        field: String,
-        /// What is wrong with it (never its value when it is a secret).
-        reason: String,
-    },
-
     /// The private key was refused (see [`KeyError`](crate::key::KeyError)).
     #[error(transparent)]
     Key(#[from] crate::key::KeyError),
-
-    /// The key that seals tokens in a shared cache is not usable.
-    #[error("invalid sealing key: {reason}")]
-    InvalidSealingKey {
-        /// What was wrong (never the key) and how to make one.
-        reason: String,
-    },
-
-    /// A token from a shared cache could not be opened: altered, sealed with another key, stored under
-    /// another cache key, of an unknown format, or expired. Discard it and fetch a new one.
-    #[error("sealed token refused: {problem}")]
-    Sealed {
-        /// What was wrong with it.
-        problem: crate::sealed::SealedProblem,
-    },
 
     /// The crypto backend failed to sign or the system random source failed.
     #[error("cryptographic failure: {0}")]
@@ -84,10 +66,78 @@ pub enum Error {
     /// The authorize redirect was refused (see [`RedirectError`](crate::authorize::RedirectError)).
     #[error(transparent)]
     Redirect(#[from] crate::authorize::RedirectError),
+
+    /// The transport's configuration was refused before anything was sent: a root certificate that does not
+    /// parse, no CA certificates on the system, a user agent that is not a valid header, settings that
+    /// contradict each other or that this transport cannot honour. The reason says what to change.
+    #[error("invalid transport configuration: {reason}")]
+    Config {
+        /// What was wrong and what to do.
+        reason: String,
+    },
+
+    /// The request did not complete: connection refused or reset, DNS failure, the connection dropped
+    /// before the whole answer arrived. Token requests are retried on this before it is returned.
+    #[error("could not reach {url}: {reason}")]
+    Transport {
+        /// The endpoint (scheme, host, port and path; no query).
+        url: String,
+        /// The cause, as the HTTP stack described it (never a request or response body).
+        reason: String,
+    },
+
+    /// No complete answer within the per-attempt timeout (connect to last body byte). Retried like
+    /// [`Error::Transport`] before it is returned.
+    #[error(
+        "{url} did not answer in time{}; raise the timeout if the network is slow",
+        timeout.map(|t| format!(" ({} ms)", t.as_millis())).unwrap_or_default()
+    )]
+    Timeout {
+        /// The endpoint (scheme, host, port and path; no query).
+        url: String,
+        /// The timeout that ran out, when known (a caller-supplied HTTP client's own timeout is not).
+        timeout: Option<Duration>,
+    },
+
+    /// The TLS handshake failed: the server's certificate is not trusted (add your private CA with
+    /// `Config::with_root_certificate`) or TLS could not be set up. Never retried.
+    #[error("TLS with {url} failed: {reason}")]
+    Tls {
+        /// The endpoint.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+
+    /// The token endpoint's answer is larger than the body cap (64 KiB by default), so it is not a token
+    /// response; nothing beyond the cap was read. Never retried.
+    #[error(
+        "the token endpoint's response is larger than {limit} bytes (HTTP {status}), so it is not a token \
+         response; check the token URL"
+    )]
+    ResponseTooLarge {
+        /// The HTTP status of the oversized answer.
+        status: u16,
+        /// The cap, in bytes (`Config::max_response_bytes`).
+        limit: usize,
+    },
+
+    /// The token endpoint answered with a redirect, or a caller-supplied HTTP client followed one. Token
+    /// requests carry credentials, so they are never sent on to another URL. Never retried.
+    #[error(
+        "the token endpoint {url} redirected the request (HTTP {status}); token requests are never redirected: \
+         use the final token URL, and an HTTP client that does not follow redirects"
+    )]
+    Redirected {
+        /// The token URL.
+        url: String,
+        /// The redirect's status, or the final status when the HTTP client followed the redirect.
+        status: u16,
+    },
 }
 
 impl Error {
-    /// The server's OAuth error, when that is what this is.
+    /// The server's OAuth error (`invalid_client`, `invalid_grant`, …), when that is what this is.
     pub fn oauth(&self) -> Option<&OAuthError> {
         match self {
             Error::Response(ResponseError::OAuth(err)) => Some(err),
@@ -95,35 +145,30 @@ impl Error {
         }
     }
 
-    /// Whether sending the same request again later may succeed (see [`ResponseError::is_retryable`]).
+    /// Whether the same request may succeed later: transport failures and timeouts, 5xx, 429 and retryable
+    /// OAuth errors. Never true for `invalid_client` and other 4xx, nor for configuration errors.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Response(err) if err.is_retryable())
+        match self {
+            Error::Response(err) => err.is_retryable(),
+            Error::Transport { .. } | Error::Timeout { .. } => true,
+            _ => false,
+        }
     }
 
-    /// The server's `Retry-After`, when it sent one.
+    /// The server's `Retry-After`, when it sent one ([`RetryAfter::delay_from`] turns it into a delay).
     pub fn retry_after(&self) -> Option<RetryAfter> {
         match self {
             Error::Response(err) => err.retry_after(),
             _ => None,
         }
     }
-}
 
-/// A caller-supplied value shortened and stripped of control characters, safe to put in a message.
-pub(crate) fn excerpt(value: &str) -> String {
-    sanitize(value, 64)
-}
-
-/// A server's `error_description`: control characters removed (no log injection), bounded in length.
-pub(crate) fn description(text: &str) -> String {
-    sanitize(text, 512)
-}
-
-/// At most `max` characters of `text`, without control characters, with `…` when cut.
-fn sanitize(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(max).collect();
-    if text.chars().count() > max {
-        out.push('…');
+    /// How the retry policy sees this error; `now` resolves an HTTP-date `Retry-After`.
+    pub fn failure(&self, now: SystemTime) -> Failure {
+        match self {
+            Error::Response(err) => Failure::from_answer(err, now),
+            Error::Transport { .. } | Error::Timeout { .. } => Failure::Transport,
+            _ => Failure::Permanent,
+        }
     }
-    out
 }

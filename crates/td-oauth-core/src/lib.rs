@@ -29,23 +29,22 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`api`] | the Talkdesk API: gateways and the `_links.root` allow-list, its error body, HAL lists and their paginator, userinfo, ending a session |
 //! | [`assertion`] | the `private_key_jwt` client assertion, written straight to compact form |
 //! | [`authorize`] | the authorize request, the redirect check and its [`RedirectError`](authorize::RedirectError) |
 //! | [`cache`] | the token cache's policy as a state machine: fresh, due (at a jittered point), unusable; one fetch in flight; the backoff after failures |
+//! | [`crypto`] | AES-256-GCM and SHA-256 from the crypto backend, for crates that seal tokens in shared caches |
 //! | [`clock`] | the time source the providers' rules read, and a [`ManualClock`](clock::ManualClock) for tests |
 //! | [`endpoints`] | account names, regions, checked endpoint URLs, redirect-URI checks |
 //! | [`jwt`] | a JWT's header and claims decoded for display, never trusted |
 //! | [`key`] | private keys and [`KeyError`](key::KeyError), why one was refused |
 //! | [`oauth_error`] | the server's OAuth error, its code and `Retry-After` |
-//! | [`partner`] | partner apps: credentials from AppConnect events, rotation with grace, the token manager |
 //! | [`provider`] | the token provider as a state machine both transports drive |
 //! | [`random`] | the caller-replaceable source of every random value the crate writes |
 //! | [`request`] | grants, the token client, form bodies that print no secret |
 //! | [`response`] | the token endpoint's answer, and [`ResponseError`](response::ResponseError) for one that is not a token |
 //! | [`retry`] | the retry policy: full jitter, `Retry-After`, attempts and a deadline |
-//! | [`sealed`] | tokens encrypted (AES-256-GCM) for a cache shared between processes, under keys that name no client |
 //! | [`secret`] | secret strings: redacted `Debug`, no `Display`, wiped on drop |
+//! | [`text`] | values from callers and servers made safe to show; URLs without their secret-bearing parts |
 //! | [`transport`] | what the transport crates share: one settings type, one error type, the retry loop |
 //!
 //! ## Not in scope
@@ -99,30 +98,30 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod algorithm;
-pub mod api;
 pub mod assertion;
 pub mod authorize;
 mod backend;
 pub mod cache;
 pub mod clock;
+pub mod crypto;
 mod credentials;
 pub mod endpoints;
 mod error;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jwt;
 pub mod key;
 pub mod oauth_error;
-pub mod partner;
 pub mod provider;
 pub mod random;
 pub mod request;
 pub mod response;
 pub mod retry;
 mod scope;
-pub mod sealed;
 pub mod secret;
 pub mod telemetry;
+pub mod text;
 pub mod transport;
 
 pub use algorithm::Algorithm;

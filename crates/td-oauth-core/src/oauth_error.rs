@@ -45,7 +45,7 @@ impl ErrorCode {
             "access_denied" => ErrorCode::AccessDenied,
             "server_error" => ErrorCode::ServerError,
             "temporarily_unavailable" => ErrorCode::TemporarilyUnavailable,
-            other => ErrorCode::Other(crate::error::excerpt(other)),
+            other => ErrorCode::Other(crate::text::excerpt(other)),
         }
     }
 

@@ -139,12 +139,12 @@ impl TokenResponse {
             return Err(ResponseError::OAuth(error));
         }
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        Err(ResponseError::UnexpectedStatus { status, detail: describe_body(body, content_type), retry_after })
+        Err(ResponseError::UnexpectedStatus { status, detail: crate::text::describe_body(body, content_type), retry_after })
     }
 
     /// A token taken out of a shared cache at `now`, with `expires_in` what remains of it; `None` when that
     /// does not fit the monotonic clock.
-    pub(crate) fn from_cache(
+    pub fn from_cache(
         access_token: AccessToken,
         expires_in: Duration,
         now: Instant,
@@ -303,7 +303,7 @@ impl ExpiresIn<'_> {
                 match (text.parse::<i64>(), text.parse::<f64>()) {
                     (Ok(n), _) => ExpiresIn::Integer(n).seconds(),
                     (_, Ok(f)) => float_seconds(f),
-                    _ => Err(format!("expires_in is the string {:?}, not a number", crate::error::excerpt(text))),
+                    _ => Err(format!("expires_in is the string {:?}, not a number", crate::text::excerpt(text))),
                 }
             }
         }
@@ -412,7 +412,7 @@ fn parse_success(
     retry_after: Option<RetryAfter>,
 ) -> Result<TokenResponse, ResponseError> {
     let malformed = |reason: String| ResponseError::Malformed { status, reason };
-    let raw: RawSuccess<'_> = serde_json::from_slice(body).map_err(|err| malformed(json_problem(body, &err)))?;
+    let raw: RawSuccess<'_> = serde_json::from_slice(body).map_err(|err| malformed(crate::text::json_problem(body, &err)))?;
     if let Some(error) = oauth_error(status, raw.error.as_deref(), raw.error_description.as_deref(), retry_after) {
         return Err(ResponseError::OAuth(error));
     }
@@ -426,7 +426,7 @@ fn parse_success(
         Some(kind) => {
             return Err(malformed(format!(
                 "token_type is {:?}; only Bearer tokens are supported",
-                crate::error::excerpt(kind)
+                crate::text::excerpt(kind)
             )));
         }
         None => return Err(malformed("no token_type in the body".into())),
@@ -481,67 +481,10 @@ fn oauth_error(
     retry_after: Option<RetryAfter>,
 ) -> Option<OAuthError> {
     let code = error.filter(|code| !code.is_empty())?;
-    let description = description.map(crate::error::description).filter(|d| !d.is_empty());
+    let description = description.map(crate::text::description).filter(|d| !d.is_empty());
     Some(OAuthError { code: ErrorCode::parse(code), description, status, retry_after })
 }
 
-/// What a body looks like, for an error message: never its content, which may be anything.
-pub(crate) fn describe_body(body: &[u8], content_type: Option<&str>) -> String {
-    let trimmed = body.trim_ascii_start();
-    if trimmed.is_empty() {
-        return "empty body".into();
-    }
-    let kind = if trimmed.first() == Some(&b'<') {
-        "an HTML page"
-    } else if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
-        "JSON that is not an error body"
-    } else {
-        "a body that is not JSON"
-    };
-    match content_type {
-        Some(ct) => format!("{kind}, {} bytes of {}", body.len(), crate::error::excerpt(ct)),
-        None => format!("{kind}, {} bytes", body.len()),
-    }
-}
-
-pub(crate) fn json_problem(body: &[u8], err: &serde_json::Error) -> String {
-    let trimmed = body.trim_ascii_start();
-    if trimmed.is_empty() {
-        "the body is empty".into()
-    } else if trimmed.first() == Some(&b'<') {
-        "the body is an HTML page, not JSON (a proxy or error page?)".into()
-    } else if err.is_eof() {
-        format!("the JSON body is truncated ({} bytes)", body.len())
-    } else if err.is_data() {
-        if let Some(kind) = json_kind(trimmed) {
-            return format!("the body is a JSON {kind}, not an object (RFC 6749 §5.1)");
-        }
-        // serde's own message may quote the offending value, which could be a secret: say where, not what.
-        // A duplicate field is the exception: serde names only the field, one of ours.
-        let message = err.to_string();
-        if let Some(field) = message.strip_prefix("duplicate field `").and_then(|rest| rest.split('`').next()) {
-            return format!(
-                "the body has `{}` more than once; which value is meant is unclear, so neither is used",
-                crate::error::excerpt(field)
-            );
-        }
-        format!("a field has an unexpected type (line {}, column {})", err.line(), err.column())
-    } else {
-        format!("the body is not valid JSON (line {}, column {})", err.line(), err.column())
-    }
-}
-
-/// What a JSON value that is not an object is, from its first byte.
-fn json_kind(trimmed: &[u8]) -> Option<&'static str> {
-    match trimmed.first()? {
-        b'{' => None,
-        b'[' => Some("array"),
-        b'"' => Some("string"),
-        b't' | b'f' => Some("boolean"),
-        b'n' => Some("null"),
-        _ => Some("number"),
-    }
-}
 
 impl fmt::Display for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

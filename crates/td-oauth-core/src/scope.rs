@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::Error;
-use crate::error::excerpt;
+use crate::text::excerpt;
 
 /// A set of scopes, kept in the order given, without duplicates. Empty means "all the client may have".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]

@@ -18,7 +18,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::transport::Error;
+use crate::Error;
 use crate::{Grant, Region, TokenResponse};
 
 /// Counter: token fetches that ended, by outcome.

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use td_oauth_core::fuzzing;
-use td_oauth_core::partner::InstallationCredentials;
 
 /// Every seed and saved crash of `target`, which must have at least one seed.
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -63,27 +62,4 @@ fn authorize_redirect() {
 #[test]
 fn jwt_inspect() {
     replay("jwt_inspect", fuzzing::jwt_inspect);
-}
-
-#[test]
-fn installation_event() {
-    replay("installation_event", fuzzing::installation_event);
-    let valid = inputs("installation_event")
-        .iter()
-        .filter(|(_, input)| InstallationCredentials::from_event(input).is_ok())
-        .count();
-    assert!(valid >= 2, "the seeds include valid events, for the fuzzer to start from ({valid} were)");
-}
-
-#[test]
-fn sealed_open() {
-    replay("sealed_open", fuzzing::sealed_open);
-    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(fuzzing::SEALED_WALL_SECS);
-    let (key, fleet_key) = (fuzzing::sealed_key(), fuzzing::sealed_fleet_key());
-    let opens = |(_, input): &(PathBuf, Vec<u8>)| {
-        input.split_first().is_some_and(|(mode, rest)| {
-            mode % 2 == 0 && td_oauth_core::sealed::open(rest, &key, &fleet_key, Instant::now(), wall).is_ok()
-        })
-    };
-    assert!(inputs("sealed_open").iter().any(opens), "a seed holds a stored token that opens");
 }

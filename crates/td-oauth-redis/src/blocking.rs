@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use td_oauth_core::sealed::{FleetKey, SealingKey};
+use crate::sealed::{FleetKey, SealingKey};
 use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_ureq::{Client, SharedCache};
 use tokio::runtime::{Handle, Runtime};

@@ -7,12 +7,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use td_oauth_core::Error as CoreError;
+use crate::Error as SealError;
 use td_oauth_core::TokenResponse;
 use td_oauth_core::random::OsRandom;
 use td_oauth_core::random::random_token;
-use td_oauth_core::sealed::{FleetKey, SealedProblem, SealedToken, SealingKey};
-use td_oauth_core::sealed::{open, seal};
+use crate::sealed::{FleetKey, SealedProblem, SealedToken, SealingKey};
+use crate::sealed::{open, seal};
 
 use crate::connection::{Connection, Redis, Unavailable};
 use crate::{Error, FleetConfig};
@@ -298,9 +298,9 @@ impl FleetCache {
         };
         match open(&bytes, &self.inner.key, key, Instant::now(), SystemTime::now()) {
             Ok(found) => Ok(Some(found)),
-            Err(CoreError::Sealed { problem: SealedProblem::Expired }) => Ok(None),
+            Err(SealError::Sealed { problem: SealedProblem::Expired }) => Ok(None),
             // A newer td-oauth may have written it: not deleted, though this caller's token replaces it.
-            Err(CoreError::Sealed { problem: SealedProblem::UnknownVersion(version) }) => {
+            Err(SealError::Sealed { problem: SealedProblem::UnknownVersion(version) }) => {
                 tracing::warn!(
                     redis = self.inner.redis.endpoint(),
                     version,

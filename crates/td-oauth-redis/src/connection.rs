@@ -2,7 +2,7 @@
 //! and not tried again for a few seconds, so that a Redis that is down costs callers nothing but a direct
 //! fetch. Every command has a timeout: a slow Redis counts as a down one.
 //!
-//! Every command the fleet cache sends names one key, and a [`FleetKey`](td_oauth_core::sealed::FleetKey)'s
+//! Every command the fleet cache sends names one key, and a [`FleetKey`](crate::sealed::FleetKey)'s
 //! token and lease keys share a hash tag, so on a cluster each operation (and each fleet key) is one slot.
 
 use std::fmt;

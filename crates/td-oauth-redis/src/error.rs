@@ -1,7 +1,9 @@
 //! The crate's one error type. Redis being down or slow is not an error: tokens are then fetched directly.
 
+use crate::sealed::SealedProblem;
+
 /// What can go wrong setting up a [`FleetCache`](crate::FleetCache) or a
-/// [`BlockingFleetCache`](crate::BlockingFleetCache).
+/// [`BlockingFleetCache`](crate::BlockingFleetCache), or sealing and opening a token ([`sealed`](crate::sealed)).
 ///
 /// Only configuration is refused; once built, a fleet cache never fails a token request on Redis's
 /// account (it fetches the token directly and says so in a `tracing` event).
@@ -21,4 +23,21 @@ pub enum Error {
         /// The system's reason.
         reason: String,
     },
+
+    /// The key that seals tokens in a shared cache is not usable.
+    #[error("invalid sealing key: {reason}")]
+    InvalidSealingKey {
+        /// What was wrong (never the key) and how to make one.
+        reason: String,
+    },
+    /// A token from a shared cache could not be opened: altered, sealed with another key, stored under
+    /// another cache key, of an unknown format, or expired. Discard it and fetch a new one.
+    #[error("sealed token refused: {problem}")]
+    Sealed {
+        /// What was wrong with it.
+        problem: SealedProblem,
+    },
+    /// Sealing failed: the crypto backend, the random source or the clock (before 1970) refused.
+    #[error(transparent)]
+    Seal(#[from] td_oauth_core::Error),
 }

@@ -116,6 +116,10 @@ mod cache;
 mod config;
 mod connection;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod sealed;
 #[cfg(feature = "reqwest")]
 mod shared;
 
@@ -124,4 +128,4 @@ pub use blocking::BlockingFleetCache;
 pub use cache::FleetCache;
 pub use config::FleetConfig;
 pub use error::Error;
-pub use td_oauth_core::sealed::{FleetKey, SealingKey};
+pub use sealed::{FleetKey, SealingKey};

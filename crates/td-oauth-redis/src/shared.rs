@@ -2,7 +2,7 @@
 //! and when it drops a token (invalidated, or refused by the API).
 
 use async_trait::async_trait;
-use td_oauth_core::sealed::FleetKey;
+use crate::sealed::FleetKey;
 use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_reqwest::{Client, Error, SharedCache};
 

@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
-use td_oauth_core::transport::{Reauthorization, display_url};
+use td_oauth_core::text::display_url;
+use td_oauth_core::transport::Reauthorization;
 
 use crate::{Error, TokenSource, send};
 

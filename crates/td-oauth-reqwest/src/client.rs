@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use td_oauth_core::partner::InstallationCredentials;
 use td_oauth_core::transport::{ClientParts, Transport};
 use td_oauth_core::{
     AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
@@ -109,37 +108,14 @@ impl Client {
     }
 }
 
-/// What td-oauth-core's [`Config`] and token manager need of this transport.
+/// What td-oauth-core's [`Config`] needs of this transport.
 impl Transport for Client {
     type HttpClient = reqwest::Client;
     type SharedCache = dyn SharedCache;
-    type Provider = TokenProvider;
     const ADDS_ROOTS_TO_SYSTEM: bool = true;
 
     fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
         build_http_client(config)
     }
 
-    fn client(credentials: &InstallationCredentials, config: Config) -> Result<Self, Error> {
-        Client::with_config(credentials.endpoints(), credentials.credentials(), config)
-    }
-
-    fn provider(self, scopes: Scopes) -> TokenProvider {
-        TokenProvider::client_credentials(self, scopes)
-    }
-
-    fn fresh_token(provider: &TokenProvider) -> Option<Arc<TokenResponse>> {
-        provider.fresh()
-    }
-
-    async fn token(provider: &TokenProvider) -> Result<Arc<TokenResponse>, Error> {
-        provider.token().await
-    }
-
-    async fn send_api(
-        provider: &TokenProvider,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
-        crate::api::send_api(provider, request).await
-    }
 }

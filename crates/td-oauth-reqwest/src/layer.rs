@@ -12,7 +12,8 @@ use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
 use http::{Request, Response};
-use td_oauth_core::transport::{Reauthorization, display_uri};
+use td_oauth_core::text::display_uri;
+use td_oauth_core::transport::Reauthorization;
 use tower::Service;
 
 use crate::{AuthSource, Error, TokenProvider};

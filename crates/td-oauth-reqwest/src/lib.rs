@@ -105,7 +105,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod api;
+mod api_client;
 mod bearer;
 mod client;
 mod config;
@@ -120,48 +120,23 @@ mod send;
 mod shared_cache;
 mod source;
 
-pub use api::ApiClient;
+pub use api_client::ApiClient;
 pub use async_trait::async_trait;
 pub use bearer::BearerClient;
 pub use client::Client;
 pub use config::{Config, build_http_client, http_client_builder};
-/// Access tokens for every account that installed your partner app: td-oauth-core's
-/// [`TokenManager`](td_oauth_core::partner::TokenManager) over this crate's [`Client`], async. td-oauth-ureq's
-/// `TokenManager` is the same manager, blocking.
-///
-/// ```
-/// use td_oauth_reqwest::{Config, Scopes, TokenManager};
-/// # use td_oauth_testkit::{Algorithm, AppEvent, TestServer, app_event};
-///
-/// # let server = TestServer::start()?;
-/// # let registered = server.register_client(Algorithm::Es256)?;
-/// # let event_body = app_event(AppEvent::Installed, "acme", server.token_url(), &registered);
-/// let manager = TokenManager::new(Config::default())?.on_rotation_fallback(|report| eprintln!("alert: {report}"));
-/// # let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-/// # rt.block_on(async {
-/// // In the webhook handler, for app.installed and app.credentials_rotated:
-/// manager.handle_event(&event_body)?;
-///
-/// // Anywhere in the service:
-/// let token = manager.token(&"acme".parse()?, &"users:read".parse::<Scopes>()?).await?;
-/// # assert!(token.expires_in().as_secs() > 0);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// # })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub type TokenManager = td_oauth_core::partner::TokenManager<Client>;
 pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
 pub use source::{AuthSource, TokenSource};
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;
+/// td-oauth-api, the Talkdesk API's rules [`ApiClient`] follows (`ApiGateway`, `Paginator`, …).
+pub use td_oauth_api as api;
+pub use td_oauth_api::ApiError;
 pub use td_oauth_core::cache::CachePolicy;
-pub use td_oauth_core::partner::{
-    EventKind, InstallationCredentials, RotationFallback, RotationKind, TokenManagerPolicy,
-};
 pub use td_oauth_core::retry::RetryPolicy;
-pub use td_oauth_core::transport::Error;
+pub use td_oauth_core::Error;
 pub use td_oauth_core::{
     AccessToken, Account, AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId, OAuthError,
     PkceVerifier, PrivateKey, RefreshToken, Region, Scopes, TokenResponse,

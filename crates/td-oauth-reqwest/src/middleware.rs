@@ -7,7 +7,8 @@ use std::fmt;
 use http::Extensions;
 use http::header::AUTHORIZATION;
 use reqwest_middleware::{Middleware, Next};
-use td_oauth_core::transport::{Reauthorization, display_url};
+use td_oauth_core::text::display_url;
+use td_oauth_core::transport::Reauthorization;
 
 use crate::{AuthSource, TokenProvider};
 

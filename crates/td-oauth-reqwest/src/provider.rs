@@ -76,7 +76,7 @@ impl TokenProvider {
 
     /// A token usable now: the cached one, or one fetched for this call and everyone waiting with it.
     pub async fn token(&self) -> Result<Arc<TokenResponse>, Error> {
-        match self.fresh() {
+        match self.fresh_token() {
             Some(token) => Ok(token),
             None => self.token_slow().await,
         }
@@ -94,8 +94,9 @@ impl TokenProvider {
         Ok(f(&token))
     }
 
-    /// The snapshot's token when it is fresh now.
-    pub(crate) fn fresh(&self) -> Option<Arc<TokenResponse>> {
+    /// The cached token when it is fresh now (no refresh due), read from the lock-free snapshot: no waiting,
+    /// no fetch, no background work. `None` when a call to `token` would have to do more.
+    pub fn fresh_token(&self) -> Option<Arc<TokenResponse>> {
         let inner = &self.handle.0;
         inner.cell.fresh(inner.client.config().clock().now())
     }
@@ -104,7 +105,7 @@ impl TokenProvider {
     /// [`token`](Self::token)). Synchronous, for code that cannot `.await`. Starts a background refresh
     /// when one is due, if called inside a tokio runtime.
     pub fn try_token_now(&self) -> Option<Arc<TokenResponse>> {
-        if let Some(token) = self.fresh() {
+        if let Some(token) = self.fresh_token() {
             return Some(token);
         }
         let (token, refresh) = provider::poll_ready(&self.handle)?;

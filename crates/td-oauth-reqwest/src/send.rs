@@ -40,19 +40,19 @@ pub(crate) async fn send(
 
 /// Reads `response`'s whole body, keeping at most `cap` bytes; a larger one is `too_large`, with nothing
 /// beyond the cap read. `shown` and `timeout` go into errors.
-pub(crate) async fn read_capped(
+pub(crate) async fn read_capped<E: From<Error>>(
     mut response: reqwest::Response,
     shown: &str,
     cap: usize,
     timeout: Option<Duration>,
-    too_large: Error,
-) -> Result<http::Response<Vec<u8>>, Error> {
+    too_large: E,
+) -> Result<http::Response<Vec<u8>>, E> {
     if response.content_length().is_some_and(|len| len > cap as u64) {
         return Err(too_large);
     }
     let announced = response.content_length().and_then(|len| usize::try_from(len).ok()).unwrap_or(1024);
     let mut body = Vec::with_capacity(announced.min(cap));
-    while let Some(chunk) = response.chunk().await.map_err(|e| from_reqwest(e, shown, timeout))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| E::from(from_reqwest(e, shown, timeout)))? {
         if body.len().saturating_add(chunk.len()) > cap {
             return Err(too_large);
         }

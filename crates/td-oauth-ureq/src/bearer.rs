@@ -5,7 +5,8 @@ use std::fmt;
 
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response};
-use td_oauth_core::transport::{Reauthorization, display_uri};
+use td_oauth_core::text::display_uri;
+use td_oauth_core::transport::Reauthorization;
 use ureq::AsSendBody;
 
 use crate::{Error, TokenProvider, send};

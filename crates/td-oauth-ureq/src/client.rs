@@ -1,10 +1,9 @@
 //! The one-shot client: the core's [`TokenFetch`] loop run with blocking I/O and `thread::sleep`.
 
 use std::fmt;
-use std::future::{Future, ready};
+use std::future::ready;
 use std::sync::Arc;
 
-use td_oauth_core::partner::InstallationCredentials;
 use td_oauth_core::transport::{ClientParts, Transport, run_ready};
 use td_oauth_core::{
     AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
@@ -119,11 +118,10 @@ impl Client {
     }
 }
 
-/// What td-oauth-core's [`Config`] and token manager need of this transport.
+/// What td-oauth-core's [`Config`] needs of this transport.
 impl Transport for Client {
     type HttpClient = ureq::Agent;
     type SharedCache = dyn SharedCache;
-    type Provider = TokenProvider;
     /// ureq 3 trusts one root store: the platform's, Mozilla's, or a given list, never a merge.
     const ADDS_ROOTS_TO_SYSTEM: bool = false;
 
@@ -131,26 +129,4 @@ impl Transport for Client {
         config::agent(config)
     }
 
-    fn client(credentials: &InstallationCredentials, config: Config) -> Result<Self, Error> {
-        Client::with_config(credentials.endpoints(), credentials.credentials(), config)
-    }
-
-    fn provider(self, scopes: Scopes) -> TokenProvider {
-        TokenProvider::client_credentials(self, scopes)
-    }
-
-    fn fresh_token(provider: &TokenProvider) -> Option<Arc<TokenResponse>> {
-        provider.fresh()
-    }
-
-    fn token(provider: &TokenProvider) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
-        ready(provider.token())
-    }
-
-    fn send_api(
-        provider: &TokenProvider,
-        request: http::Request<Vec<u8>>,
-    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, Error>> + Send {
-        ready(crate::api::send_api(provider, request))
-    }
 }

@@ -92,29 +92,27 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod api;
+mod api_client;
 mod bearer;
 mod client;
 mod config;
-mod manager;
 mod provider;
 mod send;
 mod shared_cache;
 
-pub use api::{ApiClient, Items};
+pub use api_client::{ApiClient, Items};
 pub use bearer::BearerAgent;
 pub use client::Client;
 pub use config::Config;
-pub use manager::TokenManager;
 pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
 
 /// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
 pub use td_oauth_core as core;
-pub use td_oauth_core::partner::{
-    EventKind, InstallationCredentials, RotationFallback, RotationKind, TokenManagerPolicy,
-};
-pub use td_oauth_core::transport::Error;
+/// td-oauth-api, the Talkdesk API's rules [`ApiClient`] follows (`ApiGateway`, `Paginator`, …).
+pub use td_oauth_api as api;
+pub use td_oauth_api::ApiError;
+pub use td_oauth_core::Error;
 pub use td_oauth_core::{AccessToken, Account, AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints};
 pub use td_oauth_core::{Grant, KeyId, OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, Scopes};
 pub use td_oauth_core::{TokenResponse, cache::CachePolicy, retry::RetryPolicy};

@@ -87,14 +87,15 @@ impl TokenProvider {
 
     /// A usable token: the cached one, or a new one if none is usable (blocking until it arrives).
     pub fn token(&self) -> Result<Arc<TokenResponse>, Error> {
-        match self.fresh() {
+        match self.fresh_token() {
             Some(token) => Ok(token),
             None => self.token_slow(),
         }
     }
 
-    /// The snapshot's token when it is fresh now.
-    pub(crate) fn fresh(&self) -> Option<Arc<TokenResponse>> {
+    /// The cached token when it is fresh now (no refresh due), read from the lock-free snapshot: no waiting,
+    /// no fetch, no background work. `None` when a call to `token` would have to do more.
+    pub fn fresh_token(&self) -> Option<Arc<TokenResponse>> {
         let shared = &self.handle.0;
         shared.cell.fresh(shared.client.config().clock().now())
     }

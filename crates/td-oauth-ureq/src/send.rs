@@ -39,13 +39,13 @@ pub(crate) fn send(agent: &ureq::Agent, attempt: Attempt, url: &str, cap: usize)
 
 /// Reads `response`'s whole body, keeping at most `cap` bytes; a larger one is `too_large`, with nothing
 /// beyond the cap read.
-pub(crate) fn read_capped(
+pub(crate) fn read_capped<E: From<Error>>(
     response: Response<ureq::Body>,
     url: &str,
     cap: usize,
     timeout: Option<Duration>,
-    too_large: Error,
-) -> Result<Response<Vec<u8>>, Error> {
+    too_large: E,
+) -> Result<Response<Vec<u8>>, E> {
     let (parts, body) = response.into_parts();
     let announced = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|len| len > cap as u64) {
@@ -57,7 +57,7 @@ pub(crate) fn read_capped(
     body.into_reader()
         .take(u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|err| map_io_error(err, url, timeout))?;
+        .map_err(|err| E::from(map_io_error(err, url, timeout)))?;
     if bytes.len() > cap {
         return Err(too_large);
     }

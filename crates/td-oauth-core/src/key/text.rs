@@ -96,7 +96,7 @@ fn decode_pem(text: &str) -> Result<Decoded, KeyError> {
         let body_end = body_and_rest.find(&end_marker).ok_or_else(|| {
             malformed(format!(
                 "the PEM block `{}` has no `{end_marker}` line; the key is truncated",
-                crate::error::excerpt(label)
+                crate::text::excerpt(label)
             ))
         })?;
         let body = &body_and_rest[..body_end];
@@ -124,7 +124,7 @@ fn decode_pem(text: &str) -> Result<Decoded, KeyError> {
             }
             other => {
                 instead.get_or_insert(KeyError::Unsupported {
-                    reason: format!("PEM block `{}` is not a private key", crate::error::excerpt(other)),
+                    reason: format!("PEM block `{}` is not a private key", crate::text::excerpt(other)),
                 });
                 continue;
             }

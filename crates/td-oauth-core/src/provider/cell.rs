@@ -10,7 +10,7 @@ use arc_swap::ArcSwapOption;
 
 use super::{Outcome, ProviderState, Round, Snapshot};
 use crate::TokenResponse;
-use crate::transport::Error;
+use crate::Error;
 
 /// A provider's [`ProviderState`] under a mutex, and the latest [`Snapshot`] for lock-free warm hits.
 /// A transport's [`Driver`](super::Driver) answers `with_state` and `publish` with it.

@@ -47,7 +47,7 @@ pub use ticket::FetchTicket;
 
 use crate::TokenResponse;
 use crate::clock::SharedClock;
-use crate::transport::Error;
+use crate::Error;
 use state::Decided;
 
 /// What a provider's outcome is to its waiters: its token or its error; `None` when it was abandoned.

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 use crate::cache::CachePolicy;
 use crate::cache::{Decision, FetchKind, Freshness, TokenCache};
 use crate::telemetry::{HitMeter, Labels};
-use crate::transport::Error;
+use crate::Error;
 use crate::{Grant, TokenResponse};
 
 /// A fetch round's number. Rounds are numbered from 1 in the order they begin; a waiter of round `n` is done
@@ -213,7 +213,7 @@ impl ProviderState {
                 cached
             }
             Err(error) => {
-                self.cache.fetch_failed(now, error.retry_after(wall), random);
+                self.cache.fetch_failed(now, error.retry_after().map(|r| r.delay_from(wall)), random);
                 self.last_error = Some(error.clone());
                 false
             }

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use super::{Config, TokenFetch, Transport, display_url, jitter};
+use super::{Config, TokenFetch, Transport, jitter};
+use crate::text::display_url;
 use crate::random::OsRandom;
 use crate::{Grant, TokenClient};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
-use super::Error;
+use crate::Error;
 use crate::cache::CachePolicy;
 use crate::clock::SharedClock;
 use crate::retry::RetryPolicy;
@@ -20,44 +20,19 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// What a transport crate plugs into the core: implemented by its token `Client`, it names the HTTP client a
-/// caller may supply, the shared-cache seam and the provider, says what the HTTP client can do, and makes
-/// clients and providers for the token [`TokenManager`](crate::partner::TokenManager).
+/// What a transport crate plugs into the core's [`Config`]: the HTTP client a caller may supply and the
+/// shared-cache seam, and what that HTTP client can do. Implemented by each transport's token `Client`.
 pub trait Transport: Sized + Clone + Send + Sync + 'static {
     /// The HTTP client a caller may supply (`reqwest::Client`, `ureq::Agent`).
     type HttpClient: Clone + Send + Sync + 'static;
     /// The trait of caches shared between processes (the transport's `SharedCache`).
     type SharedCache: ?Sized + Send + Sync + fmt::Debug + 'static;
-    /// The transport's token provider.
-    type Provider: Clone + Send + Sync + 'static;
     /// Whether the HTTP client can trust extra root certificates on top of the system's. Where it cannot,
     /// asking for both is refused instead of silently dropping one.
     const ADDS_ROOTS_TO_SYSTEM: bool;
 
     /// The HTTP client `config` describes: its own, or one built from its settings.
     fn http_client(config: &Config<Self>) -> Result<Self::HttpClient, Error>;
-
-    /// A client for `credentials`, sending as `config` says.
-    fn client(credentials: &crate::partner::InstallationCredentials, config: Config<Self>) -> Result<Self, Error>;
-
-    /// A client-credentials provider of `scopes` over this client.
-    fn provider(self, scopes: crate::Scopes) -> Self::Provider;
-
-    /// `provider`'s cached token when it is fresh now (no refresh due), read from its snapshot alone: no
-    /// lock, no waiting. The manager asks this under its own lock, so that a warm hit clones no provider.
-    fn fresh_token(provider: &Self::Provider) -> Option<Arc<crate::TokenResponse>>;
-
-    /// A token from `provider` (awaited by an async transport; ready at once from a blocking one).
-    fn token(
-        provider: &Self::Provider,
-    ) -> impl std::future::Future<Output = Result<Arc<crate::TokenResponse>, Error>> + Send;
-
-    /// Sends an API request with `provider`'s token (one new token and one retry on a 401), the answer's
-    /// body read up to the API cap: what the token manager's lifecycle calls go through.
-    fn send_api(
-        provider: &Self::Provider,
-        request: http::Request<Vec<u8>>,
-    ) -> impl std::future::Future<Output = Result<http::Response<Vec<u8>>, Error>> + Send;
 }
 
 /// Settings for a transport's `Client` and the token providers and managers built on it.
@@ -340,29 +315,10 @@ pub(super) mod tests {
     impl Transport for Strict {
         type HttpClient = ();
         type SharedCache = ();
-        type Provider = ();
         const ADDS_ROOTS_TO_SYSTEM: bool = false;
 
         fn http_client(config: &Config<Self>) -> Result<(), Error> {
             config.check()
-        }
-
-        fn client(_: &crate::partner::InstallationCredentials, _: Config<Self>) -> Result<Self, Error> {
-            Ok(Strict)
-        }
-
-        fn provider(self, _: crate::Scopes) {}
-
-        fn fresh_token(_: &()) -> Option<Arc<crate::TokenResponse>> {
-            None
-        }
-
-        async fn token(_: &()) -> Result<Arc<crate::TokenResponse>, Error> {
-            Err(Error::Config { reason: "a test transport".into() })
-        }
-
-        async fn send_api(_: &(), _: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Error> {
-            Err(Error::Config { reason: "a test transport".into() })
         }
     }
 

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{Request, Response};
 use zeroize::Zeroize;
 
-use super::{Config, Error, Transport};
+use super::{Config, Transport};
+use crate::Error;
 use crate::clock::SharedClock;
 use crate::request::FormBody;
 use crate::retry::RetryPolicy;

@@ -1,6 +1,6 @@
 //! What every transport crate shares, so that td-oauth-reqwest and td-oauth-ureq behave the same by
 //! construction: the settings type ([`Config`], which each transport plugs its HTTP client into), the one
-//! error type ([`Error`]), and a token fetch's retry loop as state ([`TokenFetch`]). A transport adds only its
+//! error type ([`Error`](crate::Error)), and a token fetch's retry loop as state ([`TokenFetch`]). A transport adds only its
 //! I/O (sending a request, reading a capped body) and its way of waiting.
 //!
 //! Embedding the core in your own HTTP stack, you may use these too: `TokenFetch` tells you what to send, how
@@ -8,13 +8,11 @@
 
 mod client;
 mod config;
-mod error;
 mod fetch;
 mod unauthorized;
 
 pub use client::ClientParts;
 pub use config::{Config, DEFAULT_USER_AGENT, Transport};
-pub use error::{Error, display_uri, display_url};
 pub use fetch::{Attempt, AttemptOutcome, TokenFetch};
 pub use unauthorized::Reauthorization;
 
@@ -22,6 +20,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+use crate::Error;
 use crate::random::RandomSource;
 
 /// Runs a future whose every `.await` is ready at once, as the core's async loops are when a blocking

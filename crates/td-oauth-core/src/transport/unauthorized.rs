@@ -24,7 +24,8 @@ use std::sync::Arc;
 use http::{HeaderValue, StatusCode};
 use subtle::ConstantTimeEq;
 
-use super::{Error, authorization};
+use super::authorization;
+use crate::Error;
 use crate::TokenResponse;
 
 /// One API request's progress through the 401 rule.

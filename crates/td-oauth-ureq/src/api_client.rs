@@ -1,5 +1,5 @@
 //! Calling the Talkdesk API, blocking: td-oauth-core builds each request and reads each answer
-//! ([`td_oauth_core::api`], [`td_oauth_core::partner`]'s lifecycle calls); this sends them through a
+//! ([`td_oauth_api`]); this sends them through a
 //! [`BearerAgent`] (the provider's token, one new token and one retry on a 401), with no redirects, the
 //! client's timeout and a body cap. Lists come back as an [`Iterator`] over their items.
 
@@ -9,18 +9,17 @@ use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use td_oauth_core::Endpoints;
-use td_oauth_core::api::{self, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
-use td_oauth_core::partner::Acknowledged;
-use td_oauth_core::transport::display_uri;
+use td_oauth_api::{self as api, ApiError, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
+use td_oauth_core::text::display_uri;
 
-use crate::{BearerAgent, Error, TokenProvider, send};
+use crate::{BearerAgent, TokenProvider, send};
 
 /// A Talkdesk API client on one gateway, with a [`TokenProvider`]'s tokens.
 ///
 /// ```
 /// # use td_oauth_testkit::{Algorithm, TestServer};
 /// use td_oauth_ureq::{ApiClient, Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
-/// use td_oauth_ureq::core::api::ApiGateway;
+/// use td_oauth_ureq::api::ApiGateway;
 ///
 /// # let server = TestServer::start()?;
 /// # let registered = server.register_client(Algorithm::Es256)?;
@@ -49,7 +48,7 @@ impl ApiClient {
         ApiClient { api: BearerAgent::new(agent, provider), gateway, limits: ApiLimits::new(timeout) }
     }
 
-    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_core::api::DEFAULT_MAX_API_RESPONSE_BYTES)).
+    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_api::DEFAULT_MAX_API_RESPONSE_BYTES)).
     pub fn with_max_response_bytes(self, bytes: usize) -> Self {
         ApiClient { limits: self.limits.with_max_response_bytes(bytes), ..self }
     }
@@ -66,29 +65,29 @@ impl ApiClient {
 
     /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
     /// status (redirects are not followed: the answer is the 3xx).
-    pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+    pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
         send_with(&self.api, request, self.limits)
     }
 
     /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.
-    pub fn call(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Response<Vec<u8>>, Error> {
+    pub fn call(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Response<Vec<u8>>, ApiError> {
         self.send(self.gateway().request(method, path, body, None)?)
     }
 
-    /// `GET path`, its JSON read as `T`; an error answer is [`Error::Api`].
-    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+    /// `GET path`, its JSON read as `T`; an error answer is an [`ApiError`].
+    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let response = self.call(Method::GET, path, Vec::new())?;
         Ok(api::read_json(&response)?)
     }
 
-    /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`](td_oauth_core::api::ApiError::NoUserContext).
-    pub fn userinfo(&self) -> Result<UserInfo, Error> {
+    /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`](td_oauth_api::ApiError::NoUserContext).
+    pub fn userinfo(&self) -> Result<UserInfo, ApiError> {
         let response = self.send(UserInfo::request(self.gateway())?)?;
         Ok(UserInfo::from_http(&response)?)
     }
 
     /// Every item of the HAL list at `path`, page after page along `_links.next`.
-    pub fn paginate(&self, path: &str) -> Result<Items<'_>, Error> {
+    pub fn paginate(&self, path: &str) -> Result<Items<'_>, ApiError> {
         Ok(self.items(Paginator::new(self.gateway().clone(), path)?))
     }
 
@@ -97,23 +96,16 @@ impl ApiClient {
         Items { client: self, paginator, failed: false }
     }
 
-    /// Sends a lifecycle call (see [`td_oauth_core::partner`]'s `installation_state_request`,
-    /// `credentials_state_request`, …): 409 is [`Acknowledged::AlreadyDone`].
-    pub fn lifecycle(&self, request: Request<Vec<u8>>) -> Result<Acknowledged, Error> {
-        let response = self.send(request)?;
-        Ok(Acknowledged::from_http(&response)?)
-    }
-
     /// Ends `user`'s Talkdesk session on `endpoints`' identity host (the token needs scope
     /// `user-session-public:end`).
-    pub fn end_user_session(&self, endpoints: &Endpoints, user: &UserId) -> Result<(), Error> {
+    pub fn end_user_session(&self, endpoints: &Endpoints, user: &UserId) -> Result<(), ApiError> {
         let response = self.send(api::end_user_session_request(endpoints, user)?)?;
         Ok(api::end_user_session_response(&response)?)
     }
 }
 
 /// Sends `request` through `api` within `limits` (each try given the timeout).
-fn send_with(api: &BearerAgent, request: Request<Vec<u8>>, limits: ApiLimits) -> Result<Response<Vec<u8>>, Error> {
+fn send_with(api: &BearerAgent, request: Request<Vec<u8>>, limits: ApiLimits) -> Result<Response<Vec<u8>>, ApiError> {
     let timeout = limits.timeout();
     let url = display_uri(request.uri());
     let agent = api.agent();
@@ -121,14 +113,8 @@ fn send_with(api: &BearerAgent, request: Request<Vec<u8>>, limits: ApiLimits) ->
         let copy = copy_request(&request);
         agent.configure_request(copy).max_redirects(0).timeout_global(Some(timeout)).build()
     })?;
-    let too_large = Error::Api(limits.too_large(response.status()));
+    let too_large = limits.too_large(response.status());
     send::read_capped(response, &url, limits.max_response_bytes(), Some(timeout), too_large)
-}
-
-/// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
-pub(crate) fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-    let api = BearerAgent::new(provider.client().http_client().clone(), provider.clone());
-    send_with(&api, request, ApiLimits::new(provider.client().config().timeout()))
 }
 
 /// `http::Request` is not `Clone`; a 401 retry needs the request again.
@@ -157,7 +143,7 @@ impl Items<'_> {
 }
 
 impl Iterator for Items<'_> {
-    type Item = Result<Value, Error>;
+    type Item = Result<Value, ApiError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
@@ -185,7 +171,7 @@ impl Iterator for Items<'_> {
 
 impl Items<'_> {
     /// Yields `err` once; the iteration ends after it.
-    fn fail(&mut self, err: Error) -> Option<Result<Value, Error>> {
+    fn fail(&mut self, err: ApiError) -> Option<Result<Value, ApiError>> {
         self.failed = true;
         Some(Err(err))
     }

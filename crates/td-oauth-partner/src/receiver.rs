@@ -8,7 +8,7 @@
 //! else; plug in your check (a shared secret on the callback URL, a scheme Talkdesk gave you, a proxy that
 //! authenticates), or say explicitly that there is none with [`NoVerification`]. Either way, an event's
 //! `_links.root` must be on the [`GatewayAllowList`] and its credentials pass every check in
-//! [`InstallationCredentials`](super::InstallationCredentials), so a forged event cannot send tokens to
+//! [`InstallationCredentials`](crate::InstallationCredentials), so a forged event cannot send tokens to
 //! another host.
 
 use std::collections::{HashMap, VecDeque};
@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
-use super::Event;
-use crate::Error;
-use crate::api::GatewayAllowList;
+use td_oauth_api::GatewayAllowList;
+
+use crate::{Error, Event};
 
 /// The application's check of an event's authenticity, called with the request's headers and raw body
 /// before the body is parsed. Return `Err` with a reason (it is logged by the caller, not sent back).
@@ -247,7 +247,7 @@ impl<V: VerifyEvent> EventReceiver<V> {
             return Delivery::Refused(ReceiveError::TooLarge { size: body.len(), limit: self.max_body });
         }
         if let Err(reason) = self.verifier.verify(request.headers(), body) {
-            return Delivery::Refused(ReceiveError::Unverified(crate::error::description(&reason)));
+            return Delivery::Refused(ReceiveError::Unverified(td_oauth_core::text::description(&reason)));
         }
         let event = match Event::parse(body, &self.gateways) {
             Ok(event) => event,

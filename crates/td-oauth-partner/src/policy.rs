@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Error;
+use td_oauth_core::Error;
 
 /// The token managers' settings.
 ///

@@ -1,17 +1,17 @@
-//! [`TokenManager`]: the partner-app token manager of both transports, written once: [`Installations`] (the bookkeeping and
-//! the rotation rules) behind one mutex that is never held while a token is fetched, the fallback decision
-//! after a refusal, and the fallback hook. td-oauth-reqwest's `TokenManager` is this type over its `Client`
-//! ([`Transport`]); td-oauth-ureq's wraps it to wait for tokens by blocking.
+//! [`Manager`]: the partner-app token manager of both transports, written once: the bookkeeping and the
+//! rotation rules behind one mutex that is never held while a token is fetched, the fallback decision after
+//! a refusal, and the fallback hook. [`TokenManager`](crate::TokenManager) is this type over td-oauth-reqwest,
+//! [`BlockingTokenManager`](crate::BlockingTokenManager) over td-oauth-ureq, waiting by blocking.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::{
-    ActiveProvider, EventKind, InstallationCredentials, Installations, RotationFallback, RotationKind,
-    TokenManagerPolicy,
-};
-use crate::transport::{Config, Error, Transport};
-use crate::{Account, Scopes, TokenResponse};
+use td_oauth_core::transport::Config;
+use td_oauth_core::{Account, Scopes, TokenResponse};
+
+use crate::installations::{ActiveProvider, Installations};
+use crate::transport::ManagerTransport;
+use crate::{Error, EventKind, InstallationCredentials, RotationFallback, RotationKind, TokenManagerPolicy};
 
 type Hook = Arc<dyn Fn(&RotationFallback) + Send + Sync>;
 
@@ -32,30 +32,30 @@ type Hook = Arc<dyn Fn(&RotationFallback) + Send + Sync>;
 /// credentials, and every token they obtained, are dropped at once.
 ///
 /// `Clone + Send + Sync`: clones share everything; hand one to every task or thread.
-pub struct TokenManager<T: Transport> {
+pub struct Manager<T: ManagerTransport> {
     inner: Arc<Inner<T>>,
 }
 
-struct Inner<T: Transport> {
+struct Inner<T: ManagerTransport> {
     /// Carries the one shared HTTP client, so every credential set's client uses the same pool.
     config: Config<T>,
     installations: Mutex<Installations<T, T::Provider>>,
     hook: Mutex<Option<Hook>>,
 }
 
-impl<T: Transport> Clone for TokenManager<T> {
+impl<T: ManagerTransport> Clone for Manager<T> {
     fn clone(&self) -> Self {
-        TokenManager { inner: Arc::clone(&self.inner) }
+        Manager { inner: Arc::clone(&self.inner) }
     }
 }
 
-impl<T: Transport> fmt::Debug for TokenManager<T> {
+impl<T: ManagerTransport> fmt::Debug for Manager<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenManager").field("installations", &*self.lock()).finish_non_exhaustive()
+        f.debug_struct("Manager").field("installations", &*self.lock()).finish_non_exhaustive()
     }
 }
 
-impl<T: Transport> TokenManager<T> {
+impl<T: ManagerTransport> Manager<T> {
     /// A manager with the default [`TokenManagerPolicy`] that fetches as `config` says, through one HTTP client
     /// every installation shares (`config`'s own, or one built from it). Fails with [`Error::Config`] when
     /// that client cannot be built from `config`.
@@ -68,7 +68,7 @@ impl<T: Transport> TokenManager<T> {
         let http = T::http_client(&config)?;
         let config = config.with_built_client(http);
         let installations = Mutex::new(Installations::new(policy, config.clock().now()));
-        Ok(TokenManager { inner: Arc::new(Inner { config, installations, hook: Mutex::new(None) }) })
+        Ok(Manager { inner: Arc::new(Inner { config, installations, hook: Mutex::new(None) }) })
     }
 
     /// Calls `hook` whenever refused new credentials make an installation fall back to its previous ones
@@ -125,12 +125,12 @@ impl<T: Transport> TokenManager<T> {
             return Ok(token);
         }
         let active = self.active(account, scopes)?;
-        let error = match T::token(&active.provider).await {
+        let error = match T::token(&active.provider).await.map_err(Error::from) {
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
         match self.after_failure(account, scopes, &active, &error) {
-            Some(retry) => T::token(&retry).await,
+            Some(retry) => T::token(&retry).await.map_err(Error::from),
             None => Err(error),
         }
     }
@@ -191,6 +191,7 @@ impl<T: Transport> TokenManager<T> {
         installations
             .active(account, scopes, now, |credentials| T::client(credentials, self.inner.config.clone()), T::provider)
             .ok_or_else(|| unknown(account))?
+            .map_err(Error::from)
     }
 
     /// The fallback decision after `failed` failed with `error`, and the hook told of a fallback outside the

@@ -10,13 +10,14 @@
 //!
 //! A compromised rotation keeps no previous set: there is nothing to fall back to.
 //!
-//! [`Installations`](super::Installations) applies these rules to every installation of an app at once.
+//! [`Installations`](crate::installations::Installations) applies these rules to every installation of an app at once.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{InstallationCredentials, TokenManagerPolicy};
-use crate::{Account, ClientId, Error};
+use td_oauth_core::{Account, ClientId};
+
+use crate::{Error, InstallationCredentials, TokenManagerPolicy};
 
 /// Why credentials were rotated. AppConnect's `app.credentials_rotated` event does not say; the caller does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,7 +31,7 @@ pub enum RotationKind {
 
 /// Which of an installation's credential sets is in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CredentialSet {
+pub(crate) enum CredentialSet {
     /// The newest credentials.
     Current,
     /// The credentials before the last routine rotation, standing in because the new ones were refused.
@@ -129,7 +130,7 @@ impl Previous {
 /// # Ok::<(), td_oauth_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct Rotation {
+pub(crate) struct Rotation {
     current: InstallationCredentials,
     /// Boxed: present only during a rotation's grace, and as large as the current set.
     previous: Option<Box<Previous>>,
@@ -137,17 +138,17 @@ pub struct Rotation {
 
 impl Rotation {
     /// An installation with its first credentials (from `app.installed`).
-    pub fn new(current: InstallationCredentials) -> Self {
+    pub(crate) fn new(current: InstallationCredentials) -> Self {
         Rotation { current, previous: None }
     }
 
     /// The newest credentials.
-    pub fn current(&self) -> &InstallationCredentials {
+    pub(crate) fn current(&self) -> &InstallationCredentials {
         &self.current
     }
 
     /// The previous credentials, while they are kept as a fallback.
-    pub fn previous(&self) -> Option<&InstallationCredentials> {
+    pub(crate) fn previous(&self) -> Option<&InstallationCredentials> {
         self.previous.as_ref().map(|previous| &previous.credentials)
     }
 
@@ -156,7 +157,7 @@ impl Rotation {
     /// [`RotationKind::Compromised`] one, no old set is kept. Returns the sets dropped.
     ///
     /// Fails, changing nothing, when `new` belongs to another account.
-    pub fn rotate(
+    pub(crate) fn rotate(
         &mut self,
         new: InstallationCredentials,
         kind: RotationKind,
@@ -164,14 +165,14 @@ impl Rotation {
         policy: &TokenManagerPolicy,
     ) -> Result<Vec<InstallationCredentials>, Error> {
         if new.account() != self.current.account() {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Core(td_oauth_core::Error::InvalidParameter {
                 field: "rotated credentials",
                 reason: format!(
                     "they are for account `{}`, not `{}`; rotate that account's installation instead",
                     new.account(),
                     self.current.account()
                 ),
-            });
+            }));
         }
         let replaced = std::mem::replace(&mut self.current, new);
         let mut dropped: Vec<InstallationCredentials> =
@@ -190,7 +191,7 @@ impl Rotation {
     }
 
     /// Drops the previous set if its grace has ended at `now`, and returns it.
-    pub fn expire(&mut self, now: Instant) -> Option<InstallationCredentials> {
+    pub(crate) fn expire(&mut self, now: Instant) -> Option<InstallationCredentials> {
         if self.previous.as_ref().is_some_and(|previous| !previous.in_grace(now)) {
             return self.previous.take().map(|previous| previous.credentials);
         }
@@ -199,7 +200,7 @@ impl Rotation {
 
     /// The set to use at `now`: the previous one while a fallback is in force and its grace lasts,
     /// else the current one. Drops the previous set once its grace has ended.
-    pub fn active(&mut self, now: Instant) -> (&InstallationCredentials, CredentialSet) {
+    pub(crate) fn active(&mut self, now: Instant) -> (&InstallationCredentials, CredentialSet) {
         self.expire(now);
         match &self.previous {
             Some(previous) if previous.fallback_until.is_some_and(|until| now < until) => {
@@ -217,7 +218,7 @@ impl Rotation {
     /// nothing changes and `None` is returned: there is no previous set (first credentials, a compromised
     /// rotation, the grace is over), a fallback is already in force (it was reported when it started), or
     /// the previous set itself was refused.
-    pub fn refused(
+    pub(crate) fn refused(
         &mut self,
         which: CredentialSet,
         now: Instant,

@@ -29,7 +29,7 @@ impl HalPage {
         let malformed = |reason: String| ApiError::Malformed { status, reason };
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let value: Value =
-            serde_json::from_slice(body).map_err(|err| malformed(crate::response::json_problem(body, &err)))?;
+            serde_json::from_slice(body).map_err(|err| malformed(td_oauth_core::text::json_problem(body, &err)))?;
         let object = value.as_object().ok_or_else(|| malformed("the list is not a JSON object".into()))?;
         let items = match object.get("_embedded") {
             None | Some(Value::Null) => Vec::new(),
@@ -103,7 +103,7 @@ fn pick_items(embedded: &Map<String, Value>, wanted: Option<&str>) -> Result<Vec
             Some(_) => Err(format!("`_embedded.{name}` is not an array")),
             None => Err(format!(
                 "`_embedded` has no `{name}`; it has {}",
-                embedded.keys().map(|k| format!("`{}`", crate::error::excerpt(k))).collect::<Vec<_>>().join(", ")
+                embedded.keys().map(|k| format!("`{}`", td_oauth_core::text::excerpt(k))).collect::<Vec<_>>().join(", ")
             )),
         };
     }
@@ -113,7 +113,7 @@ fn pick_items(embedded: &Map<String, Value>, wanted: Option<&str>) -> Result<Vec
         (None, _) => Err("`_embedded` holds no array of items".into()),
         _ => Err(format!(
             "`_embedded` holds several arrays ({}); name the one to read",
-            embedded.keys().map(|k| format!("`{}`", crate::error::excerpt(k))).collect::<Vec<_>>().join(", ")
+            embedded.keys().map(|k| format!("`{}`", td_oauth_core::text::excerpt(k))).collect::<Vec<_>>().join(", ")
         )),
     }
 }
@@ -138,7 +138,7 @@ enum Next {
 /// token goes with it), never to a page already read, and at most [`max_pages`](Self::with_max_pages).
 ///
 /// ```
-/// use td_oauth_core::api::{ApiGateway, Paginator};
+/// use td_oauth_api::{ApiGateway, Paginator};
 ///
 /// let gateway = ApiGateway::from_url("https://api.talkdeskapp.com")?;
 /// let mut pages = Paginator::new(gateway, "/users?per_page=2")?;
@@ -150,7 +150,7 @@ enum Next {
 /// assert_eq!(pages.read_page(&answer)?.items().len(), 2);
 /// let request = pages.next_request()?.expect("a second page");
 /// assert_eq!(request.uri(), "https://api.talkdeskapp.com/users?page=2&per_page=2");
-/// # Ok::<(), td_oauth_core::api::ApiError>(())
+/// # Ok::<(), td_oauth_api::ApiError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Paginator {

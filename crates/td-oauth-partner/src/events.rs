@@ -9,10 +9,12 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::api::GatewayAllowList;
-use crate::endpoints::EndpointUrl;
-use crate::error::excerpt;
-use crate::{Account, Algorithm, ClientId, ClientSecret, Credentials, Endpoints, Error, KeyId, PrivateKey};
+use td_oauth_api::GatewayAllowList;
+use td_oauth_core::endpoints::EndpointUrl;
+use td_oauth_core::text::excerpt;
+use td_oauth_core::{Account, Algorithm, ClientId, ClientSecret, Credentials, Endpoints, KeyId, PrivateKey};
+
+use crate::Error;
 
 /// CredentialSet event the credentials came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -310,7 +312,7 @@ pub struct Event {
     app_id: Option<String>,
     installation_id: Option<String>,
     account_name: Option<String>,
-    gateway: Option<crate::api::ApiGateway>,
+    gateway: Option<td_oauth_api::ApiGateway>,
     payload: EventPayload,
 }
 
@@ -406,7 +408,7 @@ impl Event {
             "app.uninstalled" => {
                 let reason = data.get("reason").and_then(Value::as_object);
                 let text = |name: &str| {
-                    reason.and_then(|r| r.get(name)).and_then(Value::as_str).map(crate::error::description)
+                    reason.and_then(|r| r.get(name)).and_then(Value::as_str).map(td_oauth_core::text::description)
                 };
                 EventPayload::Uninstalled { reason_type: text("type"), reason_message: text("message") }
             }
@@ -463,7 +465,7 @@ impl Event {
     }
 
     /// The API gateway from `_links.root`, checked against the allow-list.
-    pub fn gateway(&self) -> Option<&crate::api::ApiGateway> {
+    pub fn gateway(&self) -> Option<&td_oauth_api::ApiGateway> {
         self.gateway.as_ref()
     }
 

@@ -7,22 +7,22 @@ use http::{Method, Request, Uri};
 use url::Url;
 
 use super::ApiError;
-use crate::endpoints::EndpointUrl;
-use crate::error::excerpt;
-use crate::{Endpoints, Region};
+use td_oauth_core::endpoints::EndpointUrl;
+use td_oauth_core::text::excerpt;
+use td_oauth_core::{Endpoints, Region};
 
 /// A Talkdesk API gateway: `https://api.talkdeskapp.com` (US), `.eu` (EU), `api.talkdeskappca.com` (CA), or
 /// an explicit URL (https, or http to loopback). Every request built on it goes to its origin.
 ///
 /// ```
 /// use td_oauth_core::Region;
-/// use td_oauth_core::api::ApiGateway;
+/// use td_oauth_api::ApiGateway;
 ///
 /// let gateway = ApiGateway::for_region(Region::Eu)?;
 /// assert_eq!(gateway.uri_for("/users/me?page=2")?, "https://api.talkdeskapp.eu/users/me?page=2");
 /// assert!(gateway.uri_for("//evil.example/x").is_err());
 /// assert!(ApiGateway::for_region(Region::Au).is_err()); // not documented: give its URL or use _links.root
-/// # Ok::<(), td_oauth_core::api::ApiError>(())
+/// # Ok::<(), td_oauth_api::ApiError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiGateway {
@@ -133,7 +133,7 @@ impl ApiGateway {
 
     /// A request of `method` to `path` on the gateway with `body`, asking for JSON. A body that is not empty
     /// is sent as `application/json` unless `content_type` says otherwise. No `Authorization` yet: the
-    /// transports add the token ([`transport::authorization`](crate::transport::authorization)).
+    /// transports add the token ([`transport::authorization`](td_oauth_core::transport::authorization)).
     pub fn request(
         &self,
         method: Method,
@@ -162,12 +162,12 @@ impl fmt::Display for ApiGateway {
 /// [`with_origin`](Self::with_origin).
 ///
 /// ```
-/// use td_oauth_core::api::GatewayAllowList;
+/// use td_oauth_api::GatewayAllowList;
 ///
 /// let allowed = GatewayAllowList::default();
 /// assert!(allowed.gateway_from_root("https://api.talkdeskapp.com").is_ok());
 /// assert!(allowed.gateway_from_root("https://api.talkdeskapp.com.evil.example").is_err());
-/// # Ok::<(), td_oauth_core::api::ApiError>(())
+/// # Ok::<(), td_oauth_api::ApiError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayAllowList {

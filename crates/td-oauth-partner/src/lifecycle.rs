@@ -1,10 +1,14 @@
 //! The partner-app lifecycle on the [`TokenManager`], written once for both transports: an [`Event`]
 //! applied with the rules Talkdesk's pages imply (listed on [`Lifecycle`]).
 
-use super::{Acknowledged, Event, EventPayload, InstallationDecision, RotationKind, TokenManager};
-use crate::api::{ApiError, ApiGateway};
-use crate::transport::{Error, Transport};
-use crate::{Account, Scopes};
+use td_oauth_api::{ApiError, ApiGateway};
+use td_oauth_core::{Account, Scopes};
+
+use crate::apps_api::{Acknowledged, InstallationDecision, credentials_state_request, installation_state_request};
+use crate::events::{Event, EventPayload};
+use crate::manager::Manager;
+use crate::transport::ManagerTransport;
+use crate::{Error, RotationKind};
 
 /// The scope the Apps API's state calls need.
 const APPS_WRITE: &str = "apps:write";
@@ -81,7 +85,7 @@ fn apps_write() -> Scopes {
     Scopes::new([APPS_WRITE]).unwrap_or_else(|_| Scopes::none())
 }
 
-impl<T: Transport> TokenManager<T> {
+impl<T: ManagerTransport> Manager<T> {
     /// Applies an event (the rules are listed on [`Lifecycle`]) and says what was done.
     /// Errors: the event's credentials refused ([`rotate`](Self::rotate)'s), the new credentials unable to
     /// get a token (then nothing was acknowledged; the previous ones still work), an uninstall that could
@@ -110,13 +114,13 @@ impl<T: Transport> TokenManager<T> {
                 T::token(&provider).await?;
                 let acknowledged = async {
                     let (gateway, app_id, installation_id) = target(&event)?;
-                    let request = super::credentials_state_request(
+                    let request = credentials_state_request(
                         gateway,
                         app_id,
                         installation_id,
                         credentials.client_id().as_str(),
                     )?;
-                    let response = T::send_api(&provider, request).await?;
+                    let response = T::send_api(&provider, gateway, request).await?;
                     Ok(Acknowledged::from_http(&response)?)
                 }
                 .await;
@@ -158,9 +162,9 @@ impl<T: Transport> TokenManager<T> {
         reason: Option<&str>,
     ) -> Result<Acknowledged, Error> {
         let (gateway, app_id, installation_id) = target(event)?;
-        let request = super::installation_state_request(gateway, app_id, installation_id, decision, reason)?;
+        let request = installation_state_request(gateway, app_id, installation_id, decision, reason)?;
         let provider = self.provider(account, &apps_write())?;
-        let response = T::send_api(&provider, request).await?;
+        let response = T::send_api(&provider, gateway, request).await?;
         Ok(Acknowledged::from_http(&response)?)
     }
 }

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::backend::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
-use crate::random::RandomSource;
-use crate::random::hex_digits;
-use crate::{AccessToken, ClientId, Error, Grant, Scopes, TokenClient, TokenResponse};
+use td_oauth_core::crypto::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
+use td_oauth_core::random::RandomSource;
+use td_oauth_core::{AccessToken, ClientId, Grant, Scopes, TokenClient, TokenResponse};
+
+use crate::Error;
 
 /// The first byte of every sealed value: the format below. A new format gets a new byte.
 const VERSION: u8 = 1;
@@ -57,12 +58,12 @@ impl fmt::Display for SealedProblem {
 /// one. `Debug` prints no byte of it and it is wiped on drop.
 ///
 /// ```
-/// use td_oauth_core::sealed::SealingKey;
+/// use td_oauth_redis::SealingKey;
 ///
 /// // Made with `openssl rand -base64 32`, kept in a secret store, passed in the environment.
 /// let key = SealingKey::from_base64("q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=")?;
 /// assert_eq!(format!("{key:?}"), "SealingKey(<redacted>)");
-/// # Ok::<(), td_oauth_core::Error>(())
+/// # Ok::<(), td_oauth_redis::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct SealingKey(Zeroizing<[u8; 32]>);
@@ -107,13 +108,7 @@ pub struct FleetKey {
 impl FleetKey {
     /// The key for tokens of `client_id` with `scopes` from `token_url`.
     pub fn new(token_url: &str, client_id: &ClientId, scopes: &Scopes) -> Self {
-        let mut hasher = backend::Sha256::new();
-        // Length prefixes, so that no two different triples hash the same bytes.
-        for part in [token_url, client_id.as_str(), scopes.as_str()] {
-            hasher.update(&(part.len() as u64).to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
-        let hex: String = hasher.finish().iter().flat_map(|&byte| hex_digits(byte)).map(char::from).collect();
+        let hex = crypto::digest_hex(&[token_url.as_bytes(), client_id.as_str().as_bytes(), scopes.as_str().as_bytes()]);
         FleetKey {
             token_key: format!("{KEY_PREFIX}{{{hex}}}:token"),
             lease_key: format!("{KEY_PREFIX}{{{hex}}}:lease"),
@@ -185,8 +180,8 @@ pub fn seal(
     out.push(VERSION);
     out.extend_from_slice(&nonce);
     let mut body =
-        Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| Error::Crypto("the token could not be encoded"))?);
-    backend::seal_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut body)?;
+        Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| td_oauth_core::Error::Crypto("the token could not be encoded"))?);
+    crypto::seal_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut body)?;
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -243,7 +238,7 @@ pub fn open(
     let (nonce, sealed) = rest.split_at(NONCE_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| refuse(SealedProblem::Truncated))?;
     let mut buffer = Zeroizing::new(sealed.to_vec());
-    let json = backend::open_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut buffer)
+    let json = crypto::open_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut buffer)
         .ok_or(refuse(SealedProblem::NotAuthentic))?;
     Plain::read(json, now, wall)
 }
@@ -253,7 +248,7 @@ pub fn open(
 /// read). The bytes are wiped on drop. `now` and `wall` are the same moment on both clocks.
 pub fn encode_unsealed(token: &TokenResponse, now: Instant, wall: SystemTime) -> Result<Zeroizing<Vec<u8>>, Error> {
     let plain = Plain::of(token, now, wall)?;
-    Ok(Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| Error::Crypto("the token could not be encoded"))?))
+    Ok(Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| td_oauth_core::Error::Crypto("the token could not be encoded"))?))
 }
 
 /// Reads back what [`encode_unsealed`] wrote, with the same checks as [`open`]: an expired token or bytes that
@@ -297,7 +292,7 @@ impl Plain<'_> {
 }
 
 fn unix_ms(wall: SystemTime) -> Result<u64, Error> {
-    wall.duration_since(UNIX_EPOCH).map(millis).map_err(|_| Error::ClockBeforeEpoch)
+    wall.duration_since(UNIX_EPOCH).map(millis).map_err(|_| Error::from(td_oauth_core::Error::ClockBeforeEpoch))
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -307,7 +302,7 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::random::OsRandom;
+    use td_oauth_core::random::OsRandom;
 
     fn key() -> SealingKey {
         SealingKey::new([7; 32])
@@ -427,14 +422,14 @@ mod tests {
 
     #[test]
     fn only_client_credentials_tokens_are_shared() {
-        let endpoints = crate::Endpoints::from_token_url("https://acme.talkdeskid.com/oauth/token").unwrap();
+        let endpoints = td_oauth_core::Endpoints::from_token_url("https://acme.talkdeskid.com/oauth/token").unwrap();
         let credentials =
-            crate::Credentials::client_secret(ClientId::new("client").unwrap(), crate::ClientSecret::new("s")).unwrap();
+            td_oauth_core::Credentials::client_secret(ClientId::new("client").unwrap(), td_oauth_core::ClientSecret::new("s")).unwrap();
         let tokens = TokenClient::new(&endpoints, credentials);
         let scopes: Scopes = "users:read".parse().unwrap();
         let shared = FleetKey::for_grant(&tokens, &Grant::client_credentials(scopes.clone()));
         assert_eq!(shared, Some(fleet_key("users:read")));
-        let user = Grant::refresh_token(crate::RefreshToken::new("r"), scopes);
+        let user = Grant::refresh_token(td_oauth_core::RefreshToken::new("r"), scopes);
         assert_eq!(FleetKey::for_grant(&tokens, &user), None);
     }
 }

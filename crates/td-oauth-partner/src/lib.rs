@@ -1,3 +1,5 @@
+//! # td-oauth-partner
+//!
 //! Partner apps on AppConnect: one set of credentials per installed account, rotated by AppConnect, and the
 //! token manager that keeps a provider per account over them. Every rule is a plain value with time passed
 //! in; the manager holds them behind one lock.
@@ -8,34 +10,60 @@
 //!   previous ones, with the rule for falling back to them ([`RotationFallback`]) when the new ones are
 //!   refused;
 //! - [`TokenManagerPolicy`]: how many providers, how long an idle one lives, the rotation grace;
-//! - [`Installations`]: the bookkeeping over every installation (a client per credential set, the providers
-//!   by account, set and scopes, lazy sweeps, the fallback decision), generic over a transport's types;
-//! - [`TokenManager`]: all of that behind one mutex, over a transport's client (td-oauth-reqwest's
-//!   `TokenManager` is this type; td-oauth-ureq's wraps it with a blocking `token()`);
+//! - [`TokenManager`] (async, over td-oauth-reqwest; feature `reqwest`) and [`BlockingTokenManager`]
+//!   (blocking, over td-oauth-ureq; feature `ureq`): a provider per installed account, credential set and
+//!   scopes, behind one lock never held while a token is fetched; both are the one
+//!   [`Manager`](manager::Manager), written once over [`ManagerTransport`](transport::ManagerTransport);
 //! - the app lifecycle: [`Event`] (every documented event type typed, unknown ones kept), the
 //!   [`EventReceiver`] (a raw `http::Request` in, the event and the response out; verification seam,
 //!   bounded [`EventDedup`] on event ids), the Apps API's calls ([`installation_state_request`],
 //!   [`credentials_state_request`], …, with [`Acknowledged`]: 409 = already done), and
-//!   [`TokenManager::apply`] with its rules ([`Lifecycle`]).
+//!   [`Manager::apply`](manager::Manager::apply) with its rules ([`Lifecycle`]).
+
+//!
+//! ```text
+//!        td-oauth-partner: events, receiver, lifecycle, rotation, the managers
+//!          |                 |                         |
+//!   td-oauth-reqwest   td-oauth-ureq   (features)      td-oauth-api: gateways, Apps API errors
+//!          \                 |                         |
+//!           +------------- td-oauth-core: the token protocol
+//! ```
+//!
+//! Sans-IO where it can be: events, the receiver, deduplication and the lifecycle rules take and return
+//! `http` values with time passed in; only the managers send, through a transport.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod apps_api;
+mod error;
 mod events;
+#[cfg(any(feature = "reqwest", feature = "ureq"))]
+mod faces;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod installations;
 mod lifecycle;
 mod lru;
-mod manager;
+pub mod manager;
 mod policy;
 mod receiver;
 mod rotation;
+pub mod transport;
 
 pub use apps_api::{
     Acknowledged, Installation, InstallationDecision, acknowledge_uninstall_request, credentials_state_request,
     installation_request, installation_state_request,
 };
+pub use error::Error;
 pub use events::{Event, EventKind, EventPayload, InstallationCredentials};
-pub use installations::{ActiveProvider, Fallback, Installations};
+#[cfg(feature = "ureq")]
+pub use faces::BlockingTokenManager;
+#[cfg(feature = "reqwest")]
+pub use faces::TokenManager;
 pub use lifecycle::Lifecycle;
-pub use manager::TokenManager;
 pub use policy::TokenManagerPolicy;
 pub use receiver::{Delivery, EventDedup, EventReceiver, NoVerification, ReceiveError, VerifyEvent};
-pub use rotation::{CredentialSet, Rotation, RotationFallback, RotationKind};
+pub use rotation::{RotationFallback, RotationKind};

@@ -1,3 +1,5 @@
+//! # td-oauth-api
+//!
 //! The Talkdesk API beyond the token, sans-IO: where calls go ([`ApiGateway`], and the
 //! [`GatewayAllowList`] an event's `_links.root` must pass), what an error answer says ([`TalkdeskError`],
 //! inside [`ApiError`]), HAL lists and the [`Paginator`] that follows `_links.next`, userinfo
@@ -5,13 +7,16 @@
 //!
 //! Every function here builds an [`http::Request`] without `Authorization` or reads an
 //! [`http::Response`]; the transports (td-oauth-reqwest's and td-oauth-ureq's `ApiClient`) add the token with
-//! [`transport::authorization`](crate::transport::authorization) and send. Talkdesk's API conventions come
+//! [`transport::authorization`](td_oauth_core::transport::authorization) and send. Talkdesk's API conventions come
 //! from its "Standard response format" and "Paging results" pages; what they leave open (the AU gateway,
 //! page bounds) is configurable here.
 //!
 //! Not here: product APIs that wrap answers as `{statusCode, message, payload}` (Advanced Dialer) are read
 //! as plain JSON by [`read_json`]; their errors come back as [`ApiError::UnexpectedStatus`] or
 //! [`ApiError::Talkdesk`] when they carry `message`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod error;
 mod gateway;
@@ -61,7 +66,7 @@ pub fn read_json<T: DeserializeOwned, B: AsRef<[u8]>>(response: &Response<B>) ->
                     err.column()
                 )
             }
-            _ => crate::response::json_problem(body, &err),
+            _ => td_oauth_core::text::json_problem(body, &err),
         },
     })
 }

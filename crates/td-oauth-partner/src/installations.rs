@@ -30,9 +30,11 @@ use std::time::{Duration, Instant};
 
 use foldhash::fast::RandomState;
 
-use super::lru::{Handle, Lru};
-use super::{CredentialSet, InstallationCredentials, Rotation, RotationFallback, RotationKind, TokenManagerPolicy};
-use crate::{Account, Error, Scopes};
+use td_oauth_core::{Account, Scopes};
+
+use crate::lru::{Handle, Lru};
+use crate::rotation::{CredentialSet, Rotation};
+use crate::{Error, InstallationCredentials, RotationFallback, RotationKind, TokenManagerPolicy};
 
 /// How precisely a provider's last use is kept (see [`Lru`]): idle eviction is exact to a second.
 const USE_RESOLUTION: Duration = Duration::from_secs(1);
@@ -76,7 +78,7 @@ const USE_RESOLUTION: Duration = Duration::from_secs(1);
 /// assert_eq!(installations.sweep(now + policy.idle_timeout()), 1);
 /// # Ok::<(), td_oauth_core::Error>(())
 /// ```
-pub struct Installations<C, P> {
+pub(crate) struct Installations<C, P> {
     policy: TokenManagerPolicy,
     /// Boxed records: an empty slot of the table costs a pointer, not a record. foldhash, seeded per map:
     /// several times faster than SipHash on account names, and still not predictable from outside.
@@ -114,7 +116,7 @@ struct Kept<P> {
 
 /// What to do after an installation's provider failed, from [`Installations::after_failure`].
 #[derive(Debug)]
-pub struct Fallback<P> {
+pub(crate) struct Fallback<P> {
     /// The fallback to report (to the application's hook), when one began.
     pub report: Option<RotationFallback>,
     /// The provider to try once more, if any.
@@ -123,7 +125,7 @@ pub struct Fallback<P> {
 
 /// The provider to fetch with, from [`Installations::active`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveProvider<P> {
+pub(crate) struct ActiveProvider<P> {
     /// The provider of the active credential set for the scopes asked for.
     pub provider: P,
     /// Which credential set is active.
@@ -144,7 +146,7 @@ impl<C, P> fmt::Debug for Installations<C, P> {
 
 impl<C: Clone, P: Clone> Installations<C, P> {
     /// No installation yet, following `policy`; `now` starts the clock of [`maybe_sweep`](Self::maybe_sweep).
-    pub fn new(policy: TokenManagerPolicy, now: Instant) -> Self {
+    pub(crate) fn new(policy: TokenManagerPolicy, now: Instant) -> Self {
         Installations {
             installations: HashMap::default(),
             providers: Lru::new(USE_RESOLUTION),
@@ -156,13 +158,13 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     }
 
     /// The policy.
-    pub fn policy(&self) -> &TokenManagerPolicy {
+    pub(crate) fn policy(&self) -> &TokenManagerPolicy {
         &self.policy
     }
 
     /// Adds an installation (from `app.installed`). An installation of the same account is replaced at once,
     /// without grace, and its providers dropped.
-    pub fn install(&mut self, credentials: InstallationCredentials) {
+    pub(crate) fn install(&mut self, credentials: InstallationCredentials) {
         let account = credentials.account().clone();
         let serial = self.serial();
         let installation =
@@ -192,7 +194,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     /// Drops the providers of every set no longer kept and returns how many.
     ///
     /// `None` when the account has no installation. Fails, changing nothing, if [`Rotation::rotate`] does.
-    pub fn rotate(
+    pub(crate) fn rotate(
         &mut self,
         credentials: InstallationCredentials,
         kind: RotationKind,
@@ -227,13 +229,13 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     }
 
     /// The current credentials of `account`'s installation, if it is known.
-    pub fn current(&self, account: &Account) -> Option<&InstallationCredentials> {
+    pub(crate) fn current(&self, account: &Account) -> Option<&InstallationCredentials> {
         self.installations.get(account).map(|installation| installation.rotation.current())
     }
 
     /// Forgets an installation (the app was uninstalled) and drops its providers. Returns whether it was
     /// known.
-    pub fn uninstall(&mut self, account: &Account) -> bool {
+    pub(crate) fn uninstall(&mut self, account: &Account) -> bool {
         let Some(mut installation) = self.installations.remove(account) else { return false };
         self.rotating.remove(account);
         drop_providers(&mut self.providers, &mut installation.current);
@@ -251,7 +253,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     ///
     /// `None` when the account has no installation; `Some(Err(..))` when `make_client` fails (nothing is
     /// kept, and the next call tries again).
-    pub fn active<E>(
+    pub(crate) fn active<E>(
         &mut self,
         account: &Account,
         scopes: &Scopes,
@@ -291,7 +293,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     /// The kept provider of the credential set active at `now` for `account` and `scopes`, marked used at
     /// `now`; `None` when the account has no installation or no such provider is kept. Borrowed: the warm
     /// path of a manager asks it for a fresh token without cloning it.
-    pub fn kept(&mut self, account: &Account, scopes: &Scopes, now: Instant) -> Option<&P> {
+    pub(crate) fn kept(&mut self, account: &Account, scopes: &Scopes, now: Instant) -> Option<&P> {
         self.lookup(account, scopes, now)?.0
     }
 
@@ -315,7 +317,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     /// Records that the token endpoint refused the set numbered `serial` of `account` with `invalid_client`
     /// at `now`. Only when that set is still the current one (a rotation may have come since the provider
     /// was handed out) does this go to [`Rotation::refused`], whose fallback report it returns.
-    pub fn refused(&mut self, account: &Account, serial: u64, now: Instant) -> Option<RotationFallback> {
+    pub(crate) fn refused(&mut self, account: &Account, serial: u64, now: Instant) -> Option<RotationFallback> {
         let installation = self.installations.get_mut(account)?;
         if installation.current.serial != serial {
             return None;
@@ -331,17 +333,17 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     /// rotation that came since) there is no retry: return `error`.
     // Seven inputs of which two are the transport's constructors; a struct to bundle them would only rename them.
     #[allow(clippy::too_many_arguments)]
-    pub fn after_failure<E>(
+    pub(crate) fn after_failure<E>(
         &mut self,
         account: &Account,
         scopes: &Scopes,
         failed: &ActiveProvider<P>,
-        error: &crate::transport::Error,
+        error: &Error,
         now: Instant,
         make_client: impl FnOnce(&InstallationCredentials) -> Result<C, E>,
         make_provider: impl FnOnce(C, Scopes) -> P,
     ) -> Fallback<P> {
-        if failed.which != CredentialSet::Current || !error.oauth().is_some_and(crate::OAuthError::is_invalid_client) {
+        if failed.which != CredentialSet::Current || !error.oauth().is_some_and(td_oauth_core::OAuthError::is_invalid_client) {
             return Fallback { report: None, retry: None };
         }
         let report = self.refused(account, failed.serial, now);
@@ -364,7 +366,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
 
     /// Drops the providers idle for the policy's idle timeout at `now`, and the previous credential sets
     /// whose grace has ended with their providers; returns how many providers went.
-    pub fn sweep(&mut self, now: Instant) -> usize {
+    pub(crate) fn sweep(&mut self, now: Instant) -> usize {
         self.last_sweep = now;
         let mut evicted = 0;
         while let Some((handle, kept)) = self.providers.pop_idle(now, self.policy.idle_timeout()) {
@@ -392,7 +394,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
 
     /// [`sweep`](Self::sweep)s if a quarter of the idle timeout has passed since the last sweep, so that a
     /// caller may call this on every lookup; returns how many providers went (0 when it did not sweep).
-    pub fn maybe_sweep(&mut self, now: Instant) -> usize {
+    pub(crate) fn maybe_sweep(&mut self, now: Instant) -> usize {
         if now.saturating_duration_since(self.last_sweep) >= self.policy.idle_timeout() / 4 {
             return self.sweep(now);
         }
@@ -400,12 +402,12 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     }
 
     /// How many providers are kept (one per installation, credential set and scopes in use).
-    pub fn provider_count(&self) -> usize {
+    pub(crate) fn provider_count(&self) -> usize {
         self.providers.len()
     }
 
     /// How many installations are known.
-    pub fn installation_count(&self) -> usize {
+    pub(crate) fn installation_count(&self) -> usize {
         self.installations.len()
     }
 
@@ -501,7 +503,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::partner::rotation::tests::creds;
+    use crate::rotation::tests::creds;
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)

@@ -1,14 +1,14 @@
 //! What the Talkdesk API answers when it says no: its error body (`code`, `message`, `description`,
 //! `fields[]`) as a typed value, and [`ApiError`], every way an API call can fail before or after sending.
-//! Distinct from the token endpoint's OAuth errors ([`OAuthError`](crate::OAuthError)).
+//! Distinct from the token endpoint's OAuth errors ([`OAuthError`](td_oauth_core::OAuthError)).
 
 use std::fmt;
 
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
-use crate::error::{description, excerpt};
-use crate::oauth_error::RetryAfter;
+use td_oauth_core::text::{description, excerpt};
+use td_oauth_core::oauth_error::RetryAfter;
 
 /// The Talkdesk API's error body, with the HTTP status it came with: `{"code", "message", "description"?,
 /// "fields"?: [{"name", "description"}]}`. Every text is stripped of control characters and bounded, so it
@@ -250,6 +250,11 @@ pub enum ApiError {
     /// A request could not be built (a header or body value that HTTP cannot carry).
     #[error("could not build the API request: {0}")]
     Build(String),
+
+    /// The call got no answer: no token could be had for it, or it could not be sent (connection refused,
+    /// timeout, TLS). The transport's error says which.
+    #[error(transparent)]
+    Transport(#[from] td_oauth_core::Error),
 }
 
 impl ApiError {
@@ -265,8 +270,11 @@ impl ApiError {
         }
     }
 
-    /// Whether the same call may succeed later: 5xx and 429.
+    /// Whether the same call may succeed later: 5xx and 429, and the transport failures that are.
     pub fn is_retryable(&self) -> bool {
+        if let ApiError::Transport(err) = self {
+            return err.is_retryable();
+        }
         !matches!(self, ApiError::TooLarge { .. })
             && self.status().is_some_and(|s| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS)
     }
@@ -293,7 +301,7 @@ impl ApiError {
                 let content_type = response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
                 ApiError::UnexpectedStatus {
                     status,
-                    detail: crate::response::describe_body(body, content_type),
+                    detail: td_oauth_core::text::describe_body(body, content_type),
                     retry_after,
                 }
             }

@@ -6,8 +6,8 @@ use http::{Method, Request, Response};
 use url::form_urlencoded;
 
 use super::ApiError;
-use crate::Endpoints;
-use crate::error::excerpt;
+use td_oauth_core::Endpoints;
+use td_oauth_core::text::excerpt;
 
 /// The path of the end-session endpoint on the identity host.
 pub const END_USER_SESSION_PATH: &str = "/oauth/end_user_session";

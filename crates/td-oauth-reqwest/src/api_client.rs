@@ -1,5 +1,5 @@
 //! Calling the Talkdesk API, async: td-oauth-core builds each request and reads each answer
-//! ([`td_oauth_core::api`], [`td_oauth_core::partner`]'s lifecycle calls); this sends them through a
+//! ([`td_oauth_api`]); this sends them through a
 //! [`BearerClient`] (the source's token, one new token and one retry on a 401), with the client's timeout
 //! and a body cap. Lists come back as a [`Stream`] of their items.
 
@@ -11,11 +11,10 @@ use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use td_oauth_core::Endpoints;
-use td_oauth_core::api::{self, ApiError, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
-use td_oauth_core::partner::Acknowledged;
-use td_oauth_core::transport::display_uri;
+use td_oauth_api::{self as api, ApiError, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
+use td_oauth_core::text::display_uri;
 
-use crate::{BearerClient, Error, TokenProvider, TokenSource, send};
+use crate::{BearerClient, TokenProvider, TokenSource, send};
 
 /// A Talkdesk API client on one gateway, with a [`TokenSource`]'s tokens.
 ///
@@ -23,7 +22,7 @@ use crate::{BearerClient, Error, TokenProvider, TokenSource, send};
 /// # use td_oauth_testkit::{Algorithm, TestServer};
 /// use futures_util::StreamExt as _;
 /// use td_oauth_reqwest::{ApiClient, Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
-/// use td_oauth_reqwest::core::api::ApiGateway;
+/// use td_oauth_reqwest::api::ApiGateway;
 ///
 /// # let server = TestServer::start()?;
 /// # let registered = server.register_client(Algorithm::Es256)?;
@@ -31,7 +30,7 @@ use crate::{BearerClient, Error, TokenProvider, TokenSource, send};
 /// let endpoints = Endpoints::from_token_url(server.token_url())?;
 /// let credentials = Credentials::private_key_jwt(ClientId::new(client_id)?, KeyId::new(key_id)?, PrivateKey::parse(key)?);
 /// let provider = Client::new(&endpoints, credentials)?.provider(Grant::client_credentials("users:read".parse()?));
-/// let api = ApiClient::new(&provider, ApiGateway::from_url(server.base_url())?);
+/// let api = ApiClient::new(provider, ApiGateway::from_url(server.base_url())?);
 /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 /// # rt.block_on(async {
 /// let mut users = std::pin::pin!(api.paginate("/users")?);
@@ -51,7 +50,7 @@ pub struct ApiClient {
 
 impl ApiClient {
     /// Calls `gateway` with `provider`'s tokens, through its client's HTTP client and timeout.
-    pub fn new(provider: &TokenProvider, gateway: ApiGateway) -> Self {
+    pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
         Self::from_bearer(provider.bearer_client(), gateway, provider.client().config().timeout())
     }
 
@@ -60,7 +59,7 @@ impl ApiClient {
         ApiClient { bearer, gateway, limits: ApiLimits::new(timeout) }
     }
 
-    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_core::api::DEFAULT_MAX_API_RESPONSE_BYTES)).
+    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_api::DEFAULT_MAX_API_RESPONSE_BYTES)).
     pub fn with_max_response_bytes(self, bytes: usize) -> Self {
         ApiClient { limits: self.limits.with_max_response_bytes(bytes), ..self }
     }
@@ -77,35 +76,35 @@ impl ApiClient {
 
     /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
     /// status.
-    pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+    pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
         send_with(&self.bearer, request, self.limits).await
     }
 
     /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.
-    pub async fn call(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Response<Vec<u8>>, Error> {
+    pub async fn call(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Response<Vec<u8>>, ApiError> {
         self.send(self.gateway().request(method, path, body, None)?).await
     }
 
-    /// `GET path`, its JSON read as `T`; an error answer is [`Error::Api`].
-    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+    /// `GET path`, its JSON read as `T`; an error answer is an [`ApiError`].
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let response = self.call(Method::GET, path, Vec::new()).await?;
         Ok(api::read_json(&response)?)
     }
 
     /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`].
-    pub async fn userinfo(&self) -> Result<UserInfo, Error> {
+    pub async fn userinfo(&self) -> Result<UserInfo, ApiError> {
         let response = self.send(UserInfo::request(self.gateway())?).await?;
         Ok(UserInfo::from_http(&response)?)
     }
 
     /// Every item of the HAL list at `path`, page after page along `_links.next`, fetched as the stream is
     /// polled. After an error (yielded once) the stream ends.
-    pub fn paginate(&self, path: &str) -> Result<impl Stream<Item = Result<Value, Error>> + Send + '_, Error> {
+    pub fn paginate(&self, path: &str) -> Result<impl Stream<Item = Result<Value, ApiError>> + Send + '_, ApiError> {
         Ok(self.items(Paginator::new(self.gateway().clone(), path)?))
     }
 
     /// Every item `paginator` reaches (for its `with_embedded` or `with_max_pages`).
-    pub fn items(&self, paginator: Paginator) -> impl Stream<Item = Result<Value, Error>> + Send + '_ {
+    pub fn items(&self, paginator: Paginator) -> impl Stream<Item = Result<Value, ApiError>> + Send + '_ {
         futures_util::stream::unfold(Some(paginator), move |state| async move {
             let mut paginator = state?;
             loop {
@@ -118,7 +117,7 @@ impl ApiClient {
                     PageStep::Done => return None,
                     PageStep::Fetch(request) => {
                         let received = match self.send(*request).await {
-                            Ok(response) => paginator.receive(&response).map_err(Error::from),
+                            Ok(response) => paginator.receive(&response),
                             Err(err) => Err(err),
                         };
                         if let Err(err) = received {
@@ -131,16 +130,9 @@ impl ApiClient {
         })
     }
 
-    /// Sends a lifecycle call (see [`td_oauth_core::partner`]'s `installation_state_request`,
-    /// `credentials_state_request`, …): 409 is [`Acknowledged::AlreadyDone`].
-    pub async fn lifecycle(&self, request: Request<Vec<u8>>) -> Result<Acknowledged, Error> {
-        let response = self.send(request).await?;
-        Ok(Acknowledged::from_http(&response)?)
-    }
-
     /// Ends `user`'s Talkdesk session on `endpoints`' identity host (the token needs scope
     /// `user-session-public:end`).
-    pub async fn end_user_session(&self, endpoints: &Endpoints, user: &UserId) -> Result<(), Error> {
+    pub async fn end_user_session(&self, endpoints: &Endpoints, user: &UserId) -> Result<(), ApiError> {
         let response = self.send(api::end_user_session_request(endpoints, user)?).await?;
         Ok(api::end_user_session_response(&response)?)
     }
@@ -151,19 +143,14 @@ async fn send_with(
     bearer: &BearerClient,
     request: Request<Vec<u8>>,
     limits: ApiLimits,
-) -> Result<Response<Vec<u8>>, Error> {
+) -> Result<Response<Vec<u8>>, ApiError> {
     let timeout = limits.timeout();
     let shown = display_uri(request.uri());
     let mut request =
-        reqwest::Request::try_from(request).map_err(|err| Error::Api(ApiError::Build(err.to_string())))?;
+        reqwest::Request::try_from(request).map_err(|err| ApiError::Build(err.to_string()))?;
     *request.timeout_mut() = Some(timeout);
     let response = bearer.execute(request).await?;
-    let too_large = Error::Api(limits.too_large(response.status()));
+    let too_large = limits.too_large(response.status());
     send::read_capped(response, &shown, limits.max_response_bytes(), Some(timeout), too_large).await
 }
 
-/// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
-pub(crate) async fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-    let limits = ApiLimits::new(provider.client().config().timeout());
-    send_with(&provider.bearer_client(), request, limits).await
-}

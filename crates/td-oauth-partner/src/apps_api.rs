@@ -5,8 +5,8 @@
 use http::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
-use crate::api::{ApiError, ApiGateway};
-use crate::error::excerpt;
+use td_oauth_api::{ApiError, ApiGateway};
+use td_oauth_core::text::excerpt;
 
 /// The answer to an installation: `approve` or `reject` (Talkdesk's installation-state call).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,7 +67,7 @@ pub struct Installation {
 impl Installation {
     /// Reads the answer.
     pub fn from_http<B: AsRef<[u8]>>(response: &Response<B>) -> Result<Self, ApiError> {
-        crate::api::read_json(response)
+        td_oauth_api::read_json(response)
     }
 }
 
@@ -125,7 +125,7 @@ pub fn acknowledge_uninstall_request(
 /// `POST {root}/apps/{app_id}/installations/{installation_id}/credentials/{client_id}/state` with
 /// `{"state": "acknowledged"}`: acknowledges a credential rotation, which **ends the previous credentials
 /// at once**. Send it only once the new credentials have obtained a token (the
-/// [`TokenManager`](super::TokenManager)'s lifecycle does). 202 is [`Acknowledged::Done`], 409
+/// [`Manager`](crate::manager::Manager)'s lifecycle does). 202 is [`Acknowledged::Done`], 409
 /// [`Acknowledged::AlreadyDone`].
 pub fn credentials_state_request(
     gateway: &ApiGateway,

@@ -1,0 +1,136 @@
+//! The manager over each transport: [`TokenManager`] (td-oauth-reqwest, async) and [`BlockingTokenManager`]
+//! (td-oauth-ureq, blocking). Both are the one [`Manager`] (installation, rotation with grace, eviction, reached
+//! through `Deref`); they differ only in how a token, a lifecycle step or a decision is waited for.
+
+#[cfg(feature = "ureq")]
+use std::sync::Arc;
+
+#[cfg(feature = "ureq")]
+use td_oauth_core::transport::run_ready;
+#[cfg(feature = "ureq")]
+use td_oauth_core::{Account, Scopes, TokenResponse};
+
+#[cfg(feature = "ureq")]
+use crate::{Acknowledged, Event, InstallationDecision, Lifecycle};
+use crate::manager::Manager;
+use crate::{Error, RotationFallback, TokenManagerPolicy};
+
+macro_rules! face {
+    ($(#[$doc:meta])* $name:ident, $client:ty, $config:ty) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name(Manager<$client>);
+
+        impl $name {
+            /// A manager with the default [`TokenManagerPolicy`] (see [`Manager::new`]); fails when the HTTP
+            /// client cannot be built from `config`.
+            pub fn new(config: $config) -> Result<Self, Error> {
+                Manager::new(config).map($name)
+            }
+
+            /// A manager with `policy` (provider limit, idle timeout, rotation grace).
+            pub fn with_policy(config: $config, policy: TokenManagerPolicy) -> Result<Self, Error> {
+                Manager::with_policy(config, policy).map($name)
+            }
+
+            /// Calls `hook` whenever refused new credentials make an installation fall back to its previous
+            /// ones (see [`Manager::on_rotation_fallback`]).
+            pub fn on_rotation_fallback(self, hook: impl Fn(&RotationFallback) + Send + Sync + 'static) -> Self {
+                $name(self.0.on_rotation_fallback(hook))
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = Manager<$client>;
+
+            fn deref(&self) -> &Manager<$client> {
+                &self.0
+            }
+        }
+    };
+}
+
+#[cfg(feature = "reqwest")]
+face!(
+    /// Access tokens for every account that installed your partner app, async, over td-oauth-reqwest: the
+    /// [`Manager`]'s methods through `Deref` (`token`, `apply` and `decide_installation` are awaited).
+    /// `Clone + Send + Sync`: clones share everything.
+    ///
+    /// ```
+    /// use td_oauth_partner::TokenManager;
+    /// use td_oauth_reqwest::{Config, Scopes};
+    /// # use td_oauth_testkit::{Algorithm, AppEvent, TestServer, app_event};
+    ///
+    /// # let server = TestServer::start()?;
+    /// # let registered = server.register_client(Algorithm::Es256)?;
+    /// # let event_body = app_event(AppEvent::Installed, "acme", server.token_url(), &registered);
+    /// let manager = TokenManager::new(Config::default())?.on_rotation_fallback(|report| eprintln!("alert: {report}"));
+    /// # let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// // In the webhook handler, for app.installed and app.credentials_rotated:
+    /// manager.handle_event(&event_body)?;
+    ///
+    /// // Anywhere in the service:
+    /// let token = manager.token(&"acme".parse()?, &"users:read".parse::<Scopes>()?).await?;
+    /// # assert!(token.expires_in().as_secs() > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    TokenManager,
+    td_oauth_reqwest::Client,
+    td_oauth_reqwest::Config
+);
+
+#[cfg(feature = "ureq")]
+face!(
+    /// Access tokens for every account that installed your partner app, blocking, over td-oauth-ureq: the
+    /// [`Manager`]'s methods through `Deref`, with [`token`](Self::token), [`apply`](Self::apply) and
+    /// [`decide_installation`](Self::decide_installation) waiting by blocking. `Clone + Send + Sync`: clones
+    /// share everything; hand one to every thread.
+    ///
+    /// ```
+    /// use td_oauth_partner::BlockingTokenManager;
+    /// use td_oauth_ureq::{Config, Scopes};
+    /// # use td_oauth_testkit::{Algorithm, AppEvent, TestServer, app_event};
+    ///
+    /// # let server = TestServer::start()?;
+    /// # let registered = server.register_client(Algorithm::Es256)?;
+    /// # let event_body = app_event(AppEvent::Installed, "acme", server.token_url(), &registered);
+    /// let manager = BlockingTokenManager::new(Config::default())?;
+    ///
+    /// // In the webhook handler, for app.installed and app.credentials_rotated:
+    /// manager.handle_event(&event_body)?;
+    ///
+    /// // Anywhere in the program:
+    /// let token = manager.token(&"acme".parse()?, &"users:read".parse::<Scopes>()?)?;
+    /// # assert!(token.expires_in().as_secs() > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    BlockingTokenManager,
+    td_oauth_ureq::Client,
+    td_oauth_ureq::Config
+);
+
+#[cfg(feature = "ureq")]
+impl BlockingTokenManager {
+    /// A token for `account` with `scopes` (see [`Manager::token`]), blocking while one is fetched.
+    pub fn token(&self, account: &Account, scopes: &Scopes) -> Result<Arc<TokenResponse>, Error> {
+        run_ready(self.0.token(account, scopes))
+    }
+
+    /// Applies an AppConnect event with the lifecycle rules (see [`Manager::apply`]), blocking.
+    pub fn apply(&self, event: Event) -> Result<Lifecycle, Error> {
+        run_ready(self.0.apply(event))
+    }
+
+    /// Approves or rejects an installation (see [`Manager::decide_installation`]), blocking.
+    pub fn decide_installation(
+        &self,
+        event: &Event,
+        decision: InstallationDecision,
+        reason: Option<&str>,
+    ) -> Result<Acknowledged, Error> {
+        run_ready(self.0.decide_installation(event, decision, reason))
+    }
+}
