@@ -103,7 +103,11 @@ fn pick_items(embedded: &Map<String, Value>, wanted: Option<&str>) -> Result<Vec
             Some(_) => Err(format!("`_embedded.{name}` is not an array")),
             None => Err(format!(
                 "`_embedded` has no `{name}`; it has {}",
-                embedded.keys().map(|k| format!("`{}`", td_oauth_core::text::excerpt(k))).collect::<Vec<_>>().join(", ")
+                embedded
+                    .keys()
+                    .map(|k| format!("`{}`", td_oauth_core::text::excerpt(k)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         };
     }

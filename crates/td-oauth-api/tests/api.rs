@@ -1,18 +1,16 @@
 //! The Talkdesk API pieces, sans-IO: gateways and the `_links.root` allow-list, paths that cannot leave
 //! the gateway, Talkdesk error bodies, HAL pages and the paginator's stops, userinfo, ending a session,
-//! STS header values, typed events, the dedup set, lifecycle answers; arbitrary bytes never panic.
+//! STS header values; arbitrary bytes never panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http::{Response, StatusCode};
 use proptest::prelude::*;
-use serde_json::json;
-use td_oauth_core::api::{
+use td_oauth_api::{
     ApiError, ApiGateway, GatewayAllowList, HalPage, PageStep, Paginator, TalkdeskError, UserId, UserInfo,
     end_user_session_request,
 };
-use td_oauth_core::partner::{Acknowledged, Event, EventDedup, EventPayload, credentials_state_request};
 use td_oauth_core::response::TokenKind;
 use td_oauth_core::transport::authorization;
 use td_oauth_core::{Endpoints, Region, TokenResponse};
@@ -183,78 +181,15 @@ fn sts_tokens_carry_no_bearer_word() {
     assert!(sts.to_string().starts_with("STS token"));
 }
 
-#[test]
-fn every_documented_event_type_is_typed() {
-    let allow = GatewayAllowList::default();
-    let event = |kind: &str, data: serde_json::Value| {
-        json!({"id":"be4cfd0a01a046ec98fde433d973d259","type":kind,"app_id":"f918","data":data,
-               "_links":{"root":{"href":"https://api.talkdeskapp.com"}}})
-        .to_string()
-    };
-    let updated =
-        Event::parse(event("app.updated", json!({"users":{"adding":[{"id":"u"}],"removing":[]}})).as_bytes(), &allow)
-            .unwrap();
-    assert!(matches!(updated.payload(), EventPayload::Updated { adding, .. } if adding.len() == 1));
-    for (kind, check) in [
-        ("app.trial_started", "TrialStarted"),
-        ("app.trial_extended", "TrialExtended"),
-        ("app.trial_ended", "TrialEnded"),
-        ("app.uninstalled", "Uninstalled"),
-        ("app.new_thing", "Unknown"),
-    ] {
-        let parsed =
-            Event::parse(event(kind, json!({"reason":{"type":"other","message":"m"}})).as_bytes(), &allow).unwrap();
-        assert!(format!("{:?}", parsed.payload()).starts_with(check), "{kind}");
-        assert_eq!(parsed.gateway().unwrap().origin(), "https://api.talkdeskapp.com");
-    }
-    let logout =
-        Event::parse(event("user.logout", json!({"user_id":"5f1b2c3d4e5f60718293a4b5"})).as_bytes(), &allow).unwrap();
-    assert!(
-        matches!(logout.payload(), EventPayload::UserLogout { user_id, .. } if user_id == "5f1b2c3d4e5f60718293a4b5")
-    );
-    assert!(Event::parse(event("user.logout", json!({})).as_bytes(), &allow).is_err(), "user.logout needs user_id");
-    // A forged root is refused whatever the type.
-    let forged = event("app.trial_ended", json!({})).replace("api.talkdeskapp.com", "evil.example");
-    assert!(Event::parse(forged.as_bytes(), &allow).unwrap_err().to_string().contains("not a Talkdesk API host"));
-}
-
-#[test]
-fn the_dedup_set_is_bounded_in_count_and_age() {
-    let t0 = Instant::now();
-    let mut dedup = EventDedup::new(2, Duration::from_secs(60));
-    assert!(dedup.first_delivery("a", t0));
-    assert!(!dedup.first_delivery("a", t0 + Duration::from_secs(10)), "a redelivery");
-    assert!(dedup.first_delivery("b", t0));
-    assert!(dedup.first_delivery("c", t0), "the oldest goes");
-    assert_eq!(dedup.len(), 2);
-    assert!(dedup.first_delivery("a", t0 + Duration::from_secs(1)), "a was evicted");
-    assert!(dedup.first_delivery("b", t0 + Duration::from_secs(120)), "b expired");
-    dedup.forget("b");
-    assert!(dedup.first_delivery("b", t0 + Duration::from_secs(121)));
-}
-
-#[test]
-fn lifecycle_answers() {
-    assert_eq!(Acknowledged::from_http(&answer(202, "")).unwrap(), Acknowledged::Done);
-    assert_eq!(Acknowledged::from_http(&answer(409, "")).unwrap(), Acknowledged::AlreadyDone);
-    assert!(Acknowledged::from_http(&answer(404, r#"{"error":"not found"}"#)).is_err());
-    let request = credentials_state_request(&us(), "app", "inst", "client").unwrap();
-    assert_eq!(request.uri(), "https://api.talkdeskapp.com/apps/app/installations/inst/credentials/client/state");
-    assert_eq!(request.body().as_slice(), br#"{"state":"acknowledged"}"#);
-    assert!(credentials_state_request(&us(), "app", "../x", "client").is_err());
-}
-
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512), status in 100u16..600) {
         let url = url::Url::parse("https://api.talkdeskapp.com/users").unwrap();
-        let _ = Event::parse(&body, &GatewayAllowList::default());
         let _ = HalPage::parse(StatusCode::OK, &body, &url, None);
         if let Ok(status) = StatusCode::from_u16(status) {
             let response = Response::builder().status(status).body(body.clone()).unwrap();
             let _ = ApiError::from_response(&response);
             let _ = UserInfo::from_http(&response);
-            let _ = Acknowledged::from_http(&response);
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::{Map, Value};
-use td_oauth_core::api::{ApiError, ApiGateway, Paginator};
+use td_oauth_api::{ApiError, ApiGateway, Paginator};
 use td_oauth_core::http::{Method, Response};
 use td_oauth_core::{Grant, RefreshToken, Scopes};
 use td_oauth_ureq::ApiClient;

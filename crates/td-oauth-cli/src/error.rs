@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use td_oauth_core::api::ApiError;
+use td_oauth_api::ApiError;
 use td_oauth_core::authorize::RedirectError;
 use td_oauth_core::key::KeyError;
 use td_oauth_core::response::ResponseError;
@@ -76,7 +76,8 @@ impl From<ResponseError> for CliError {
 /// link is the command line's, anything else an unusable answer.
 impl From<ApiError> for CliError {
     fn from(err: ApiError) -> Self {
-        match &err {
+        match err {
+            ApiError::Transport(core) => core.into(),
             _ if err.is_retryable() => temporary(err),
             ApiError::NoUserContext(_) => CliError::Refused(err.to_string()).with_hint(
                 "give a user's refresh token (--refresh-token-file, or TALKDESK_REFRESH_TOKEN) from the                  authorization-code flow",
@@ -111,6 +112,7 @@ impl From<KeyError> for CliError {
     }
 }
 
+/// td-oauth-core's error, which both transports return too.
 impl From<td_oauth_core::Error> for CliError {
     fn from(err: td_oauth_core::Error) -> Self {
         use td_oauth_core::Error as E;
@@ -118,21 +120,9 @@ impl From<td_oauth_core::Error> for CliError {
             E::Response(answer) => answer.into(),
             E::Redirect(redirect) => redirect.into(),
             E::Key(key) => key.into(),
-            E::Crypto(_) => CliError::Failed(err.to_string()),
-            _ => CliError::Input(err.to_string()),
-        }
-    }
-}
-
-/// Both transports' error (td-oauth-reqwest and td-oauth-ureq share td-oauth-core's).
-impl From<td_oauth_core::transport::Error> for CliError {
-    fn from(err: td_oauth_core::transport::Error) -> Self {
-        use td_oauth_core::transport::Error as E;
-        match err {
-            E::Response(answer) => answer.into(),
-            E::Core(core) => core.into(),
-            E::Config { .. } => CliError::Input(err.to_string()),
-            E::Api(api) => api.into(),
+            E::InvalidAccount { .. } | E::InvalidUrl { .. } | E::InvalidParameter { .. } | E::Config { .. } => {
+                CliError::Input(err.to_string())
+            }
             other if other.is_retryable() => temporary(other),
             other => CliError::Failed(other.to_string()),
         }

@@ -11,8 +11,8 @@
 use std::time::{Instant, SystemTime};
 
 use td_oauth_core::cache::CachePolicy;
-use td_oauth_core::sealed::{self, FleetKey};
 use td_oauth_core::{Grant, TokenResponse};
+use td_oauth_redis::sealed::{self, FleetKey};
 use td_oauth_ureq::{Client, SharedCache};
 
 use crate::error::CliError;
@@ -92,7 +92,7 @@ impl FileCache {
         }
         let token = fetch()?;
         let stored = sealed::encode_unsealed(&token, Instant::now(), SystemTime::now())
-            .map_err(CliError::from)
+            .map_err(|err| CliError::Failed(err.to_string()))
             .and_then(|bytes| self.dir.write(&name, &bytes, WHAT));
         if let Err(err) = stored {
             tracing::warn!(%err, "the token could not be stored in the cache");

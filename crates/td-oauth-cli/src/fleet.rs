@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use td_oauth_core::sealed::SealingKey;
 use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_redis::BlockingFleetCache;
+use td_oauth_redis::SealingKey;
 use td_oauth_ureq::Config;
 
 use crate::args::Connection;

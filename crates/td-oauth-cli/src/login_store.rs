@@ -8,8 +8,8 @@
 
 use serde_json::{Value, json};
 use td_oauth_core::oauth_error::ErrorCode;
-use td_oauth_core::sealed::FleetKey;
 use td_oauth_core::{Grant, RefreshToken, Scopes, TokenResponse};
+use td_oauth_redis::FleetKey;
 use zeroize::Zeroizing;
 
 use crate::args::Connection;

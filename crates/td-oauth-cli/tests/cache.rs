@@ -7,8 +7,8 @@
 use std::process::{Command, Stdio};
 
 use base64::Engine as _;
-use td_oauth_core::sealed::FleetKey;
 use td_oauth_core::{ClientId, Endpoints, Scopes};
+use td_oauth_redis::sealed::FleetKey;
 use td_oauth_testkit::{Algorithm, RedisServer, TOKEN_PATH, TestServer, bulk_payload};
 
 mod common;

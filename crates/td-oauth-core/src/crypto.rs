@@ -14,7 +14,12 @@ pub const AEAD_TAG_LEN: usize = backend::AEAD_TAG_LEN;
 /// Encrypts `in_out` in place with AES-256-GCM under `key` and `nonce`, authenticating `aad`, and appends the
 /// tag (the vector grows only after encryption, so a reallocation leaves no plaintext behind). The nonce must
 /// never repeat under one key: draw it from a [`RandomSource`](crate::random::RandomSource).
-pub fn seal_in_place(key: &[u8; 32], nonce: [u8; AEAD_NONCE_LEN], aad: &[u8], in_out: &mut Vec<u8>) -> Result<(), Error> {
+pub fn seal_in_place(
+    key: &[u8; 32],
+    nonce: [u8; AEAD_NONCE_LEN],
+    aad: &[u8],
+    in_out: &mut Vec<u8>,
+) -> Result<(), Error> {
     backend::seal_in_place(key, nonce, aad, in_out)
 }
 

@@ -8,13 +8,12 @@
 #![allow(clippy::panic, clippy::expect_used, reason = "a harness: a broken property must panic")]
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use crate::jwt::UnverifiedJwt;
-use crate::random::{OsRandom, RandomSource};
+use crate::random::OsRandom;
 use crate::{
-    Algorithm, AuthorizeRequest, ClientId, Endpoints, Error, PendingAuthorization, PrivateKey, Region, Scopes,
-    TokenResponse,
+    Algorithm, AuthorizeRequest, ClientId, Endpoints, PendingAuthorization, PrivateKey, Region, TokenResponse,
 };
 
 /// `token_response`: the input is the body of a 200 answer.

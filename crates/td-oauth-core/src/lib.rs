@@ -103,8 +103,8 @@ pub mod authorize;
 mod backend;
 pub mod cache;
 pub mod clock;
-pub mod crypto;
 mod credentials;
+pub mod crypto;
 pub mod endpoints;
 mod error;
 #[cfg(feature = "fuzzing")]

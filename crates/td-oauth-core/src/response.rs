@@ -139,7 +139,11 @@ impl TokenResponse {
             return Err(ResponseError::OAuth(error));
         }
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        Err(ResponseError::UnexpectedStatus { status, detail: crate::text::describe_body(body, content_type), retry_after })
+        Err(ResponseError::UnexpectedStatus {
+            status,
+            detail: crate::text::describe_body(body, content_type),
+            retry_after,
+        })
     }
 
     /// A token taken out of a shared cache at `now`, with `expires_in` what remains of it; `None` when that
@@ -412,7 +416,8 @@ fn parse_success(
     retry_after: Option<RetryAfter>,
 ) -> Result<TokenResponse, ResponseError> {
     let malformed = |reason: String| ResponseError::Malformed { status, reason };
-    let raw: RawSuccess<'_> = serde_json::from_slice(body).map_err(|err| malformed(crate::text::json_problem(body, &err)))?;
+    let raw: RawSuccess<'_> =
+        serde_json::from_slice(body).map_err(|err| malformed(crate::text::json_problem(body, &err)))?;
     if let Some(error) = oauth_error(status, raw.error.as_deref(), raw.error_description.as_deref(), retry_after) {
         return Err(ResponseError::OAuth(error));
     }
@@ -484,7 +489,6 @@ fn oauth_error(
     let description = description.map(crate::text::description).filter(|d| !d.is_empty());
     Some(OAuthError { code: ErrorCode::parse(code), description, status, retry_after })
 }
-
 
 impl fmt::Display for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

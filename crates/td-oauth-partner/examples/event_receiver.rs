@@ -21,7 +21,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use td_oauth_core::http::{Request, Response};
-use td_oauth_core::partner::{Delivery, EventPayload, EventReceiver, NoVerification};
+use td_oauth_partner::{Delivery, EventPayload, EventReceiver, NoVerification};
 use td_oauth_testkit::{EventDelivery, lifecycle_event};
 
 /// Event bodies are a few kilobytes; refuse to buffer more than the receiver accepts.

@@ -10,9 +10,9 @@ use td_oauth_core::transport::run_ready;
 #[cfg(feature = "ureq")]
 use td_oauth_core::{Account, Scopes, TokenResponse};
 
+use crate::manager::Manager;
 #[cfg(feature = "ureq")]
 use crate::{Acknowledged, Event, InstallationDecision, Lifecycle};
-use crate::manager::Manager;
 use crate::{Error, RotationFallback, TokenManagerPolicy};
 
 macro_rules! face {

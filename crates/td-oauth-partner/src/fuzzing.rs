@@ -65,4 +65,3 @@ fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
-

@@ -343,7 +343,9 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         make_client: impl FnOnce(&InstallationCredentials) -> Result<C, E>,
         make_provider: impl FnOnce(C, Scopes) -> P,
     ) -> Fallback<P> {
-        if failed.which != CredentialSet::Current || !error.oauth().is_some_and(td_oauth_core::OAuthError::is_invalid_client) {
+        if failed.which != CredentialSet::Current
+            || !error.oauth().is_some_and(td_oauth_core::OAuthError::is_invalid_client)
+        {
             return Fallback { report: None, retry: None };
         }
         let report = self.refused(account, failed.serial, now);

@@ -114,12 +114,8 @@ impl<T: ManagerTransport> Manager<T> {
                 T::token(&provider).await?;
                 let acknowledged = async {
                     let (gateway, app_id, installation_id) = target(&event)?;
-                    let request = credentials_state_request(
-                        gateway,
-                        app_id,
-                        installation_id,
-                        credentials.client_id().as_str(),
-                    )?;
+                    let request =
+                        credentials_state_request(gateway, app_id, installation_id, credentials.client_id().as_str())?;
                     let response = T::send_api(&provider, gateway, request).await?;
                     Ok(Acknowledged::from_http(&response)?)
                 }

@@ -29,7 +29,9 @@ pub trait ManagerTransport: Transport {
     fn fresh_token(provider: &Self::Provider) -> Option<Arc<TokenResponse>>;
 
     /// A token from `provider` (awaited by an async transport; ready at once from a blocking one).
-    fn token(provider: &Self::Provider) -> impl Future<Output = Result<Arc<TokenResponse>, td_oauth_core::Error>> + Send;
+    fn token(
+        provider: &Self::Provider,
+    ) -> impl Future<Output = Result<Arc<TokenResponse>, td_oauth_core::Error>> + Send;
 
     /// Sends an Apps API request on `gateway` with `provider`'s token (one new token and one retry on a 401),
     /// the answer's body read up to the API cap.

@@ -4,11 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use td_oauth_core::partner::{EventKind, InstallationCredentials};
-use td_oauth_core::{Algorithm, Credentials, Error};
+use td_oauth_core::{Algorithm, Credentials};
+use td_oauth_partner::{Error, EventKind, InstallationCredentials};
 
-const KEY: &str = include_str!("keys/es256.pkcs8.b64");
-const RSA: &str = include_str!("keys/rsa2048.pkcs8.pem");
+const KEY: &str = include_str!("../../td-oauth-core/tests/keys/es256.pkcs8.b64");
+const RSA: &str = include_str!("../../td-oauth-core/tests/keys/rsa2048.pkcs8.pem");
 
 /// The payload from Talkdesk's `app.installed` reference, with a real test key.
 fn installed() -> Value {

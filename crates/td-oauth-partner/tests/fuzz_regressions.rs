@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use td_oauth_partner::InstallationCredentials;
 use td_oauth_partner::fuzzing;
 
 /// Every seed and saved crash of `target`, which must have at least one seed.
@@ -43,4 +44,3 @@ fn installation_event() {
         .count();
     assert!(valid >= 2, "the seeds include valid events, for the fuzzer to start from ({valid} were)");
 }
-

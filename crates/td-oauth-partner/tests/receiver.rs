@@ -12,9 +12,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use td_oauth_core::api::GatewayAllowList;
+use td_oauth_api::GatewayAllowList;
 use td_oauth_core::http::{HeaderMap, Request, Response};
-use td_oauth_core::partner::{Delivery, EventPayload, EventReceiver, NoVerification, VerifyEvent};
+use td_oauth_partner::{Delivery, EventPayload, EventReceiver, NoVerification, VerifyEvent};
 use td_oauth_testkit::{EventDelivery, lifecycle_event};
 
 const DELAYS: [Duration; 2] = [Duration::from_millis(30), Duration::from_millis(60)];

@@ -48,7 +48,8 @@ pub fn sealed_open(input: &[u8]) {
         "token_type": "Bearer",
         "expires_in": u16::from_be_bytes([*e0, *e1]),
     });
-    let response = td_oauth_core::http::Response::builder().status(200).body(body.to_string()).expect("a valid response");
+    let response =
+        td_oauth_core::http::Response::builder().status(200).body(body.to_string()).expect("a valid response");
     let Ok(token) = TokenResponse::from_http(&response, now) else { return };
     let mut sealed =
         crate::sealed::seal(&token, &key, &fleet_key, now, wall, &Counter::default()).expect("sealing works");

@@ -108,7 +108,8 @@ pub struct FleetKey {
 impl FleetKey {
     /// The key for tokens of `client_id` with `scopes` from `token_url`.
     pub fn new(token_url: &str, client_id: &ClientId, scopes: &Scopes) -> Self {
-        let hex = crypto::digest_hex(&[token_url.as_bytes(), client_id.as_str().as_bytes(), scopes.as_str().as_bytes()]);
+        let hex =
+            crypto::digest_hex(&[token_url.as_bytes(), client_id.as_str().as_bytes(), scopes.as_str().as_bytes()]);
         FleetKey {
             token_key: format!("{KEY_PREFIX}{{{hex}}}:token"),
             lease_key: format!("{KEY_PREFIX}{{{hex}}}:lease"),
@@ -179,8 +180,9 @@ pub fn seal(
     let mut out = Vec::with_capacity(1 + NONCE_LEN + 256);
     out.push(VERSION);
     out.extend_from_slice(&nonce);
-    let mut body =
-        Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| td_oauth_core::Error::Crypto("the token could not be encoded"))?);
+    let mut body = Zeroizing::new(
+        serde_json::to_vec(&plain).map_err(|_| td_oauth_core::Error::Crypto("the token could not be encoded"))?,
+    );
     crypto::seal_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut body)?;
     out.extend_from_slice(&body);
     Ok(out)
@@ -248,7 +250,9 @@ pub fn open(
 /// read). The bytes are wiped on drop. `now` and `wall` are the same moment on both clocks.
 pub fn encode_unsealed(token: &TokenResponse, now: Instant, wall: SystemTime) -> Result<Zeroizing<Vec<u8>>, Error> {
     let plain = Plain::of(token, now, wall)?;
-    Ok(Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| td_oauth_core::Error::Crypto("the token could not be encoded"))?))
+    Ok(Zeroizing::new(
+        serde_json::to_vec(&plain).map_err(|_| td_oauth_core::Error::Crypto("the token could not be encoded"))?,
+    ))
 }
 
 /// Reads back what [`encode_unsealed`] wrote, with the same checks as [`open`]: an expired token or bytes that
@@ -320,7 +324,8 @@ mod tests {
         let body = format!(
             r#"{{"access_token":"secret-access-token","token_type":"Bearer","expires_in":{expires_in},"scope":"users:read","refresh_token":"secret-refresh","sid":"s1"}}"#
         );
-        TokenResponse::from_http(&http::Response::builder().status(200).body(body).unwrap(), now).unwrap()
+        TokenResponse::from_http(&td_oauth_core::http::Response::builder().status(200).body(body).unwrap(), now)
+            .unwrap()
     }
 
     #[test]
@@ -423,8 +428,11 @@ mod tests {
     #[test]
     fn only_client_credentials_tokens_are_shared() {
         let endpoints = td_oauth_core::Endpoints::from_token_url("https://acme.talkdeskid.com/oauth/token").unwrap();
-        let credentials =
-            td_oauth_core::Credentials::client_secret(ClientId::new("client").unwrap(), td_oauth_core::ClientSecret::new("s")).unwrap();
+        let credentials = td_oauth_core::Credentials::client_secret(
+            ClientId::new("client").unwrap(),
+            td_oauth_core::ClientSecret::new("s"),
+        )
+        .unwrap();
         let tokens = TokenClient::new(&endpoints, credentials);
         let scopes: Scopes = "users:read".parse().unwrap();
         let shared = FleetKey::for_grant(&tokens, &Grant::client_credentials(scopes.clone()));

@@ -1,8 +1,8 @@
 //! The fleet cache as td-oauth-reqwest's [`SharedCache`]: what a provider calls when its own cache is cold,
 //! and when it drops a token (invalidated, or refused by the API).
 
-use async_trait::async_trait;
 use crate::sealed::FleetKey;
+use async_trait::async_trait;
 use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_reqwest::{Client, Error, SharedCache};
 

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use td_oauth_partner::TokenManager;
 use td_oauth_redis::{BlockingFleetCache, FleetCache, FleetConfig, SealingKey};
-use td_oauth_reqwest::{Config, Scopes, TokenManager};
+use td_oauth_reqwest::{Config, Scopes};
 use td_oauth_testkit::{Algorithm, AppEvent, RedisServer, TestServer, app_event};
 
 const INSTALLATIONS: usize = 20;
@@ -72,14 +73,14 @@ fn blocking_managers_in_a_fleet_fetch_once_per_installation() {
     let clients: Vec<_> = (0..INSTALLATIONS).map(|_| server.register_client(Algorithm::Es256).unwrap()).collect();
     let scopes: Scopes = "users:read".parse().unwrap();
     // Each td-oauth-ureq manager stands for one blocking process of the app, with its own BlockingFleetCache.
-    let managers: Vec<td_oauth_ureq::TokenManager> = (0..MANAGERS)
+    let managers: Vec<td_oauth_partner::BlockingTokenManager> = (0..MANAGERS)
         .map(|_| {
             let settings = FleetConfig::default().with_redis_timeout(Duration::from_secs(5));
             let fleet = BlockingFleetCache::with_config(&redis.url(), SealingKey::new([0x42; 32]), settings).unwrap();
             let config = td_oauth_ureq::Config::default()
                 .with_timeout(Duration::from_secs(20))
                 .with_shared_cache(Arc::new(fleet));
-            let manager = td_oauth_ureq::TokenManager::new(config).unwrap();
+            let manager = td_oauth_partner::BlockingTokenManager::new(config).unwrap();
             for (index, creds) in clients.iter().enumerate() {
                 let event = app_event(AppEvent::Installed, &format!("acct-{index}"), server.token_url(), creds);
                 manager.handle_event(&event).unwrap();

@@ -6,15 +6,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use proptest::prelude::*;
 use td_oauth_core::random::OsRandom;
-use td_oauth_core::sealed::{FleetKey, SealingKey, open, seal};
-use td_oauth_core::{ClientId, Error, Scopes, TokenResponse};
+use td_oauth_core::{ClientId, Scopes, TokenResponse};
+use td_oauth_redis::Error;
+use td_oauth_redis::sealed::{FleetKey, SealingKey, open, seal};
 
 fn token(access_token: &str, scope: &str, expires_in: u64, now: Instant) -> TokenResponse {
     let body = serde_json::json!({
         "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in, "scope": scope,
     })
     .to_string();
-    TokenResponse::from_http(&http::Response::builder().status(200).body(body).unwrap(), now).unwrap()
+    TokenResponse::from_http(&td_oauth_core::http::Response::builder().status(200).body(body).unwrap(), now).unwrap()
 }
 
 fn fleet_key(scope: &str) -> FleetKey {
@@ -76,4 +77,21 @@ proptest! {
             }
         }
     }
+}
+
+/// The sealed value's nonce comes from the caller's random source: version byte, then its 96 bits.
+#[test]
+fn the_nonce_comes_from_the_callers_source() {
+    struct Sevens;
+    impl td_oauth_core::random::RandomSource for Sevens {
+        fn fill(&self, dest: &mut [u8]) -> Result<(), td_oauth_core::Error> {
+            dest.fill(6);
+            Ok(())
+        }
+    }
+    let now = Instant::now();
+    let sealed =
+        seal(&token("token", "", 600, now), &SealingKey::new([7; 32]), &fleet_key(""), now, SystemTime::now(), &Sevens)
+            .unwrap();
+    assert_eq!(&sealed[1..13], &[6u8; 12]);
 }

@@ -10,8 +10,8 @@ use futures_util::Stream;
 use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use td_oauth_core::Endpoints;
 use td_oauth_api::{self as api, ApiError, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
+use td_oauth_core::Endpoints;
 use td_oauth_core::text::display_uri;
 
 use crate::{BearerClient, TokenProvider, TokenSource, send};
@@ -146,11 +146,9 @@ async fn send_with(
 ) -> Result<Response<Vec<u8>>, ApiError> {
     let timeout = limits.timeout();
     let shown = display_uri(request.uri());
-    let mut request =
-        reqwest::Request::try_from(request).map_err(|err| ApiError::Build(err.to_string()))?;
+    let mut request = reqwest::Request::try_from(request).map_err(|err| ApiError::Build(err.to_string()))?;
     *request.timeout_mut() = Some(timeout);
     let response = bearer.execute(request).await?;
     let too_large = limits.too_large(response.status());
     send::read_capped(response, &shown, limits.max_response_bytes(), Some(timeout), too_large).await
 }
-

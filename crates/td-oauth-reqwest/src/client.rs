@@ -117,5 +117,4 @@ impl Transport for Client {
     fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
         build_http_client(config)
     }
-
 }

@@ -129,14 +129,14 @@ pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
 pub use source::{AuthSource, TokenSource};
 
-/// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
-pub use td_oauth_core as core;
 /// td-oauth-api, the Talkdesk API's rules [`ApiClient`] follows (`ApiGateway`, `Paginator`, …).
 pub use td_oauth_api as api;
 pub use td_oauth_api::ApiError;
+/// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
+pub use td_oauth_core as core;
+pub use td_oauth_core::Error;
 pub use td_oauth_core::cache::CachePolicy;
 pub use td_oauth_core::retry::RetryPolicy;
-pub use td_oauth_core::Error;
 pub use td_oauth_core::{
     AccessToken, Account, AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId, OAuthError,
     PkceVerifier, PrivateKey, RefreshToken, Region, Scopes, TokenResponse,

@@ -6,11 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Scheme, TestClock, basic, cache_policy, client_with, config, jwt, server, server_with_lifetime};
-use td_oauth_reqwest::{Account, Grant, Scopes, TokenManager};
-use td_oauth_testkit::{
-    Algorithm, AppEvent, Fault, LogCapture, app_event, check_fallback_warning, rotated_to_unknown_client,
-};
+use common::{Scheme, TestClock, basic, cache_policy, client_with, config, jwt, server_with_lifetime};
+use td_oauth_reqwest::{Grant, Scopes};
+use td_oauth_testkit::{Algorithm, Fault, LogCapture};
 
 /// Current-thread runtime: the capturing subscriber is the thread's default, background refreshes included.
 #[tokio::test]
@@ -77,20 +75,4 @@ async fn debug_errors_and_events_hold_no_secret() {
     }
     // Sanity: the Debug output says something useful.
     assert!(printed[0].contains(&creds.client_id), "{}", printed[0]);
-}
-
-/// The rotation-fallback warning names the account and both clients, and holds no secret.
-#[tokio::test]
-async fn the_manager_fallback_warning_names_the_clients_and_holds_no_secret() {
-    let capture = LogCapture::default();
-    let _events = capture.install();
-    let server = server(Scheme::Http);
-    let creds = server.register_client(Algorithm::Es256).unwrap();
-    let manager = TokenManager::new(config(&server)).unwrap();
-    manager.handle_event(&app_event(AppEvent::Installed, "acct-0", server.token_url(), &creds)).unwrap();
-    let account: Account = "acct-0".parse().unwrap();
-    let token = manager.token(&account, &Scopes::none()).await.unwrap();
-    manager.handle_event(&rotated_to_unknown_client("acct-0", server.token_url(), &creds)).unwrap();
-    manager.token(&account, &Scopes::none()).await.unwrap();
-    check_fallback_warning(&capture.text(), &creds, token.access_token().secret()).unwrap();
 }

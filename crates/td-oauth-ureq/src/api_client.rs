@@ -8,8 +8,8 @@ use std::time::Duration;
 use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use td_oauth_core::Endpoints;
 use td_oauth_api::{self as api, ApiError, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
+use td_oauth_core::Endpoints;
 use td_oauth_core::text::display_uri;
 
 use crate::{BearerAgent, TokenProvider, send};

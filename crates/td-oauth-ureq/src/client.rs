@@ -128,5 +128,4 @@ impl Transport for Client {
     fn http_client(config: &Config) -> Result<ureq::Agent, Error> {
         config::agent(config)
     }
-
 }

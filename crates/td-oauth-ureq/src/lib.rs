@@ -107,11 +107,11 @@ pub use config::Config;
 pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
 
-/// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
-pub use td_oauth_core as core;
 /// td-oauth-api, the Talkdesk API's rules [`ApiClient`] follows (`ApiGateway`, `Paginator`, …).
 pub use td_oauth_api as api;
 pub use td_oauth_api::ApiError;
+/// td-oauth-core, for what this crate does not re-export by name (`AuthorizeRequest`, `OsRandom`, …).
+pub use td_oauth_core as core;
 pub use td_oauth_core::Error;
 pub use td_oauth_core::{AccessToken, Account, AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints};
 pub use td_oauth_core::{Grant, KeyId, OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, Scopes};

@@ -8,18 +8,16 @@ mod common;
 
 use common::{SCHEMES, Scheme, basic_credentials, endpoints, fast_config, jwt_client, register, start};
 use serde_json::{Value, json};
+use td_oauth_partner::{InstallationDecision, credentials_state_request, installation_state_request};
 use td_oauth_testkit::{
     Acknowledgement, Algorithm, ClientSpec, Fault, FaultTarget, STS_ME_PATH, TEST_APP_ID, TEST_USER_ID, TestServer,
     USERS_PATH, talkdesk_error_body,
 };
+use td_oauth_ureq::api::{ApiError, ApiGateway, Paginator, UserId};
 use td_oauth_ureq::core::TokenClient;
-use td_oauth_ureq::core::api::{ApiError, ApiGateway, Paginator, UserId};
-use td_oauth_ureq::core::partner::{
-    Acknowledged, InstallationDecision, credentials_state_request, installation_state_request,
-};
 use td_oauth_ureq::core::response::TokenKind;
 use td_oauth_ureq::core::{Grant, RefreshToken, Scopes};
-use td_oauth_ureq::{ApiClient, Client, Error};
+use td_oauth_ureq::{ApiClient, Client};
 
 fn gateway(server: &TestServer) -> ApiGateway {
     ApiGateway::from_url(server.base_url()).unwrap()
@@ -31,7 +29,7 @@ fn api(server: &TestServer, scopes: &[&str]) -> ApiClient {
     ApiClient::new(provider, gateway(server))
 }
 
-fn collect(api: &ApiClient, paginator: Paginator) -> (Vec<Value>, Option<Error>) {
+fn collect(api: &ApiClient, paginator: Paginator) -> (Vec<Value>, Option<ApiError>) {
     let mut items = Vec::new();
     let mut iter = api.items(paginator);
     while let Some(item) = iter.next() {
@@ -59,7 +57,7 @@ fn userinfo_needs_a_user_token() {
         assert_eq!(me.email.as_deref(), Some("testkit-user@example.com"));
 
         let err = api(&server, &["users:read"]).userinfo().unwrap_err();
-        assert!(matches!(err, Error::Api(ApiError::NoUserContext(Some(_)))), "{err:?}");
+        assert!(matches!(err, ApiError::NoUserContext(Some(_))), "{err:?}");
         assert!(err.to_string().contains("authorization-code flow"), "{err}");
     }
 }
@@ -93,7 +91,7 @@ fn next_on_another_origin_is_not_followed() {
     server.inject_on(FaultTarget::Path(USERS_PATH), Fault::field("_links", json!({ "next": { "href": foreign } })), 1);
     let (items, err) = collect(&api, Paginator::new(gateway(&server), "/users").unwrap());
     assert_eq!(items.len(), 50, "the first page's items are yielded");
-    assert!(matches!(err, Some(Error::Api(ApiError::ForeignNext { .. }))), "{err:?}");
+    assert!(matches!(err, Some(ApiError::ForeignNext { .. })), "{err:?}");
     assert_eq!(other.request_count(), 0, "no token went to the other host");
 }
 
@@ -104,7 +102,7 @@ fn the_page_bound_and_a_loop_stop_the_list() {
     let paginator = Paginator::new(gateway(&server), "/users?per_page=10").unwrap().with_max_pages(3);
     let (items, err) = collect(&api, paginator);
     assert_eq!(items.len(), 30);
-    assert!(matches!(err, Some(Error::Api(ApiError::PageLimit { pages: 3, .. }))), "{err:?}");
+    assert!(matches!(err, Some(ApiError::PageLimit { pages: 3, .. })), "{err:?}");
 
     // `next` pointing back at the page just read.
     let same = format!("{}/users", server.base_url());
@@ -125,7 +123,7 @@ fn talkdesk_errors_are_typed_and_readable() {
         1,
     );
     let err = api.get_json::<Value>("/users").unwrap_err();
-    let Error::Api(ApiError::Talkdesk(talkdesk)) = &err else { panic!("{err:?}") };
+    let ApiError::Talkdesk(talkdesk) = &err else { panic!("{err:?}") };
     assert_eq!(talkdesk.code(), Some("0330001"));
     assert_eq!(talkdesk.fields()[0].name(), "per_page");
     let text = err.to_string();
@@ -136,10 +134,10 @@ fn talkdesk_errors_are_typed_and_readable() {
     assert!(err.to_string().contains("per_page"), "{err}");
     server.inject_on(FaultTarget::Path(USERS_PATH), Fault::html(502), 1);
     let err = api.get_json::<Value>("/users").unwrap_err();
-    assert!(matches!(err, Error::Api(ApiError::UnexpectedStatus { .. })) && err.is_retryable(), "{err:?}");
+    assert!(matches!(err, ApiError::UnexpectedStatus { .. }) && err.is_retryable(), "{err:?}");
     // A path that would leave the gateway is refused before anything is sent.
     let before = server.request_count();
-    assert!(matches!(api.get_json::<Value>("//evil.example/x"), Err(Error::Api(ApiError::InvalidPath { .. }))));
+    assert!(matches!(api.get_json::<Value>("//evil.example/x"), Err(ApiError::InvalidPath { .. })));
     assert_eq!(server.request_count(), before);
 }
 
@@ -151,12 +149,12 @@ fn lifecycle_calls_are_recorded_and_409_means_done() {
     let approve =
         installation_state_request(&gateway, TEST_APP_ID, "inst-acme", InstallationDecision::Approve, Some("ok"))
             .unwrap();
-    assert_eq!(api.lifecycle(approve).unwrap(), Acknowledged::Done);
+    assert_eq!(api.send(approve).unwrap().status(), 202);
     assert_eq!(server.installation_state("inst-acme"), "completed");
 
     let ack = || credentials_state_request(&gateway, TEST_APP_ID, "inst-acme", "client-new").unwrap();
-    assert_eq!(api.lifecycle(ack()).unwrap(), Acknowledged::Done);
-    assert_eq!(api.lifecycle(ack()).unwrap(), Acknowledged::AlreadyDone);
+    assert_eq!(api.send(ack()).unwrap().status(), 202);
+    assert_eq!(api.send(ack()).unwrap().status(), 409);
     assert_eq!(
         server.acknowledgements(),
         vec![
@@ -176,7 +174,8 @@ fn lifecycle_calls_are_recorded_and_409_means_done() {
 
     // Without apps:write: a Talkdesk 403, not a 409.
     let read_only = self::api(&server, &["apps:read"]);
-    let err = read_only.lifecycle(ack()).unwrap_err();
+    let answer = read_only.send(ack()).unwrap();
+    let err = td_oauth_api::check_status(&answer).unwrap_err();
     assert!(err.to_string().contains("apps:write"), "{err}");
 }
 

@@ -7,11 +7,11 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use td_oauth_testkit::{AppEvent, Fault, LogCapture, app_event, check_fallback_warning, rotated_to_unknown_client};
+use td_oauth_testkit::{Fault, LogCapture};
 use td_oauth_ureq::core::random::OsRandom;
 use td_oauth_ureq::core::retry::RetryPolicy;
 use td_oauth_ureq::core::{ClientId, Grant, Scopes};
-use td_oauth_ureq::{Account, Client, TokenManager, TokenProvider};
+use td_oauth_ureq::{Client, TokenProvider};
 
 #[test]
 fn no_secret_in_debug_display_or_events() {
@@ -101,20 +101,4 @@ fn no_secret_in_debug_display_or_events() {
             assert!(!text.contains("eyJ"), "a JWT leaked into {what}: {text}");
         }
     }
-}
-
-/// The rotation-fallback warning names the account and both clients, and holds no secret.
-#[test]
-fn the_manager_fallback_warning_names_the_clients_and_holds_no_secret() {
-    let capture = LogCapture::default();
-    let _events = capture.install();
-    let server = start(Scheme::Http);
-    let creds = register(&server);
-    let manager = TokenManager::new(fast_config(&server)).unwrap();
-    manager.handle_event(&app_event(AppEvent::Installed, "acct-0", server.token_url(), &creds)).unwrap();
-    let account: Account = "acct-0".parse().unwrap();
-    let token = manager.token(&account, &Scopes::none()).unwrap();
-    manager.handle_event(&rotated_to_unknown_client("acct-0", server.token_url(), &creds)).unwrap();
-    manager.token(&account, &Scopes::none()).unwrap();
-    check_fallback_warning(&capture.text(), &creds, token.access_token().secret()).unwrap();
 }

@@ -9,8 +9,8 @@ use std::time::Instant;
 use arc_swap::ArcSwapOption;
 
 use super::{Outcome, ProviderState, Round, Snapshot};
-use crate::TokenResponse;
 use crate::Error;
+use crate::TokenResponse;
 
 /// A provider's [`ProviderState`] under a mutex, and the latest [`Snapshot`] for lock-free warm hits.
 /// A transport's [`Driver`](super::Driver) answers `with_state` and `publish` with it.

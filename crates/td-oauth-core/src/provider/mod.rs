@@ -45,9 +45,9 @@ pub use cell::{ProviderCell, record_outcome};
 pub use state::{ProviderState, Round, Snapshot};
 pub use ticket::FetchTicket;
 
+use crate::Error;
 use crate::TokenResponse;
 use crate::clock::SharedClock;
-use crate::Error;
 use state::Decided;
 
 /// What a provider's outcome is to its waiters: its token or its error; `None` when it was abandoned.

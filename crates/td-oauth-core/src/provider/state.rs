@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::Error;
 use crate::cache::CachePolicy;
 use crate::cache::{Decision, FetchKind, Freshness, TokenCache};
 use crate::telemetry::{HitMeter, Labels};
-use crate::Error;
 use crate::{Grant, TokenResponse};
 
 /// A fetch round's number. Rounds are numbered from 1 in the order they begin; a waiter of round `n` is done

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::state::Election;
 use super::{Driver, Round};
-use crate::cache::FetchKind;
 use crate::Error;
+use crate::cache::FetchKind;
 use crate::{Grant, TokenResponse};
 
 /// The right, and the duty, to run one fetch round: handed to exactly one caller at a time.

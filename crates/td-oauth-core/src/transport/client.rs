@@ -3,8 +3,8 @@
 use std::fmt;
 
 use super::{Config, TokenFetch, Transport, jitter};
-use crate::text::display_url;
 use crate::random::OsRandom;
+use crate::text::display_url;
 use crate::{Grant, TokenClient};
 
 /// A token client's request builder, its settings, its token URL as errors show it, and the random

@@ -14,13 +14,13 @@ use std::time::Duration;
 use common::TestClock;
 use td_oauth_core::OAuthError;
 use td_oauth_core::jwt::UnverifiedJwt;
+use td_oauth_partner::{
+    BlockingTokenManager as TokenManager, Error, EventKind, InstallationCredentials, RotationKind, TokenManagerPolicy,
+};
 use td_oauth_testkit::{
     Algorithm, AppEvent, ClientCredentials, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
 };
-use td_oauth_ureq::{
-    Account, Config, Error, EventKind, InstallationCredentials, RetryPolicy, RotationKind, Scopes, TokenManager,
-    TokenManagerPolicy, TokenResponse,
-};
+use td_oauth_ureq::{Account, Config, RetryPolicy, Scopes, TokenResponse};
 
 const INSTALLATIONS: usize = 200;
 

@@ -5,15 +5,17 @@
 
 mod common;
 
-use common::{Scheme, fast_config, start};
+use common::{Scheme, config as fast_config, server as start};
 use serde_json::{Value, json};
+use td_oauth_partner::{
+    Acknowledged, BlockingTokenManager as TokenManager, Error, Event, InstallationDecision, Lifecycle,
+};
 use td_oauth_testkit::{
     Acknowledgement, Algorithm, AppEvent, TEST_APP_ID, TOKEN_PATH, TestServer, app_event_with_root, lifecycle_event,
     rotated_to_unknown_client,
 };
-use td_oauth_ureq::core::api::GatewayAllowList;
-use td_oauth_ureq::core::partner::{Acknowledged, Event, InstallationDecision, Lifecycle};
-use td_oauth_ureq::{Error, Scopes, TokenManager};
+use td_oauth_ureq::Scopes;
+use td_oauth_ureq::api::GatewayAllowList;
 
 fn event(server: &TestServer, body: &[u8]) -> Event {
     Event::parse(body, &GatewayAllowList::default().with_origin(server.base_url()).unwrap()).unwrap()

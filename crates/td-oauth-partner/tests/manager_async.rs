@@ -13,10 +13,8 @@ use std::time::Duration;
 use common::{TestClock, config};
 use td_oauth_core::OAuthError;
 use td_oauth_core::jwt::UnverifiedJwt;
-use td_oauth_reqwest::{
-    Account, Error, EventKind, InstallationCredentials, RetryPolicy, RotationKind, Scopes, TokenManager,
-    TokenManagerPolicy, TokenResponse,
-};
+use td_oauth_partner::{Error, EventKind, InstallationCredentials, RotationKind, TokenManager, TokenManagerPolicy};
+use td_oauth_reqwest::{Account, RetryPolicy, Scopes, TokenResponse};
 use td_oauth_testkit::{
     Algorithm, AppEvent, ClientCredentials, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
 };

@@ -7,9 +7,9 @@ mod common;
 
 use common::{Scheme, config, server};
 use serde_json::{Value, json};
-use td_oauth_reqwest::core::api::GatewayAllowList;
-use td_oauth_reqwest::core::partner::{Acknowledged, Event, InstallationDecision, Lifecycle};
-use td_oauth_reqwest::{Error, Scopes, TokenManager};
+use td_oauth_partner::{Acknowledged, Error, Event, InstallationDecision, Lifecycle, TokenManager};
+use td_oauth_reqwest::Scopes;
+use td_oauth_reqwest::api::GatewayAllowList;
 use td_oauth_testkit::{
     Acknowledgement, Algorithm, AppEvent, TEST_APP_ID, TOKEN_PATH, TestServer, app_event_with_root, lifecycle_event,
     rotated_to_unknown_client,

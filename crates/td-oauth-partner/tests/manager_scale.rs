@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use common::config;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use td_oauth_reqwest::{Account, RetryPolicy, Scopes, TokenManager};
+use td_oauth_partner::TokenManager;
+use td_oauth_reqwest::{Account, RetryPolicy, Scopes};
 use td_oauth_testkit::{Algorithm, AppEvent, TOKEN_PATH, TestServer, app_event};
 
 #[global_allocator]

@@ -21,9 +21,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use td_oauth_partner::{InstallationCredentials, TokenManager, TokenManagerPolicy};
 use td_oauth_reqwest::{
-    Account, Client, ClientId, ClientSecret, Credentials, Endpoints, Grant, InstallationCredentials, RetryPolicy,
-    Scopes, TokenManager, TokenManagerPolicy, TokenProvider,
+    Account, Client, ClientId, ClientSecret, Credentials, Endpoints, Grant, RetryPolicy, Scopes, TokenProvider,
 };
 use td_oauth_testkit::{Algorithm, AppEvent, TestServer, app_event};
 
