@@ -88,13 +88,13 @@ impl ApiClient {
     /// `GET path`, its JSON read as `T`; an error answer is an [`ApiError`].
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let response = self.call(Method::GET, path, Vec::new()).await?;
-        Ok(api::read_json(&response)?)
+        api::read_json(&response)
     }
 
     /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`].
     pub async fn userinfo(&self) -> Result<UserInfo, ApiError> {
         let response = self.send(UserInfo::request(self.gateway())?).await?;
-        Ok(UserInfo::from_http(&response)?)
+        UserInfo::from_http(&response)
     }
 
     /// Every item of the HAL list at `path`, page after page along `_links.next`, fetched as the stream is
@@ -110,7 +110,7 @@ impl ApiClient {
             loop {
                 let step = match paginator.next_step() {
                     Ok(step) => step,
-                    Err(err) => return Some((Err(err.into()), None)),
+                    Err(err) => return Some((Err(err), None)),
                 };
                 match step {
                     PageStep::Item(item) => return Some((Ok(item), Some(paginator))),
@@ -134,7 +134,7 @@ impl ApiClient {
     /// `user-session-public:end`).
     pub async fn end_user_session(&self, endpoints: &Endpoints, user: &UserId) -> Result<(), ApiError> {
         let response = self.send(api::end_user_session_request(endpoints, user)?).await?;
-        Ok(api::end_user_session_response(&response)?)
+        api::end_user_session_response(&response)
     }
 }
 

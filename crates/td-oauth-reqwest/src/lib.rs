@@ -39,12 +39,9 @@
 //! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401; the
 //!   same as `reqwest-middleware` middleware and as a `tower` layer (features `middleware`, `tower`), over
 //!   any [`AuthSource`] (a [`TokenProvider`] without a boxed future, or `Arc<dyn TokenSource>`).
-//! - [`ApiClient`]: the Talkdesk API through td-oauth-core's [`api`](td_oauth_core::api) rules: calls on one
-//!   gateway, Talkdesk error bodies as [`Error::Api`], HAL lists as a `Stream` of items, userinfo, ending a
-//!   session, the Apps API's lifecycle calls.
-//! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
-//!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace; its
-//!   `apply` runs the app lifecycle (rotations acknowledged once the new credentials work, uninstalls).
+//! - [`ApiClient`]: the Talkdesk API through td-oauth-api's rules ([`api`]): calls on one gateway, Talkdesk
+//!   error bodies as [`ApiError`], HAL lists as a `Stream` of items, userinfo, ending a session.
+//! - Partner apps: td-oauth-partner's `TokenManager` is the token manager over this crate.
 //! - [`Config`]: timeouts, the 64 KiB body cap, retry and cache policies, the system's roots and extra ones,
 //!   a clock for tests, or your own `reqwest::Client` ([`http_client_builder`] starts one with these
 //!   settings). Redirects are never followed. TLS is rustls with the ring provider.

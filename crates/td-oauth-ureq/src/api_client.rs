@@ -77,13 +77,13 @@ impl ApiClient {
     /// `GET path`, its JSON read as `T`; an error answer is an [`ApiError`].
     pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let response = self.call(Method::GET, path, Vec::new())?;
-        Ok(api::read_json(&response)?)
+        api::read_json(&response)
     }
 
     /// The token's user (`/users/me`); a client-credentials token is [`ApiError::NoUserContext`](td_oauth_api::ApiError::NoUserContext).
     pub fn userinfo(&self) -> Result<UserInfo, ApiError> {
         let response = self.send(UserInfo::request(self.gateway())?)?;
-        Ok(UserInfo::from_http(&response)?)
+        UserInfo::from_http(&response)
     }
 
     /// Every item of the HAL list at `path`, page after page along `_links.next`.
@@ -100,7 +100,7 @@ impl ApiClient {
     /// `user-session-public:end`).
     pub fn end_user_session(&self, endpoints: &Endpoints, user: &UserId) -> Result<(), ApiError> {
         let response = self.send(api::end_user_session_request(endpoints, user)?)?;
-        Ok(api::end_user_session_response(&response)?)
+        api::end_user_session_response(&response)
     }
 }
 
@@ -152,14 +152,13 @@ impl Iterator for Items<'_> {
         loop {
             let step = match self.paginator.next_step() {
                 Ok(step) => step,
-                Err(err) => return self.fail(err.into()),
+                Err(err) => return self.fail(err),
             };
             match step {
                 PageStep::Item(item) => return Some(Ok(item)),
                 PageStep::Done => return None,
                 PageStep::Fetch(request) => {
-                    let received =
-                        self.client.send(*request).and_then(|response| Ok(self.paginator.receive(&response)?));
+                    let received = self.client.send(*request).and_then(|response| self.paginator.receive(&response));
                     if let Err(err) = received {
                         return self.fail(err);
                     }

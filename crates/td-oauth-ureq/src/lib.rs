@@ -34,14 +34,11 @@
 //!   td-oauth-redis provides one on Redis (`BlockingFleetCache`).
 //! - [`BearerAgent`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
 //!   and tries once more.
-//! - [`ApiClient`]: the Talkdesk API through td-oauth-core's [`api`](td_oauth_core::api) rules: calls on one
-//!   gateway, Talkdesk error bodies as [`Error::Api`], HAL lists as an [`Iterator`] of items ([`Items`]),
-//!   userinfo, ending a session, the Apps API's lifecycle calls.
-//! - Partner apps: [`TokenManager`] keeps a provider per installed account and scope set, fed by AppConnect's
-//!   `app.installed` and `app.credentials_rotated` events, with idle eviction and rotation grace; its
-//!   [`apply`](TokenManager::apply) runs the app lifecycle (rotations acknowledged once the new credentials
-//!   work, uninstalls).
-//! - [`Error`]: td-oauth-core's transport error, each variant something a caller can act on; no secret in any
+//! - [`ApiClient`]: the Talkdesk API through td-oauth-api's rules ([`api`]): calls on one gateway, Talkdesk
+//!   error bodies as [`ApiError`], HAL lists as an [`Iterator`] of items ([`Items`]), userinfo, ending a
+//!   session.
+//! - Partner apps: td-oauth-partner's `BlockingTokenManager` is the token manager over this crate.
+//! - [`Error`]: td-oauth-core's error, each variant something a caller can act on; no secret in any
 //!   message.
 //!
 //! ## Not in scope
