@@ -149,11 +149,11 @@ fn lifecycle_calls_are_recorded_and_409_means_done() {
     let approve =
         installation_state_request(&gateway, TEST_APP_ID, "inst-acme", InstallationDecision::Approve, Some("ok"))
             .unwrap();
-    assert_eq!(api.send(approve).unwrap().status(), 202);
+    assert!(api.send(approve).unwrap().status().is_success());
     assert_eq!(server.installation_state("inst-acme"), "completed");
 
     let ack = || credentials_state_request(&gateway, TEST_APP_ID, "inst-acme", "client-new").unwrap();
-    assert_eq!(api.send(ack()).unwrap().status(), 202);
+    assert!(api.send(ack()).unwrap().status().is_success());
     assert_eq!(api.send(ack()).unwrap().status(), 409);
     assert_eq!(
         server.acknowledgements(),
