@@ -2,38 +2,16 @@
 //! the request and reads the answer (paths that cannot leave the gateway, Talkdesk's error body, HAL
 //! pages); td-oauth-ureq sends it with the token, fetched once per run and reused for every page.
 
-use std::path::PathBuf;
-
-use clap::Args;
 use serde_json::{Map, Value};
 use td_oauth_api::{ApiError, ApiGateway, Paginator};
 use td_oauth_core::http::{Method, Response};
 use td_oauth_core::{Grant, RefreshToken, Scopes};
 use td_oauth_ureq::ApiClient;
 
-use crate::args::Connection;
+use crate::args::{ApiTarget, Connection};
 use crate::error::CliError;
 use crate::output::out;
 use crate::secrets::{self, Lifetime, SecretArg};
-
-/// Where the API is and whose token calls it: shared by `api` and `whoami`.
-#[derive(Debug, Args)]
-pub(crate) struct ApiTarget {
-    /// The API gateway (default: the region's, from --account and --region; needed with --token-url,
-    /// e.g. the URL `td-oauth serve` prints).
-    #[arg(long, env = "TALKDESK_API_URL", value_name = "URL")]
-    pub(crate) api_url: Option<String>,
-    /// Scopes to ask for, space-separated (default: everything the client may have).
-    #[arg(long, value_name = "SCOPES")]
-    pub(crate) scope: Option<String>,
-    /// Call as a user: a refresh token from the authorization-code flow; `-` reads standard input (or use
-    /// --refresh-token-file or TALKDESK_REFRESH_TOKEN). Without it the client's own token is used.
-    #[arg(long, value_name = "TOKEN", allow_hyphen_values = true)]
-    pub(crate) refresh_token: Option<String>,
-    /// A file holding the refresh token.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) refresh_token_file: Option<PathBuf>,
-}
 
 impl ApiTarget {
     /// The gateway from --api-url, else the connection's region.

@@ -229,7 +229,7 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         #[command(flatten)]
         connection: Connection,
         #[command(flatten)]
-        target: crate::api::ApiTarget,
+        target: ApiTarget,
         /// The method (default GET, or POST with a body), then the path on the gateway.
         #[arg(value_name = "[METHOD] PATH", num_args = 1..=2, required = true)]
         args: Vec<String>,
@@ -254,7 +254,7 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         #[command(flatten)]
         connection: Connection,
         #[command(flatten)]
-        target: crate::api::ApiTarget,
+        target: ApiTarget,
         /// Print {"id", "sub", "name", "email"} instead of lines.
         #[arg(long)]
         json: bool,
@@ -341,4 +341,23 @@ pub(crate) struct Connection {
 
 fn parse_region(code: &str) -> Result<Region, String> {
     code.parse().map_err(|err: td_oauth_core::Error| err.to_string())
+}
+
+/// Where the API is and whose token calls it: shared by `api` and `whoami`.
+#[derive(Debug, Args)]
+pub(crate) struct ApiTarget {
+    /// The API gateway (default: the region's, from --account and --region; needed with --token-url,
+    /// e.g. the URL `td-oauth serve` prints).
+    #[arg(long, env = "TALKDESK_API_URL", value_name = "URL")]
+    pub(crate) api_url: Option<String>,
+    /// Scopes to ask for, space-separated (default: everything the client may have).
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) scope: Option<String>,
+    /// Call as a user: a refresh token from the authorization-code flow; `-` reads standard input (or use
+    /// --refresh-token-file or TALKDESK_REFRESH_TOKEN). Without it the client's own token is used.
+    #[arg(long, value_name = "TOKEN", allow_hyphen_values = true)]
+    pub(crate) refresh_token: Option<String>,
+    /// A file holding the refresh token.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) refresh_token_file: Option<PathBuf>,
 }

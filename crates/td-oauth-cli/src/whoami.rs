@@ -3,8 +3,7 @@
 
 use serde_json::json;
 
-use crate::api::ApiTarget;
-use crate::args::Connection;
+use crate::args::{ApiTarget, Connection};
 use crate::error::CliError;
 use crate::output::out;
 

@@ -16,7 +16,7 @@
 mod aws_lc;
 mod ring;
 
-use crate::key::KeyError;
+use crate::key_error::KeyError;
 use crate::{Algorithm, Error};
 
 pub(crate) use self::ring::{Sha256, fill_random, open_in_place, seal_in_place, sha256};

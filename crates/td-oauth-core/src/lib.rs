@@ -112,6 +112,7 @@ mod error;
 pub mod fuzzing;
 pub mod jwt;
 pub mod key;
+mod key_error;
 pub mod oauth_error;
 pub mod provider;
 pub mod random;

@@ -12,7 +12,8 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use serde_json::Value;
 
-use crate::keys::{self, Algorithm};
+use crate::algorithm::Algorithm;
+use crate::keys;
 use crate::record::{AuthMethod, RecordedRequest};
 use crate::reply::OAuthError;
 use crate::state::State;

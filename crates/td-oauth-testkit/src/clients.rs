@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use jsonwebtoken::DecodingKey;
 
+use crate::algorithm::Algorithm;
 use crate::error::Error;
-use crate::keys::{self, Algorithm};
+use crate::keys;
 
 /// Scopes a client may ask for unless its [`ClientSpec`] says otherwise.
 pub const DEFAULT_SCOPES: [&str; 8] = [

@@ -1,7 +1,7 @@
 //! The crate's one error type: things that go wrong while a test sets the server up.
 //! (Bad requests to the running server never become an `Error`: they get OAuth error responses.)
 
-use crate::keys::Algorithm;
+use crate::algorithm::Algorithm;
 
 /// Why starting the server or registering a client failed.
 #[derive(Debug, thiserror::Error)]

@@ -24,10 +24,12 @@ impl Issuer {
         if CryptoProvider::try_get_default().is_none() {
             let _ = CryptoProvider::install_default(&jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER);
         }
-        let key = keys::generate(keys::Algorithm::Es256)?;
+        let key = keys::generate(crate::algorithm::Algorithm::Es256)?;
         let public_key_pem = keys::pem("PUBLIC KEY", &key.spki_der);
-        let decoding = DecodingKey::from_ec_pem(public_key_pem.as_bytes())
-            .map_err(|e| Error::InvalidPublicKey { algorithm: keys::Algorithm::Es256, reason: e.to_string() })?;
+        let decoding = DecodingKey::from_ec_pem(public_key_pem.as_bytes()).map_err(|e| Error::InvalidPublicKey {
+            algorithm: crate::algorithm::Algorithm::Es256,
+            reason: e.to_string(),
+        })?;
         Ok(Issuer {
             kid: keys::random_hex(16),
             encoding: EncodingKey::from_ec_der(&key.pkcs8_der),

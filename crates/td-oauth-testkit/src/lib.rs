@@ -57,6 +57,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod algorithm;
 mod assertion;
 mod authorize;
 mod body;
@@ -66,6 +67,7 @@ mod delivery;
 mod error;
 mod events;
 mod faults;
+mod fuzz_corpus;
 mod issuer;
 mod keys;
 mod logs;
@@ -84,6 +86,7 @@ mod talkdesk_api;
 mod tls;
 mod token;
 
+pub use algorithm::Algorithm;
 pub use assertion::JWT_BEARER;
 pub use clients::{ClientCredentials, ClientInfo, ClientSpec, DEFAULT_SCOPES, Grant};
 pub use delivery::{DeliveryAttempt, EventDelivery, TALKDESK_REDELIVERY};
@@ -93,7 +96,7 @@ pub use events::{
     rotated_to_unknown_client,
 };
 pub use faults::{Fault, FaultTarget};
-pub use keys::Algorithm;
+pub use fuzz_corpus::{fuzz_inputs, replay_fuzz};
 pub use logs::{CaptureGuard, LogCapture};
 pub use proxy::ConnectProxy;
 pub use record::{AuthMethod, RecordedRequest};

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::algorithm::Algorithm;
 use crate::clients::{Client, ClientCredentials, ClientInfo, ClientSpec};
 use crate::connection::accept_loop;
 use crate::error::Error;
 use crate::faults::{Fault, FaultTarget};
 use crate::issuer::Issuer;
-use crate::keys::{self, Algorithm};
+use crate::keys;
 use crate::record::RecordedRequest;
 use crate::state::{Shared, State};
 use crate::tls::{self, Certificate};

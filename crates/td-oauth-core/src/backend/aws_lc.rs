@@ -7,7 +7,7 @@ use aws_lc_rs::signature::{self as sig, KeyPair as _};
 
 use super::{copy_signature, rejected};
 use crate::Error;
-use crate::key::KeyError;
+use crate::key_error::KeyError;
 
 /// The one aws-lc-rs generator handle, made once rather than per signature. (aws-lc-rs signs with AWS-LC's
 /// own generator whatever it is handed; its API still asks for one.)

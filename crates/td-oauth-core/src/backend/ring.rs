@@ -8,7 +8,7 @@ use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{self as sig, KeyPair as _};
 
 use super::{AEAD_NONCE_LEN, copy_signature, rejected};
-use crate::key::KeyError;
+use crate::key_error::KeyError;
 use crate::{Algorithm, Error};
 
 /// The process's one ring generator: key parsing, signatures and [`fill_random`] all draw from it.
