@@ -29,7 +29,7 @@ pub enum EventKind {
 /// One installation's credentials and endpoints, read from an AppConnect event.
 ///
 /// ```
-/// use td_oauth_core::partner::{EventKind, InstallationCredentials};
+/// use td_oauth_partner::{EventKind, InstallationCredentials};
 ///
 /// # let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
 /// let event = format!(r#"{{
@@ -48,7 +48,7 @@ pub enum EventKind {
 /// assert_eq!(installation.kind(), EventKind::Installed);
 /// assert_eq!(installation.endpoints().token_url().as_str(), "https://starship.talkdeskid.com/oauth/token");
 /// let credentials = installation.credentials(); // a signed JWT, since the event carries a key
-/// # Ok::<(), td_oauth_core::Error>(())
+/// # Ok::<(), td_oauth_partner::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct InstallationCredentials {
@@ -293,8 +293,8 @@ impl InstallationCredentials {
 /// never an error, so a new event type from Talkdesk does not break a receiver.
 ///
 /// ```
-/// use td_oauth_core::api::GatewayAllowList;
-/// use td_oauth_core::partner::{Event, EventPayload};
+/// use td_oauth_api::GatewayAllowList;
+/// use td_oauth_partner::{Event, EventPayload};
 ///
 /// let body = br#"{"id":"be4cfd0a01a046ec98fde433d973d259","type":"app.uninstalled","app_id":"f918e2623486417791f3b5a18ca746ce",
 ///   "data":{"installation_id":"9514148a170c4d4aaa344a540cec08c5","account_name":"starship","reason":{"type":"other","message":"bye"}},
@@ -302,7 +302,7 @@ impl InstallationCredentials {
 /// let event = Event::parse(body, &GatewayAllowList::default())?;
 /// assert_eq!(event.event_type(), "app.uninstalled");
 /// assert!(matches!(event.payload(), EventPayload::Uninstalled { .. }));
-/// # Ok::<(), td_oauth_core::Error>(())
+/// # Ok::<(), td_oauth_partner::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Event {

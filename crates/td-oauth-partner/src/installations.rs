@@ -49,35 +49,6 @@ const USE_RESOLUTION: Duration = Duration::from_secs(1);
 /// set. Methods that return `Option` return `None` when the account has no installation: the transport
 /// turns that into its own error.
 ///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use td_oauth_core::Scopes;
-/// use td_oauth_core::partner::{CredentialSet, InstallationCredentials, Installations, TokenManagerPolicy};
-///
-/// # let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
-/// # let body = format!(r#"{{"type": "app.installed", "data": {{"installation_id": "i", "account_name": "acme",
-/// #     "client_id": "c1", "private_key": "{key}", "key_id": "k1", "key_algorithm": "ES256"}},
-/// #     "_links": {{"token": {{"href": "https://acme.talkdeskid.com/oauth/token"}}}}}}"#);
-/// # let credentials = InstallationCredentials::from_event(body.as_bytes())?;
-/// let policy = TokenManagerPolicy::default();
-/// let now = Instant::now();
-/// // Here a "client" is the client id and a "provider" a label; a transport uses its own types.
-/// let mut installations: Installations<String, String> = Installations::new(policy.clone(), now);
-/// installations.install(credentials);
-///
-/// let account = "acme".parse()?;
-/// let scopes: Scopes = "users:read".parse()?;
-/// let make_client = |c: &InstallationCredentials| Ok::<_, td_oauth_core::Error>(c.client_id().to_string());
-/// let active = installations
-///     .active(&account, &scopes, now, make_client, |client, scopes| format!("{client} {scopes}"))
-///     .expect("installed")?;
-/// assert_eq!((active.provider.as_str(), active.which), ("c1 users:read", CredentialSet::Current));
-/// assert_eq!(installations.provider_count(), 1);
-///
-/// // Unused for the idle timeout: dropped.
-/// assert_eq!(installations.sweep(now + policy.idle_timeout()), 1);
-/// # Ok::<(), td_oauth_core::Error>(())
-/// ```
 pub(crate) struct Installations<C, P> {
     policy: TokenManagerPolicy,
     /// Boxed records: an empty slot of the table costs a pointer, not a record. foldhash, seeded per map:
@@ -799,5 +770,40 @@ mod tests {
         assert!(m.state.installations[&account("a")].current.client.is_some());
         m.active("b", "x", t + secs(5));
         assert_eq!(m.clients_made, 5, "b's client made again");
+    }
+
+    /// The example that was this type's documentation, now that the type is the crate's own.
+    #[test]
+    fn installations_example() -> Result<(), Box<dyn std::error::Error>> {
+        use crate::rotation::CredentialSet;
+        use crate::{InstallationCredentials, TokenManagerPolicy};
+        use std::time::Instant;
+        use td_oauth_core::Scopes;
+
+        let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
+        let body = format!(
+            r#"{{"type": "app.installed", "data": {{"installation_id": "i", "account_name": "acme",
+            "client_id": "c1", "private_key": "{key}", "key_id": "k1", "key_algorithm": "ES256"}},
+            "_links": {{"token": {{"href": "https://acme.talkdeskid.com/oauth/token"}}}}}}"#
+        );
+        let credentials = InstallationCredentials::from_event(body.as_bytes())?;
+        let policy = TokenManagerPolicy::default();
+        let now = Instant::now();
+        // Here a "client" is the client id and a "provider" a label; a transport uses its own types.
+        let mut installations: Installations<String, String> = Installations::new(policy.clone(), now);
+        installations.install(credentials);
+
+        let account = "acme".parse()?;
+        let scopes: Scopes = "users:read".parse()?;
+        let make_client = |c: &InstallationCredentials| Ok::<_, td_oauth_core::Error>(c.client_id().to_string());
+        let active = installations
+            .active(&account, &scopes, now, make_client, |client, scopes| format!("{client} {scopes}"))
+            .expect("installed")?;
+        assert_eq!((active.provider.as_str(), active.which), ("c1 users:read", CredentialSet::Current));
+        assert_eq!(installations.provider_count(), 1);
+
+        // Unused for the idle timeout: dropped.
+        assert_eq!(installations.sweep(now + policy.idle_timeout()), 1);
+        Ok(())
     }
 }

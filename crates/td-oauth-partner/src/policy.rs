@@ -15,7 +15,7 @@ use td_oauth_core::Error;
 ///
 /// ```
 /// use std::time::Duration;
-/// use td_oauth_core::partner::TokenManagerPolicy;
+/// use td_oauth_partner::TokenManagerPolicy;
 ///
 /// let policy = TokenManagerPolicy::default().with_max_providers(500)?.with_idle_timeout(Duration::from_secs(600))?;
 /// assert_eq!(policy.max_providers(), 500);

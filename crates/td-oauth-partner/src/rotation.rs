@@ -104,31 +104,6 @@ impl Previous {
 /// One installation's credential sets through rotations: the current set and, for the grace period after
 /// a routine rotation, the previous one as a fallback.
 ///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use td_oauth_core::partner::{InstallationCredentials, TokenManagerPolicy, Rotation, RotationKind, CredentialSet};
-///
-/// # fn event(kind: &str, client: &str) -> InstallationCredentials {
-/// #     let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
-/// #     let body = format!(r#"{{"type": "{kind}", "data": {{"installation_id": "i", "account_name": "starship",
-/// #         "client_id": "{client}", "private_key": "{key}", "key_id": "k{client}", "key_algorithm": "ES256"}},
-/// #         "_links": {{"token": {{"href": "https://starship.talkdeskid.com/oauth/token"}}}}}}"#);
-/// #     InstallationCredentials::from_event(body.as_bytes()).unwrap()
-/// # }
-/// let policy = TokenManagerPolicy::default();
-/// let now = Instant::now();
-/// let mut rotation = Rotation::new(event("app.installed", "old"));
-/// rotation.rotate(event("app.credentials_rotated", "new"), RotationKind::Routine, now, &policy)?;
-/// assert_eq!(rotation.active(now).1, CredentialSet::Current); // the new set, at once
-///
-/// // The token endpoint refused the new set with invalid_client: fall back, and report it.
-/// let report = rotation.refused(CredentialSet::Current, now, &policy).expect("within the grace");
-/// assert_eq!(report.old_client_id().as_str(), "old");
-/// assert_eq!(rotation.active(now).1, CredentialSet::Previous);
-/// // A minute later, the new set is tried again.
-/// assert_eq!(rotation.active(now + Duration::from_secs(60)).1, CredentialSet::Current);
-/// # Ok::<(), td_oauth_core::Error>(())
-/// ```
 #[derive(Debug, Clone)]
 pub(crate) struct Rotation {
     current: InstallationCredentials,
@@ -399,5 +374,35 @@ pub(crate) mod tests {
             assert!(!text.contains("SECRET"), "{text}");
             assert!(!text.contains(&KEY[30..60]), "{text}");
         }
+    }
+
+    /// The example that was this type's documentation, now that the type is the crate's own.
+    #[test]
+    fn rotation_example() -> Result<(), Box<dyn std::error::Error>> {
+        use crate::{InstallationCredentials, RotationKind, TokenManagerPolicy};
+        use std::time::{Duration, Instant};
+
+        fn event(kind: &str, client: &str) -> InstallationCredentials {
+            let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQguP8KEeq/YKLNfrDUyWBxTGyR4qzPBnE4yJjZmNm77EWhRANCAARzGKI064Mfeuxtw7nSKquamH9g52ich42C91ye4++jg66T2uFsASlg1ZUSqJ0QdiZi737m083RqsWyZ/bEpj/C";
+            let body = format!(
+                r#"{{"type": "{kind}", "data": {{"installation_id": "i", "account_name": "starship",
+                "client_id": "{client}", "private_key": "{key}", "key_id": "k{client}", "key_algorithm": "ES256"}},
+                "_links": {{"token": {{"href": "https://starship.talkdeskid.com/oauth/token"}}}}}}"#
+            );
+            InstallationCredentials::from_event(body.as_bytes()).unwrap()
+        }
+        let policy = TokenManagerPolicy::default();
+        let now = Instant::now();
+        let mut rotation = Rotation::new(event("app.installed", "old"));
+        rotation.rotate(event("app.credentials_rotated", "new"), RotationKind::Routine, now, &policy)?;
+        assert_eq!(rotation.active(now).1, CredentialSet::Current); // the new set, at once
+
+        // The token endpoint refused the new set with invalid_client: fall back, and report it.
+        let report = rotation.refused(CredentialSet::Current, now, &policy).expect("within the grace");
+        assert_eq!(report.old_client_id().as_str(), "old");
+        assert_eq!(rotation.active(now).1, CredentialSet::Previous);
+        // A minute later, the new set is tried again.
+        assert_eq!(rotation.active(now + Duration::from_secs(60)).1, CredentialSet::Current);
+        Ok(())
     }
 }
