@@ -9,7 +9,7 @@ use crate::{Error, backend};
 ///
 /// [`OsRandom`] is the one to use. Every random value td-oauth writes is drawn from the source passed to it
 /// ([`TokenClient::with_random`](crate::TokenClient::with_random), [`AssertionSigner::sign`](crate::assertion::AssertionSigner::sign),
-/// [`AuthorizeRequest::build`](crate::AuthorizeRequest::build), [`seal`](crate::sealed::seal)), so tests can make
+/// [`AuthorizeRequest::build`](crate::AuthorizeRequest::build), td-oauth-redis's `sealed::seal`), so tests can make
 /// their output reproducible and a program can draw from its own generator. A weak source in production
 /// would make `jti` and `state` guessable. (The crypto backend draws the randomness inside a signature
 /// itself: ring and aws-lc-rs take no outside generator.)

@@ -6,7 +6,7 @@
 //!
 //! - [`InstallationCredentials`]: an account's credentials from `app.installed` / `app.credentials_rotated`,
 //!   every field checked;
-//! - [`Rotation`]: one installation's current credentials and, during the grace after a routine rotation, the
+//! - rotation: one installation's current credentials and, during the grace after a routine rotation, the
 //!   previous ones, with the rule for falling back to them ([`RotationFallback`]) when the new ones are
 //!   refused;
 //! - [`TokenManagerPolicy`]: how many providers, how long an idle one lives, the rotation grace;

@@ -13,10 +13,10 @@ use crate::{Error, RotationKind};
 /// The scope the Apps API's state calls need.
 const APPS_WRITE: &str = "apps:write";
 
-/// What [`TokenManager::apply`] did with an event. The rules:
+/// What [`Manager::apply`](crate::manager::Manager::apply) did with an event. The rules:
 ///
 /// - `app.installed`: the installation is added; approving it is the application's decision, once it has
-///   provisioned the account ([`TokenManager::decide_installation`]).
+///   provisioned the account ([`Manager::decide_installation`](crate::manager::Manager::decide_installation)).
 /// - `app.credentials_rotated`: the new credentials become current (the previous ones stay as a fallback
 ///   for the grace), and the rotation is acknowledged **only after the new credentials obtained a token**:
 ///   acknowledging ends the previous ones at once, so acknowledging new credentials that do not work would
@@ -32,7 +32,7 @@ const APPS_WRITE: &str = "apps:write";
 #[non_exhaustive]
 pub enum Lifecycle {
     /// `app.installed`: the installation was added. Provision the account, then approve (or reject) it with
-    /// [`TokenManager::decide_installation`].
+    /// [`Manager::decide_installation`](crate::manager::Manager::decide_installation).
     Installed {
         /// The account.
         account: Account,

@@ -57,7 +57,7 @@ impl<T: ManagerTransport> fmt::Debug for Manager<T> {
 
 impl<T: ManagerTransport> Manager<T> {
     /// A manager with the default [`TokenManagerPolicy`] that fetches as `config` says, through one HTTP client
-    /// every installation shares (`config`'s own, or one built from it). Fails with [`Error::Config`] when
+    /// every installation shares (`config`'s own, or one built from it). Fails with [`td_oauth_core::Error::Config`] when
     /// that client cannot be built from `config`.
     pub fn new(config: Config<T>) -> Result<Self, Error> {
         Self::with_policy(config, TokenManagerPolicy::default())

@@ -38,7 +38,7 @@ pub(crate) enum CredentialSet {
     Previous,
 }
 
-/// The new credentials were refused and the previous ones stand in: what [`Rotation::refused`] reports.
+/// The new credentials were refused and the previous ones stand in: what the manager reports when it falls back (to its hook and as a warning).
 /// Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationFallback {

@@ -1,6 +1,6 @@
 //! What every transport crate shares, so that td-oauth-reqwest and td-oauth-ureq behave the same by
 //! construction: the settings type ([`Config`], which each transport plugs its HTTP client into), the one
-//! error type ([`Error`](crate::Error)), and a token fetch's retry loop as state ([`TokenFetch`]). A transport adds only its
+//! error type ([`Error`]), and a token fetch's retry loop as state ([`TokenFetch`]). A transport adds only its
 //! I/O (sending a request, reading a capped body) and its way of waiting.
 //!
 //! Embedding the core in your own HTTP stack, you may use these too: `TokenFetch` tells you what to send, how
