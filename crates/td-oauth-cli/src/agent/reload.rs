@@ -1,0 +1,45 @@
+//! SIGHUP: the configuration and key files read again, and the new clients swapped in whole. Requests
+//! already running finish with the clients they started with; a configuration that does not load leaves
+//! the running one in place, and the log says why.
+
+use std::sync::Arc;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use super::clients::{Clients, Sources};
+use super::server::Shared;
+use crate::error::CliError;
+
+/// Reloads on every SIGHUP until `stop` says so.
+pub(crate) async fn on_hangup(
+    sources: Arc<Sources>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), CliError> {
+    let mut hangups =
+        signal(SignalKind::hangup()).map_err(|err| CliError::Failed(format!("cannot listen for SIGHUP: {err}")))?;
+    loop {
+        tokio::select! {
+            received = hangups.recv() => {
+                if received.is_none() {
+                    return Ok(());
+                }
+                reload(&sources, &shared);
+            }
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
+fn reload(sources: &Sources, shared: &Shared) {
+    let current = shared.clients.load_full();
+    match Clients::load(sources, Some(&current)) {
+        Ok(clients) => {
+            let kept = clients.kept_from(&current);
+            super::log_clients("reloaded", &clients, Some(kept));
+            shared.clients.store(Arc::new(clients));
+        }
+        Err(err) => tracing::error!("reload failed, still serving the previous configuration: {err}"),
+    }
+}
