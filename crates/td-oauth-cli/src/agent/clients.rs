@@ -132,7 +132,7 @@ impl Clients {
 fn provider(def: &ClientDef) -> Result<TokenProvider, CliError> {
     let mut config = td_oauth_reqwest::Config::new();
     if let Some(url) = &def.cache {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        if crate::file_cache::FileCache::is_file_cache(url) {
             return Err(CliError::Input(format!(
                 "cache = {url:?}: the agent keeps tokens in memory itself; its cache is a fleet cache shared \
                  through Redis (redis://HOST:PORT/N), or none"

@@ -70,6 +70,7 @@ async fn run(options: Options) -> Result<(), CliError> {
     };
     let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
     let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+    let hangups = reload::hangups()?;
 
     let uid = socket::current_uid()?;
     let (unix_listener, unix_socket) = socket::bind_unix(&socket_path, uid)?;
@@ -104,7 +105,7 @@ async fn run(options: Options) -> Result<(), CliError> {
     }
     out!("ready")?;
     output::flush()?;
-    let reloads = tokio::spawn(reload::on_hangup(Arc::clone(&sources), Arc::clone(&shared), stop_rx));
+    let reloads = tokio::spawn(reload::on_hangup(hangups, Arc::clone(&sources), Arc::clone(&shared), stop_rx));
 
     let which = tokio::select! {
         _ = terminate.recv() => "SIGTERM",
@@ -117,10 +118,7 @@ async fn run(options: Options) -> Result<(), CliError> {
     }
     // The socket goes at once: a new agent may start while this one finishes its requests.
     unix_socket.remove();
-    match reloads.await {
-        Ok(Err(err)) => tracing::warn!("{err}"),
-        Ok(Ok(())) | Err(_) => {}
-    }
+    let _ = reloads.await;
     match Arc::try_unwrap(graceful) {
         Ok(graceful) => {
             if tokio::time::timeout(STOP_GRACE, graceful.shutdown()).await.is_err() {

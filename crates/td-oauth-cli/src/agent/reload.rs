@@ -4,30 +4,34 @@
 
 use std::sync::Arc;
 
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 
 use super::clients::{Clients, Sources};
 use super::server::Shared;
 use crate::error::CliError;
 
+/// SIGHUP, caught from now on (its default action would end the agent).
+pub(crate) fn hangups() -> Result<Signal, CliError> {
+    signal(SignalKind::hangup()).map_err(|err| CliError::Failed(format!("cannot listen for SIGHUP: {err}")))
+}
+
 /// Reloads on every SIGHUP until `stop` says so.
 pub(crate) async fn on_hangup(
+    mut hangups: Signal,
     sources: Arc<Sources>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), CliError> {
-    let mut hangups =
-        signal(SignalKind::hangup()).map_err(|err| CliError::Failed(format!("cannot listen for SIGHUP: {err}")))?;
+) {
     loop {
         tokio::select! {
             received = hangups.recv() => {
                 if received.is_none() {
-                    return Ok(());
+                    return;
                 }
                 reload(&sources, &shared);
             }
-            _ = stop.changed() => return Ok(()),
+            _ = stop.changed() => return,
         }
     }
 }

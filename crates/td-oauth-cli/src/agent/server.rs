@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use http_body_util::BodyExt as _;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -17,13 +18,15 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
 use super::clients::Clients;
-use super::guard::{self, Listener};
+use super::guard::{self, Listener, Refusal};
 use super::routes::{self, Answer};
 
 /// The most a request's head may take (request line and headers): hyper answers 431 past it.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// The most headers a request may have.
 const MAX_HEADERS: usize = 64;
+/// The most of a refused body read before answering.
+const MAX_DRAINED_BYTES: usize = 64 * 1024;
 /// How long a client may take to send a request's head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -69,6 +72,13 @@ pub(crate) async fn serve_tcp(
     }
 }
 
+/// Reads and drops a refused body, up to a bound and a time limit, so that the client reads the refusal
+/// (closing on unread bytes would reset the connection under it).
+async fn drain(body: Incoming) {
+    let limited = http_body_util::Limited::new(body, MAX_DRAINED_BYTES);
+    let _ = tokio::time::timeout(HEAD_TIMEOUT, limited.collect()).await;
+}
+
 /// Out of file descriptors, say: wait a little rather than spin.
 async fn accept_failed(err: &std::io::Error) {
     tracing::warn!("cannot accept a connection: {err}");
@@ -97,6 +107,13 @@ where
 
 async fn handle(shared: Arc<Shared>, listener: Listener, request: Request<Incoming>) -> Result<Answer, Infallible> {
     let answer = match guard::check(&request, listener) {
+        Err(Refusal::Body) => {
+            let (head, body) = request.into_parts();
+            drain(body).await;
+            let answer = routes::refused(&Refusal::Body);
+            tracing::debug!(method = %head.method, path = head.uri.path(), status = answer.status().as_u16());
+            return Ok(answer);
+        }
         Err(refusal) => routes::refused(&refusal),
         Ok(()) => {
             // This request's clients: a reload meanwhile swaps in new ones for later requests only.
