@@ -5,7 +5,7 @@
 //! and skips (`cargo xtask test` installs them from Debian when it can).
 
 #![cfg(unix)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -54,7 +54,7 @@ pub(crate) fn agent(options: Options) -> Result<(), CliError> {
 }
 
 async fn run(options: Options) -> Result<(), CliError> {
-    let flags = clients::flags_name_a_client(&options.connection).then(|| ClientDef {
+    let flags = clients::flags_name_a_client(&options.connection).then_some(ClientDef {
         connection: options.connection,
         scope: options.scope,
         cache: options.cache,

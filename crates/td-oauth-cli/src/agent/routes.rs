@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Response, StatusCode};
+use serde::Serialize;
 use serde_json::json;
 use td_oauth_reqwest::TokenProvider;
 
@@ -64,14 +65,13 @@ async fn token(provider: &TokenProvider, name: Option<&str>) -> Answer {
     let answer = provider
         .with_token(|token| {
             let now = provider.client().config().clock().now();
-            let remaining = token.expires_at().saturating_duration_since(now).as_secs();
             json_answer(
                 StatusCode::OK,
-                &json!({
-                    "access_token": token.access_token().secret(),
-                    "token_type": "Bearer",
-                    "expires_in": remaining,
-                }),
+                &TokenAnswer {
+                    access_token: token.access_token().secret(),
+                    token_type: "Bearer",
+                    expires_in: token.expires_at().saturating_duration_since(now).as_secs(),
+                },
             )
         })
         .await;
@@ -98,8 +98,18 @@ fn error(status: StatusCode, code: &str, description: &str) -> Answer {
     json_answer(status, &json!({ "error": code, "error_description": description }))
 }
 
-fn json_answer(status: StatusCode, body: &serde_json::Value) -> Answer {
-    let mut answer = Response::new(Full::new(Bytes::from(body.to_string())));
+/// A token answer, serialised straight from the cached token (no intermediate JSON value).
+#[derive(Serialize)]
+struct TokenAnswer<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+fn json_answer(status: StatusCode, body: &impl Serialize) -> Answer {
+    // Serialising strings and numbers cannot fail; an empty body would be the answer if it ever did.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut answer = Response::new(Full::new(Bytes::from(bytes)));
     *answer.status_mut() = status;
     let headers = answer.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

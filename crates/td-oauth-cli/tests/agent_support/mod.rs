@@ -4,7 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -194,6 +194,26 @@ fn exchange(mut stream: impl std::io::Read + std::io::Write, raw: &str) -> Reply
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).unwrap();
     parse(&bytes)
+}
+
+/// [`request_unix`] for a request the server stops reading part-way (headers past its bound): it answers
+/// and closes with the rest unread, which the kernel may turn into a reset that loses the answer. `None`
+/// for a connection reset before any answer arrived.
+pub(crate) fn request_unix_cut_short(socket: &Path, raw: &str) -> Option<Reply> {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    match stream.write_all(raw.as_bytes()) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => return None,
+        Err(err) => panic!("write: {err}"),
+    }
+    let mut bytes = Vec::new();
+    match stream.read_to_end(&mut bytes) {
+        Ok(_) => Some(parse(&bytes)),
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset && bytes.is_empty() => None,
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => Some(parse(&bytes)),
+        Err(err) => panic!("read: {err}"),
+    }
 }
 
 /// Parses one HTTP/1.1 answer (status, headers, the rest as the body).
