@@ -29,16 +29,21 @@ pub(crate) async fn on_hangup(
                 if received.is_none() {
                     return;
                 }
-                reload(&sources, &shared);
+                reload(&sources, &shared).await;
             }
             _ = stop.changed() => return,
         }
     }
 }
 
-fn reload(sources: &Sources, shared: &Shared) {
+/// Builds the new set off the runtime's workers (files are read, TLS roots loaded), then swaps it in.
+async fn reload(sources: &Arc<Sources>, shared: &Shared) {
     let current = shared.clients.load_full();
-    match Clients::load(sources, Some(&current)) {
+    let (sources, previous) = (Arc::clone(sources), Arc::clone(&current));
+    let loaded = tokio::task::spawn_blocking(move || Clients::load(&sources, Some(&previous)))
+        .await
+        .unwrap_or_else(|err| Err(CliError::Failed(format!("the reload stopped: {err}"))));
+    match loaded {
         Ok(clients) => {
             let kept = clients.kept_from(&current);
             super::log_clients("reloaded", &clients, Some(kept));
