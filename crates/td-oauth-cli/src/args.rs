@@ -301,7 +301,7 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         /// missing). Default: $XDG_RUNTIME_DIR/td-oauth/agent.sock.
         #[arg(long, env = "TD_OAUTH_AGENT_SOCKET", value_name = "PATH")]
         socket: Option<PathBuf>,
-        /// Also listen on loopback TCP, as 127.0.0.1:PORT or [::1]:PORT (port 0 picks a free one; the
+        /// Also listen on loopback TCP, as `127.0.0.1:PORT` or `[::1]:PORT` (port 0 picks a free one; the
         /// address is printed). Any local user can connect to a TCP port: prefer the socket.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,

@@ -540,6 +540,7 @@ fn configuration_errors_name_the_file_and_key_and_never_echo_a_secret() {
             assert!(message.contains(part), "{name}: {part:?} not in {message}");
         }
         assert!(!message.contains(&one_line_key[10..40]), "{name}: the key is echoed: {message}");
+        assert!(!message.contains("`client_secret`,"), "{name}: inline secrets are suggested: {message}");
     }
     // With neither flags nor a file there is nothing to serve.
     let output = run(bare_agent_command().arg("--socket").arg(socket_in(&scratch)));

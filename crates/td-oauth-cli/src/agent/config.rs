@@ -118,7 +118,8 @@ fn check_name(path: &Path, name: &str) -> Result<(), CliError> {
 /// and without any string value the message quotes (serde quotes the value of a wrongly typed key).
 fn parse_error(path: &Path, text: &str, err: &toml::de::Error) -> CliError {
     let line = err.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-    let message = redact_quoted(err.message().trim());
+    // `private_key` and `client_secret` are parsed only to be refused: not keys to suggest.
+    let message = redact_quoted(err.message().trim()).replace(", `private_key`, `client_secret`", "");
     let at = line.map(|line| format!(", line {line}")).unwrap_or_default();
     let hint = if message.contains("`private_key`") || message.contains("`client_secret`") {
         ""
