@@ -3,7 +3,8 @@
 //! tests' three servers into a Redis Cluster, and `chromium`, the real browser the CLI's `login` test drives
 //! headless. Installed from the Debian packages (redis-server, redis-tools, chromium) when missing, so the
 //! test command works on a fresh machine as the README says. Without Chromium (no apt-get, or no package
-//! for this machine) the browser test skips, and this says so.
+//! for this machine) the browser test skips, and this says so. `python3`, `node` and `curl` run the
+//! `td-oauth agent` snippets (Debian's python3, nodejs and curl), each test skipping, said here, without.
 use std::process::Command;
 
 /// Makes sure `redis-server` and `redis-cli` can be started, installing them with apt-get if need be.
@@ -21,6 +22,18 @@ pub(crate) fn ensure_redis_server() -> Result<(), String> {
 pub(crate) fn ensure_chromium() {
     if let Err(why) = ensure("chromium", "chromium") {
         println!("==> xtask test: {why}; the CLI's headless-browser login test will skip");
+    }
+}
+
+/// Makes sure `python3`, `node` and `curl` are there for the `td-oauth agent` snippet tests, installing them
+/// with apt-get if need be; each one that cannot be means its test will skip, and this says so.
+pub(crate) fn ensure_snippet_runtimes() {
+    for (program, package, test) in
+        [("python3", "python3", "Python"), ("node", "nodejs", "Node.js"), ("curl", "curl", "curl")]
+    {
+        if let Err(why) = ensure(program, package) {
+            println!("==> xtask test: {why}; the agent's {test} snippet test will skip");
+        }
     }
 }
 

@@ -276,20 +276,66 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
     /// Walk through the whole flow against an in-process identity server: no account, no network.
     #[cfg(feature = "local-server")]
     Demo,
+
+    /// Serve access tokens to local processes in any language over a Unix socket: `GET /v1/token` (the
+    /// client the flags and TALKDESK_* variables name, as for `token`) and `GET /v1/token/NAME` (the
+    /// clients of --config FILE). One token request per token lifetime however many processes ask.
+    #[cfg(all(feature = "agent", unix))]
+    #[command(after_help = AGENT_HELP)]
+    Agent {
+        #[command(flatten)]
+        connection: Connection,
+        /// Scopes the default client asks for, space-separated (default: everything the client may have).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
+        /// Share the default client's tokens with every machine on the same Redis (redis://HOST:PORT/N),
+        /// encrypted under TD_OAUTH_CACHE_KEY (32 random bytes, Base64), which is then required. The agent
+        /// keeps tokens in memory itself, so `local` or a directory mean nothing here.
+        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "redis://HOST:PORT/N")]
+        cache: Option<String>,
+        /// Named clients, served at /v1/token/NAME, from a TOML file (see docs/agent.md). Read again on
+        /// SIGHUP.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The Unix socket to listen on, created 0600 in a directory only you can use (created 0700 if
+        /// missing). Default: $XDG_RUNTIME_DIR/td-oauth/agent.sock.
+        #[arg(long, env = "TD_OAUTH_AGENT_SOCKET", value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Also listen on loopback TCP, as `127.0.0.1:PORT` or `[::1]:PORT` (port 0 picks a free one; the
+        /// address is printed). Any local user can connect to a TCP port: prefer the socket.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
 }
 
+#[cfg(all(feature = "agent", unix))]
+const AGENT_HELP: &str = "\
+Requests must carry the header `TD-OAuth-Agent: 1`; requests with Origin, Forwarded or X-Forwarded-For,
+with a Host that is not loopback, or with a body are refused (403, 413). Answers are JSON:
+  {\"access_token\": \"…\", \"token_type\": \"Bearer\", \"expires_in\": SECONDS}   (Cache-Control: no-store)
+  {\"error\": \"…\", \"error_description\": \"…\"}                                 (4xx, 502, 503)
+GET /v1/health answers {\"status\": \"ok\"}.
+
+Examples:
+  td-oauth agent --socket $XDG_RUNTIME_DIR/td-oauth/agent.sock --config ~/.config/td-oauth/agent.toml
+  curl -sf --unix-socket $XDG_RUNTIME_DIR/td-oauth/agent.sock -H 'TD-OAuth-Agent: 1' http://localhost/v1/token
+
+SIGHUP reads --config and the key files again (a bad file keeps the running configuration, and says why);
+SIGTERM or SIGINT stops accepting, lets the requests in flight finish, removes the socket and exits 0.
+Any process running as your user can ask the agent for a token: run it as the user of the services it serves.";
+
 /// The longest `--timeout` and `--deadline`: beyond this a token request is not slow but stuck.
-const MAX_WAIT_SECS: u64 = 3600;
+pub(crate) const MAX_WAIT_SECS: u64 = 3600;
 /// The most `--retries`: each retry is another request to the identity service.
-const MAX_RETRIES: u32 = 10;
+pub(crate) const MAX_RETRIES: u32 = 10;
 
 /// The library's total deadline for all attempts, in whole seconds: the CLI's default, so both are one rule.
-fn default_deadline() -> u64 {
+pub(crate) fn default_deadline() -> u64 {
     RetryPolicy::default().deadline().as_secs()
 }
 
 /// Where the token endpoint is and how the client authenticates; each flag also reads the variable shown.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub(crate) struct Connection {
     /// The Talkdesk account name (acme for acme.mytalkdesk.com).
     #[arg(long, env = "TALKDESK_ACCOUNT", value_name = "NAME")]

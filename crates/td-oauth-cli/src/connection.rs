@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use td_oauth_core::retry::RetryPolicy;
+use td_oauth_core::transport::{Config as TransportConfig, Transport};
 use td_oauth_core::{
     Algorithm, ClientId, ClientSecret, Credentials, Endpoints, Grant, KeyId, PrivateKey, TokenClient, TokenResponse,
 };
@@ -115,6 +116,22 @@ impl Connection {
 
     /// [`ureq_client`](Self::ureq_client) on top of `config` (e.g. one with a shared cache).
     pub(crate) fn ureq_client_with(&self, config: Config) -> Result<td_oauth_ureq::Client, CliError> {
+        let config = self.transport_config(config)?;
+        Ok(td_oauth_ureq::Client::from_token_client(self.token_client()?, config)?)
+    }
+
+    /// The async transport (for `agent`), with the same flags meaning the same.
+    #[cfg(all(feature = "agent", unix))]
+    pub(crate) fn reqwest_client_with(
+        &self,
+        config: td_oauth_reqwest::Config,
+    ) -> Result<td_oauth_reqwest::Client, CliError> {
+        let config = self.transport_config(config)?;
+        Ok(td_oauth_reqwest::Client::from_token_client(self.token_client()?, config)?)
+    }
+
+    /// `config` with --timeout, --retries, --deadline and --ca-file: one rule for both transports.
+    fn transport_config<T: Transport>(&self, config: TransportConfig<T>) -> Result<TransportConfig<T>, CliError> {
         if self.timeout > self.deadline {
             return Err(CliError::Input(format!(
                 "--timeout {} is longer than the --deadline of {} s for all attempts together; raise --deadline too",
@@ -127,13 +144,13 @@ impl Connection {
             RetryPolicy::default().with_max_retries(self.retries).with_deadline(Duration::from_secs(self.deadline));
         let mut config = config.with_timeout(timeout).with_connect_timeout(timeout).with_retry_policy(retry);
         if let Some(path) = &self.ca_file {
-            // ureq trusts one root store: with --ca-file, that file's certificates only.
+            // With --ca-file, that file's certificates only (ureq trusts one root store).
             config = config.with_system_roots(false);
             for der in pem_certificates(path)? {
                 config = config.with_root_certificate(der);
             }
         }
-        Ok(td_oauth_ureq::Client::from_token_client(self.token_client()?, config)?)
+        Ok(config)
     }
 
     /// Fetches a token for `grant`, with a hint when the flags may explain a refusal.

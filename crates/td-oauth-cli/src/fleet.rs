@@ -40,7 +40,7 @@ pub(crate) fn cached_token(
 }
 
 /// The key from TD_OAUTH_CACHE_KEY; without it, `--cache` is refused rather than storing tokens unsealed.
-fn sealing_key() -> Result<SealingKey, CliError> {
+pub(crate) fn sealing_key() -> Result<SealingKey, CliError> {
     match std::env::var(CACHE_KEY_VAR) {
         Ok(text) if !text.trim().is_empty() => {
             Ok(SealingKey::from_base64(&text).map_err(|err| CliError::Input(format!("{CACHE_KEY_VAR}: {err}")))?)

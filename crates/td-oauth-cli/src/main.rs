@@ -10,6 +10,8 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(all(feature = "agent", unix))]
+mod agent;
 mod api;
 mod args;
 mod assertion;
@@ -49,10 +51,7 @@ const LOG_VAR: &str = "TD_OAUTH_LOG";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // With a fleet cache, say on standard error when Redis could not be used (the token still comes).
-    let uses_cache = matches!(&cli.command, Command::Token { cache: Some(_), .. });
-    let result =
-        init_logging(uses_cache.then_some(tracing::Level::WARN)).and_then(|()| run(cli)).and_then(|()| output::flush());
+    let result = init_logging(default_log_level(&cli.command)).and_then(|()| run(cli)).and_then(|()| output::flush());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Closed) => CliError::Closed.exit_code(),
@@ -60,6 +59,17 @@ fn main() -> ExitCode {
             report(format_args!("{err}"));
             err.exit_code()
         }
+    }
+}
+
+/// The diagnostics a command shows without TD_OAUTH_LOG: with a fleet cache, a warning when Redis could not
+/// be used (the token still comes); the agent, a long-running service, says what it serves and reloads.
+fn default_log_level(command: &Command) -> Option<tracing::Level> {
+    match command {
+        Command::Token { cache: Some(_), .. } => Some(tracing::Level::WARN),
+        #[cfg(all(feature = "agent", unix))]
+        Command::Agent { .. } => Some(tracing::Level::INFO),
+        _ => None,
     }
 }
 
@@ -149,5 +159,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { port, https } => serve::serve(port, https),
         #[cfg(feature = "local-server")]
         Command::Demo => demo::demo(),
+        #[cfg(all(feature = "agent", unix))]
+        Command::Agent { connection, scope, cache, config, socket, listen } => {
+            agent::agent(agent::Options { connection, scope, cache, config, socket, listen })
+        }
     }
 }

@@ -8,7 +8,8 @@ use crate::error::CliError;
 use crate::output::out;
 use crate::secrets::SecretArg;
 
-fn scopes(scope: Option<&str>) -> Result<Scopes, CliError> {
+/// `--scope`'s value as the core's scopes (none: everything the client may have).
+pub(crate) fn scopes(scope: Option<&str>) -> Result<Scopes, CliError> {
     Ok(scope.map(str::parse).transpose()?.unwrap_or_default())
 }
 

@@ -445,5 +445,39 @@ pub(super) fn rows(r: &Results) -> Vec<Row> {
         .against("map with room", r.custom(manager, &["new_provider_empty_ns"])),
     );
 
+    // 10. `td-oauth agent` over its Unix socket.
+    let agent = "agent.json";
+    rows.push(Row::new(
+        "10",
+        "agent, 50 clients × 200 requests over its socket: token requests (one lifetime)",
+        r.custom(agent, &["load", "token_requests"]),
+        Count,
+        Exactly(1.0),
+    ));
+    for (what, key, bare) in [("median", "median_ns", "bare_median_ns"), ("99th percentile", "p99_ns", "bare_p99_ns")] {
+        rows.push(
+            Row::new(
+                "10",
+                format!(
+                    "agent, 50 clients × 200 requests over its socket: {what} latency ÷ a bare answer of the same size"
+                ),
+                r.custom(agent, &["load", key]),
+                Ns,
+                RatioAtMost(1.5),
+            )
+            .against("bare hyper", r.custom(agent, &["load", bare])),
+        );
+    }
+    rows.push(
+        Row::new(
+            "10",
+            "agent: resident memory after 100,000 requests ÷ after 1,000",
+            r.custom(agent, &["memory", "rss_kb_after_100000"]).map(|kb| kb * 1024.0),
+            Bytes,
+            RatioAtMost(1.10),
+        )
+        .against("after 1,000", r.custom(agent, &["memory", "rss_kb_after_1000"]).map(|kb| kb * 1024.0)),
+    );
+
     rows
 }

@@ -60,6 +60,13 @@ What each row measures:
    heap allocations per call; for context, the cycling manager ÷ the provider's warm hit. Heap bytes per installation held after install (the event parsed
    and installed, no token yet) and, for context, with its provider and token. A new provider (no fetch)
    into a full map of 10,000, which evicts the least recently used, ÷ one into a map with room.
+10. **`td-oauth agent`** (the binary as a child process, over its Unix socket, against `td-oauth-testkit`):
+   50 concurrent clients × 200 requests each, one keep-alive connection per client, several rounds: the
+   token requests the server saw (goal: one per token lifetime), and the median and 99th-percentile
+   latency ÷ those of a bare answer of the same size and headers from the same stack (hyper's HTTP/1
+   server with the agent's settings on a tokio multi-thread runtime, a Unix socket, a child process), the
+   rounds alternating between the two. The agent's resident memory (VmRSS) after 100,000 requests ÷ after
+   1,000 (goal ≤ 1.10).
 ";
 
 const BEGIN: &str = "<!-- xtask bench: results begin -->";

@@ -29,6 +29,7 @@ const TARGETS: &[Target] = &[
     Target { krate: "td-oauth-ureq", bench: "herd", criterion: false },
     Target { krate: "td-oauth-ureq", bench: "memory", criterion: false },
     Target { krate: "td-oauth-redis", bench: "fleet", criterion: true },
+    Target { krate: "td-oauth-cli", bench: "agent", criterion: false },
 ];
 
 const QUICK_CRITERION: &[&str] =
