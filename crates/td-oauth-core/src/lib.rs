@@ -130,6 +130,7 @@ pub use authorize::{AuthorizeRequest, PendingAuthorization};
 pub use credentials::{ClientId, Credentials, KeyId};
 pub use endpoints::{Account, Endpoints, Region};
 pub use error::Error;
+pub use error::{is_unsafe_on_terminal, sanitize};
 pub use key::PrivateKey;
 pub use oauth_error::{ErrorCode, OAuthError};
 pub use request::{Grant, TokenClient};
