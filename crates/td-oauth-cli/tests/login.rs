@@ -4,7 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, Write as _};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -94,10 +97,13 @@ fn stored_refresh_token(file: &Path) -> String {
 }
 
 /// What a browser does with the authorize URL: follows the testkit's redirect to the loopback listener and
-/// reads the page it answers.
+/// reads the page it answers (within 20 s: a listener that makes it wait longer fails the test).
 fn browse(url: &str) -> (u16, String) {
-    let agent: td_oauth_ureq::ureq::Agent =
-        td_oauth_ureq::ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: td_oauth_ureq::ureq::Agent = td_oauth_ureq::ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
     let mut response = agent.get(url).call().unwrap();
     (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
 }
@@ -306,4 +312,109 @@ fn stop_browser(pid_file: &Path) {
     let _ = Command::new("kill").arg(pid.trim()).status();
     // Give it a moment to remove its profile's locks before the scratch directory goes.
     std::thread::sleep(Duration::from_millis(500));
+}
+
+/// A started `login --no-browser` against a fresh server, and where its listener is.
+fn start_login(name: &str, wait: &str) -> (TestServer, Scratch, Login, String, String) {
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new(name);
+    let key_file = scratch.file("client.key", &client.private_key);
+    let mut login = Login::start(
+        connected("login", &server, &client, &key_file)
+            .args(["--no-browser", "--wait", wait])
+            .env("XDG_CONFIG_HOME", scratch.path().join("config")),
+    );
+    let url = login.url();
+    let listener = redirect_uri(&url);
+    (server, scratch, login, url, listener)
+}
+
+/// Only a request whose `state` matches ends the wait: malformed ones without it (a repeated `code`, a
+/// repeated `error_description`, a repeated `state`) are answered and ignored, and the real callback after
+/// them still logs in.
+#[test]
+fn only_the_matching_state_ends_the_login() {
+    let (server, _scratch, login, url, listener) = start_login("login-state-only", "60");
+    let state = url::Url::parse(&url).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    for forged in [
+        "?code=a&code=b".to_owned(),
+        "?error=access_denied&error_description=a&error_description=b".to_owned(),
+        format!("?code=a&state={state}&state={state}"),
+        "?code=a&state=guessed&state=guessed".to_owned(),
+    ] {
+        let (status, page) = browse(&format!("{listener}{forged}"));
+        assert_eq!(status, 400, "{forged}: {page}");
+        assert!(page.contains("ignored"), "{forged}: {page}");
+    }
+    let (status, page) = browse(&url);
+    assert_eq!((status, page.contains("You are logged in")), (200, true), "{page}");
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+    assert_eq!(server.count_grant("authorization_code"), 1);
+}
+
+/// Writes one byte of a request every 200 ms until told to stop or the listener hangs up.
+fn trickle(listener: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let address = listener.trim_start_matches("http://").trim_end_matches("/callback").to_owned();
+    std::thread::spawn(move || {
+        let Ok(mut stream) = TcpStream::connect(address) else { return };
+        for byte in b"GET /callback?code=slow&state=slow HTTP/1.1\r\nHost: x\r\n".iter().cycle() {
+            if stop.load(Ordering::Relaxed) || stream.write_all(&[*byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+}
+
+/// Idle and trickling connections delay neither the real callback nor the end of `--wait`.
+#[test]
+fn idle_and_slow_connections_hold_nothing_up() {
+    let (server, _scratch, login, url, listener) = start_login("login-slow-clients", "60");
+    let address = listener.trim_start_matches("http://").trim_end_matches("/callback").to_owned();
+    let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = trickle(&listener, stop.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    // The browser, behind 20 idle connections and one that never finishes its request: answered at once
+    // (`browse` gives up after 20 s; served one at a time with 5 s each, it waited 100 s).
+    let (status, page) = browse(&url);
+    assert_eq!((status, page.contains("You are logged in")), (200, true), "{page}");
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+    assert_eq!(server.count_grant("authorization_code"), 1);
+    stop.store(true, Ordering::Relaxed);
+    trickler.join().unwrap();
+    drop(idle);
+
+    // With nobody but them, the login ends at --wait (2 s), whatever they do.
+    let (_server, _scratch, login, _url, listener) = start_login("login-slow-wait", "2");
+    let address = listener.trim_start_matches("http://").trim_end_matches("/callback").to_owned();
+    let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = trickle(&listener, stop.clone());
+    let (code, printed) = login.finish(Duration::from_secs(15));
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(printed.contains("--wait"), "{printed}");
+    stop.store(true, Ordering::Relaxed);
+    trickler.join().unwrap();
+    drop(idle);
+}
+
+/// 300 requests with the wrong state: a few warnings and a count, not 300 lines.
+#[test]
+fn warnings_about_ignored_requests_are_bounded() {
+    let (_server, _scratch, login, url, listener) = start_login("login-warnings", "60");
+    for n in 0..300 {
+        let (status, _) = browse(&format!("{listener}?code=c{n}&state=guess{n}"));
+        assert_eq!(status, 400);
+    }
+    let (status, page) = browse(&url);
+    assert_eq!(status, 200, "{page}");
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+    let warnings: Vec<&str> = printed.lines().filter(|line| line.contains("warning:")).collect();
+    assert!(warnings.len() <= 4, "{} warning lines: {warnings:#?}", warnings.len());
+    assert!(printed.contains("ignored 300 requests"), "the count is given: {printed}");
 }
