@@ -106,6 +106,8 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         /// Print the URL only; open no browser.
         #[arg(long)]
         no_browser: bool,
+        #[command(flatten)]
+        prompt: crate::authorize::PromptArgs,
         /// Seconds to wait for the browser to come back.
         #[arg(long, value_name = "SECS", default_value_t = 300,
               value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
@@ -152,7 +154,9 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         /// The authorize endpoint, instead of the one derived from --account or --token-url.
         #[arg(long, value_name = "URL")]
         authorize_url: Option<String>,
-        /// Print {"url", "state", "nonce", "code_verifier"} instead of the URL alone.
+        #[command(flatten)]
+        prompt: crate::authorize::PromptArgs,
+        /// Print {"url", "state", "nonce", "prompt", "code_verifier"} instead of the URL alone.
         #[arg(long)]
         json: bool,
     },

@@ -18,7 +18,7 @@ use td_oauth_testkit::{Algorithm, ClientCredentials, ClientSpec, TOKEN_PATH, Tes
 
 mod common;
 
-use common::{Scratch, assert_exit, connected, run, stderr, stdout};
+use common::{Scratch, assert_exit, connected, run, stderr, stdout, td_oauth};
 
 const REDIRECT: &str = "http://127.0.0.1/callback";
 
@@ -58,6 +58,12 @@ impl Login {
                 return format!("http{url}");
             }
         }
+    }
+
+    /// Stops it (the process this test started).
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for it to end (at most `timeout`): its exit code and everything it printed on standard error.
@@ -417,4 +423,69 @@ fn warnings_about_ignored_requests_are_bounded() {
     let warnings: Vec<&str> = printed.lines().filter(|line| line.contains("warning:")).collect();
     assert!(warnings.len() <= 4, "{} warning lines: {warnings:#?}", warnings.len());
     assert!(printed.contains("ignored 300 requests"), "the count is given: {printed}");
+}
+
+/// The prompt the URL carries.
+fn prompt_in(url: &str) -> Option<String> {
+    url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == "prompt").map(|(_, v)| v.into_owned())
+}
+
+/// OpenID Connect Core §11: `offline_access` needs `prompt=consent`, which `login` and `authorize-url` send
+/// with it unless told otherwise (`--prompt`, `--no-prompt`); the login goes through with it.
+#[test]
+fn offline_access_asks_for_consent_unless_told_otherwise() {
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new("login-prompt");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let login = |extra: &[&str]| {
+        let mut login = Login::start(
+            connected("login", &server, &client, &key_file)
+                .args(["--no-browser", "--wait", "30"])
+                .args(extra)
+                .env("XDG_CONFIG_HOME", scratch.path().join("config")),
+        );
+        let url = login.url();
+        (login, url)
+    };
+
+    let (login_run, url) = login(&["--scope", "openid offline_access"]);
+    assert_eq!(prompt_in(&url).as_deref(), Some("consent"), "{url}");
+    let (status, page) = browse(&url);
+    assert_eq!(status, 200, "{page}");
+    let (code, printed) = login_run.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+
+    for (extra, expected) in [
+        (vec!["--scope", "openid offline_access", "--prompt", "login"], Some("login")),
+        (vec!["--scope", "openid offline_access", "--no-prompt"], None),
+        (vec!["--scope", "openid users:read"], None),
+        (vec!["--scope", "openid", "--prompt", "select_account"], Some("select_account")),
+    ] {
+        let (login_run, url) = login(&extra);
+        assert_eq!(prompt_in(&url).as_deref(), expected, "{extra:?}: {url}");
+        login_run.stop();
+    }
+
+    let authorize_url = |extra: &[&str]| {
+        run(td_oauth()
+            .args(["authorize-url", "--token-url", server.token_url(), "--client-id", &client.client_id])
+            .args(["--redirect-uri", REDIRECT, "--json"])
+            .args(extra))
+    };
+    let output = authorize_url(&["--scope", "openid offline_access"]);
+    assert_exit(&output, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["prompt"], "consent");
+    assert_eq!(prompt_in(json["url"].as_str().unwrap()).as_deref(), Some("consent"));
+    let output = authorize_url(&["--scope", "offline_access", "--prompt", "none"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(prompt_in(json["url"].as_str().unwrap()).as_deref(), Some("none"));
+    let output = authorize_url(&["--scope", "offline_access", "--no-prompt"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(json["prompt"].is_null() && prompt_in(json["url"].as_str().unwrap()).is_none(), "{json}");
+    let output = authorize_url(&["--prompt", "always"]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("none, login, consent, select_account"), "{}", stderr(&output));
+    assert_exit(&authorize_url(&["--prompt", "login", "--no-prompt"]), 2);
 }
