@@ -39,6 +39,16 @@ impl CliError {
         }
     }
 
+    /// The same error with its message passed through `f` (e.g. to redact what a server echoed).
+    pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            CliError::Input(m) => CliError::Input(f(m)),
+            CliError::Refused(m) => CliError::Refused(f(m)),
+            CliError::Failed(m) => CliError::Failed(f(m)),
+            CliError::Closed => CliError::Closed,
+        }
+    }
+
     /// The same error with a hint about what to do appended to its message.
     pub(crate) fn with_hint(self, hint: &str) -> Self {
         match self {
@@ -79,7 +89,8 @@ impl From<ApiError> for CliError {
         match &err {
             _ if err.is_retryable() => temporary(err),
             ApiError::NoUserContext(_) => CliError::Refused(err.to_string()).with_hint(
-                "give a user's refresh token (--refresh-token-file, or TALKDESK_REFRESH_TOKEN) from the                  authorization-code flow",
+                "give a user's refresh token (--refresh-token-file, or TALKDESK_REFRESH_TOKEN) from the \
+                 authorization-code flow",
             ),
             ApiError::InvalidPath { .. } | ApiError::NoGateway { .. } | ApiError::HostNotAllowed { .. } => {
                 CliError::Input(err.to_string())

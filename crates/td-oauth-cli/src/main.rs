@@ -28,6 +28,7 @@ mod login_store;
 mod logout;
 mod loopback;
 mod output;
+mod redact;
 mod secrets;
 #[cfg(feature = "local-server")]
 mod serve;
