@@ -489,3 +489,59 @@ fn offline_access_asks_for_consent_unless_told_otherwise() {
     assert!(stderr(&output).contains("none, login, consent, select_account"), "{}", stderr(&output));
     assert_exit(&authorize_url(&["--prompt", "login", "--no-prompt"]), 2);
 }
+
+/// The login store follows no link and trusts no file or directory someone else controls: a dangling link
+/// in place of the lock file makes `token --user` and `logout` refuse, creating nothing where it points;
+/// another user's login file is refused, as is a logins directory others can write to.
+#[test]
+fn the_login_store_follows_no_link_and_trusts_no_other_user() {
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new("login-store-links");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let config_home = scratch.path().join("config");
+    let command = |subcommand: &str| {
+        let mut command = connected(subcommand, &server, &client, &key_file);
+        command.env("XDG_CONFIG_HOME", &config_home);
+        command
+    };
+    let mut login = Login::start(command("login").args(["--no-browser", "--scope", "openid offline_access"]));
+    let url = login.url();
+    assert_eq!(browse(&url).0, 200);
+    assert_eq!(login.finish(Duration::from_secs(20)).0, Some(0));
+    let file = login_files(&config_home).remove(0);
+    let lock = PathBuf::from(format!("{}.lock", file.display()));
+    let target = scratch.path().join("planted-target");
+
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    for subcommand in ["token", "logout"] {
+        let mut run_it = command(subcommand);
+        if subcommand == "token" {
+            run_it.arg("--user");
+        }
+        let output = run(&mut run_it);
+        assert_exit(&output, 2);
+        assert!(stderr(&output).contains("symbolic link"), "{subcommand}: {}", stderr(&output));
+        assert!(std::fs::symlink_metadata(&target).is_err(), "{subcommand} created the link's target");
+    }
+    assert_eq!(server.count_grant("refresh_token"), 0);
+    std::fs::remove_file(&lock).unwrap();
+
+    let dir = file.parent().unwrap().to_owned();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = run(command("token").arg("--user"));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("can be written by other users"), "{}", stderr(&output));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_exit(&run(command("token").arg("--user")), 0);
+
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped the other-owner case: planting another user's file needs root (chown)");
+        return;
+    }
+    rustix::fs::chown(&file, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+    let output = run(command("token").arg("--user"));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("belongs to another user"), "{}", stderr(&output));
+}
