@@ -367,8 +367,8 @@ fn the_maximum_lifetime_holds_for_cached_tokens() {
     assert_exit(&cached(&server, &client, &key_file, &dir), 0);
     let file = token_files(&dir).remove(0);
 
-    // Issued 25 h ago, an hour left.
-    age_stored_token(&file, 25 * 3600, 3600);
+    // Issued 25 h ago, a day left.
+    age_stored_token(&file, 25 * 3600, 24 * 3600);
     assert_exit(&cached(&server, &client, &key_file, &dir), 0);
     assert_eq!(server.count_path(TOKEN_PATH), 2);
 
