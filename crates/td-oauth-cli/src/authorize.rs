@@ -55,8 +55,9 @@ pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> R
     check_redirect_uri(options.redirect_uri)?;
     let endpoint = endpoint(connection, options.authorize_url)?;
     let scopes: Scopes = options.scope.map(str::parse).transpose()?.unwrap_or_default();
-    let request =
-        AuthorizeRequest::new(connection.client_id()?, options.redirect_uri).with_scopes(scopes).with_pkce(options.pkce);
+    let request = AuthorizeRequest::new(connection.client_id()?, options.redirect_uri)
+        .with_scopes(scopes)
+        .with_pkce(options.pkce);
     let mut request = options.prompt.apply(request);
     if let Some(state) = options.state {
         request = request.with_state(state);

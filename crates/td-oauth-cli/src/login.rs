@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use td_oauth_core::random::OsRandom;
 use td_oauth_core::authorize::Prompt;
+use td_oauth_core::random::OsRandom;
 use td_oauth_core::{AuthorizeRequest, Scopes};
 
 use crate::args::Connection;

@@ -120,7 +120,10 @@ mod tests {
         for (text, shown) in [
             (format!("got Bearer {token} here"), format!("got Bearer {MARKER} here")),
             (format!("Authorization: {token}"), format!("Authorization: {MARKER}")),
-            ("token stsTokenWithoutBearer1234, twice stsTokenWithoutBearer1234".into(), format!("token {MARKER}, twice {MARKER}")),
+            (
+                "token stsTokenWithoutBearer1234, twice stsTokenWithoutBearer1234".into(),
+                format!("token {MARKER}, twice {MARKER}"),
+            ),
             (format!("a={token}&b=1"), format!("a={MARKER}&b=1")),
             // Cut by a length limit, at either end, or a piece from the middle.
             (format!("Bearer {}…", &token[..30]), format!("Bearer {MARKER}…")),

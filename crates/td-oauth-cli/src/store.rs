@@ -149,8 +149,8 @@ impl PrivateDir {
     pub(crate) fn lock(&self, name: &str) -> Result<FileLock, CliError> {
         let path = self.file(name);
         let cannot = |err: std::io::Error| CliError::Failed(format!("cannot lock {}: {err}", path.display()));
-        let file = open_private(&path, true)
-            .map_err(|err| refuse_link(&path, "lock file").unwrap_or_else(|| cannot(err)))?;
+        let file =
+            open_private(&path, true).map_err(|err| refuse_link(&path, "lock file").unwrap_or_else(|| cannot(err)))?;
         check_file(&file.metadata().map_err(cannot)?, &path, "lock file")?;
         file.lock().map_err(cannot)?;
         Ok(FileLock(file))

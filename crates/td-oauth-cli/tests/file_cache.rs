@@ -345,7 +345,8 @@ fn a_file_copied_under_another_name_is_not_used() {
     assert_eq!(read_stored(&second_file).0["client_id"], second.client_id.as_str());
 
     // The scopes are bound too: a file for other scopes, copied over.
-    let output = run(connected("token", &server, &first, &first_key).args(["--scope", "users:read"]).arg("--cache").arg(&dir));
+    let output =
+        run(connected("token", &server, &first, &first_key).args(["--scope", "users:read"]).arg("--cache").arg(&dir));
     assert_exit(&output, 0);
     let scoped_file = token_files(&dir).into_iter().find(|f| f != &first_file && f != &second_file).unwrap();
     std::fs::copy(&scoped_file, &first_file).unwrap();

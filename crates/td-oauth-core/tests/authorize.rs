@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use td_oauth_core::authorize::{Prompt, RedirectError};
 use td_oauth_core::authorize::pkce_challenge;
+use td_oauth_core::authorize::{Prompt, RedirectError};
 use td_oauth_core::random::{OsRandom, RandomSource};
 use td_oauth_core::{
     AuthorizeRequest, ClientId, Endpoints, Error, ErrorCode, Grant, PendingAuthorization, PkceVerifier, Region,
@@ -155,7 +155,8 @@ fn prompt_of(request: AuthorizeRequest) -> Option<String> {
 #[test]
 fn prompt_is_consent_for_offline_access_unless_chosen() {
     let request = |scopes: &str| {
-        AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb").with_scopes(scopes.parse().unwrap())
+        AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb")
+            .with_scopes(scopes.parse().unwrap())
     };
     assert_eq!(prompt_of(request("openid offline_access")).as_deref(), Some("consent"));
     assert_eq!(request("openid offline_access").prompt(), Some(Prompt::Consent));
