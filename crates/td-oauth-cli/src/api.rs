@@ -2,15 +2,18 @@
 //! the request and reads the answer (paths that cannot leave the gateway, Talkdesk's error body, HAL
 //! pages); td-oauth-ureq sends it with the token, fetched once per run and reused for every page.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use td_oauth_api::{ApiError, ApiGateway, Paginator};
 use td_oauth_core::http::{Method, Response};
 use td_oauth_core::{Grant, RefreshToken, Scopes};
-use td_oauth_ureq::ApiClient;
+use td_oauth_ureq::{ApiClient, Config};
 
 use crate::args::{ApiTarget, Connection};
 use crate::error::CliError;
-use crate::output::out;
+use crate::output::{clean, out};
+use crate::redact::{Recorder, SentTokens};
 use crate::secrets::{self, Lifetime, SecretArg};
 
 impl ApiTarget {
@@ -45,11 +48,14 @@ impl ApiTarget {
         })
     }
 
-    /// The API client: the connection's transport, this grant's provider, this gateway.
-    pub(crate) fn client(&self, connection: &Connection) -> Result<ApiClient, CliError> {
+    /// The API client (the connection's transport, this grant's provider, this gateway), and the tokens its
+    /// requests carry, to be redacted from whatever the server answers.
+    pub(crate) fn client(&self, connection: &Connection) -> Result<(ApiClient, Arc<SentTokens>), CliError> {
         let gateway = self.gateway(connection)?;
-        let provider = connection.ureq_client()?.provider(self.grant()?);
-        Ok(ApiClient::new(provider, gateway))
+        let sent = Arc::new(SentTokens::default());
+        let config = Config::new().with_shared_cache(Arc::new(Recorder(sent.clone())));
+        let provider = connection.ureq_client_with(config)?.provider(self.grant()?);
+        Ok((ApiClient::new(provider, gateway), sent))
     }
 }
 
@@ -65,6 +71,8 @@ pub(crate) struct Call<'a> {
 /// The most a request body read with --input may be.
 const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Every text the server sent is shown with the request's access token replaced (see [`crate::redact`]):
+/// the body, the headers with --include, the items with --paginate, the error.
 pub(crate) fn api(connection: &Connection, target: &ApiTarget, call: &Call<'_>) -> Result<(), CliError> {
     let (method, path) = match call.args {
         [path] => (None, path.as_str()),
@@ -84,22 +92,33 @@ pub(crate) fn api(connection: &Connection, target: &ApiTarget, call: &Call<'_>) 
             "--include shows one answer's status and headers; leave it out with --paginate".into(),
         ));
     }
-    let client = target.client(connection)?;
+    let (client, sent) = target.client(connection)?;
+    call_and_print(&client, &sent, method, path, body, call).map_err(|err| sent.redact_error(err))
+}
+
+fn call_and_print(
+    client: &ApiClient,
+    sent: &SentTokens,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+    call: &Call<'_>,
+) -> Result<(), CliError> {
     if call.paginate {
         let paginator = Paginator::new(client.gateway().clone(), path).map_err(api_input)?;
         for item in client.items(paginator) {
-            out!("{}", item?)?;
+            out!("{}", sent.redact(&item?.to_string()))?;
         }
         return Ok(());
     }
     let request = client.gateway().request(method, path, body.unwrap_or_default(), None).map_err(api_input)?;
     let response = client.send(request)?;
     if call.include {
-        print_head(&response)?;
+        print_head(&response, sent)?;
     }
     if response.status().is_success() {
         if !response.body().is_empty() {
-            out!("{}", String::from_utf8_lossy(response.body()).trim_end())?;
+            out!("{}", sent.redact(String::from_utf8_lossy(response.body()).trim_end()))?;
         }
         return Ok(());
     }
@@ -147,12 +166,13 @@ fn body(call: &Call<'_>) -> Result<Option<Vec<u8>>, CliError> {
     Ok(Some(Value::Object(object).to_string().into_bytes()))
 }
 
-/// `HTTP/1.1 200 OK` and the headers, then a blank line, as `curl -i` shows them.
-fn print_head(response: &Response<Vec<u8>>) -> Result<(), CliError> {
+/// `HTTP/1.1 200 OK` and the headers, then a blank line, as `curl -i` shows them (a header that echoes the
+/// request's `Authorization` shows the marker instead of the token; values cleaned for the terminal).
+fn print_head(response: &Response<Vec<u8>>, sent: &SentTokens) -> Result<(), CliError> {
     let status = response.status();
     out!("HTTP/1.1 {} {}", status.as_u16(), status.canonical_reason().unwrap_or_default())?;
     for (name, value) in response.headers() {
-        out!("{name}: {}", String::from_utf8_lossy(value.as_bytes()))?;
+        out!("{name}: {}", clean(&sent.redact(&String::from_utf8_lossy(value.as_bytes()))))?;
     }
     out!("")
 }

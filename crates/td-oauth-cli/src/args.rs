@@ -29,7 +29,8 @@ user of the machine can read (ps, /proc) and which lands in shell history.
 A file holding a private key or client secret should be readable by you alone (chmod 600): td-oauth warns
 when it is not. Secret files and standard input are read up to 64 KiB.
 
-Files td-oauth keeps, readable by you alone (0600; one others can read is refused):
+Files td-oauth keeps, readable by you alone (0600), in directories only you can write to: a file or
+directory that another user owns or others can read (files) or write (directories), or a link, is refused:
   user logins         `login` keeps the refresh token in ~/.config/td-oauth/logins/ (XDG_CONFIG_HOME);
                       `logout` removes it
   token cache         `token --cache local` keeps tokens in ~/.cache/td-oauth/tokens/ (XDG_CACHE_HOME);
@@ -73,7 +74,10 @@ pub(crate) enum Command {
         /// machine in a file only you can read, in your cache directory (~/.cache/td-oauth/tokens, or under
         /// XDG_CACHE_HOME); a path or file:///PATH names another directory. redis://HOST:PORT/N shares it
         /// with every machine that uses the same Redis, encrypted under TD_OAUTH_CACHE_KEY (32 random bytes,
-        /// Base64), which is then required. If the cache cannot be used, the token is fetched directly.
+        /// Base64), which is then required. If the cache cannot be used (Redis unreachable, a directory
+        /// that cannot be created or written), the token is fetched directly, with a warning; a cache that
+        /// is unsafe to use (a file or directory another user owns or others can write, a link) is refused
+        /// (exit 2), with the fix.
         #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis://HOST:PORT/N")]
         cache: Option<String>,
         /// A token for the user who ran `td-oauth login` with this client (refresh-token grant) instead of
@@ -106,6 +110,8 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         /// Print the URL only; open no browser.
         #[arg(long)]
         no_browser: bool,
+        #[command(flatten)]
+        prompt: crate::authorize::PromptArgs,
         /// Seconds to wait for the browser to come back.
         #[arg(long, value_name = "SECS", default_value_t = 300,
               value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
@@ -152,7 +158,9 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         /// The authorize endpoint, instead of the one derived from --account or --token-url.
         #[arg(long, value_name = "URL")]
         authorize_url: Option<String>,
-        /// Print {"url", "state", "nonce", "code_verifier"} instead of the URL alone.
+        #[command(flatten)]
+        prompt: crate::authorize::PromptArgs,
+        /// Print {"url", "state", "nonce", "prompt", "code_verifier"} instead of the URL alone.
         #[arg(long)]
         json: bool,
     },

@@ -39,6 +39,16 @@ impl CliError {
         }
     }
 
+    /// The same error with its message passed through `f` (e.g. to redact what a server echoed).
+    pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            CliError::Input(m) => CliError::Input(f(m)),
+            CliError::Refused(m) => CliError::Refused(f(m)),
+            CliError::Failed(m) => CliError::Failed(f(m)),
+            CliError::Closed => CliError::Closed,
+        }
+    }
+
     /// The same error with a hint about what to do appended to its message.
     pub(crate) fn with_hint(self, hint: &str) -> Self {
         match self {
@@ -80,7 +90,8 @@ impl From<ApiError> for CliError {
             ApiError::Transport(core) => core.into(),
             _ if err.is_retryable() => temporary(err),
             ApiError::NoUserContext(_) => CliError::Refused(err.to_string()).with_hint(
-                "give a user's refresh token (--refresh-token-file, or TALKDESK_REFRESH_TOKEN) from the                  authorization-code flow",
+                "give a user's refresh token (--refresh-token-file, or TALKDESK_REFRESH_TOKEN) from the \
+                 authorization-code flow",
             ),
             ApiError::InvalidPath { .. } | ApiError::NoGateway { .. } | ApiError::HostNotAllowed { .. } => {
                 CliError::Input(err.to_string())
@@ -133,5 +144,18 @@ impl From<td_oauth_core::Error> for CliError {
 impl From<td_oauth_testkit::Error> for CliError {
     fn from(err: td_oauth_testkit::Error) -> Self {
         CliError::Failed(format!("the local identity server failed: {err}"))
+    }
+}
+
+/// The fleet cache's error (the file cache shares its sealed format): a key that cannot be used is the
+/// command line's, anything else an entry that could not be written or read.
+impl From<td_oauth_redis::Error> for CliError {
+    fn from(err: td_oauth_redis::Error) -> Self {
+        use td_oauth_redis::Error as E;
+        match err {
+            E::Seal(core) => core.into(),
+            E::InvalidUrl { .. } | E::InvalidSealingKey { .. } => CliError::Input(err.to_string()),
+            other => CliError::Failed(other.to_string()),
+        }
     }
 }

@@ -27,7 +27,8 @@ pub(crate) fn cached_token(
     grant: Grant,
 ) -> Result<Arc<TokenResponse>, CliError> {
     if FileCache::is_file_cache(cache_url) {
-        let cache = Arc::new(FileCache::open(cache_url)?);
+        let Some(cache) = FileCache::open(cache_url)? else { return Ok(Arc::new(connection.fetch(&grant)?)) };
+        let cache = Arc::new(cache);
         let client = connection.ureq_client_with(Config::new().with_shared_cache(cache.clone()))?;
         cache.check(&client, &grant)?;
         return client.provider(grant).token().map_err(|err| connection.explain(err, client.token_client()));

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use td_oauth_core::authorize::Prompt;
 use td_oauth_core::random::OsRandom;
 use td_oauth_core::{AuthorizeRequest, Scopes};
 
 use crate::args::Connection;
+use crate::authorize::PromptArgs;
 use crate::browser;
 use crate::error::CliError;
 use crate::login_store::LoginStore;
@@ -19,6 +21,7 @@ pub(crate) struct Options<'a> {
     pub(crate) authorize_url: Option<&'a str>,
     pub(crate) no_browser: bool,
     pub(crate) wait: Duration,
+    pub(crate) prompt: &'a PromptArgs,
 }
 
 pub(crate) fn login(connection: &Connection, options: &Options<'_>) -> Result<(), CliError> {
@@ -28,11 +31,13 @@ pub(crate) fn login(connection: &Connection, options: &Options<'_>) -> Result<()
     let endpoint = crate::authorize::endpoint(connection, options.authorize_url)?;
     let scopes: Scopes = options.scope.map(str::parse).transpose()?.unwrap_or_default();
 
+    let asked_offline = scopes.contains("offline_access");
     let loopback = Loopback::bind()?;
-    let (url, pending) = AuthorizeRequest::new(connection.client_id()?, loopback.redirect_uri())
-        .with_scopes(scopes)
-        .with_pkce(true)
-        .build(&endpoint, &OsRandom::new())?;
+    let request = options.prompt.apply(
+        AuthorizeRequest::new(connection.client_id()?, loopback.redirect_uri()).with_scopes(scopes).with_pkce(true),
+    );
+    let prompt = request.prompt();
+    let (url, pending) = request.build(&endpoint, &OsRandom::new())?;
 
     if !options.no_browser && browser::open(url.as_str()) {
         report(format_args!("opening your browser to log in; if it does not open, visit:\n\n  {url}\n"));
@@ -55,11 +60,22 @@ pub(crate) fn login(connection: &Connection, options: &Options<'_>) -> Result<()
     };
     let Some(refresh_token) = token.refresh_token() else {
         browser.failed();
-        return Err(CliError::Refused(
-            "the server granted no refresh token, so there is no login to keep: ask for one with \
-             --scope \"offline_access …\" if the client may have it"
-                .into(),
-        ));
+        let hint = if !asked_offline {
+            "ask for one with --scope \"offline_access …\" if the client may have it".to_owned()
+        } else if prompt == Some(Prompt::Consent) {
+            "offline_access was asked for, with prompt=consent: the client may not be allowed refresh tokens, \
+             or the user did not grant offline access"
+                .to_owned()
+        } else {
+            let sent = prompt.map_or("no prompt".to_owned(), |prompt| format!("prompt={prompt}"));
+            format!(
+                "offline_access was asked for with {sent}; OpenID Connect servers grant it only with \
+                 prompt=consent, which login sends unless --prompt or --no-prompt say otherwise"
+            )
+        };
+        return Err(CliError::Refused(format!(
+            "the server granted no refresh token, so there is no login to keep: {hint}"
+        )));
     };
     let saved = store.lock().and_then(|(_dir, _lock)| store.save(refresh_token, token.scope()));
     if let Err(err) = saved {

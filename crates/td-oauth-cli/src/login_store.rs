@@ -54,9 +54,7 @@ impl LoginStore {
     /// Creates the directory and takes the lock that every reader and writer of the login holds.
     pub(crate) fn lock(&self) -> Result<(PrivateDir, FileLock), CliError> {
         let dir = PrivateDir::create(self.dir.path().to_path_buf())?;
-        let lock = dir
-            .lock(&format!("{}.lock", self.name))
-            .map_err(|err| CliError::Failed(format!("cannot lock the {WHAT} {}: {err}", self.path().display())))?;
+        let lock = dir.lock(&format!("{}.lock", self.name))?;
         Ok((dir, lock))
     }
 

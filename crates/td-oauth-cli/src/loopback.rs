@@ -1,9 +1,15 @@
 //! The loopback redirect of a native app's browser login (RFC 8252 §7.3): a listener on `127.0.0.1` at a
 //! port the system picks, which waits for the one request that brings the browser back to `/callback`.
 //!
-//! Only a request to `/callback` whose `state` is the one sent ends the wait: anything else gets a small
-//! page and is otherwise ignored, so that another page open in the browser cannot end the login by
-//! guessing the port. No page echoes anything from the request.
+//! Only a request to `/callback` whose `state` is the one sent ends the wait: anything else (another path,
+//! another method, a wrong or missing `state`, whatever else it carries) gets a small page and is otherwise
+//! ignored, so that another page open in the browser cannot end the login by guessing the port. No page
+//! echoes anything from the request.
+//!
+//! Every connection is served at once by one non-blocking loop: none waits behind another, each has a
+//! deadline for its whole request and a size limit, the number read at a time is bounded (the oldest is
+//! dropped to make room), and the wait ends at `--wait` whatever clients do. A browser sends its request the
+//! moment it connects, so an idle or trickling connection only ever costs itself.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -17,12 +23,18 @@ use crate::output::report;
 
 /// The path the browser comes back to.
 const CALLBACK_PATH: &str = "/callback";
-/// How long one connection may take to send its request: a browser sends it at once.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one connection may take to send its whole request: a browser sends it at once.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 /// The most of a request that is read: the redirect's URL is a few hundred bytes.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
-/// How often the listener checks for a connection while it waits.
-const POLL: Duration = Duration::from_millis(50);
+/// How many connections are read at a time; past this the oldest is dropped.
+const MAX_CONNECTIONS: usize = 256;
+/// How many ignored requests are reported one by one; the rest are counted.
+const MAX_WARNINGS: usize = 3;
+/// How often the loop looks for new connections and bytes.
+const POLL: Duration = Duration::from_millis(10);
+/// How long the page that ends the login may take to be written.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A bound loopback listener.
 pub(crate) struct Loopback {
@@ -50,91 +62,188 @@ impl Loopback {
     }
 
     /// Waits up to `timeout` for the redirect that answers `pending`, and returns its grant with the
-    /// browser's connection. A redirect carrying an error (the user said no) is answered and returned as one.
+    /// browser's connection. A redirect with the right `state` carrying an error (the user said no) is
+    /// answered and returned as one.
     pub(crate) fn wait(&self, pending: &PendingAuthorization, timeout: Duration) -> Result<(Grant, Browser), CliError> {
         let deadline = Instant::now().checked_add(timeout);
+        let mut connections: Vec<Connection> = Vec::new();
+        let mut ignored = Ignored::default();
+        let outcome = 'wait: loop {
+            let now = Instant::now();
+            self.accept(&mut connections, now);
+            let mut at = 0;
+            while at < connections.len() {
+                match connections[at].read(now) {
+                    Read::Waiting => at += 1,
+                    Read::Dropped => drop(connections.swap_remove(at)),
+                    Read::Request(target) => {
+                        let connection = connections.swap_remove(at);
+                        if let Some(done) = handle(connection.stream, target.as_deref(), pending, &mut ignored) {
+                            break 'wait done;
+                        }
+                    }
+                }
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                break Err(CliError::Failed(format!(
+                    "no browser came back to {} within {} s: run `td-oauth login` again (--wait SECS gives more \
+                     time)",
+                    self.redirect_uri,
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(POLL);
+        };
+        ignored.summarise();
+        outcome
+    }
+
+    /// Takes every connection waiting to be accepted, dropping the oldest ones past the limit.
+    fn accept(&self, connections: &mut Vec<Connection>, now: Instant) {
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if let Some(done) = handle(stream, pending) {
-                        return done;
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
                     }
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                        return Err(CliError::Failed(format!(
-                            "no browser came back to {} within {} s: run `td-oauth login` again (--wait SECS \
-                             gives more time)",
-                            self.redirect_uri,
-                            timeout.as_secs()
-                        )));
+                    if connections.len() >= MAX_CONNECTIONS {
+                        // Oldest first: a browser's request comes at once, so the oldest is the least likely one.
+                        connections.remove(0);
                     }
-                    std::thread::sleep(POLL);
+                    connections.push(Connection::new(stream, now));
                 }
-                Err(err) => return Err(CliError::Failed(format!("the loopback listener failed: {err}"))),
+                // Nothing waiting, or a failure (a connection reset before it was accepted, too many open
+                // files): either way, the next round tries again, and --wait bounds the whole.
+                Err(_) => return,
             }
         }
     }
 }
 
-/// One connection: `None` to keep waiting, `Some` when the login's redirect has come.
-fn handle(mut stream: TcpStream, pending: &PendingAuthorization) -> Option<Result<(Grant, Browser), CliError>> {
-    let target = match read_request(&mut stream) {
-        Ok(Some(target)) => target,
-        Ok(None) => {
-            respond(&mut stream, "405 Method Not Allowed", "td-oauth is waiting for your browser to sign in.");
-            return None;
+/// One accepted connection whose request is still coming.
+struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+    deadline: Instant,
+}
+
+/// Where a connection's request stands.
+enum Read {
+    /// Not all there yet.
+    Waiting,
+    /// Gone, too slow, too large or not HTTP: dropped without an answer.
+    Dropped,
+    /// The request target of a `GET`, or `None` for another method.
+    Request(Option<String>),
+}
+
+impl Connection {
+    fn new(stream: TcpStream, now: Instant) -> Connection {
+        Connection { stream, buffer: Vec::new(), deadline: now.checked_add(REQUEST_DEADLINE).unwrap_or(now) }
+    }
+
+    /// Reads whatever has arrived, without waiting.
+    fn read(&mut self, now: Instant) -> Read {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Read::Dropped,
+                Ok(read) => {
+                    self.buffer.extend_from_slice(&chunk[..read]);
+                    let mut headers = [httparse::EMPTY_HEADER; 64];
+                    let mut request = httparse::Request::new(&mut headers);
+                    match request.parse(&self.buffer) {
+                        Ok(httparse::Status::Complete(_)) => {
+                            let target = request.path.unwrap_or_default().to_owned();
+                            return Read::Request((request.method == Some("GET")).then_some(target));
+                        }
+                        Ok(httparse::Status::Partial) if self.buffer.len() < MAX_REQUEST_BYTES => {}
+                        _ => return Read::Dropped,
+                    }
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    return if now >= self.deadline { Read::Dropped } else { Read::Waiting };
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Read::Dropped,
+            }
         }
-        Err(_) => return None,
+    }
+}
+
+/// The requests ignored because their `state` did not match: the first few reported, the rest counted.
+#[derive(Default)]
+struct Ignored(usize);
+
+impl Ignored {
+    fn add(&mut self) {
+        self.0 = self.0.saturating_add(1);
+        if self.0 < MAX_WARNINGS {
+            report(format_args!("warning: ignored a request to the login listener whose state did not match"));
+        } else if self.0 == MAX_WARNINGS {
+            report(format_args!(
+                "warning: ignored a request to the login listener whose state did not match (further ones are \
+                 counted, not shown)"
+            ));
+        }
+    }
+
+    /// Says how many there were in all, when not every one was reported.
+    fn summarise(&self) {
+        if self.0 > MAX_WARNINGS {
+            report(format_args!(
+                "warning: the login listener ignored {} requests in all whose state did not match: another \
+                 program on this machine may be probing it",
+                self.0
+            ));
+        }
+    }
+}
+
+/// One request: `None` to keep waiting, `Some` when the login's redirect has come.
+fn handle(
+    mut stream: TcpStream,
+    target: Option<&str>,
+    pending: &PendingAuthorization,
+    ignored: &mut Ignored,
+) -> Option<Result<(Grant, Browser), CliError>> {
+    let Some(target) = target else {
+        respond(&mut stream, "405 Method Not Allowed", "td-oauth is waiting for your browser to sign in.");
+        return None;
     };
-    let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path != CALLBACK_PATH {
         respond(&mut stream, "404 Not Found", "td-oauth is waiting for your browser to sign in.");
         return None;
     }
     match pending.finish(query) {
-        Ok(grant) => Some(Ok((grant, Browser(stream)))),
+        Ok(grant) => Some(Ok((grant, Browser::new(stream)))),
         Err(RedirectError::StateMismatch) => {
             respond(
                 &mut stream,
                 "400 Bad Request",
                 "This sign-in response is not the one td-oauth is waiting for, and was ignored.",
             );
-            report(format_args!("warning: ignored a request to the login listener whose state did not match"));
+            ignored.add();
             None
         }
+        // The right state: this is the login's own redirect, and it failed.
         Err(err) => {
-            respond(&mut stream, "400 Bad Request", "The sign-in did not succeed. The terminal says why.");
+            let mut browser = Browser::new(stream);
+            respond(&mut browser.0, "400 Bad Request", "The sign-in did not succeed. The terminal says why.");
             Some(Err(err.into()))
         }
     }
 }
 
-/// The request target of a `GET`, or `None` for another method.
-fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<String>> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(READ_TIMEOUT))?;
-    let mut buffer = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let read = stream.read(&mut chunk)?;
-        if read == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buffer) {
-            Ok(httparse::Status::Complete(_)) => {
-                return Ok((request.method == Some("GET")).then(|| request.path.unwrap_or_default().to_owned()));
-            }
-            Ok(httparse::Status::Partial) if buffer.len() < MAX_REQUEST_BYTES => {}
-            _ => return Err(std::io::ErrorKind::InvalidData.into()),
-        }
-    }
-}
-
 impl Browser {
+    /// The connection, blocking again with a bound on each write: the page that ends the login is written
+    /// whole, after the code exchange.
+    fn new(stream: TcpStream) -> Browser {
+        let _ = stream.set_nonblocking(false).and_then(|()| stream.set_write_timeout(Some(WRITE_TIMEOUT)));
+        Browser(stream)
+    }
+
     /// Tells the browser the login worked.
     pub(crate) fn succeeded(mut self) {
         respond(

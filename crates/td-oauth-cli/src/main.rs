@@ -30,6 +30,7 @@ mod login_store;
 mod logout;
 mod loopback;
 mod output;
+mod redact;
 mod secrets;
 #[cfg(feature = "local-server")]
 mod serve;
@@ -96,18 +97,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token { connection, scope, json, dry_run, cache, user } => {
             token::token(&connection, scope.as_deref(), json, dry_run, cache.as_deref(), user)
         }
-        Command::Login { connection, scope, authorize_url, no_browser, wait } => {
+        Command::Login { connection, scope, authorize_url, no_browser, prompt, wait } => {
             let options = login::Options {
                 scope: scope.as_deref(),
                 authorize_url: authorize_url.as_deref(),
                 no_browser,
                 wait: std::time::Duration::from_secs(wait),
+                prompt: &prompt,
             };
             login::login(&connection, &options)
         }
         Command::Logout { connection } => logout::logout(&connection),
         Command::Assertion { connection } => assertion::assertion(&connection),
-        Command::AuthorizeUrl { connection, redirect_uri, scope, state, nonce, pkce, authorize_url, json } => {
+        Command::AuthorizeUrl { connection, redirect_uri, scope, state, nonce, pkce, authorize_url, prompt, json } => {
             let options = authorize::Options {
                 redirect_uri: &redirect_uri,
                 scope: scope.as_deref(),
@@ -115,6 +117,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 nonce: nonce.as_deref(),
                 pkce,
                 authorize_url: authorize_url.as_deref(),
+                prompt: &prompt,
                 json,
             };
             authorize::authorize_url(&connection, &options)

@@ -14,6 +14,17 @@ macro_rules! out {
 }
 pub(crate) use out;
 
+/// The most characters of one server text shown as a line: a name or an email is far shorter.
+const MAX_SHOWN_CHARS: usize = 1024;
+
+/// Text from a server made safe to show on a terminal, by td-oauth-core's one rule (the one its error
+/// messages follow): control characters (escapes, bells, carriage returns, C1) and bidirectional formatting
+/// (U+202A–U+202E, U+2066–U+2069, …) removed, the length bounded. `--json` output needs none of this: JSON
+/// escapes every control character, and a program reads it.
+pub(crate) fn clean(text: &str) -> String {
+    td_oauth_core::text::sanitize(text, MAX_SHOWN_CHARS)
+}
+
 /// Writes `args` and a newline to standard output.
 pub(crate) fn line(args: fmt::Arguments<'_>) -> Result<(), CliError> {
     let mut stdout = io::stdout().lock();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use td_oauth_testkit::{Algorithm, TOKEN_PATH, TestServer};
+use td_oauth_testkit::{Algorithm, ClientCredentials, TOKEN_PATH, TestServer};
 
 mod common;
 
@@ -35,12 +35,23 @@ fn unix_ms(offset_secs: i64) -> u64 {
     (now + offset_secs * 1000) as u64
 }
 
+/// The two lines of a cache file: what the token is for, and the stored token.
+fn read_stored(file: &Path) -> (serde_json::Value, serde_json::Value) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let (binding, token) = text.split_once('\n').expect("two lines");
+    (serde_json::from_str(binding).unwrap(), serde_json::from_str(token).unwrap())
+}
+
+fn write_stored(file: &Path, binding: &serde_json::Value, token: &serde_json::Value) {
+    std::fs::write(file, format!("{binding}\n{token}")).unwrap();
+}
+
 /// Rewrites the stored token's issue and expiry times, as if it had been fetched earlier.
 fn age_stored_token(file: &Path, issued_secs_ago: i64, expires_in_secs: i64) {
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
-    json["issued_at"] = unix_ms(-issued_secs_ago).into();
-    json["expires_at"] = unix_ms(expires_in_secs).into();
-    std::fs::write(file, serde_json::to_vec(&json).unwrap()).unwrap();
+    let (binding, mut token) = read_stored(file);
+    token["issued_at"] = unix_ms(-issued_secs_ago).into();
+    token["expires_at"] = unix_ms(expires_in_secs).into();
+    write_stored(file, &binding, &token);
 }
 
 #[test]
@@ -123,7 +134,8 @@ fn eight_racing_runs_send_one_token_request() {
     assert!(names.iter().all(|n| n.ends_with(".json") || n.ends_with(".json.lock")), "{names:?}");
     let files = token_files(&dir);
     assert_eq!(files.len(), 1);
-    let _: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let (_, token) = read_stored(&files[0]);
+    assert_eq!(token["access_token"], tokens[0].as_str());
 }
 
 #[test]
@@ -201,4 +213,227 @@ fn a_file_others_can_read_is_refused() {
     let output = run(connected("token", &server, &client, &key_file).args(["--cache", "file://elsewhere/tokens"]));
     assert_exit(&output, 2);
     assert!(stderr(&output).contains("--cache"), "{}", stderr(&output));
+}
+
+/// `td-oauth token --cache DIR` as `client` of `server`.
+fn cached(server: &TestServer, client: &ClientCredentials, key_file: &Path, dir: &Path) -> std::process::Output {
+    run(connected("token", server, client, key_file).arg("--cache").arg(dir))
+}
+
+/// Whether this test runs as root, which planting another user's files needs (`chown`).
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// A dangling link in place of a lock file (or the token file) is never followed: nothing is created where
+/// it points, and the command refuses it with how to fix it.
+#[test]
+fn links_in_the_cache_are_never_followed() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("file-cache-links");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let dir = scratch.path().join("tokens");
+    assert_exit(&cached(&server, &client, &key_file, &dir), 0);
+    let file = token_files(&dir).remove(0);
+    let lock = PathBuf::from(format!("{}.lock", file.display()));
+    let target = scratch.path().join("planted-target");
+
+    // The lock file a dangling link, and the token gone so that the run must lock: refused, nothing created.
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let output = cached(&server, &client, &key_file, &dir);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("symbolic link") && stderr(&output).contains("rm "), "{}", stderr(&output));
+    assert!(std::fs::symlink_metadata(&target).is_err(), "the link's target was created");
+    assert_eq!(server.count_path(TOKEN_PATH), 1, "nothing is fetched past a refused file");
+
+    // The token file a link to a file of ours: refused too, not read through.
+    std::fs::remove_file(&lock).unwrap();
+    let elsewhere = scratch.file("elsewhere.json", "{}");
+    std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+    let output = cached(&server, &client, &key_file, &dir);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("link"), "{}", stderr(&output));
+}
+
+/// A file or directory someone else controls is refused, with the fix: another user's file (however
+/// private), a directory others can write to (a 1777 `/tmp` like one), a directory that is a link, another
+/// user's directory.
+#[test]
+fn files_and_directories_others_control_are_refused() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("file-cache-owners");
+    let key_file = scratch.file("client.key", &client.private_key);
+
+    // Writable by others, sticky or not.
+    for mode in [0o1777, 0o777, 0o770] {
+        let dir = scratch.path().join(format!("shared-{mode:o}"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        let output = cached(&server, &client, &key_file, &dir);
+        assert_exit(&output, 2);
+        let message = stderr(&output);
+        assert!(message.contains("can be written by other users") && message.contains("mkdir -m 700"), "{message}");
+        assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "nothing written there");
+    }
+    assert_eq!(server.count_path(TOKEN_PATH), 0);
+
+    // A link to a directory of ours: refused, named.
+    let real = scratch.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = scratch.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let output = cached(&server, &client, &key_file, &link);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("is a symbolic link"), "{}", stderr(&output));
+    assert_exit(&cached(&server, &client, &key_file, &real), 0);
+
+    if !is_root() {
+        eprintln!("skipped the other-owner cases: planting another user's files needs root (chown)");
+        return;
+    }
+    // Another user's 0600 token file in our directory: refused, and not replaced behind the user's back.
+    let file = token_files(&real).remove(0);
+    rustix::fs::chown(&file, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+    let before = server.count_path(TOKEN_PATH);
+    let output = cached(&server, &client, &key_file, &real);
+    assert_exit(&output, 2);
+    let message = stderr(&output);
+    assert!(message.contains("belongs to another user") && message.contains("rm "), "{message}");
+    assert_eq!(server.count_path(TOKEN_PATH), before);
+
+    // Another user's directory, however private.
+    let theirs = scratch.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    rustix::fs::chown(&theirs, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+    let output = cached(&server, &client, &key_file, &theirs);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("belongs to another user"), "{}", stderr(&output));
+}
+
+/// A token file copied under another client's name (or another token URL's, or scopes') is not used: each
+/// file says what it is for, and every read checks it.
+#[test]
+fn a_file_copied_under_another_name_is_not_used() {
+    let server = TestServer::start().unwrap();
+    let first = server.register_client(Algorithm::Es256).unwrap();
+    let second = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("file-cache-binding");
+    let first_key = scratch.file("first.key", &first.private_key);
+    let second_key = scratch.file("second.key", &second.private_key);
+    let dir = scratch.path().join("tokens");
+
+    let output = cached(&server, &first, &first_key, &dir);
+    assert_exit(&output, 0);
+    let first_token = stdout(&output);
+    let first_file = token_files(&dir).remove(0);
+    let output = cached(&server, &second, &second_key, &dir);
+    assert_exit(&output, 0);
+    let second_file = token_files(&dir).into_iter().find(|f| f != &first_file).unwrap();
+    let (binding, _) = read_stored(&first_file);
+    assert_eq!(binding["client_id"], first.client_id.as_str());
+
+    std::fs::copy(&first_file, &second_file).unwrap();
+    let output = cached(&server, &second, &second_key, &dir);
+    assert_exit(&output, 0);
+    assert_ne!(stdout(&output), first_token, "the first client's token is not handed to the second");
+    assert_eq!(server.count_path(TOKEN_PATH), 3, "fetched anew, and stored for the second client");
+    assert_eq!(read_stored(&second_file).0["client_id"], second.client_id.as_str());
+
+    // The scopes are bound too: a file for other scopes, copied over.
+    let output =
+        run(connected("token", &server, &first, &first_key).args(["--scope", "users:read"]).arg("--cache").arg(&dir));
+    assert_exit(&output, 0);
+    let scoped_file = token_files(&dir).into_iter().find(|f| f != &first_file && f != &second_file).unwrap();
+    std::fs::copy(&scoped_file, &first_file).unwrap();
+    let before = server.count_path(TOKEN_PATH);
+    let output = cached(&server, &first, &first_key, &dir);
+    assert_exit(&output, 0);
+    assert_eq!(server.count_path(TOKEN_PATH), before + 1);
+}
+
+/// The cache policy's maximum lifetime (24 h) holds for cached tokens: one issued 25 h ago, or one the
+/// server granted for a year and issued 20 h ago, is fetched again.
+#[test]
+fn the_maximum_lifetime_holds_for_cached_tokens() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("file-cache-lifetime");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let dir = scratch.path().join("tokens");
+    assert_exit(&cached(&server, &client, &key_file, &dir), 0);
+    let file = token_files(&dir).remove(0);
+
+    // Issued 25 h ago, a day left.
+    age_stored_token(&file, 25 * 3600, 24 * 3600);
+    assert_exit(&cached(&server, &client, &key_file, &dir), 0);
+    assert_eq!(server.count_path(TOKEN_PATH), 2);
+
+    // A year-long token: kept at first, fetched again once past the policy's refresh point of a 24 h token.
+    server.set_token_lifetime(Duration::from_secs(365 * 24 * 3600));
+    age_stored_token(&file, 0, -1);
+    let year_token = stdout(&cached(&server, &client, &key_file, &dir));
+    assert_eq!(server.count_path(TOKEN_PATH), 3);
+    assert_eq!(stdout(&cached(&server, &client, &key_file, &dir)), year_token);
+    age_stored_token(&file, 2 * 3600, 365 * 24 * 3600 - 2 * 3600);
+    assert_eq!(stdout(&cached(&server, &client, &key_file, &dir)), year_token, "2 h old: still fresh");
+    assert_eq!(server.count_path(TOKEN_PATH), 3);
+    age_stored_token(&file, 20 * 3600, 365 * 24 * 3600 - 20 * 3600);
+    assert_ne!(stdout(&cached(&server, &client, &key_file, &dir)), year_token);
+    assert_eq!(server.count_path(TOKEN_PATH), 4);
+}
+
+/// A cached token holding CR LF and ESC never reaches standard output: the access token is checked when
+/// it is read back, as when it is received, and a new one is fetched.
+#[test]
+fn a_cached_token_with_control_characters_is_not_printed() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("file-cache-charset");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let dir = scratch.path().join("tokens");
+    assert_exit(&cached(&server, &client, &key_file, &dir), 0);
+    let file = token_files(&dir).remove(0);
+    let (binding, mut token) = read_stored(&file);
+    token["access_token"] = "eyJplanted\r\nX-Injected: 1\u{1b}[2J".into();
+    write_stored(&file, &binding, &token);
+
+    for json in [false, true] {
+        let mut command = connected("token", &server, &client, &key_file);
+        command.arg("--cache").arg(&dir);
+        if json {
+            command.arg("--json");
+        }
+        let output = run(&mut command);
+        assert_exit(&output, 0);
+        let printed = stdout(&output);
+        assert!(!printed.contains("planted") && !printed.contains('\u{1b}') && !printed.contains('\r'), "{printed:?}");
+    }
+    assert_eq!(server.count_path(TOKEN_PATH), 2, "one new token, fetched in place of the refused one and kept");
+}
+
+/// `--help` says a cache that cannot be used costs a direct fetch: a `--cache` naming a regular file (no
+/// directory can be made there) gives the token with a warning; an unsafe one is refused (exit 2).
+#[test]
+fn a_cache_that_cannot_be_made_falls_back_to_a_direct_fetch() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let scratch = Scratch::new("file-cache-fallback");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let regular = scratch.file("not-a-directory", "hello");
+    for _ in 0..2 {
+        let output = cached(&server, &client, &key_file, &regular);
+        assert_exit(&output, 0);
+        assert!(stdout(&output).starts_with("eyJ"));
+        assert!(stderr(&output).contains("fetching directly"), "{}", stderr(&output));
+    }
+    assert_eq!(server.count_path(TOKEN_PATH), 2, "no cache: each run fetches");
+    assert_eq!(std::fs::read_to_string(&regular).unwrap(), "hello");
+
+    let help = stdout(&run(common::td_oauth().args(["token", "--help"])));
+    assert!(help.contains("fetched directly") && help.contains("refused"), "{help}");
 }

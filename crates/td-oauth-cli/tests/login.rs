@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, Write as _};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -15,7 +18,7 @@ use td_oauth_testkit::{Algorithm, ClientCredentials, ClientSpec, TOKEN_PATH, Tes
 
 mod common;
 
-use common::{Scratch, assert_exit, connected, run, stderr, stdout};
+use common::{Scratch, assert_exit, connected, run, stderr, stdout, td_oauth};
 
 const REDIRECT: &str = "http://127.0.0.1/callback";
 
@@ -57,6 +60,12 @@ impl Login {
         }
     }
 
+    /// Stops it (the process this test started).
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for it to end (at most `timeout`): its exit code and everything it printed on standard error.
     fn finish(mut self, timeout: Duration) -> (Option<i32>, String) {
         let deadline = Instant::now() + timeout;
@@ -94,10 +103,13 @@ fn stored_refresh_token(file: &Path) -> String {
 }
 
 /// What a browser does with the authorize URL: follows the testkit's redirect to the loopback listener and
-/// reads the page it answers.
+/// reads the page it answers (within 20 s: a listener that makes it wait longer fails the test).
 fn browse(url: &str) -> (u16, String) {
-    let agent: td_oauth_ureq::ureq::Agent =
-        td_oauth_ureq::ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: td_oauth_ureq::ureq::Agent = td_oauth_ureq::ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
     let mut response = agent.get(url).call().unwrap();
     (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
 }
@@ -306,4 +318,230 @@ fn stop_browser(pid_file: &Path) {
     let _ = Command::new("kill").arg(pid.trim()).status();
     // Give it a moment to remove its profile's locks before the scratch directory goes.
     std::thread::sleep(Duration::from_millis(500));
+}
+
+/// A started `login --no-browser` against a fresh server, and where its listener is.
+fn start_login(name: &str, wait: &str) -> (TestServer, Scratch, Login, String, String) {
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new(name);
+    let key_file = scratch.file("client.key", &client.private_key);
+    let mut login = Login::start(
+        connected("login", &server, &client, &key_file)
+            .args(["--no-browser", "--wait", wait])
+            .env("XDG_CONFIG_HOME", scratch.path().join("config")),
+    );
+    let url = login.url();
+    let listener = redirect_uri(&url);
+    (server, scratch, login, url, listener)
+}
+
+/// Only a request whose `state` matches ends the wait: malformed ones without it (a repeated `code`, a
+/// repeated `error_description`, a repeated `state`) are answered and ignored, and the real callback after
+/// them still logs in.
+#[test]
+fn only_the_matching_state_ends_the_login() {
+    let (server, _scratch, login, url, listener) = start_login("login-state-only", "60");
+    let state = url::Url::parse(&url).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    for forged in [
+        "?code=a&code=b".to_owned(),
+        "?error=access_denied&error_description=a&error_description=b".to_owned(),
+        format!("?code=a&state={state}&state={state}"),
+        "?code=a&state=guessed&state=guessed".to_owned(),
+    ] {
+        let (status, page) = browse(&format!("{listener}{forged}"));
+        assert_eq!(status, 400, "{forged}: {page}");
+        assert!(page.contains("ignored"), "{forged}: {page}");
+    }
+    let (status, page) = browse(&url);
+    assert_eq!((status, page.contains("You are logged in")), (200, true), "{page}");
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+    assert_eq!(server.count_grant("authorization_code"), 1);
+}
+
+/// Writes one byte of a request every 200 ms until told to stop or the listener hangs up.
+fn trickle(listener: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let address = listener.trim_start_matches("http://").trim_end_matches("/callback").to_owned();
+    std::thread::spawn(move || {
+        let Ok(mut stream) = TcpStream::connect(address) else { return };
+        for byte in b"GET /callback?code=slow&state=slow HTTP/1.1\r\nHost: x\r\n".iter().cycle() {
+            if stop.load(Ordering::Relaxed) || stream.write_all(&[*byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+}
+
+/// Idle and trickling connections delay neither the real callback nor the end of `--wait`.
+#[test]
+fn idle_and_slow_connections_hold_nothing_up() {
+    let (server, _scratch, login, url, listener) = start_login("login-slow-clients", "60");
+    let address = listener.trim_start_matches("http://").trim_end_matches("/callback").to_owned();
+    let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = trickle(&listener, stop.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    // The browser, behind 20 idle connections and one that never finishes its request: answered at once
+    // (`browse` gives up after 20 s; served one at a time with 5 s each, it waited 100 s).
+    let (status, page) = browse(&url);
+    assert_eq!((status, page.contains("You are logged in")), (200, true), "{page}");
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+    assert_eq!(server.count_grant("authorization_code"), 1);
+    stop.store(true, Ordering::Relaxed);
+    trickler.join().unwrap();
+    drop(idle);
+
+    // With nobody but them, the login ends at --wait (2 s), whatever they do.
+    let (_server, _scratch, login, _url, listener) = start_login("login-slow-wait", "2");
+    let address = listener.trim_start_matches("http://").trim_end_matches("/callback").to_owned();
+    let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = trickle(&listener, stop.clone());
+    let (code, printed) = login.finish(Duration::from_secs(15));
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(printed.contains("--wait"), "{printed}");
+    stop.store(true, Ordering::Relaxed);
+    trickler.join().unwrap();
+    drop(idle);
+}
+
+/// 300 requests with the wrong state: a few warnings and a count, not 300 lines.
+#[test]
+fn warnings_about_ignored_requests_are_bounded() {
+    let (_server, _scratch, login, url, listener) = start_login("login-warnings", "60");
+    for n in 0..300 {
+        let (status, _) = browse(&format!("{listener}?code=c{n}&state=guess{n}"));
+        assert_eq!(status, 400);
+    }
+    let (status, page) = browse(&url);
+    assert_eq!(status, 200, "{page}");
+    let (code, printed) = login.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+    let warnings: Vec<&str> = printed.lines().filter(|line| line.contains("warning:")).collect();
+    assert!(warnings.len() <= 4, "{} warning lines: {warnings:#?}", warnings.len());
+    assert!(printed.contains("ignored 300 requests"), "the count is given: {printed}");
+}
+
+/// The prompt the URL carries.
+fn prompt_in(url: &str) -> Option<String> {
+    url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == "prompt").map(|(_, v)| v.into_owned())
+}
+
+/// OpenID Connect Core §11: `offline_access` needs `prompt=consent`, which `login` and `authorize-url` send
+/// with it unless told otherwise (`--prompt`, `--no-prompt`); the login goes through with it.
+#[test]
+fn offline_access_asks_for_consent_unless_told_otherwise() {
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new("login-prompt");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let login = |extra: &[&str]| {
+        let mut login = Login::start(
+            connected("login", &server, &client, &key_file)
+                .args(["--no-browser", "--wait", "30"])
+                .args(extra)
+                .env("XDG_CONFIG_HOME", scratch.path().join("config")),
+        );
+        let url = login.url();
+        (login, url)
+    };
+
+    let (login_run, url) = login(&["--scope", "openid offline_access"]);
+    assert_eq!(prompt_in(&url).as_deref(), Some("consent"), "{url}");
+    let (status, page) = browse(&url);
+    assert_eq!(status, 200, "{page}");
+    let (code, printed) = login_run.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{printed}");
+
+    for (extra, expected) in [
+        (vec!["--scope", "openid offline_access", "--prompt", "login"], Some("login")),
+        (vec!["--scope", "openid offline_access", "--no-prompt"], None),
+        (vec!["--scope", "openid users:read"], None),
+        (vec!["--scope", "openid", "--prompt", "select_account"], Some("select_account")),
+    ] {
+        let (login_run, url) = login(&extra);
+        assert_eq!(prompt_in(&url).as_deref(), expected, "{extra:?}: {url}");
+        login_run.stop();
+    }
+
+    let authorize_url = |extra: &[&str]| {
+        run(td_oauth()
+            .args(["authorize-url", "--token-url", server.token_url(), "--client-id", &client.client_id])
+            .args(["--redirect-uri", REDIRECT, "--json"])
+            .args(extra))
+    };
+    let output = authorize_url(&["--scope", "openid offline_access"]);
+    assert_exit(&output, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["prompt"], "consent");
+    assert_eq!(prompt_in(json["url"].as_str().unwrap()).as_deref(), Some("consent"));
+    let output = authorize_url(&["--scope", "offline_access", "--prompt", "none"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(prompt_in(json["url"].as_str().unwrap()).as_deref(), Some("none"));
+    let output = authorize_url(&["--scope", "offline_access", "--no-prompt"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(json["prompt"].is_null() && prompt_in(json["url"].as_str().unwrap()).is_none(), "{json}");
+    let output = authorize_url(&["--prompt", "always"]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("none, login, consent, select_account"), "{}", stderr(&output));
+    assert_exit(&authorize_url(&["--prompt", "login", "--no-prompt"]), 2);
+}
+
+/// The login store follows no link and trusts no file or directory someone else controls: a dangling link
+/// in place of the lock file makes `token --user` and `logout` refuse, creating nothing where it points;
+/// another user's login file is refused, as is a logins directory others can write to.
+#[test]
+fn the_login_store_follows_no_link_and_trusts_no_other_user() {
+    let server = TestServer::start().unwrap();
+    let client = user_client(&server);
+    let scratch = Scratch::new("login-store-links");
+    let key_file = scratch.file("client.key", &client.private_key);
+    let config_home = scratch.path().join("config");
+    let command = |subcommand: &str| {
+        let mut command = connected(subcommand, &server, &client, &key_file);
+        command.env("XDG_CONFIG_HOME", &config_home);
+        command
+    };
+    let mut login = Login::start(command("login").args(["--no-browser", "--scope", "openid offline_access"]));
+    let url = login.url();
+    assert_eq!(browse(&url).0, 200);
+    assert_eq!(login.finish(Duration::from_secs(20)).0, Some(0));
+    let file = login_files(&config_home).remove(0);
+    let lock = PathBuf::from(format!("{}.lock", file.display()));
+    let target = scratch.path().join("planted-target");
+
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    for subcommand in ["token", "logout"] {
+        let mut run_it = command(subcommand);
+        if subcommand == "token" {
+            run_it.arg("--user");
+        }
+        let output = run(&mut run_it);
+        assert_exit(&output, 2);
+        assert!(stderr(&output).contains("symbolic link"), "{subcommand}: {}", stderr(&output));
+        assert!(std::fs::symlink_metadata(&target).is_err(), "{subcommand} created the link's target");
+    }
+    assert_eq!(server.count_grant("refresh_token"), 0);
+    std::fs::remove_file(&lock).unwrap();
+
+    let dir = file.parent().unwrap().to_owned();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = run(command("token").arg("--user"));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("can be written by other users"), "{}", stderr(&output));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_exit(&run(command("token").arg("--user")), 0);
+
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped the other-owner case: planting another user's file needs root (chown)");
+        return;
+    }
+    rustix::fs::chown(&file, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+    let output = run(command("token").arg("--user"));
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("belongs to another user"), "{}", stderr(&output));
 }

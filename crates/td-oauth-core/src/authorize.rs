@@ -1,6 +1,7 @@
 //! The authorization-code flow's front half: the authorize URL, and the redirect back.
 
 use std::fmt;
+use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,10 +13,14 @@ use crate::oauth_error::ErrorCode;
 use crate::random::{self, RandomSource};
 use crate::{AuthorizationCode, ClientId, Error, Grant, PkceVerifier, Scopes, backend};
 
-/// An authorize request to build: client, redirect URI, scopes, and optionally `state`, `nonce` and PKCE.
+/// An authorize request to build: client, redirect URI, scopes, and optionally `state`, `nonce`, PKCE and
+/// OpenID Connect's `prompt`.
 ///
 /// `state` and `nonce` are generated when not given; PKCE (S256, RFC 7636) is off by default because Talkdesk
-/// does not document it.
+/// does not document it. `prompt` is not documented by Talkdesk either: none is sent unless the scopes ask
+/// for `offline_access`, when `prompt=consent` is, because OpenID Connect Core §11 lets a server grant a
+/// refresh token for `offline_access` only then (conforming servers drop the scope otherwise).
+/// [`with_prompt`](Self::with_prompt) and [`without_prompt`](Self::without_prompt) choose otherwise.
 ///
 /// ```
 /// use td_oauth_core::random::OsRandom;
@@ -42,6 +47,69 @@ pub struct AuthorizeRequest {
     state: Option<String>,
     nonce: Option<String>,
     pkce: bool,
+    prompt: PromptChoice,
+}
+
+/// What the caller chose for `prompt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PromptChoice {
+    /// `consent` with `offline_access`, else nothing.
+    Default,
+    /// This one, whatever the scopes.
+    Send(Prompt),
+    /// None, whatever the scopes.
+    Omit,
+}
+
+/// OpenID Connect's `prompt` (Core §3.1.2.1): whether the server asks the user to sign in or consent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Prompt {
+    /// `none`: show no page at all; the server answers `login_required` or `consent_required` if it would
+    /// have to.
+    None,
+    /// `login`: ask the user to sign in again, even with a session.
+    Login,
+    /// `consent`: ask the user to consent again; what a refresh token for `offline_access` requires.
+    Consent,
+    /// `select_account`: let the user pick among the accounts they are signed in with.
+    SelectAccount,
+}
+
+impl Prompt {
+    /// Every value, in the order OpenID Connect lists them.
+    pub const ALL: [Prompt; 4] = [Prompt::None, Prompt::Login, Prompt::Consent, Prompt::SelectAccount];
+
+    /// The value as sent: `none`, `login`, `consent` or `select_account`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prompt::None => "none",
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+            Prompt::SelectAccount => "select_account",
+        }
+    }
+}
+
+impl fmt::Display for Prompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Prompt {
+    type Err = Error;
+
+    /// One of `none`, `login`, `consent`, `select_account`, as OpenID Connect spells them.
+    fn from_str(text: &str) -> Result<Self, Error> {
+        Prompt::ALL.into_iter().find(|prompt| prompt.as_str() == text).ok_or_else(|| Error::InvalidParameter {
+            field: "prompt",
+            reason: format!(
+                "{:?} is not one of none, login, consent, select_account (OpenID Connect Core §3.1.2.1)",
+                crate::text::excerpt(text)
+            ),
+        })
+    }
 }
 
 impl AuthorizeRequest {
@@ -54,6 +122,7 @@ impl AuthorizeRequest {
             state: None,
             nonce: None,
             pkce: false,
+            prompt: PromptChoice::Default,
         }
     }
 
@@ -79,6 +148,28 @@ impl AuthorizeRequest {
     pub fn with_pkce(mut self, enabled: bool) -> Self {
         self.pkce = enabled;
         self
+    }
+
+    /// Sends `prompt`, whatever the scopes (instead of `consent` for `offline_access`).
+    pub fn with_prompt(mut self, prompt: Prompt) -> Self {
+        self.prompt = PromptChoice::Send(prompt);
+        self
+    }
+
+    /// Sends no `prompt`, even with `offline_access` (for a server that refuses the parameter).
+    pub fn without_prompt(mut self) -> Self {
+        self.prompt = PromptChoice::Omit;
+        self
+    }
+
+    /// The `prompt` the URL will carry: the one chosen, else `consent` when the scopes ask for
+    /// `offline_access`, else none.
+    pub fn prompt(&self) -> Option<Prompt> {
+        match self.prompt {
+            PromptChoice::Send(prompt) => Some(prompt),
+            PromptChoice::Omit => None,
+            PromptChoice::Default => self.scopes.contains(OFFLINE_ACCESS).then_some(Prompt::Consent),
+        }
     }
 
     /// Builds the URL to send the user to, and what must be kept until the redirect comes back.
@@ -117,6 +208,9 @@ impl AuthorizeRequest {
             if !nonce.is_empty() {
                 query.append_pair("nonce", &nonce);
             }
+            if let Some(prompt) = self.prompt() {
+                query.append_pair("prompt", prompt.as_str());
+            }
             if let Some(verifier) = &code_verifier {
                 query
                     .append_pair("code_challenge", &pkce_challenge(verifier))
@@ -127,6 +221,9 @@ impl AuthorizeRequest {
         Ok((url, pending))
     }
 }
+
+/// The scope that asks for a refresh token (OpenID Connect Core §11).
+const OFFLINE_ACCESS: &str = "offline_access";
 
 /// The S256 challenge for a verifier: base64url(SHA-256(verifier)).
 pub fn pkce_challenge(verifier: &PkceVerifier) -> String {
@@ -201,8 +298,9 @@ impl PendingAuthorization {
     /// Reads the redirect back (a full URL, or just its query string), checks `state`, and returns the
     /// authorization-code grant to send to the token endpoint.
     ///
-    /// The state is checked before anything else, so a forged redirect is refused even when it carries an
-    /// `error`.
+    /// The state is checked before anything else: a redirect without exactly one `state`, equal to the one
+    /// sent, is [`RedirectError::StateMismatch`] whatever else it carries (an `error`, a repeated `code`), so
+    /// a listener can ignore every such request and keep waiting for the real one.
     pub fn finish(&self, redirect: &str) -> Result<Grant, RedirectError> {
         let code = self.code_from(redirect)?;
         Ok(Grant::authorization_code(code, self.redirect_uri.clone(), self.code_verifier.clone()))
@@ -214,28 +312,27 @@ impl PendingAuthorization {
             Ok(url) => url.query().unwrap_or_default().to_owned(),
             Err(_) => redirect.trim_start_matches('?').to_owned(),
         };
-        let mut code = None;
-        let mut state = None;
-        let mut error = None;
-        let mut description = None;
+        const NAMES: [&str; 4] = ["state", "code", "error", "error_description"];
+        let mut values: [Vec<String>; 4] = Default::default();
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match name.as_ref() {
-                "code" => &mut code,
-                "state" => &mut state,
-                "error" => &mut error,
-                "error_description" => &mut description,
-                _ => continue,
-            };
-            // A repeated parameter is a sign of tampering (RFC 6749 §3.1).
-            if slot.replace(value.into_owned()).is_some() {
-                return Err(RedirectError::Invalid { reason: format!("parameter `{name}` appears more than once") });
+            if let Some(slot) = NAMES.iter().position(|known| *known == name) {
+                values[slot].push(value.into_owned());
             }
         }
-        match state {
+        let [state, code, error, description] = values;
+        match state.as_slice() {
             // Constant time, so that timing does not reveal how much of a guessed `state` was right.
-            Some(state) if bool::from(state.as_bytes().ct_eq(self.state.as_bytes())) => {}
+            [state] if bool::from(state.as_bytes().ct_eq(self.state.as_bytes())) => {}
             _ => return Err(RedirectError::StateMismatch),
         }
+        let once = |name: &str, values: Vec<String>| match <[String; 1]>::try_from(values) {
+            Ok([value]) => Ok(Some(value)),
+            Err(values) if values.is_empty() => Ok(None),
+            // A repeated parameter is a sign of tampering (RFC 6749 §3.1).
+            Err(_) => Err(RedirectError::Invalid { reason: format!("parameter `{name}` appears more than once") }),
+        };
+        let (code, error, description) =
+            (once("code", code)?, once("error", error)?, once("error_description", description)?);
         if let Some(error) = error {
             return Err(RedirectError::Refused {
                 code: ErrorCode::parse(&error),

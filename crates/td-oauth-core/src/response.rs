@@ -10,7 +10,7 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 
 use crate::oauth_error::{ErrorCode, OAuthError, RetryAfter};
-use crate::secret::IdToken;
+use crate::secret::{IdToken, TokenSyntax, check_token};
 use crate::{AccessToken, RefreshToken, Scopes};
 
 /// Why the token endpoint's answer is not a token: the server's OAuth error, a body that cannot be used, or
@@ -334,81 +334,6 @@ fn implausibly_large(seconds: impl fmt::Display) -> String {
     format!("expires_in is implausibly large ({seconds} s); a token lives minutes or hours")
 }
 
-/// Which RFC grammar a token must follow.
-#[derive(Clone, Copy)]
-enum TokenSyntax {
-    /// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, what a
-    /// Bearer access token is.
-    B64Token,
-    /// RFC 6749 Appendix A `1*VSCHAR` (%x20-7E): what a refresh token is.
-    Vschar,
-}
-
-/// Checks a token from the server against its grammar. The message says which byte is wrong and what kind
-/// of character it is, never the token.
-fn check_token(field: &str, token: &str, syntax: TokenSyntax) -> Result<(), String> {
-    let bytes = token.as_bytes();
-    let (allowed, rule): (fn(u8) -> bool, &str) = match syntax {
-        TokenSyntax::B64Token => {
-            (b64token_byte, "RFC 6750 allows a Bearer token only letters, digits and -._~+/, then optional trailing =")
-        }
-        TokenSyntax::Vschar => (vschar_byte, "RFC 6749 allows only printable ASCII"),
-    };
-    // b64token's trailing padding; VSCHAR has no such part.
-    let padding = match syntax {
-        TokenSyntax::B64Token => bytes.iter().rev().take_while(|&&b| b == b'=').count(),
-        TokenSyntax::Vschar => 0,
-    };
-    let head = &bytes[..bytes.len() - padding];
-    if head.is_empty() {
-        return Err(format!("{field} is only `=` padding ({rule})"));
-    }
-    // The whole token is checked without an early exit, which the compiler turns into vector code; only a
-    // refused token is walked again to say where.
-    let valid = match syntax {
-        TokenSyntax::B64Token => head.iter().fold(true, |ok, &b| ok & b64token_byte(b)),
-        TokenSyntax::Vschar => head.iter().fold(true, |ok, &b| ok & vschar_byte(b)),
-    };
-    if valid {
-        return Ok(());
-    }
-    match head.iter().position(|&b| !allowed(b)) {
-        None => Ok(()),
-        Some(at) => {
-            let kind = match head[at] {
-                b if b < 0x20 || b == 0x7f => "a control character",
-                b' ' => "a space",
-                b'=' => "a `=` that is not trailing padding",
-                b if b >= 0x80 => "a non-ASCII character",
-                _ => "a punctuation character",
-            };
-            Err(format!(
-                "{field} holds {kind} at byte {at}; {rule}, so it was refused rather than put in a header or printed"
-            ))
-        }
-    }
-}
-
-/// A byte of RFC 6749's `VSCHAR`: printable ASCII.
-#[inline(always)]
-fn vschar_byte(b: u8) -> bool {
-    b.wrapping_sub(0x20) < 0x5f
-}
-
-/// A byte of RFC 6750's `b64token` (padding aside), written without branches.
-#[inline(always)]
-fn b64token_byte(b: u8) -> bool {
-    // `| 0x20` folds A-Z onto a-z and maps no other byte into a-z.
-    ((b | 0x20).wrapping_sub(b'a') < 26)
-        | (b.wrapping_sub(b'0') < 10)
-        | (b == b'-')
-        | (b == b'.')
-        | (b == b'_')
-        | (b == b'~')
-        | (b == b'+')
-        | (b == b'/')
-}
-
 fn parse_success(
     status: StatusCode,
     body: &[u8],
@@ -436,12 +361,11 @@ fn parse_success(
         }
         None => return Err(malformed("no token_type in the body".into())),
     }
-    // Only Bearer gets this far, so the access token is a b64token.
-    check_token("access_token", &access_token, TokenSyntax::B64Token).map_err(malformed)?;
-    let access_token = AccessToken::new(access_token.into_owned());
+    // Only Bearer gets this far, so the access token is a b64token, which its constructor checks.
+    let access_token = AccessToken::new(access_token.into_owned()).map_err(|err| malformed(err.to_string()))?;
     let refresh_token = match raw.refresh_token {
         Some(token) => {
-            check_token("refresh_token", &token, TokenSyntax::Vschar).map_err(malformed)?;
+            check_token("refresh_token", &token, TokenSyntax::Vschar).map_err(|err| malformed(err.to_string()))?;
             Some(RefreshToken::new(token.into_owned()))
         }
         None => None,

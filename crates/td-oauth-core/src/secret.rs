@@ -12,8 +12,26 @@ pub(crate) fn wipe(text: &mut String) {
 }
 
 /// Declares a secret string type. Reading the value takes an explicit, greppable `.secret()`.
+/// `secret_string!(Name)` also gives it an infallible `new` and `From<String>`; `secret_string!(checked
+/// Name)` leaves the constructor to the type (one that checks the value).
 macro_rules! secret_string {
     ($(#[$doc:meta])* $name:ident) => {
+        secret_string!($(#[$doc])* checked $name);
+
+        impl $name {
+            /// Wraps a secret value.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                Self::new(value)
+            }
+        }
+    };
+    ($(#[$doc:meta])* checked $name:ident) => {
         $(#[$doc])*
         ///
         /// `Debug` prints only the length; there is no `Display`; the bytes are zeroed on drop.
@@ -27,11 +45,6 @@ macro_rules! secret_string {
         }
 
         impl $name {
-            /// Wraps a secret value.
-            pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
-            }
-
             /// The secret itself. Call this only where the value must be sent.
             pub fn secret(&self) -> &str {
                 &self.0
@@ -44,11 +57,6 @@ macro_rules! secret_string {
             }
         }
 
-        impl From<String> for $name {
-            fn from(value: String) -> Self {
-                Self::new(value)
-            }
-        }
     };
 }
 
@@ -58,8 +66,33 @@ secret_string!(
 );
 secret_string!(
     /// An OAuth access token, sent as `Authorization: Bearer …` to Talkdesk's APIs.
-    AccessToken
+    ///
+    /// Made only through [`AccessToken::new`], which checks it: whatever it comes from (a token response, a
+    /// cache, a file, the caller), an access token is an RFC 6750 `b64token`, so it can neither inject a
+    /// header nor put a terminal escape on a screen.
+    checked AccessToken
 );
+
+impl AccessToken {
+    /// Wraps an access token after checking it against RFC 6750 §2.1's `b64token` (letters, digits,
+    /// `-._~+/`, then optional trailing `=`), the syntax of every Bearer token. The error says which byte is
+    /// wrong and what kind of character it is, never the token.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidToken> {
+        // Wrapped first, so that a refused value is wiped like an accepted one.
+        let token = AccessToken(value.into());
+        check_token("access_token", &token.0, TokenSyntax::B64Token)?;
+        Ok(token)
+    }
+}
+
+/// A token refused because it breaks its RFC's grammar (see [`AccessToken::new`]). The message names the
+/// field, the offending byte's position and kind, and the rule; never the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct InvalidToken {
+    reason: String,
+}
+
 secret_string!(
     /// A refresh token, exchanged for a new access token with the refresh-token grant.
     RefreshToken
@@ -100,6 +133,85 @@ impl PkceVerifier {
     }
 }
 
+/// Which RFC grammar a token must follow.
+#[derive(Clone, Copy)]
+pub(crate) enum TokenSyntax {
+    /// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, what a
+    /// Bearer access token is.
+    B64Token,
+    /// RFC 6749 Appendix A `1*VSCHAR` (%x20-7E): what a refresh token is.
+    Vschar,
+}
+
+/// Checks a token against its grammar. The message says which byte is wrong and what kind
+/// of character it is, never the token.
+pub(crate) fn check_token(field: &str, token: &str, syntax: TokenSyntax) -> Result<(), InvalidToken> {
+    let refuse = |reason: String| InvalidToken { reason };
+    let bytes = token.as_bytes();
+    let (allowed, rule): (fn(u8) -> bool, &str) = match syntax {
+        TokenSyntax::B64Token => {
+            (b64token_byte, "RFC 6750 allows a Bearer token only letters, digits and -._~+/, then optional trailing =")
+        }
+        TokenSyntax::Vschar => (vschar_byte, "RFC 6749 allows only printable ASCII"),
+    };
+    // b64token's trailing padding; VSCHAR has no such part.
+    let padding = match syntax {
+        TokenSyntax::B64Token => bytes.iter().rev().take_while(|&&b| b == b'=').count(),
+        TokenSyntax::Vschar => 0,
+    };
+    if bytes.is_empty() {
+        return Err(refuse(format!("{field} is empty")));
+    }
+    let head = &bytes[..bytes.len() - padding];
+    if head.is_empty() {
+        return Err(refuse(format!("{field} is only `=` padding ({rule})")));
+    }
+    // The whole token is checked without an early exit, which the compiler turns into vector code; only a
+    // refused token is walked again to say where.
+    let valid = match syntax {
+        TokenSyntax::B64Token => head.iter().fold(true, |ok, &b| ok & b64token_byte(b)),
+        TokenSyntax::Vschar => head.iter().fold(true, |ok, &b| ok & vschar_byte(b)),
+    };
+    if valid {
+        return Ok(());
+    }
+    match head.iter().position(|&b| !allowed(b)) {
+        None => Ok(()),
+        Some(at) => {
+            let kind = match head[at] {
+                b if b < 0x20 || b == 0x7f => "a control character",
+                b' ' => "a space",
+                b'=' => "a `=` that is not trailing padding",
+                b if b >= 0x80 => "a non-ASCII character",
+                _ => "a punctuation character",
+            };
+            Err(refuse(format!(
+                "{field} holds {kind} at byte {at}; {rule}, so it was refused rather than put in a header or printed"
+            )))
+        }
+    }
+}
+
+/// A byte of RFC 6749's `VSCHAR`: printable ASCII.
+#[inline(always)]
+fn vschar_byte(b: u8) -> bool {
+    b.wrapping_sub(0x20) < 0x5f
+}
+
+/// A byte of RFC 6750's `b64token` (padding aside), written without branches.
+#[inline(always)]
+fn b64token_byte(b: u8) -> bool {
+    // `| 0x20` folds A-Z onto a-z and maps no other byte into a-z.
+    ((b | 0x20).wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,7 +221,7 @@ mod tests {
         let value = "s3cr3t-value-that-must-not-leak";
         let printed = [
             format!("{:?}", ClientSecret::new(value)),
-            format!("{:?}", AccessToken::new(value)),
+            format!("{:?}", AccessToken::new(value).unwrap()),
             format!("{:?}", RefreshToken::new(value)),
             format!("{:?}", IdToken::new(value)),
             format!("{:?}", AuthorizationCode::new(value)),
@@ -119,7 +231,29 @@ mod tests {
             assert!(!text.contains(value), "{text}");
             assert!(text.contains("redacted"), "{text}");
         }
-        assert_eq!(AccessToken::new(value).secret(), value);
+        assert_eq!(AccessToken::new(value).unwrap().secret(), value);
+    }
+
+    #[test]
+    fn every_access_token_is_checked_when_it_is_made() {
+        for ok in ["eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "a-._~+/Z09", "abc==", "x"] {
+            assert_eq!(AccessToken::new(ok).unwrap().secret(), ok);
+        }
+        let secret_part = "s3cretpart";
+        for (bad, says) in [
+            (format!("{secret_part}\r\nX-Injected: 1"), "a control character at byte 10"),
+            (format!("{secret_part}\u{1b}[2J"), "a control character at byte 10"),
+            (format!("{secret_part} more"), "a space at byte 10"),
+            (format!("{secret_part}=x"), "a `=` that is not trailing padding at byte 10"),
+            (format!("{secret_part}\u{202e}"), "a non-ASCII character at byte 10"),
+            (format!("{secret_part}\""), "a punctuation character at byte 10"),
+            ("==".to_owned(), "only `=` padding"),
+            (String::new(), "access_token is empty"),
+        ] {
+            let err = AccessToken::new(bad.clone()).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad:?}: {err}");
+            assert!(!err.contains(secret_part), "{err}");
+        }
     }
 
     #[test]

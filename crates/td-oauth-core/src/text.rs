@@ -13,13 +13,29 @@ pub fn description(text: &str) -> String {
     sanitize(text, 512)
 }
 
-/// At most `max` characters of `text`, without control characters, with `…` when cut.
-fn sanitize(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(max).collect();
-    if text.chars().count() > max {
+/// Text from a server or a caller made safe to show on a terminal or in a log: every character
+/// [`is_unsafe_on_terminal`] names removed, at most `max` characters kept, `…` appended when cut. Every
+/// message of the workspace that quotes such text goes through it, and so does any program that shows server
+/// text (the `td-oauth` command's `whoami`), so that one rule decides what reaches a screen.
+pub fn sanitize(text: &str, max: usize) -> String {
+    let mut kept = text.chars().filter(|&c| !is_unsafe_on_terminal(c));
+    let mut out: String = kept.by_ref().take(max).collect();
+    if kept.next().is_some() {
         out.push('…');
     }
     out
+}
+
+/// Whether `c` can change how a terminal or a log shows the text around it rather than being shown: the
+/// control characters (C0, DEL, C1: escapes, bell, carriage return, line feed), the line and paragraph
+/// separators, and the bidirectional formatting characters (the embeddings and overrides U+202A–U+202E,
+/// the isolates U+2066–U+2069, the marks U+200E, U+200F and U+061C), which reorder what is displayed so that
+/// a line can read other than it is.
+pub fn is_unsafe_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// A URL without user info, query and fragment (which may carry secrets), safe for a message or a log.
@@ -96,5 +112,25 @@ fn json_kind(trimmed: &[u8]) -> Option<&'static str> {
         b't' | b'f' => Some("boolean"),
         b'n' => Some("null"),
         _ => Some("number"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_shown_loses_controls_and_bidirectional_formatting() {
+        let hostile = "a\u{1b}[31mb\u{7}c\rd\u{9b}e\u{202e}f\u{2066}g\u{2069}h\u{200f}i\u{061c}j\u{2028}k\u{202a}l";
+        assert_eq!(sanitize(hostile, 100), "a[31mbcdefghijkl");
+        for c in ['\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}'] {
+            assert!(is_unsafe_on_terminal(c), "{c:?}");
+        }
+        // Letters of right-to-left scripts are text, not formatting.
+        assert_eq!(sanitize("שלום مرحبا", 100), "שלום مرحبا");
+        // Cut after `max` kept characters; removed ones do not count.
+        assert_eq!(sanitize("\u{202e}abcdef", 3), "abc…");
+        assert_eq!(sanitize("abc\u{202e}", 3), "abc");
+        assert_eq!(excerpt(&"x".repeat(70)).chars().count(), 65);
     }
 }

@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use td_oauth_core::authorize::RedirectError;
 use td_oauth_core::authorize::pkce_challenge;
+use td_oauth_core::authorize::{Prompt, RedirectError};
 use td_oauth_core::random::{OsRandom, RandomSource};
 use td_oauth_core::{
     AuthorizeRequest, ClientId, Endpoints, Error, ErrorCode, Grant, PendingAuthorization, PkceVerifier, Region,
@@ -118,6 +118,61 @@ fn redirect_problems_are_typed() {
     assert!(matches!(err, RedirectError::Invalid { .. }), "{err:?}");
     let err = pending.finish(&format!("?code=a&code=b&state={state}")).unwrap_err();
     assert!(matches!(&err, RedirectError::Invalid { reason } if reason.contains("more than once")), "{err:?}");
+}
+
+/// Whatever else a redirect carries, one without exactly one `state` equal to the one sent is a state
+/// mismatch, which a listener ignores: an attacker's page cannot end a login with a malformed request.
+#[test]
+fn state_is_checked_before_anything_else() {
+    let (_, pending) = build(AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb"));
+    let state = pending.state().to_owned();
+    for forged in [
+        "?code=a&code=b".to_owned(),
+        "?code=a&code=b&state=guessed".to_owned(),
+        "?error=access_denied&error_description=a&error_description=b".to_owned(),
+        "?error=x&error=y&state=guessed".to_owned(),
+        format!("?code=a&state={state}&state={state}"),
+        format!("?code=a&state={state}&state=other"),
+        format!("?code=a&state=other&state={state}"),
+        "?state=".to_owned(),
+    ] {
+        let err = pending.finish(&forged).unwrap_err();
+        assert!(matches!(err, RedirectError::StateMismatch), "{forged}: {err:?}");
+    }
+    let err = pending.finish(&format!("?error=a&error=b&state={state}")).unwrap_err();
+    assert!(matches!(err, RedirectError::Invalid { .. }), "{err:?}");
+}
+
+fn prompt_of(request: AuthorizeRequest) -> Option<String> {
+    let (url, _) = build(request);
+    let prompts: Vec<String> = url.query_pairs().filter(|(k, _)| k == "prompt").map(|(_, v)| v.into_owned()).collect();
+    assert!(prompts.len() <= 1, "{prompts:?}");
+    prompts.into_iter().next()
+}
+
+/// OpenID Connect Core §11: `offline_access` is granted only with `prompt=consent`, so it is sent by
+/// default then, and only then; a chosen prompt (or none) wins.
+#[test]
+fn prompt_is_consent_for_offline_access_unless_chosen() {
+    let request = |scopes: &str| {
+        AuthorizeRequest::new(ClientId::new("c").unwrap(), "https://app.example/cb")
+            .with_scopes(scopes.parse().unwrap())
+    };
+    assert_eq!(prompt_of(request("openid offline_access")).as_deref(), Some("consent"));
+    assert_eq!(request("openid offline_access").prompt(), Some(Prompt::Consent));
+    assert_eq!(prompt_of(request("openid users:read")), None);
+    assert_eq!(prompt_of(request("")), None);
+    for prompt in Prompt::ALL {
+        assert_eq!(prompt_of(request("openid offline_access").with_prompt(prompt)).as_deref(), Some(prompt.as_str()));
+        assert_eq!(prompt_of(request("openid").with_prompt(prompt)).as_deref(), Some(prompt.as_str()));
+        assert_eq!(prompt.as_str().parse::<Prompt>().unwrap(), prompt);
+    }
+    assert_eq!(prompt_of(request("offline_access").without_prompt()), None);
+    assert_eq!(Prompt::SelectAccount.to_string(), "select_account");
+    for bad in ["", "Consent", "login consent", "select-account", "\u{1b}[31m"] {
+        let err = bad.parse::<Prompt>().unwrap_err().to_string();
+        assert!(err.contains("none, login, consent, select_account") && !err.contains('\u{1b}'), "{bad:?}: {err}");
+    }
 }
 
 #[test]

@@ -288,7 +288,8 @@ impl Plain<'_> {
         }
         let remaining = Duration::from_millis(plain.expires_at - wall_ms);
         let lifetime = Duration::from_millis(plain.expires_at.saturating_sub(plain.issued_at));
-        let access_token = AccessToken::new(plain.access_token.into_owned());
+        let access_token =
+            AccessToken::new(plain.access_token.into_owned()).map_err(|_| refuse(SealedProblem::Malformed))?;
         let token = TokenResponse::from_cache(access_token, remaining, now, plain.scope, plain.sid)
             .ok_or(refuse(SealedProblem::Malformed))?;
         Ok(SealedToken { token, lifetime })
