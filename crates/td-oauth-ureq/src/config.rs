@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use ureq::unversioned::transport::DefaultConnector;
 
+use crate::resolver::KeepingResolver;
 use crate::{Client, Error};
 
 /// Settings for a [`Client`](crate::Client) and the providers and managers built on it: the same type, with
@@ -46,13 +48,13 @@ pub(crate) fn agent(config: &Config) -> Result<ureq::Agent, Error> {
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .root_certs(roots)
         .build();
-    Ok(ureq::Agent::config_builder()
+    let settings = ureq::Agent::config_builder()
         .tls_config(tls)
         .max_redirects(0)
         .http_status_as_error(false)
         .timeout_connect(Some(config.connect_timeout()))
         .timeout_global(Some(config.timeout()))
         .user_agent(config.user_agent())
-        .build()
-        .new_agent())
+        .build();
+    Ok(ureq::Agent::with_parts(settings, DefaultConnector::new(), KeepingResolver::default()))
 }

@@ -98,6 +98,7 @@ mod client;
 mod config;
 mod manager;
 mod provider;
+mod resolver;
 mod send;
 mod shared_cache;
 
