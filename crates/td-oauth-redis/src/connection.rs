@@ -119,7 +119,7 @@ impl Redis {
     /// Checks the URL; connects later.
     pub(crate) fn new(url: &str, timeout: Duration) -> Result<Redis, Error> {
         let info = parse(url)?;
-        let endpoint = info.addr().to_string();
+        let endpoint = shown(info.addr());
         let client = redis::Client::open(info)
             .map_err(|err| Error::InvalidUrl { reason: format!("it was refused ({:?})", err.kind()) })?;
         Ok(Redis { target: Target::Server(client), endpoint, timeout, state: Mutex::new(State::Idle) })
@@ -131,7 +131,7 @@ impl Redis {
         let Some(first) = infos.first() else {
             return Err(Error::InvalidUrl { reason: "a cluster needs at least one seed node's URL".to_owned() });
         };
-        let endpoint = format!("{} (cluster)", first.addr());
+        let endpoint = format!("{} (cluster)", shown(first.addr()));
         let client = ClusterClient::builder(infos)
             .connection_timeout(timeout)
             .response_timeout(timeout)
@@ -168,10 +168,13 @@ impl Redis {
         let connecting = async {
             match &self.target {
                 Target::Server(client) => {
+                    // One attempt: the manager's own retries wait 100 ms and more between attempts, for
+                    // a refused connection as for any other; this cache's retry is the next call after
+                    // RECONNECT_INTERVAL, and meanwhile callers fetch directly.
                     let config = ConnectionManagerConfig::new()
                         .set_connection_timeout(Some(self.timeout))
                         .set_response_timeout(Some(self.timeout))
-                        .set_number_of_retries(1);
+                        .set_number_of_retries(0);
                     ConnectionManager::new_with_config(client.clone(), config).await.map(Connection::Server)
                 }
                 Target::Cluster(client) => client.get_async_connection().await.map(Connection::Cluster),
@@ -211,11 +214,60 @@ impl Redis {
     }
 }
 
-/// A Redis error's kind and, for I/O errors, the cause; never the command's arguments.
+/// `host:port` as a URL writes it (an IPv6 address in brackets), or a socket's path.
+fn shown(addr: &redis::ConnectionAddr) -> String {
+    let (host, port) = match addr {
+        redis::ConnectionAddr::Tcp(host, port) | redis::ConnectionAddr::TcpTls { host, port, .. } => (host, *port),
+        other => return other.to_string(),
+    };
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// What went wrong, for a warning: the server's error code (`OOM`, `NOAUTH`, `WRONGPASS`, …) when the server
+/// answered with one, with what to do for the usual ones; the cause of an I/O error; else the client's error
+/// kind. Never the command's arguments, nor the server's own text.
 fn describe(err: &redis::RedisError) -> String {
-    if err.is_io_error() || err.is_connection_refusal() || err.is_connection_dropped() || err.is_timeout() {
-        format!("{err}")
-    } else {
-        format!("{:?}", err.kind())
+    // A server's error code is one word in capitals; anything else is not shown.
+    let code = err.code().filter(|code| {
+        (1..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
+    });
+    match code {
+        Some("NOAUTH") => "the server answered NOAUTH: it needs a password; give it in the URL \
+                           (`redis://:PASSWORD@host:6379/0`, or `redis://USER:PASSWORD@…` for an ACL user)"
+            .to_owned(),
+        Some("WRONGPASS") => wrong_password(),
+        Some("NOPERM") => "the server answered NOPERM: the ACL user may not run the fleet cache's commands \
+                           (GET, SET, DEL, EVALSHA/EVAL) on its keys"
+            .to_owned(),
+        Some("OOM") => "the server answered OOM: it is out of memory (maxmemory reached) and refuses writes".to_owned(),
+        Some("READONLY") => "the server answered READONLY: it is a replica; give the primary's URL".to_owned(),
+        Some(code) => format!("the server answered {code}"),
+        // redis-rs reports a refused AUTH at connection time without the server's code.
+        None if err.kind() == redis::ErrorKind::AuthenticationFailed => wrong_password(),
+        None if err.is_io_error() || err.is_connection_refusal() || err.is_connection_dropped() || err.is_timeout() => {
+            format!("{err}")
+        }
+        None => format!("{:?}", err.kind()),
+    }
+}
+
+fn wrong_password() -> String {
+    "the server refused the user or password (WRONGPASS): check the ones in the URL; a password with `@`, `:` \
+     or `/` must be percent-encoded"
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_ipv6_host_is_shown_in_brackets() {
+        let shown_of = |url: &str| shown(parse(url).unwrap().addr());
+        assert_eq!(shown_of("redis://[::1]:6380/0"), "[::1]:6380");
+        assert_eq!(shown_of("redis://127.0.0.1:6379"), "127.0.0.1:6379");
+        assert_eq!(shown_of("redis://cache.internal/0"), "cache.internal:6379");
     }
 }
