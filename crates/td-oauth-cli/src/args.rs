@@ -73,8 +73,10 @@ pub(crate) enum Command {
         /// machine in a file only you can read, in your cache directory (~/.cache/td-oauth/tokens, or under
         /// XDG_CACHE_HOME); a path or file:///PATH names another directory. redis://HOST:PORT/N shares it
         /// with every machine that uses the same Redis, encrypted under TD_OAUTH_CACHE_KEY (32 random bytes,
-        /// Base64), which is then required. If the cache cannot be used, the token is fetched directly.
-        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis://HOST:PORT/N")]
+        /// Base64), which is then required; rediss://HOST:PORT/N over TLS, trusting the system's CAs or those
+        /// in the PEM file TD_OAUTH_CACHE_CA_FILE names. If the cache cannot be used, the token is fetched
+        /// directly.
+        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis[s]://HOST:PORT/N")]
         cache: Option<String>,
         /// A token for the user who ran `td-oauth login` with this client (refresh-token grant) instead of
         /// the client's own (client credentials). The kept refresh token is replaced by the one the server
