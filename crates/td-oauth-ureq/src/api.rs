@@ -44,9 +44,8 @@ pub struct ApiClient {
 impl ApiClient {
     /// Calls `gateway` with `provider`'s tokens, through its client's agent and timeout.
     pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
-        let agent = provider.client().http_client().clone();
         let timeout = provider.client().config().timeout();
-        ApiClient { api: BearerAgent::new(agent, provider), gateway, limits: ApiLimits::new(timeout) }
+        ApiClient { api: BearerAgent::of_provider(provider), gateway, limits: ApiLimits::new(timeout) }
     }
 
     /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_core::api::DEFAULT_MAX_API_RESPONSE_BYTES)).
@@ -127,7 +126,7 @@ fn send_with(api: &BearerAgent, request: Request<Vec<u8>>, limits: ApiLimits) ->
 
 /// [`ApiClient::send`] with `provider`'s defaults, for the token manager's lifecycle calls.
 pub(crate) fn send_api(provider: &TokenProvider, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-    let api = BearerAgent::new(provider.client().http_client().clone(), provider.clone());
+    let api = BearerAgent::of_provider(provider.clone());
     send_with(&api, request, ApiLimits::new(provider.client().config().timeout()))
 }
 

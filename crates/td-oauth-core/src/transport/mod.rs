@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod error;
 mod fetch;
+pub mod proxy;
 mod unauthorized;
 
 pub use client::ClientParts;
