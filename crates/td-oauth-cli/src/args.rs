@@ -17,6 +17,8 @@ Exit status, decided by what the answer means, so that a script can tell a refus
      invalid_grant, invalid_scope or unauthorized_client (HTTP 400 or 401, or even 200), or answered 401 or
      403 without one; fix the credentials, retrying will not help. For `api` and `whoami`: the Talkdesk
      API answered 4xx (its error is printed); 5xx and 429 are 1
+  4  the proxy (HTTPS_PROXY, https_proxy, ALL_PROXY) refused the tunnel: 407, it wants a user and password
+     or refused those in its URL; 403, its rules refuse the destination. Not retried
 
 Where secrets come from: a file, standard input or the environment, never the command line, which every
 user of the machine can read (ps, /proc) and which lands in shell history.
