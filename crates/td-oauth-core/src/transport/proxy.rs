@@ -17,7 +17,7 @@
 //!
 //! A proxy URL is `http://` (or `https://` for TLS to the proxy) with a host and, optionally, a user and
 //! password, percent-encoded; without a scheme, `http://` is meant. Anything else (a SOCKS proxy, a
-//! password with a bare `@`, no host) is refused with [`Error::Config`](super::Error::Config) when the
+//! password with a bare `@`, no host) is refused with [`Error::Config`] when the
 //! client is built, before any lookup, and the message never repeats the password.
 
 use std::fmt;
