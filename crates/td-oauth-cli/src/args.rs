@@ -17,6 +17,8 @@ Exit status, decided by what the answer means, so that a script can tell a refus
      invalid_grant, invalid_scope or unauthorized_client (HTTP 400 or 401, or even 200), or answered 401 or
      403 without one; fix the credentials, retrying will not help. For `api` and `whoami`: the Talkdesk
      API answered 4xx (its error is printed); 5xx and 429 are 1
+  4  the proxy (HTTPS_PROXY, https_proxy, ALL_PROXY) refused the tunnel: 407, it wants a user and password
+     or refused those in its URL; 403, its rules refuse the destination. Not retried
 
 Where secrets come from: a file, standard input or the environment, never the command line, which every
 user of the machine can read (ps, /proc) and which lands in shell history.
@@ -74,11 +76,12 @@ pub(crate) enum Command {
         /// machine in a file only you can read, in your cache directory (~/.cache/td-oauth/tokens, or under
         /// XDG_CACHE_HOME); a path or file:///PATH names another directory. redis://HOST:PORT/N shares it
         /// with every machine that uses the same Redis, encrypted under TD_OAUTH_CACHE_KEY (32 random bytes,
-        /// Base64), which is then required. If the cache cannot be used (Redis unreachable, a directory
-        /// that cannot be created or written), the token is fetched directly, with a warning; a cache that
-        /// is unsafe to use (a file or directory another user owns or others can write, a link) is refused
-        /// (exit 2), with the fix.
-        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis://HOST:PORT/N")]
+        /// Base64), which is then required; rediss://HOST:PORT/N over TLS, trusting the system's CAs or those
+        /// in the PEM file TD_OAUTH_CACHE_CA_FILE names. If the cache cannot be used (Redis unreachable, a
+        /// directory that cannot be created or written), the token is fetched directly, with a warning; a
+        /// cache that is unsafe to use (a file or directory another user owns or others can write, a link)
+        /// is refused (exit 2), with the fix.
+        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis[s]://HOST:PORT/N")]
         cache: Option<String>,
         /// A token for the user who ran `td-oauth login` with this client (refresh-token grant) instead of
         /// the client's own (client credentials). The kept refresh token is replaced by the one the server

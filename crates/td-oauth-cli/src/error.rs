@@ -24,6 +24,10 @@ pub(crate) enum CliError {
     /// …) or a body that cannot be used. Trying again later may help. Exit status 1.
     #[error("{0}")]
     Failed(String),
+    /// A proxy refused to open the tunnel (407: credentials; 403: its rules): the proxy's configuration, not
+    /// the server's answer nor a hiccup. Exit status 4.
+    #[error("{0}")]
+    ProxyRefused(String),
     /// Standard output was closed by its reader (`| head -c1`): stop quietly, as other Unix tools do.
     #[error("standard output was closed")]
     Closed,
@@ -36,6 +40,7 @@ impl CliError {
             CliError::Failed(_) => ExitCode::from(1),
             CliError::Input(_) => ExitCode::from(2),
             CliError::Refused(_) => ExitCode::from(3),
+            CliError::ProxyRefused(_) => ExitCode::from(4),
         }
     }
 
@@ -45,6 +50,7 @@ impl CliError {
             CliError::Input(m) => CliError::Input(f(m)),
             CliError::Refused(m) => CliError::Refused(f(m)),
             CliError::Failed(m) => CliError::Failed(f(m)),
+            CliError::ProxyRefused(m) => CliError::ProxyRefused(f(m)),
             CliError::Closed => CliError::Closed,
         }
     }
@@ -55,6 +61,7 @@ impl CliError {
             CliError::Input(m) => CliError::Input(format!("{m}\nhint: {hint}")),
             CliError::Refused(m) => CliError::Refused(format!("{m}\nhint: {hint}")),
             CliError::Failed(m) => CliError::Failed(format!("{m}\nhint: {hint}")),
+            CliError::ProxyRefused(m) => CliError::ProxyRefused(format!("{m}\nhint: {hint}")),
             CliError::Closed => CliError::Closed,
         }
     }
@@ -134,6 +141,7 @@ impl From<td_oauth_core::Error> for CliError {
             E::InvalidAccount { .. } | E::InvalidUrl { .. } | E::InvalidParameter { .. } | E::Config { .. } => {
                 CliError::Input(err.to_string())
             }
+            E::ProxyRefused { .. } => CliError::ProxyRefused(err.to_string()),
             other if other.is_retryable() => temporary(other),
             other => CliError::Failed(other.to_string()),
         }

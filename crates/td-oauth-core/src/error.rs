@@ -86,6 +86,26 @@ pub enum Error {
         reason: String,
     },
 
+    /// The proxy the request was to go through could not be reached (refused, unknown host, dropped), or
+    /// did not open the tunnel to the endpoint (its 502, say). Retried like [`Error::Transport`].
+    #[error("the proxy {proxy} failed: {reason}; check that it runs, or the proxy variables (HTTPS_PROXY, NO_PROXY)")]
+    Proxy {
+        /// The proxy's URL, without user and password.
+        proxy: String,
+        /// What failed, as the HTTP stack described it.
+        reason: String,
+    },
+
+    /// The proxy refused to open the tunnel: 407 (it wants credentials, or refused those given) or 403 (its
+    /// rules refuse this destination). A configuration error: never retried.
+    #[error("the proxy {proxy} refused the tunnel (HTTP {status}): {}", proxy_refusal_hint(*status))]
+    ProxyRefused {
+        /// The proxy's URL, without user and password.
+        proxy: String,
+        /// Its status: 407 or 403.
+        status: u16,
+    },
+
     /// No complete answer within the per-attempt timeout (connect to last body byte). Retried like
     /// [`Error::Transport`] before it is returned.
     #[error(
@@ -150,7 +170,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Response(err) => err.is_retryable(),
-            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Transport { .. } | Error::Timeout { .. } | Error::Proxy { .. } => true,
             _ => false,
         }
     }
@@ -167,8 +187,18 @@ impl Error {
     pub fn failure(&self, now: SystemTime) -> Failure {
         match self {
             Error::Response(err) => Failure::from_answer(err, now),
-            Error::Transport { .. } | Error::Timeout { .. } => Failure::Transport,
+            Error::Transport { .. } | Error::Timeout { .. } | Error::Proxy { .. } => Failure::Transport,
             _ => Failure::Permanent,
         }
+    }
+}
+
+fn proxy_refusal_hint(status: u16) -> &'static str {
+    if status == 407 {
+        "it wants a user and password, or refused those given: put them in the proxy URL \
+         (`http://user:password@proxy:port`, with `@`, `:` and `/` percent-encoded)"
+    } else {
+        "its rules refuse this destination: ask its administrator, or list the host in NO_PROXY if it is \
+         reachable without the proxy"
     }
 }

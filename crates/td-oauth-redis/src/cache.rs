@@ -60,7 +60,7 @@ impl FleetCache {
 
     /// [`new`](Self::new) with `config`.
     pub fn with_config(redis_url: &str, key: SealingKey, config: FleetConfig) -> Result<FleetCache, Error> {
-        let redis = Redis::new(redis_url, config.redis_timeout)?;
+        let redis = Redis::new(redis_url, &config)?;
         Ok(FleetCache { inner: Arc::new(Inner { redis, key, config, random: OsRandom::new() }) })
     }
 
@@ -74,7 +74,7 @@ impl FleetCache {
 
     /// [`cluster`](Self::cluster) with `config`.
     pub fn cluster_with_config(nodes: &[&str], key: SealingKey, config: FleetConfig) -> Result<FleetCache, Error> {
-        let redis = Redis::cluster(nodes, config.redis_timeout)?;
+        let redis = Redis::cluster(nodes, &config)?;
         Ok(FleetCache { inner: Arc::new(Inner { redis, key, config, random: OsRandom::new() }) })
     }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 /// | [`with_redis_timeout`](Self::with_redis_timeout) | 250 ms | per Redis command; slower counts as down |
 /// | [`with_ttl_margin`](Self::with_ttl_margin) | 30 s | tokens leave Redis this long before they expire |
 /// | [`with_refresh_below_percent`](Self::with_refresh_below_percent) | 20 | below this share of its lifetime left, a token is refreshed |
+/// | [`with_ca_certificates`](Self::with_ca_certificates) | the system's | the CAs a `rediss://` server's certificate must chain to |
 ///
 /// ```
 /// use std::time::Duration;
@@ -29,6 +30,17 @@ pub struct FleetConfig {
     pub(crate) redis_timeout: Duration,
     pub(crate) ttl_margin: Duration,
     pub(crate) refresh_below_percent: u32,
+    pub(crate) ca_certificates: Option<CaCertificates>,
+}
+
+/// PEM CA certificates, shown in `Debug` by size only.
+#[derive(Clone)]
+pub(crate) struct CaCertificates(pub(crate) Vec<u8>);
+
+impl std::fmt::Debug for CaCertificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes of PEM", self.0.len())
+    }
 }
 
 impl Default for FleetConfig {
@@ -40,6 +52,7 @@ impl Default for FleetConfig {
             redis_timeout: Duration::from_millis(250),
             ttl_margin: Duration::from_secs(30),
             refresh_below_percent: 20,
+            ca_certificates: None,
         }
     }
 }
@@ -90,6 +103,15 @@ impl FleetConfig {
     /// using it. Values above 100 count as 100.
     pub fn with_refresh_below_percent(mut self, percent: u32) -> Self {
         self.refresh_below_percent = percent.min(100);
+        self
+    }
+
+    /// The CA certificates (PEM, one or more `CERTIFICATE` blocks) that a `rediss://` server's certificate
+    /// must chain to, in place of the system's: a managed Redis with a private CA, or a test server. Without
+    /// it, `rediss://` trusts the system's CA certificates. Certificates are always checked: there is no
+    /// setting (nor `#insecure` URL) that turns the check off.
+    pub fn with_ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificates = Some(CaCertificates(pem.into()));
         self
     }
 }

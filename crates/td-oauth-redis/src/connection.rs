@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, TlsCertificates, Value};
 use tokio::sync::Mutex;
 
-use crate::Error;
+use crate::{Error, FleetConfig};
 
 /// After a failure, how long callers skip Redis before one tries to connect again.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(3);
@@ -45,7 +45,8 @@ enum State {
 
 /// What the fleet cache connects to.
 enum Target {
-    Server(redis::Client),
+    /// Boxed, as the cluster's client is: with TLS settings, redis-rs's client is large.
+    Server(Box<redis::Client>),
     /// A Redis (or Valkey) Cluster, found from its seed nodes; commands go to the node serving their slot.
     Cluster(Box<ClusterClient>),
 }
@@ -99,50 +100,88 @@ pub(crate) struct Redis {
 fn parse(url: &str) -> Result<redis::ConnectionInfo, Error> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     let reason = match scheme {
-        Some("redis") | Some("redis+unix") | Some("unix") => None,
-        Some("rediss") => Some("`rediss://` (TLS) is not supported by this build; use a TLS tunnel or `redis://`"),
-        _ => Some("it must start with `redis://`, e.g. `redis://:password@host:6379/0`"),
+        Some("redis") | Some("rediss") | Some("redis+unix") | Some("unix") => None,
+        _ => Some("it must start with `redis://` or `rediss://` (TLS), e.g. `rediss://:password@host:6380/0`"),
     };
     if let Some(reason) = reason {
         return Err(Error::InvalidUrl { reason: reason.to_owned() });
     }
+    if url.contains('#') {
+        // redis-rs reads `#insecure` as "accept any certificate": a token cache never does.
+        return Err(Error::InvalidUrl {
+            reason: "a `#` fragment (such as `#insecure`) is not accepted: the server's certificate is always \
+                     checked; give its CA with FleetConfig::with_ca_certificates (TD_OAUTH_CACHE_CA_FILE for \
+                     the command line)"
+                .to_owned(),
+        });
+    }
     // redis's own message may quote the URL: say what kind of problem it is, not what it saw.
     redis::IntoConnectionInfo::into_connection_info(url).map_err(|err| Error::InvalidUrl {
         reason: format!(
-            "it does not parse as a Redis URL ({:?}); expected `redis://[:password@]host[:port][/db]`",
+            "it does not parse as a Redis URL ({:?}); expected `redis[s]://[:password@]host[:port][/db]`",
             err.kind()
         ),
     })
 }
 
+/// The CA certificates `config` names, for redis-rs (which then trusts only them); `None` for the system's.
+fn certificates(config: &FleetConfig) -> Result<Option<TlsCertificates>, Error> {
+    let Some(pem) = &config.ca_certificates else { return Ok(None) };
+    // redis-rs reads PEM blocks and skips anything else: text without one would trust nothing, silently.
+    if !pem.0.windows(CERTIFICATE_BLOCK.len()).any(|window| window == CERTIFICATE_BLOCK) {
+        return Err(Error::InvalidUrl {
+            reason: "the CA certificates given for it hold no PEM certificate (`-----BEGIN CERTIFICATE-----`)"
+                .to_owned(),
+        });
+    }
+    Ok(Some(TlsCertificates { client_tls: None, root_cert: Some(pem.0.clone()) }))
+}
+
+const CERTIFICATE_BLOCK: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
+fn tls_refused(err: &redis::RedisError) -> Error {
+    Error::InvalidUrl {
+        reason: format!(
+            "its TLS setup was refused ({:?}): check the CA certificates (PEM) given with \
+             FleetConfig::with_ca_certificates, or the system's CA bundle",
+            err.kind()
+        ),
+    }
+}
+
 impl Redis {
     /// Checks the URL; connects later.
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Redis, Error> {
+    pub(crate) fn new(url: &str, config: &FleetConfig) -> Result<Redis, Error> {
         let info = parse(url)?;
-        let endpoint = info.addr().to_string();
-        let client = redis::Client::open(info)
-            .map_err(|err| Error::InvalidUrl { reason: format!("it was refused ({:?})", err.kind()) })?;
-        Ok(Redis { target: Target::Server(client), endpoint, timeout, state: Mutex::new(State::Idle) })
+        let endpoint = shown(info.addr());
+        let client = match certificates(config)? {
+            Some(certificates) => redis::Client::build_with_tls(info, certificates).map_err(|err| tls_refused(&err))?,
+            None => redis::Client::open(info)
+                .map_err(|err| Error::InvalidUrl { reason: format!("it was refused ({:?})", err.kind()) })?,
+        };
+        let timeout = config.redis_timeout;
+        Ok(Redis { target: Target::Server(Box::new(client)), endpoint, timeout, state: Mutex::new(State::Idle) })
     }
 
     /// Checks the seed nodes' URLs; connects (and learns the cluster's slots) later.
-    pub(crate) fn cluster(nodes: &[&str], timeout: Duration) -> Result<Redis, Error> {
+    pub(crate) fn cluster(nodes: &[&str], config: &FleetConfig) -> Result<Redis, Error> {
+        let timeout = config.redis_timeout;
         let infos = nodes.iter().map(|url| parse(url)).collect::<Result<Vec<_>, _>>()?;
         let Some(first) = infos.first() else {
             return Err(Error::InvalidUrl { reason: "a cluster needs at least one seed node's URL".to_owned() });
         };
-        let endpoint = format!("{} (cluster)", first.addr());
-        let client = ClusterClient::builder(infos)
-            .connection_timeout(timeout)
-            .response_timeout(timeout)
-            .retries(1)
-            .build()
-            .map_err(|err| Error::InvalidUrl {
-                reason: format!(
-                    "the cluster's seed nodes were refused ({:?}); give every node the same password",
-                    err.kind()
-                ),
-            })?;
+        let endpoint = format!("{} (cluster)", shown(first.addr()));
+        let mut builder =
+            ClusterClient::builder(infos).connection_timeout(timeout).response_timeout(timeout).retries(1);
+        if let Some(certificates) = certificates(config)? {
+            builder = builder.certs(certificates);
+        }
+        let client = builder.build().map_err(|err| Error::InvalidUrl {
+            reason: format!(
+                "the cluster's seed nodes were refused ({:?}); give every node the same password and scheme",
+                err.kind()
+            ),
+        })?;
         Ok(Redis { target: Target::Cluster(Box::new(client)), endpoint, timeout, state: Mutex::new(State::Idle) })
     }
 
@@ -168,11 +207,14 @@ impl Redis {
         let connecting = async {
             match &self.target {
                 Target::Server(client) => {
+                    // One attempt: the manager's own retries wait 100 ms and more between attempts, for
+                    // a refused connection as for any other; this cache's retry is the next call after
+                    // RECONNECT_INTERVAL, and meanwhile callers fetch directly.
                     let config = ConnectionManagerConfig::new()
                         .set_connection_timeout(Some(self.timeout))
                         .set_response_timeout(Some(self.timeout))
-                        .set_number_of_retries(1);
-                    ConnectionManager::new_with_config(client.clone(), config).await.map(Connection::Server)
+                        .set_number_of_retries(0);
+                    ConnectionManager::new_with_config((**client).clone(), config).await.map(Connection::Server)
                 }
                 Target::Cluster(client) => client.get_async_connection().await.map(Connection::Cluster),
             }
@@ -211,11 +253,60 @@ impl Redis {
     }
 }
 
-/// A Redis error's kind and, for I/O errors, the cause; never the command's arguments.
+/// `host:port` as a URL writes it (an IPv6 address in brackets), or a socket's path.
+fn shown(addr: &redis::ConnectionAddr) -> String {
+    let (host, port) = match addr {
+        redis::ConnectionAddr::Tcp(host, port) | redis::ConnectionAddr::TcpTls { host, port, .. } => (host, *port),
+        other => return other.to_string(),
+    };
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// What went wrong, for a warning: the server's error code (`OOM`, `NOAUTH`, `WRONGPASS`, …) when the server
+/// answered with one, with what to do for the usual ones; the cause of an I/O error; else the client's error
+/// kind. Never the command's arguments, nor the server's own text.
 fn describe(err: &redis::RedisError) -> String {
-    if err.is_io_error() || err.is_connection_refusal() || err.is_connection_dropped() || err.is_timeout() {
-        format!("{err}")
-    } else {
-        format!("{:?}", err.kind())
+    // A server's error code is one word in capitals; anything else is not shown.
+    let code = err.code().filter(|code| {
+        (1..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
+    });
+    match code {
+        Some("NOAUTH") => "the server answered NOAUTH: it needs a password; give it in the URL \
+                           (`redis://:PASSWORD@host:6379/0`, or `redis://USER:PASSWORD@…` for an ACL user)"
+            .to_owned(),
+        Some("WRONGPASS") => wrong_password(),
+        Some("NOPERM") => "the server answered NOPERM: the ACL user may not run the fleet cache's commands \
+                           (GET, SET, DEL, EVALSHA/EVAL) on its keys"
+            .to_owned(),
+        Some("OOM") => "the server answered OOM: it is out of memory (maxmemory reached) and refuses writes".to_owned(),
+        Some("READONLY") => "the server answered READONLY: it is a replica; give the primary's URL".to_owned(),
+        Some(code) => format!("the server answered {code}"),
+        // redis-rs reports a refused AUTH at connection time without the server's code.
+        None if err.kind() == redis::ErrorKind::AuthenticationFailed => wrong_password(),
+        None if err.is_io_error() || err.is_connection_refusal() || err.is_connection_dropped() || err.is_timeout() => {
+            format!("{err}")
+        }
+        None => format!("{:?}", err.kind()),
+    }
+}
+
+fn wrong_password() -> String {
+    "the server refused the user or password (WRONGPASS): check the ones in the URL; a password with `@`, `:` \
+     or `/` must be percent-encoded"
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_ipv6_host_is_shown_in_brackets() {
+        let shown_of = |url: &str| shown(parse(url).unwrap().addr());
+        assert_eq!(shown_of("redis://[::1]:6380/0"), "[::1]:6380");
+        assert_eq!(shown_of("redis://127.0.0.1:6379"), "127.0.0.1:6379");
+        assert_eq!(shown_of("redis://cache.internal/0"), "cache.internal:6379");
     }
 }

@@ -8,7 +8,9 @@ use td_oauth_core::{
     AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
 };
 
-use crate::{Config, Error, SharedCache, TokenProvider, build_http_client, send};
+use td_oauth_core::transport::proxy::ProxyRule;
+
+use crate::{Config, Error, SharedCache, TokenProvider, build_http_client, config, send};
 
 /// Sends token requests for one client to one token endpoint. Every call is a request (plus retries);
 /// for a token shared by many callers and refreshed ahead of expiry, make a [`TokenProvider`] with
@@ -22,6 +24,8 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
+    /// The proxy rule of the HTTP client this crate built; `None` for a caller's client.
+    proxies: Option<Arc<ProxyRule>>,
     parts: ClientParts<Client>,
 }
 
@@ -45,17 +49,24 @@ impl Client {
 
     /// A client around a core [`TokenClient`], e.g. one with a custom assertion audience or lifetime.
     pub fn from_token_client(tokens: TokenClient, config: Config) -> Result<Self, Error> {
-        let http = build_http_client(&config)?;
-        Ok(Client { inner: Arc::new(Inner { http, parts: ClientParts::new(tokens, config) }) })
+        let (http, proxies) = match config.http_client() {
+            Some(_) => (build_http_client(&config)?, None),
+            None => {
+                let proxies = Arc::new(ProxyRule::from_env()?);
+                (config::built_http_client(&config, Arc::clone(&proxies))?, Some(proxies))
+            }
+        };
+        Ok(Client { inner: Arc::new(Inner { http, proxies, parts: ClientParts::new(tokens, config) }) })
     }
 
     /// Requests a token for `grant`, retrying transport failures, timeouts, 5xx and 429 per the
     /// [`RetryPolicy`](td_oauth_core::retry::RetryPolicy); other errors (such as `invalid_client`) return at once.
     pub async fn fetch(&self, grant: &Grant) -> Result<TokenResponse, Error> {
-        let Inner { http, parts } = &*self.inner;
+        let Inner { http, proxies, parts } = &*self.inner;
         let (url, shown, cap) =
             (parts.tokens().token_url().url(), parts.shown_url(), parts.config().max_response_bytes());
-        let send = |attempt| send::send(http, attempt, url, shown, cap);
+        let proxy = proxies.as_ref().and_then(|rule| rule.route(url));
+        let send = |attempt| send::send(http, proxy, attempt, url, shown, cap);
         parts.token_fetch(grant).run(parts.config().clock(), || parts.jitter(), send, tokio::time::sleep).await
     }
 

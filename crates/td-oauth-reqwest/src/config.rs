@@ -9,6 +9,8 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 
+use td_oauth_core::transport::proxy::ProxyRule;
+
 use crate::{Client, Error};
 
 /// Settings for a [`Client`](crate::Client) and the providers and managers built on it: the same type, with
@@ -42,7 +44,12 @@ pub fn build_http_client(config: &Config) -> Result<reqwest::Client, Error> {
     if let Some(client) = config.http_client() {
         return Ok(client.clone());
     }
-    http_client_builder(config)?
+    built_http_client(config, Arc::new(ProxyRule::from_env()?))
+}
+
+/// The HTTP client [`build_http_client`] builds, with `proxies` as its proxy rule.
+pub(crate) fn built_http_client(config: &Config, proxies: Arc<ProxyRule>) -> Result<reqwest::Client, Error> {
+    builder_with(config, proxies)?
         .build()
         .map_err(|err| Error::Config { reason: format!("the HTTP client could not be built: {err}") })
 }
@@ -51,13 +58,27 @@ pub fn build_http_client(config: &Config) -> Result<reqwest::Client, Error> {
 /// no redirects), to adjust (a proxy, say) and hand back with
 /// [`with_built_client`](td_oauth_core::transport::Config::with_built_client). It carries a rustls
 /// configuration on the ring provider, so reqwest needs no process-wide crypto provider.
+///
+/// Its proxy is td-oauth-core's [`ProxyRule`] from the environment (`HTTPS_PROXY`, `NO_PROXY`, …, read
+/// as td-oauth-ureq reads them, when the builder is made); for another, call `.no_proxy()` and then
+/// `.proxy(…)` on it.
 pub fn http_client_builder(config: &Config) -> Result<reqwest::ClientBuilder, Error> {
+    builder_with(config, Arc::new(ProxyRule::from_env()?))
+}
+
+fn builder_with(config: &Config, proxies: Arc<ProxyRule>) -> Result<reqwest::ClientBuilder, Error> {
     config.check()?;
-    Ok(reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config(config)?)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(config.connect_timeout())
-        .user_agent(config.user_agent()))
+        .user_agent(config.user_agent())
+        // reqwest's own reading of the environment is replaced by the rule both transports share.
+        .no_proxy();
+    if !proxies.has_proxy() {
+        return Ok(builder);
+    }
+    Ok(builder.proxy(reqwest::Proxy::custom(move |url| proxies.route(url).map(|proxy| proxy.url().clone()))))
 }
 
 /// rustls with the ring provider (already in the tree through td-oauth-core), so aws-lc-rs stays out.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use td_oauth_core::transport::Attempt;
+use td_oauth_core::transport::proxy::ProxyUrl;
 
 use crate::Error;
 
@@ -12,6 +13,7 @@ use crate::Error;
 /// bytes.
 pub(crate) async fn send(
     http: &reqwest::Client,
+    proxy: Option<&ProxyUrl>,
     attempt: Attempt,
     url: &reqwest::Url,
     shown: &str,
@@ -25,7 +27,7 @@ pub(crate) async fn send(
 
     // tokio's timeout covers a caller-supplied client with none of its own, and the body as well as the headers.
     let exchange = async {
-        let response = http.execute(request).await.map_err(|e| from_reqwest(e, shown, Some(timeout)))?;
+        let response = http.execute(request).await.map_err(|e| from_reqwest_via(e, shown, Some(timeout), proxy))?;
         let status = response.status();
         if status.is_redirection() || response.url() != url {
             return Err(Error::Redirected { url: shown.to_owned(), status: status.as_u16() });
@@ -62,6 +64,34 @@ pub(crate) async fn read_capped<E: From<Error>>(
     *answer.status_mut() = response.status();
     *answer.headers_mut() = std::mem::take(response.headers_mut());
     Ok(answer)
+}
+
+/// [`from_reqwest`] for a request that went through `proxy`: a failure to reach the proxy, or its refusal
+/// of the tunnel, is the proxy's ([`Error::Proxy`], [`Error::ProxyRefused`]), not the endpoint's.
+pub(crate) fn from_reqwest_via(
+    err: reqwest::Error,
+    url: &str,
+    timeout: Option<Duration>,
+    proxy: Option<&ProxyUrl>,
+) -> Error {
+    let Some(proxy) = proxy else { return from_reqwest(err, url, timeout) };
+    if err.is_timeout() || !err.is_connect() || has_cause::<rustls::Error>(&err) {
+        return from_reqwest(err, url, timeout);
+    }
+    let reason = describe(&err.without_url());
+    // hyper-util's tunnel error is private: its message is all there is. It tells a 407 from other
+    // statuses, and no more.
+    if reason.contains("tunnel error: proxy authorization required") {
+        proxy.tunnel_failed(Some(407), reason)
+    } else if reason.contains("tunnel error: unsuccessful") {
+        proxy.tunnel_failed(
+            None,
+            format!("it did not open the tunnel (reqwest does not say with which status): {reason}"),
+        )
+    } else {
+        // With a proxy, the only connection made is to the proxy.
+        proxy.tunnel_failed(None, reason)
+    }
 }
 
 /// Classifies a reqwest error for `url` (shown without its query), keeping its cause.

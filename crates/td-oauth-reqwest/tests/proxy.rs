@@ -5,8 +5,9 @@
 //! with the variables set on the child only (see `td_oauth_testkit::proxy_env`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use td_oauth_reqwest::core::TokenClient;
 use td_oauth_reqwest::{Client, ClientId, Config, Credentials, Endpoints, Error, KeyId, PrivateKey, Scopes};
-use td_oauth_testkit::proxy_env::{BODY_CAP, Case, Outcome, main as run};
+use td_oauth_testkit::proxy_env::{BODY_CAP, Case, Outcome, main_knowing_only_407 as run};
 
 fn fetch(case: &Case) -> Outcome {
     let mut config = Config::new()
@@ -22,13 +23,21 @@ fn fetch(case: &Case) -> Outcome {
         KeyId::new(&case.key_id).unwrap(),
         PrivateKey::parse(&case.private_key).unwrap(),
     );
-    let client =
-        Client::with_config(&Endpoints::from_token_url(&case.token_url).unwrap(), credentials, config).unwrap();
+    let tokens = TokenClient::new(&Endpoints::from_token_url(&case.token_url).unwrap(), credentials)
+        .with_assertion_audience(&case.audience)
+        .unwrap();
+    let client = match Client::from_token_client(tokens, config) {
+        Ok(client) => client,
+        Err(err) => return Outcome::Config(err.to_string()),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     match runtime.block_on(client.client_credentials(Scopes::none())) {
         Ok(_) => Outcome::Token,
         Err(Error::Redirected { .. }) => Outcome::Redirected,
         Err(Error::ResponseTooLarge { .. }) => Outcome::TooLarge,
+        Err(Error::ProxyRefused { status, .. }) => Outcome::ProxyRefused(status),
+        Err(err @ Error::Proxy { .. }) => Outcome::ProxyFailed(err.to_string()),
+        Err(err @ Error::Config { .. }) => Outcome::Config(err.to_string()),
         Err(other) => Outcome::Other(other.to_string()),
     }
 }

@@ -78,6 +78,7 @@ pub mod proxy_env;
 mod record;
 mod redis;
 mod redis_cluster;
+mod redis_tls;
 mod reply;
 mod resource;
 mod server;
@@ -102,6 +103,7 @@ pub use proxy::ConnectProxy;
 pub use record::{AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};
 pub use redis_cluster::RedisCluster;
+pub use redis_tls::TlsRedisServer;
 pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};
 pub use talkdesk_api::{
     Acknowledgement, END_USER_SESSION_PATH, STS_ME_PATH, TEST_USER_ID, USERS_ME_PATH, USERS_PATH, talkdesk_error_body,

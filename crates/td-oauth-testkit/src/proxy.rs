@@ -34,14 +34,27 @@ struct Shared {
     connects: Mutex<Vec<String>>,
     refused: Mutex<Vec<String>>,
     stopped: AtomicBool,
+    /// The status every `CONNECT` is answered with instead of a tunnel (407, 403, …), if any.
+    refusal: Option<u16>,
 }
 
 impl ConnectProxy {
     /// Starts the proxy on a free loopback port.
     pub fn start() -> Result<ConnectProxy, Error> {
+        ConnectProxy::spawn(None)
+    }
+
+    /// A proxy that answers every `CONNECT` with `status` (407: credentials wanted; 403: refused by its
+    /// rules; 502: the destination unreachable) instead of a tunnel, recording it as [`start`](Self::start)'s
+    /// does. A 407 comes with `Proxy-Authenticate: Basic`.
+    pub fn start_refusing(status: u16) -> Result<ConnectProxy, Error> {
+        ConnectProxy::spawn(Some(status))
+    }
+
+    fn spawn(refusal: Option<u16>) -> Result<ConnectProxy, Error> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(Error::Bind)?;
         let port = listener.local_addr().map_err(Error::Bind)?.port();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared { refusal, ..Shared::default() });
         let accepting = Arc::clone(&shared);
         thread::Builder::new()
             .name("td-oauth-testkit-proxy".into())
@@ -98,6 +111,12 @@ fn tunnel(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         return Ok(());
     }
     shared.connects.lock().unwrap_or_else(PoisonError::into_inner).push(target.clone());
+    if let Some(status) = shared.refusal {
+        let challenge = if status == 407 { "Proxy-Authenticate: Basic realm=\"testkit\"\r\n" } else { "" };
+        let answer = format!("HTTP/1.1 {status} Refused\r\n{challenge}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        client.write_all(answer.as_bytes())?;
+        return Ok(());
+    }
     let Ok(upstream) = TcpStream::connect(&target) else {
         client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")?;
         return Ok(());

@@ -8,7 +8,10 @@
 //!
 //! The cases: the token request goes through the proxy (with the client the transport builds, trusting
 //! only the server's certificate, and with a caller-supplied client); `NO_PROXY` sends it straight to the
-//! server; through the proxy a redirect is still refused and the body cap still holds.
+//! server; through the proxy a redirect is still refused and the body cap still holds; every row of
+//! [`NO_PROXY_TABLE`] (names, suffixes, addresses, ranges, `*`, ports) is decided as it says; a proxy that
+//! is down is named in the error; a proxy's 407 or 403 is reported as such and not retried; a proxy URL
+//! with a bare `@` in its password is refused before anything is sent.
 
 use std::process::Command;
 
@@ -22,11 +25,36 @@ const PROXY_VARIABLES: [&str; 8] =
 /// The body cap the child is to set, and the size of the oversized answer.
 pub const BODY_CAP: usize = 4096;
 
+/// The `NO_PROXY` table both transports run (and td-oauth-core's rule checks on its own): the value of
+/// `NO_PROXY`, the host the token URL names (both reach the test server), and whether the request bypasses
+/// the proxy. `{port}` stands for the server's port, `{other}` for another.
+pub const NO_PROXY_TABLE: &[(&str, &str, bool)] = &[
+    ("127.0.0.0/8", "127.0.0.1", true),
+    ("10.0.0.0/8, 192.168.0.0/16", "127.0.0.1", false),
+    ("127.0.0.1", "127.0.0.1", true),
+    ("127.0.0.2", "127.0.0.1", false),
+    ("*", "127.0.0.1", true),
+    ("*", "localhost", true),
+    ("localhost", "localhost", true),
+    (".localhost", "localhost", true),
+    ("*.localhost", "localhost", true),
+    ("calhost", "localhost", false),
+    ("example.com, LOCALHOST", "localhost", true),
+    ("127.0.0.1:{port}", "127.0.0.1", true),
+    ("127.0.0.1:{other}", "127.0.0.1", false),
+    ("localhost:{port}", "localhost", true),
+    ("localhost:{other}", "localhost", false),
+    ("::1, [::1]:{port}", "127.0.0.1", false),
+    ("", "127.0.0.1", false),
+];
+
 /// What a child is handed: where to fetch a token, with which credentials, trusting which certificate.
 #[derive(Debug, Clone)]
 pub struct Case {
     /// The HTTPS token URL.
     pub token_url: String,
+    /// The assertion's audience: the server's own token URL (the token URL may name it another way).
+    pub audience: String,
     /// The client's id.
     pub client_id: String,
     /// The client's key id.
@@ -48,6 +76,12 @@ pub enum Outcome {
     Redirected,
     /// Refused as larger than the body cap.
     TooLarge,
+    /// The proxy refused the tunnel with this status, reported as a configuration error of its own.
+    ProxyRefused(u16),
+    /// The proxy failed (down, or no tunnel): the error's message, which names the proxy.
+    ProxyFailed(String),
+    /// The configuration was refused before anything was sent: the error's message.
+    Config(String),
     /// Anything else, described.
     Other(String),
 }
@@ -58,6 +92,9 @@ impl Outcome {
             Outcome::Token => "token".into(),
             Outcome::Redirected => "redirected".into(),
             Outcome::TooLarge => "too_large".into(),
+            Outcome::ProxyRefused(status) => format!("proxy_refused:{status}"),
+            Outcome::ProxyFailed(what) => format!("proxy_failed:{}", what.replace('\n', " ")),
+            Outcome::Config(what) => format!("config:{}", what.replace('\n', " ")),
             Outcome::Other(what) => format!("other: {}", what.replace('\n', " ")),
         }
     }
@@ -67,7 +104,17 @@ impl Outcome {
             "token" => Outcome::Token,
             "redirected" => Outcome::Redirected,
             "too_large" => Outcome::TooLarge,
-            other => Outcome::Other(other.to_owned()),
+            other => {
+                if let Some(status) = other.strip_prefix("proxy_refused:").and_then(|s| s.parse().ok()) {
+                    Outcome::ProxyRefused(status)
+                } else if let Some(what) = other.strip_prefix("proxy_failed:") {
+                    Outcome::ProxyFailed(what.to_owned())
+                } else if let Some(what) = other.strip_prefix("config:") {
+                    Outcome::Config(what.to_owned())
+                } else {
+                    Outcome::Other(other.to_owned())
+                }
+            }
         }
     }
 }
@@ -76,9 +123,27 @@ impl Outcome {
 /// went wrong); as a child, fetches one token with `fetch` (which must cap bodies at [`BODY_CAP`]) and
 /// prints the outcome.
 pub fn main(fetch: impl Fn(&Case) -> Outcome) {
+    run_checks(fetch, TunnelRefusals::EveryStatus);
+}
+
+/// [`main`] for a transport whose HTTP client tells a proxy's 407 from other refusals of the tunnel but
+/// not its 403 from a 502 (reqwest, through hyper-util): a 403 is then checked to be reported as the proxy
+/// failing, naming it, instead of as [`Outcome::ProxyRefused`].
+pub fn main_knowing_only_407(fetch: impl Fn(&Case) -> Outcome) {
+    run_checks(fetch, TunnelRefusals::Only407);
+}
+
+/// Which refusals of a tunnel a transport's HTTP client reports with their status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TunnelRefusals {
+    EveryStatus,
+    Only407,
+}
+
+fn run_checks(fetch: impl Fn(&Case) -> Outcome, refusals: TunnelRefusals) {
     match std::env::var(CHILD) {
         Ok(_) => child(fetch),
-        Err(_) => parent(),
+        Err(_) => parent(refusals),
     }
 }
 
@@ -91,6 +156,7 @@ fn child(fetch: impl Fn(&Case) -> Outcome) {
         .collect();
     let case = Case {
         token_url: var("TOKEN_URL"),
+        audience: var("AUDIENCE"),
         client_id: var("CLIENT_ID"),
         key_id: var("KEY_ID"),
         private_key: var("KEY"),
@@ -115,6 +181,11 @@ struct Parent {
 impl Parent {
     /// Runs the case `name` in a child with the proxy variables `env`; its outcome.
     fn run(&self, name: &str, env: &[(&str, String)], supplied: bool) -> Outcome {
+        self.run_at(name, self.server.token_url(), env, supplied)
+    }
+
+    /// [`run`](Self::run) with the token URL `token_url` (another name for the same server).
+    fn run_at(&self, name: &str, token_url: &str, env: &[(&str, String)], supplied: bool) -> Outcome {
         let exe = std::env::current_exe().unwrap_or_else(|err| panic!("the test binary's path: {err}"));
         let certificate = self.server.certificate().map(|c| c.der.clone()).unwrap_or_default();
         let mut command = Command::new(exe);
@@ -123,7 +194,8 @@ impl Parent {
         }
         command
             .env(CHILD, name)
-            .env("TD_OAUTH_PROXY_TOKEN_URL", self.server.token_url())
+            .env("TD_OAUTH_PROXY_TOKEN_URL", token_url)
+            .env("TD_OAUTH_PROXY_AUDIENCE", self.server.token_url())
             .env("TD_OAUTH_PROXY_CLIENT_ID", &self.creds.client_id)
             .env("TD_OAUTH_PROXY_KEY_ID", &self.creds.key_id)
             .env("TD_OAUTH_PROXY_KEY", &self.creds.private_key)
@@ -149,7 +221,7 @@ impl Parent {
 }
 
 #[allow(clippy::panic, clippy::print_stdout)]
-fn parent() {
+fn parent(refusals: TunnelRefusals) {
     let server = TestServer::start_https().unwrap_or_else(|err| panic!("the HTTPS test server: {err}"));
     let creds = server.register_client(Algorithm::Es256).unwrap_or_else(|err| panic!("a client: {err}"));
     let proxy = ConnectProxy::start().unwrap_or_else(|err| panic!("the proxy: {err}"));
@@ -182,5 +254,70 @@ fn parent() {
     assert_eq!(parent.proxy.connects().len(), 5);
     assert_eq!(parent.server.count_path("/elsewhere"), 0, "the redirect was not followed");
     assert!(parent.proxy.refused().is_empty(), "every request was tunnelled: {:?}", parent.proxy.refused());
-    println!("proxy checks: 7 cases passed");
+
+    let table = no_proxy_table(&parent);
+    let failures = proxy_failures(&parent, refusals);
+    println!("proxy checks: {} cases passed", 7 + table + failures);
+}
+
+/// [`NO_PROXY_TABLE`], each row in a child: through the proxy or straight to the server, as the row says.
+#[allow(clippy::panic)]
+fn no_proxy_table(parent: &Parent) -> usize {
+    let port = parent.server.local_addr().port();
+    let other = port.wrapping_add(1).max(1);
+    for (no_proxy, host, bypass) in NO_PROXY_TABLE {
+        let no_proxy = no_proxy.replace("{port}", &port.to_string()).replace("{other}", &other.to_string());
+        let token_url = parent.server.token_url().replacen("127.0.0.1", host, 1);
+        let env = [("HTTPS_PROXY", parent.proxy.url()), ("NO_PROXY", no_proxy.clone())];
+        let (connects, tokens) = (parent.proxy.connects().len(), parent.server.count_path(TOKEN_PATH));
+        let name = format!("NO_PROXY={no_proxy:?} to {host}");
+        assert_eq!(parent.run_at(&name, &token_url, &env, false), Outcome::Token, "{name}");
+        assert_eq!(parent.server.count_path(TOKEN_PATH), tokens + 1, "{name}: one token request");
+        let tunnelled = parent.proxy.connects().len() - connects;
+        assert_eq!(tunnelled, usize::from(!*bypass), "{name}: {}", if *bypass { "bypasses" } else { "goes through" });
+    }
+    NO_PROXY_TABLE.len()
+}
+
+/// A proxy that is down, one that refuses the tunnel (407, 403), and a proxy URL that cannot be used.
+#[allow(clippy::panic)]
+fn proxy_failures(parent: &Parent, refusals: TunnelRefusals) -> usize {
+    // Down: a port nobody listens on. The error names the proxy, not the token endpoint.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap_or_else(|err| panic!("a free port: {err}"));
+    let down_url = format!("http://127.0.0.1:{}", down.port());
+    match parent.run("proxy down", &[("HTTPS_PROXY", down_url.clone())], false) {
+        Outcome::ProxyFailed(message) => assert!(message.contains(&down_url), "names the proxy: {message}"),
+        other => panic!("proxy down: {other:?}"),
+    }
+
+    // 407 and 403 to CONNECT: a configuration error of its own, sent once (not retried).
+    for status in [407, 403] {
+        let refusing = ConnectProxy::start_refusing(status).unwrap_or_else(|err| panic!("the proxy: {err}"));
+        let tokens = parent.server.count_path(TOKEN_PATH);
+        let outcome = parent.run(&format!("proxy answering {status}"), &[("HTTPS_PROXY", refusing.url())], false);
+        assert_eq!(parent.server.count_path(TOKEN_PATH), tokens);
+        if status == 403 && refusals == TunnelRefusals::Only407 {
+            match outcome {
+                Outcome::ProxyFailed(message) => assert!(message.contains(&refusing.url()), "{message}"),
+                other => panic!("proxy answering 403: {other:?}"),
+            }
+            continue;
+        }
+        assert_eq!(outcome, Outcome::ProxyRefused(status), "proxy answering {status}");
+        assert_eq!(refusing.connects().len(), 1, "a refused tunnel is not asked for again");
+    }
+
+    // An unencoded `@` in the password: refused before any connection, with the fix, without the password.
+    let watched = ConnectProxy::start().unwrap_or_else(|err| panic!("the proxy: {err}"));
+    let url = watched.url().replacen("http://", "http://bob:pa@ss@", 1);
+    match parent.run("unencoded @ in the proxy password", &[("HTTPS_PROXY", url)], false) {
+        Outcome::Config(message) => {
+            assert!(message.contains("%40") && !message.contains("pa@ss") && !message.contains("pa%40ss"), "{message}");
+        }
+        other => panic!("unencoded @: {other:?}"),
+    }
+    assert!(watched.connects().is_empty() && watched.refused().is_empty(), "nothing reached the proxy");
+    4
 }

@@ -134,7 +134,7 @@ impl Drop for RedisServer {
 }
 
 /// A port nobody listened on a moment ago (bind port 0, read it, let it go).
-fn free_port() -> Result<u16, Error> {
+pub(crate) fn free_port() -> Result<u16, Error> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(Error::Bind)?;
     listener.local_addr().map(|addr| addr.port()).map_err(Error::Bind)
 }

@@ -43,9 +43,8 @@ pub struct ApiClient {
 impl ApiClient {
     /// Calls `gateway` with `provider`'s tokens, through its client's agent and timeout.
     pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
-        let agent = provider.client().http_client().clone();
         let timeout = provider.client().config().timeout();
-        ApiClient { api: BearerAgent::new(agent, provider), gateway, limits: ApiLimits::new(timeout) }
+        ApiClient { api: BearerAgent::of_provider(provider), gateway, limits: ApiLimits::new(timeout) }
     }
 
     /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_api::DEFAULT_MAX_API_RESPONSE_BYTES)).

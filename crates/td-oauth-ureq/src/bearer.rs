@@ -9,7 +9,11 @@ use td_oauth_core::text::display_uri;
 use td_oauth_core::transport::Reauthorization;
 use ureq::AsSendBody;
 
-use crate::{Error, TokenProvider, send};
+use std::sync::Arc;
+
+use td_oauth_core::transport::proxy::ProxyRule;
+
+use crate::{Error, TokenProvider, config, send};
 
 /// A ureq agent that authorizes every request with a [`TokenProvider`]'s token.
 ///
@@ -27,6 +31,8 @@ use crate::{Error, TokenProvider, send};
 pub struct BearerAgent {
     agent: ureq::Agent,
     provider: TokenProvider,
+    /// The proxy rule, when `agent` is the one the provider's client built (see [`BearerAgent::new`]).
+    proxies: Option<Arc<ProxyRule>>,
 }
 
 impl fmt::Debug for BearerAgent {
@@ -36,9 +42,17 @@ impl fmt::Debug for BearerAgent {
 }
 
 impl BearerAgent {
-    /// Sends with `agent`, authorized by `provider`.
+    /// Sends with `agent`, authorized by `provider`. `agent` sends as it was built, its proxy included.
     pub fn new(agent: ureq::Agent, provider: TokenProvider) -> Self {
-        BearerAgent { agent, provider }
+        BearerAgent { agent, provider, proxies: None }
+    }
+
+    /// Sends with the agent `provider`'s client sends with, through the proxy td-oauth-core's proxy rule
+    /// gives each request when that agent is the one the client built (as token requests do).
+    pub(crate) fn of_provider(provider: TokenProvider) -> Self {
+        let client = provider.client();
+        let (agent, proxies) = (client.http_client().clone(), client.proxies().cloned());
+        BearerAgent { agent, provider, proxies }
     }
 
     /// The provider.
@@ -73,8 +87,16 @@ impl BearerAgent {
     fn send<B: AsSendBody>(&self, mut request: Request<B>, header: HeaderValue) -> Result<Response<ureq::Body>, Error> {
         request.headers_mut().insert(AUTHORIZATION, header);
         let url = display_uri(request.uri());
+        let route = match &self.proxies {
+            Some(rule) => config::proxy_for(rule, request.uri())?,
+            None => None,
+        };
         // A 401 must come back as a response, whatever the caller's agent does with error statuses.
-        let request = self.agent.configure_request(request).http_status_as_error(false).build();
-        self.agent.run(request).map_err(|err| send::map_error(err, &url, None))
+        let mut request = self.agent.configure_request(request).http_status_as_error(false);
+        if self.proxies.is_some() {
+            request = request.proxy(route.as_ref().map(|(proxy, _)| proxy.clone()));
+        }
+        let shown = route.as_ref().map(|(_, shown)| shown);
+        self.agent.run(request.build()).map_err(|err| send::map_error_via(err, &url, None, shown))
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::ready;
 use std::sync::Arc;
 
+use td_oauth_core::transport::proxy::ProxyRule;
 use td_oauth_core::transport::{ClientParts, Transport, run_ready};
 use td_oauth_core::{
     AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
@@ -24,6 +25,8 @@ pub struct Client {
 
 struct Inner {
     agent: ureq::Agent,
+    /// The proxy rule for the agent this crate built; `None` for a caller's agent.
+    proxies: Option<Arc<ProxyRule>>,
     parts: ClientParts<Client>,
 }
 
@@ -49,19 +52,20 @@ impl Client {
     /// sending as `config` says.
     pub fn from_token_client(tokens: TokenClient, config: Config) -> Result<Self, Error> {
         let agent = config::agent(&config)?;
-        Ok(Client { inner: Arc::new(Inner { agent, parts: ClientParts::new(tokens, config) }) })
+        let proxies = config::proxy_rule(&config)?;
+        Ok(Client { inner: Arc::new(Inner { agent, proxies, parts: ClientParts::new(tokens, config) }) })
     }
 
     /// Gets a token for `grant`, retrying connection failures, timeouts, truncated answers, 5xx and 429
     /// (honouring `Retry-After`) with full-jitter backoff within the retry policy's deadline. Other answers,
     /// such as `invalid_client`, are returned at once.
     pub fn fetch(&self, grant: &Grant) -> Result<TokenResponse, Error> {
-        let Inner { agent, parts } = &*self.inner;
+        let Inner { agent, proxies, parts } = &*self.inner;
         let (shown, cap) = (parts.shown_url(), parts.config().max_response_bytes());
         run_ready(parts.token_fetch(grant).run(
             parts.config().clock(),
             || parts.jitter(),
-            |attempt| ready(send::send(agent, attempt, shown, cap)),
+            |attempt| ready(send::send(agent, proxies.as_deref(), attempt, shown, cap)),
             |delay| {
                 std::thread::sleep(delay);
                 ready(())
@@ -110,6 +114,11 @@ impl Client {
     /// The settings.
     pub fn config(&self) -> &Config {
         self.inner.parts.config()
+    }
+
+    /// The proxy rule requests through the agent this client built follow (`None` with a caller's agent).
+    pub(crate) fn proxies(&self) -> Option<&Arc<ProxyRule>> {
+        self.inner.proxies.as_ref()
     }
 
     /// A random number for jitter, from the client's one random source.

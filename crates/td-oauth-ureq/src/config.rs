@@ -5,7 +5,11 @@
 use std::sync::Arc;
 
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use ureq::unversioned::transport::DefaultConnector;
 
+use td_oauth_core::transport::proxy::{ProxyRule, ProxyUrl};
+
+use crate::resolver::KeepingResolver;
 use crate::{Client, Error};
 
 /// Settings for a [`Client`](crate::Client) and the providers and managers built on it: the same type, with
@@ -46,13 +50,34 @@ pub(crate) fn agent(config: &Config) -> Result<ureq::Agent, Error> {
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .root_certs(roots)
         .build();
-    Ok(ureq::Agent::config_builder()
+    let settings = ureq::Agent::config_builder()
         .tls_config(tls)
         .max_redirects(0)
         .http_status_as_error(false)
         .timeout_connect(Some(config.connect_timeout()))
         .timeout_global(Some(config.timeout()))
         .user_agent(config.user_agent())
-        .build()
-        .new_agent())
+        // Each request's proxy is td-oauth-core's proxy rule's (see `proxy_rule`), set per request.
+        .proxy(None)
+        .build();
+    Ok(ureq::Agent::with_parts(settings, DefaultConnector::new(), KeepingResolver::default()))
+}
+
+/// The proxy rule for the agent [`agent`] builds, from the environment (td-oauth-core's
+/// [`ProxyRule`](td_oauth_core::transport::proxy::ProxyRule), the same for td-oauth-reqwest); `None` for a
+/// caller's agent, which keeps its own proxy. A proxy variable that cannot be used is refused here.
+pub(crate) fn proxy_rule(config: &Config) -> Result<Option<Arc<ProxyRule>>, Error> {
+    if config.http_client().is_some() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(ProxyRule::from_env()?)))
+}
+
+/// The proxy `rule` gives the request to `uri`, as ureq takes it (`None`: straight to the server).
+pub(crate) fn proxy_for(rule: &ProxyRule, uri: &http::Uri) -> Result<Option<(ureq::Proxy, ProxyUrl)>, Error> {
+    let Some(proxy) = rule.route_uri(uri) else { return Ok(None) };
+    let agent_proxy = ureq::Proxy::new(proxy.url().as_str()).map_err(|_| Error::Config {
+        reason: format!("ureq refused the proxy {}; give it as `http://[user:password@]host:port`", proxy.shown()),
+    })?;
+    Ok(Some((agent_proxy, proxy.clone())))
 }

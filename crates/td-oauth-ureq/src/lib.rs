@@ -94,6 +94,7 @@ mod bearer;
 mod client;
 mod config;
 mod provider;
+mod resolver;
 mod send;
 mod shared_cache;
 

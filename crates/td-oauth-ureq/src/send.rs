@@ -9,24 +9,41 @@ use http::{Request, Response};
 use td_oauth_core::transport::Attempt;
 use ureq::ResponseExt as _;
 
-use crate::Error;
+use td_oauth_core::transport::proxy::{ProxyRule, ProxyUrl};
 
-/// Sends the attempt's request with `agent` and reads the whole answer, whatever its status, keeping at
-/// most `cap` body bytes. `url` is the request's URL as shown in errors (no query).
-pub(crate) fn send(agent: &ureq::Agent, attempt: Attempt, url: &str, cap: usize) -> Result<Response<Vec<u8>>, Error> {
+use crate::{Error, config};
+
+/// Sends the attempt's request with `agent` (through the proxy `proxies` gives it, when the agent is this
+/// crate's) and reads the whole answer, whatever its status, keeping at most `cap` body bytes. `url` is the
+/// request's URL as shown in errors (no query).
+pub(crate) fn send(
+    agent: &ureq::Agent,
+    proxies: Option<&ProxyRule>,
+    attempt: Attempt,
+    url: &str,
+    cap: usize,
+) -> Result<Response<Vec<u8>>, Error> {
     let (parts, body) = attempt.request.into_parts();
+    let route = match proxies {
+        Some(rule) => config::proxy_for(rule, &parts.uri)?,
+        None => None,
+    };
     // ureq writes straight from the borrowed bytes; the FormBody still wipes them when dropped below.
     let request = Request::from_parts(parts, body.as_bytes());
     // Per-request settings win over the agent's, so a caller-supplied agent cannot follow redirects with
     // our credentials, turn an OAuth error answer into an opaque status error, or outlive the attempt.
-    let request = agent
+    let mut request = agent
         .configure_request(request)
         .max_redirects(0)
         .save_redirect_history(true)
         .http_status_as_error(false)
-        .timeout_global(Some(attempt.timeout))
-        .build();
-    let response = agent.run(request).map_err(|err| map_error(err, url, Some(attempt.timeout)))?;
+        .timeout_global(Some(attempt.timeout));
+    if proxies.is_some() {
+        request = request.proxy(route.as_ref().map(|(proxy, _)| proxy.clone()));
+    }
+    let response = agent
+        .run(request.build())
+        .map_err(|err| map_error_via(err, url, Some(attempt.timeout), route.as_ref().map(|(_, shown)| shown)))?;
 
     let status = response.status();
     let redirected = response.get_redirect_history().is_some_and(|history| history.len() > 1);
@@ -62,6 +79,36 @@ pub(crate) fn read_capped<E: From<Error>>(
         return Err(too_large);
     }
     Ok(Response::from_parts(parts, bytes))
+}
+
+/// [`map_error`] for a request that went through `proxy`: a failure to reach the proxy, or its refusal of
+/// the tunnel, is the proxy's ([`Error::Proxy`], [`Error::ProxyRefused`]), not the endpoint's.
+pub(crate) fn map_error_via(err: ureq::Error, url: &str, timeout: Option<Duration>, proxy: Option<&ProxyUrl>) -> Error {
+    let Some(proxy) = proxy else { return map_error(err, url, timeout) };
+    match err {
+        // ureq says "proxy server responded 407/407" (or "did not respond").
+        ureq::Error::ConnectProxyFailed(reason) => {
+            let status = reason
+                .split_once("responded ")
+                .and_then(|(_, rest)| rest.get(..3))
+                .and_then(|code| code.parse::<u16>().ok());
+            proxy.tunnel_failed(status, format!("CONNECT failed: {reason}"))
+        }
+        // With a proxy, the only connection made is to the proxy.
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => proxy.tunnel_failed(None, err.to_string()),
+        ureq::Error::Io(ref io)
+            if matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionRefused
+                    | io::ErrorKind::HostUnreachable
+                    | io::ErrorKind::NetworkUnreachable
+                    | io::ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            proxy.tunnel_failed(None, io.to_string())
+        }
+        other => map_error(other, url, timeout),
+    }
 }
 
 /// Maps ureq's error to ours. Messages come from ureq and name causes, never request or response content.

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use td_oauth_testkit::proxy_env::{BODY_CAP, Case, Outcome, main as run};
+use td_oauth_ureq::core::TokenClient;
 use td_oauth_ureq::ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 use td_oauth_ureq::{Client, ClientId, Config, Credentials, Endpoints, Error, KeyId, PrivateKey, Scopes};
 
@@ -31,12 +32,20 @@ fn fetch(case: &Case) -> Outcome {
         KeyId::new(&case.key_id).unwrap(),
         PrivateKey::parse(&case.private_key).unwrap(),
     );
-    let client =
-        Client::with_config(&Endpoints::from_token_url(&case.token_url).unwrap(), credentials, config).unwrap();
+    let tokens = TokenClient::new(&Endpoints::from_token_url(&case.token_url).unwrap(), credentials)
+        .with_assertion_audience(&case.audience)
+        .unwrap();
+    let client = match Client::from_token_client(tokens, config) {
+        Ok(client) => client,
+        Err(err) => return Outcome::Config(err.to_string()),
+    };
     match client.client_credentials(Scopes::none()) {
         Ok(_) => Outcome::Token,
         Err(Error::Redirected { .. }) => Outcome::Redirected,
         Err(Error::ResponseTooLarge { .. }) => Outcome::TooLarge,
+        Err(Error::ProxyRefused { status, .. }) => Outcome::ProxyRefused(status),
+        Err(err @ Error::Proxy { .. }) => Outcome::ProxyFailed(err.to_string()),
+        Err(err @ Error::Config { .. }) => Outcome::Config(err.to_string()),
         Err(other) => Outcome::Other(other.to_string()),
     }
 }

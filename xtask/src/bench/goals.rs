@@ -479,5 +479,29 @@ pub(super) fn rows(r: &Results) -> Vec<Row> {
         .against("after 1,000", r.custom(agent, &["memory", "rss_kb_after_1000"]).map(|kb| kb * 1024.0)),
     );
 
+    // 11. A page of an API list.
+    for (name, group) in [("reqwest", "api_page_async"), ("ureq", "api_page")] {
+        rows.push(
+            Row::new(
+                "11",
+                format!("a page through ApiClient ÷ bare GET of that page, {name}"),
+                r.median(&[&format!("{group}/client_page")]),
+                Ns,
+                RatioAtMost(1.2),
+            )
+            .against("bare GET", r.median(&[&format!("{group}/bare_get")])),
+        );
+        rows.push(
+            Row::new(
+                "11",
+                format!("a three-page list through ApiClient ÷ bare GET of one page, {name} (context)"),
+                r.median(&[&format!("{group}/paginate_3_pages")]),
+                Ns,
+                Context,
+            )
+            .against("bare GET", r.median(&[&format!("{group}/bare_get")])),
+        );
+    }
+
     rows
 }

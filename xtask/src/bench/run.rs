@@ -25,9 +25,11 @@ const TARGETS: &[Target] = &[
     Target { krate: "td-oauth-reqwest", bench: "herd", criterion: false },
     Target { krate: "td-oauth-reqwest", bench: "memory", criterion: false },
     Target { krate: "td-oauth-partner", bench: "manager", criterion: false },
+    Target { krate: "td-oauth-reqwest", bench: "api", criterion: true },
     Target { krate: "td-oauth-ureq", bench: "provider", criterion: true },
     Target { krate: "td-oauth-ureq", bench: "herd", criterion: false },
     Target { krate: "td-oauth-ureq", bench: "memory", criterion: false },
+    Target { krate: "td-oauth-ureq", bench: "api", criterion: true },
     Target { krate: "td-oauth-redis", bench: "fleet", criterion: true },
     Target { krate: "td-oauth-cli", bench: "agent", criterion: false },
 ];

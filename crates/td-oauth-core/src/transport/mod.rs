@@ -9,6 +9,7 @@
 mod client;
 mod config;
 mod fetch;
+pub mod proxy;
 mod unauthorized;
 
 pub use client::ClientParts;
