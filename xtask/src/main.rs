@@ -9,6 +9,7 @@
 mod bench;
 mod fuzz;
 mod msrv;
+mod parity;
 mod prerequisites;
 
 use std::io::{BufRead, BufReader, Write};
@@ -105,6 +106,12 @@ fn test() -> ExitCode {
     println!("\n==> xtask test: rust-version, derived from the lockfile, the editions and the syntax in use");
     if let Err(why) = msrv::check(&root) {
         println!("\nxtask test: rust-version: {why}");
+        return ExitCode::FAILURE;
+    }
+    println!("\n==> xtask test: the transports' public roots differ only as docs/transports.md lists");
+    let drift = parity::check_workspace(&root);
+    if !drift.is_empty() {
+        println!("\nxtask test: transport parity:\n{}", drift.join("\n"));
         return ExitCode::FAILURE;
     }
     let mut steps = vec![

@@ -14,7 +14,8 @@ use td_oauth_api::{self as api, ApiError, ApiGateway, ApiLimits, PageStep, Pagin
 use td_oauth_core::Endpoints;
 use td_oauth_core::text::display_uri;
 
-use crate::{BearerClient, TokenProvider, TokenSource, send};
+use crate::source::TokenSource;
+use crate::{BearerClient, TokenProvider, send};
 
 /// A Talkdesk API client on one gateway, with a [`TokenSource`]'s tokens.
 ///
@@ -62,6 +63,11 @@ impl ApiClient {
     /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_api::DEFAULT_MAX_API_RESPONSE_BYTES)).
     pub fn with_max_response_bytes(self, bytes: usize) -> Self {
         ApiClient { limits: self.limits.with_max_response_bytes(bytes), ..self }
+    }
+
+    /// Gives each request `timeout`, from connecting to the last body byte (default: the client's).
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        ApiClient { limits: self.limits.with_timeout(timeout), ..self }
     }
 
     /// The gateway.

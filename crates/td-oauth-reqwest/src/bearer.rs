@@ -8,7 +8,8 @@ use http::header::AUTHORIZATION;
 use td_oauth_core::text::display_url;
 use td_oauth_core::transport::Reauthorization;
 
-use crate::{Error, TokenSource, send};
+use crate::source::TokenSource;
+use crate::{Error, send};
 
 /// Sends API requests with a bearer token from a [`TokenSource`].
 ///

@@ -10,7 +10,8 @@ use td_oauth_core::{
 
 use td_oauth_core::transport::proxy::ProxyRule;
 
-use crate::{Config, Error, SharedCache, TokenProvider, build_http_client, config, send};
+use crate::config::build_http_client;
+use crate::{Config, Error, SharedCache, TokenProvider, config, send};
 
 /// Sends token requests for one client to one token endpoint. Every call is a request (plus retries);
 /// for a token shared by many callers and refreshed ahead of expiry, make a [`TokenProvider`] with

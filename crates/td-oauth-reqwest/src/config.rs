@@ -38,8 +38,8 @@ use crate::{Client, Error};
 pub type Config = td_oauth_core::transport::Config<Client>;
 
 /// The HTTP client token requests go through: `config`'s own, or one built from it (rustls on ring,
-/// HTTP/1.1, no redirects). Good for API requests too.
-pub fn build_http_client(config: &Config) -> Result<reqwest::Client, Error> {
+/// HTTP/1.1, no redirects); [`Client::http_client`](crate::Client::http_client) hands it out.
+pub(crate) fn build_http_client(config: &Config) -> Result<reqwest::Client, Error> {
     config.check()?;
     if let Some(client) = config.http_client() {
         return Ok(client.clone());
@@ -54,7 +54,7 @@ pub(crate) fn built_http_client(config: &Config, proxies: Arc<ProxyRule>) -> Res
         .map_err(|err| Error::Config { reason: format!("the HTTP client could not be built: {err}") })
 }
 
-/// A `reqwest::ClientBuilder` set up as [`build_http_client`] would (TLS, trust, connect timeout, user agent,
+/// A `reqwest::ClientBuilder` set up as a [`Client`](crate::Client) sets up its own (TLS, trust, connect timeout, user agent,
 /// no redirects), to adjust (a proxy, say) and hand back with
 /// [`with_built_client`](td_oauth_core::transport::Config::with_built_client). It carries a rustls
 /// configuration on the ring provider, so reqwest needs no process-wide crypto provider.

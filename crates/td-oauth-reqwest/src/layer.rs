@@ -16,7 +16,8 @@ use td_oauth_core::text::display_uri;
 use td_oauth_core::transport::Reauthorization;
 use tower::Service;
 
-use crate::{AuthSource, Error, TokenProvider};
+use crate::source::AuthSource;
+use crate::{Error, TokenProvider};
 
 /// Wraps a service in a [`BearerService`] with tokens from a source (a [`TokenProvider`] by default, or
 /// `Arc<dyn TokenSource>` for your own).

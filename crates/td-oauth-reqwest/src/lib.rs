@@ -19,7 +19,7 @@
 //! Same shape as td-oauth-ureq, by construction: both drive td-oauth-core's provider machine and retry
 //! loop, share its [`Config`] type and its [`Error`] type, so every setting, rule and error is the same in
 //! both; switching crates changes only `async`/`.await`. This crate's own extras:
-//! [`TokenProvider::try_token_now`], [`TokenProvider::bearer_client`] and the [`TokenSource`] trait.
+//! [`TokenProvider::try_token_now`], [`TokenProvider::bearer_client`] and the [`TokenSource`](source::TokenSource) trait.
 //!
 //! ## In scope
 //!
@@ -33,12 +33,12 @@
 //!   shared for a short backoff instead of every caller sending its own; refresh ahead of expiry in the
 //!   background while everyone keeps the valid token; rotated refresh tokens are followed;
 //!   [`invalidate`](TokenProvider::invalidate) and [`force_refresh`](TokenProvider::force_refresh).
-//! - [`TokenSource`]: the `async-trait` trait the provider implements, for your own token sources too.
+//! - [`TokenSource`](source::TokenSource): the `async-trait` trait the provider implements, for your own token sources too.
 //! - [`SharedCache`]: the seam for a token cache shared between processes
 //!   (`Config::with_shared_cache`); td-oauth-redis provides one on Redis.
 //! - [`BearerClient`]: `Authorization: Bearer …` on API requests, one new token and one retry on a 401; the
 //!   same as `reqwest-middleware` middleware and as a `tower` layer (features `middleware`, `tower`), over
-//!   any [`AuthSource`] (a [`TokenProvider`] without a boxed future, or `Arc<dyn TokenSource>`).
+//!   any [`AuthSource`](source::AuthSource) (a [`TokenProvider`] without a boxed future, or `Arc<dyn TokenSource>`).
 //! - [`ApiClient`]: the Talkdesk API through td-oauth-api's rules ([`api`]): calls on one gateway, Talkdesk
 //!   error bodies as [`ApiError`], HAL lists as a `Stream` of items, userinfo, ending a session.
 //! - Partner apps: td-oauth-partner's `TokenManager` is the token manager over this crate.
@@ -115,17 +115,20 @@ pub mod middleware;
 mod provider;
 mod send;
 mod shared_cache;
-mod source;
+pub mod source;
 
 pub use api_client::ApiClient;
+/// The attribute a [`SharedCache`] or [`TokenSource`](source::TokenSource) implementation needs (the
+/// `async-trait` crate's).
 pub use async_trait::async_trait;
 pub use bearer::BearerClient;
 pub use client::Client;
-pub use config::{Config, build_http_client, http_client_builder};
+pub use config::{Config, http_client_builder};
 pub use provider::TokenProvider;
 pub use shared_cache::SharedCache;
-pub use source::{AuthSource, TokenSource};
 
+/// reqwest, the HTTP library this crate sends with (its version, for your own `reqwest::Client`).
+pub use reqwest;
 /// td-oauth-api, the Talkdesk API's rules [`ApiClient`] follows (`ApiGateway`, `Paginator`, …).
 pub use td_oauth_api as api;
 pub use td_oauth_api::ApiError;

@@ -10,13 +10,14 @@ use reqwest_middleware::{Middleware, Next};
 use td_oauth_core::text::display_url;
 use td_oauth_core::transport::Reauthorization;
 
-use crate::{AuthSource, TokenProvider};
+use crate::TokenProvider;
+use crate::source::AuthSource;
 
 /// Attaches `Authorization` from a token source to each request (the header's form is td-oauth-core's
 /// [`authorization`](td_oauth_core::transport::authorization)).
 ///
 /// Generic over the source: over a [`TokenProvider`] (the default) a warm hit is a direct call, without the
-/// boxed future of a `dyn` [`TokenSource`](crate::TokenSource); your own source goes in as
+/// boxed future of a `dyn` [`TokenSource`](crate::source::TokenSource); your own source goes in as
 /// `Arc<dyn TokenSource>`. A failure to get a token is a `reqwest_middleware::Error::Middleware` holding
 /// the [`Error`](crate::Error) (downcast it to act on it).
 ///

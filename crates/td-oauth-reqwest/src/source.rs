@@ -1,4 +1,7 @@
-//! The `TokenSource` trait: anything that hands out access tokens asynchronously.
+//! Token sources for the async wrappers: [`TokenSource`], anything that hands out access tokens (a
+//! [`TokenProvider`](crate::TokenProvider), or your own), which [`BearerClient`](crate::BearerClient) takes,
+//! and [`AuthSource`], what the middleware and the tower layer are generic over. Async-only: the blocking
+//! transport's wrappers call its provider directly.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,7 +18,8 @@ use crate::Error;
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Instant;
-/// use td_oauth_reqwest::{Error, TokenResponse, TokenSource, async_trait};
+/// use td_oauth_reqwest::source::TokenSource;
+/// use td_oauth_reqwest::{Error, TokenResponse, async_trait};
 ///
 /// /// Always the same token, e.g. one a test was handed.
 /// struct Fixed(Arc<TokenResponse>);

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use common::{SCHEMES, Scheme, client, server};
-use td_oauth_reqwest::{BearerClient, Error, Grant, Scopes, TokenResponse, TokenSource, async_trait};
+use td_oauth_reqwest::source::TokenSource;
+use td_oauth_reqwest::{BearerClient, Error, Grant, Scopes, TokenResponse, async_trait};
 use td_oauth_testkit::{ME_PATH, TOKEN_PATH};
 
 fn me(api: &BearerClient, url: &str) -> reqwest::Request {

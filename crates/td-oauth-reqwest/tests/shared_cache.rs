@@ -51,7 +51,7 @@ fn a_provider_asks_the_shared_cache_when_cold_and_tells_it_what_it_dropped() {
 
         // A token the provider drops is discarded from the shared cache before the next fetch.
         let token = provider.token().await.unwrap();
-        td_oauth_reqwest::TokenSource::token_rejected(&provider, &token);
+        td_oauth_reqwest::source::TokenSource::token_rejected(&provider, &token);
         assert_eq!(shared.1.load(Ordering::SeqCst), 0, "told at the next fetch, not before");
         provider.token().await.unwrap();
         assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (2, 1));

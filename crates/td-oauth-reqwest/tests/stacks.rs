@@ -17,7 +17,8 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use td_oauth_reqwest::layer::{BearerError, BearerLayer};
 use td_oauth_reqwest::middleware::BearerMiddleware;
-use td_oauth_reqwest::{Error, Grant, Scopes, TokenProvider, TokenResponse, TokenSource, async_trait};
+use td_oauth_reqwest::source::TokenSource;
+use td_oauth_reqwest::{Error, Grant, Scopes, TokenProvider, TokenResponse, async_trait};
 use td_oauth_testkit::{Fault, FaultTarget, ME_PATH, TOKEN_PATH, TestServer};
 use tower::{Layer, ServiceExt};
 

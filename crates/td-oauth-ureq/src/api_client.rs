@@ -1,6 +1,6 @@
 //! Calling the Talkdesk API, blocking: td-oauth-core builds each request and reads each answer
 //! ([`td_oauth_api`]); this sends them through a
-//! [`BearerAgent`] (the provider's token, one new token and one retry on a 401), with no redirects, the
+//! [`BearerClient`] (the provider's token, one new token and one retry on a 401), with no redirects, the
 //! client's timeout and a body cap. Lists come back as an [`Iterator`] over their items.
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use td_oauth_api::{self as api, ApiError, ApiGateway, ApiLimits, PageStep, Pagin
 use td_oauth_core::Endpoints;
 use td_oauth_core::text::display_uri;
 
-use crate::{BearerAgent, TokenProvider, send};
+use crate::{BearerClient, TokenProvider, send};
 
 /// A Talkdesk API client on one gateway, with a [`TokenProvider`]'s tokens.
 ///
@@ -35,7 +35,7 @@ use crate::{BearerAgent, TokenProvider, send};
 /// ```
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    api: BearerAgent,
+    api: BearerClient,
     gateway: ApiGateway,
     limits: ApiLimits,
 }
@@ -44,7 +44,12 @@ impl ApiClient {
     /// Calls `gateway` with `provider`'s tokens, through its client's agent and timeout.
     pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
         let timeout = provider.client().config().timeout();
-        ApiClient { api: BearerAgent::of_provider(provider), gateway, limits: ApiLimits::new(timeout) }
+        Self::from_bearer(provider.bearer_client(), gateway, timeout)
+    }
+
+    /// Calls `gateway` through `bearer`, each request given `timeout`.
+    pub fn from_bearer(bearer: BearerClient, gateway: ApiGateway, timeout: Duration) -> Self {
+        ApiClient { api: bearer, gateway, limits: ApiLimits::new(timeout) }
     }
 
     /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_api::DEFAULT_MAX_API_RESPONSE_BYTES)).
@@ -85,13 +90,14 @@ impl ApiClient {
         UserInfo::from_http(&response)
     }
 
-    /// Every item of the HAL list at `path`, page after page along `_links.next`.
-    pub fn paginate(&self, path: &str) -> Result<Items<'_>, ApiError> {
+    /// Every item of the HAL list at `path`, page after page along `_links.next`, fetched as the iteration
+    /// needs them. After an error (yielded once) the iteration ends.
+    pub fn paginate(&self, path: &str) -> Result<impl Iterator<Item = Result<Value, ApiError>> + '_, ApiError> {
         Ok(self.items(Paginator::new(self.gateway().clone(), path)?))
     }
 
     /// Every item `paginator` reaches (for its `with_embedded` or `with_max_pages`).
-    pub fn items(&self, paginator: Paginator) -> Items<'_> {
+    pub fn items(&self, paginator: Paginator) -> impl Iterator<Item = Result<Value, ApiError>> + '_ {
         Items { client: self, paginator, failed: false }
     }
 
@@ -104,10 +110,10 @@ impl ApiClient {
 }
 
 /// Sends `request` through `api` within `limits` (each try given the timeout).
-fn send_with(api: &BearerAgent, request: Request<Vec<u8>>, limits: ApiLimits) -> Result<Response<Vec<u8>>, ApiError> {
+fn send_with(api: &BearerClient, request: Request<Vec<u8>>, limits: ApiLimits) -> Result<Response<Vec<u8>>, ApiError> {
     let timeout = limits.timeout();
     let url = display_uri(request.uri());
-    let agent = api.agent();
+    let agent = api.http_client();
     let response = api.run(|| {
         let copy = copy_request(&request);
         agent.configure_request(copy).max_redirects(0).timeout_global(Some(timeout)).build()
@@ -125,20 +131,11 @@ fn copy_request(request: &Request<Vec<u8>>) -> Request<Vec<u8>> {
     copy
 }
 
-/// The items of a HAL list, fetched a page at a time as the iteration needs them. After an error (which is
-/// yielded once) it ends.
-#[derive(Debug)]
-pub struct Items<'a> {
+/// The items of a HAL list, fetched a page at a time as the iteration needs them.
+struct Items<'a> {
     client: &'a ApiClient,
     paginator: Paginator,
     failed: bool,
-}
-
-impl Items<'_> {
-    /// Pages read so far.
-    pub fn pages(&self) -> usize {
-        self.paginator.pages()
-    }
 }
 
 impl Iterator for Items<'_> {

@@ -15,36 +15,37 @@ use td_oauth_core::transport::proxy::ProxyRule;
 
 use crate::{Error, TokenProvider, config, send};
 
-/// A ureq agent that authorizes every request with a [`TokenProvider`]'s token.
+/// A ureq agent that authorizes every request with a [`TokenProvider`]'s token (td-oauth-reqwest's
+/// `BearerClient` over a `reqwest::Client`).
 ///
 /// ```no_run
 /// # fn demo(provider: td_oauth_ureq::TokenProvider) -> Result<(), td_oauth_ureq::Error> {
-/// use td_oauth_ureq::BearerAgent;
+/// use td_oauth_ureq::BearerClient;
 ///
-/// let api = BearerAgent::new(td_oauth_ureq::ureq::Agent::new_with_defaults(), provider);
+/// let api = BearerClient::new(td_oauth_ureq::ureq::Agent::new_with_defaults(), provider);
 /// let response = api.run(|| http::Request::get("https://api.talkdeskapp.com/users/me").body(()).unwrap())?;
 /// println!("{}", response.status());
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct BearerAgent {
+pub struct BearerClient {
     agent: ureq::Agent,
     provider: TokenProvider,
-    /// The proxy rule, when `agent` is the one the provider's client built (see [`BearerAgent::new`]).
+    /// The proxy rule, when `agent` is the one the provider's client built (see [`BearerClient::new`]).
     proxies: Option<Arc<ProxyRule>>,
 }
 
-impl fmt::Debug for BearerAgent {
+impl fmt::Debug for BearerClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BearerAgent").field("provider", &self.provider).finish_non_exhaustive()
+        f.debug_struct("BearerClient").field("provider", &self.provider).finish_non_exhaustive()
     }
 }
 
-impl BearerAgent {
+impl BearerClient {
     /// Sends with `agent`, authorized by `provider`. `agent` sends as it was built, its proxy included.
     pub fn new(agent: ureq::Agent, provider: TokenProvider) -> Self {
-        BearerAgent { agent, provider, proxies: None }
+        BearerClient { agent, provider, proxies: None }
     }
 
     /// Sends with the agent `provider`'s client sends with, through the proxy td-oauth-core's proxy rule
@@ -52,7 +53,7 @@ impl BearerAgent {
     pub(crate) fn of_provider(provider: TokenProvider) -> Self {
         let client = provider.client();
         let (agent, proxies) = (client.http_client().clone(), client.proxies().cloned());
-        BearerAgent { agent, provider, proxies }
+        BearerClient { agent, provider, proxies }
     }
 
     /// The provider.
@@ -60,8 +61,8 @@ impl BearerAgent {
         &self.provider
     }
 
-    /// The agent requests go through.
-    pub fn agent(&self) -> &ureq::Agent {
+    /// The agent requests go through, to build requests with.
+    pub fn http_client(&self) -> &ureq::Agent {
         &self.agent
     }
 

@@ -32,10 +32,10 @@
 //!   are never followed.
 //! - [`SharedCache`]: the seam for a token cache shared between processes (`Config::with_shared_cache`);
 //!   td-oauth-redis provides one on Redis (`BlockingFleetCache`).
-//! - [`BearerAgent`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
+//! - [`BearerClient`]: sends your API requests with `Authorization: Bearer …`, and on a 401 gets a new token
 //!   and tries once more.
 //! - [`ApiClient`]: the Talkdesk API through td-oauth-api's rules ([`api`]): calls on one gateway, Talkdesk
-//!   error bodies as [`ApiError`], HAL lists as an [`Iterator`] of items ([`Items`]), userinfo, ending a
+//!   error bodies as [`ApiError`], HAL lists as an [`Iterator`] of items, userinfo, ending a
 //!   session.
 //! - Partner apps: td-oauth-partner's `BlockingTokenManager` is the token manager over this crate.
 //! - [`Error`]: td-oauth-core's error, each variant something a caller can act on; no secret in any
@@ -98,8 +98,8 @@ mod resolver;
 mod send;
 mod shared_cache;
 
-pub use api_client::{ApiClient, Items};
-pub use bearer::BearerAgent;
+pub use api_client::ApiClient;
+pub use bearer::BearerClient;
 pub use client::Client;
 pub use config::Config;
 pub use provider::TokenProvider;
@@ -114,4 +114,5 @@ pub use td_oauth_core::Error;
 pub use td_oauth_core::{AccessToken, Account, AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints};
 pub use td_oauth_core::{Grant, KeyId, OAuthError, PkceVerifier, PrivateKey, RefreshToken, Region, Scopes};
 pub use td_oauth_core::{TokenResponse, cache::CachePolicy, retry::RetryPolicy};
+/// ureq, the HTTP library this crate sends with (its version, for your own `ureq::Agent`).
 pub use ureq;

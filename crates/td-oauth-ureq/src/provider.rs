@@ -12,7 +12,7 @@ use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, 
 use td_oauth_core::transport::run_ready;
 use td_oauth_core::{Grant, Scopes, TokenResponse};
 
-use crate::{Client, Error};
+use crate::{BearerClient, Client, Error};
 
 /// A token shared by every caller: fetched once, cached, refreshed ahead of expiry in the background.
 ///
@@ -126,6 +126,11 @@ impl TokenProvider {
     pub fn force_refresh(&self) -> Result<Arc<TokenResponse>, Error> {
         self.invalidate();
         self.token_slow()
+    }
+
+    /// A [`BearerClient`] that sends API requests through this provider's agent with its tokens.
+    pub fn bearer_client(&self) -> BearerClient {
+        BearerClient::of_provider(self.clone())
     }
 
     fn token_slow(&self) -> Result<Arc<TokenResponse>, Error> {

@@ -1,4 +1,4 @@
-//! `BearerAgent` reaches the testkit's protected resource and recovers once from a 401.
+//! `BearerClient` reaches the testkit's protected resource and recovers once from a 401.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use td_oauth_testkit::{ME_PATH, TOKEN_PATH};
 use td_oauth_ureq::core::Scopes;
-use td_oauth_ureq::{BearerAgent, TokenProvider};
+use td_oauth_ureq::{BearerClient, TokenProvider};
 
 #[test]
 fn reaches_the_resource_and_recovers_once_from_a_401() {
@@ -16,7 +16,7 @@ fn reaches_the_resource_and_recovers_once_from_a_401() {
         let client = jwt_client(&server, &creds, |c| c);
         // The token client's agent trusts the test certificate; an API agent would be the caller's own.
         let api =
-            BearerAgent::new(client.http_client().clone(), TokenProvider::client_credentials(client, Scopes::none()));
+            BearerClient::new(client.http_client().clone(), TokenProvider::client_credentials(client, Scopes::none()));
         let me = server.me_url();
         let get = || http::Request::get(me.as_str()).body(()).unwrap();
 
