@@ -1,7 +1,6 @@
 //! `demo`: the whole flow against an in-process identity server, narrated, with no account and no network.
 //! Every step checks what it shows; the demo exits non-zero if any step did not do what it says.
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
@@ -66,7 +65,7 @@ pub(crate) fn demo() -> Result<(), CliError> {
 
     out!("\n5. Asking again: a cache hit, no request…")?;
     let again = blocking.token()?;
-    check(Arc::ptr_eq(&first, &again), "the second token should be the cached one")?;
+    check(first.is_same_token(&again), "the second token should be the cached one")?;
     out!("   same token, requests still {}", server.request_count())?;
     check(server.request_count() == 1, "a cache hit must not send a request")?;
 

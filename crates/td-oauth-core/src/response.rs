@@ -174,6 +174,13 @@ impl TokenResponse {
         &self.access_token
     }
 
+    /// Whether `other` carries the same access token, compared in constant time (it is a secret). Two
+    /// handles to one token need not be one allocation: a provider hands each thread its own copy.
+    pub fn is_same_token(&self, other: &TokenResponse) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.access_token.secret().as_bytes().ct_eq(other.access_token.secret().as_bytes()).into()
+    }
+
     /// `expires_in` as sent, or [`TokenResponse::DEFAULT_EXPIRES_IN`] when the server sent none.
     pub fn expires_in(&self) -> Duration {
         self.expires_in

@@ -89,7 +89,7 @@ async fn each_installation_gets_its_own_token_with_one_request_per_client() {
     // Second round: every token from the cache, no request.
     for (i, token) in first.iter().enumerate() {
         let again = manager.token(&account(i), &scopes()).await.unwrap();
-        assert!(Arc::ptr_eq(token, &again), "acct-{i}");
+        assert!(token.is_same_token(&again), "acct-{i}");
     }
     assert_eq!(server.count_path(TOKEN_PATH), INSTALLATIONS);
 
@@ -119,7 +119,7 @@ async fn concurrent_callers_share_one_request_per_client() {
     }
     for (i, creds) in clients.iter().enumerate() {
         assert_eq!(tokens[i].len(), CALLERS);
-        assert!(tokens[i].iter().all(|t| Arc::ptr_eq(t, &tokens[i][0])), "acct-{i}: callers got different tokens");
+        assert!(tokens[i].iter().all(|t| t.is_same_token(&tokens[i][0])), "acct-{i}: callers got different tokens");
         assert_eq!(cid(&tokens[i][0]), creds.client_id);
         assert_eq!(server.count_client(&creds.client_id), 1, "acct-{i}");
     }
@@ -196,13 +196,13 @@ async fn refused_new_credentials_fall_back_to_the_old_ones_during_the_grace() {
 
     let after = manager.token(&account(0), &scopes()).await.unwrap();
     assert_eq!(cid(&after), old.client_id);
-    assert!(Arc::ptr_eq(&before, &after), "the old set's provider and its token were kept");
+    assert!(before.is_same_token(&after), "the old set's provider and its token were kept");
     assert_eq!(server.count_client("unregistered-acct-0"), 1, "the new set was tried first");
     assert_eq!(reports.load(Ordering::SeqCst), 1);
 
     // While the fallback lasts, the refused set is not asked again and nothing more is reported.
     let again = manager.token(&account(0), &scopes()).await.unwrap();
-    assert!(Arc::ptr_eq(&before, &again));
+    assert!(before.is_same_token(&again));
     assert_eq!(server.count_client("unregistered-acct-0"), 1);
     assert_eq!(reports.load(Ordering::SeqCst), 1);
 

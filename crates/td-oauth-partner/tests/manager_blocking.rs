@@ -91,7 +91,7 @@ fn each_installation_gets_its_own_token_with_one_request_per_client() {
     // Second round: every token from the cache, no request.
     for (i, token) in first.iter().enumerate() {
         let again = manager.token(&account(i), &scopes()).unwrap();
-        assert!(Arc::ptr_eq(token, &again), "acct-{i}");
+        assert!(token.is_same_token(&again), "acct-{i}");
     }
     assert_eq!(server.count_path(TOKEN_PATH), INSTALLATIONS);
 
@@ -129,7 +129,7 @@ fn concurrent_threads_share_one_request_per_client() {
     for (i, creds) in clients.iter().enumerate() {
         let first = &per_thread[0][i];
         assert!(
-            per_thread.iter().all(|tokens| Arc::ptr_eq(&tokens[i], first)),
+            per_thread.iter().all(|tokens| tokens[i].is_same_token(first)),
             "acct-{i}: threads got different tokens"
         );
         assert_eq!(cid(first), creds.client_id);
@@ -208,13 +208,13 @@ fn refused_new_credentials_fall_back_to_the_old_ones_during_the_grace() {
 
     let after = manager.token(&account(0), &scopes()).unwrap();
     assert_eq!(cid(&after), old.client_id);
-    assert!(Arc::ptr_eq(&before, &after), "the old set's provider and its token were kept");
+    assert!(before.is_same_token(&after), "the old set's provider and its token were kept");
     assert_eq!(server.count_client("unregistered-acct-0"), 1, "the new set was tried first");
     assert_eq!(reports.load(Ordering::SeqCst), 1);
 
     // While the fallback lasts, the refused set is not asked again and nothing more is reported.
     let again = manager.token(&account(0), &scopes()).unwrap();
-    assert!(Arc::ptr_eq(&before, &again));
+    assert!(before.is_same_token(&again));
     assert_eq!(server.count_client("unregistered-acct-0"), 1);
     assert_eq!(reports.load(Ordering::SeqCst), 1);
 

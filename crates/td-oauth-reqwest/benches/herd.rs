@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use td_oauth_reqwest::core::transport::Reauthorization;
 use td_oauth_reqwest::{Client, ClientId, ClientSecret, Credentials, Endpoints, Grant, Scopes, TokenProvider};
 use td_oauth_testkit::{Algorithm, TestServer};
 use tokio::runtime::Runtime;
@@ -154,7 +155,7 @@ fn parallel(threads: usize, hits: u64, work: &Work<'_>) -> f64 {
 /// token instead of cloning its `Arc` would allow). The best
 /// run, not the median: on a shared machine other processes can only take cores away, and the best run is
 /// the one where both were free.
-fn throughput(provider: &TokenProvider, hits: u64, repeats: usize) -> [(f64, f64); 5] {
+fn throughput(provider: &TokenProvider, hits: u64, repeats: usize) -> [(f64, f64); 6] {
     let token = |go: &Barrier| {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
@@ -204,7 +205,19 @@ fn throughput(provider: &TokenProvider, hits: u64, repeats: usize) -> [(f64, f64
             (started, Instant::now())
         })
     };
-    let works: [&Work<'_>; 5] = [&token, &private, &shared, &guard, &lent];
+    let bearer = |go: &Barrier| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            go.wait();
+            let started = Instant::now();
+            for _ in 0..hits {
+                let token = provider.token().await.unwrap();
+                black_box(Reauthorization::new(token, true).header().unwrap());
+            }
+            (started, Instant::now())
+        })
+    };
+    let works: [&Work<'_>; 6] = [&token, &private, &shared, &guard, &lent, &bearer];
     works.map(|work| {
         let mut one = Vec::new();
         let mut two = Vec::new();
@@ -282,10 +295,11 @@ fn main() {
         (shared_one, shared_two),
         (guard_one, guard_two),
         (lent_one, lent_two),
+        (bearer_one, bearer_two),
     ] = best;
     println!(
         "throughput/reqwest: warm hits, 1 thread {:.1} M/s, 2 threads {:.1} M/s: {:.2}x; lent (with_token): \
-         {:.1} M/s, {:.1} M/s: {:.2}x; control, nothing shared: {:.2}x; control, one shared Arc: {:.2}x; \
+         {:.1} M/s, {:.1} M/s: {:.2}x; token() and a bearer header: {:.2}x; control, nothing shared: {:.2}x; control, one shared Arc: {:.2}x; \
          control, arc_swap guard: {:.2}x",
         one / 1e6,
         two / 1e6,
@@ -293,6 +307,7 @@ fn main() {
         lent_one / 1e6,
         lent_two / 1e6,
         lent_two / lent_one,
+        bearer_two / bearer_one,
         private_two / private_one,
         shared_two / shared_one,
         guard_two / guard_one
@@ -307,7 +322,8 @@ fn main() {
              \"private_one_thread_ops_per_s\": {private_one}, \"private_two_threads_ops_per_s\": {private_two}, \
              \"shared_arc_one_thread_ops_per_s\": {shared_one}, \"shared_arc_two_threads_ops_per_s\": {shared_two}, \
              \"guard_one_thread_ops_per_s\": {guard_one}, \"guard_two_threads_ops_per_s\": {guard_two}, \
-             \"lent_one_thread_ops_per_s\": {lent_one}, \"lent_two_threads_ops_per_s\": {lent_two}}}\n}}\n",
+             \"lent_one_thread_ops_per_s\": {lent_one}, \"lent_two_threads_ops_per_s\": {lent_two}, \
+             \"bearer_one_thread_ops_per_s\": {bearer_one}, \"bearer_two_threads_ops_per_s\": {bearer_two}}}\n}}\n",
             plan.callers, plan.rounds, plan.hits_per_thread
         );
         let dir = out_dir();

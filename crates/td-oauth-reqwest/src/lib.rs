@@ -82,7 +82,7 @@
 //! let token = provider.token().await?; // fetched once, then shared until it is due for refresh
 //! assert!(token.scopes().any(|s| s == "users:read"));
 //! let again = provider.token().await?;
-//! assert!(std::sync::Arc::ptr_eq(&token, &again));
+//! assert!(again.is_same_token(&token)); // the cached one, not a new fetch
 //! println!("{token:?}"); // prints no secret
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;

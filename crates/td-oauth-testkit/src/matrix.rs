@@ -126,8 +126,12 @@ pub struct Row {
 /// A transport's token provider, as the matrix drives it. An async provider returns its futures; a blocking
 /// one does the work when called and returns a ready future (see [`Cell::check_blocking`]).
 pub trait Subject: Debug + Send + Sync + Sized {
-    /// What a successful call returns, shared: two calls served from the cache return the same `Arc`.
+    /// What a successful call returns, shared.
     type Token: Debug + Send + Sync;
+
+    /// Whether `a` and `b` are the same token (the same access token: two calls served from the cache may
+    /// hand out two copies of it).
+    fn same_token(a: &Arc<Self::Token>, b: &Arc<Self::Token>) -> bool;
     /// What a failed call returns.
     type Error: Debug + Send + Sync;
 

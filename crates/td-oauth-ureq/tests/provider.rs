@@ -31,6 +31,10 @@ impl Subject for Blocking {
     type Token = TokenResponse;
     type Error = Error;
 
+    fn same_token(a: &Arc<TokenResponse>, b: &Arc<TokenResponse>) -> bool {
+        a.is_same_token(b)
+    }
+
     fn new(server: &TestServer, setup: Setup) -> Self {
         let clock = TestClock::new();
         let (first, max) = providers::BACKOFF;

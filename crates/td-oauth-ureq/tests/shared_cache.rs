@@ -52,7 +52,7 @@ fn a_provider_asks_the_shared_cache_when_cold_and_tells_it_what_it_dropped() {
     assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (2, 1));
     // A stale 401 (for a token already replaced) drops nothing and discards nothing.
     provider.token_rejected(&token);
-    assert!(Arc::ptr_eq(&provider.token().unwrap(), &second));
+    assert!(provider.token().unwrap().is_same_token(&second));
     provider.force_refresh().unwrap();
     assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (3, 2));
     assert_eq!(server.count_path(TOKEN_PATH), 4);

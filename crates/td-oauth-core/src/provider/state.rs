@@ -256,7 +256,7 @@ impl ProviderState {
     /// backoff; the next fetch tells a shared cache to drop it too. Returns whether a token was dropped.
     pub(super) fn invalidate(&mut self, only: Option<&Arc<TokenResponse>>) -> bool {
         let current = self.cache.current();
-        if only.is_some_and(|token| !current.is_some_and(|current| Arc::ptr_eq(current, token))) {
+        if only.is_some_and(|token| !current.is_some_and(|current| current.is_same_token(token))) {
             return false;
         }
         let dropped = current.cloned();

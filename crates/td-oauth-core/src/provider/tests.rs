@@ -138,9 +138,9 @@ fn one_fetch_for_every_caller_and_its_token_published() {
     let token = ticket.report(Ok(token("a", 600, None))).unwrap();
     let (round, outcome) = driver.last_woken().unwrap();
     assert_eq!(round, Round(1));
-    assert!(Arc::ptr_eq(&outcome.unwrap().unwrap(), &token), "waiters get the fetcher's token");
-    assert!(Arc::ptr_eq(&driver.warm().unwrap(), &token), "and so does the warm path");
-    assert!(Arc::ptr_eq(&ready(poll(&driver)), &token));
+    assert!(outcome.unwrap().unwrap().is_same_token(&token), "waiters get the fetcher's token");
+    assert!(driver.warm().unwrap().is_same_token(&token), "and so does the warm path");
+    assert!(ready(poll(&driver)).is_same_token(&token));
 }
 
 #[test]
@@ -174,13 +174,13 @@ fn refresh_ahead_keeps_the_token_for_everyone_and_publishes_the_new_one() {
     driver.advance(480);
     assert!(driver.warm().is_none(), "due: the warm path hands over to the machine");
     let Next::Refresh(served, refresh) = poll(&driver) else { panic!("one caller refreshes") };
-    assert!(Arc::ptr_eq(&served, &old));
+    assert!(served.is_same_token(&old));
     assert_eq!(refresh.kind(), FetchKind::Refresh);
     for _ in 0..10 {
-        assert!(Arc::ptr_eq(&ready(poll(&driver)), &old), "the others keep the valid token");
+        assert!(ready(poll(&driver)).is_same_token(&old), "the others keep the valid token");
     }
     let new = refresh.report(Ok(token("new", 600, None))).unwrap();
-    assert!(Arc::ptr_eq(&driver.warm().unwrap(), &new));
+    assert!(driver.warm().unwrap().is_same_token(&new));
 }
 
 #[test]
@@ -191,13 +191,13 @@ fn a_failed_or_abandoned_refresh_keeps_the_token_and_backs_off() {
     let Next::Refresh(_, refresh) = poll(&driver) else { panic!() };
     assert!(refresh.report(Err(refused())).is_err());
     for _ in 0..50 {
-        assert!(Arc::ptr_eq(&ready(poll(&driver)), &old), "no new refresh during the backoff");
+        assert!(ready(poll(&driver)).is_same_token(&old), "no new refresh during the backoff");
     }
     driver.advance(1);
     let Next::Refresh(_, refresh) = poll(&driver) else { panic!("the backoff is over") };
     drop(refresh);
     for _ in 0..50 {
-        assert!(Arc::ptr_eq(&ready(poll(&driver)), &old), "an abandoned refresh backs off too");
+        assert!(ready(poll(&driver)).is_same_token(&old), "an abandoned refresh backs off too");
     }
 }
 
@@ -245,11 +245,11 @@ fn a_refused_token_is_dropped_only_if_current_and_the_next_fetch_discards_it() {
     assert!(reject(&driver, &old));
     assert!(driver.warm().is_none());
     let mut ticket = driver.fetch_ticket();
-    assert!(Arc::ptr_eq(&ticket.take_discard().unwrap(), &old), "a shared cache is told to drop it");
+    assert!(ticket.take_discard().unwrap().is_same_token(&old), "a shared cache is told to drop it");
     assert!(ticket.take_discard().is_none());
     let new = ticket.report(Ok(token("new", 600, None))).unwrap();
     assert!(!reject(&driver, &old), "a stale 401 leaves the new token alone");
-    assert!(Arc::ptr_eq(&ready(poll(&driver)), &new));
+    assert!(ready(poll(&driver)).is_same_token(&new));
 }
 
 #[test]
@@ -258,7 +258,7 @@ fn poll_ready_never_starts_a_cold_fetch_and_a_released_refresh_is_no_failure() {
     assert!(poll_ready(&driver).is_none());
     assert_eq!(driver.0.cell.with_state(|state| state.fetching()), None);
     let old = driver.fetch_ticket().report(Ok(token("old", 600, None))).unwrap();
-    assert!(poll_ready(&driver).is_some_and(|(t, refresh)| Arc::ptr_eq(&t, &old) && refresh.is_none()));
+    assert!(poll_ready(&driver).is_some_and(|(t, refresh)| t.is_same_token(&old) && refresh.is_none()));
     driver.advance(480);
     let (_, refresh) = poll_ready(&driver).unwrap();
     refresh.unwrap().release();
@@ -280,9 +280,9 @@ fn the_callers_loop_fetches_cold_serves_warm_and_refreshes_in_the_background() {
     let driver = TestDriver::client_credentials();
     let first = run_ready(super::token(&driver)).unwrap();
     assert_eq!(first.access_token().secret(), "fetched");
-    assert!(Arc::ptr_eq(&run_ready(super::token(&driver)).unwrap(), &first));
+    assert!(run_ready(super::token(&driver)).unwrap().is_same_token(&first));
     driver.advance(480);
-    assert!(Arc::ptr_eq(&run_ready(super::token(&driver)).unwrap(), &first), "due: the caller keeps the valid token");
+    assert!(run_ready(super::token(&driver)).unwrap().is_same_token(&first), "due: the caller keeps the valid token");
     let refresh = driver.0.background.lock().unwrap().pop().expect("and a refresh went to the background");
     assert_eq!(refresh.kind(), FetchKind::Refresh);
     driver.0.answers.lock().unwrap().push(Ok(token("refreshed", 600, None)));

@@ -22,7 +22,6 @@
 use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode};
-use subtle::ConstantTimeEq;
 
 use super::authorization;
 use crate::Error;
@@ -83,17 +82,12 @@ impl Reauthorization {
     pub fn retry_with(&mut self, token: Arc<TokenResponse>) -> Result<Option<HeaderValue>, Error> {
         let due = self.stage == Stage::Refused && self.replayable;
         self.stage = Stage::Over;
-        if !due || same_token(&self.token, &token) {
+        if !due || self.token.is_same_token(&token) {
             return Ok(None);
         }
         self.token = token;
         self.header().map(Some)
     }
-}
-
-/// Whether two tokens carry the same access token (compared in constant time: it is a secret).
-fn same_token(a: &TokenResponse, b: &TokenResponse) -> bool {
-    a.access_token().secret().as_bytes().ct_eq(b.access_token().secret().as_bytes()).into()
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! What one cell does in each cache state: the calls it makes to the subject and what each must observe.
 //! Every check returns the first disagreement as text, for the report.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::table::QUICK;
@@ -20,11 +19,6 @@ macro_rules! ensure {
             return Err(format!($($message)+));
         }
     };
-}
-
-/// Whether `a` and `b` are the same token: the same cached value, not merely equal.
-fn same<T>(a: &Arc<T>, b: &Arc<T>) -> bool {
-    Arc::ptr_eq(a, b)
 }
 
 fn ensure_took(row: &Row, took: Duration) -> Result<(), String> {
@@ -49,9 +43,9 @@ pub(super) async fn cold<S: Subject>(row: &Row, server: &TestServer) -> Result<(
             let next = provider.token().await.map_err(|e| format!("the next call failed: {e:?}"))?;
             let more = server.request_count() - requests;
             if row.cached {
-                ensure!(same(first, &next) && more == 0, "the token was not cached ({more} more requests)");
+                ensure!(S::same_token(first, &next) && more == 0, "the token was not cached ({more} more requests)");
             } else {
-                ensure!(!same(first, &next) && more == 1, "expected one new fetch, saw {more} requests");
+                ensure!(!S::same_token(first, &next) && more == 1, "expected one new fetch, saw {more} requests");
             }
         }
         (Outcome::Error { kind, requests: expected }, Err(err)) => {
@@ -90,7 +84,7 @@ pub(super) async fn warm<S: Subject>(row: &Row, server: &TestServer) -> Result<(
     let Outcome::OldToken { requests: expected } = row.warm else {
         return Err(format!("a warm cache can only serve its token, not {:?}", row.warm));
     };
-    ensure!(same(&first, &again), "a warm call did not return the cached token");
+    ensure!(S::same_token(&first, &again), "a warm call did not return the cached token");
     ensure!(server.request_count() - 1 == expected, "{} requests, expected {expected}", server.request_count() - 1);
     ensure!(took < CACHED, "a warm call took {took:?}");
     // Nothing reached the server, so the fault is still queued: clear it.
@@ -110,7 +104,7 @@ pub(super) async fn refresh_ahead<S: Subject>(row: &Row, server: &TestServer) ->
     let before = server.request_count();
     let started = Instant::now();
     let served = provider.token().await.map_err(|e| format!("the due call failed: {e:?}"))?;
-    ensure!(same(&served, &valid), "the due token was not served");
+    ensure!(S::same_token(&served, &valid), "the due token was not served");
     ensure!(started.elapsed() < CACHED, "the caller waited {:?} for the refresh", started.elapsed());
     // The background refresh is over when the provider has no fetch in flight (its Debug says so).
     let give_up = started + row.max + Duration::from_millis(2000);
@@ -127,11 +121,11 @@ pub(super) async fn refresh_ahead<S: Subject>(row: &Row, server: &TestServer) ->
     match row.refresh {
         Outcome::NewToken { requests: expected } => {
             ensure!(requests == expected, "{requests} refresh requests, expected {expected}");
-            ensure!(!same(&after, &valid), "the refreshed token was not served");
+            ensure!(!S::same_token(&after, &valid), "the refreshed token was not served");
         }
         Outcome::OldToken { requests: expected } => {
             ensure!(requests == expected, "{requests} refresh requests, expected {expected}");
-            ensure!(same(&after, &valid), "the still-valid token was lost to a failed refresh");
+            ensure!(S::same_token(&after, &valid), "the still-valid token was lost to a failed refresh");
         }
         other => return Err(format!("a refresh ahead cannot end in {other:?}")),
     }

@@ -72,10 +72,6 @@ pub(super) async fn run<S: Subject>(which: Which, server: &TestServer) -> Result
     .map(|()| None)
 }
 
-fn same<T>(a: &Arc<T>, b: &Arc<T>) -> bool {
-    Arc::ptr_eq(a, b)
-}
-
 async fn token<S: Subject>(subject: &S, what: &str) -> Result<Arc<S::Token>, String> {
     subject.token().await.map_err(|e| format!("{what} failed: {e:?}"))
 }
@@ -108,7 +104,7 @@ async fn cold_herd<S: Subject>(subject: &S, server: &TestServer) -> Result<(), S
     // Slow the one fetch down, so that every caller arrives while it is in flight.
     server.inject(Fault::Delay(Duration::from_millis(300)));
     let tokens = herd(subject, HERD).await?;
-    ensure!(tokens.iter().all(|t| same(t, &tokens[0])), "the herd got different tokens");
+    ensure!(tokens.iter().all(|t| S::same_token(t, &tokens[0])), "the herd got different tokens");
     ensure!(server.count_path(TOKEN_PATH) == 1, "{} requests for one cold herd", server.count_path(TOKEN_PATH));
     Ok(())
 }
@@ -119,7 +115,10 @@ async fn expiry<S: Subject>(subject: &S, server: &TestServer) -> Result<(), Stri
     subject.advance(LIFETIME - Duration::from_secs(29));
     server.inject(Fault::Delay(Duration::from_millis(300)));
     let tokens = herd(subject, HERD).await?;
-    ensure!(tokens.iter().all(|t| same(t, &tokens[0]) && !same(t, &first)), "the herd did not share one new token");
+    ensure!(
+        tokens.iter().all(|t| S::same_token(t, &tokens[0]) && !S::same_token(t, &first)),
+        "the herd did not share one new token"
+    );
     ensure!(
         server.count_path(TOKEN_PATH) == 2,
         "{} requests: expected one more after expiry",
@@ -136,7 +135,7 @@ async fn refresh_ahead<S: Subject>(subject: &S, server: &TestServer) -> Result<(
     server.inject(Fault::Delay(delay));
     let started = Instant::now();
     let tokens = herd(subject, HERD).await?;
-    ensure!(tokens.iter().all(|t| same(t, &old)), "a caller did not get the valid token");
+    ensure!(tokens.iter().all(|t| S::same_token(t, &old)), "a caller did not get the valid token");
     ensure!(started.elapsed() < delay, "the herd waited {:?} for the refresh", started.elapsed());
     idle(subject).await?;
     ensure!(
@@ -145,7 +144,7 @@ async fn refresh_ahead<S: Subject>(subject: &S, server: &TestServer) -> Result<(
         server.count_path(TOKEN_PATH)
     );
     let new = token(subject, "the call after the refresh").await?;
-    ensure!(!same(&new, &old), "the refreshed token is not served");
+    ensure!(!S::same_token(&new, &old), "the refreshed token is not served");
     ensure!(server.count_path(TOKEN_PATH) == 2, "serving the refreshed token sent a request");
     Ok(())
 }
@@ -154,10 +153,13 @@ async fn failed_refresh<S: Subject>(subject: &S, server: &TestServer) -> Result<
     let valid = token(subject, "the first call").await?;
     subject.advance(DUE);
     server.inject(Fault::status(400));
-    ensure!(same(&token(subject, "the due call").await?, &valid), "the due call did not get the valid token");
+    ensure!(S::same_token(&token(subject, "the due call").await?, &valid), "the due call did not get the valid token");
     idle(subject).await?;
     for _ in 0..20 {
-        ensure!(same(&token(subject, "a call after the failed refresh").await?, &valid), "the valid token was lost");
+        ensure!(
+            S::same_token(&token(subject, "a call after the failed refresh").await?, &valid),
+            "the valid token was lost"
+        );
     }
     ensure!(
         server.count_path(TOKEN_PATH) == 2,
@@ -166,14 +168,17 @@ async fn failed_refresh<S: Subject>(subject: &S, server: &TestServer) -> Result<
     );
     // Once the backoff is over, the next caller refreshes (in the background, keeping the valid token).
     subject.advance(CACHE_BACKOFF);
-    ensure!(same(&token(subject, "the call after the backoff").await?, &valid), "the valid token was not served");
+    ensure!(
+        S::same_token(&token(subject, "the call after the backoff").await?, &valid),
+        "the valid token was not served"
+    );
     idle(subject).await?;
     ensure!(
         server.count_path(TOKEN_PATH) == 3,
         "{} requests: expected one refresh after the backoff",
         server.count_path(TOKEN_PATH)
     );
-    ensure!(!same(&token(subject, "the last call").await?, &valid), "the refreshed token is not served");
+    ensure!(!S::same_token(&token(subject, "the last call").await?, &valid), "the refreshed token is not served");
     Ok(())
 }
 
@@ -181,16 +186,22 @@ async fn invalidate_and_reject<S: Subject>(subject: &S, server: &TestServer) -> 
     let first = token(subject, "the first call").await?;
     subject.invalidate();
     let second = token(subject, "the call after invalidate").await?;
-    ensure!(!same(&first, &second) && server.count_path(TOKEN_PATH) == 2, "invalidate did not cause one new fetch");
+    ensure!(
+        !S::same_token(&first, &second) && server.count_path(TOKEN_PATH) == 2,
+        "invalidate did not cause one new fetch"
+    );
     // A stale 401 (for a token no longer cached) leaves the current one alone, however many callers saw it.
     for _ in 0..20 {
         ensure!(!subject.token_rejected(&first), "a stale token was reported dropped");
     }
-    ensure!(same(&token(subject, "a call after stale 401s").await?, &second), "a stale 401 dropped the new token");
+    ensure!(
+        S::same_token(&token(subject, "a call after stale 401s").await?, &second),
+        "a stale 401 dropped the new token"
+    );
     ensure!(subject.token_rejected(&second), "the current token was not dropped");
     ensure!(!subject.token_rejected(&second), "the same 401 dropped a token twice");
     let third = token(subject, "the call after the 401").await?;
-    ensure!(!same(&third, &second), "the refused token was served again");
+    ensure!(!S::same_token(&third, &second), "the refused token was served again");
     ensure!(
         server.count_path(TOKEN_PATH) == 3,
         "{} requests: expected one per dropped token",
