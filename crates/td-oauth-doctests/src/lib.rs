@@ -24,6 +24,7 @@ markdown! {
     Readme => "README.md",
     DocsAgent => "docs/agent.md",
     DocsArchitecture => "docs/architecture.md",
+    DocsCli => "docs/cli.md",
     DocsFleetCache => "docs/fleet-cache.md",
     DocsPartnerApps => "docs/partner-apps.md",
     DocsPerformance => "docs/performance.md",
