@@ -1,6 +1,7 @@
 //! `cargo xtask fuzz [SECS]`: every cargo-fuzz target in `fuzz/` for SECS seconds each (default 60), seeded
 //! from `fuzz/seeds/`, then a table of executions and coverage. A crash stops with the artifact's path; copy
-//! it into `crates/td-oauth-core/tests/fuzz-regressions/<target>/` so `cargo xtask test` replays it forever.
+//! it into `crates/<crate>/tests/fuzz-regressions/<target>/` (the crate whose `fuzz_regressions` test replays
+//! that target: [`replaying_crate`]) so `cargo xtask test` replays it forever.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -73,7 +74,8 @@ pub(crate) fn fuzz(root: &Path, args: &[String]) -> ExitCode {
             }
             eprintln!(
                 "\nxtask fuzz: {target} found a crash: copy the artifact named above from fuzz/artifacts/{target}/ \
-                 into crates/td-oauth-core/tests/fuzz-regressions/{target}/, fix it, and run cargo xtask test"
+                 into crates/{}/tests/fuzz-regressions/{target}/, fix it, and run cargo xtask test",
+                replaying_crate(target)
             );
         }
         outcomes.push(outcome);
@@ -140,5 +142,14 @@ fn read_outcome(target: &str, log: &str, failed: bool) -> Outcome {
         coverage: field("cov:"),
         features: field("ft:"),
         crashed: failed,
+    }
+}
+
+/// The crate whose `tests/fuzz_regressions.rs` replays `target`'s saved crashes: the crate its body lives in.
+fn replaying_crate(target: &str) -> &'static str {
+    match target {
+        "installation_event" => "td-oauth-partner",
+        "sealed_open" => "td-oauth-redis",
+        _ => "td-oauth-core",
     }
 }

@@ -50,8 +50,10 @@
 //! ## Not in scope
 //!
 //! Sockets, TLS, async runtimes and waiting live in the transport crates; the rules they follow (the
-//! provider, the retry loop, the token manager) are here, as state machines they drive. No clock is read that
-//! the caller does not hand in: `now` arguments, or a [`Clock`](clock::Clock). Every random value the crate
+//! provider, the retry loop, the token manager) are here, as state machines they drive. The rules read no clock
+//! the caller does not hand in (`now` arguments, or a [`Clock`](clock::Clock)); the one exception is the
+//! jitter fallback (`transport::jitter`), which spreads retries by the wall clock's nanoseconds when the
+//! random source fails. Every random value the crate
 //! writes comes from a [`RandomSource`](random::RandomSource) the caller passes or sets
 //! ([`OsRandom`](random::OsRandom) by default); only the randomness inside a signature is the crypto
 //! backend's own, as neither ring nor aws-lc-rs takes an outside generator.

@@ -53,7 +53,7 @@
 //!
 //! ## Not in scope
 //!
-//! Sentinel and TLS (`rediss://`) connections; authorization-code and refresh-token grants
+//! Sentinel connections; authorization-code and refresh-token grants
 //! (per user, fetched directly). See `docs/fleet-cache.md` for deployment and the failure modes.
 //!
 //! ## Example
