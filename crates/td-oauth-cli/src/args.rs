@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use td_oauth_core::Region;
+use td_oauth_core::authorize::Prompt;
 use td_oauth_core::retry::RetryPolicy;
+use td_oauth_core::{AuthorizeRequest, Region};
 
 const AFTER_HELP: &str = "\
 Exit status, decided by what the answer means, so that a script can tell a refusal from a hiccup:
@@ -114,7 +115,7 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         #[arg(long)]
         no_browser: bool,
         #[command(flatten)]
-        prompt: crate::authorize::PromptArgs,
+        prompt: PromptArgs,
         /// Seconds to wait for the browser to come back.
         #[arg(long, value_name = "SECS", default_value_t = 300,
               value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
@@ -162,7 +163,7 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         #[arg(long, value_name = "URL")]
         authorize_url: Option<String>,
         #[command(flatten)]
-        prompt: crate::authorize::PromptArgs,
+        prompt: PromptArgs,
         /// Print {"url", "state", "nonce", "prompt", "code_verifier"} instead of the URL alone.
         #[arg(long)]
         json: bool,
@@ -417,4 +418,32 @@ pub(crate) struct ApiTarget {
     /// A file holding the refresh token.
     #[arg(long, value_name = "PATH")]
     pub(crate) refresh_token_file: Option<PathBuf>,
+}
+
+/// OpenID Connect's `prompt`, shared by `login` and `authorize-url`.
+#[derive(Debug, Args)]
+pub(crate) struct PromptArgs {
+    /// OpenID Connect's prompt: none, login, consent or select_account. Default: consent when --scope asks
+    /// for offline_access (OpenID Connect Core §11 grants a refresh token only then), else none. Talkdesk
+    /// documents no prompt.
+    #[arg(long, value_name = "PROMPT", value_parser = parse_prompt)]
+    pub(crate) prompt: Option<Prompt>,
+    /// Send no prompt at all, not even consent with offline_access (for a server that refuses it).
+    #[arg(long, conflicts_with = "prompt")]
+    pub(crate) no_prompt: bool,
+}
+
+impl PromptArgs {
+    /// `request` with the prompt chosen, or the core's default.
+    pub(crate) fn apply(&self, request: AuthorizeRequest) -> AuthorizeRequest {
+        match (self.prompt, self.no_prompt) {
+            (Some(prompt), _) => request.with_prompt(prompt),
+            (None, true) => request.without_prompt(),
+            (None, false) => request,
+        }
+    }
+}
+
+fn parse_prompt(text: &str) -> Result<Prompt, String> {
+    text.parse().map_err(|err: td_oauth_core::Error| err.to_string())
 }

@@ -1,13 +1,11 @@
 //! `authorize-url`: the URL that starts the authorization-code flow.
 
-use clap::Args;
 use serde_json::json;
-use td_oauth_core::authorize::Prompt;
 use td_oauth_core::endpoints::{EndpointUrl, check_redirect_uri};
 use td_oauth_core::random::OsRandom;
 use td_oauth_core::{AuthorizeRequest, Scopes};
 
-use crate::args::Connection;
+use crate::args::{Connection, PromptArgs};
 use crate::error::CliError;
 use crate::output::out;
 
@@ -20,34 +18,6 @@ pub(crate) struct Options<'a> {
     pub(crate) authorize_url: Option<&'a str>,
     pub(crate) prompt: &'a PromptArgs,
     pub(crate) json: bool,
-}
-
-/// OpenID Connect's `prompt`, shared by `login` and `authorize-url`.
-#[derive(Debug, Args)]
-pub(crate) struct PromptArgs {
-    /// OpenID Connect's prompt: none, login, consent or select_account. Default: consent when --scope asks
-    /// for offline_access (OpenID Connect Core §11 grants a refresh token only then), else none. Talkdesk
-    /// documents no prompt.
-    #[arg(long, value_name = "PROMPT", value_parser = parse_prompt)]
-    pub(crate) prompt: Option<Prompt>,
-    /// Send no prompt at all, not even consent with offline_access (for a server that refuses it).
-    #[arg(long, conflicts_with = "prompt")]
-    pub(crate) no_prompt: bool,
-}
-
-impl PromptArgs {
-    /// `request` with the prompt chosen, or the core's default.
-    pub(crate) fn apply(&self, request: AuthorizeRequest) -> AuthorizeRequest {
-        match (self.prompt, self.no_prompt) {
-            (Some(prompt), _) => request.with_prompt(prompt),
-            (None, true) => request.without_prompt(),
-            (None, false) => request,
-        }
-    }
-}
-
-fn parse_prompt(text: &str) -> Result<Prompt, String> {
-    text.parse().map_err(|err: td_oauth_core::Error| err.to_string())
 }
 
 pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> Result<(), CliError> {
@@ -74,7 +44,7 @@ pub(crate) fn authorize_url(connection: &Connection, options: &Options<'_>) -> R
                 "url": url.as_str(),
                 "state": pending.state(),
                 "nonce": pending.nonce(),
-                "prompt": request.prompt().map(Prompt::as_str),
+                "prompt": request.prompt().map(td_oauth_core::authorize::Prompt::as_str),
                 "code_verifier": verifier,
             })
         )

@@ -9,7 +9,7 @@ use td_oauth_core::random::OsRandom;
 use td_oauth_core::{AuthorizeRequest, Scopes};
 
 use crate::args::Connection;
-use crate::authorize::PromptArgs;
+use crate::args::PromptArgs;
 use crate::browser;
 use crate::error::CliError;
 use crate::login_store::LoginStore;

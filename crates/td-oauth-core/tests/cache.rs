@@ -62,11 +62,7 @@ fn the_refresh_point_is_jittered_over_the_first_half_of_the_window() {
     assert_eq!(points[0], secs(480));
     assert!(points.iter().all(|p| (secs(480)..=secs(525)).contains(p)), "{points:?}");
     assert!(points.windows(2).any(|w| w[0] != w[1]), "different random numbers, different points");
-    assert_eq!(
-        policy.schedule(t0, TEN_MINUTES, u64::MAX).usable_until,
-        t0 + secs(570),
-        "the margin is not jittered"
-    );
+    assert_eq!(policy.schedule(t0, TEN_MINUTES, u64::MAX).usable_until, t0 + secs(570), "the margin is not jittered");
 }
 
 #[test]
@@ -176,10 +172,7 @@ fn short_and_absurd_lifetimes() {
     let t0 = Instant::now();
     let policy = CachePolicy::default();
     // A 60 s token: a 6 s margin (a tenth), refreshed with 20 % (12 s) left.
-    assert_eq!(
-        policy.schedule(t0, secs(60), 0),
-        Schedule { refresh_at: t0 + secs(48), usable_until: t0 + secs(54) }
-    );
+    assert_eq!(policy.schedule(t0, secs(60), 0), Schedule { refresh_at: t0 + secs(48), usable_until: t0 + secs(54) });
     // expires_in 0: unusable at once, so every caller waits on a fetch rather than getting a dead token.
     assert_eq!(policy.schedule(t0, Duration::ZERO, 0), Schedule { refresh_at: t0, usable_until: t0 });
     // A year is capped at a day.

@@ -35,6 +35,21 @@ pub(super) enum Unit {
     OpsPerSecond,
 }
 
+impl Unit {
+    /// `value` in this unit, as the report shows it.
+    pub(super) fn show(self, value: f64) -> String {
+        match self {
+            Unit::Ns if value < 1_000.0 => format!("{value:.1} ns"),
+            Unit::Ns if value < 1_000_000.0 => format!("{:.1} µs", value / 1e3),
+            Unit::Ns => format!("{:.2} ms", value / 1e6),
+            Unit::Count if value.fract() == 0.0 => format!("{value:.0}"),
+            Unit::Count => format!("{value:.2}"),
+            Unit::Bytes => format!("{value:.0} B"),
+            Unit::OpsPerSecond => format!("{:.1} M/s", value / 1e6),
+        }
+    }
+}
+
 pub(super) struct Row {
     pub(super) section: &'static str,
     pub(super) metric: String,
@@ -90,9 +105,7 @@ impl Row {
             Goal::AtMost(goal) if measured <= goal => Verdict::Met,
             Goal::AtMost(goal) => Verdict::Missed(format!("{:.0} %", (measured / goal - 1.0) * 100.0)),
             Goal::Exactly(goal) if (measured - goal).abs() < f64::EPSILON => Verdict::Met,
-            Goal::Exactly(_) => {
-                Verdict::Missed(format!("{} instead", super::report::format_value(measured, self.unit)))
-            }
+            Goal::Exactly(_) => Verdict::Missed(format!("{} instead", self.unit.show(measured))),
         }
     }
 }

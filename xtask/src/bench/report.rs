@@ -88,19 +88,19 @@ pub(super) fn render_table(rows: &[Row]) -> String {
         "| # | metric | measured (median) | baseline (median) | ratio | goal | verdict |\n|---|---|---:|---:|---:|---|---|\n",
     );
     for row in rows {
-        let measured = row.measured.map_or_else(|| "–".to_owned(), |v| format_value(v, row.unit));
+        let measured = row.measured.map_or_else(|| "–".to_owned(), |v| row.unit.show(v));
         let baseline = match (row.baseline_name, row.baseline) {
             ("", _) => String::new(),
-            (name, Some(v)) => format!("{} ({name})", format_value(v, row.unit)),
+            (name, Some(v)) => format!("{} ({name})", row.unit.show(v)),
             (name, None) => format!("– ({name})"),
         };
         let ratio = row.ratio().map_or_else(String::new, |r| format!("{r:.2}"));
         let goal = match row.goal {
             Goal::RatioAtMost(g) => format!("≤ {g:.2}"),
             Goal::RatioAtLeast(g) => format!("≥ {g:.2}"),
-            Goal::NsAtMost(g) => format!("≤ {}", format_value(g, Unit::Ns)),
-            Goal::Exactly(g) => format!("= {}", format_value(g, row.unit)),
-            Goal::AtMost(g) => format!("≤ {}", format_value(g, row.unit)),
+            Goal::NsAtMost(g) => format!("≤ {}", Unit::Ns.show(g)),
+            Goal::Exactly(g) => format!("= {}", row.unit.show(g)),
+            Goal::AtMost(g) => format!("≤ {}", row.unit.show(g)),
             Goal::Context => "(context)".to_owned(),
         };
         let verdict = match row.verdict() {
@@ -119,18 +119,6 @@ pub(super) fn render_table(rows: &[Row]) -> String {
         );
     }
     out
-}
-
-pub(super) fn format_value(value: f64, unit: Unit) -> String {
-    match unit {
-        Unit::Ns if value < 1_000.0 => format!("{value:.1} ns"),
-        Unit::Ns if value < 1_000_000.0 => format!("{:.1} µs", value / 1e3),
-        Unit::Ns => format!("{:.2} ms", value / 1e6),
-        Unit::Count if value.fract() == 0.0 => format!("{value:.0}"),
-        Unit::Count => format!("{value:.2}"),
-        Unit::Bytes => format!("{value:.0} B"),
-        Unit::OpsPerSecond => format!("{:.1} M/s", value / 1e6),
-    }
 }
 
 /// Cores and CPU model, as `nproc` and `/proc/cpuinfo` tell.

@@ -16,15 +16,7 @@ use td_oauth_reqwest::TokenProvider;
 use crate::args::Connection;
 use crate::error::CliError;
 
-use super::config;
-
-/// One client as configured: the connection settings, the scopes it asks for and its fleet cache.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ClientDef {
-    pub(crate) connection: Connection,
-    pub(crate) scope: Option<String>,
-    pub(crate) cache: Option<String>,
-}
+use super::config::{self, ClientDef};
 
 /// What the agent was started with: the default client from the flags (when they name one) and the
 /// configuration file, read again on every reload.

@@ -24,7 +24,13 @@ use serde::Deserialize;
 use crate::args::{Connection, MAX_RETRIES, MAX_WAIT_SECS, default_deadline};
 use crate::error::CliError;
 
-use super::clients::ClientDef;
+/// One client as configured: the connection settings, the scopes it asks for and its fleet cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientDef {
+    pub(crate) connection: Connection,
+    pub(crate) scope: Option<String>,
+    pub(crate) cache: Option<String>,
+}
 
 /// The most a configuration file may hold: a few hundred clients.
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;

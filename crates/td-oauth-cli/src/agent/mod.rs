@@ -28,7 +28,8 @@ use crate::args::Connection;
 use crate::error::CliError;
 use crate::output::{self, out};
 
-use clients::{ClientDef, Clients, Sources};
+use clients::{Clients, Sources};
+use config::ClientDef;
 use server::Shared;
 
 /// How long a stop waits for the requests in flight (a cold fetch is bounded by its own deadline first).
