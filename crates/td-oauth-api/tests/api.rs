@@ -8,8 +8,8 @@ use std::time::Instant;
 use http::{Response, StatusCode};
 use proptest::prelude::*;
 use td_oauth_api::{
-    ApiError, ApiGateway, GatewayAllowList, HalPage, PageStep, Paginator, TalkdeskError, UserId, UserInfo,
-    end_user_session_request,
+    ApiError, ApiGateway, GatewayAllowList, HalPage, PageStep, Paginator, REDACTED, SentCredentials, TalkdeskError,
+    UserId, UserInfo, end_user_session_request,
 };
 use td_oauth_core::response::TokenKind;
 use td_oauth_core::transport::authorization;
@@ -94,6 +94,63 @@ fn talkdesk_error_bodies_are_typed() {
     let bare = ApiError::from_response(&answer(502, "<html>bad gateway</html>"));
     assert!(matches!(bare, ApiError::UnexpectedStatus { .. }) && bare.is_retryable());
     assert!(!bare.to_string().contains("bad gateway"), "the body is described, not quoted");
+}
+
+/// A Talkdesk error whose every text echoes the request's credentials, in the forms a gateway may use.
+fn echoing(status: u16, authorization: &str, token: &str) -> Response<Vec<u8>> {
+    let escaped = serde_json::to_string(&format!("{authorization} (escaped)")).unwrap().replace('/', "\\/");
+    let percent = token.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+    let body = format!(
+        r#"{{"code":{code},"message":"invalid header {authorization}","description":{escaped},"error":"x",
+            "fields":[{{"name":"{token}","description":"sent ?h={percent} and {cut}\u001b[0m"}}]}}"#,
+        code = serde_json::to_string(&format!("bad {token}")).unwrap(),
+        cut = &token[..40],
+    );
+    answer(status, &body)
+}
+
+#[test]
+fn errors_never_show_the_credentials_their_request_carried() {
+    let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl+c2VjcmV0/cGFydA==";
+    let bearer = format!("Bearer {token}");
+    let long = format!("{token}{}", "x".repeat(600));
+    for (authorization, token) in [
+        (bearer.as_str(), token),
+        (
+            "stsTokenSentBare0123456789abcdefghijklmnopqrstuvwxyz",
+            "stsTokenSentBare0123456789abcdefghijklmnopqrstuvwxyz",
+        ),
+        (&*format!("Bearer {long}"), long.as_str()),
+    ] {
+        let request = http::Request::get("https://api.talkdeskapp.com/users")
+            .header("authorization", authorization)
+            .body(())
+            .unwrap();
+        let sent = SentCredentials::of_request(&request);
+        for status in [400, 403, 500] {
+            let mut response = echoing(status, authorization, token);
+            // Without the credentials, the error shows what the server sent (the rule has nothing to go on).
+            assert!(ApiError::from_response(&response).to_string().contains(&token[..40]));
+            response.extensions_mut().insert(sent.clone());
+            let err = ApiError::from_response(&response);
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains(REDACTED) && shown.contains("invalid header"), "{shown}");
+            for piece in token.as_bytes().chunks(16).filter(|piece| piece.len() == 16) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!shown.contains(piece), "{piece} shown in {shown}");
+            }
+            let talkdesk = err.talkdesk().unwrap();
+            // Short texts (64 characters) cut the long token: the piece left is replaced too.
+            assert!(talkdesk.code().unwrap().starts_with(&format!("bad {REDACTED}")), "{talkdesk:?}");
+            assert!(talkdesk.fields()[0].name().starts_with(REDACTED), "{talkdesk:?}");
+        }
+        // userinfo's 400 (no user context) keeps the message, redacted.
+        let mut response = echoing(400, authorization, token);
+        response.extensions_mut().insert(sent.clone());
+        let err = UserInfo::from_http(&response).unwrap_err();
+        assert!(matches!(err, ApiError::NoUserContext(Some(_))) && err.to_string().contains(REDACTED), "{err}");
+        assert!(!err.to_string().contains(&token[..16]), "{err}");
+    }
 }
 
 #[test]
