@@ -206,11 +206,17 @@ fn userinfo_and_its_400() {
     assert!(!request.headers().contains_key(http::header::AUTHORIZATION));
     let me =
         UserInfo::from_http(&answer(200, r#"{"id":"u1","sub":"s","name":"N","email":"e@x","_links":{}}"#)).unwrap();
-    assert_eq!((me.id.as_str(), me.email.as_deref()), ("u1", Some("e@x")));
+    assert_eq!((me.id.as_deref(), me.sub.as_deref(), me.email.as_deref()), (Some("u1"), Some("s"), Some("e@x")));
+    assert_eq!(me.user(), Some("u1"), "Talkdesk's id first");
     let err = UserInfo::from_http(&answer(400, r#"{"code":"0000400","message":"no user context"}"#)).unwrap_err();
     assert!(matches!(err, ApiError::NoUserContext(Some(_))), "{err:?}");
-    let err = UserInfo::from_http(&answer(200, r#"{"name":"no id"}"#)).unwrap_err();
-    assert!(err.to_string().contains("missing field `id`"), "{err}");
+    // A standard OpenID Connect userinfo answer: `sub` is the one claim it must send.
+    let me = UserInfo::from_http(&answer(200, r#"{"sub":"bob"}"#)).unwrap();
+    assert_eq!((me.id.as_deref(), me.sub.as_deref(), me.user()), (None, Some("bob"), Some("bob")));
+    for nobody in [r#"{"name":"no id"}"#, r#"{"sub":"","id":""}"#, r#"{"sub":null}"#] {
+        let err = UserInfo::from_http(&answer(200, nobody)).unwrap_err();
+        assert!(matches!(err, ApiError::Malformed { .. }) && err.to_string().contains("neither `sub`"), "{err}");
+    }
     let err = UserInfo::from_http(&answer(200, r#"{"id":"secret-ish-value","name":7}"#)).unwrap_err();
     assert!(!err.to_string().contains("secret-ish"), "values are not quoted: {err}");
 }
