@@ -8,11 +8,13 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 
 use td_oauth_core::oauth_error::RetryAfter;
+use td_oauth_core::redact::SentCredentials;
 use td_oauth_core::text::{description, excerpt};
 
 /// The Talkdesk API's error body, with the HTTP status it came with: `{"code", "message", "description"?,
 /// "fields"?: [{"name", "description"}]}`. Every text is stripped of control characters and bounded, so it
-/// is safe to print.
+/// is safe to print; read by [`ApiError::from_response`], every text also has the credentials the request
+/// carried replaced (see [`SentCredentials`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TalkdeskError {
     status: StatusCode,
@@ -63,7 +65,9 @@ struct RawField {
 const MAX_FIELDS: usize = 32;
 
 impl TalkdeskError {
-    /// Reads a Talkdesk error body; `None` when the body is not one (no `code` and no `message`).
+    /// Reads a Talkdesk error body; `None` when the body is not one (no `code` and no `message`). The texts
+    /// are cleaned and bounded but not redacted: [`ApiError::from_response`] does both, or call
+    /// [`redacted`](Self::redacted).
     pub fn parse(status: StatusCode, body: &[u8], retry_after: Option<RetryAfter>) -> Option<Self> {
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let raw: RawError = serde_json::from_slice(body).ok()?;
@@ -94,6 +98,22 @@ impl TalkdeskError {
             fields,
             retry_after,
         })
+    }
+
+    /// The same error with the credentials in `sent` replaced in every text it keeps (code, message,
+    /// description, fields' names and descriptions).
+    pub fn redacted(mut self, sent: &SentCredentials) -> Self {
+        if sent.is_empty() {
+            return self;
+        }
+        let redact = |text: &mut String| *text = sent.redact(text);
+        let texts = [self.code.as_mut(), self.message.as_mut(), self.description.as_mut()];
+        texts.into_iter().flatten().for_each(redact);
+        for field in &mut self.fields {
+            redact(&mut field.name);
+            redact(&mut field.description);
+        }
+        self
     }
 
     /// The HTTP status.
@@ -151,8 +171,8 @@ impl fmt::Display for TalkdeskError {
 
 impl std::error::Error for TalkdeskError {}
 
-/// Why an API call did not give what was asked for. No message holds a token or a body that was not a
-/// Talkdesk error.
+/// Why an API call did not give what was asked for. No message holds a body that was not a Talkdesk error,
+/// nor (for an answer that carries its [`SentCredentials`]) the credentials the request sent.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
@@ -290,13 +310,25 @@ impl ApiError {
 
     /// The error an answer with a non-success `status` stands for: the Talkdesk error body when there is one,
     /// else the bare status.
+    ///
+    /// A gateway may echo the request's `Authorization` header in its error texts. The credentials the
+    /// request carried, when the answer's extensions hold them as [`SentCredentials`], are replaced in every
+    /// text kept, so that the error's `Display` never shows them, whoever prints it. The transports'
+    /// `ApiClient`s and bearer wrappers put them there; a program with its own HTTP stack inserts
+    /// [`SentCredentials::of_request`] of the request into the answer's extensions before reading it.
     pub fn from_response<B: AsRef<[u8]>>(response: &Response<B>) -> Self {
         let status = response.status();
         let body = response.body().as_ref();
         let retry_after =
             response.headers().get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(RetryAfter::parse);
         match TalkdeskError::parse(status, body, retry_after) {
-            Some(err) => ApiError::Talkdesk(Box::new(err)),
+            Some(err) => {
+                let sent = response.extensions().get::<SentCredentials>();
+                ApiError::Talkdesk(Box::new(match sent {
+                    Some(sent) => err.redacted(sent),
+                    None => err,
+                }))
+            }
             None => {
                 let content_type = response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
                 ApiError::UnexpectedStatus {

@@ -30,8 +30,12 @@ impl HalPage {
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let value: Value =
             serde_json::from_slice(body).map_err(|err| malformed(td_oauth_core::text::json_problem(body, &err)))?;
-        let object = value.as_object().ok_or_else(|| malformed("the list is not a JSON object".into()))?;
-        let items = match object.get("_embedded") {
+        let Value::Object(mut object) = value else {
+            return Err(malformed("the list is not a JSON object".into()));
+        };
+        // The items are moved out of the parsed page, not copied: a page is most of what an API call costs
+        // the client.
+        let items = match object.remove("_embedded") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(embedded_map)) => pick_items(embedded_map, embedded).map_err(malformed)?,
             Some(_) => return Err(malformed("`_embedded` is not an object".into())),
@@ -95,30 +99,33 @@ impl HalPage {
     }
 }
 
-fn pick_items(embedded: &Map<String, Value>, wanted: Option<&str>) -> Result<Vec<Value>, String> {
-    if let Some(name) = wanted {
-        return match embedded.get(name) {
-            Some(Value::Array(items)) => Ok(items.clone()),
-            Some(Value::Object(item)) => Ok(vec![Value::Object(item.clone())]),
-            Some(_) => Err(format!("`_embedded.{name}` is not an array")),
-            None => Err(format!(
-                "`_embedded` has no `{name}`; it has {}",
-                embedded
-                    .keys()
-                    .map(|k| format!("`{}`", td_oauth_core::text::excerpt(k)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        };
-    }
-    let mut arrays = embedded.iter().filter(|(_, v)| v.is_array());
-    match (arrays.next(), arrays.next()) {
-        (Some((_, Value::Array(items))), None) => Ok(items.clone()),
-        (None, _) => Err("`_embedded` holds no array of items".into()),
-        _ => Err(format!(
-            "`_embedded` holds several arrays ({}); name the one to read",
-            embedded.keys().map(|k| format!("`{}`", td_oauth_core::text::excerpt(k))).collect::<Vec<_>>().join(", ")
-        )),
+fn pick_items(mut embedded: Map<String, Value>, wanted: Option<&str>) -> Result<Vec<Value>, String> {
+    let names = |embedded: &Map<String, Value>| {
+        embedded.keys().map(|k| format!("`{}`", td_oauth_core::text::excerpt(k))).collect::<Vec<_>>().join(", ")
+    };
+    let name = match wanted {
+        Some(name) => name.to_owned(),
+        None => {
+            let mut arrays = embedded.iter().filter(|(_, v)| v.is_array()).map(|(name, _)| name);
+            match (arrays.next(), arrays.next()) {
+                (Some(name), None) => name.clone(),
+                (None, _) => return Err("`_embedded` holds no array of items".into()),
+                _ => {
+                    return Err(format!(
+                        "`_embedded` holds several arrays ({}); name the one to read",
+                        names(&embedded)
+                    ));
+                }
+            }
+        }
+    };
+    match embedded.remove(&name) {
+        Some(Value::Array(items)) => Ok(items),
+        Some(Value::Object(item)) => Ok(vec![Value::Object(item)]),
+        Some(_) => Err(format!("`_embedded.{}` is not an array", td_oauth_core::text::excerpt(&name))),
+        None => {
+            Err(format!("`_embedded` has no `{}`; it has {}", td_oauth_core::text::excerpt(&name), names(&embedded)))
+        }
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! Every function here builds an [`http::Request`] without `Authorization` or reads an
 //! [`http::Response`]; the transports (td-oauth-reqwest's and td-oauth-ureq's `ApiClient`) add the token with
-//! [`transport::authorization`](td_oauth_core::transport::authorization) and send. Talkdesk's API conventions come
+//! [`transport::authorization`](td_oauth_core::transport::authorization) and send, putting the
+//! [`SentCredentials`] in the answer's extensions so that no error read from it shows them. Talkdesk's API conventions come
 //! from its "Standard response format" and "Paging results" pages; what they leave open (the AU gateway,
 //! page bounds) is configurable here.
 //!
@@ -31,6 +32,10 @@ pub use hal::{HalPage, PageStep, Paginator};
 pub use session::{END_USER_SESSION_PATH, UserId, end_user_session_request, end_user_session_response};
 pub use settings::ApiLimits;
 pub use userinfo::{USERINFO_PATH, UserInfo};
+
+/// The credentials a request carried, replaced in the texts of the errors read from its answer (the rule is
+/// td-oauth-core's [`redact`](td_oauth_core::redact) module).
+pub use td_oauth_core::redact::{REDACTED, SentCredentials};
 
 use http::Response;
 use serde::de::DeserializeOwned;

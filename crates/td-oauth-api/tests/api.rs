@@ -8,8 +8,8 @@ use std::time::Instant;
 use http::{Response, StatusCode};
 use proptest::prelude::*;
 use td_oauth_api::{
-    ApiError, ApiGateway, GatewayAllowList, HalPage, PageStep, Paginator, TalkdeskError, UserId, UserInfo,
-    end_user_session_request,
+    ApiError, ApiGateway, GatewayAllowList, HalPage, PageStep, Paginator, REDACTED, SentCredentials, TalkdeskError,
+    UserId, UserInfo, end_user_session_request,
 };
 use td_oauth_core::response::TokenKind;
 use td_oauth_core::transport::authorization;
@@ -96,6 +96,63 @@ fn talkdesk_error_bodies_are_typed() {
     assert!(!bare.to_string().contains("bad gateway"), "the body is described, not quoted");
 }
 
+/// A Talkdesk error whose every text echoes the request's credentials, in the forms a gateway may use.
+fn echoing(status: u16, authorization: &str, token: &str) -> Response<Vec<u8>> {
+    let escaped = serde_json::to_string(&format!("{authorization} (escaped)")).unwrap().replace('/', "\\/");
+    let percent = token.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+    let body = format!(
+        r#"{{"code":{code},"message":"invalid header {authorization}","description":{escaped},"error":"x",
+            "fields":[{{"name":"{token}","description":"sent ?h={percent} and {cut}\u001b[0m"}}]}}"#,
+        code = serde_json::to_string(&format!("bad {token}")).unwrap(),
+        cut = &token[..40],
+    );
+    answer(status, &body)
+}
+
+#[test]
+fn errors_never_show_the_credentials_their_request_carried() {
+    let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl+c2VjcmV0/cGFydA==";
+    let bearer = format!("Bearer {token}");
+    let long = format!("{token}{}", "x".repeat(600));
+    for (authorization, token) in [
+        (bearer.as_str(), token),
+        (
+            "stsTokenSentBare0123456789abcdefghijklmnopqrstuvwxyz",
+            "stsTokenSentBare0123456789abcdefghijklmnopqrstuvwxyz",
+        ),
+        (&*format!("Bearer {long}"), long.as_str()),
+    ] {
+        let request = http::Request::get("https://api.talkdeskapp.com/users")
+            .header("authorization", authorization)
+            .body(())
+            .unwrap();
+        let sent = SentCredentials::of_request(&request);
+        for status in [400, 403, 500] {
+            let mut response = echoing(status, authorization, token);
+            // Without the credentials, the error shows what the server sent (the rule has nothing to go on).
+            assert!(ApiError::from_response(&response).to_string().contains(&token[..40]));
+            response.extensions_mut().insert(sent.clone());
+            let err = ApiError::from_response(&response);
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains(REDACTED) && shown.contains("invalid header"), "{shown}");
+            for piece in token.as_bytes().chunks(16).filter(|piece| piece.len() == 16) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!shown.contains(piece), "{piece} shown in {shown}");
+            }
+            let talkdesk = err.talkdesk().unwrap();
+            // Short texts (64 characters) cut the long token: the piece left is replaced too.
+            assert!(talkdesk.code().unwrap().starts_with(&format!("bad {REDACTED}")), "{talkdesk:?}");
+            assert!(talkdesk.fields()[0].name().starts_with(REDACTED), "{talkdesk:?}");
+        }
+        // userinfo's 400 (no user context) keeps the message, redacted.
+        let mut response = echoing(400, authorization, token);
+        response.extensions_mut().insert(sent.clone());
+        let err = UserInfo::from_http(&response).unwrap_err();
+        assert!(matches!(err, ApiError::NoUserContext(Some(_))) && err.to_string().contains(REDACTED), "{err}");
+        assert!(!err.to_string().contains(&token[..16]), "{err}");
+    }
+}
+
 #[test]
 fn hal_pages_and_their_items() {
     let url = url::Url::parse("https://api.talkdeskapp.com/users?page=1").unwrap();
@@ -149,11 +206,17 @@ fn userinfo_and_its_400() {
     assert!(!request.headers().contains_key(http::header::AUTHORIZATION));
     let me =
         UserInfo::from_http(&answer(200, r#"{"id":"u1","sub":"s","name":"N","email":"e@x","_links":{}}"#)).unwrap();
-    assert_eq!((me.id.as_str(), me.email.as_deref()), ("u1", Some("e@x")));
+    assert_eq!((me.id.as_deref(), me.sub.as_deref(), me.email.as_deref()), (Some("u1"), Some("s"), Some("e@x")));
+    assert_eq!(me.user(), Some("u1"), "Talkdesk's id first");
     let err = UserInfo::from_http(&answer(400, r#"{"code":"0000400","message":"no user context"}"#)).unwrap_err();
     assert!(matches!(err, ApiError::NoUserContext(Some(_))), "{err:?}");
-    let err = UserInfo::from_http(&answer(200, r#"{"name":"no id"}"#)).unwrap_err();
-    assert!(err.to_string().contains("missing field `id`"), "{err}");
+    // A standard OpenID Connect userinfo answer: `sub` is the one claim it must send.
+    let me = UserInfo::from_http(&answer(200, r#"{"sub":"bob"}"#)).unwrap();
+    assert_eq!((me.id.as_deref(), me.sub.as_deref(), me.user()), (None, Some("bob"), Some("bob")));
+    for nobody in [r#"{"name":"no id"}"#, r#"{"sub":"","id":""}"#, r#"{"sub":null}"#] {
+        let err = UserInfo::from_http(&answer(200, nobody)).unwrap_err();
+        assert!(matches!(err, ApiError::Malformed { .. }) && err.to_string().contains("neither `sub`"), "{err}");
+    }
     let err = UserInfo::from_http(&answer(200, r#"{"id":"secret-ish-value","name":7}"#)).unwrap_err();
     assert!(!err.to_string().contains("secret-ish"), "values are not quoted: {err}");
 }

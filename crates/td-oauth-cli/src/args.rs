@@ -259,7 +259,8 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         include: bool,
     },
 
-    /// Print who the token's user is (userinfo, /users/me); needs a user's refresh token.
+    /// Print who the token's user is (userinfo, /users/me: the Talkdesk id and the OpenID Connect sub, each
+    /// when sent); needs a user's refresh token.
     #[command(after_help = "Example:
   td-oauth whoami --refresh-token-file refresh-token.txt --json")]
     Whoami {

@@ -19,11 +19,12 @@ pub(crate) fn whoami(connection: &Connection, target: &ApiTarget, json: bool) ->
         let field = |value: &Option<String>| value.as_deref().map(shown);
         return out!(
             "{}",
-            json!({ "id": shown(&me.id), "sub": field(&me.sub), "name": field(&me.name), "email": field(&me.email) })
+            json!({ "id": field(&me.id), "sub": field(&me.sub), "name": field(&me.name), "email": field(&me.email) })
         );
     }
-    out!("id:    {}", clean(&shown(&me.id)))?;
-    for (label, value) in [("sub:  ", &me.sub), ("name: ", &me.name), ("email:", &me.email)] {
+    // Talkdesk sends `id` and `sub`; a standard OpenID Connect userinfo answer `sub` only: each line shown
+    // when its field is.
+    for (label, value) in [("id:   ", &me.id), ("sub:  ", &me.sub), ("name: ", &me.name), ("email:", &me.email)] {
         if let Some(value) = value {
             out!("{label} {}", clean(&shown(value)))?;
         }

@@ -1,7 +1,8 @@
 //! Text from a hostile API gateway, over real sockets (the token from td-oauth-testkit, the API from a
 //! small gateway this test runs): what `api` and `whoami` print never carries back the access token the
 //! request sent, in an error's texts, a header `--include` shows, a body or a list; and `whoami`'s lines
-//! carry no terminal escapes or bidirectional overrides.
+//! carry no terminal escapes or bidirectional overrides; a standard userinfo answer (`sub` without `id`) is
+//! shown.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -204,7 +205,8 @@ fn whoami_never_prints_the_token_and_shows_clean_lines() {
         assert!(!text.contains(bad), "{bad:?} in {text:?}");
     }
     assert!(text.contains("name:  Evefdp.exe31m") && text.contains("email: eve@example.com"), "{text:?}");
-    assert!(text.contains("id:    u1[2J[31m"), "{text:?}");
+    // Both the Talkdesk id and the OpenID Connect subject, when both are sent.
+    assert!(text.contains("id:    u1[2J[31m") && text.contains("sub:   bob]0;pwned"), "{text:?}");
 
     let refresh = setup.server.issue_refresh_token(&setup.client.client_id, &["openid"]);
     let file = setup.scratch.file("refresh3", &refresh);
@@ -213,4 +215,27 @@ fn whoami_never_prints_the_token_and_shows_clean_lines() {
     assert!(!stdout(&output).contains('\u{1b}'), "JSON escapes it");
     let me: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(me["name"], "Eve\u{202e}fdp.exe\r\u{9b}31m");
+}
+
+/// A standard OpenID Connect userinfo answer: `sub`, the one claim it must send, and no Talkdesk `id`.
+fn openid_user(_: &str, _: &str) -> (u16, Vec<(String, String)>, Value) {
+    (200, Vec::new(), json!({ "sub": "bob", "email": "bob@example.com" }))
+}
+
+#[test]
+fn whoami_takes_a_userinfo_answer_with_only_sub() {
+    let setup = Setup::new("server-text-sub");
+    let gateway = Gateway::start(openid_user);
+    let refresh = setup.server.issue_refresh_token(&setup.client.client_id, &["openid"]);
+    let file = setup.scratch.file("refresh", &refresh);
+    let output = run(setup.command("whoami", &gateway).arg("--refresh-token-file").arg(&file));
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "sub:   bob\nemail: bob@example.com\n");
+
+    let refresh = setup.server.issue_refresh_token(&setup.client.client_id, &["openid"]);
+    let file = setup.scratch.file("refresh2", &refresh);
+    let output = run(setup.command("whoami", &gateway).arg("--refresh-token-file").arg(&file).arg("--json"));
+    assert_exit(&output, 0);
+    let me: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!((&me["id"], &me["sub"]), (&Value::Null, &json!("bob")));
 }

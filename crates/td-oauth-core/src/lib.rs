@@ -40,6 +40,7 @@
 //! | [`oauth_error`] | the server's OAuth error, its code and `Retry-After` |
 //! | [`provider`] | the token provider as a state machine both transports drive |
 //! | [`random`] | the caller-replaceable source of every random value the crate writes |
+//! | [`redact`] | the credentials an API request carried, and the rule that replaces them in text shown from its answer |
 //! | [`request`] | grants, the token client, form bodies that print no secret |
 //! | [`response`] | the token endpoint's answer, and [`ResponseError`](response::ResponseError) for one that is not a token |
 //! | [`retry`] | the retry policy: full jitter, `Retry-After`, attempts and a deadline |
@@ -118,6 +119,7 @@ mod key_error;
 pub mod oauth_error;
 pub mod provider;
 pub mod random;
+pub mod redact;
 pub mod request;
 pub mod response;
 pub mod retry;

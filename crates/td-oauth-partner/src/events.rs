@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::RawJson;
+
 use td_oauth_api::GatewayAllowList;
 use td_oauth_core::endpoints::EndpointUrl;
 use td_oauth_core::text::excerpt;
@@ -316,7 +318,8 @@ pub struct Event {
     payload: EventPayload,
 }
 
-/// What an [`Event`] says, by type.
+/// What an [`Event`] says, by type. Data kept as sent is [`RawJson`], whose `Debug` hides secret-looking
+/// values, so that an event of a type this crate does not know prints no credential it carries.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum EventPayload {
@@ -327,11 +330,11 @@ pub enum EventPayload {
     /// `app.updated`: users added or removed, or the subscription changed.
     Updated {
         /// `data.users.adding`, as sent.
-        adding: Vec<Value>,
+        adding: Vec<RawJson>,
         /// `data.users.removing`, as sent.
-        removing: Vec<Value>,
+        removing: Vec<RawJson>,
         /// `data.subscription`, as sent.
-        subscription: Option<Value>,
+        subscription: Option<RawJson>,
     },
     /// `app.uninstalled`: the account removed the app; acknowledge it, or it is deprovisioned after 7 days.
     Uninstalled {
@@ -341,11 +344,11 @@ pub enum EventPayload {
         reason_message: Option<String>,
     },
     /// `app.trial_started`; `data` as sent (Talkdesk's pages list no fields).
-    TrialStarted(Value),
+    TrialStarted(RawJson),
     /// `app.trial_extended`; `data` as sent.
-    TrialExtended(Value),
+    TrialExtended(RawJson),
     /// `app.trial_ended`; `data` as sent.
-    TrialEnded(Value),
+    TrialEnded(RawJson),
     /// `user.logout`: a user logged out of Talkdesk; end their session in the app.
     UserLogout {
         /// `data.account_id`.
@@ -356,7 +359,7 @@ pub enum EventPayload {
         user_email: Option<String>,
     },
     /// A type this crate does not know: its `data` as sent.
-    Unknown(Value),
+    Unknown(RawJson),
 }
 
 impl Event {
@@ -396,13 +399,13 @@ impl Event {
             "app.updated" => {
                 let users = data.get("users").and_then(Value::as_object);
                 let list = |name: &str| match users.and_then(|users| users.get(name)) {
-                    Some(Value::Array(items)) => items.clone(),
+                    Some(Value::Array(items)) => items.iter().cloned().map(RawJson::from).collect(),
                     _ => Vec::new(),
                 };
                 EventPayload::Updated {
                     adding: list("adding"),
                     removing: list("removing"),
-                    subscription: data.get("subscription").cloned(),
+                    subscription: data.get("subscription").cloned().map(RawJson::from),
                 }
             }
             "app.uninstalled" => {
@@ -412,15 +415,15 @@ impl Event {
                 };
                 EventPayload::Uninstalled { reason_type: text("type"), reason_message: text("message") }
             }
-            "app.trial_started" => EventPayload::TrialStarted(Value::Object(data.clone())),
-            "app.trial_extended" => EventPayload::TrialExtended(Value::Object(data.clone())),
-            "app.trial_ended" => EventPayload::TrialEnded(Value::Object(data.clone())),
+            "app.trial_started" => EventPayload::TrialStarted(raw(data)),
+            "app.trial_extended" => EventPayload::TrialExtended(raw(data)),
+            "app.trial_ended" => EventPayload::TrialEnded(raw(data)),
             "user.logout" => EventPayload::UserLogout {
                 account_id: owned("account_id")?,
                 user_id: string(data, "user_id", "data.user_id")?.to_owned(),
                 user_email: owned("user_email")?,
             },
-            _ => EventPayload::Unknown(Value::Object(data.clone())),
+            _ => EventPayload::Unknown(raw(data)),
         };
         Ok(Event {
             id,
@@ -478,6 +481,11 @@ impl Event {
     pub fn into_payload(self) -> EventPayload {
         self.payload
     }
+}
+
+/// An event's `data`, kept as sent behind [`RawJson`]'s redacting `Debug`.
+fn raw(data: &Map<String, Value>) -> RawJson {
+    RawJson::from(Value::Object(data.clone()))
 }
 
 /// Event ids are 32 hex characters; anything far longer is refused rather than kept in the dedup set.

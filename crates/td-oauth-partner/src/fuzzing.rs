@@ -9,7 +9,8 @@ use crate::InstallationCredentials;
 /// `installation_event`: the input is an AppConnect event body, as a partner app's webhook receives it from
 /// anyone on the internet. Credentials only ever come out with every URL `https` (or this machine's loopback;
 /// checked here independently of `EndpointUrl`'s own rules),
-/// and neither the credentials' `Debug` nor an error repeats the event's private key or client secret.
+/// and neither the credentials' `Debug`, the event's `Debug` (whatever its type) nor an error repeats the
+/// event's private key or client secret.
 pub fn installation_event(input: &[u8]) {
     let result = InstallationCredentials::from_event(input);
     let shown = match &result {
@@ -29,6 +30,12 @@ pub fn installation_event(input: &[u8]) {
         }
         Err(err) => format!("{err} {err:?}"),
     };
+    // The same body read as an event of any type: its `Debug` (raw data included) repeats no secret either.
+    let event = match crate::Event::parse(input, &td_oauth_api::GatewayAllowList::default()) {
+        Ok(event) => format!("{event:?}"),
+        Err(err) => format!("{err} {err:?}"),
+    };
+    let shown = format!("{shown} {event}");
     for secret in event_secrets(input) {
         assert!(!shown.contains(&secret), "a secret of the event was shown: {shown}");
     }

@@ -1,5 +1,5 @@
 //! AppConnect pieces, sans-IO: every documented event type typed, the dedup set bounded, the Apps API's
-//! lifecycle answers; arbitrary bytes never panic.
+//! lifecycle answers; raw event data prints no secret; arbitrary bytes never panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
@@ -9,7 +9,9 @@ use proptest::prelude::*;
 use serde_json::json;
 use td_oauth_api::{ApiGateway, GatewayAllowList};
 use td_oauth_core::Region;
-use td_oauth_partner::{Acknowledged, Event, EventDedup, EventPayload, credentials_state_request};
+use td_oauth_partner::{
+    Acknowledged, Delivery, Event, EventDedup, EventPayload, EventReceiver, NoVerification, credentials_state_request,
+};
 
 fn us() -> ApiGateway {
     ApiGateway::for_region(Region::Us).unwrap()
@@ -89,4 +91,63 @@ proptest! {
             let _ = Acknowledged::from_http(&response);
         }
     }
+}
+
+/// Secrets an event of a type this crate does not know may carry, at any depth and in any key style.
+const SECRETS: [&str; 8] = [
+    "cs-unknown-client-secret-1",
+    "pk-unknown-private-key-22",
+    "at-unknown-access-token-333",
+    "rt-unknown-refresh-token-4444",
+    "pw-unknown-password-55555",
+    "ak-unknown-api-key-666666",
+    "co-unknown-auth-code-7777777",
+    "MIGHAgEAMBMGByqGSM49AgEGCCqG",
+];
+
+fn secret_event(kind: &str) -> String {
+    json!({
+        "id": "be4cfd0a01a046ec98fde433d973d259", "type": kind, "app_id": "f918",
+        "data": {
+            "installation_id": "inst-1", "account_name": "acme", "client_id": "visible-client-id",
+            "client_secret": SECRETS[0], "private_key": SECRETS[1],
+            "credentials": { "nested": { "accessToken": SECRETS[2] } },
+            "users": { "adding": [{ "id": "u1", "Refresh-Token": SECRETS[3] }], "removing": [] },
+            "subscription": { "PASSWORD": SECRETS[4] },
+            "integrations": [{ "api_key": SECRETS[5], "auth_code": SECRETS[6] }],
+            "pem": format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----", SECRETS[7]),
+        },
+        "_links": { "root": { "href": "https://api.talkdeskapp.com" } },
+    })
+    .to_string()
+}
+
+fn assert_hidden(shown: &str) {
+    for secret in SECRETS {
+        assert!(!shown.contains(secret), "{secret} shown in {shown}");
+    }
+}
+
+#[test]
+fn raw_event_data_prints_no_secret() {
+    let allow = GatewayAllowList::default();
+    for kind in ["app.something_new", "app.updated", "app.trial_started", "app.trial_extended", "app.trial_ended"] {
+        let event = Event::parse(secret_event(kind).as_bytes(), &allow).unwrap();
+        let shown = format!("{event:?} {:?} {:#?}", event.payload(), event.clone().into_payload());
+        assert_hidden(&shown);
+        assert!(shown.contains("<redacted>"), "{kind}: {shown}");
+        if let EventPayload::Unknown(data) = event.payload() {
+            // The data itself is kept as sent, and what is not secret-looking shows.
+            assert_eq!(data["client_secret"], SECRETS[0]);
+            assert!(shown.contains("visible-client-id") && shown.contains("inst-1"), "{shown}");
+        }
+    }
+
+    // The receiver's delivery of one.
+    let mut receiver = EventReceiver::new(NoVerification);
+    let request = http::Request::post("/events").body(secret_event("app.something_new").into_bytes()).unwrap();
+    let (delivery, response) = receiver.receive(&request, Instant::now());
+    assert_eq!(response.status(), 200);
+    assert!(matches!(delivery, Delivery::Event(_)));
+    assert_hidden(&format!("{delivery:?}"));
 }

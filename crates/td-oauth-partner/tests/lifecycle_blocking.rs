@@ -126,8 +126,12 @@ fn logout_and_unknown_events_are_surfaced() {
     let Lifecycle::UserLogout { user_id, user_email, .. } = manager.apply(logout).unwrap() else { panic!() };
     assert_eq!((user_id.as_str(), user_email.as_deref()), ("5f1b2c3d4e5f60718293a4b5", Some("a@example.com")));
 
-    let unknown = event(&server, &lifecycle_event("app.something_new", "acme", server.base_url(), json!({ "x": 1 })));
-    let Lifecycle::Other(other) = manager.apply(unknown).unwrap() else { panic!() };
+    let data = json!({ "x": 1, "oauth": { "client_secret": "cs-of-an-unknown-event-0123" } });
+    let unknown = event(&server, &lifecycle_event("app.something_new", "acme", server.base_url(), data));
+    let other = manager.apply(unknown).unwrap();
+    let shown = format!("{other:?}");
+    assert!(!shown.contains("cs-of-an-unknown-event") && shown.contains("<redacted>"), "{shown}");
+    let Lifecycle::Other(other) = other else { panic!() };
     assert_eq!(other.event_type(), "app.something_new");
 
     // An account the manager never had: no credentials to acknowledge its uninstall with.

@@ -71,25 +71,29 @@ impl BearerClient {
 
     /// Sends `request` with `Authorization: Bearer <token>` (marked sensitive, so HTTP stacks do not log
     /// it). On a 401, gets a new token and sends a clone of the request once more. Any answer, success or
-    /// not, is returned as a response; errors are for getting a token and for transport failures.
+    /// not, is returned as a response; errors are for getting a token and for transport failures. The answer's
+    /// extensions hold the [`SentCredentials`](td_oauth_core::redact::SentCredentials) its request carried,
+    /// which td-oauth-api's `ApiError::from_response` replaces in the texts it keeps.
     pub async fn execute(&self, mut request: reqwest::Request) -> Result<reqwest::Response, Error> {
         let retry = request.try_clone();
         let mut call = Reauthorization::new(self.source.token().await?, retry.is_some());
         request.headers_mut().insert(AUTHORIZATION, call.header()?);
-        let response = self.send(request).await?;
-        let Some(refused) = call.refused(response.status()) else {
-            return Ok(response);
-        };
-        self.source.token_rejected(refused);
-        let Some(mut retry) = retry else {
-            return Ok(response);
-        };
-        tracing::debug!(url = display_url(response.url()), "the API answered 401; retrying once with a new token");
-        let Some(header) = call.retry_with(self.source.token().await?)? else {
-            return Ok(response);
-        };
-        retry.headers_mut().insert(AUTHORIZATION, header);
-        self.send(retry).await
+        let mut response = self.send(request).await?;
+        if let Some(refused) = call.refused(response.status()) {
+            self.source.token_rejected(refused);
+            if let Some(mut retry) = retry {
+                tracing::debug!(
+                    url = display_url(response.url()),
+                    "the API answered 401; retrying once with a new token"
+                );
+                if let Some(header) = call.retry_with(self.source.token().await?)? {
+                    retry.headers_mut().insert(AUTHORIZATION, header);
+                    response = self.send(retry).await?;
+                }
+            }
+        }
+        response.extensions_mut().insert(call.sent());
+        Ok(response)
     }
 
     async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {

@@ -183,22 +183,24 @@ where
             let replay = replay(&request);
             let mut call = Reauthorization::new(token, replay.is_some());
             request.headers_mut().insert(AUTHORIZATION, call.header().map_err(BearerError::Token)?);
-            let response = inner.call(request).await.map_err(BearerError::Service)?;
-            let Some(refused) = call.refused(response.status()) else {
-                return Ok(response);
-            };
-            source.token_rejected(refused);
-            let Some(mut replay) = replay else {
-                return Ok(response);
-            };
-            let token = source.token().await.map_err(BearerError::Token)?;
-            let Some(header) = call.retry_with(token).map_err(BearerError::Token)? else {
-                return Ok(response);
-            };
-            tracing::debug!(url = display_uri(replay.uri()), "the API answered 401; retrying once with a new token");
-            replay.headers_mut().insert(AUTHORIZATION, header);
-            poll_fn(|cx| inner.poll_ready(cx)).await.map_err(BearerError::Service)?;
-            inner.call(replay).await.map_err(BearerError::Service)
+            let mut response = inner.call(request).await.map_err(BearerError::Service)?;
+            if let Some(refused) = call.refused(response.status()) {
+                source.token_rejected(refused);
+                if let Some(mut replay) = replay {
+                    let token = source.token().await.map_err(BearerError::Token)?;
+                    if let Some(header) = call.retry_with(token).map_err(BearerError::Token)? {
+                        tracing::debug!(
+                            url = display_uri(replay.uri()),
+                            "the API answered 401; retrying once with a new token"
+                        );
+                        replay.headers_mut().insert(AUTHORIZATION, header);
+                        poll_fn(|cx| inner.poll_ready(cx)).await.map_err(BearerError::Service)?;
+                        response = inner.call(replay).await.map_err(BearerError::Service)?;
+                    }
+                }
+            }
+            response.extensions_mut().insert(call.sent());
+            Ok(response)
         })
     }
 }

@@ -83,20 +83,22 @@ impl<S: AuthSource> Middleware for BearerMiddleware<S> {
         let replay = request.try_clone();
         let mut call = Reauthorization::new(token, replay.is_some());
         request.headers_mut().insert(AUTHORIZATION, call.header().map_err(reqwest_middleware::Error::middleware)?);
-        let response = next.clone().run(request, extensions).await?;
-        let Some(refused) = call.refused(response.status()) else {
-            return Ok(response);
-        };
-        self.source.token_rejected(refused);
-        let Some(mut replay) = replay else {
-            return Ok(response);
-        };
-        let token = self.source.token().await.map_err(reqwest_middleware::Error::middleware)?;
-        let Some(header) = call.retry_with(token).map_err(reqwest_middleware::Error::middleware)? else {
-            return Ok(response);
-        };
-        tracing::debug!(url = display_url(response.url()), "the API answered 401; retrying once with a new token");
-        replay.headers_mut().insert(AUTHORIZATION, header);
-        next.run(replay, extensions).await
+        let mut response = next.clone().run(request, extensions).await?;
+        if let Some(refused) = call.refused(response.status()) {
+            self.source.token_rejected(refused);
+            if let Some(mut replay) = replay {
+                let token = self.source.token().await.map_err(reqwest_middleware::Error::middleware)?;
+                if let Some(header) = call.retry_with(token).map_err(reqwest_middleware::Error::middleware)? {
+                    tracing::debug!(
+                        url = display_url(response.url()),
+                        "the API answered 401; retrying once with a new token"
+                    );
+                    replay.headers_mut().insert(AUTHORIZATION, header);
+                    response = next.run(replay, extensions).await?;
+                }
+            }
+        }
+        response.extensions_mut().insert(call.sent());
+        Ok(response)
     }
 }

@@ -63,6 +63,8 @@ pub(crate) async fn read_capped<E: From<Error>>(
     let mut answer = http::Response::new(body);
     *answer.status_mut() = response.status();
     *answer.headers_mut() = std::mem::take(response.headers_mut());
+    // The credentials the request carried (`BearerClient` put them there), for the errors read from it.
+    *answer.extensions_mut() = std::mem::take(response.extensions_mut());
     Ok(answer)
 }
 

@@ -106,6 +106,7 @@ pub use redis_cluster::RedisCluster;
 pub use redis_tls::TlsRedisServer;
 pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};
 pub use talkdesk_api::{
-    Acknowledgement, END_USER_SESSION_PATH, STS_ME_PATH, TEST_USER_ID, USERS_ME_PATH, USERS_PATH, talkdesk_error_body,
+    Acknowledgement, ECHO_AUTHORIZATION_PATH, END_USER_SESSION_PATH, STS_ME_PATH, TEST_USER_ID, USERS_ME_PATH,
+    USERS_PATH, talkdesk_error_body,
 };
 pub use tls::Certificate;

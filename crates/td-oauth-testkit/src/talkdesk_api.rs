@@ -23,6 +23,10 @@ pub const USERS_PATH: &str = "/users";
 pub const END_USER_SESSION_PATH: &str = "/oauth/end_user_session";
 /// Path of the resource that takes STS tokens (no `Bearer` word).
 pub const STS_ME_PATH: &str = "/sts/me";
+/// Path of a misconfigured gateway's answer: a 400 Talkdesk error whose `code`, `message`, `description`,
+/// `error` and `fields[]` all echo the `Authorization` header it received (and an `x-echo-authorization`
+/// header that does too), for tests that check the token never comes back to a screen.
+pub const ECHO_AUTHORIZATION_PATH: &str = "/echo/authorization";
 
 /// The id `/users/me` gives the test user (24 characters, as Talkdesk's user ids).
 pub const TEST_USER_ID: &str = "5f1b2c3d4e5f60718293a4b5";
@@ -95,6 +99,7 @@ pub(crate) fn serves(path: &str) -> bool {
         || path == USERS_PATH
         || path == END_USER_SESSION_PATH
         || path == STS_ME_PATH
+        || path == ECHO_AUTHORIZATION_PATH
         || path.starts_with("/apps/")
 }
 
@@ -107,6 +112,9 @@ pub(crate) fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Reply {
+    if path == ECHO_AUTHORIZATION_PATH {
+        return echo_authorization(headers);
+    }
     let sts = path == STS_ME_PATH;
     let claims = match authenticate(shared, headers, sts) {
         Ok(claims) => claims,
@@ -151,6 +159,24 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, sts: bool) -> Result<Value
         return Err(unauthorized("the access token was revoked"));
     }
     Ok(claims)
+}
+
+/// What a gateway that echoes its request answers (see [`ECHO_AUTHORIZATION_PATH`]); it checks nothing.
+fn echo_authorization(headers: &HeaderMap) -> Reply {
+    let header = headers.get(AUTHORIZATION).cloned();
+    let sent = String::from_utf8_lossy(header.as_ref().map(http::HeaderValue::as_bytes).unwrap_or_default());
+    let body = json!({
+        "code": sent,
+        "message": format!("invalid header Authorization: {sent}"),
+        "description": format!("the gateway received {sent}"),
+        "error": sent,
+        "fields": [{ "name": sent, "description": format!("{sent} is not accepted here") }],
+    });
+    let mut reply = Reply::json(StatusCode::BAD_REQUEST, &body);
+    if let Some(header) = header {
+        reply.headers.insert("x-echo-authorization", header);
+    }
+    reply
 }
 
 fn has_scope(claims: &Value, scope: &str) -> bool {

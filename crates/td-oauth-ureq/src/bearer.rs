@@ -71,18 +71,20 @@ impl BearerClient {
     /// called again for one more try, unless the new token is the refused one. Any status, 401 included
     /// after the retry, is returned as a response. The rule is td-oauth-core's [`Reauthorization`], the
     /// same td-oauth-reqwest's wrappers follow (`build` makes every request anew, so each one can be replayed).
+    /// The answer's extensions hold the [`SentCredentials`](td_oauth_core::redact::SentCredentials) its
+    /// request carried, which td-oauth-api's `ApiError::from_response` replaces in the texts it keeps.
     pub fn run<B: AsSendBody>(&self, mut build: impl FnMut() -> Request<B>) -> Result<Response<ureq::Body>, Error> {
         let mut call = Reauthorization::new(self.provider.token()?, true);
-        let response = self.send(build(), call.header()?)?;
-        let Some(refused) = call.refused(response.status()) else {
-            return Ok(response);
-        };
-        self.provider.token_rejected(refused);
-        let Some(header) = call.retry_with(self.provider.token()?)? else {
-            return Ok(response);
-        };
-        tracing::debug!("the API answered 401; retrying once with a new token");
-        self.send(build(), header)
+        let mut response = self.send(build(), call.header()?)?;
+        if let Some(refused) = call.refused(response.status()) {
+            self.provider.token_rejected(refused);
+            if let Some(header) = call.retry_with(self.provider.token()?)? {
+                tracing::debug!("the API answered 401; retrying once with a new token");
+                response = self.send(build(), header)?;
+            }
+        }
+        response.extensions_mut().insert(call.sent());
+        Ok(response)
     }
 
     fn send<B: AsSendBody>(&self, mut request: Request<B>, header: HeaderValue) -> Result<Response<ureq::Body>, Error> {

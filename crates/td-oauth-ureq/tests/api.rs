@@ -10,11 +10,12 @@ use common::{SCHEMES, Scheme, basic_credentials, endpoints, fast_config, jwt_cli
 use serde_json::{Value, json};
 use td_oauth_partner::{InstallationDecision, credentials_state_request, installation_state_request};
 use td_oauth_testkit::{
-    Acknowledgement, Algorithm, ClientSpec, Fault, FaultTarget, STS_ME_PATH, TEST_APP_ID, TEST_USER_ID, TestServer,
-    USERS_PATH, talkdesk_error_body,
+    Acknowledgement, Algorithm, ClientSpec, ECHO_AUTHORIZATION_PATH, Fault, FaultTarget, STS_ME_PATH, TEST_APP_ID,
+    TEST_USER_ID, TestServer, USERS_PATH, talkdesk_error_body,
 };
-use td_oauth_ureq::api::{ApiError, ApiGateway, Paginator, UserId};
+use td_oauth_ureq::api::{ApiError, ApiGateway, Paginator, REDACTED, UserId};
 use td_oauth_ureq::core::TokenClient;
+use td_oauth_ureq::core::redact::MIN_PIECE;
 use td_oauth_ureq::core::response::TokenKind;
 use td_oauth_ureq::core::{Grant, RefreshToken, Scopes};
 use td_oauth_ureq::{ApiClient, Client};
@@ -53,7 +54,7 @@ fn userinfo_needs_a_user_token() {
         let refresh = server.issue_refresh_token(&creds.client_id, &["openid", "users:read"]);
         let user = client.provider(Grant::refresh_token(RefreshToken::new(refresh), Scopes::none()));
         let me = ApiClient::new(user, gateway(&server)).userinfo().unwrap();
-        assert_eq!(me.id, TEST_USER_ID, "{scheme:?}");
+        assert_eq!(me.id.as_deref(), Some(TEST_USER_ID), "{scheme:?}");
         assert_eq!(me.email.as_deref(), Some("testkit-user@example.com"));
 
         let err = api(&server, &["users:read"]).userinfo().unwrap_err();
@@ -139,6 +140,22 @@ fn talkdesk_errors_are_typed_and_readable() {
     let before = server.request_count();
     assert!(matches!(api.get_json::<Value>("//evil.example/x"), Err(ApiError::InvalidPath { .. })));
     assert_eq!(server.request_count(), before);
+}
+
+#[test]
+fn an_error_never_shows_the_token_the_gateway_echoes() {
+    let server = start(Scheme::Http);
+    let api = api(&server, &["users:read"]);
+    let response = api.call(http::Method::GET, ECHO_AUTHORIZATION_PATH, Vec::new()).unwrap();
+    // The gateway echoes what it received in a header too: the test's way to know the token.
+    let sent = response.headers()["x-echo-authorization"].to_str().unwrap().to_owned();
+    let token = sent.strip_prefix("Bearer ").unwrap();
+    assert!(token.len() > 100, "a real token: {token}");
+    for err in [ApiError::from_response(&response), api.get_json::<Value>(ECHO_AUTHORIZATION_PATH).unwrap_err()] {
+        let shown = format!("{err} {err:?}");
+        assert!(shown.contains("HTTP 400") && shown.contains(&format!("Bearer {REDACTED}")), "{shown}");
+        assert!(!shown.contains(&token[..MIN_PIECE]) && !shown.contains(&token[token.len() - MIN_PIECE..]), "{shown}");
+    }
 }
 
 #[test]

@@ -190,6 +190,3 @@ pub fn reject<D: Driver>(driver: &D, token: &Arc<TokenResponse>) -> bool {
         dropped
     })
 }
-
-#[cfg(test)]
-mod tests;

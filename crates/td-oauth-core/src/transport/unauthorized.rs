@@ -5,7 +5,9 @@
 //!   refused with it) and the next request gets a new one;
 //! - a request is sent again at most once, and only when its body can be replayed;
 //! - the retry is made only with a different token: a source that hands back the refused token again
-//!   (a fixed token, a shared cache still holding it) gets the 401 returned, not a loop.
+//!   (a fixed token, a shared cache still holding it) gets the 401 returned, not a loop;
+//! - the answer returned carries the credentials its request was sent with ([`Reauthorization::sent`] in
+//!   its extensions), so that errors read from it never show them.
 //!
 //! ```text
 //! let mut call = Reauthorization::new(token, replay.is_some());
@@ -17,6 +19,7 @@
 //!     Some(header) => send(replay, header).await,
 //!     None => Ok(response),
 //! }
+//! // and on whichever answer is returned: response.extensions_mut().insert(call.sent());
 //! ```
 
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use http::{HeaderValue, StatusCode};
 use super::authorization;
 use crate::Error;
 use crate::TokenResponse;
+use crate::redact::SentCredentials;
 
 /// One API request's progress through the 401 rule.
 #[derive(Debug)]
@@ -61,6 +65,12 @@ impl Reauthorization {
     /// The token the request is (or was last) sent with.
     pub fn token(&self) -> &Arc<TokenResponse> {
         &self.token
+    }
+
+    /// The credentials the request was (last) sent with, for the answer's extensions: what td-oauth-api's
+    /// `ApiError::from_response` replaces in the texts it keeps ([`SentCredentials`]).
+    pub fn sent(&self) -> SentCredentials {
+        SentCredentials::from_token(self.token.clone())
     }
 
     /// The answer's status: `Some(token)` when the API refused that token (a 401) for the first time, for

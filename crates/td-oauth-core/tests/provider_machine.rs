@@ -1,16 +1,18 @@
-//! The provider machine, driven by a driver that records what it is told, on a clock the tests step.
+//! td-oauth-core's provider machine, as a transport drives it: driven by a driver that records what it is told, on a clock the tests step.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::*;
-use crate::cache::CachePolicy;
-use crate::cache::FetchKind;
-use crate::clock::{Clock, ManualClock, SharedClock};
-use crate::transport::run_ready;
-use crate::{Grant, RefreshToken, Scopes};
+use td_oauth_core::cache::CachePolicy;
+use td_oauth_core::cache::FetchKind;
+use td_oauth_core::clock::{Clock, ManualClock, SharedClock};
+use td_oauth_core::provider::*;
+use td_oauth_core::transport::run_ready;
+use td_oauth_core::{AuthorizationCode, Error, Grant, RefreshToken, Scopes, TokenResponse};
 
 /// A [`ManualClock`] that can be told to panic on its next reading.
 #[derive(Debug, Clone, Default)]
@@ -222,17 +224,17 @@ fn a_rotated_refresh_token_replaces_the_grant_and_a_code_turns_into_one() {
     let first = driver.fetch_ticket();
     assert!(matches!(first.grant(), Grant::RefreshToken { refresh_token, .. } if refresh_token.secret() == "r1"));
     first.report(Ok(token("a", 600, Some("r2")))).unwrap();
-    crate::provider::invalidate(&driver);
+    invalidate(&driver);
     let second = driver.fetch_ticket();
     assert!(
         matches!(second.grant(), Grant::RefreshToken { refresh_token, scopes } if refresh_token.secret() == "r2" && scopes.iter().eq(["users:read"]))
     );
     drop(second);
 
-    let code = Grant::authorization_code(crate::AuthorizationCode::new("code"), "http://127.0.0.1/cb", None);
+    let code = Grant::authorization_code(AuthorizationCode::new("code"), "http://127.0.0.1/cb", None);
     let driver = TestDriver::new(code);
     driver.fetch_ticket().report(Ok(token("a", 600, Some("r1")))).unwrap();
-    crate::provider::invalidate(&driver);
+    invalidate(&driver);
     assert!(
         matches!(driver.fetch_ticket().grant(), Grant::RefreshToken { refresh_token, .. } if refresh_token.secret() == "r1")
     );
@@ -278,26 +280,29 @@ fn a_token_unusable_on_arrival_is_handed_to_its_waiters_but_not_published() {
 #[test]
 fn the_callers_loop_fetches_cold_serves_warm_and_refreshes_in_the_background() {
     let driver = TestDriver::client_credentials();
-    let first = run_ready(super::token(&driver)).unwrap();
+    let first = run_ready(td_oauth_core::provider::token(&driver)).unwrap();
     assert_eq!(first.access_token().secret(), "fetched");
-    assert!(run_ready(super::token(&driver)).unwrap().is_same_token(&first));
+    assert!(run_ready(td_oauth_core::provider::token(&driver)).unwrap().is_same_token(&first));
     driver.advance(480);
-    assert!(run_ready(super::token(&driver)).unwrap().is_same_token(&first), "due: the caller keeps the valid token");
+    assert!(
+        run_ready(td_oauth_core::provider::token(&driver)).unwrap().is_same_token(&first),
+        "due: the caller keeps the valid token"
+    );
     let refresh = driver.0.background.lock().unwrap().pop().expect("and a refresh went to the background");
     assert_eq!(refresh.kind(), FetchKind::Refresh);
     driver.0.answers.lock().unwrap().push(Ok(token("refreshed", 600, None)));
     run_ready(driver.fetch(refresh)).unwrap();
-    assert_eq!(run_ready(super::token(&driver)).unwrap().access_token().secret(), "refreshed");
+    assert_eq!(run_ready(td_oauth_core::provider::token(&driver)).unwrap().access_token().secret(), "refreshed");
 }
 
 #[test]
 fn the_callers_loop_returns_a_failure_then_shares_it_without_a_request() {
     let driver = TestDriver::client_credentials();
     driver.0.answers.lock().unwrap().push(Err(refused()));
-    assert!(matches!(run_ready(super::token(&driver)), Err(Error::Transport { .. })));
+    assert!(matches!(run_ready(td_oauth_core::provider::token(&driver)), Err(Error::Transport { .. })));
     driver.0.answers.lock().unwrap().push(Ok(token("never-asked-for", 600, None)));
     for _ in 0..100 {
-        assert!(matches!(run_ready(super::token(&driver)), Err(Error::Transport { .. })));
+        assert!(matches!(run_ready(td_oauth_core::provider::token(&driver)), Err(Error::Transport { .. })));
     }
     assert_eq!(driver.0.answers.lock().unwrap().len(), 1, "no fetch during the backoff");
 }
