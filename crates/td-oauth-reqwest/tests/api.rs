@@ -6,4 +6,4 @@
 
 mod common;
 
-td_oauth_transport_tests::api_tests!(common::Async);
+td_oauth_transport_tests::scenario_tests!(common::Async, api);

@@ -6,4 +6,4 @@
 
 mod common;
 
-td_oauth_transport_tests::fault_matrix_tests!(common::Async);
+td_oauth_transport_tests::scenario_tests!(common::Async, fault_matrix);

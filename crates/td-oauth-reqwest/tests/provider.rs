@@ -13,7 +13,7 @@ use common::{Scheme, TestClock, cache_policy, client_with, config, jwt, server};
 use td_oauth_reqwest::{Scopes, TokenProvider};
 use td_oauth_testkit::TOKEN_PATH;
 
-td_oauth_transport_tests::provider_tests!(common::Async);
+td_oauth_transport_tests::scenario_tests!(common::Async, provider_cases);
 
 #[test]
 fn try_token_now_never_waits_and_works_without_a_runtime() {

@@ -8,4 +8,4 @@
 
 mod common;
 
-td_oauth_transport_tests::redirect_tests!(common::Async);
+td_oauth_transport_tests::scenario_tests!(common::Async, redirects);

@@ -15,7 +15,7 @@
 //! | [`proxy`] | the token request of one `HTTPS_PROXY`/`NO_PROXY` case of `td_oauth_testkit::proxy_env` |
 //!
 //! A test file declares a module's scenarios as `#[test]` functions, each under its scenario's name, with
-//! that module's macro: `td_oauth_transport_tests::api_tests!(MyDriver);`. [`setup`] holds what the
+//! [`scenario_tests!`]: `td_oauth_transport_tests::scenario_tests!(MyDriver, api);`. [`setup`] holds what the
 //! tests of both transports (and td-oauth-partner's) build their servers, settings, credentials and clocks
 //! with.
 //!

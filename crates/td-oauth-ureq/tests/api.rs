@@ -7,4 +7,4 @@
 
 mod common;
 
-td_oauth_transport_tests::api_tests!(common::Blocking);
+td_oauth_transport_tests::scenario_tests!(common::Blocking, api);

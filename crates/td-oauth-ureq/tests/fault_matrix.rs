@@ -6,4 +6,4 @@
 
 mod common;
 
-td_oauth_transport_tests::fault_matrix_tests!(common::Blocking);
+td_oauth_transport_tests::scenario_tests!(common::Blocking, fault_matrix);

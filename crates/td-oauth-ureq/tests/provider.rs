@@ -7,7 +7,7 @@ mod common;
 
 use td_oauth_ureq::{Client, Error, TokenProvider};
 
-td_oauth_transport_tests::provider_tests!(common::Blocking);
+td_oauth_transport_tests::scenario_tests!(common::Blocking, provider_cases);
 
 #[test]
 fn provider_is_send_sync_clone() {
