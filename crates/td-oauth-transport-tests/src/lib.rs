@@ -38,4 +38,3 @@ pub mod setup;
 mod subject;
 
 pub use driver::{Driver, poll_ready};
-pub use subject::Subject;

@@ -20,11 +20,11 @@ use crate::driver::Driver;
 use crate::setup::{TestClock, config, endpoints, jwt, register};
 
 /// A transport's token provider and the clock it runs on.
-pub struct Subject<D: Driver> {
+pub(crate) struct Subject<D: Driver> {
     /// The provider.
-    pub provider: D::Provider,
+    pub(crate) provider: D::Provider,
     /// Its clock.
-    pub clock: TestClock,
+    pub(crate) clock: TestClock,
 }
 
 // The provider's `Debug` is what the tables read (`fetching: Some` while a fetch is in flight).
@@ -36,7 +36,7 @@ impl<D: Driver> fmt::Debug for Subject<D> {
 
 impl<D: Driver> Subject<D> {
     /// A provider of `grant` for `creds` at `server`, with `config` and a new clock.
-    pub fn new(server: &TestServer, creds: &ClientCredentials, config: Config<D::Client>, grant: Grant) -> Self {
+    pub(crate) fn new(server: &TestServer, creds: &ClientCredentials, config: Config<D::Client>, grant: Grant) -> Self {
         let clock = TestClock::new();
         let tokens = TokenClient::new(&endpoints(server), jwt(creds));
         let client = D::client(tokens, config.with_clock(clock.clone())).unwrap();
@@ -44,7 +44,7 @@ impl<D: Driver> Subject<D> {
     }
 
     /// A client-credentials provider of a newly registered client of `server`, with `config`.
-    pub fn client_credentials(server: &TestServer, config: Config<D::Client>) -> Self {
+    pub(crate) fn client_credentials(server: &TestServer, config: Config<D::Client>) -> Self {
         Subject::new(server, &register(server), config, Grant::client_credentials(Scopes::none()))
     }
 }
