@@ -3,9 +3,6 @@
 //! cannot), an uninstall acknowledged and dropped, `user.logout` surfaced, unknown types passed through.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{Scheme, config, server};
 use serde_json::{Value, json};
 use td_oauth_partner::{Acknowledged, Error, Event, InstallationDecision, Lifecycle, TokenManager};
 use td_oauth_reqwest::Scopes;
@@ -14,6 +11,7 @@ use td_oauth_testkit::{
     Acknowledgement, Algorithm, AppEvent, TEST_APP_ID, TOKEN_PATH, TestServer, app_event_with_root, lifecycle_event,
     rotated_to_unknown_client,
 };
+use td_oauth_transport_tests::setup::{Scheme, config, server};
 
 fn event(server: &TestServer, body: &[u8]) -> Event {
     Event::parse(body, &GatewayAllowList::default().with_origin(server.base_url()).unwrap()).unwrap()

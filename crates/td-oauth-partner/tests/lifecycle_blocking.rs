@@ -3,9 +3,6 @@
 //! cannot), an uninstall acknowledged and dropped, `user.logout` surfaced, unknown types passed through.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{Scheme, config as fast_config, server as start};
 use serde_json::{Value, json};
 use td_oauth_partner::{
     Acknowledged, BlockingTokenManager as TokenManager, Error, Event, InstallationDecision, Lifecycle,
@@ -14,6 +11,7 @@ use td_oauth_testkit::{
     Acknowledgement, Algorithm, AppEvent, TEST_APP_ID, TOKEN_PATH, TestServer, app_event_with_root, lifecycle_event,
     rotated_to_unknown_client,
 };
+use td_oauth_transport_tests::setup::{Scheme, config as fast_config, server as start};
 use td_oauth_ureq::Scopes;
 use td_oauth_ureq::api::GatewayAllowList;
 

@@ -3,14 +3,11 @@
 //! rotation (a refused new set falls back to the old one; a compromised rotation does not).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{TestClock, config};
 use td_oauth_core::OAuthError;
 use td_oauth_core::jwt::UnverifiedJwt;
 use td_oauth_partner::{Error, EventKind, InstallationCredentials, RotationKind, TokenManager, TokenManagerPolicy};
@@ -18,6 +15,7 @@ use td_oauth_reqwest::{Account, RetryPolicy, Scopes, TokenResponse};
 use td_oauth_testkit::{
     Algorithm, AppEvent, ClientCredentials, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
 };
+use td_oauth_transport_tests::setup::{TestClock, config};
 
 const INSTALLATIONS: usize = 200;
 

@@ -3,15 +3,12 @@
 //! rotation (a refused new set falls back to the old one; a compromised rotation does not).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use common::TestClock;
 use td_oauth_core::OAuthError;
 use td_oauth_core::jwt::UnverifiedJwt;
 use td_oauth_partner::{
@@ -20,6 +17,7 @@ use td_oauth_partner::{
 use td_oauth_testkit::{
     Algorithm, AppEvent, ClientCredentials, TOKEN_PATH, TestServer, app_event, rotated_to_unknown_client,
 };
+use td_oauth_transport_tests::setup::TestClock;
 use td_oauth_ureq::{Account, Config, RetryPolicy, Scopes, TokenResponse};
 
 const INSTALLATIONS: usize = 200;

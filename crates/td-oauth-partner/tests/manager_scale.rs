@@ -4,16 +4,14 @@
 //! memory back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
-mod common;
-
 use std::alloc::System;
 use std::time::Duration;
 
-use common::config;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use td_oauth_partner::TokenManager;
 use td_oauth_reqwest::{Account, RetryPolicy, Scopes};
 use td_oauth_testkit::{Algorithm, AppEvent, TOKEN_PATH, TestServer, app_event};
+use td_oauth_transport_tests::setup::config;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;

@@ -1,12 +1,10 @@
 //! The rotation-fallback warning of both managers names the account and both clients, and holds no secret.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{Scheme, config, server};
 use td_oauth_core::{Account, Scopes};
 use td_oauth_partner::{BlockingTokenManager, TokenManager};
 use td_oauth_testkit::{Algorithm, AppEvent, LogCapture, app_event, check_fallback_warning, rotated_to_unknown_client};
+use td_oauth_transport_tests::setup::{Scheme, config, server};
 
 #[tokio::test]
 async fn the_async_manager_fallback_warning_names_the_clients_and_holds_no_secret() {

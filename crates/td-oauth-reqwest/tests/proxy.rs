@@ -2,46 +2,23 @@
 //! token request tunnels through the proxy (with the client this crate builds, trusting only an added root,
 //! and with a caller-supplied one), NO_PROXY bypasses it, and redirects and the body cap are still refused
 //! through the tunnel. A test binary of its own without the test harness: each case runs in a child process
-//! with the variables set on the child only (see `td_oauth_testkit::proxy_env`).
+//! with the variables set on the child only (see `td_oauth_testkit::proxy_env`); the request itself is
+//! td-oauth-transport-tests' `proxy::fetch`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use td_oauth_reqwest::core::TokenClient;
-use td_oauth_reqwest::{Client, ClientId, Config, Credentials, Endpoints, Error, KeyId, PrivateKey, Scopes};
-use td_oauth_testkit::proxy_env::{BODY_CAP, Case, Outcome, main_knowing_only_407 as run};
+mod common;
 
-fn fetch(case: &Case) -> Outcome {
-    let mut config = Config::new()
-        .with_max_response_bytes(BODY_CAP)
-        .with_root_certificate(case.certificate_der.clone())
-        .with_system_roots(false);
-    if case.caller_supplied_client {
-        let http = td_oauth_reqwest::http_client_builder(&config).unwrap().build().unwrap();
-        config = Config::new().with_max_response_bytes(BODY_CAP).with_http_client(http);
-    }
-    let credentials = Credentials::private_key_jwt(
-        ClientId::new(&case.client_id).unwrap(),
-        KeyId::new(&case.key_id).unwrap(),
-        PrivateKey::parse(&case.private_key).unwrap(),
-    );
-    let tokens = TokenClient::new(&Endpoints::from_token_url(&case.token_url).unwrap(), credentials)
-        .with_assertion_audience(&case.audience)
-        .unwrap();
-    let client = match Client::from_token_client(tokens, config) {
-        Ok(client) => client,
-        Err(err) => return Outcome::Config(err.to_string()),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    match runtime.block_on(client.client_credentials(Scopes::none())) {
-        Ok(_) => Outcome::Token,
-        Err(Error::Redirected { .. }) => Outcome::Redirected,
-        Err(Error::ResponseTooLarge { .. }) => Outcome::TooLarge,
-        Err(Error::ProxyRefused { status, .. }) => Outcome::ProxyRefused(status),
-        Err(err @ Error::Proxy { .. }) => Outcome::ProxyFailed(err.to_string()),
-        Err(err @ Error::Config { .. }) => Outcome::Config(err.to_string()),
-        Err(other) => Outcome::Other(other.to_string()),
-    }
+use td_oauth_reqwest::Config;
+use td_oauth_testkit::proxy_env::{BODY_CAP, Case, main_knowing_only_407};
+use td_oauth_transport_tests::proxy::fetch;
+
+/// The caller's own client: this crate's builder (proxy from the environment included), trusting the
+/// server's root as `config` does.
+fn callers_client(config: Config, _: &Case) -> Config {
+    let http = td_oauth_reqwest::http_client_builder(&config).unwrap().build().unwrap();
+    Config::new().with_max_response_bytes(BODY_CAP).with_http_client(http)
 }
 
 fn main() {
-    run(fetch);
+    main_knowing_only_407(|case| fetch::<common::Async>(case, callers_client));
 }

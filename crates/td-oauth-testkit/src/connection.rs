@@ -22,9 +22,9 @@ use tokio::sync::oneshot;
 
 use crate::body::ResponseBody;
 use crate::faults::Fault;
+use crate::paths::{AUTHORIZE_PATH, ME_PATH, TOKEN_PATH};
 use crate::record::RecordedRequest;
 use crate::reply::{OAuthError, Reply};
-use crate::server::{AUTHORIZE_PATH, ME_PATH, TOKEN_PATH};
 use crate::state::Shared;
 use crate::{authorize, resource, talkdesk_api, token};
 

@@ -177,9 +177,9 @@ pub enum FaultTarget {
 impl FaultTarget {
     fn matches(self, path: &str) -> bool {
         match self {
-            FaultTarget::Token => path == crate::server::TOKEN_PATH,
-            FaultTarget::Authorize => path == crate::server::AUTHORIZE_PATH,
-            FaultTarget::Api => path == crate::server::ME_PATH,
+            FaultTarget::Token => path == crate::paths::TOKEN_PATH,
+            FaultTarget::Authorize => path == crate::paths::AUTHORIZE_PATH,
+            FaultTarget::Api => path == crate::paths::ME_PATH,
             FaultTarget::Any => true,
             FaultTarget::Path(wanted) => path == wanted,
         }

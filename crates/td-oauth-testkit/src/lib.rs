@@ -72,6 +72,7 @@ mod issuer;
 mod keys;
 mod logs;
 pub mod matrix;
+mod paths;
 pub mod providers;
 mod proxy;
 pub mod proxy_env;
@@ -99,14 +100,15 @@ pub use events::{
 pub use faults::{Fault, FaultTarget};
 pub use fuzz_corpus::{fuzz_inputs, replay_fuzz};
 pub use logs::{CaptureGuard, LogCapture};
+pub use paths::{
+    AUTHORIZE_PATH, ECHO_AUTHORIZATION_PATH, END_USER_SESSION_PATH, ME_PATH, STS_ME_PATH, TOKEN_PATH, USERS_ME_PATH,
+    USERS_PATH,
+};
 pub use proxy::ConnectProxy;
-pub use record::{AuthMethod, RecordedRequest};
+pub use record::{Acknowledgement, AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};
 pub use redis_cluster::RedisCluster;
 pub use redis_tls::TlsRedisServer;
-pub use server::{AUTHORIZE_PATH, ME_PATH, ServerBuilder, TOKEN_PATH, TestServer};
-pub use talkdesk_api::{
-    Acknowledgement, ECHO_AUTHORIZATION_PATH, END_USER_SESSION_PATH, STS_ME_PATH, TEST_USER_ID, USERS_ME_PATH,
-    USERS_PATH, talkdesk_error_body,
-};
+pub use server::{ServerBuilder, TestServer};
+pub use talkdesk_api::{TEST_USER_ID, talkdesk_error_body};
 pub use tls::Certificate;

@@ -1,5 +1,5 @@
 //! What the server saw: one record per request, kept in arrival order so tests can assert on
-//! traffic without parsing logs.
+//! traffic without parsing logs, and every lifecycle call of the Talkdesk API it accepted.
 
 use std::time::SystemTime;
 
@@ -78,4 +78,38 @@ impl RecordedRequest {
             seq: 0,
         }
     }
+}
+
+/// A lifecycle call the server received and accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Acknowledgement {
+    /// `POST /apps/{app_id}/installations/{installation_id}/state`.
+    InstallationState {
+        /// The app id in the path.
+        app_id: String,
+        /// The installation id in the path.
+        installation_id: String,
+        /// `approve` or `reject`.
+        state: String,
+        /// The `reason`, if sent.
+        reason: Option<String>,
+    },
+    /// `POST /apps/{app_id}/installations/{installation_id}/credentials/{client_id}/state`, answered 202
+    /// (a second one for the same credentials is answered 409 and not recorded again).
+    CredentialsRotation {
+        /// The app id in the path.
+        app_id: String,
+        /// The installation id in the path.
+        installation_id: String,
+        /// The client id whose rotation was acknowledged.
+        client_id: String,
+    },
+    /// `POST /oauth/end_user_session`.
+    EndUserSession {
+        /// `user_id`.
+        user_id: String,
+        /// `reason`.
+        reason: String,
+    },
 }

@@ -15,16 +15,10 @@ use crate::error::Error;
 use crate::faults::{Fault, FaultTarget};
 use crate::issuer::Issuer;
 use crate::keys;
-use crate::record::RecordedRequest;
+use crate::paths::{AUTHORIZE_PATH, ME_PATH, USERS_ME_PATH};
+use crate::record::{Acknowledgement, RecordedRequest};
 use crate::state::{Shared, State};
 use crate::tls::{self, Certificate};
-
-/// Path of the token endpoint.
-pub const TOKEN_PATH: &str = "/oauth/token";
-/// Path of the authorize endpoint.
-pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
-/// Path of the protected resource.
-pub const ME_PATH: &str = "/api/me";
 
 /// Configures a [`TestServer`] before it starts.
 #[derive(Debug, Clone)]
@@ -327,7 +321,7 @@ impl TestServer {
         self.shared.lock().records.len()
     }
 
-    /// How many requests went to `path` (e.g. [`TOKEN_PATH`]).
+    /// How many requests went to `path` (e.g. [`TOKEN_PATH`](crate::TOKEN_PATH)).
     pub fn count_path(&self, path: &str) -> usize {
         self.count(|r| r.path == path)
     }
@@ -371,5 +365,28 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop_and_join();
+    }
+}
+
+/// The Talkdesk API side.
+impl TestServer {
+    /// The userinfo URL (`/users/me`).
+    pub fn users_me_url(&self) -> String {
+        format!("{}{USERS_ME_PATH}", self.base_url())
+    }
+
+    /// How many users `/users` lists (default 120: three pages of 50).
+    pub fn set_user_count(&self, count: usize) {
+        self.shared.lock().api.user_count = count;
+    }
+
+    /// Every lifecycle call accepted so far, in order.
+    pub fn acknowledgements(&self) -> Vec<Acknowledgement> {
+        self.shared.lock().api.acknowledgements.clone()
+    }
+
+    /// The state `GET /apps/…/installations/{id}` reports: `pending` until approved or rejected.
+    pub fn installation_state(&self, installation_id: &str) -> String {
+        self.shared.lock().api.installations.get(installation_id).cloned().unwrap_or_else(|| "pending".into())
     }
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use crate::clients::Client;
 use crate::faults::FaultQueue;
 use crate::issuer::Issuer;
-use crate::record::RecordedRequest;
+use crate::paths::TOKEN_PATH;
+use crate::record::{Acknowledgement, RecordedRequest};
 
 /// What every connection task shares.
 pub(crate) struct Shared {
@@ -22,12 +23,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(base_url: String, issuer: Issuer, state: State) -> Self {
-        Shared {
-            token_url: format!("{base_url}{}", crate::server::TOKEN_PATH),
-            base_url,
-            issuer,
-            state: Mutex::new(state),
-        }
+        Shared { token_url: format!("{base_url}{}", TOKEN_PATH), base_url, issuer, state: Mutex::new(state) }
     }
 
     /// Locks the state. A panic while holding the lock cannot leave it half-updated in a way
@@ -63,7 +59,7 @@ pub(crate) struct State {
     /// In arrival order.
     pub(crate) records: Vec<RecordedRequest>,
     /// The Talkdesk API side: the user list, lifecycle calls received.
-    pub(crate) api: crate::talkdesk_api::ApiState,
+    pub(crate) api: ApiState,
     /// Arrival number of the last request.
     pub(crate) last_seq: u64,
 }
@@ -104,7 +100,7 @@ impl State {
             faults: FaultQueue::default(),
             api_failures: 0,
             records: Vec::new(),
-            api: crate::talkdesk_api::ApiState::new(),
+            api: ApiState::new(),
             last_seq: 0,
         }
     }
@@ -127,4 +123,21 @@ pub(crate) struct Session {
     pub(crate) client_id: String,
     pub(crate) scopes: Vec<String>,
     pub(crate) sid: String,
+}
+
+/// What the API side remembers.
+#[derive(Debug, Default)]
+pub(crate) struct ApiState {
+    /// Users in the `/users` list.
+    pub(crate) user_count: usize,
+    /// Accepted lifecycle calls, in order.
+    pub(crate) acknowledgements: Vec<Acknowledgement>,
+    /// Installation state by installation id.
+    pub(crate) installations: HashMap<String, String>,
+}
+
+impl ApiState {
+    pub(crate) fn new() -> Self {
+        ApiState { user_count: 120, ..ApiState::default() }
+    }
 }

@@ -11,76 +11,14 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::paths::{ECHO_AUTHORIZATION_PATH, END_USER_SESSION_PATH, STS_ME_PATH, USERS_ME_PATH, USERS_PATH};
+use crate::record::Acknowledgement;
 use crate::reply::Reply;
 use crate::state::Shared;
 use crate::token::TEST_USER;
 
-/// Path of userinfo.
-pub const USERS_ME_PATH: &str = "/users/me";
-/// Path of the paginated user list.
-pub const USERS_PATH: &str = "/users";
-/// Path of the end-session endpoint.
-pub const END_USER_SESSION_PATH: &str = "/oauth/end_user_session";
-/// Path of the resource that takes STS tokens (no `Bearer` word).
-pub const STS_ME_PATH: &str = "/sts/me";
-/// Path of a misconfigured gateway's answer: a 400 Talkdesk error whose `code`, `message`, `description`,
-/// `error` and `fields[]` all echo the `Authorization` header it received (and an `x-echo-authorization`
-/// header that does too), for tests that check the token never comes back to a screen.
-pub const ECHO_AUTHORIZATION_PATH: &str = "/echo/authorization";
-
 /// The id `/users/me` gives the test user (24 characters, as Talkdesk's user ids).
 pub const TEST_USER_ID: &str = "5f1b2c3d4e5f60718293a4b5";
-
-/// A lifecycle call the server received and accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Acknowledgement {
-    /// `POST /apps/{app_id}/installations/{installation_id}/state`.
-    InstallationState {
-        /// The app id in the path.
-        app_id: String,
-        /// The installation id in the path.
-        installation_id: String,
-        /// `approve` or `reject`.
-        state: String,
-        /// The `reason`, if sent.
-        reason: Option<String>,
-    },
-    /// `POST /apps/{app_id}/installations/{installation_id}/credentials/{client_id}/state`, answered 202
-    /// (a second one for the same credentials is answered 409 and not recorded again).
-    CredentialsRotation {
-        /// The app id in the path.
-        app_id: String,
-        /// The installation id in the path.
-        installation_id: String,
-        /// The client id whose rotation was acknowledged.
-        client_id: String,
-    },
-    /// `POST /oauth/end_user_session`.
-    EndUserSession {
-        /// `user_id`.
-        user_id: String,
-        /// `reason`.
-        reason: String,
-    },
-}
-
-/// What the API side remembers.
-#[derive(Debug, Default)]
-pub(crate) struct ApiState {
-    /// Users in the `/users` list.
-    pub(crate) user_count: usize,
-    /// Accepted lifecycle calls, in order.
-    pub(crate) acknowledgements: Vec<Acknowledgement>,
-    /// Installation state by installation id.
-    pub(crate) installations: HashMap<String, String>,
-}
-
-impl ApiState {
-    pub(crate) fn new() -> Self {
-        ApiState { user_count: 120, ..ApiState::default() }
-    }
-}
 
 /// A Talkdesk error answer.
 pub(crate) fn talkdesk_error(status: StatusCode, code: &str, message: &str, fields: &[(&str, &str)]) -> Reply {
@@ -362,26 +300,4 @@ fn apps(shared: &Shared, method: &Method, path: &str, claims: &Value, body: &[u8
 /// A Talkdesk error body, for tests that inject one (`Fault::Respond`) or check how it is read.
 pub fn talkdesk_error_body(code: &str, message: &str, fields: &[(&str, &str)]) -> Vec<u8> {
     talkdesk_error(StatusCode::BAD_REQUEST, code, message, fields).body.to_vec()
-}
-
-impl crate::TestServer {
-    /// The userinfo URL (`/users/me`).
-    pub fn users_me_url(&self) -> String {
-        format!("{}{USERS_ME_PATH}", self.base_url())
-    }
-
-    /// How many users `/users` lists (default 120: three pages of 50).
-    pub fn set_user_count(&self, count: usize) {
-        self.shared.lock().api.user_count = count;
-    }
-
-    /// Every lifecycle call accepted so far, in order.
-    pub fn acknowledgements(&self) -> Vec<Acknowledgement> {
-        self.shared.lock().api.acknowledgements.clone()
-    }
-
-    /// The state `GET /apps/…/installations/{id}` reports: `pending` until approved or rejected.
-    pub fn installation_state(&self, installation_id: &str) -> String {
-        self.shared.lock().api.installations.get(installation_id).cloned().unwrap_or_else(|| "pending".into())
-    }
 }

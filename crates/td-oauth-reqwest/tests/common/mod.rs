@@ -1,63 +1,36 @@
 //! Helpers shared by the integration tests: a testkit server over HTTP or HTTPS, clients with short
-//! timeouts that trust its certificate, and credentials in both client authentications.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub)]
+//! timeouts that trust its certificate, credentials in both client authentications, and this transport's
+//! [`Driver`] for the scenarios td-oauth-transport-tests holds for both transports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub, unused_imports)]
 
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
+use serde_json::Value;
+use td_oauth_reqwest::api::{ApiError, ApiGateway, Paginator, UserId, UserInfo};
+use td_oauth_reqwest::core::TokenClient;
 use td_oauth_reqwest::{
-    CachePolicy, Client, ClientId, ClientSecret, Config, Credentials, Endpoints, KeyId, PrivateKey, RetryPolicy,
+    ApiClient, CachePolicy, Client, Config, Credentials, Endpoints, Error, Grant, Scopes, TokenProvider, TokenResponse,
 };
 use td_oauth_testkit::{Algorithm, ClientCredentials, TestServer};
-
-/// Both transports' schemes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Http,
-    Https,
-}
-
-pub const SCHEMES: [Scheme; 2] = [Scheme::Http, Scheme::Https];
-
-pub fn server(scheme: Scheme) -> TestServer {
-    match scheme {
-        Scheme::Http => TestServer::start().unwrap(),
-        Scheme::Https => TestServer::start_https().unwrap(),
-    }
-}
+use td_oauth_transport_tests::Driver;
+pub use td_oauth_transport_tests::setup::{SCHEMES, Scheme, TestClock, basic, jwt, server};
 
 pub fn server_with_lifetime(scheme: Scheme, lifetime: Duration) -> TestServer {
     TestServer::builder().https(scheme == Scheme::Https).token_lifetime(lifetime).start().unwrap()
 }
 
-/// Settings for tests: short timeouts and backoffs, and trust in the server's certificate only.
+/// Settings for tests: short timeouts (an attempt times out after 500 ms) and backoffs, and trust in the
+/// server's certificate only.
 pub fn config(server: &TestServer) -> Config {
-    let mut config = Config::default()
+    let config = td_oauth_transport_tests::setup::config(server);
+    let retry = config.retry_policy().clone().with_deadline(Duration::from_secs(5));
+    config
         .with_timeout(Duration::from_millis(500))
         .with_connect_timeout(Duration::from_millis(500))
-        .with_retry_policy(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(10), Duration::from_millis(50))
-                .unwrap()
-                .with_deadline(Duration::from_secs(5)),
-        );
-    if let Some(cert) = server.certificate() {
-        config = config.with_root_certificate(cert.der.clone()).with_system_roots(false);
-    }
-    config
-}
-
-pub fn jwt(creds: &ClientCredentials) -> Credentials {
-    Credentials::private_key_jwt(
-        ClientId::new(&creds.client_id).unwrap(),
-        KeyId::new(&creds.key_id).unwrap(),
-        // An RSA key does not say which PS algorithm it signs with: Talkdesk's key_algorithm does.
-        PrivateKey::parse_with_algorithm(&creds.private_key, creds.algorithm.as_str().parse().unwrap()).unwrap(),
-    )
-}
-
-pub fn basic(creds: &ClientCredentials) -> Credentials {
-    Credentials::client_secret(ClientId::new(&creds.client_id).unwrap(), ClientSecret::new(&creds.client_secret))
-        .unwrap()
+        .with_retry_policy(retry)
 }
 
 pub fn client_with(server: &TestServer, credentials: Credentials, config: Config) -> Client {
@@ -84,30 +57,130 @@ pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-/// A clock the tests step (td-oauth-core's running `ManualClock`), whose `nth` reading from a chosen moment
-/// panics, to provoke a panic inside the provider.
-#[derive(Debug, Clone)]
-pub struct TestClock {
-    pub time: td_oauth_reqwest::core::clock::ManualClock,
-    countdown: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
+/// This transport as td-oauth-transport-tests' scenarios drive it: its futures, run on one multi-threaded
+/// tokio runtime per test binary (a provider's background refreshes are tasks on it).
+#[derive(Debug)]
+pub struct Async;
 
-impl TestClock {
-    pub fn new() -> Self {
-        TestClock { time: td_oauth_reqwest::core::clock::ManualClock::running(), countdown: Default::default() }
+impl Driver for Async {
+    type Client = Client;
+    type Provider = TokenProvider;
+    type Api = ApiClient;
+
+    const BLOCKING: bool = false;
+    const STOPS_FOLLOWING_CLIENTS: bool = false;
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+        let runtime = RUNTIME.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap()
+        });
+        runtime.block_on(future)
     }
 
-    pub fn panic_on_read(&self, nth: usize) {
-        self.countdown.store(nth, std::sync::atomic::Ordering::SeqCst);
+    async fn sleep(duration: Duration) {
+        tokio::time::sleep(duration).await;
     }
-}
 
-impl td_oauth_reqwest::core::clock::Clock for TestClock {
-    fn now(&self) -> std::time::Instant {
-        use std::sync::atomic::Ordering::SeqCst;
-        if self.countdown.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) == Ok(1) {
-            panic!("the test clock failed, as the test asked");
+    fn client(tokens: TokenClient, config: Config) -> Result<Client, Error> {
+        Client::from_token_client(tokens, config)
+    }
+
+    fn following_redirects(config: Config) -> Config {
+        let following = td_oauth_reqwest::http_client_builder(&config)
+            .unwrap()
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()
+            .unwrap();
+        config.with_built_client(following)
+    }
+
+    fn client_credentials(client: &Client, scopes: Scopes) -> impl Future<Output = Result<TokenResponse, Error>> {
+        client.client_credentials(scopes)
+    }
+
+    fn provider(client: &Client, grant: Grant) -> TokenProvider {
+        client.provider(grant)
+    }
+
+    fn token(provider: &TokenProvider) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        provider.token()
+    }
+
+    fn invalidate(provider: &TokenProvider) {
+        provider.invalidate();
+    }
+
+    fn with_token(provider: &TokenProvider) -> impl Future<Output = Result<String, Error>> {
+        provider.with_token(|token| token.access_token().secret().to_owned())
+    }
+
+    fn token_rejected(provider: &TokenProvider, token: &Arc<TokenResponse>) -> bool {
+        provider.token_rejected(token)
+    }
+
+    fn spawn_token(
+        provider: &TokenProvider,
+    ) -> impl Future<Output = Option<Result<Arc<TokenResponse>, Error>>> + Send + 'static {
+        let provider = provider.clone();
+        let call = tokio::spawn(async move { provider.token().await });
+        async move { call.await.ok() }
+    }
+
+    fn cancel_after(provider: &TokenProvider, after: Duration) -> Option<impl Future<Output = ()> + Send> {
+        Some(async move {
+            let _ = tokio::time::timeout(after, provider.token()).await;
+        })
+    }
+
+    fn api(provider: TokenProvider, gateway: ApiGateway) -> ApiClient {
+        ApiClient::new(provider, gateway)
+    }
+
+    fn userinfo(api: &ApiClient) -> impl Future<Output = Result<UserInfo, ApiError>> {
+        api.userinfo()
+    }
+
+    async fn items(api: &ApiClient, paginator: Paginator) -> (Vec<Value>, Option<ApiError>) {
+        let mut items = Vec::new();
+        let mut stream = std::pin::pin!(api.items(paginator));
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(item) => items.push(item),
+                Err(err) => {
+                    assert!(stream.next().await.is_none(), "the stream ends after its error");
+                    return (items, Some(err));
+                }
+            }
         }
-        self.time.now()
+        (items, None)
+    }
+
+    fn get_json(api: &ApiClient, path: &str) -> impl Future<Output = Result<Value, ApiError>> {
+        api.get_json(path)
+    }
+
+    fn send(
+        api: &ApiClient,
+        request: http::Request<Vec<u8>>,
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, ApiError>> {
+        api.send(request)
+    }
+
+    fn call(
+        api: &ApiClient,
+        method: http::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, ApiError>> {
+        api.call(method, path, body)
+    }
+
+    fn end_user_session(
+        api: &ApiClient,
+        endpoints: &Endpoints,
+        user: &UserId,
+    ) -> impl Future<Output = Result<(), ApiError>> {
+        api.end_user_session(endpoints, user)
     }
 }

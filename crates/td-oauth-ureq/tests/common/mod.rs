@@ -1,68 +1,30 @@
-//! Helpers shared by the end-to-end tests: servers, clients and fast configurations.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+//! Helpers shared by the end-to-end tests: servers, clients and fast configurations, and this transport's
+//! [`Driver`] for the scenarios td-oauth-transport-tests holds for both transports.
+#![allow(dead_code, unreachable_pub, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Barrier};
+use std::future::{Future, Ready, ready};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-use td_oauth_testkit::{Algorithm, ClientCredentials, TestServer};
-use td_oauth_ureq::core::retry::RetryPolicy;
-use td_oauth_ureq::core::{ClientId, ClientSecret, Credentials, Endpoints, KeyId, PrivateKey, TokenResponse};
-use td_oauth_ureq::{Client, Config, Error, TokenProvider};
-
-/// HTTP or HTTPS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Http,
-    Https,
-}
-
-pub const SCHEMES: [Scheme; 2] = [Scheme::Http, Scheme::Https];
-
-pub fn start(scheme: Scheme) -> TestServer {
-    TestServer::builder().https(scheme == Scheme::Https).start().unwrap()
-}
+use serde_json::Value;
+use td_oauth_testkit::{ClientCredentials, TestServer};
+pub use td_oauth_transport_tests::setup::{
+    SCHEMES, Scheme, TestClock, basic as basic_credentials, endpoints, jwt as jwt_credentials, register,
+    server as start,
+};
+use td_oauth_transport_tests::{Driver, poll_ready};
+use td_oauth_ureq::api::{ApiError, ApiGateway, Paginator, UserId, UserInfo};
+use td_oauth_ureq::core::{Endpoints, Grant, Scopes, TokenClient, TokenResponse};
+use td_oauth_ureq::{ApiClient, Client, Config, Error, TokenProvider};
 
 /// Short backoffs, generous timeouts: retries are quick, slow CI machines do not time out by accident.
 pub fn fast_config(server: &TestServer) -> Config {
-    let mut config = Config::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(5))
-        .with_retry_policy(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(10), Duration::from_millis(50))
-                .unwrap()
-                .with_deadline(Duration::from_secs(20)),
-        );
-    if let Some(cert) = server.certificate() {
-        config = config.with_root_certificate(cert.der.clone()).with_system_roots(false);
-    }
-    config
-}
-
-pub fn jwt_credentials(creds: &ClientCredentials) -> Credentials {
-    Credentials::private_key_jwt(
-        ClientId::new(&creds.client_id).unwrap(),
-        KeyId::new(&creds.key_id).unwrap(),
-        PrivateKey::parse(&creds.private_key).unwrap(),
-    )
-}
-
-pub fn basic_credentials(creds: &ClientCredentials) -> Credentials {
-    Credentials::client_secret(ClientId::new(&creds.client_id).unwrap(), ClientSecret::new(creds.client_secret.clone()))
-        .unwrap()
-}
-
-pub fn endpoints(server: &TestServer) -> Endpoints {
-    Endpoints::from_token_url(server.token_url()).unwrap()
+    td_oauth_transport_tests::setup::config(server)
 }
 
 /// A signed-JWT client with [`fast_config`] changed by `tweak`.
 pub fn jwt_client(server: &TestServer, creds: &ClientCredentials, tweak: impl FnOnce(Config) -> Config) -> Client {
     Client::with_config(&endpoints(server), jwt_credentials(creds), tweak(fast_config(server))).unwrap()
-}
-
-pub fn register(server: &TestServer) -> ClientCredentials {
-    server.register_client(Algorithm::Es256).unwrap()
 }
 
 /// `n` threads, released together by a barrier, each asking `provider` for a token once.
@@ -90,30 +52,125 @@ pub fn all_same(results: Vec<Result<Arc<TokenResponse>, Error>>) -> Arc<TokenRes
     }
     first
 }
-/// A clock the tests step (td-oauth-core's running `ManualClock`), whose `nth` reading from a chosen moment
-/// panics, to provoke a panic inside the provider.
-#[derive(Debug, Clone)]
-pub struct TestClock {
-    pub time: td_oauth_ureq::core::clock::ManualClock,
-    countdown: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
 
-impl TestClock {
-    pub fn new() -> Self {
-        TestClock { time: td_oauth_ureq::core::clock::ManualClock::running(), countdown: Default::default() }
+/// This transport as td-oauth-transport-tests' scenarios drive it: each call blocks, then hands back a
+/// ready future, so one poll runs a scenario; `spawn_token` starts a thread at once and joins it when its
+/// future is polled.
+#[derive(Debug)]
+pub struct Blocking;
+
+impl Driver for Blocking {
+    type Client = Client;
+    type Provider = TokenProvider;
+    type Api = ApiClient;
+
+    const BLOCKING: bool = true;
+    const STOPS_FOLLOWING_CLIENTS: bool = true;
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        poll_ready(future)
     }
 
-    pub fn panic_on_read(&self, nth: usize) {
-        self.countdown.store(nth, std::sync::atomic::Ordering::SeqCst);
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+        std::thread::sleep(duration);
+        ready(())
     }
-}
 
-impl td_oauth_ureq::core::clock::Clock for TestClock {
-    fn now(&self) -> std::time::Instant {
-        use std::sync::atomic::Ordering::SeqCst;
-        if self.countdown.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) == Ok(1) {
-            panic!("the test clock failed, as the test asked");
+    fn client(tokens: TokenClient, config: Config) -> Result<Client, Error> {
+        Client::from_token_client(tokens, config)
+    }
+
+    fn following_redirects(config: Config) -> Config {
+        config.with_built_client(ureq::Agent::config_builder().max_redirects(5).build().new_agent())
+    }
+
+    fn client_credentials(client: &Client, scopes: Scopes) -> impl Future<Output = Result<TokenResponse, Error>> {
+        ready(client.client_credentials(scopes))
+    }
+
+    fn provider(client: &Client, grant: Grant) -> TokenProvider {
+        client.provider(grant)
+    }
+
+    fn token(provider: &TokenProvider) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        ready(provider.token())
+    }
+
+    fn invalidate(provider: &TokenProvider) {
+        provider.invalidate();
+    }
+
+    fn with_token(provider: &TokenProvider) -> impl Future<Output = Result<String, Error>> {
+        ready(provider.with_token(|token| token.access_token().secret().to_owned()))
+    }
+
+    fn token_rejected(provider: &TokenProvider, token: &Arc<TokenResponse>) -> bool {
+        provider.token_rejected(token)
+    }
+
+    fn spawn_token(
+        provider: &TokenProvider,
+    ) -> impl Future<Output = Option<Result<Arc<TokenResponse>, Error>>> + Send + 'static {
+        let provider = provider.clone();
+        let call = Mutex::new(Some(std::thread::spawn(move || provider.token())));
+        std::future::poll_fn(move |_| {
+            let call = call.lock().unwrap().take().expect("polled once");
+            std::task::Poll::Ready(call.join().ok())
+        })
+    }
+
+    fn cancel_after(_: &TokenProvider, _: Duration) -> Option<impl Future<Output = ()> + Send> {
+        None::<Ready<()>>
+    }
+
+    fn api(provider: TokenProvider, gateway: ApiGateway) -> ApiClient {
+        ApiClient::new(provider, gateway)
+    }
+
+    fn userinfo(api: &ApiClient) -> impl Future<Output = Result<UserInfo, ApiError>> {
+        ready(api.userinfo())
+    }
+
+    fn items(api: &ApiClient, paginator: Paginator) -> impl Future<Output = (Vec<Value>, Option<ApiError>)> {
+        let mut items = Vec::new();
+        let mut iter = api.items(paginator);
+        while let Some(item) = iter.next() {
+            match item {
+                Ok(item) => items.push(item),
+                Err(err) => {
+                    assert!(iter.next().is_none(), "the iteration ends after its error");
+                    return ready((items, Some(err)));
+                }
+            }
         }
-        self.time.now()
+        ready((items, None))
+    }
+
+    fn get_json(api: &ApiClient, path: &str) -> impl Future<Output = Result<Value, ApiError>> {
+        ready(api.get_json(path))
+    }
+
+    fn send(
+        api: &ApiClient,
+        request: http::Request<Vec<u8>>,
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, ApiError>> {
+        ready(api.send(request))
+    }
+
+    fn call(
+        api: &ApiClient,
+        method: http::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<http::Response<Vec<u8>>, ApiError>> {
+        ready(api.call(method, path, body))
+    }
+
+    fn end_user_session(
+        api: &ApiClient,
+        endpoints: &Endpoints,
+        user: &UserId,
+    ) -> impl Future<Output = Result<(), ApiError>> {
+        ready(api.end_user_session(endpoints, user))
     }
 }
