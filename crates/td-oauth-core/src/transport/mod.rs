@@ -55,11 +55,15 @@ pub fn jitter(rng: &dyn RandomSource) -> u64 {
 /// it out of their logs: `Bearer <token>`, or the bare token for an STS token
 /// ([`TokenKind::Sts`](crate::response::TokenKind::Sts)), as the APIs that take those expect.
 pub fn authorization(token: &crate::TokenResponse) -> Result<http::HeaderValue, Error> {
-    let secret = token.access_token().secret();
-    let text = match token.kind() {
-        crate::response::TokenKind::Bearer => format!("Bearer {secret}"),
-        crate::response::TokenKind::Sts => secret.to_owned(),
+    let secret = token.access_token().secret().as_bytes();
+    let prefix: &[u8] = match token.kind() {
+        crate::response::TokenKind::Bearer => b"Bearer ",
+        crate::response::TokenKind::Sts => b"",
     };
+    // Exactly as long as it is full, so that the header takes the buffer as it is: one allocation per header.
+    let mut text = Vec::with_capacity(prefix.len().saturating_add(secret.len()));
+    text.extend_from_slice(prefix);
+    text.extend_from_slice(secret);
     let mut value = http::HeaderValue::try_from(text).map_err(|_| {
         Error::Response(crate::response::ResponseError::Malformed {
             status: http::StatusCode::OK,
