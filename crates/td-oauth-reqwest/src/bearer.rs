@@ -5,11 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
+use http::{HeaderValue, StatusCode};
+use td_oauth_core::redact::SentCredentials;
 use td_oauth_core::text::display_url;
-use td_oauth_core::transport::Reauthorization;
+use td_oauth_core::transport::{Authorizing, send_authorized};
 
 use crate::source::TokenSource;
-use crate::{Error, send};
+use crate::{Error, TokenResponse, send};
 
 /// Sends API requests with a bearer token from a [`TokenSource`].
 ///
@@ -18,7 +20,7 @@ use crate::{Error, send};
 /// Talkdesk documents a new token as the remedy for a 401 (newly granted scopes, for one, take minutes
 /// to reach the API). A request whose body cannot be cloned (a stream) is not retried: its 401 is returned,
 /// and the refused token is still dropped, so the next request gets a new one. The rule is td-oauth-core's
-/// [`Reauthorization`], the same the middleware and the tower layer follow.
+/// [`send_authorized`], the same loop the middleware and the tower layer run.
 ///
 /// ```
 /// # use td_oauth_testkit::{Algorithm, TestServer};
@@ -74,31 +76,52 @@ impl BearerClient {
     /// not, is returned as a response; errors are for getting a token and for transport failures. The answer's
     /// extensions hold the [`SentCredentials`](td_oauth_core::redact::SentCredentials) its request carried,
     /// which td-oauth-api's `ApiError::from_response` replaces in the texts it keeps.
-    pub async fn execute(&self, mut request: reqwest::Request) -> Result<reqwest::Response, Error> {
-        let retry = request.try_clone();
-        let mut call = Reauthorization::new(self.source.token().await?, retry.is_some());
-        request.headers_mut().insert(AUTHORIZATION, call.header()?);
-        let mut response = self.send(request).await?;
-        if let Some(refused) = call.refused(response.status()) {
-            self.source.token_rejected(refused);
-            if let Some(mut retry) = retry {
-                tracing::debug!(
-                    url = display_url(response.url()),
-                    "the API answered 401; retrying once with a new token"
-                );
-                if let Some(header) = call.retry_with(self.source.token().await?)? {
-                    retry.headers_mut().insert(AUTHORIZATION, header);
-                    response = self.send(retry).await?;
-                }
-            }
-        }
-        response.extensions_mut().insert(call.sent());
-        Ok(response)
+    pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
+        let replay = request.try_clone();
+        send_authorized(&mut Direct(self), request, replay).await
     }
 
     async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
         let url = display_url(request.url());
         let timeout = request.timeout().copied();
         self.http.execute(request).await.map_err(|err| send::from_reqwest(err, &url, timeout))
+    }
+}
+
+/// A [`BearerClient`]'s I/O for the 401 rule: its source's tokens, its HTTP client.
+struct Direct<'a>(&'a BearerClient);
+
+impl Authorizing for Direct<'_> {
+    type Request = reqwest::Request;
+    type Response = reqwest::Response;
+    type Error = Error;
+
+    fn token(&mut self) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        self.0.source.token()
+    }
+
+    fn token_rejected(&mut self, token: &Arc<TokenResponse>) {
+        self.0.source.token_rejected(token);
+    }
+
+    async fn send(
+        &mut self,
+        mut request: reqwest::Request,
+        authorization: HeaderValue,
+    ) -> Result<reqwest::Response, Error> {
+        request.headers_mut().insert(AUTHORIZATION, authorization);
+        self.0.send(request).await
+    }
+
+    fn status(response: &reqwest::Response) -> StatusCode {
+        response.status()
+    }
+
+    fn keep_sent(response: &mut reqwest::Response, sent: SentCredentials) {
+        response.extensions_mut().insert(sent);
+    }
+
+    fn error(err: td_oauth_core::Error) -> Error {
+        err
     }
 }

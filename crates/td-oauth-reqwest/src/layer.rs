@@ -1,23 +1,25 @@
 //! A [`tower::Layer`] and its [`tower::Service`] that put a token on every `http::Request`
 //! going through a tower stack (a hyper-util client, tonic, axum's outgoing calls) and follow td-oauth-core's
-//! 401 rule ([`Reauthorization`]): one new token and one retry, only for a request whose body can be replayed
+//! 401 rule ([`send_authorized`]): one new token and one retry, only for a request whose body can be replayed
 //! ([`ReplayBody`]), never with the refused token again.
 //!
 //! Transport-agnostic: the inner service may be any HTTP client; only the token source is this crate's.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::{Request, Response};
-use td_oauth_core::text::display_uri;
-use td_oauth_core::transport::Reauthorization;
+use http::{HeaderValue, Request, Response, StatusCode};
+use td_oauth_core::redact::SentCredentials;
+use td_oauth_core::transport::{Authorizing, send_authorized};
 use tower::Service;
 
 use crate::source::AuthSource;
-use crate::{Error, TokenProvider};
+use crate::{Error, TokenProvider, TokenResponse};
 
 /// Wraps a service in a [`BearerService`] with tokens from a source (a [`TokenProvider`] by default, or
 /// `Arc<dyn TokenSource>` for your own).
@@ -173,34 +175,66 @@ where
         self.inner.poll_ready(cx).map_err(BearerError::Service)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         // The service that was polled ready takes this request; a clone is left for the next caller.
         let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let inner = std::mem::replace(&mut self.inner, clone);
         let source = self.source.clone();
         Box::pin(async move {
-            let token = source.token().await.map_err(BearerError::Token)?;
             let replay = replay(&request);
-            let mut call = Reauthorization::new(token, replay.is_some());
-            request.headers_mut().insert(AUTHORIZATION, call.header().map_err(BearerError::Token)?);
-            let mut response = inner.call(request).await.map_err(BearerError::Service)?;
-            if let Some(refused) = call.refused(response.status()) {
-                source.token_rejected(refused);
-                if let Some(mut replay) = replay {
-                    let token = source.token().await.map_err(BearerError::Token)?;
-                    if let Some(header) = call.retry_with(token).map_err(BearerError::Token)? {
-                        tracing::debug!(
-                            url = display_uri(replay.uri()),
-                            "the API answered 401; retrying once with a new token"
-                        );
-                        replay.headers_mut().insert(AUTHORIZATION, header);
-                        poll_fn(|cx| inner.poll_ready(cx)).await.map_err(BearerError::Service)?;
-                        response = inner.call(replay).await.map_err(BearerError::Service)?;
-                    }
-                }
-            }
-            response.extensions_mut().insert(call.sent());
-            Ok(response)
+            send_authorized(&mut Ready { source, inner, polled: true, bodies: PhantomData }, request, replay).await
         })
+    }
+}
+
+/// The service's I/O for the 401 rule: its source's tokens, the inner service (polled ready for the first
+/// request by its caller, and again here before the replay).
+struct Ready<S, Inner, B, RB> {
+    source: S,
+    inner: Inner,
+    polled: bool,
+    /// The request and answer bodies the inner service takes and gives.
+    bodies: PhantomData<fn(B) -> RB>,
+}
+
+impl<S, Inner, B, RB> Authorizing for Ready<S, Inner, B, RB>
+where
+    S: AuthSource,
+    Inner: Service<Request<B>, Response = Response<RB>> + Send,
+    Inner::Future: Send,
+    Inner::Error: Send,
+    B: Send,
+    RB: Send,
+{
+    type Request = Request<B>;
+    type Response = Response<RB>;
+    type Error = BearerError<Inner::Error>;
+
+    async fn token(&mut self) -> Result<Arc<TokenResponse>, Self::Error> {
+        self.source.token().await.map_err(BearerError::Token)
+    }
+
+    fn token_rejected(&mut self, token: &Arc<TokenResponse>) {
+        self.source.token_rejected(token);
+    }
+
+    async fn send(&mut self, mut request: Request<B>, authorization: HeaderValue) -> Result<Response<RB>, Self::Error> {
+        if !std::mem::replace(&mut self.polled, false) {
+            poll_fn(|cx| self.inner.poll_ready(cx)).await.map_err(BearerError::Service)?;
+        }
+        request.headers_mut().insert(AUTHORIZATION, authorization);
+        self.inner.call(request).await.map_err(BearerError::Service)
+    }
+
+    fn status(response: &Response<RB>) -> StatusCode {
+        response.status()
+    }
+
+    fn keep_sent(response: &mut Response<RB>, sent: SentCredentials) {
+        response.extensions_mut().insert(sent);
+    }
+
+    fn error(err: td_oauth_core::Error) -> Self::Error {
+        BearerError::Token(err)
     }
 }

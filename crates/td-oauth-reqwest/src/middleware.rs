@@ -1,17 +1,19 @@
 //! A [`reqwest_middleware::Middleware`] that puts a token on every request of a `reqwest-middleware` chain
-//! and follows td-oauth-core's 401 rule ([`Reauthorization`]): one new token and one retry, only for a
+//! and follows td-oauth-core's 401 rule ([`send_authorized`]): one new token and one retry, only for a
 //! request whose body can be cloned, never with the refused token again.
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::Extensions;
 use http::header::AUTHORIZATION;
+use http::{HeaderValue, StatusCode};
 use reqwest_middleware::{Middleware, Next};
-use td_oauth_core::text::display_url;
-use td_oauth_core::transport::Reauthorization;
+use td_oauth_core::redact::SentCredentials;
+use td_oauth_core::transport::{Authorizing, send_authorized};
 
-use crate::TokenProvider;
 use crate::source::AuthSource;
+use crate::{TokenProvider, TokenResponse};
 
 /// Attaches `Authorization` from a token source to each request (the header's form is td-oauth-core's
 /// [`authorization`](td_oauth_core::transport::authorization)).
@@ -75,30 +77,53 @@ impl<S: AuthSource> BearerMiddleware<S> {
 impl<S: AuthSource> Middleware for BearerMiddleware<S> {
     async fn handle(
         &self,
-        mut request: reqwest::Request,
+        request: reqwest::Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let token = self.source.token().await.map_err(reqwest_middleware::Error::middleware)?;
         let replay = request.try_clone();
-        let mut call = Reauthorization::new(token, replay.is_some());
-        request.headers_mut().insert(AUTHORIZATION, call.header().map_err(reqwest_middleware::Error::middleware)?);
-        let mut response = next.clone().run(request, extensions).await?;
-        if let Some(refused) = call.refused(response.status()) {
-            self.source.token_rejected(refused);
-            if let Some(mut replay) = replay {
-                let token = self.source.token().await.map_err(reqwest_middleware::Error::middleware)?;
-                if let Some(header) = call.retry_with(token).map_err(reqwest_middleware::Error::middleware)? {
-                    tracing::debug!(
-                        url = display_url(response.url()),
-                        "the API answered 401; retrying once with a new token"
-                    );
-                    replay.headers_mut().insert(AUTHORIZATION, header);
-                    response = next.run(replay, extensions).await?;
-                }
-            }
-        }
-        response.extensions_mut().insert(call.sent());
-        Ok(response)
+        send_authorized(&mut Chain { source: &self.source, extensions, next }, request, replay).await
+    }
+}
+
+/// The middleware's I/O for the 401 rule: its source's tokens, the rest of the chain.
+struct Chain<'a, S> {
+    source: &'a S,
+    extensions: &'a mut Extensions,
+    next: Next<'a>,
+}
+
+impl<S: AuthSource> Authorizing for Chain<'_, S> {
+    type Request = reqwest::Request;
+    type Response = reqwest::Response;
+    type Error = reqwest_middleware::Error;
+
+    async fn token(&mut self) -> Result<Arc<TokenResponse>, reqwest_middleware::Error> {
+        self.source.token().await.map_err(reqwest_middleware::Error::middleware)
+    }
+
+    fn token_rejected(&mut self, token: &Arc<TokenResponse>) {
+        self.source.token_rejected(token);
+    }
+
+    async fn send(
+        &mut self,
+        mut request: reqwest::Request,
+        authorization: HeaderValue,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        request.headers_mut().insert(AUTHORIZATION, authorization);
+        self.next.clone().run(request, self.extensions).await
+    }
+
+    fn status(response: &reqwest::Response) -> StatusCode {
+        response.status()
+    }
+
+    fn keep_sent(response: &mut reqwest::Response, sent: SentCredentials) {
+        response.extensions_mut().insert(sent);
+    }
+
+    fn error(err: td_oauth_core::Error) -> reqwest_middleware::Error {
+        reqwest_middleware::Error::middleware(err)
     }
 }

@@ -2,18 +2,18 @@
 //! and one more try when the API answers 401 (Talkdesk's documented remedy for an expired or revoked token).
 
 use std::fmt;
-
-use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request, Response};
-use td_oauth_core::text::display_uri;
-use td_oauth_core::transport::Reauthorization;
-use ureq::AsSendBody;
-
+use std::future::{Future, ready};
 use std::sync::Arc;
 
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, Response, StatusCode};
+use td_oauth_core::redact::SentCredentials;
+use td_oauth_core::text::display_uri;
 use td_oauth_core::transport::proxy::ProxyRule;
+use td_oauth_core::transport::{Authorizing, run_ready, send_authorized};
+use ureq::AsSendBody;
 
-use crate::{Error, TokenProvider, config, send};
+use crate::{Error, TokenProvider, TokenResponse, config, send};
 
 /// A ureq agent that authorizes every request with a [`TokenProvider`]'s token (td-oauth-reqwest's
 /// `BearerClient` over a `reqwest::Client`).
@@ -69,22 +69,13 @@ impl BearerClient {
     /// Sends the request `build` makes, with the current token. If the API answers 401, the token is
     /// reported refused (dropped once for all threads that saw it), a new one is fetched, and `build` is
     /// called again for one more try, unless the new token is the refused one. Any status, 401 included
-    /// after the retry, is returned as a response. The rule is td-oauth-core's [`Reauthorization`], the
+    /// after the retry, is returned as a response. The rule is td-oauth-core's [`send_authorized`], the
     /// same td-oauth-reqwest's wrappers follow (`build` makes every request anew, so each one can be replayed).
     /// The answer's extensions hold the [`SentCredentials`](td_oauth_core::redact::SentCredentials) its
     /// request carried, which td-oauth-api's `ApiError::from_response` replaces in the texts it keeps.
-    pub fn run<B: AsSendBody>(&self, mut build: impl FnMut() -> Request<B>) -> Result<Response<ureq::Body>, Error> {
-        let mut call = Reauthorization::new(self.provider.token()?, true);
-        let mut response = self.send(build(), call.header()?)?;
-        if let Some(refused) = call.refused(response.status()) {
-            self.provider.token_rejected(refused);
-            if let Some(header) = call.retry_with(self.provider.token()?)? {
-                tracing::debug!("the API answered 401; retrying once with a new token");
-                response = self.send(build(), header)?;
-            }
-        }
-        response.extensions_mut().insert(call.sent());
-        Ok(response)
+    pub fn run<B: AsSendBody>(&self, build: impl FnMut() -> Request<B>) -> Result<Response<ureq::Body>, Error> {
+        // Every future the loop awaits is ready when made: the I/O happens in the calls themselves.
+        run_ready(send_authorized(&mut Rebuilt { client: self, build }, (), Some(())))
     }
 
     fn send<B: AsSendBody>(&self, mut request: Request<B>, header: HeaderValue) -> Result<Response<ureq::Body>, Error> {
@@ -101,5 +92,46 @@ impl BearerClient {
         }
         let shown = route.as_ref().map(|(_, shown)| shown);
         self.agent.run(request.build()).map_err(|err| send::map_error_via(err, &url, None, shown))
+    }
+}
+
+/// A [`BearerClient`]'s I/O for the 401 rule: each send builds its request anew, so the replay is a
+/// rebuild (the loop's requests are `()`).
+struct Rebuilt<'a, F> {
+    client: &'a BearerClient,
+    build: F,
+}
+
+impl<B: AsSendBody, F: FnMut() -> Request<B>> Authorizing for Rebuilt<'_, F> {
+    type Request = ();
+    type Response = Response<ureq::Body>;
+    type Error = Error;
+
+    fn token(&mut self) -> impl Future<Output = Result<Arc<TokenResponse>, Error>> + Send {
+        ready(self.client.provider.token())
+    }
+
+    fn token_rejected(&mut self, token: &Arc<TokenResponse>) {
+        self.client.provider.token_rejected(token);
+    }
+
+    fn send(
+        &mut self,
+        (): (),
+        authorization: HeaderValue,
+    ) -> impl Future<Output = Result<Response<ureq::Body>, Error>> + Send {
+        ready(self.client.send((self.build)(), authorization))
+    }
+
+    fn status(response: &Response<ureq::Body>) -> StatusCode {
+        response.status()
+    }
+
+    fn keep_sent(response: &mut Response<ureq::Body>, sent: SentCredentials) {
+        response.extensions_mut().insert(sent);
+    }
+
+    fn error(err: td_oauth_core::Error) -> Error {
+        err
     }
 }

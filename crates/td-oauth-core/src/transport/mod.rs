@@ -15,7 +15,7 @@ mod unauthorized;
 pub use client::ClientParts;
 pub use config::{Config, DEFAULT_USER_AGENT, Transport};
 pub use fetch::{Attempt, AttemptOutcome, TokenFetch};
-pub use unauthorized::Reauthorization;
+pub use unauthorized::{Authorizing, Reauthorization, send_authorized};
 
 use std::future::Future;
 use std::pin::pin;

@@ -1,5 +1,7 @@
-//! The 401 rule for API requests, as state, so that every wrapper that attaches tokens (td-oauth-reqwest's
-//! `BearerClient`, its `reqwest-middleware` middleware and its `tower` service) follows it the same way:
+//! The 401 rule for API requests, as state ([`Reauthorization`]) and as the one loop that drives it
+//! ([`send_authorized`]), so that every wrapper that attaches tokens (td-oauth-reqwest's `BearerClient`, its
+//! `reqwest-middleware` middleware and its `tower` service, td-oauth-ureq's `BearerClient`) follows it the
+//! same way:
 //!
 //! - the token the API refused is reported, so the provider drops it (once, however many requests were
 //!   refused with it) and the next request gets a new one;
@@ -9,19 +11,9 @@
 //! - the answer returned carries the credentials its request was sent with ([`Reauthorization::sent`] in
 //!   its extensions), so that errors read from it never show them.
 //!
-//! ```text
-//! let mut call = Reauthorization::new(token, replay.is_some());
-//! let response = send(request, call.header()?).await?;
-//! let Some(refused) = call.refused(response.status()) else { return Ok(response) };
-//! source.token_rejected(refused);
-//! let Some(replay) = replay else { return Ok(response) };        // a stream cannot be sent twice
-//! match call.retry_with(source.token().await?)? {
-//!     Some(header) => send(replay, header).await,
-//!     None => Ok(response),
-//! }
-//! // and on whichever answer is returned: response.extensions_mut().insert(call.sent());
-//! ```
+//! [`send_authorized`] is the one loop every wrapper runs; a wrapper gives it its I/O ([`Authorizing`]).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode};
@@ -98,6 +90,64 @@ impl Reauthorization {
         self.token = token;
         self.header().map(Some)
     }
+}
+
+/// A wrapper's I/O for one API request, as [`send_authorized`] drives it: how it gets a token and reports
+/// one refused, sends a request with an `Authorization` header, reads an answer's status and keeps the
+/// credentials sent with it. A blocking wrapper returns futures that are ready when made and runs the loop
+/// with [`run_ready`](super::run_ready).
+pub trait Authorizing {
+    /// The request, as the wrapper sends it.
+    type Request;
+    /// The answer.
+    type Response;
+    /// The wrapper's error.
+    type Error;
+
+    /// A token usable now.
+    fn token(&mut self) -> impl Future<Output = Result<Arc<TokenResponse>, Self::Error>> + Send;
+
+    /// The API refused `token` (a 401): the source drops it if it is still the current one.
+    fn token_rejected(&mut self, token: &Arc<TokenResponse>);
+
+    /// Sends `request` with `authorization` as its `Authorization` header.
+    fn send(
+        &mut self,
+        request: Self::Request,
+        authorization: HeaderValue,
+    ) -> impl Future<Output = Result<Self::Response, Self::Error>> + Send;
+
+    /// The answer's status.
+    fn status(response: &Self::Response) -> StatusCode;
+
+    /// Keeps `sent` with the answer (in its extensions), for the texts read from it.
+    fn keep_sent(response: &mut Self::Response, sent: SentCredentials);
+
+    /// A token no header can carry, as the wrapper's error.
+    fn error(err: Error) -> Self::Error;
+}
+
+/// Sends `request` under the 401 rule through `io`: with a token, and, when the API answers 401, reports
+/// the refused token and sends `replay` (the request again, when its body can be) once with a new, different
+/// token. Any answer is returned as it came, 401 included, carrying the credentials it was sent with.
+pub async fn send_authorized<A: Authorizing>(
+    io: &mut A,
+    request: A::Request,
+    replay: Option<A::Request>,
+) -> Result<A::Response, A::Error> {
+    let mut call = Reauthorization::new(io.token().await?, replay.is_some());
+    let mut response = io.send(request, call.header().map_err(A::error)?).await?;
+    if let Some(refused) = call.refused(A::status(&response)) {
+        io.token_rejected(refused);
+        if let Some(replay) = replay {
+            tracing::debug!("the API answered 401; retrying once with a new token");
+            if let Some(header) = call.retry_with(io.token().await?).map_err(A::error)? {
+                response = io.send(replay, header).await?;
+            }
+        }
+    }
+    A::keep_sent(&mut response, call.sent());
+    Ok(response)
 }
 
 #[cfg(test)]
