@@ -350,8 +350,11 @@ fn logins_dir() -> Result<PathBuf, CliError> {
     store::config_dir("logins")
 }
 
-/// Every kept login's store, each with its record or why it cannot be read, in the order of their names.
-pub(crate) fn all() -> Result<Vec<(LoginStore, Result<Record, CliError>)>, CliError> {
+/// A kept login's store, with its record or why that cannot be read.
+pub(crate) type Kept = (LoginStore, Result<Record, CliError>);
+
+/// Every kept login, in the order of their records' names.
+pub(crate) fn all() -> Result<Vec<Kept>, CliError> {
     let dir = logins_dir()?;
     let entries = match std::fs::read_dir(&dir) {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -4,7 +4,7 @@
 //! its rotation (under the lock, with runs at once), `auth status` (`--check`, `--json`), `logout` and
 //! `logout --all`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
 
 use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
