@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 use crate::args::Connection;
 use crate::error::CliError;
 use crate::keyring_store::{self, KeyringEntry};
+use crate::output::report;
 use crate::store::{self, FileLock, PrivateDir};
 
 const WHAT: &str = "login file";
@@ -180,8 +181,12 @@ impl LoginStore {
         };
         self.save(&record, refresh_token)?;
         if earlier == Some(Storage::Keyring) && storage == Storage::File {
-            // The login moved to the file: the keyring must not keep the old refresh token.
-            self.keyring()?.remove()?;
+            // The login moved to the file: the keyring must not keep the old refresh token. The new login
+            // is kept either way, so a keyring that cannot be reached now (often why the file was chosen)
+            // is a warning; `logout` tries again.
+            if let Err(err) = self.keyring().and_then(|entry| entry.remove()) {
+                report(format_args!("warning: the earlier login's entry could not be removed: {err}"));
+            }
         }
         Ok(())
     }
@@ -319,9 +324,14 @@ impl LoginStore {
             // The lock file goes too: nothing of this login is left behind.
             let _ = dir.remove(&format!("{}.lock", self.name), "lock file");
             if removed {
+                if storage != Some(Storage::Keyring) {
+                    // An entry an earlier login left when the keyring could not be reached, if any.
+                    let _ = self.keyring().and_then(|entry| entry.remove());
+                }
                 return Ok(Some(storage.unwrap_or(Storage::File)));
             }
         }
+        // An entry whose record was deleted by hand.
         let orphan = self.keyring().and_then(|entry| entry.remove()).unwrap_or(false);
         Ok(orphan.then_some(Storage::Keyring))
     }
