@@ -5,6 +5,8 @@
 //! test command works on a fresh machine as the README says. Without Chromium (no apt-get, or no package
 //! for this machine) the browser test skips, and this says so. `python3`, `node` and `curl` run the
 //! `td-oauth agent` snippets (Debian's python3, nodejs and curl), each test skipping, said here, without.
+//! `dbus-daemon`, `dbus-send` and `gnome-keyring-daemon` (Debian's dbus-daemon, dbus-bin and
+//! gnome-keyring) are the real Secret Service the CLI's keyring login tests start on a private bus.
 use std::process::Command;
 
 /// Makes sure `redis-server` and `redis-cli` can be started, installing them with apt-get if need be.
@@ -33,6 +35,20 @@ pub(crate) fn ensure_snippet_runtimes() {
     {
         if let Err(why) = ensure(program, package) {
             println!("==> xtask test: {why}; the agent's {test} snippet test will skip");
+        }
+    }
+}
+
+/// Makes sure a Secret Service can be started for the CLI's keyring login tests (a private D-Bus session
+/// bus and gnome-keyring-daemon), installing the packages with apt-get if need be; when they cannot be,
+/// says that those tests will skip.
+pub(crate) fn ensure_secret_service() {
+    for (program, package) in
+        [("dbus-daemon", "dbus-daemon"), ("dbus-send", "dbus-bin"), ("gnome-keyring-daemon", "gnome-keyring")]
+    {
+        if let Err(why) = ensure(program, package) {
+            println!("==> xtask test: {why}; the CLI's Secret Service login tests will skip");
+            return;
         }
     }
 }

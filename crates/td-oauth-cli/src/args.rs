@@ -7,6 +7,8 @@ use td_oauth_core::authorize::Prompt;
 use td_oauth_core::retry::RetryPolicy;
 use td_oauth_core::{AuthorizeRequest, Region};
 
+use crate::login_store::StorageChoice;
+
 const AFTER_HELP: &str = "\
 Exit status, decided by what the answer means, so that a script can tell a refusal from a hiccup:
   0  success (also when the reader of standard output stops early, e.g. `| head -c1`)
@@ -34,8 +36,10 @@ when it is not. Secret files and standard input are read up to 64 KiB.
 
 Files td-oauth keeps, readable by you alone (0600), in directories only you can write to: a file or
 directory that another user owns or others can read (files) or write (directories), or a link, is refused:
-  user logins         `login` keeps the refresh token in ~/.config/td-oauth/logins/ (XDG_CONFIG_HOME);
-                      `logout` removes it
+  user logins         `login` keeps the refresh token in the system keyring when one answers (the Secret
+                      Service, the macOS Keychain, Windows Credential Manager), else in a file; its record
+                      is in ~/.config/td-oauth/logins/ (XDG_CONFIG_HOME) either way; `auth status` lists
+                      them, `logout` removes one, `logout --all` every one
   token cache         `token --cache local` keeps tokens in ~/.cache/td-oauth/tokens/ (XDG_CACHE_HOME);
                       remove the directory to drop them
 
@@ -95,13 +99,20 @@ pub(crate) enum Command {
     /// refresh token for `token --user`.
     #[command(after_help = "Examples:
   td-oauth login --account acme --client-id ID --client-secret-file secret.txt --scope \"openid offline_access\"
+  td-oauth login --headless …        # over SSH: open the URL anywhere, paste back the address it ends on
   td-oauth token --user --account acme --client-id ID --client-secret-file secret.txt
+  td-oauth auth status
   td-oauth logout --account acme --client-id ID
 
-The browser comes back to http://127.0.0.1:PORT/callback (any port; register that redirect URI for the
-client). The browser is $BROWSER if set (`%s` stands for the URL), else xdg-open (open on macOS); the URL
-is printed too, for a browser elsewhere on this machine. The refresh token is kept in a file only you can
-read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account and client.")]
+The browser comes back to http://127.0.0.1:PORT/callback (any port; register http://127.0.0.1/callback
+for the client). The browser is $BROWSER if set (`%s` stands for the URL), else xdg-open (open on macOS);
+the URL is printed too, for a browser elsewhere on this machine. With --headless nothing listens: the
+browser goes to http://127.0.0.1/callback on its own machine, fails to load it, and you paste its address
+(or the code) into td-oauth; `state` and PKCE are checked as for the listener.
+
+The refresh token is kept in the system keyring when one answers (--storage auto), else in a file only you
+can read; login says which, and why. Its record (client, user, where it is kept, when it rotated) is in
+~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account and client.")]
     Login {
         #[command(flatten)]
         connection: Connection,
@@ -114,18 +125,35 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         /// Print the URL only; open no browser.
         #[arg(long)]
         no_browser: bool,
+        /// For a machine without a browser (over SSH, in a container): print the URL for a browser anywhere,
+        /// and read the address it ends on (or the code alone) from standard input.
+        #[arg(long, conflicts_with = "no_browser")]
+        headless: bool,
+        /// Where to keep the login: `keyring` (the system's credential store), `file` (a file only you can
+        /// read), or `auto`: the keyring when one answers, else a file.
+        #[arg(long, env = "TD_OAUTH_STORAGE", value_enum, default_value_t = StorageChoice::Auto)]
+        storage: StorageChoice,
         #[command(flatten)]
         prompt: PromptArgs,
-        /// Seconds to wait for the browser to come back.
+        /// Seconds to wait for the browser to come back (or, with --headless, for the paste).
         #[arg(long, value_name = "SECS", default_value_t = 300,
               value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
         wait: u64,
     },
 
-    /// Remove the login `td-oauth login` kept for this account and client.
+    /// Remove the login `td-oauth login` kept for this account and client, wherever it is kept.
     Logout {
         #[command(flatten)]
         connection: Connection,
+        /// Remove every kept login, of every account and client.
+        #[arg(long)]
+        all: bool,
+    },
+
+    /// The logins `td-oauth login` kept.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
     },
 
     /// Print one freshly signed client assertion (a JWT valid for a few minutes).
@@ -318,6 +346,30 @@ read: ~/.config/td-oauth/logins/ (under XDG_CONFIG_HOME if set), one per account
         /// address is printed). Any local user can connect to a TCP port: prefer the socket.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+    },
+}
+
+/// `td-oauth auth …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// List every kept login: token endpoint, client, user, where it is kept, when its refresh token last
+    /// rotated; never a token. Exit status 0 when every login listed works, 1 otherwise.
+    #[command(after_help = "Examples:
+  td-oauth auth status
+  td-oauth auth status --check --client-id ID --private-key-file key.pem --key-id KID
+  td-oauth auth status --json | jq '.[].user'
+
+--account, --token-url and --client-id (or their TALKDESK_* variables) list only the logins they name.")]
+    Status {
+        #[command(flatten)]
+        connection: Connection,
+        /// Obtain a token with each login now (which rotates its refresh token, as `token --user` does).
+        /// Needs the client's credentials: logins of other clients are listed as not checked.
+        #[arg(long)]
+        check: bool,
+        /// Print a JSON array, one object per login.
+        #[arg(long)]
+        json: bool,
     },
 }
 

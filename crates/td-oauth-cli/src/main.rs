@@ -15,6 +15,7 @@ mod agent;
 mod api;
 mod args;
 mod assertion;
+mod auth_status;
 mod authorize;
 mod browser;
 mod connection;
@@ -25,11 +26,13 @@ mod error;
 mod file_cache;
 mod fleet;
 mod inspect;
+mod keyring_store;
 mod login;
 mod login_store;
 mod logout;
 mod loopback;
 mod output;
+mod paste;
 mod redact;
 mod secrets;
 #[cfg(feature = "local-server")]
@@ -42,7 +45,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::args::{Cli, Command};
+use crate::args::{AuthCommand, Cli, Command};
 use crate::error::CliError;
 use crate::output::report;
 use crate::secrets::SecretArg;
@@ -97,17 +100,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token { connection, scope, json, dry_run, cache, user } => {
             token::token(&connection, scope.as_deref(), json, dry_run, cache.as_deref(), user)
         }
-        Command::Login { connection, scope, authorize_url, no_browser, prompt, wait } => {
+        Command::Login { connection, scope, authorize_url, no_browser, headless, storage, prompt, wait } => {
             let options = login::Options {
                 scope: scope.as_deref(),
                 authorize_url: authorize_url.as_deref(),
                 no_browser,
+                headless,
                 wait: std::time::Duration::from_secs(wait),
                 prompt: &prompt,
+                storage,
             };
             login::login(&connection, &options)
         }
-        Command::Logout { connection } => logout::logout(&connection),
+        Command::Logout { connection, all } => logout::logout(&connection, all),
+        Command::Auth { command: AuthCommand::Status { connection, check, json } } => {
+            auth_status::status(&connection, check, json)
+        }
         Command::Assertion { connection } => assertion::assertion(&connection),
         Command::AuthorizeUrl { connection, redirect_uri, scope, state, nonce, pkce, authorize_url, prompt, json } => {
             let options = authorize::Options {

@@ -8,7 +8,9 @@ use std::process::{Command, Output, Stdio};
 
 use td_oauth_testkit::{ClientCredentials, TestServer};
 
-/// The built `td-oauth`, with no `TALKDESK_*` or `TD_OAUTH_*` variable leaking in from the machine.
+/// The built `td-oauth`, with no `TALKDESK_*` or `TD_OAUTH_*` variable leaking in from the machine, and
+/// no D-Bus session: a test's login never reaches the keyring of the desktop it runs on (a test that
+/// wants a Secret Service starts its own, and points DBUS_SESSION_BUS_ADDRESS at it).
 pub(crate) fn td_oauth() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_td-oauth"));
     for (name, _) in std::env::vars() {
@@ -16,6 +18,7 @@ pub(crate) fn td_oauth() -> Command {
             command.env_remove(name);
         }
     }
+    command.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/td-oauth-tests-have-no-session-bus");
     command
 }
 
