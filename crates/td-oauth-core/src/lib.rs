@@ -33,7 +33,7 @@
 //! | [`authorize`] | the authorize request, the redirect check and its [`RedirectError`](authorize::RedirectError) |
 //! | [`cache`] | the token cache's policy as a state machine: fresh, due (at a jittered point), unusable; one fetch in flight; the backoff after failures |
 //! | [`crypto`] | AES-256-GCM and SHA-256 from the crypto backend, for crates that seal tokens in shared caches |
-//! | [`clock`] | the time source the providers' rules read, and a [`ManualClock`](clock::ManualClock) for tests |
+//! | [`clock`] | the time source the providers' rules read, a [`ManualClock`](clock::ManualClock) for tests, and the token endpoint's clock offset ([`clock::offset`]) that assertions are signed on |
 //! | [`endpoints`] | account names, regions, checked endpoint URLs, redirect-URI checks |
 //! | [`jwt`] | a JWT's header and claims decoded for display, never trusted |
 //! | [`key`] | private keys and [`KeyError`](key::KeyError), why one was refused |
