@@ -176,7 +176,7 @@ fn configuration(connection: &Connection) -> Check {
     let source = |value: Option<&str>, flag: &str, var: &str| -> Option<String> {
         let value = value?;
         Some(match std::env::var(var) {
-            Ok(env) if env == value => format!("{var}"),
+            Ok(env) if env == value => var.to_owned(),
             _ => flag.to_owned(),
         })
     };
@@ -197,8 +197,12 @@ fn configuration(connection: &Connection) -> Check {
         "private key",
         key_file
             .as_deref()
-            .map(|path| format!("the file {path} ({})", source_of_flag("--private-key-file", "TALKDESK_PRIVATE_KEY_FILE")))
-            .or_else(|| std::env::var(PRIVATE_KEY_VAR).ok().filter(|k| !k.trim().is_empty()).map(|_| PRIVATE_KEY_VAR.to_owned())),
+            .map(|path| {
+                format!("the file {path} ({})", source_of_flag("--private-key-file", "TALKDESK_PRIVATE_KEY_FILE"))
+            })
+            .or_else(|| {
+                std::env::var(PRIVATE_KEY_VAR).ok().filter(|k| !k.trim().is_empty()).map(|_| PRIVATE_KEY_VAR.to_owned())
+            }),
     );
     add(
         "client secret",
@@ -207,7 +211,10 @@ fn configuration(connection: &Connection) -> Check {
             .as_ref()
             .map(|path| format!("the file {} (--client-secret-file)", path.display()))
             .or_else(|| {
-                std::env::var(CLIENT_SECRET_VAR).ok().filter(|s| !s.trim().is_empty()).map(|_| CLIENT_SECRET_VAR.to_owned())
+                std::env::var(CLIENT_SECRET_VAR)
+                    .ok()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|_| CLIENT_SECRET_VAR.to_owned())
             }),
     );
     add("CA file", connection.ca_file.as_ref().map(|path| format!("the file {}", path.display())));
@@ -253,7 +260,8 @@ fn dns(endpoints: &Endpoints, proxies: Option<&ProxyRule>) -> Check {
     match (host.as_str(), port).to_socket_addrs() {
         Ok(addresses) => {
             let addresses: Vec<String> = addresses.map(|a| a.ip().to_string()).collect();
-            let via = proxy.map(|p| format!(" (the proxy {}; it resolves the endpoint)", p.shown())).unwrap_or_default();
+            let via =
+                proxy.map(|p| format!(" (the proxy {}; it resolves the endpoint)", p.shown())).unwrap_or_default();
             Check::ok("dns", format!("{host} is {}{via}", addresses.join(", ")))
         }
         Err(err) => Check::fail(
@@ -266,7 +274,11 @@ fn dns(endpoints: &Endpoints, proxies: Option<&ProxyRule>) -> Check {
 
 /// One request to the token endpoint, without credentials: whether TCP and TLS work (through which proxy,
 /// trusting which roots), and its `Date` against this machine's clock.
-fn probe(connection: &Connection, endpoints: &Endpoints, proxies: Result<ProxyRule, td_oauth_core::Error>) -> (Check, Check) {
+fn probe(
+    connection: &Connection,
+    endpoints: &Endpoints,
+    proxies: Result<ProxyRule, td_oauth_core::Error>,
+) -> (Check, Check) {
     let skipped = || Check::skipped("clock", "no answer to read the clock from (see the connection line)");
     let proxies = match proxies {
         Ok(rule) => rule,
@@ -292,11 +304,8 @@ fn probe(connection: &Connection, endpoints: &Endpoints, proxies: Result<ProxyRu
         Ok(request) => request,
         Err(err) => return (Check::fail("connection", CliError::Input(err.to_string())), skipped()),
     };
-    let mut configured = agent
-        .configure_request(request)
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout));
+    let mut configured =
+        agent.configure_request(request).max_redirects(0).http_status_as_error(false).timeout_global(Some(timeout));
     if let Some(proxy) = &route {
         match ureq::Proxy::new(proxy.url().as_str()) {
             Ok(proxy) => configured = configured.proxy(Some(proxy)),
@@ -313,10 +322,18 @@ fn probe(connection: &Connection, endpoints: &Endpoints, proxies: Result<ProxyRu
         Err(err) => {
             let shown = display_url(url);
             let err = match err {
-                ureq::Error::Tls(_) | ureq::Error::Rustls(_) => CliError::Failed(format!("TLS with {shown} failed: {err}"))
-                    .with_hint("if the endpoint uses a private CA, give its certificate with --ca-file"),
-                ureq::Error::ConnectProxyFailed(_) => CliError::ProxyRefused(format!("the proxy refused the tunnel: {err}")),
-                ureq::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<td_oauth_ureq::ureq::Error>() || e.to_string().contains("certificate")) => {
+                ureq::Error::Tls(_) | ureq::Error::Rustls(_) => {
+                    CliError::Failed(format!("TLS with {shown} failed: {err}"))
+                        .with_hint("if the endpoint uses a private CA, give its certificate with --ca-file")
+                }
+                ureq::Error::ConnectProxyFailed(_) => {
+                    CliError::ProxyRefused(format!("the proxy refused the tunnel: {err}"))
+                }
+                ureq::Error::Io(io)
+                    if io.get_ref().is_some_and(|e| {
+                        e.is::<td_oauth_ureq::ureq::Error>() || e.to_string().contains("certificate")
+                    }) =>
+                {
                     CliError::Failed(format!("TLS with {shown} failed: {io}"))
                         .with_hint("if the endpoint uses a private CA, give its certificate with --ca-file")
                 }
@@ -327,8 +344,10 @@ fn probe(connection: &Connection, endpoints: &Endpoints, proxies: Result<ProxyRu
         }
     };
     let tls = if url.scheme() == "https" { format!("TLS, {roots}") } else { "plain HTTP (loopback)".to_owned() };
-    let connection_check =
-        Check::ok("connection", format!("{} answered {} {via}, over {tls}", display_url(url), response.status().as_u16()));
+    let connection_check = Check::ok(
+        "connection",
+        format!("{} answered {} {via}, over {tls}", display_url(url), response.status().as_u16()),
+    );
     let clock = match offset::sample(response.headers(), sent, received) {
         None => Check::warn(
             "clock",
@@ -394,11 +413,7 @@ fn token(connection: &Connection, scope: Option<&str>) -> Check {
         Err(_) => token.scope().unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
     };
     let missing: Vec<&str> = scopes.as_str().split_whitespace().filter(|s| !granted.iter().any(|g| g == s)).collect();
-    let found = format!(
-        "a token for {} s with scopes [{}]",
-        token.expires_in().as_secs(),
-        granted.join(" ")
-    );
+    let found = format!("a token for {} s with scopes [{}]", token.expires_in().as_secs(), granted.join(" "));
     let check = if missing.is_empty() {
         Check::ok("token", found)
     } else {

@@ -16,7 +16,12 @@ fn skewed(offset: i64) -> TestServer {
 }
 
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"].as_array().unwrap().iter().find(|c| c["check"] == name).unwrap_or_else(|| panic!("{name}: {report}"))
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("{name}: {report}"))
 }
 
 #[test]
@@ -51,7 +56,8 @@ fn doctor_reports_the_clock_offset_within_two_seconds_in_json_and_text() {
         let measured = clock["offset_seconds"].as_i64().unwrap();
         assert!((measured - offset).abs() <= 2, "measured {measured} s, truth {offset} s");
         assert_eq!(check(&report, "token")["status"], "ok", "{report}");
-        let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
+        let names: Vec<&str> =
+            report["checks"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
         assert_eq!(names, ["configuration", "hosts", "dns", "connection", "clock", "key", "token", "cache", "login"]);
         assert!(!text.contains(&client.private_key) && !text.contains("eyJ"), "nothing secret: {text}");
 

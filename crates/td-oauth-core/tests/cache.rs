@@ -1,6 +1,8 @@
 //! td-oauth-core's cache policy as a custom stack drives it: `TokenCache` elects one fetcher, serves the
 //! cached value until it is due, refreshes ahead, backs off after failures; `CachePolicy` schedules it.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;

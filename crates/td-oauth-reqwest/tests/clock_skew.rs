@@ -1,6 +1,8 @@
 //! A token endpoint whose clock is 10 minutes off from this machine's: tokens still come, with one extra
 //! request the first time (the refused assertion, retried on the endpoint's time) and none after.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{basic, client, client_with, config};

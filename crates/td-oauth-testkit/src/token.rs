@@ -174,8 +174,11 @@ fn authorization_code(
         }
     }
     let session = Session { client_id: client_id.to_owned(), scopes: grant.scopes, sid: keys::random_uuid() };
-    let id_token =
-        session.scopes.iter().any(|s| s == "openid").then(|| id_token(shared, state.now_secs(), &session, grant.nonce.as_deref()));
+    let id_token = session
+        .scopes
+        .iter()
+        .any(|s| s == "openid")
+        .then(|| id_token(shared, state.now_secs(), &session, grant.nonce.as_deref()));
     let mut reply = success_json(shared, state, client_id, &session.scopes, Some(&session))?;
     if let (Some(Some(token)), Some(obj)) = (id_token, reply.as_object_mut()) {
         obj.insert("id_token".into(), Value::String(token));

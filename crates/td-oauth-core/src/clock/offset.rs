@@ -171,12 +171,16 @@ impl OffsetEstimate {
             Some(estimate) if sample.saturating_diff(estimate) <= MAX_OFFSET_STEP => {
                 self.far = None;
                 // A quarter of the way: the Date header's one-second steps average out.
-                ClockOffset { millis: estimate.millis.saturating_add(sample.millis.saturating_sub(estimate.millis) / 4) }
+                ClockOffset {
+                    millis: estimate.millis.saturating_add(sample.millis.saturating_sub(estimate.millis) / 4),
+                }
             }
             Some(estimate) => match self.far.replace(sample) {
                 Some(previous) if previous.saturating_diff(sample) <= AGREEMENT => {
                     self.far = None;
-                    ClockOffset { millis: previous.millis.saturating_add(sample.millis.saturating_sub(previous.millis) / 2) }
+                    ClockOffset {
+                        millis: previous.millis.saturating_add(sample.millis.saturating_sub(previous.millis) / 2),
+                    }
                 }
                 _ => {
                     let step = i64::try_from(MAX_OFFSET_STEP.as_millis()).unwrap_or(i64::MAX);
@@ -205,7 +209,9 @@ impl OffsetEstimate {
         if correction.magnitude() > MAX_OFFSET_CORRECTION {
             return Err(Error::ClockOffsetTooLarge { offset: correction, max: MAX_OFFSET_CORRECTION });
         }
-        let time = correction.apply(wall).ok_or(Error::ClockOffsetTooLarge { offset: correction, max: MAX_OFFSET_CORRECTION })?;
+        let time = correction
+            .apply(wall)
+            .ok_or(Error::ClockOffsetTooLarge { offset: correction, max: MAX_OFFSET_CORRECTION })?;
         Ok((time, correction))
     }
 }
