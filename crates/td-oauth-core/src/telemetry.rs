@@ -11,7 +11,7 @@
 //! | [`CACHE_HITS`] | counter | grant, region | tokens handed out from a provider's cache |
 //! | [`CACHE_MISSES`] | counter | grant, region | calls that found no usable token (they fetched, waited for a fetch, or got its error) |
 //! | [`TOKEN_REMAINING_SECONDS`] | gauge | grant, region | the cached token's remaining lifetime, as of the last hit or fetch |
-//! | [`CLOCK_OFFSET_SECONDS`] | gauge | region | the token endpoint's clock minus this machine's, as estimated from its last answer's `Date` (see [`clock::offset`](crate::clock::offset)) |
+//! | [`CLOCK_OFFSET_SECONDS`] | gauge | grant, region | the token endpoint's clock minus this machine's, as estimated from its last answer's `Date` (see [`clock::offset`](crate::clock::offset)) |
 //!
 //! Labels are of low cardinality only: `grant` is the grant type (`client_credentials`, …), `region` the
 //! Talkdesk region of the token URL (`us`, `eu`, `ca`, `au`, or `other`), `outcome` `success` or the kind
@@ -112,7 +112,7 @@ impl Labels {
             // Milliseconds to seconds: exact enough for a gauge (f64 holds 2^53 ms exactly).
             #[allow(clippy::cast_precision_loss)]
             let seconds = offset.as_millis() as f64 / 1000.0;
-            metrics::gauge!(CLOCK_OFFSET_SECONDS, "region" => self.region).set(seconds);
+            metrics::gauge!(CLOCK_OFFSET_SECONDS, "grant" => self.grant, "region" => self.region).set(seconds);
         }
         #[cfg(not(feature = "metrics"))]
         let _ = (self, offset);
