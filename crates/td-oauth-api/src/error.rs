@@ -7,8 +7,8 @@ use std::fmt;
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
+use crate::SentCredentials;
 use td_oauth_core::oauth_error::RetryAfter;
-use td_oauth_core::redact::SentCredentials;
 use td_oauth_core::text::{description, excerpt};
 
 /// The Talkdesk API's error body, with the HTTP status it came with: `{"code", "message", "description"?,

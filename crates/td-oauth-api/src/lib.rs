@@ -22,6 +22,7 @@
 mod error;
 mod gateway;
 mod hal;
+mod redact;
 mod session;
 mod settings;
 mod userinfo;
@@ -29,13 +30,10 @@ mod userinfo;
 pub use error::{ApiError, FieldError, TalkdeskError};
 pub use gateway::{ApiGateway, GatewayAllowList};
 pub use hal::{HalPage, PageStep, Paginator};
+pub use redact::{MIN_PIECE, REDACTED, SentCredentials};
 pub use session::{END_USER_SESSION_PATH, UserId, end_user_session_request, end_user_session_response};
 pub use settings::ApiLimits;
 pub use userinfo::{USERINFO_PATH, UserInfo};
-
-/// The credentials a request carried, replaced in the texts of the errors read from its answer (the rule is
-/// td-oauth-core's [`redact`](td_oauth_core::redact) module).
-pub use td_oauth_core::redact::{REDACTED, SentCredentials};
 
 use http::Response;
 use serde::de::DeserializeOwned;

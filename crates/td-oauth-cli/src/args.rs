@@ -56,6 +56,26 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Check, in order, what a token request needs, a line each: where the configuration came from, the
+    /// hosts, DNS, the connection (proxy, TLS roots), this machine's clock against the token endpoint's, the
+    /// key, a token request and the scopes granted, the token cache and the login store. Exits with the
+    /// status of the first failure; prints nothing secret.
+    Doctor {
+        #[command(flatten)]
+        connection: Connection,
+        /// Scopes to ask for in the token request, space-separated (default: everything the client may have).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
+        /// The token cache to check, as `token --cache` takes it.
+        #[arg(long, env = "TD_OAUTH_CACHE", value_name = "local|DIR|redis[s]://HOST:PORT/N")]
+        cache: Option<String>,
+        /// Send nothing over the network: check the configuration, the hosts, the key and the local files only.
+        #[arg(long)]
+        offline: bool,
+        /// Print the checks as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Get an access token with the client-credentials grant and print it.
     #[command(after_help = "Examples:
   td-oauth token --account acme --client-id ID --key-id KID --private-key-file key.pem

@@ -120,6 +120,13 @@ impl Connection {
         Ok(td_oauth_ureq::Client::from_token_client(self.token_client()?, config)?)
     }
 
+    /// The HTTP agent the blocking transport sends with, with these flags' TLS settings: for requests that
+    /// carry no credentials (`doctor`'s probe).
+    pub(crate) fn ureq_agent(&self) -> Result<td_oauth_ureq::ureq::Agent, CliError> {
+        let config = self.transport_config(Config::new())?;
+        Ok(<td_oauth_ureq::Client as Transport>::http_client(&config)?)
+    }
+
     /// The async transport (for `agent`), with the same flags meaning the same.
     #[cfg(all(feature = "agent", unix))]
     pub(crate) fn reqwest_client_with(

@@ -21,6 +21,7 @@ mod browser;
 mod connection;
 #[cfg(feature = "local-server")]
 mod demo;
+mod doctor;
 mod dry_run;
 mod error;
 mod file_cache;
@@ -100,6 +101,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token { connection, scope, json, dry_run, cache, user } => {
             token::token(&connection, scope.as_deref(), json, dry_run, cache.as_deref(), user)
         }
+        Command::Doctor { connection, scope, cache, offline, json } => doctor::doctor(
+            &connection,
+            &doctor::Options { scope: scope.as_deref(), cache: cache.as_deref(), offline, json },
+        ),
         Command::Login { connection, scope, authorize_url, no_browser, headless, storage, prompt, wait } => {
             let options = login::Options {
                 scope: scope.as_deref(),

@@ -3,13 +3,13 @@
 //! A gateway may echo the `Authorization` header it received: in an error's `message` or `description`, in a
 //! response header, in a body. The library's errors already replace the token of their own request; the body,
 //! the headers, the items and the userinfo fields the command prints are cleaned here with the same rule,
-//! td-oauth-core's [`redact`](td_oauth_core::redact) (the token as sent, percent- or JSON-escaped, and pieces
+//! td-oauth-api's [`SentCredentials`] rule (the token as sent, percent- or JSON-escaped, and pieces
 //! of it a length limit leaves). The tokens are recorded as the provider fetches them (through the
 //! [`SharedCache`] seam, which sees every fetch, the one after a 401 included).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use td_oauth_core::redact::SentCredentials;
+use td_oauth_api::SentCredentials;
 use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_ureq::{Client, SharedCache};
 

@@ -7,6 +7,14 @@
 //! taken); its [`wall`](Clock::wall) time, for JWT claims and HTTP dates, is the system's unless a clock says
 //! otherwise, because the server checks those against its own clock. Waiting (a retry's backoff, an I/O
 //! timeout) is real time: the transports sleep on their runtime.
+//!
+//! The token endpoint's clock may not agree with this machine's: [`offset`] measures by how much, from the
+//! `Date` header of its answers, so that assertions are signed on its time ([`ClockOffset`],
+//! [`OffsetEstimate`]).
+
+pub mod offset;
+
+pub use offset::{ClockOffset, OffsetEstimate};
 
 use std::fmt;
 use std::sync::Arc;

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::clock::ClockOffset;
 use crate::oauth_error::{OAuthError, RetryAfter};
 use crate::response::ResponseError;
 use crate::retry::Failure;
@@ -58,6 +59,21 @@ pub enum Error {
     /// The clock is before 1970, so `iat`/`exp` cannot be written.
     #[error("the system clock is before the Unix epoch; fix the clock")]
     ClockBeforeEpoch,
+
+    /// The token endpoint's clock is further from this machine's than assertions are corrected for
+    /// ([`MAX_OFFSET_CORRECTION`](crate::clock::offset::MAX_OFFSET_CORRECTION)), as measured from the `Date`
+    /// header of its answers: nothing is signed until the clock is set right.
+    #[error(
+        "{offset} (from its Date header), more than the {} s td-oauth corrects assertions for; set this \
+         machine's clock right (NTP), or check the token endpoint's",
+        max.as_secs()
+    )]
+    ClockOffsetTooLarge {
+        /// The measured offset.
+        offset: ClockOffset,
+        /// The largest correction applied.
+        max: Duration,
+    },
 
     /// The token endpoint's answer was not a token (see [`ResponseError`](crate::response::ResponseError)).
     #[error(transparent)]

@@ -33,14 +33,13 @@
 //! | [`authorize`] | the authorize request, the redirect check and its [`RedirectError`](authorize::RedirectError) |
 //! | [`cache`] | the token cache's policy as a state machine: fresh, due (at a jittered point), unusable; one fetch in flight; the backoff after failures |
 //! | [`crypto`] | AES-256-GCM and SHA-256 from the crypto backend, for crates that seal tokens in shared caches |
-//! | [`clock`] | the time source the providers' rules read, and a [`ManualClock`](clock::ManualClock) for tests |
+//! | [`clock`] | the time source the providers' rules read, a [`ManualClock`](clock::ManualClock) for tests, and the token endpoint's clock offset ([`clock::offset`]) that assertions are signed on |
 //! | [`endpoints`] | account names, regions, checked endpoint URLs, redirect-URI checks |
 //! | [`jwt`] | a JWT's header and claims decoded for display, never trusted |
 //! | [`key`] | private keys and [`KeyError`](key::KeyError), why one was refused |
 //! | [`oauth_error`] | the server's OAuth error, its code and `Retry-After` |
 //! | [`provider`] | the token provider as a state machine both transports drive |
 //! | [`random`] | the caller-replaceable source of every random value the crate writes |
-//! | [`redact`] | the credentials an API request carried, and the rule that replaces them in text shown from its answer |
 //! | [`request`] | grants, the token client, form bodies that print no secret |
 //! | [`response`] | the token endpoint's answer, and [`ResponseError`](response::ResponseError) for one that is not a token |
 //! | [`retry`] | the retry policy: full jitter, `Retry-After`, attempts and a deadline |
@@ -119,7 +118,6 @@ mod key_error;
 pub mod oauth_error;
 pub mod provider;
 pub mod random;
-pub mod redact;
 pub mod request;
 pub mod response;
 pub mod retry;

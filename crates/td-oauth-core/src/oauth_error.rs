@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 
+use crate::clock::ClockOffset;
+
 /// An OAuth error code, as sent in `error`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -114,15 +116,20 @@ impl fmt::Display for RetryAfter {
 /// The token endpoint's OAuth error: `error`, `error_description`, the HTTP status and `Retry-After`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the token endpoint refused the request (HTTP {}): {code}{}",
+    "the token endpoint refused the request (HTTP {}): {code}{}{}",
     status.as_u16(),
-    description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    description.as_deref().map(|d| format!(": {d}")).unwrap_or_default(),
+    clock_offset.map(|o| format!(
+        "; {o} (from its Date header), which may be why: set this machine's clock right (NTP)"
+    )).unwrap_or_default()
 )]
 pub struct OAuthError {
     pub(crate) code: ErrorCode,
     pub(crate) description: Option<String>,
     pub(crate) status: StatusCode,
     pub(crate) retry_after: Option<RetryAfter>,
+    /// The clock offset measured when the refusal looks like a skewed assertion's.
+    pub(crate) clock_offset: Option<ClockOffset>,
 }
 
 impl OAuthError {
@@ -150,6 +157,18 @@ impl OAuthError {
     /// The `Retry-After` header, if the server sent one.
     pub fn retry_after(&self) -> Option<RetryAfter> {
         self.retry_after
+    }
+
+    /// The token endpoint's clock offset, when this refusal looks like one of an assertion signed on a skewed
+    /// clock: `invalid_client` or `invalid_grant` with a measured offset over
+    /// [`OFFSET_THRESHOLD`](crate::clock::offset::OFFSET_THRESHOLD). The message names it too.
+    pub fn clock_offset(&self) -> Option<ClockOffset> {
+        self.clock_offset
+    }
+
+    /// Whether the code is one a skewed assertion is refused with: `invalid_client` or `invalid_grant`.
+    pub(crate) fn may_be_skew(&self) -> bool {
+        matches!(self.code, ErrorCode::InvalidClient | ErrorCode::InvalidGrant)
     }
 
     /// Whether the same request may succeed later, by what the answer means: a 5xx or 429 status, or a code

@@ -1,6 +1,7 @@
 //! Token requests: one grant, one client authentication, one `http::Request`.
 
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -10,6 +11,8 @@ use url::form_urlencoded;
 use zeroize::Zeroizing;
 
 use crate::assertion::{AssertionSigner, CLIENT_ASSERTION_TYPE};
+use crate::clock::offset::{self, Observation};
+use crate::clock::{ClockOffset, OffsetEstimate};
 use crate::endpoints::EndpointUrl;
 use crate::random::{OsRandom, RandomSource};
 use crate::response::TokenKind;
@@ -178,6 +181,11 @@ enum Authentication {
 /// Builds token requests for one client at one token endpoint. Holds no connection and reads no clock: the
 /// caller passes `now` and sends the request with any HTTP client.
 ///
+/// It also holds the estimate of its token endpoint's clock offset ([`clock_offset`](Self::clock_offset)),
+/// which only the endpoint's own answers to a [`TokenFetch`](crate::transport::TokenFetch) over this client
+/// move; once it is over 30 s, assertions are signed on the endpoint's time (see
+/// [`clock::offset`](crate::clock::offset)).
+///
 /// ```
 /// use std::time::SystemTime;
 /// use td_oauth_core::{ClientId, ClientSecret, Credentials, Endpoints, Grant, Region, Scopes, TokenClient};
@@ -195,6 +203,7 @@ pub struct TokenClient {
     auth: Authentication,
     rng: Box<dyn RandomSource>,
     kind: TokenKind,
+    offset: Mutex<OffsetEstimate>,
 }
 
 impl fmt::Debug for TokenClient {
@@ -220,7 +229,13 @@ impl TokenClient {
                 Authentication::Basic { client_id, header }
             }
         };
-        TokenClient { token_url, auth, rng: Box::new(OsRandom::new()), kind: TokenKind::Bearer }
+        TokenClient {
+            token_url,
+            auth,
+            rng: Box::new(OsRandom::new()),
+            kind: TokenKind::Bearer,
+            offset: Mutex::new(OffsetEstimate::new()),
+        }
     }
 
     /// Sets the assertions' `aud` (default: the token URL). No effect with Basic authentication.
@@ -280,14 +295,52 @@ impl TokenClient {
         }
     }
 
-    /// Builds the POST for `grant`, signing a fresh assertion issued at `now` when the client uses a JWT.
-    /// Refuses a redirect URI or PKCE verifier that breaks its RFC first (see
-    /// [`check_redirect_uri`](crate::endpoints::check_redirect_uri) and [`PkceVerifier::check`]).
+    /// How far the token endpoint's clock is from this machine's, as measured from the `Date` header of its
+    /// answers so far (`None` before the first).
+    pub fn clock_offset(&self) -> Option<ClockOffset> {
+        self.estimate().offset()
+    }
+
+    /// Takes the answer received at `received` to a request sent at `sent` (wall-clock times) into the
+    /// offset estimate; `None` when it has no usable `Date` header.
+    pub(crate) fn observe_answer(
+        &self,
+        headers: &http::HeaderMap,
+        sent: SystemTime,
+        received: SystemTime,
+    ) -> Option<Observation> {
+        let sample = offset::sample(headers, sent, received)?;
+        Some(self.estimate().observe(sample))
+    }
+
+    fn estimate(&self) -> std::sync::MutexGuard<'_, OffsetEstimate> {
+        // The estimate is a few integers, always whole: a panic elsewhere cannot leave it half-written.
+        self.offset.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Builds the POST for `grant`, signing a fresh assertion issued at `now` when the client uses a JWT
+    /// (moved to the token endpoint's time when its measured offset is over 30 s; refused with
+    /// [`Error::ClockOffsetTooLarge`] beyond an hour). Refuses a redirect URI or PKCE verifier that breaks
+    /// its RFC first (see [`check_redirect_uri`](crate::endpoints::check_redirect_uri) and
+    /// [`PkceVerifier::check`]).
     pub fn token_request(&self, grant: &Grant, now: SystemTime) -> Result<Request<FormBody>, Error> {
+        self.signed_request(grant, now).map(|(request, _)| request)
+    }
+
+    /// [`token_request`](Self::token_request), with the correction its assertion was signed with (zero with
+    /// Basic authentication, which carries no time).
+    pub(crate) fn signed_request(
+        &self,
+        grant: &Grant,
+        now: SystemTime,
+    ) -> Result<(Request<FormBody>, ClockOffset), Error> {
         grant.check()?;
-        let assertion = match &self.auth {
-            Authentication::Jwt(signer) => Some(signer.sign(now, &*self.rng)?),
-            Authentication::Basic { .. } => None,
+        let (assertion, correction) = match &self.auth {
+            Authentication::Jwt(signer) => {
+                let (at, correction) = self.estimate().signing_time(now)?;
+                (Some(signer.sign(at, &*self.rng)?), correction)
+            }
+            Authentication::Basic { .. } => (None, ClockOffset::ZERO),
         };
         let client_params = assertion
             .iter()
@@ -308,6 +361,8 @@ impl TokenClient {
         if let Authentication::Basic { header, .. } = &self.auth {
             builder = builder.header(AUTHORIZATION, header.clone());
         }
-        builder.body(body).map_err(|err| Error::InvalidUrl { which: "token", reason: err.to_string() })
+        let request =
+            builder.body(body).map_err(|err| Error::InvalidUrl { which: "token", reason: err.to_string() })?;
+        Ok((request, correction))
     }
 }

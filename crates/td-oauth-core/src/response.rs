@@ -418,7 +418,7 @@ fn oauth_error(
 ) -> Option<OAuthError> {
     let code = error.filter(|code| !code.is_empty())?;
     let description = description.map(crate::text::description).filter(|d| !d.is_empty());
-    Some(OAuthError { code: ErrorCode::parse(code), description, status, retry_after })
+    Some(OAuthError { code: ErrorCode::parse(code), description, status, retry_after, clock_offset: None })
 }
 
 impl fmt::Display for TokenResponse {

@@ -178,6 +178,7 @@ mod tests {
             description: None,
             status: http::StatusCode::UNAUTHORIZED,
             retry_after: None,
+            clock_offset: None,
         });
         assert_eq!(Failure::from_answer(&invalid_client, now), Failure::Answer { retryable: false, retry_after: None });
         let busy = ResponseError::UnexpectedStatus {

@@ -11,6 +11,7 @@
 //! | [`CACHE_HITS`] | counter | grant, region | tokens handed out from a provider's cache |
 //! | [`CACHE_MISSES`] | counter | grant, region | calls that found no usable token (they fetched, waited for a fetch, or got its error) |
 //! | [`TOKEN_REMAINING_SECONDS`] | gauge | grant, region | the cached token's remaining lifetime, as of the last hit or fetch |
+//! | [`CLOCK_OFFSET_SECONDS`] | gauge | grant, region | the token endpoint's clock minus this machine's, as estimated from its last answer's `Date` (see [`clock::offset`](crate::clock::offset)) |
 //!
 //! Labels are of low cardinality only: `grant` is the grant type (`client_credentials`, …), `region` the
 //! Talkdesk region of the token URL (`us`, `eu`, `ca`, `au`, or `other`), `outcome` `success` or the kind
@@ -33,6 +34,8 @@ pub const CACHE_HITS: &str = "td_oauth_token_cache_hits_total";
 pub const CACHE_MISSES: &str = "td_oauth_token_cache_misses_total";
 /// Gauge (seconds): the cached token's remaining lifetime.
 pub const TOKEN_REMAINING_SECONDS: &str = "td_oauth_token_remaining_seconds";
+/// Gauge (seconds): the token endpoint's clock minus this machine's (positive: this machine is behind).
+pub const CLOCK_OFFSET_SECONDS: &str = "td_oauth_clock_offset_seconds";
 
 /// The `outcome` label of a fetch's result: `success`, or `oauth_error`, `unexpected_status`, `malformed`,
 /// `transport`, `timeout`, `tls`, `too_large`, `redirected`, `config`.
@@ -100,6 +103,19 @@ impl Labels {
         metrics::counter!(RETRIES, "grant" => self.grant, "region" => self.region).increment(1);
         #[cfg(not(feature = "metrics"))]
         let _ = self;
+    }
+
+    /// The token endpoint's clock offset was estimated anew.
+    pub(crate) fn clock_offset(self, offset: crate::clock::ClockOffset) {
+        #[cfg(feature = "metrics")]
+        {
+            // Milliseconds to seconds: exact enough for a gauge (f64 holds 2^53 ms exactly).
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = offset.as_millis() as f64 / 1000.0;
+            metrics::gauge!(CLOCK_OFFSET_SECONDS, "grant" => self.grant, "region" => self.region).set(seconds);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (self, offset);
     }
 
     /// A call found no usable token.

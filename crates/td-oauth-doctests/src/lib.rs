@@ -25,6 +25,7 @@ markdown! {
     DocsAgent => "docs/agent.md",
     DocsArchitecture => "docs/architecture.md",
     DocsCli => "docs/cli.md",
+    DocsClock => "docs/clock.md",
     DocsFleetCache => "docs/fleet-cache.md",
     DocsPartnerApps => "docs/partner-apps.md",
     DocsPerformance => "docs/performance.md",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, StatusCode};
-use td_oauth_core::redact::SentCredentials;
+use td_oauth_api::SentCredentials;
 use td_oauth_core::text::display_url;
 use td_oauth_core::transport::{Authorizing, send_authorized};
 
@@ -74,7 +74,7 @@ impl BearerClient {
     /// Sends `request` with `Authorization: Bearer <token>` (marked sensitive, so HTTP stacks do not log
     /// it). On a 401, gets a new token and sends a clone of the request once more. Any answer, success or
     /// not, is returned as a response; errors are for getting a token and for transport failures. The answer's
-    /// extensions hold the [`SentCredentials`](td_oauth_core::redact::SentCredentials) its request carried,
+    /// extensions hold the [`SentCredentials`](td_oauth_api::SentCredentials) its request carried,
     /// which td-oauth-api's `ApiError::from_response` replaces in the texts it keeps.
     pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
         let replay = request.try_clone();
@@ -117,8 +117,8 @@ impl Authorizing for Direct<'_> {
         response.status()
     }
 
-    fn keep_sent(response: &mut reqwest::Response, sent: SentCredentials) {
-        response.extensions_mut().insert(sent);
+    fn keep_sent(response: &mut reqwest::Response, sent: &Arc<TokenResponse>) {
+        response.extensions_mut().insert(SentCredentials::from_token(Arc::clone(sent)));
     }
 
     fn error(err: td_oauth_core::Error) -> Error {

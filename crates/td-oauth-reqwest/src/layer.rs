@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response, StatusCode};
-use td_oauth_core::redact::SentCredentials;
+use td_oauth_api::SentCredentials;
 use td_oauth_core::transport::{Authorizing, send_authorized};
 use tower::Service;
 
@@ -230,8 +230,8 @@ where
         response.status()
     }
 
-    fn keep_sent(response: &mut Response<RB>, sent: SentCredentials) {
-        response.extensions_mut().insert(sent);
+    fn keep_sent(response: &mut Response<RB>, sent: &Arc<TokenResponse>) {
+        response.extensions_mut().insert(SentCredentials::from_token(Arc::clone(sent)));
     }
 
     fn error(err: td_oauth_core::Error) -> Self::Error {

@@ -9,7 +9,7 @@ use http::Extensions;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, StatusCode};
 use reqwest_middleware::{Middleware, Next};
-use td_oauth_core::redact::SentCredentials;
+use td_oauth_api::SentCredentials;
 use td_oauth_core::transport::{Authorizing, send_authorized};
 
 use crate::source::AuthSource;
@@ -119,8 +119,8 @@ impl<S: AuthSource> Authorizing for Chain<'_, S> {
         response.status()
     }
 
-    fn keep_sent(response: &mut reqwest::Response, sent: SentCredentials) {
-        response.extensions_mut().insert(sent);
+    fn keep_sent(response: &mut reqwest::Response, sent: &Arc<TokenResponse>) {
+        response.extensions_mut().insert(SentCredentials::from_token(Arc::clone(sent)));
     }
 
     fn error(err: td_oauth_core::Error) -> reqwest_middleware::Error {

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use td_oauth_core::clock::SharedClock;
+use td_oauth_core::clock::{ClockOffset, SharedClock};
 use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, ProviderState, Round};
 use td_oauth_core::{Grant, Scopes, TokenResponse};
 use tokio::sync::watch;
@@ -138,6 +138,13 @@ impl TokenProvider {
     /// A [`BearerClient`] that sends API requests through this provider's HTTP client with its tokens.
     pub fn bearer_client(&self) -> BearerClient {
         BearerClient::new(self.handle.0.client.http_client().clone(), Arc::new(self.clone()))
+    }
+
+    /// How far the token endpoint's clock is from this machine's, as measured from the `Date` header of its
+    /// answers to this provider's client (`None` before the first answer). Over 30 s, assertions are signed on
+    /// the endpoint's time; see [`clock::offset`](td_oauth_core::clock::offset).
+    pub fn clock_offset(&self) -> Option<ClockOffset> {
+        self.client().token_client().clock_offset()
     }
 
     /// The client tokens are fetched with.

@@ -4,7 +4,6 @@
 //! Independent of td-oauth-core's signing code on purpose, so it can catch its mistakes.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -183,7 +182,7 @@ fn verify_assertion(
         }
         None => return Err(fail(format!("client assertion has no aud (must be {token_url})"))),
     }
-    let now = now_secs();
+    let now = state.now_secs();
     let exp = claims.get("exp").and_then(Value::as_f64).ok_or_else(|| fail("client assertion has no numeric exp"))?;
     if exp <= now as f64 {
         return Err(fail("client assertion has expired"));
@@ -191,6 +190,12 @@ fn verify_assertion(
     let iat = claims.get("iat").and_then(Value::as_f64).ok_or_else(|| fail("client assertion has no numeric iat"))?;
     if iat > (now + state.iat_leeway.as_secs()) as f64 {
         return Err(fail("client assertion iat is in the future"));
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = nbf.as_f64().ok_or_else(|| fail("client assertion nbf is not a number"))?;
+        if nbf > (now + state.iat_leeway.as_secs()) as f64 {
+            return Err(fail("client assertion is not valid yet (nbf is in the future)"));
+        }
     }
     let jti = claim_str("jti").filter(|j| !j.is_empty()).ok_or_else(|| fail("client assertion has no jti"))?;
     if !state.seen_jti.insert(jti.to_owned()) {
@@ -211,9 +216,4 @@ fn decode_json(part: &str) -> Option<Value> {
         v @ Value::Object(_) => Some(v),
         _ => None,
     }
-}
-
-/// Seconds since the Unix epoch.
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
@@ -150,7 +150,11 @@ async fn handle(
         record.error = obj.get("error").and_then(Value::as_str).map(str::to_owned);
         record.error_description = obj.get("error_description").and_then(Value::as_str).map(str::to_owned);
     }
-    shared.lock().record_answer(record);
+    let server_time = {
+        let mut state = shared.lock();
+        state.record_answer(record);
+        state.now()
+    };
 
     let full_length = reply.body.len();
     let body = match fault {
@@ -166,6 +170,12 @@ async fn handle(
     let mut response = Response::new(body);
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
+    if !response.headers().contains_key(DATE) {
+        // On the server's own clock (which a test may shift), as hyper would write it on the machine's.
+        if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(server_time)) {
+            response.headers_mut().insert(DATE, date);
+        }
+    }
     if !response.headers().contains_key(CONTENT_LENGTH) {
         // Explicit, so a truncated body is visibly short of what the headers promised.
         response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(full_length));

@@ -28,6 +28,7 @@ pub struct ServerBuilder {
     token_lifetime: Duration,
     code_lifetime: Duration,
     iat_leeway: Duration,
+    clock_offset: i64,
     port: u16,
 }
 
@@ -39,6 +40,7 @@ impl Default for ServerBuilder {
             token_lifetime: Duration::from_secs(600),
             code_lifetime: Duration::from_secs(60),
             iat_leeway: Duration::from_secs(30),
+            clock_offset: 0,
             port: 0,
         }
     }
@@ -75,6 +77,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Shifts the server's clock by `seconds` from the machine's: positive puts it ahead, negative behind.
+    /// It is the clock of its `Date` header, of the `iat`, `exp` and `nbf` checks of client assertions, and
+    /// of the tokens it issues, as a real server with a clock that is off from the client's would have.
+    pub fn clock_offset(mut self, seconds: i64) -> Self {
+        self.clock_offset = seconds;
+        self
+    }
+
     /// Binds this port instead of an ephemeral one (for `td-oauth serve`; tests should keep 0).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -98,7 +108,8 @@ impl ServerBuilder {
         let shared = Arc::new(Shared::new(
             format!("{scheme}://{addr}"),
             Issuer::generate()?,
-            State::new(self.account, self.token_lifetime, self.code_lifetime, self.iat_leeway),
+            State::new(self.account, self.token_lifetime, self.code_lifetime, self.iat_leeway)
+                .with_clock_offset(self.clock_offset),
         ));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -244,6 +255,12 @@ impl TestServer {
     /// Changes the server-wide access-token lifetime for tokens issued from now on.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         self.shared.lock().token_lifetime = lifetime;
+    }
+
+    /// Shifts the server's clock by `seconds` from the machine's from now on (see
+    /// [`ServerBuilder::clock_offset`]).
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.shared.lock().clock_offset = seconds;
     }
 
     // --- faults --------------------------------------------------------------------------

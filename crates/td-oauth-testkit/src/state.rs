@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::clients::Client;
 use crate::faults::FaultQueue;
@@ -39,6 +39,8 @@ pub(crate) struct State {
     pub(crate) token_lifetime: Duration,
     pub(crate) code_lifetime: Duration,
     pub(crate) iat_leeway: Duration,
+    /// Seconds the server's clock is ahead of the machine's (negative: behind).
+    pub(crate) clock_offset: i64,
     /// `aud` values accepted besides the token URL.
     pub(crate) extra_audiences: Vec<String>,
     /// Clients by client id.
@@ -90,6 +92,7 @@ impl State {
             token_lifetime,
             code_lifetime,
             iat_leeway,
+            clock_offset: 0,
             extra_audiences: Vec::new(),
             clients: HashMap::new(),
             kids: HashMap::new(),
@@ -103,6 +106,26 @@ impl State {
             api: ApiState::new(),
             last_seq: 0,
         }
+    }
+}
+
+impl State {
+    pub(crate) fn with_clock_offset(mut self, seconds: i64) -> Self {
+        self.clock_offset = seconds;
+        self
+    }
+
+    /// The server's time: the machine's, shifted by its clock offset.
+    pub(crate) fn now(&self) -> SystemTime {
+        let by = Duration::from_secs(self.clock_offset.unsigned_abs());
+        let now = SystemTime::now();
+        let shifted = if self.clock_offset >= 0 { now.checked_add(by) } else { now.checked_sub(by) };
+        shifted.unwrap_or(now)
+    }
+
+    /// The server's time in seconds since the Unix epoch.
+    pub(crate) fn now_secs(&self) -> u64 {
+        self.now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
     }
 }
 

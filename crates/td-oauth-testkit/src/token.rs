@@ -12,7 +12,7 @@ use http::{HeaderMap, Method, StatusCode};
 use ring::digest::{SHA256, digest};
 use serde_json::{Value, json};
 
-use crate::assertion::{self, now_secs};
+use crate::assertion;
 use crate::clients::Grant;
 use crate::keys;
 use crate::record::RecordedRequest;
@@ -174,8 +174,11 @@ fn authorization_code(
         }
     }
     let session = Session { client_id: client_id.to_owned(), scopes: grant.scopes, sid: keys::random_uuid() };
-    let id_token =
-        session.scopes.iter().any(|s| s == "openid").then(|| id_token(shared, &session, grant.nonce.as_deref()));
+    let id_token = session
+        .scopes
+        .iter()
+        .any(|s| s == "openid")
+        .then(|| id_token(shared, state.now_secs(), &session, grant.nonce.as_deref()));
     let mut reply = success_json(shared, state, client_id, &session.scopes, Some(&session))?;
     if let (Some(Some(token)), Some(obj)) = (id_token, reply.as_object_mut()) {
         obj.insert("id_token".into(), Value::String(token));
@@ -234,7 +237,7 @@ fn success_json(
 ) -> Result<Value, OAuthError> {
     let lifetime =
         state.clients.get(client_id).and_then(|c| c.token_lifetime).unwrap_or(state.token_lifetime).as_secs();
-    let now = now_secs();
+    let now = state.now_secs();
     let jti = keys::random_uuid();
     let claims = json!({
         "iss": shared.base_url,
@@ -269,8 +272,7 @@ fn success_json(
     Ok(answer)
 }
 
-fn id_token(shared: &Shared, session: &Session, nonce: Option<&str>) -> Option<String> {
-    let now = now_secs();
+fn id_token(shared: &Shared, now: u64, session: &Session, nonce: Option<&str>) -> Option<String> {
     let mut claims = json!({
         "iss": shared.base_url,
         "sub": TEST_USER,

@@ -4,8 +4,7 @@
 //! without `Bearer`, and ending a user's session.
 
 use serde_json::json;
-use td_oauth_api::{ApiError, ApiGateway, Paginator, REDACTED, UserId};
-use td_oauth_core::redact::MIN_PIECE;
+use td_oauth_api::{ApiError, ApiGateway, MIN_PIECE, Paginator, REDACTED, UserId};
 use td_oauth_core::response::TokenKind;
 use td_oauth_core::{Grant, RefreshToken, Scopes, TokenClient};
 use td_oauth_partner::{InstallationDecision, credentials_state_request, installation_state_request};

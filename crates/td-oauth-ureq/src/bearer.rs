@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response, StatusCode};
-use td_oauth_core::redact::SentCredentials;
+use td_oauth_api::SentCredentials;
 use td_oauth_core::text::display_uri;
 use td_oauth_core::transport::proxy::ProxyRule;
 use td_oauth_core::transport::{Authorizing, run_ready, send_authorized};
@@ -71,7 +71,7 @@ impl BearerClient {
     /// called again for one more try, unless the new token is the refused one. Any status, 401 included
     /// after the retry, is returned as a response. The rule is td-oauth-core's [`send_authorized`], the
     /// same td-oauth-reqwest's wrappers follow (`build` makes every request anew, so each one can be replayed).
-    /// The answer's extensions hold the [`SentCredentials`](td_oauth_core::redact::SentCredentials) its
+    /// The answer's extensions hold the [`SentCredentials`](td_oauth_api::SentCredentials) its
     /// request carried, which td-oauth-api's `ApiError::from_response` replaces in the texts it keeps.
     pub fn run<B: AsSendBody>(&self, build: impl FnMut() -> Request<B>) -> Result<Response<ureq::Body>, Error> {
         // Every future the loop awaits is ready when made: the I/O happens in the calls themselves.
@@ -127,8 +127,8 @@ impl<B: AsSendBody, F: FnMut() -> Request<B>> Authorizing for Rebuilt<'_, F> {
         response.status()
     }
 
-    fn keep_sent(response: &mut Response<ureq::Body>, sent: SentCredentials) {
-        response.extensions_mut().insert(sent);
+    fn keep_sent(response: &mut Response<ureq::Body>, sent: &Arc<TokenResponse>) {
+        response.extensions_mut().insert(SentCredentials::from_token(Arc::clone(sent)));
     }
 
     fn error(err: td_oauth_core::Error) -> Error {

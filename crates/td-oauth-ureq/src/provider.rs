@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::{Future, ready};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use td_oauth_core::clock::SharedClock;
+use td_oauth_core::clock::{ClockOffset, SharedClock};
 use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, ProviderState, Round};
 use td_oauth_core::transport::run_ready;
 use td_oauth_core::{Grant, Scopes, TokenResponse};
@@ -78,6 +78,13 @@ impl TokenProvider {
     /// A provider for the client-credentials grant with `scopes`.
     pub fn client_credentials(client: Client, scopes: Scopes) -> Self {
         TokenProvider::new(client, Grant::client_credentials(scopes))
+    }
+
+    /// How far the token endpoint's clock is from this machine's, as measured from the `Date` header of its
+    /// answers to this provider's client (`None` before the first answer). Over 30 s, assertions are signed on
+    /// the endpoint's time; see [`clock::offset`](td_oauth_core::clock::offset).
+    pub fn clock_offset(&self) -> Option<ClockOffset> {
+        self.client().token_client().clock_offset()
     }
 
     /// The client that fetches the tokens.

@@ -9,7 +9,9 @@ mod common;
 use common::{Scheme, jwt_client, register, start};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use td_oauth_testkit::{Fault, FaultTarget};
-use td_oauth_ureq::core::telemetry::{CACHE_HITS, CACHE_MISSES, FETCHES, RETRIES, TOKEN_REMAINING_SECONDS};
+use td_oauth_ureq::core::telemetry::{
+    CACHE_HITS, CACHE_MISSES, CLOCK_OFFSET_SECONDS, FETCHES, RETRIES, TOKEN_REMAINING_SECONDS,
+};
 use td_oauth_ureq::{Grant, Scopes};
 
 #[test]
@@ -44,4 +46,7 @@ fn the_blocking_provider_records_the_same_metrics() {
     assert_eq!(value(CACHE_HITS), 1.0);
     assert_eq!(value(CACHE_MISSES), 2.0);
     assert!(value(TOKEN_REMAINING_SECONDS) > 0.0);
+    // The testkit's clock is this machine's: the offset gauge is recorded, and near zero.
+    assert!(seen.iter().any(|(n, ..)| n == CLOCK_OFFSET_SECONDS), "{seen:?}");
+    assert!(value(CLOCK_OFFSET_SECONDS).abs() < 2.0, "{seen:?}");
 }

@@ -27,8 +27,10 @@ use zeroize::Zeroize;
 
 use super::{Config, Transport};
 use crate::Error;
-use crate::clock::SharedClock;
+use crate::clock::offset::{MAX_OFFSET_CORRECTION, OFFSET_THRESHOLD};
+use crate::clock::{ClockOffset, SharedClock};
 use crate::request::FormBody;
+use crate::response::ResponseError;
 use crate::retry::RetryPolicy;
 use crate::telemetry::Labels;
 use crate::{Grant, TokenClient, TokenResponse};
@@ -47,6 +49,12 @@ pub struct TokenFetch<'a> {
     started: Instant,
     attempt: u32,
     labels: Labels,
+    /// When the current attempt was sent, on the wall clock: half of the offset sample's exchange.
+    sent: SystemTime,
+    /// The clock correction the current attempt's assertion was signed with.
+    applied: ClockOffset,
+    /// Whether this fetch already retried a refusal on corrected time: never more than once.
+    skew_retried: bool,
 }
 
 /// One attempt to send: the request and how long it may take.
@@ -78,6 +86,9 @@ impl<'a> TokenFetch<'a> {
             started: now,
             attempt: 0,
             labels: Labels::new(grant, client.token_url().url().host_str().unwrap_or_default()),
+            sent: SystemTime::UNIX_EPOCH,
+            applied: ClockOffset::ZERO,
+            skew_retried: false,
         }
     }
 
@@ -94,13 +105,21 @@ impl<'a> TokenFetch<'a> {
             timeout_ms = millis(timeout),
             "requesting a token"
         );
-        let request = self.client.token_request(self.grant, wall)?;
+        self.sent = wall;
+        let (request, applied) = self.client.signed_request(self.grant, wall)?;
+        self.applied = applied;
         Ok(Attempt { request, timeout })
     }
 
     /// The answer to the attempt (or why there was none), received at `now`: the token, the error to
     /// return, or how long to wait before retrying. The body is parsed, then wiped (it holds the tokens; the
     /// parsed copies are the ones that live on). `random` is the jitter.
+    ///
+    /// An answer that is the token endpoint's own (a token or an OAuth error, not a proxy's page) moves the
+    /// client's clock-offset estimate by its `Date` header, read against `wall`. A refusal whose timing
+    /// shows a skewed assertion (`invalid_client` or `invalid_grant`, signed with a correction more than 30 s
+    /// from the estimate now) is retried at once on corrected time, once per fetch; when it is returned, its
+    /// message names the offset.
     pub fn finish(
         &mut self,
         answer: Result<Response<Vec<u8>>, Error>,
@@ -112,11 +131,22 @@ impl<'a> TokenFetch<'a> {
             (self.grant.grant_type(), self.client.token_url().as_str(), self.attempt);
         let parsed = answer.and_then(|mut response| {
             let kind = self.client.token_kind();
-            let parsed =
-                TokenResponse::from_http(&response, now).map(|token| token.with_kind(kind)).map_err(Error::from);
+            let parsed = TokenResponse::from_http(&response, now).map(|token| token.with_kind(kind));
             response.body_mut().zeroize();
-            parsed
+            if matches!(parsed, Ok(_) | Err(ResponseError::OAuth(_))) {
+                self.observe(response.headers(), wall);
+            }
+            parsed.map_err(Error::from)
         });
+        let parsed = match parsed {
+            Err(Error::Response(ResponseError::OAuth(refusal))) if refusal.may_be_skew() => {
+                match self.skewed(refusal) {
+                    Ok(delay) => return AttemptOutcome::Retry(delay),
+                    Err(refusal) => Err(Error::Response(ResponseError::OAuth(refusal))),
+                }
+            }
+            other => other,
+        };
         let error = match parsed {
             Ok(token) => {
                 tracing::debug!(
@@ -146,6 +176,54 @@ impl<'a> TokenFetch<'a> {
                 AttemptOutcome::Done(result)
             }
         }
+    }
+
+    /// Takes the answer's `Date` into the client's offset estimate, saying so the first time it crosses the
+    /// threshold.
+    fn observe(&self, headers: &http::HeaderMap, received: SystemTime) {
+        let Some(seen) = self.client.observe_answer(headers, self.sent, received) else { return };
+        self.labels.clock_offset(seen.offset);
+        if seen.crossed_threshold {
+            let token_url = self.client.token_url().as_str();
+            if seen.offset.magnitude() > MAX_OFFSET_CORRECTION {
+                tracing::warn!(
+                    token_url,
+                    offset_s = seen.offset.as_secs(),
+                    "{}; that is more than the {} s assertions are corrected for: set this machine's clock right",
+                    seen.offset,
+                    MAX_OFFSET_CORRECTION.as_secs()
+                );
+            } else {
+                tracing::warn!(
+                    token_url,
+                    offset_s = seen.offset.as_secs(),
+                    "{}; assertions are signed on its time",
+                    seen.offset
+                );
+            }
+        }
+    }
+
+    /// A refusal a skewed assertion gets: `Ok` with the delay before retrying it once on corrected time, or
+    /// the refusal to return, naming the offset when it is over the threshold.
+    fn skewed(&mut self, mut refusal: crate::OAuthError) -> Result<Duration, crate::OAuthError> {
+        let Some(offset) = self.client.clock_offset().filter(|o| o.magnitude() > OFFSET_THRESHOLD) else {
+            return Err(refusal);
+        };
+        let signed = self.client.assertion_signer().is_some();
+        let misjudged = offset.saturating_sub(self.applied).magnitude() > OFFSET_THRESHOLD;
+        if signed && misjudged && !self.skew_retried {
+            self.skew_retried = true;
+            tracing::info!(
+                token_url = self.client.token_url().as_str(),
+                offset_s = offset.as_secs(),
+                "the assertion was refused and {offset}; retrying once on its time"
+            );
+            self.labels.retried();
+            return Ok(Duration::ZERO);
+        }
+        refusal.clock_offset = Some(offset);
+        Err(refusal)
     }
 
     /// The whole loop on `clock`: each attempt sent with `send`, each backoff waited with `sleep`, `random`

@@ -8,8 +8,8 @@
 //! - a request is sent again at most once, and only when its body can be replayed;
 //! - the retry is made only with a different token: a source that hands back the refused token again
 //!   (a fixed token, a shared cache still holding it) gets the 401 returned, not a loop;
-//! - the answer returned carries the credentials its request was sent with ([`Reauthorization::sent`] in
-//!   its extensions), so that errors read from it never show them.
+//! - the answer returned carries the token its request was sent with ([`Authorizing::keep_sent`]), so that
+//!   errors read from it never show it.
 //!
 //! [`send_authorized`] is the one loop every wrapper runs; a wrapper gives it its I/O ([`Authorizing`]).
 
@@ -21,7 +21,6 @@ use http::{HeaderValue, StatusCode};
 use super::authorization;
 use crate::Error;
 use crate::TokenResponse;
-use crate::redact::SentCredentials;
 
 /// One API request's progress through the 401 rule.
 #[derive(Debug)]
@@ -57,12 +56,6 @@ impl Reauthorization {
     /// The token the request is (or was last) sent with.
     pub fn token(&self) -> &Arc<TokenResponse> {
         &self.token
-    }
-
-    /// The credentials the request was (last) sent with, for the answer's extensions: what td-oauth-api's
-    /// `ApiError::from_response` replaces in the texts it keeps ([`SentCredentials`]).
-    pub fn sent(&self) -> SentCredentials {
-        SentCredentials::from_token(self.token.clone())
     }
 
     /// The answer's status: `Some(token)` when the API refused that token (a 401) for the first time, for
@@ -120,8 +113,9 @@ pub trait Authorizing {
     /// The answer's status.
     fn status(response: &Self::Response) -> StatusCode;
 
-    /// Keeps `sent` with the answer (in its extensions), for the texts read from it.
-    fn keep_sent(response: &mut Self::Response, sent: SentCredentials);
+    /// Keeps with the answer (in its extensions) the token its request was sent with, so that no text read
+    /// from it shows that token (td-oauth-api's `SentCredentials`).
+    fn keep_sent(response: &mut Self::Response, sent: &Arc<TokenResponse>);
 
     /// A token no header can carry, as the wrapper's error.
     fn error(err: Error) -> Self::Error;
@@ -146,7 +140,7 @@ pub async fn send_authorized<A: Authorizing>(
             }
         }
     }
-    A::keep_sent(&mut response, call.sent());
+    A::keep_sent(&mut response, call.token());
     Ok(response)
 }
 

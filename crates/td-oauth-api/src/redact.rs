@@ -3,8 +3,8 @@
 //!
 //! A gateway may echo the `Authorization` header it received: in an error's `message`, a response header, a
 //! body. [`SentCredentials`] holds what one request carried. The transports put it in the extensions of the
-//! answer they return (from [`Reauthorization::sent`](crate::transport::Reauthorization::sent)), and
-//! td-oauth-api's `ApiError::from_response` reads it there, so that no error built from that answer shows
+//! answer they return (td-oauth-core's `transport::send_authorized` hands them the token sent), and
+//! [`ApiError::from_response`](crate::ApiError::from_response) reads it there, so that no error built from that answer shows
 //! them, whoever prints it. A program that shows other server text (a body, a header, a list item) passes it
 //! through [`SentCredentials::redact`] itself.
 //!
@@ -25,7 +25,7 @@
 //! Not recognised: transformations a server would have to choose on purpose (Base64 of the header, a token
 //! interleaved with other characters); a server doing that holds the token anyway, and the rule is about
 //! what is echoed back to a screen or a log. Server text is cleaned of control characters before it is
-//! redacted ([`text::sanitize`](crate::text::sanitize)), so a control character inside a token does not hide
+//! redacted ([`text::sanitize`](td_oauth_core::text::sanitize)), so a control character inside a token does not hide
 //! it.
 
 use std::borrow::Cow;
@@ -33,7 +33,8 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::{AccessToken, TokenResponse};
+use td_oauth_core::{AccessToken, TokenResponse};
+use zeroize::Zeroize as _;
 
 /// What a credential, or a piece of one, is replaced by.
 pub const REDACTED: &str = "[REDACTED access token]";
@@ -45,7 +46,7 @@ pub const MIN_PIECE: usize = 16;
 /// from the answers. `Debug` prints only how many; the copies it holds are wiped on drop.
 ///
 /// ```
-/// use td_oauth_core::redact::SentCredentials;
+/// use td_oauth_api::SentCredentials;
 ///
 /// let request = http::Request::get("https://api.talkdeskapp.com/users")
 ///     .header("authorization", "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl")
@@ -84,7 +85,9 @@ struct Wiped(String);
 
 impl Drop for Wiped {
     fn drop(&mut self) {
-        crate::secret::wipe(&mut self.0);
+        let mut bytes = std::mem::take(&mut self.0).into_bytes();
+        bytes.as_mut_slice().zeroize();
+        bytes.spare_capacity_mut().zeroize();
     }
 }
 
