@@ -100,13 +100,15 @@ impl Connection {
         }
     }
 
-    /// The core's request builder for these endpoints and credentials.
+    /// The core's request builder for these endpoints and credentials, starting from the clock offset a
+    /// previous run measured for its token URL ([`clock_hint`](crate::clock_hint)).
     pub(crate) fn token_client(&self) -> Result<TokenClient, CliError> {
         let client = TokenClient::new(&self.endpoints()?, self.credentials()?);
-        Ok(match &self.audience {
+        let client = match &self.audience {
             Some(audience) => client.with_assertion_audience(audience)?,
             None => client,
-        })
+        };
+        Ok(crate::clock_hint::apply(client))
     }
 
     /// The blocking transport, with --timeout, --retries and --deadline.
@@ -163,7 +165,18 @@ impl Connection {
     /// Fetches a token for `grant`, with a hint when the flags may explain a refusal.
     pub(crate) fn fetch(&self, grant: &Grant) -> Result<TokenResponse, CliError> {
         let client = self.ureq_client()?;
-        client.fetch(grant).map_err(|err| self.explain(err, client.token_client()))
+        self.finish(&client, client.fetch(grant))
+    }
+
+    /// What a request through `client` gave, as the command reports it: the clock offset it measured kept
+    /// for the next run ([`clock_hint`](crate::clock_hint)), an error explained.
+    pub(crate) fn finish<T>(
+        &self,
+        client: &td_oauth_ureq::Client,
+        result: Result<T, td_oauth_ureq::Error>,
+    ) -> Result<T, CliError> {
+        crate::clock_hint::keep(client.token_client());
+        result.map_err(|err| self.explain(err, client.token_client()))
     }
 
     /// The error, with a hint when the server refused the client and an RSA key was taken for PS256 because

@@ -35,7 +35,7 @@ pub(crate) fn cached_token(
         let cache = Arc::new(cache);
         let client = connection.ureq_client_with(Config::new().with_shared_cache(cache.clone()))?;
         cache.check(&client, &grant)?;
-        return client.provider(grant).token().map_err(|err| connection.explain(err, client.token_client()));
+        return connection.finish(&client, client.provider(grant).token());
     }
     let key = sealing_key()?;
     let mut config = FleetConfig::new();
@@ -48,7 +48,7 @@ pub(crate) fn cached_token(
         .map_err(|err| CliError::Input(format!("--cache: {err}")))?;
     // The provider path, as a blocking service would use it: its cold fetch goes through the fleet cache.
     let client = connection.ureq_client_with(Config::new().with_shared_cache(Arc::new(cache)))?;
-    client.provider(grant).token().map_err(|err| connection.explain(err, client.token_client()))
+    connection.finish(&client, client.provider(grant).token())
 }
 
 /// The key from TD_OAUTH_CACHE_KEY; without it, `--cache` is refused rather than storing tokens unsealed.

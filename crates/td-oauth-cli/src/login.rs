@@ -94,7 +94,7 @@ fn exchange(
     asked_offline: bool,
     prompt: Option<Prompt>,
 ) -> Result<(TokenResponse, User), CliError> {
-    let token = client.fetch(grant).map_err(|err| connection.explain(err, client.token_client()))?;
+    let token = connection.finish(client, client.fetch(grant))?;
     if token.refresh_token().is_none() {
         let hint = if !asked_offline {
             "ask for one with --scope \"offline_access …\" if the client may have it".to_owned()

@@ -415,7 +415,9 @@ pub(crate) fn user_token(
     // Read under the lock: another run may have rotated it meanwhile.
     let (record, refresh_token) = login.load()?;
     let grant = Grant::refresh_token(refresh_token, scopes);
-    let token = client.fetch(&grant).map_err(|err| {
+    let fetched = client.fetch(&grant);
+    crate::clock_hint::keep(client.token_client());
+    let token = fetched.map_err(|err| {
         let expired = err.oauth().is_some_and(|oauth| *oauth.code() == ErrorCode::InvalidGrant);
         let err = connection.explain(err, client.token_client());
         if expired {

@@ -18,6 +18,7 @@ mod assertion;
 mod auth_status;
 mod authorize;
 mod browser;
+mod clock_hint;
 mod connection;
 #[cfg(feature = "local-server")]
 mod demo;

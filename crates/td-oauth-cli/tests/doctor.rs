@@ -24,17 +24,34 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name}: {report}"))
 }
 
+/// Each run is a new process: the offset the first run measured is kept (in the cache directory) for the
+/// runs after it, which send one request each.
 #[test]
 fn token_gets_a_token_with_the_endpoints_clock_ten_minutes_ahead_or_behind() {
     let scratch = Scratch::new("skew-token");
+    let cache_home = scratch.path().join("cache");
     for offset in [600, -600] {
         let server = skewed(offset);
         let client = server.register_client(Algorithm::Es256).unwrap();
         let key = scratch.file(&format!("{offset}.key"), &client.private_key);
-        let output = run(&mut connected("token", &server, &client, &key));
+        for (run_number, requests) in [(1, 2), (2, 3), (3, 4)] {
+            let output = run(connected("token", &server, &client, &key).env("XDG_CACHE_HOME", &cache_home));
+            assert_exit(&output, 0);
+            assert!(stdout(&output).trim().starts_with("eyJ"));
+            assert_eq!(
+                server.count_path(TOKEN_PATH),
+                requests,
+                "offset {offset}, run {run_number}: one extra request the first time, none after"
+            );
+        }
+        // A kept offset that is wrong by now (the endpoint's clock was set right) costs one corrected retry.
+        server.set_clock_offset(0);
+        let output = run(connected("token", &server, &client, &key).env("XDG_CACHE_HOME", &cache_home));
         assert_exit(&output, 0);
-        assert!(stdout(&output).trim().starts_with("eyJ"));
-        assert_eq!(server.count_path(TOKEN_PATH), 2, "offset {offset}: one extra request, the first time");
+        assert_eq!(server.count_path(TOKEN_PATH), 6, "offset {offset}: a stale kept offset costs one retry");
+        let output = run(connected("token", &server, &client, &key).env("XDG_CACHE_HOME", &cache_home));
+        assert_exit(&output, 0);
+        assert_eq!(server.count_path(TOKEN_PATH), 7, "offset {offset}: and is forgotten then");
     }
 }
 
@@ -46,7 +63,9 @@ fn doctor_reports_the_clock_offset_within_two_seconds_in_json_and_text() {
         let client = server.register_client(Algorithm::Es256).unwrap();
         let key = scratch.file(&format!("{offset}.key"), &client.private_key);
 
-        let output = run(connected("doctor", &server, &client, &key).arg("--json"));
+        let output = run(connected("doctor", &server, &client, &key)
+            .arg("--json")
+            .env("XDG_CACHE_HOME", scratch.path().join("cache")));
         assert_exit(&output, 0);
         let text = stdout(&output);
         let report: Value = serde_json::from_str(&text).unwrap();
@@ -61,7 +80,8 @@ fn doctor_reports_the_clock_offset_within_two_seconds_in_json_and_text() {
         assert_eq!(names, ["configuration", "hosts", "dns", "connection", "clock", "key", "token", "cache", "login"]);
         assert!(!text.contains(&client.private_key) && !text.contains("eyJ"), "nothing secret: {text}");
 
-        let output = run(&mut connected("doctor", &server, &client, &key));
+        let output =
+            run(connected("doctor", &server, &client, &key).env("XDG_CACHE_HOME", scratch.path().join("cache")));
         assert_exit(&output, 0);
         let text = stdout(&output);
         let way = if offset > 0 { "behind" } else { "ahead of" };

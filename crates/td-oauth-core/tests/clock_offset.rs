@@ -104,3 +104,18 @@ fn offsets_read_as_sentences() {
     assert_eq!(ClockOffset::from_millis(400).as_secs(), 0);
     assert_eq!(ClockOffset::from_millis(-600).as_secs(), -1);
 }
+
+#[test]
+fn an_offset_kept_from_an_earlier_run_is_used_until_the_first_sample_replaces_it() {
+    let mut estimate = OffsetEstimate::from_earlier(offset(600));
+    assert_eq!(estimate.correction(), offset(600), "assertions are signed on it from the first request");
+    // The endpoint's clock was set right meanwhile: the first answer replaces the kept offset at once,
+    // rather than moving it 60 s at a time as it would a measured one.
+    let seen = estimate.observe(offset(0));
+    assert_eq!(estimate.offset(), Some(offset(0)));
+    assert_eq!(estimate.correction(), ClockOffset::ZERO);
+    assert!(!seen.crossed_threshold);
+    // After that it is an estimate like any other.
+    estimate.observe(offset(600));
+    assert_eq!(estimate.offset(), Some(offset(60)), "one far sample moves a measured estimate 60 s at most");
+}

@@ -148,6 +148,8 @@ pub struct Observation {
 #[derive(Debug, Clone, Default)]
 pub struct OffsetEstimate {
     estimate: Option<ClockOffset>,
+    /// Whether the estimate is one measured earlier (another process's), which the first sample replaces.
+    earlier: bool,
     /// The last sample that was farther than [`MAX_OFFSET_STEP`] from the estimate, until the next sample.
     far: Option<ClockOffset>,
 }
@@ -155,7 +157,13 @@ pub struct OffsetEstimate {
 impl OffsetEstimate {
     /// No estimate yet: assertions carry this machine's time.
     pub const fn new() -> Self {
-        OffsetEstimate { estimate: None, far: None }
+        OffsetEstimate { estimate: None, earlier: false, far: None }
+    }
+
+    /// Starts from `offset`, measured earlier (by a previous process, kept by the caller): assertions are
+    /// signed on it until the first sample, which replaces it whatever it says, as a first sample does.
+    pub const fn from_earlier(offset: ClockOffset) -> Self {
+        OffsetEstimate { estimate: Some(offset), earlier: true, far: None }
     }
 
     /// The estimate, once an answer gave one.
@@ -166,7 +174,8 @@ impl OffsetEstimate {
     /// Takes one sample into the estimate.
     pub fn observe(&mut self, sample: ClockOffset) -> Observation {
         let before = self.estimate;
-        let after = match before {
+        let measured = if std::mem::replace(&mut self.earlier, false) { None } else { before };
+        let after = match measured {
             None => sample,
             Some(estimate) if sample.saturating_diff(estimate) <= MAX_OFFSET_STEP => {
                 self.far = None;

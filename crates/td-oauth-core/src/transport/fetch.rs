@@ -207,11 +207,15 @@ impl<'a> TokenFetch<'a> {
     /// A refusal a skewed assertion gets: `Ok` with the delay before retrying it once on corrected time, or
     /// the refusal to return, naming the offset when it is over the threshold.
     fn skewed(&mut self, mut refusal: crate::OAuthError) -> Result<Duration, crate::OAuthError> {
-        let Some(offset) = self.client.clock_offset().filter(|o| o.magnitude() > OFFSET_THRESHOLD) else {
+        let Some(offset) = self.client.clock_offset() else {
             return Err(refusal);
         };
+        let over = offset.magnitude() > OFFSET_THRESHOLD;
+        // What the estimate corrects by now, against what this assertion was corrected by: an offset kept
+        // from an earlier run may have been wrong, either way.
+        let correction = if over { offset } else { ClockOffset::ZERO };
         let signed = self.client.assertion_signer().is_some();
-        let misjudged = offset.saturating_sub(self.applied).magnitude() > OFFSET_THRESHOLD;
+        let misjudged = correction.saturating_sub(self.applied).magnitude() > OFFSET_THRESHOLD;
         if signed && misjudged && !self.skew_retried {
             self.skew_retried = true;
             tracing::info!(
@@ -222,7 +226,9 @@ impl<'a> TokenFetch<'a> {
             self.labels.retried();
             return Ok(Duration::ZERO);
         }
-        refusal.clock_offset = Some(offset);
+        if over {
+            refusal.clock_offset = Some(offset);
+        }
         Err(refusal)
     }
 
