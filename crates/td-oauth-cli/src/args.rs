@@ -7,8 +7,6 @@ use td_oauth_core::authorize::Prompt;
 use td_oauth_core::retry::RetryPolicy;
 use td_oauth_core::{AuthorizeRequest, Region};
 
-use crate::login_store::StorageChoice;
-
 const AFTER_HELP: &str = "\
 Exit status, decided by what the answer means, so that a script can tell a refusal from a hiccup:
   0  success (also when the reader of standard output stops early, e.g. `| head -c1`)
@@ -519,4 +517,15 @@ impl PromptArgs {
 
 fn parse_prompt(text: &str) -> Result<Prompt, String> {
     text.parse().map_err(|err: td_oauth_core::Error| err.to_string())
+}
+
+/// `--storage`: where a new login goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StorageChoice {
+    /// The system keyring when one answers, else a file.
+    Auto,
+    /// The system keyring, or an error.
+    Keyring,
+    /// A file only you can read.
+    File,
 }

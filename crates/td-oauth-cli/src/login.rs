@@ -12,9 +12,10 @@ use td_oauth_core::{AuthorizeRequest, PendingAuthorization, Scopes, TokenRespons
 
 use crate::args::Connection;
 use crate::args::PromptArgs;
+use crate::args::StorageChoice;
 use crate::browser;
 use crate::error::CliError;
-use crate::login_store::{LoginStore, StorageChoice, User};
+use crate::login_store::{LoginStore, User};
 use crate::loopback::Loopback;
 use crate::output::report;
 

@@ -20,7 +20,7 @@ use td_oauth_core::{Grant, RefreshToken, Scopes, TokenResponse};
 use td_oauth_redis::FleetKey;
 use zeroize::Zeroizing;
 
-use crate::args::Connection;
+use crate::args::{Connection, StorageChoice};
 use crate::error::CliError;
 use crate::keyring_store::{self, KeyringEntry};
 use crate::output::report;
@@ -46,17 +46,6 @@ impl Storage {
             Storage::File => "file",
         }
     }
-}
-
-/// `--storage`: where a new login goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum StorageChoice {
-    /// The system keyring when one answers, else a file.
-    Auto,
-    /// The system keyring, or an error.
-    Keyring,
-    /// A file only you can read.
-    File,
 }
 
 /// Who logged in, as the login's ID token said (for display: nothing trusts it).
