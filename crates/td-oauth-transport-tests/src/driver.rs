@@ -12,6 +12,7 @@ use std::time::Duration;
 use http::{Method, Request, Response};
 use serde_json::Value;
 use td_oauth_api::{ApiError, ApiGateway, Paginator, UserId, UserInfo};
+use td_oauth_core::clock::ClockOffset;
 use td_oauth_core::transport::{Config, Transport};
 use td_oauth_core::{Endpoints, Error, Grant, Scopes, TokenClient, TokenResponse};
 
@@ -73,6 +74,12 @@ pub trait Driver: Sized + Send + Sync + 'static {
 
     /// Drops the cached token.
     fn invalidate(provider: &Self::Provider);
+
+    /// The token endpoint's clock offset as `provider` measured it.
+    fn clock_offset(provider: &Self::Provider) -> Option<ClockOffset>;
+
+    /// The token endpoint's clock offset as `client`'s `TokenClient` measured it.
+    fn client_clock_offset(client: &Self::Client) -> Option<ClockOffset>;
 
     /// Tells the provider the API refused `token`; whether it was dropped.
     fn token_rejected(provider: &Self::Provider, token: &Arc<TokenResponse>) -> bool;

@@ -28,6 +28,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod api;
+pub mod clock_skew;
 mod driver;
 pub mod fault_matrix;
 mod macros;

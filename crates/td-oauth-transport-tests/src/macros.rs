@@ -1,8 +1,8 @@
 //! The macro a transport's test file declares a module's scenarios with: one `#[test]` function per
 //! scenario, under the scenario's name, run with the file's driver.
 
-/// Declares the scenarios of one module of this crate (`fault_matrix`, `provider_cases`, `api` or
-/// `redirects`) as `#[test]` functions under their own names, each running its scenario with the given
+/// Declares the scenarios of one module of this crate (`fault_matrix`, `provider_cases`, `api`,
+/// `clock_skew` or `redirects`) as `#[test]` functions under their own names, each running its scenario with the given
 /// [`Driver`](crate::Driver): `td_oauth_transport_tests::scenario_tests!(common::Async, api);`.
 #[macro_export]
 macro_rules! scenario_tests {
@@ -18,6 +18,11 @@ macro_rules! scenario_tests {
             next_on_another_origin_is_not_followed, the_page_bound_and_a_loop_stop_the_list,
             talkdesk_errors_are_typed_and_readable, lifecycle_calls_are_recorded_and_409_means_done,
             sts_tokens_go_without_bearer, a_user_session_is_ended, an_error_never_shows_the_token_the_gateway_echoes);
+    };
+    ($driver:ty, clock_skew) => {
+        $crate::scenario_tests!(@each $driver, clock_skew: tokens_come_with_the_endpoints_clock_ten_minutes_ahead_or_behind,
+            a_small_offset_changes_nothing_and_basic_authentication_needs_no_correction,
+            beyond_an_hour_nothing_is_signed_and_the_error_names_the_offset);
     };
     ($driver:ty, redirects) => {
         $crate::scenario_tests!(@each $driver, redirects: redirects_to_another_port_are_refused_and_never_reach_it,

@@ -11,6 +11,7 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 use td_oauth_reqwest::api::{ApiError, ApiGateway, Paginator, UserId, UserInfo};
 use td_oauth_reqwest::core::TokenClient;
+use td_oauth_reqwest::core::clock::ClockOffset;
 use td_oauth_reqwest::{
     ApiClient, CachePolicy, Client, Config, Credentials, Endpoints, Error, Grant, Scopes, TokenProvider, TokenResponse,
 };
@@ -109,6 +110,14 @@ impl Driver for Async {
 
     fn invalidate(provider: &TokenProvider) {
         provider.invalidate();
+    }
+
+    fn clock_offset(provider: &TokenProvider) -> Option<ClockOffset> {
+        provider.clock_offset()
+    }
+
+    fn client_clock_offset(client: &Client) -> Option<ClockOffset> {
+        client.token_client().clock_offset()
     }
 
     fn with_token(provider: &TokenProvider) -> impl Future<Output = Result<String, Error>> {

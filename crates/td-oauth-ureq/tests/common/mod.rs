@@ -14,6 +14,7 @@ pub use td_oauth_transport_tests::setup::{
 };
 use td_oauth_transport_tests::{Driver, poll_ready};
 use td_oauth_ureq::api::{ApiError, ApiGateway, Paginator, UserId, UserInfo};
+use td_oauth_ureq::core::clock::ClockOffset;
 use td_oauth_ureq::core::{Endpoints, Grant, Scopes, TokenClient, TokenResponse};
 use td_oauth_ureq::{ApiClient, Client, Config, Error, TokenProvider};
 
@@ -98,6 +99,14 @@ impl Driver for Blocking {
 
     fn invalidate(provider: &TokenProvider) {
         provider.invalidate();
+    }
+
+    fn clock_offset(provider: &TokenProvider) -> Option<ClockOffset> {
+        provider.clock_offset()
+    }
+
+    fn client_clock_offset(client: &Client) -> Option<ClockOffset> {
+        client.token_client().clock_offset()
     }
 
     fn with_token(provider: &TokenProvider) -> impl Future<Output = Result<String, Error>> {
