@@ -126,7 +126,7 @@ impl Connection {
     /// carry no credentials (`doctor`'s probe).
     pub(crate) fn ureq_agent(&self) -> Result<td_oauth_ureq::ureq::Agent, CliError> {
         let config = self.transport_config(Config::new())?;
-        Ok(<td_oauth_ureq::Client as Transport>::http_client(&config)?)
+        Ok(td_oauth_core::transport::http_client(&config)?.0)
     }
 
     /// The async transport (for `agent`), with the same flags meaning the same.

@@ -65,7 +65,7 @@ impl<T: ManagerTransport> Manager<T> {
 
     /// A manager with `policy` (provider limit, idle timeout, rotation grace).
     pub fn with_policy(config: Config<T>, policy: TokenManagerPolicy) -> Result<Self, Error> {
-        let http = T::http_client(&config)?;
+        let (http, _) = td_oauth_core::transport::http_client(&config)?;
         let config = config.with_built_client(http);
         let installations = Mutex::new(Installations::new(policy, config.clock().now()));
         Ok(Manager { inner: Arc::new(Inner { config, installations, hook: Mutex::new(None) }) })

@@ -10,7 +10,6 @@ use td_oauth_core::{
 
 use td_oauth_core::transport::proxy::ProxyRule;
 
-use crate::config::build_http_client;
 use crate::{Config, Error, SharedCache, TokenProvider, config, send};
 
 /// Sends token requests for one client to one token endpoint. Every call is a request (plus retries);
@@ -20,19 +19,12 @@ use crate::{Config, Error, SharedCache, TokenProvider, config, send};
 /// Cheap to clone: clones share the HTTP client (and its connection pool) and the signer.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    http: reqwest::Client,
-    /// The proxy rule of the HTTP client this crate built; `None` for a caller's client.
-    proxies: Option<Arc<ProxyRule>>,
-    parts: ClientParts<Client>,
+    parts: Arc<ClientParts<Client>>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner.parts, f)
+        fmt::Debug::fmt(&self.parts, f)
     }
 }
 
@@ -50,24 +42,17 @@ impl Client {
 
     /// A client around a core [`TokenClient`], e.g. one with a custom assertion audience or lifetime.
     pub fn from_token_client(tokens: TokenClient, config: Config) -> Result<Self, Error> {
-        let (http, proxies) = match config.http_client() {
-            Some(_) => (build_http_client(&config)?, None),
-            None => {
-                let proxies = Arc::new(ProxyRule::from_env()?);
-                (config::built_http_client(&config, Arc::clone(&proxies))?, Some(proxies))
-            }
-        };
-        Ok(Client { inner: Arc::new(Inner { http, proxies, parts: ClientParts::new(tokens, config) }) })
+        Ok(Client { parts: Arc::new(ClientParts::new(tokens, config)?) })
     }
 
     /// Requests a token for `grant`, retrying transport failures, timeouts, 5xx and 429 per the
     /// [`RetryPolicy`](td_oauth_core::retry::RetryPolicy); other errors (such as `invalid_client`) return at once.
     pub async fn fetch(&self, grant: &Grant) -> Result<TokenResponse, Error> {
-        let Inner { http, proxies, parts } = &*self.inner;
+        let parts = &*self.parts;
         let (url, shown, cap) =
             (parts.tokens().token_url().url(), parts.shown_url(), parts.config().max_response_bytes());
-        let proxy = proxies.as_ref().and_then(|rule| rule.route(url));
-        let send = |attempt| send::send(http, proxy, attempt, url, shown, cap);
+        let proxy = parts.proxies().and_then(|rule| rule.route(url));
+        let send = |attempt| send::send(parts.http_client(), proxy, attempt, url, shown, cap);
         parts.token_fetch(grant).run(parts.config().clock(), || parts.jitter(), send, tokio::time::sleep).await
     }
 
@@ -101,22 +86,22 @@ impl Client {
 
     /// The HTTP client token requests go through (also fine for API requests).
     pub fn http_client(&self) -> &reqwest::Client {
-        &self.inner.http
+        self.parts.http_client()
     }
 
     /// The core client that builds (and signs) the requests.
     pub fn token_client(&self) -> &TokenClient {
-        self.inner.parts.tokens()
+        self.parts.tokens()
     }
 
     /// The settings.
     pub fn config(&self) -> &Config {
-        self.inner.parts.config()
+        self.parts.config()
     }
 
     /// A random number for jitter, from the client's one random source.
     pub(crate) fn jitter(&self) -> u64 {
-        self.inner.parts.jitter()
+        self.parts.jitter()
     }
 }
 
@@ -126,7 +111,7 @@ impl Transport for Client {
     type SharedCache = dyn SharedCache;
     const ADDS_ROOTS_TO_SYSTEM: bool = true;
 
-    fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
-        build_http_client(config)
+    fn build_http_client(config: &Config, proxies: &Arc<ProxyRule>) -> Result<reqwest::Client, Error> {
+        config::build_http_client(config, Arc::clone(proxies))
     }
 }

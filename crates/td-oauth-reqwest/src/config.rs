@@ -37,18 +37,9 @@ use crate::{Client, Error};
 /// ```
 pub type Config = td_oauth_core::transport::Config<Client>;
 
-/// The HTTP client token requests go through: `config`'s own, or one built from it (rustls on ring,
-/// HTTP/1.1, no redirects); [`Client::http_client`](crate::Client::http_client) hands it out.
-pub(crate) fn build_http_client(config: &Config) -> Result<reqwest::Client, Error> {
-    config.check()?;
-    if let Some(client) = config.http_client() {
-        return Ok(client.clone());
-    }
-    built_http_client(config, Arc::new(ProxyRule::from_env()?))
-}
-
-/// The HTTP client [`build_http_client`] builds, with `proxies` as its proxy rule.
-pub(crate) fn built_http_client(config: &Config, proxies: Arc<ProxyRule>) -> Result<reqwest::Client, Error> {
+/// The HTTP client a [`Client`](crate::Client) builds from `config` (rustls on ring, HTTP/1.1, no redirects),
+/// with `proxies` as its proxy rule.
+pub(crate) fn build_http_client(config: &Config, proxies: Arc<ProxyRule>) -> Result<reqwest::Client, Error> {
     builder_with(config, proxies)?
         .build()
         .map_err(|err| Error::Config { reason: format!("the HTTP client could not be built: {err}") })

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use td_oauth_core::clock::{ClockOffset, SharedClock};
-use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, ProviderState, Round};
+use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, Round};
 use td_oauth_core::{Grant, Scopes, TokenResponse};
 use tokio::sync::watch;
 
@@ -62,10 +62,9 @@ impl fmt::Debug for TokenProvider {
 impl TokenProvider {
     /// A provider for `grant` over `client`, with the client's [`CachePolicy`](td_oauth_core::cache::CachePolicy).
     pub fn new(client: Client, grant: Grant) -> Self {
-        let state = ProviderState::new(grant, client.config().cache_policy().clone())
-            .with_token_url(client.token_client().token_url());
+        let cell = ProviderCell::for_grant(grant, client.token_client(), client.config().cache_policy().clone());
         let (published, _) = watch::channel((Round::default(), None));
-        let inner = Inner { client, cell: ProviderCell::new(state), published };
+        let inner = Inner { client, cell, published };
         TokenProvider { handle: Handle(Arc::new(inner)) }
     }
 
@@ -85,8 +84,7 @@ impl TokenProvider {
     /// Calls `f` with a usable token and returns what it returns. Warm, the token is lent straight from the
     /// snapshot: no lock, no allocation, not even a reference-count update, so many threads scale.
     pub async fn with_token<R>(&self, f: impl FnOnce(&TokenResponse) -> R) -> Result<R, Error> {
-        let inner = &self.handle.0;
-        let f = match inner.cell.lend(inner.client.config().clock().now(), f) {
+        let f = match provider::lend(&self.handle, f) {
             Ok(lent) => return Ok(lent),
             Err(f) => f,
         };
@@ -97,8 +95,7 @@ impl TokenProvider {
     /// The cached token when it is fresh now (no refresh due), read from the lock-free snapshot: no waiting,
     /// no fetch, no background work. `None` when a call to `token` would have to do more.
     pub fn fresh_token(&self) -> Option<Arc<TokenResponse>> {
-        let inner = &self.handle.0;
-        inner.cell.fresh(inner.client.config().clock().now())
+        provider::fresh(&self.handle)
     }
 
     /// The cached token if it can be handed out without waiting, else `None` (then call

@@ -20,19 +20,12 @@ use crate::{Config, Error, SharedCache, TokenProvider, config, send};
 /// cached and refreshed ahead of expiry, make a [`TokenProvider`] with [`provider`](Self::provider).
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    agent: ureq::Agent,
-    /// The proxy rule for the agent this crate built; `None` for a caller's agent.
-    proxies: Option<Arc<ProxyRule>>,
-    parts: ClientParts<Client>,
+    parts: Arc<ClientParts<Client>>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner.parts, f)
+        fmt::Debug::fmt(&self.parts, f)
     }
 }
 
@@ -51,21 +44,20 @@ impl Client {
     /// A client around a core [`TokenClient`] (e.g. one with a custom assertion audience or lifetime),
     /// sending as `config` says.
     pub fn from_token_client(tokens: TokenClient, config: Config) -> Result<Self, Error> {
-        let agent = config::agent(&config)?;
-        let proxies = config::proxy_rule(&config)?;
-        Ok(Client { inner: Arc::new(Inner { agent, proxies, parts: ClientParts::new(tokens, config) }) })
+        Ok(Client { parts: Arc::new(ClientParts::new(tokens, config)?) })
     }
 
     /// Gets a token for `grant`, retrying connection failures, timeouts, truncated answers, 5xx and 429
     /// (honouring `Retry-After`) with full-jitter backoff within the retry policy's deadline. Other answers,
     /// such as `invalid_client`, are returned at once.
     pub fn fetch(&self, grant: &Grant) -> Result<TokenResponse, Error> {
-        let Inner { agent, proxies, parts } = &*self.inner;
+        let parts = &*self.parts;
+        let (agent, proxies) = (parts.http_client(), parts.proxies().map(|rule| &**rule));
         let (shown, cap) = (parts.shown_url(), parts.config().max_response_bytes());
         run_ready(parts.token_fetch(grant).run(
             parts.config().clock(),
             || parts.jitter(),
-            |attempt| ready(send::send(agent, proxies.as_deref(), attempt, shown, cap)),
+            |attempt| ready(send::send(agent, proxies, attempt, shown, cap)),
             |delay| {
                 std::thread::sleep(delay);
                 ready(())
@@ -103,27 +95,27 @@ impl Client {
 
     /// The core client that builds (and signs) the requests.
     pub fn token_client(&self) -> &TokenClient {
-        self.inner.parts.tokens()
+        self.parts.tokens()
     }
 
     /// The agent requests are sent with (the caller's, if the config supplied one).
     pub fn http_client(&self) -> &ureq::Agent {
-        &self.inner.agent
+        self.parts.http_client()
     }
 
     /// The settings.
     pub fn config(&self) -> &Config {
-        self.inner.parts.config()
+        self.parts.config()
     }
 
     /// The proxy rule requests through the agent this client built follow (`None` with a caller's agent).
     pub(crate) fn proxies(&self) -> Option<&Arc<ProxyRule>> {
-        self.inner.proxies.as_ref()
+        self.parts.proxies()
     }
 
     /// A random number for jitter, from the client's one random source.
     pub(crate) fn jitter(&self) -> u64 {
-        self.inner.parts.jitter()
+        self.parts.jitter()
     }
 }
 
@@ -134,7 +126,8 @@ impl Transport for Client {
     /// ureq 3 trusts one root store: the platform's, Mozilla's, or a given list, never a merge.
     const ADDS_ROOTS_TO_SYSTEM: bool = false;
 
-    fn http_client(config: &Config) -> Result<ureq::Agent, Error> {
-        config::agent(config)
+    /// The rule is applied to each request the client sends; the agent itself sends straight.
+    fn build_http_client(config: &Config, _proxies: &Arc<ProxyRule>) -> Result<ureq::Agent, Error> {
+        Ok(config::agent(config))
     }
 }

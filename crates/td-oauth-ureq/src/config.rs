@@ -33,13 +33,10 @@ use crate::{Client, Error};
 /// ```
 pub type Config = td_oauth_core::transport::Config<Client>;
 
-/// The agent token requests are sent with: the caller's, or a new one built from `config`. Refuses a
-/// configuration the agent could not honour.
-pub(crate) fn agent(config: &Config) -> Result<ureq::Agent, Error> {
-    config.check()?;
-    if let Some(agent) = config.http_client() {
-        return Ok(agent.clone());
-    }
+/// The agent a [`Client`](crate::Client) builds from `config`: rustls on ring, the platform's roots or the
+/// added ones, no redirects, 4xx/5xx as answers, no proxy of its own (the client applies td-oauth-core's
+/// proxy rule to each request).
+pub(crate) fn agent(config: &Config) -> ureq::Agent {
     let roots = if config.system_roots() {
         RootCerts::PlatformVerifier
     } else {
@@ -60,17 +57,7 @@ pub(crate) fn agent(config: &Config) -> Result<ureq::Agent, Error> {
         // Each request's proxy is td-oauth-core's proxy rule's (see `proxy_rule`), set per request.
         .proxy(None)
         .build();
-    Ok(ureq::Agent::with_parts(settings, DefaultConnector::new(), KeepingResolver::default()))
-}
-
-/// The proxy rule for the agent [`agent`] builds, from the environment (td-oauth-core's
-/// [`ProxyRule`](td_oauth_core::transport::proxy::ProxyRule), the same for td-oauth-reqwest); `None` for a
-/// caller's agent, which keeps its own proxy. A proxy variable that cannot be used is refused here.
-pub(crate) fn proxy_rule(config: &Config) -> Result<Option<Arc<ProxyRule>>, Error> {
-    if config.http_client().is_some() {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(ProxyRule::from_env()?)))
+    ureq::Agent::with_parts(settings, DefaultConnector::new(), KeepingResolver::default())
 }
 
 /// The proxy `rule` gives the request to `uri`, as ureq takes it (`None`: straight to the server).

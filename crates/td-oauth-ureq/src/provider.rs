@@ -8,7 +8,7 @@ use std::future::{Future, ready};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use td_oauth_core::clock::{ClockOffset, SharedClock};
-use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, ProviderState, Round};
+use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, Round};
 use td_oauth_core::transport::run_ready;
 use td_oauth_core::{Grant, Scopes, TokenResponse};
 
@@ -63,12 +63,11 @@ impl TokenProvider {
     /// A provider of tokens for `grant`, fetched with `client`, cached as its config's cache policy says.
     /// Nothing is fetched until the first [`token`](Self::token).
     pub fn new(client: Client, grant: Grant) -> Self {
-        let state = ProviderState::new(grant, client.config().cache_policy().clone())
-            .with_token_url(client.token_client().token_url());
+        let cell = ProviderCell::for_grant(grant, client.token_client(), client.config().cache_policy().clone());
         TokenProvider {
             handle: Handle(Arc::new(Shared {
                 client,
-                cell: ProviderCell::new(state),
+                cell,
                 published: Mutex::new((Round::default(), None)),
                 ended: Condvar::new(),
             })),
@@ -103,15 +102,13 @@ impl TokenProvider {
     /// The cached token when it is fresh now (no refresh due), read from the lock-free snapshot: no waiting,
     /// no fetch, no background work. `None` when a call to `token` would have to do more.
     pub fn fresh_token(&self) -> Option<Arc<TokenResponse>> {
-        let shared = &self.handle.0;
-        shared.cell.fresh(shared.client.config().clock().now())
+        provider::fresh(&self.handle)
     }
 
     /// Calls `f` with a usable token and returns what it returns. Warm, the token is lent straight from the
     /// snapshot: no lock, no allocation, not even a reference-count update, so many threads scale.
     pub fn with_token<R>(&self, f: impl FnOnce(&TokenResponse) -> R) -> Result<R, Error> {
-        let shared = &self.handle.0;
-        match shared.cell.lend(shared.client.config().clock().now(), f) {
+        match provider::lend(&self.handle, f) {
             Ok(lent) => Ok(lent),
             Err(f) => self.token_slow().map(|token| f(&token)),
         }

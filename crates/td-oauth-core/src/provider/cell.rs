@@ -11,7 +11,8 @@ use arc_swap::ArcSwapOption;
 
 use super::{Outcome, ProviderState, Round, Snapshot};
 use crate::Error;
-use crate::TokenResponse;
+use crate::cache::CachePolicy;
+use crate::{Grant, TokenClient, TokenResponse};
 
 /// A provider's [`ProviderState`] under a mutex, and the latest [`Snapshot`] for lock-free warm hits.
 /// A transport's [`Driver`](super::Driver) answers `with_state` and `publish` with it.
@@ -67,6 +68,12 @@ fn thread_ordinal() -> usize {
 }
 
 impl ProviderCell {
+    /// A cell for a provider of `grant` whose tokens `tokens` fetches, cached as `policy` says, with nothing
+    /// published yet: what a transport's provider starts from.
+    pub fn for_grant(grant: Grant, tokens: &TokenClient, policy: CachePolicy) -> Self {
+        ProviderCell::new(ProviderState::new(grant, policy).with_token_url(tokens.token_url()))
+    }
+
     /// A cell over `state`, with nothing published yet.
     pub fn new(state: ProviderState) -> Self {
         ProviderCell { state: Mutex::new(state), snapshot: ArcSwapOption::empty() }

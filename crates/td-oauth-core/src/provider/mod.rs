@@ -171,6 +171,18 @@ pub fn poll_ready<D: Driver>(driver: &D) -> Option<(Arc<TokenResponse>, Option<F
     }
 }
 
+/// The cached token when it is fresh at the driver's clock's now, from the lock-free snapshot: no waiting,
+/// no fetch, no background work ([`ProviderCell::fresh`]).
+pub fn fresh<D: Driver>(driver: &D) -> Option<Arc<TokenResponse>> {
+    driver.cell().fresh(driver.clock().now())
+}
+
+/// Calls `f` with the cached token when it is fresh at the driver's clock's now, without touching its
+/// reference count; hands `f` back when it is not ([`ProviderCell::lend`]).
+pub fn lend<D: Driver, R, F: FnOnce(&TokenResponse) -> R>(driver: &D, f: F) -> Result<R, F> {
+    driver.cell().lend(driver.clock().now(), f)
+}
+
 /// Drops the cached token and any backoff: the next call fetches (and tells a shared cache to drop it).
 pub fn invalidate<D: Driver>(driver: &D) {
     driver.with_state(|state| {

@@ -13,6 +13,8 @@ use crate::cache::CachePolicy;
 use crate::clock::SharedClock;
 use crate::retry::RetryPolicy;
 
+use super::proxy::ProxyRule;
+
 /// The `User-Agent` sent by default: `td-oauth/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("td-oauth/", env!("CARGO_PKG_VERSION"));
 
@@ -31,8 +33,10 @@ pub trait Transport: Sized + Clone + Send + Sync + 'static {
     /// asking for both is refused instead of silently dropping one.
     const ADDS_ROOTS_TO_SYSTEM: bool;
 
-    /// The HTTP client `config` describes: its own, or one built from its settings.
-    fn http_client(config: &Config<Self>) -> Result<Self::HttpClient, Error>;
+    /// An HTTP client built from `config`'s settings (no caller's client in it; already checked), sending
+    /// through the proxy `proxies` gives each request: carried in the client where it can hold a rule, or
+    /// applied per request by the transport. [`http_client`](super::http_client) decides when one is built.
+    fn build_http_client(config: &Config<Self>, proxies: &Arc<ProxyRule>) -> Result<Self::HttpClient, Error>;
 }
 
 /// Settings for a transport's `Client` and the token providers and managers built on it.
@@ -317,8 +321,8 @@ pub(super) mod tests {
         type SharedCache = ();
         const ADDS_ROOTS_TO_SYSTEM: bool = false;
 
-        fn http_client(config: &Config<Self>) -> Result<(), Error> {
-            config.check()
+        fn build_http_client(_: &Config<Self>, _: &Arc<ProxyRule>) -> Result<(), Error> {
+            Ok(())
         }
     }
 

@@ -12,7 +12,7 @@ mod fetch;
 pub mod proxy;
 mod unauthorized;
 
-pub use client::ClientParts;
+pub use client::{ClientParts, http_client};
 pub use config::{Config, DEFAULT_USER_AGENT, Transport};
 pub use fetch::{Attempt, AttemptOutcome, TokenFetch};
 pub use unauthorized::{Authorizing, Reauthorization, send_authorized};
