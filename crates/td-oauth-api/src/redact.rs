@@ -34,7 +34,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use td_oauth_core::{AccessToken, TokenResponse};
-use zeroize::Zeroize as _;
+use zeroize::Zeroizing;
 
 /// What a credential, or a piece of one, is replaced by.
 pub const REDACTED: &str = "[REDACTED access token]";
@@ -68,26 +68,15 @@ enum Credential {
     /// A token a provider handed out: shared, not copied.
     Token(Arc<TokenResponse>),
     /// A copy, wiped on drop.
-    Text(Wiped),
+    Text(Zeroizing<String>),
 }
 
 impl Credential {
     fn secret(&self) -> &str {
         match self {
             Credential::Token(token) => token.access_token().secret(),
-            Credential::Text(text) => &text.0,
+            Credential::Text(text) => text,
         }
-    }
-}
-
-#[derive(Clone)]
-struct Wiped(String);
-
-impl Drop for Wiped {
-    fn drop(&mut self) {
-        let mut bytes = std::mem::take(&mut self.0).into_bytes();
-        bytes.as_mut_slice().zeroize();
-        bytes.spare_capacity_mut().zeroize();
     }
 }
 
@@ -143,7 +132,7 @@ impl SentCredentials {
 
     fn add_text(&mut self, credential: &str) {
         if !credential.is_empty() && !self.holds(credential) {
-            self.sent.push(Credential::Text(Wiped(credential.to_owned())));
+            self.sent.push(Credential::Text(Zeroizing::new(credential.to_owned())));
         }
     }
 

@@ -54,11 +54,12 @@ pub(crate) fn build_http_client(config: &Config, proxies: Arc<ProxyRule>) -> Res
 /// as td-oauth-ureq reads them, when the builder is made); for another, call `.no_proxy()` and then
 /// `.proxy(…)` on it.
 pub fn http_client_builder(config: &Config) -> Result<reqwest::ClientBuilder, Error> {
+    config.check()?;
     builder_with(config, Arc::new(ProxyRule::from_env()?))
 }
 
+/// The builder for a checked `config` (td-oauth-core's `transport::http_client` checks it first).
 fn builder_with(config: &Config, proxies: Arc<ProxyRule>) -> Result<reqwest::ClientBuilder, Error> {
-    config.check()?;
     let builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config(config)?)
         .redirect(reqwest::redirect::Policy::none())
