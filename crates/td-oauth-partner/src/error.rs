@@ -33,6 +33,10 @@ pub enum Error {
         /// The account name.
         account: String,
     },
+
+    /// The installation store failed (see [`StoreError`](crate::store::StoreError)).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl Error {
@@ -50,6 +54,7 @@ impl Error {
         match self {
             Error::Core(err) => err.is_retryable(),
             Error::Api(err) => err.is_retryable(),
+            Error::Store(err) => err.is_retryable(),
             Error::InvalidEvent { .. } | Error::UnknownInstallation { .. } => false,
         }
     }

@@ -52,6 +52,7 @@ mod policy;
 mod raw_json;
 mod receiver;
 mod rotation;
+pub mod store;
 pub mod transport;
 
 pub use apps_api::{
