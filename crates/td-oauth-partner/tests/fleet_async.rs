@@ -90,6 +90,15 @@ async fn a_restarted_fleet_serves_every_installation_with_no_event_replayed() {
     let listed = restarted[0].installations().await.unwrap();
     assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|summary| summary.state == InstallationState::Active));
+
+    // A replica that preloads at start serves every first token without reading the store.
+    let preloaded = replica(&server, &store).await;
+    assert_eq!(preloaded.preload().await.unwrap(), 3);
+    let reads = store.gets();
+    for i in 0..clients.len() {
+        preloaded.token(&account(&format!("acct-{i}")), &scopes()).await.unwrap();
+    }
+    assert_eq!(store.gets(), reads);
 }
 
 #[tokio::test]
