@@ -37,7 +37,7 @@ use crate::manager::{Gated, Manager, unknown};
 use crate::record::{InstallationState, InstallationSummary, Record, SealingKeys, account_of, store_key, unix_ms};
 use crate::store::{EventClaim, InstallationStore, Notice, NoticeSink, Put, StoreError, Subscription, Versioned};
 use crate::transport::ManagerTransport;
-use crate::{Error, InstallationCredentials, Lifecycle, RotationFallback, TokenManagerPolicy};
+use crate::{Error, InstallationCredentials, Lifecycle, RotationFallback, RotationKind, TokenManagerPolicy};
 
 /// How old a held record's last confirmation may be, while no change notices arrive, before the record is
 /// read again ahead of handing out a token.
@@ -230,6 +230,38 @@ impl<T: ManagerTransport> FleetManager<T> {
             );
         }
         result
+    }
+
+    /// Rotates an installation's credentials for the whole fleet: `credentials` become current in the record
+    /// (every replica reads them before its next token). With [`RotationKind::Routine`] the previous ones stay
+    /// for the grace, as `app.credentials_rotated` does through [`apply`](Self::apply); with
+    /// [`RotationKind::Compromised`] the record keeps no previous set, and every replica drops the old
+    /// credentials and their tokens. Nothing is acknowledged. Fails with [`Error::UnknownInstallation`] when
+    /// the store has no active installation of the account.
+    pub async fn rotate(&self, credentials: &InstallationCredentials, kind: RotationKind) -> Result<(), Error> {
+        let account = credentials.account().clone();
+        let grace = match kind {
+            RotationKind::Routine => Some(self.inner.manager.policy().grace()),
+            RotationKind::Compromised => None,
+        };
+        let wall = self.inner.manager.now().1;
+        self.update(&account, |record| {
+            let Some(mut record) = record.filter(|record| record.state == InstallationState::Active) else {
+                return Err(unknown(&account));
+            };
+            if record.is_current(credentials) && (grace.is_some() || record.previous.is_none()) {
+                return Ok(Step::Keep(()));
+            }
+            if record.is_current(credentials) {
+                // Compromised, and already current: only the previous set goes.
+                record.previous = None;
+                record.updated_at_ms = unix_ms(wall);
+            } else {
+                record.rotate(credentials, grace, wall)?;
+            }
+            Ok(Step::Write(Box::new(record), ()))
+        })
+        .await
     }
 
     /// Approves or rejects the installation `event` announced, once for the fleet: when the record says a

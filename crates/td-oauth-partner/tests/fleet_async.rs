@@ -428,3 +428,30 @@ async fn a_reinstall_is_served_by_a_replica_that_held_the_account_as_uninstallin
     fleet[1].token(&account("acme"), &scopes()).await.unwrap();
     assert_eq!(token_requests(&server, &second.client_id), 1, "served with the new installation's credentials");
 }
+
+#[tokio::test]
+async fn a_compromised_rotation_drops_the_old_credentials_on_every_replica() {
+    let server = server(Scheme::Http);
+    let store = WatchedStore::over(MemoryStore::new());
+    let fleet = replicas(&server, &store, 2).await;
+    let first = server.register_client(Algorithm::Es256).unwrap();
+    fleet[0].apply(installed(&server, "acme", &first)).await.unwrap();
+    fleet[1].token(&account("acme"), &scopes()).await.unwrap();
+
+    let second = server.register_client(Algorithm::Es256).unwrap();
+    let td_oauth_partner::EventPayload::CredentialsRotated(credentials) =
+        rotated(&server, "acme", &second).payload().clone()
+    else {
+        panic!()
+    };
+    fleet[0].rotate(&credentials, td_oauth_partner::RotationKind::Compromised).await.unwrap();
+    let summary = &fleet[1].installations().await.unwrap()[0];
+    assert_eq!(
+        (summary.client_id.as_deref(), summary.previous_client_id.as_deref()),
+        (Some(second.client_id.as_str()), None)
+    );
+    // The other replica's token of the old credentials is not served: a new one, from the new client.
+    fleet[1].token(&account("acme"), &scopes()).await.unwrap();
+    assert_eq!(token_requests(&server, &second.client_id), 1);
+    assert_eq!(token_requests(&server, &first.client_id), 1, "the old client asked once, before the rotation");
+}
