@@ -455,3 +455,103 @@ async fn a_compromised_rotation_drops_the_old_credentials_on_every_replica() {
     assert_eq!(token_requests(&server, &second.client_id), 1);
     assert_eq!(token_requests(&server, &first.client_id), 1, "the old client asked once, before the rotation");
 }
+
+/// A partner app's callback on a loopback hyper server: the receiver, then the fleet's manager; a handling
+/// that fails is answered with the receiver's `failed` 5xx. `on_failure` runs after each such answer.
+fn serve_callback(
+    server: &TestServer,
+    store: Arc<dyn InstallationStore>,
+    on_failure: impl Fn() + Send + Sync + 'static,
+) -> (String, std::sync::mpsc::Receiver<Result<Lifecycle, String>>) {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full, Limited};
+    use td_oauth_partner::{Delivery, EventReceiver, NoVerification};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    let gateways = td_oauth_api::GatewayAllowList::default().with_origin(server.base_url()).unwrap();
+    let config = config(server);
+    let (outcomes, heard) = std::sync::mpsc::channel();
+    let on_failure = Arc::new(on_failure);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let manager = FleetTokenManager::new(config, store, keys()).await.unwrap();
+            let receiver = Arc::new(std::sync::Mutex::new(EventReceiver::new(NoVerification).with_gateways(gateways)));
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let (manager, receiver, outcomes, on_failure) =
+                    (manager.clone(), receiver.clone(), outcomes.clone(), on_failure.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (manager, receiver, outcomes, on_failure) =
+                            (manager.clone(), receiver.clone(), outcomes.clone(), on_failure.clone());
+                        async move {
+                            let (parts, body) = request.into_parts();
+                            let body = Limited::new(body, 256 * 1024).collect().await.unwrap().to_bytes();
+                            let request = hyper::Request::from_parts(parts, body);
+                            let (delivery, response) = receiver.lock().unwrap().receive(&request, Instant::now());
+                            let response = match delivery {
+                                Delivery::Event(event) => {
+                                    let id = event.id().to_owned();
+                                    match manager.apply(*event).await {
+                                        Ok(lifecycle) => {
+                                            outcomes.send(Ok(lifecycle)).unwrap();
+                                            response
+                                        }
+                                        Err(error) => {
+                                            outcomes.send(Err(error.to_string())).unwrap();
+                                            let failed = receiver.lock().unwrap().failed(&id, &error);
+                                            on_failure();
+                                            failed
+                                        }
+                                    }
+                                }
+                                _ => response,
+                            };
+                            Ok::<_, std::convert::Infallible>(response.map(|body| Full::new(Bytes::from(body))))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    (url, heard)
+}
+
+#[test]
+fn an_installation_refused_while_the_store_is_down_is_answered_503_and_handled_on_redelivery() {
+    let server = server(Scheme::Http);
+    let store = MemoryStore::new();
+    store.set_available(false);
+    let back = store.clone();
+    let (url, heard) = serve_callback(&server, Arc::new(store.clone()), move || back.set_available(true));
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let body = td_oauth_testkit::app_event_with_root(
+        td_oauth_testkit::AppEvent::Installed,
+        "acme",
+        server.token_url(),
+        server.base_url(),
+        &client,
+    );
+    let delivery = td_oauth_testkit::EventDelivery::new(&url)
+        .unwrap()
+        .with_delays([Duration::from_millis(30), Duration::from_millis(60)]);
+    let attempts = delivery.deliver(&body).unwrap();
+    assert_eq!(attempts.iter().map(|a| a.status).collect::<Vec<_>>(), [Some(503), Some(200)]);
+    let refused = heard.recv_timeout(Duration::from_secs(10)).unwrap().unwrap_err();
+    assert!(refused.contains("installation store") && refused.contains("unavailable"), "{refused}");
+    assert!(matches!(heard.recv_timeout(Duration::from_secs(10)).unwrap(), Ok(Lifecycle::Installed { .. })));
+
+    // Installed for the fleet: another replica serves it.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let replica = FleetTokenManager::new(config(&server), Arc::new(store), keys()).await.unwrap();
+        replica.token(&account("acme"), &scopes()).await.unwrap();
+    });
+}
