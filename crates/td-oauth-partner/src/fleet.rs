@@ -15,6 +15,9 @@
 //!   (a redelivery handled by another replica is a [`Lifecycle::Duplicate`], or
 //!   [`Error::EventInProgress`] while the first is still at it), and each step writes its progress into the
 //!   record, so that a replica killed in the middle of a step leaves a state the next delivery finishes.
+//! - **Uninstalled records stay.** An acknowledged uninstall leaves a record with no credentials (state
+//!   [`InstallationState::Uninstalled`]), so that a late redelivery finds the uninstall done; a reinstall of
+//!   the account replaces it.
 //! - **The store down.** Tokens of installations already in memory keep being served (their records are
 //!   read again once the store answers); what needs the store (a first token for an account not held,
 //!   every lifecycle step) fails with [`Error::Store`], which [`Error::is_retryable`] says to answer with a

@@ -55,8 +55,14 @@ async fn an_installation_applied_on_one_replica_is_served_by_every_replica_warm_
 
     for replica in &fleet[1..] {
         assert_eq!(replica.installation_count(), 0, "not read yet");
+        let (reads, fetches) = (store.gets(), token_requests(&server, &client.client_id));
         replica.token(&account("acme"), &scopes()).await.unwrap();
         assert_eq!(replica.installation_count(), 1, "read from the store on first use");
+        assert_eq!(
+            (store.gets(), token_requests(&server, &client.client_id)),
+            (reads + 1, fetches + 1),
+            "a first token: one store read and one fetch"
+        );
     }
     // Warm: no store round trip, however many tokens.
     let reads = store.gets();
