@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use fleet_support::{WatchedStore, installed, keys, rotated, rotation_acks, state_calls, uninstalled};
 use td_oauth_core::crypto::SealingKey;
 use td_oauth_partner::record::{InstallationState, SealingKeys};
-use td_oauth_partner::store::{InstallationStore, MemoryStore};
+use td_oauth_partner::store::{EventClaim, InstallationStore, MemoryStore, Put, StoreError};
 use td_oauth_partner::{Acknowledged, Error, FleetTokenManager, InstallationDecision, Lifecycle};
 use td_oauth_reqwest::{Account, Scopes};
 use td_oauth_testkit::{Algorithm, TOKEN_PATH, TestServer};
@@ -560,4 +560,80 @@ fn an_installation_refused_while_the_store_is_down_is_answered_503_and_handled_o
         let replica = FleetTokenManager::new(config(&server), Arc::new(store), keys()).await.unwrap();
         replica.token(&account("acme"), &scopes()).await.unwrap();
     });
+}
+
+/// A store whose next read answers an older value while the newer write's notice arrives: a read racing a
+/// write on another replica.
+#[derive(Default)]
+struct RacingStore {
+    store: MemoryStore,
+    /// Answered by the next `get`, with a notice of the version stored now.
+    stale: std::sync::Mutex<Option<td_oauth_partner::store::Versioned>>,
+    sinks: std::sync::Mutex<Vec<td_oauth_partner::store::NoticeSink>>,
+}
+
+impl std::fmt::Debug for RacingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RacingStore").finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl InstallationStore for RacingStore {
+    async fn get(&self, key: &str) -> Result<Option<td_oauth_partner::store::Versioned>, StoreError> {
+        let stale = self.stale.lock().unwrap().take();
+        let Some(stale) = stale else { return self.store.get(key).await };
+        let now = self.store.get(key).await?.unwrap();
+        for sink in self.sinks.lock().unwrap().iter() {
+            sink(td_oauth_partner::store::Notice::Changed { key: key.to_owned(), version: now.version });
+        }
+        Ok(Some(stale))
+    }
+
+    async fn put(&self, key: &str, expected: Option<u64>, value: &[u8]) -> Result<Put, StoreError> {
+        self.store.put(key, expected, value).await
+    }
+
+    async fn list(&self) -> Result<Vec<(String, td_oauth_partner::store::Versioned)>, StoreError> {
+        self.store.list().await
+    }
+
+    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
+        self.store.claim_event(event_id, lease).await
+    }
+
+    async fn finish_event(&self, event_id: &str, remember: Duration) -> Result<(), StoreError> {
+        self.store.finish_event(event_id, remember).await
+    }
+
+    async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
+        self.store.release_event(event_id).await
+    }
+
+    async fn subscribe(
+        &self,
+        sink: td_oauth_partner::store::NoticeSink,
+    ) -> Result<td_oauth_partner::store::Subscription, StoreError> {
+        self.sinks.lock().unwrap().push(sink.clone());
+        self.store.subscribe(sink).await
+    }
+}
+
+#[tokio::test]
+async fn a_notice_that_arrives_while_a_record_is_read_makes_the_replica_read_it_again() {
+    let server = server(Scheme::Http);
+    let store = MemoryStore::new();
+    let writer = FleetTokenManager::new(config(&server), Arc::new(store.clone()), keys()).await.unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    writer.apply(installed(&server, "acme", &client)).await.unwrap();
+    let installed_record = store.get("installation:acme").await.unwrap();
+    writer.apply(uninstalled(&server, "acme")).await.unwrap();
+
+    // The reader's first read returns the installed record while the uninstall's notice arrives.
+    let racing = Arc::new(RacingStore { store, ..RacingStore::default() });
+    let reader = FleetTokenManager::new(config(&server), racing.clone(), keys()).await.unwrap();
+    *racing.stale.lock().unwrap() = installed_record;
+    let _ = reader.token(&account("acme"), &scopes()).await;
+    let refused = reader.token(&account("acme"), &scopes()).await;
+    assert!(matches!(refused, Err(Error::UnknownInstallation { .. })), "{refused:?}");
 }
