@@ -53,7 +53,7 @@ pub const EVENT_LEASE: Duration = Duration::from_secs(60);
 pub const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3600);
 /// How often a subscription that could not be started is tried again (from a token request that reads
 /// the store anyway).
-const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(5);
+pub const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(5);
 /// Compare-and-set attempts before a write gives up (another replica writing the same record each time).
 const WRITE_ATTEMPTS: usize = 8;
 

@@ -637,3 +637,21 @@ async fn a_notice_that_arrives_while_a_record_is_read_makes_the_replica_read_it_
     let refused = reader.token(&account("acme"), &scopes()).await;
     assert!(matches!(refused, Err(Error::UnknownInstallation { .. })), "{refused:?}");
 }
+
+#[tokio::test]
+async fn a_replica_whose_subscription_could_not_start_subscribes_again_later() {
+    let server = server(Scheme::Http);
+    let store = WatchedStore::over(MemoryStore::new());
+    store.refuse_subscribe.store(true, Ordering::SeqCst);
+    let replica = replica(&server, &store).await;
+    assert!(!replica.is_listening());
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    replica.apply(installed(&server, "acme", &client)).await.unwrap();
+    store.refuse_subscribe.store(false, Ordering::SeqCst);
+    replica.token(&account("acme"), &scopes()).await.unwrap();
+    assert!(!replica.is_listening(), "not tried again at once");
+    // Past the retry period, the next read of the store subscribes again.
+    tokio::time::sleep(td_oauth_partner::fleet::RESUBSCRIBE_EVERY + Duration::from_millis(200)).await;
+    replica.token(&account("acme"), &scopes()).await.unwrap();
+    assert!(replica.is_listening());
+}
