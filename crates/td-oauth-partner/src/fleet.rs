@@ -10,7 +10,8 @@
 //!   version reads the record again before it serves that account. While the subscription is lost (or never
 //!   started) a held record is read again when its last confirmation is older than [`RECHECK_AFTER`], so
 //!   no replica hands out a token for an uninstalled account for more than about a second after the
-//!   uninstall was written.
+//!   uninstall was written. While notices arrive, a held record is still confirmed every
+//!   [`CONFIRM_EVERY`], in case the store dropped one without saying so.
 //! - **Each lifecycle step once per fleet.** An event is claimed by id in the store before it is handled
 //!   (a redelivery handled by another replica is a [`Lifecycle::Duplicate`], or
 //!   [`Error::EventInProgress`] while the first is still at it), and each step writes its progress into the
@@ -45,6 +46,9 @@ use crate::{Error, InstallationCredentials, Lifecycle, RotationFallback, Rotatio
 /// How old a held record's last confirmation may be, while no change notices arrive, before the record is
 /// read again ahead of handing out a token.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(1);
+/// How old a held record's last confirmation may be while change notices arrive: a notice lost without the
+/// subscription saying so (a store that drops one) delays a change by at most this long.
+pub const CONFIRM_EVERY: Duration = Duration::from_secs(60);
 /// How long a replica holds an event's claim while it handles it; a replica killed meanwhile blocks the
 /// event's redelivery (5 minutes later at AppConnect) for no longer than this.
 pub const EVENT_LEASE: Duration = Duration::from_secs(60);
@@ -151,7 +155,7 @@ impl<T: ManagerTransport> FleetManager<T> {
         &self.inner.store
     }
 
-    /// Whether change notices arrive now (else held records are checked by age, see [`RECHECK_AFTER`]).
+    /// Whether change notices arrive now (else held records are checked every [`RECHECK_AFTER`]).
     pub fn is_listening(&self) -> bool {
         self.inner.listening.load(Ordering::Acquire)
     }
@@ -368,10 +372,11 @@ impl<T: ManagerTransport> FleetManager<T> {
         Ok(resealed)
     }
 
-    /// The gate a warm token passes: confirmation by notices, or by age while there are none.
+    /// The gate a warm token passes: notices and a confirmation at most [`CONFIRM_EVERY`] old, or one at
+    /// most [`RECHECK_AFTER`] old while there are no notices.
     fn gate(&self) -> Gate {
         if self.inner.listening.load(Ordering::Acquire) {
-            Gate::Store { max_age: None }
+            Gate::Store { max_age: Some(CONFIRM_EVERY) }
         } else {
             Gate::Store { max_age: Some(RECHECK_AFTER) }
         }

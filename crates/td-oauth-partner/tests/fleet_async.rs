@@ -655,3 +655,24 @@ async fn a_replica_whose_subscription_could_not_start_subscribes_again_later() {
     replica.token(&account("acme"), &scopes()).await.unwrap();
     assert!(replica.is_listening());
 }
+
+#[tokio::test]
+async fn while_notices_arrive_a_held_record_is_still_confirmed_every_minute() {
+    let server = server(Scheme::Http);
+    let store = WatchedStore::over(MemoryStore::new());
+    let clock = td_oauth_core::clock::ManualClock::running();
+    let replica =
+        FleetTokenManager::new(config(&server).with_clock(clock.clone()), store.clone(), keys()).await.unwrap();
+    assert!(replica.is_listening());
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    replica.apply(installed(&server, "acme", &client)).await.unwrap();
+    replica.token(&account("acme"), &scopes()).await.unwrap();
+    let reads = store.gets();
+    clock.advance(td_oauth_partner::fleet::CONFIRM_EVERY - Duration::from_secs(1));
+    replica.token(&account("acme"), &scopes()).await.unwrap();
+    assert_eq!(store.gets(), reads, "confirmed less than a minute ago");
+    clock.advance(Duration::from_secs(2));
+    replica.token(&account("acme"), &scopes()).await.unwrap();
+    replica.token(&account("acme"), &scopes()).await.unwrap();
+    assert_eq!(store.gets(), reads + 1, "confirmed again once");
+}
