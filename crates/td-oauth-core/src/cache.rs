@@ -368,6 +368,17 @@ impl<T: Clone> TokenCache<T> {
         self.next_fetch = if self.peek(now).is_some() { None } else { until };
     }
 
+    /// The fetch was not sent at `now`: the fleet this cache's owner shares tokens with is backing off for
+    /// `wait` (see [`provider::backoff`](crate::provider::backoff)). Held exactly that long, as after a
+    /// failure (a usable token is kept and the next refresh waits; with none, callers get
+    /// [`Decision::Backoff`]), but it is not one of this cache's failures: its own backoff does not grow.
+    pub fn fetch_held(&mut self, now: Instant, wait: Duration) {
+        self.fetching = None;
+        let until = now.checked_add(wait);
+        self.next_refresh = until;
+        self.next_fetch = if self.peek(now).is_some() { None } else { until };
+    }
+
     /// The fetcher went away without a result (its task was cancelled, or it panicked). After a cold fetch,
     /// the next caller fetches at once: someone is waiting. After a refresh, the next refresh backs off as
     /// after a failure, so that a refresh that keeps dying does not turn every call into a request.

@@ -14,9 +14,12 @@
 //! - **Who waits**: every provider sharing the cache, before it would send a request (a cold fetch or a
 //!   refresh ahead of expiry), gets [`Error::FleetBackoff`] with the time left instead, capped again at its
 //!   own backoff's maximum. A token shared with the fleet is served as usual: a record only stops requests.
-//! - **With the local backoff**: a fleet's backoff is a failed fetch like any other for the provider that
-//!   gets it (its callers get the error during its own backoff, drawn under the time left), and it finds the
-//!   record again if it comes back before the wait is over.
+//! - **With the local backoff**: a provider that gets a fleet's backoff holds exactly the time left
+//!   ([`TokenCache::fetch_held`](crate::cache::TokenCache::fetch_held)): its callers get the same error
+//!   meanwhile, a usable token it has is kept (and its refresh waits), and, as the refusal was not its own,
+//!   its own backoff does not grow, so it is back when the fleet is. The refused process backs off as after
+//!   any failure (its jittered wait is drawn under the same ceiling); when it comes back early, it finds the
+//!   record and holds for the rest.
 //! - **Cleared** when a token is stored for the fleet (the shared cache's part), or when it runs out.
 
 use std::time::{Duration, SystemTime};
@@ -193,6 +196,25 @@ mod tests {
         let fleet = Error::FleetBackoff { status: Some(429), retry_after: SECS(5) };
         assert_eq!(rule.after_failure(&fleet, wall), None);
         assert_eq!(rule.after_failure(&Error::Config { reason: "bad".into() }, wall), None);
+    }
+
+    #[test]
+    fn a_fleet_hold_lasts_the_time_left_and_is_not_a_failure() {
+        use crate::cache::{Decision, TokenCache};
+        let mut cache = TokenCache::<u32>::new(CachePolicy::default());
+        let t = std::time::Instant::now();
+        assert_eq!(cache.poll(t), Decision::Fetch);
+        cache.fetch_held(t, SECS(5));
+        assert_eq!(cache.failures(), 0, "the fleet's refusal is not this provider's failure");
+        assert_eq!(cache.poll(t + SECS(4)), Decision::Backoff);
+        assert_eq!(cache.poll(t + SECS(5)), Decision::Fetch, "back when the fleet is");
+        // With a usable token: it is kept, and its refresh waits.
+        cache.fetch_succeeded(7, SECS(100), t + SECS(5), 0);
+        let due = t + SECS(90);
+        assert_eq!(cache.poll(due), Decision::UseAndRefresh(7));
+        cache.fetch_held(due, SECS(3));
+        assert_eq!(cache.poll(due + SECS(1)), Decision::Use(7));
+        assert_eq!(cache.poll(due + SECS(3)), Decision::UseAndRefresh(7));
     }
 
     #[test]

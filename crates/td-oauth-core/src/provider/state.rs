@@ -223,6 +223,12 @@ impl ProviderState {
                 self.last_error = None;
                 cached
             }
+            // Not this provider's failure: it holds as long as the fleet does (see `backoff`).
+            Err(error @ Error::FleetBackoff { retry_after, .. }) => {
+                self.cache.fetch_held(now, *retry_after);
+                self.last_error = Some(error.clone());
+                false
+            }
             Err(error) => {
                 self.cache.fetch_failed(now, error.retry_after().map(|r| r.delay_from(wall)), random);
                 self.last_error = Some(error.clone());
