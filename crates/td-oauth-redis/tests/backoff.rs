@@ -58,6 +58,10 @@ impl Fleet {
     /// An async process's provider: its own `FleetCache`, no retries inside a fetch (so that each refusal
     /// ends a fetch), and `policy`.
     fn async_provider(&self, policy: &CachePolicy) -> td_oauth_reqwest::TokenProvider {
+        self.async_client(policy).provider(Grant::client_credentials(scopes()))
+    }
+
+    fn async_client(&self, policy: &CachePolicy) -> td_oauth_reqwest::Client {
         let fleet = FleetCache::with_config(&self.redis.url(), sealing_key(), fleet_config()).unwrap();
         let config = td_oauth_reqwest::Config::default()
             .with_timeout(Duration::from_secs(20))
@@ -65,9 +69,7 @@ impl Fleet {
             .with_cache_policy(policy.clone())
             .with_shared_cache(Arc::new(fleet));
         let endpoints = Endpoints::from_token_url(self.server.token_url()).unwrap();
-        td_oauth_reqwest::Client::with_config(&endpoints, self.credentials(), config)
-            .unwrap()
-            .provider(Grant::client_credentials(scopes()))
+        td_oauth_reqwest::Client::with_config(&endpoints, self.credentials(), config).unwrap()
     }
 
     /// A blocking process's provider: td-oauth-ureq over its own `BlockingFleetCache`.
@@ -88,9 +90,12 @@ impl Fleet {
         self.server.count_path(TOKEN_PATH)
     }
 
+    fn fleet_key(&self) -> FleetKey {
+        FleetKey::new(self.server.token_url(), &ClientId::new(&self.creds.client_id).unwrap(), &scopes())
+    }
+
     fn backoff_key(&self) -> String {
-        let key = FleetKey::new(self.server.token_url(), &ClientId::new(&self.creds.client_id).unwrap(), &scopes());
-        key.backoff_key().to_owned()
+        self.fleet_key().backoff_key().to_owned()
     }
 
     /// The backoff record's remaining Redis TTL in ms (`None`: there is none).
@@ -179,6 +184,32 @@ fn a_429_to_one_process_holds_every_process_until_its_retry_after_then_one_reque
     assert_eq!(a_token.access_token().secret(), b_token.access_token().secret());
     assert_eq!(fleet.token_requests(), 2, "one request for the whole fleet after the wait");
     assert_eq!(fleet.backoff_ttl(), None, "the token stored cleared the refusal");
+}
+
+#[test]
+fn a_token_stored_for_the_fleet_clears_its_refusal() {
+    let fleet = Fleet::start();
+    let policy = CachePolicy::default();
+    let (a, b) = (fleet.async_provider(&policy), fleet.async_provider(&policy));
+    fleet.server.inject(Fault::retry_after(429, "30"));
+    assert!(is_429(&fleet.rt.block_on(a.token()).unwrap_err()));
+    assert!(fleet.backoff_ttl().is_some());
+
+    // A token reaches Redis all the same (here through get_or_fetch, which knows no provider's rule).
+    let direct = FleetCache::with_config(&fleet.redis.url(), sealing_key(), fleet_config()).unwrap();
+    let client = fleet.async_client(&policy);
+    let grant = Grant::client_credentials(scopes());
+    let stored = fleet.rt.block_on(direct.get_or_fetch(&fleet.fleet_key(), || client.fetch(&grant))).unwrap();
+    assert_eq!(fleet.backoff_ttl(), None, "storing the token cleared the refusal");
+    assert_eq!(fleet.token_requests(), 2);
+
+    // B takes it from Redis; once it is dropped (a 401, say), B's next request is not held by a stale refusal.
+    let token = fleet.rt.block_on(b.token()).unwrap();
+    assert_eq!(token.access_token().secret(), stored.access_token().secret());
+    b.invalidate();
+    let fresh = fleet.rt.block_on(b.token()).unwrap();
+    assert_ne!(fresh.access_token().secret(), stored.access_token().secret());
+    assert_eq!(fleet.token_requests(), 3);
 }
 
 #[test]
