@@ -12,7 +12,8 @@ use td_oauth_reqwest::{
     Account, CachePolicy, ClientId, Credentials, Endpoints, Error, Grant, KeyId, PrivateKey, RetryPolicy, Scopes,
 };
 use td_oauth_testkit::{
-    Algorithm, AppEvent, ClientCredentials, Fault, RedisServer, TOKEN_PATH, TestServer, app_event, bulk_payload,
+    Algorithm, AppEvent, ClientCredentials, Fault, RedisCluster, RedisServer, TOKEN_PATH, TestServer, app_event,
+    bulk_payload,
 };
 
 const SCOPE: &str = "apps:read";
@@ -30,21 +31,71 @@ fn scopes() -> Scopes {
     SCOPE.parse().unwrap()
 }
 
-/// The identity server, a Redis, one client, and a runtime for the async providers.
+/// The identity server, a Redis (one server, or a cluster), one client, and a runtime for the async providers.
 struct Fleet {
     rt: tokio::runtime::Runtime,
     server: TestServer,
-    redis: RedisServer,
+    redis: Redis,
     creds: ClientCredentials,
+}
+
+enum Redis {
+    One(RedisServer),
+    Cluster(RedisCluster),
 }
 
 impl Fleet {
     fn start() -> Fleet {
+        Fleet::on(Redis::One(RedisServer::start().unwrap()))
+    }
+
+    fn on(redis: Redis) -> Fleet {
         let server = TestServer::start().unwrap();
-        let redis = RedisServer::start().unwrap();
         let creds = server.register_client(Algorithm::Es256).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         Fleet { rt, server, redis, creds }
+    }
+
+    /// The one Redis server (tests on a cluster reach its nodes through [`Fleet::node_of`]).
+    fn redis(&self) -> &RedisServer {
+        match &self.redis {
+            Redis::One(server) => server,
+            Redis::Cluster(_) => panic!("this test runs on one Redis server"),
+        }
+    }
+
+    /// The node that serves `key`.
+    fn node_of(&self, key: &str) -> &RedisServer {
+        match &self.redis {
+            Redis::One(server) => server,
+            Redis::Cluster(cluster) => cluster.node(cluster.owner_of(key).unwrap()),
+        }
+    }
+
+    /// A process's own fleet cache.
+    fn fleet_cache(&self) -> FleetCache {
+        match &self.redis {
+            Redis::One(server) => FleetCache::with_config(&server.url(), sealing_key(), fleet_config()).unwrap(),
+            Redis::Cluster(cluster) => {
+                let urls = cluster.urls();
+                let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
+                FleetCache::cluster_with_config(&seeds, sealing_key(), fleet_config()).unwrap()
+            }
+        }
+    }
+
+    /// A blocking process's own fleet cache.
+    fn blocking_cache(&self) -> BlockingFleetCache {
+        match &self.redis {
+            Redis::One(server) => {
+                BlockingFleetCache::with_config(&server.url(), sealing_key(), fleet_config()).unwrap()
+            }
+            Redis::Cluster(cluster) => {
+                let urls = cluster.urls();
+                let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
+                BlockingFleetCache::cluster_with_config(&seeds, sealing_key(), fleet_config()).unwrap()
+            }
+        }
     }
 
     fn credentials(&self) -> Credentials {
@@ -62,7 +113,7 @@ impl Fleet {
     }
 
     fn async_client(&self, policy: &CachePolicy) -> td_oauth_reqwest::Client {
-        let fleet = FleetCache::with_config(&self.redis.url(), sealing_key(), fleet_config()).unwrap();
+        let fleet = self.fleet_cache();
         let config = td_oauth_reqwest::Config::default()
             .with_timeout(Duration::from_secs(20))
             .with_retry_policy(RetryPolicy::none())
@@ -74,7 +125,7 @@ impl Fleet {
 
     /// A blocking process's provider: td-oauth-ureq over its own `BlockingFleetCache`.
     fn blocking_provider(&self, policy: &CachePolicy) -> td_oauth_ureq::TokenProvider {
-        let fleet = BlockingFleetCache::with_config(&self.redis.url(), sealing_key(), fleet_config()).unwrap();
+        let fleet = self.blocking_cache();
         let config = td_oauth_ureq::Config::default()
             .with_timeout(Duration::from_secs(20))
             .with_retry_policy(RetryPolicy::none())
@@ -100,7 +151,8 @@ impl Fleet {
 
     /// The backoff record's remaining Redis TTL in ms (`None`: there is none).
     fn backoff_ttl(&self) -> Option<u64> {
-        let reply = self.redis.command(&[b"PTTL", self.backoff_key().as_bytes()]).unwrap();
+        let key = self.backoff_key();
+        let reply = self.node_of(&key).command(&[b"PTTL", key.as_bytes()]).unwrap();
         let text = String::from_utf8(reply).unwrap();
         text.trim().strip_prefix(':').and_then(|n| n.parse().ok())
     }
@@ -196,7 +248,7 @@ fn a_token_stored_for_the_fleet_clears_its_refusal() {
     assert!(fleet.backoff_ttl().is_some());
 
     // A token reaches Redis all the same (here through get_or_fetch, which knows no provider's rule).
-    let direct = FleetCache::with_config(&fleet.redis.url(), sealing_key(), fleet_config()).unwrap();
+    let direct = fleet.fleet_cache();
     let client = fleet.async_client(&policy);
     let grant = Grant::client_credentials(scopes());
     let stored = fleet.rt.block_on(direct.get_or_fetch(&fleet.fleet_key(), || client.fetch(&grant))).unwrap();
@@ -275,7 +327,7 @@ fn with_redis_down_each_process_decides_alone_and_the_cache_adds_no_error() {
     assert!(fleet.backoff_ttl().is_some(), "recorded while Redis was up");
 
     // Redis goes away with the record: B and C cannot read it, so each asks for itself, and gets a token.
-    fleet.redis.stop();
+    fleet.redis().stop();
     let b_token = fleet.rt.block_on(b.token()).unwrap();
     let c_token = c.token().unwrap();
     assert_eq!(fleet.token_requests(), 3, "each process on its own: A's refusal, B's and C's requests");
@@ -294,17 +346,13 @@ fn partner_managers_in_a_fleet_wait_out_a_refusal_together() {
     let async_config = td_oauth_reqwest::Config::default()
         .with_timeout(Duration::from_secs(20))
         .with_retry_policy(RetryPolicy::none())
-        .with_shared_cache(Arc::new(
-            FleetCache::with_config(&fleet.redis.url(), sealing_key(), fleet_config()).unwrap(),
-        ));
+        .with_shared_cache(Arc::new(fleet.fleet_cache()));
     let manager = td_oauth_partner::TokenManager::new(async_config).unwrap();
     manager.handle_event(&event).unwrap();
     let blocking_config = td_oauth_ureq::Config::default()
         .with_timeout(Duration::from_secs(20))
         .with_retry_policy(RetryPolicy::none())
-        .with_shared_cache(Arc::new(
-            BlockingFleetCache::with_config(&fleet.redis.url(), sealing_key(), fleet_config()).unwrap(),
-        ));
+        .with_shared_cache(Arc::new(fleet.blocking_cache()));
     let blocking = td_oauth_partner::BlockingTokenManager::new(blocking_config).unwrap();
     blocking.handle_event(&event).unwrap();
 
@@ -328,6 +376,33 @@ fn partner_managers_in_a_fleet_wait_out_a_refusal_together() {
     });
     assert_eq!(token.access_token().secret(), again.access_token().secret());
     assert_eq!(fleet.token_requests(), 2, "one request for both after the wait");
-    let stored = fleet.redis.command(&[b"GET", fleet.backoff_key().as_bytes()]).unwrap();
+    let stored = fleet.redis().command(&[b"GET", fleet.backoff_key().as_bytes()]).unwrap();
     assert!(bulk_payload(&stored).is_none(), "cleared by the token stored");
+}
+
+#[test]
+fn on_a_redis_cluster_the_refusal_shares_the_tokens_slot_and_holds_the_fleet() {
+    let fleet = Fleet::on(Redis::Cluster(RedisCluster::start(3).unwrap()));
+    let Redis::Cluster(cluster) = &fleet.redis else { unreachable!() };
+    let key = fleet.fleet_key();
+    let slot_owner = cluster.owner_of(key.token_key());
+    assert_eq!(cluster.owner_of(key.backoff_key()), slot_owner, "one slot");
+    assert_eq!(cluster.owner_of(key.lease_key()), slot_owner, "one slot");
+
+    let policy = CachePolicy::default();
+    let (a, b) = (fleet.async_provider(&policy), fleet.async_provider(&policy));
+    let c = fleet.blocking_provider(&policy);
+    fleet.server.inject(Fault::retry_after(429, "2"));
+    assert!(is_429(&fleet.rt.block_on(a.token()).unwrap_err()));
+    assert!(fleet.backoff_ttl().is_some(), "recorded on the node serving the token's slot");
+    for error in [fleet.rt.block_on(b.token()).unwrap_err(), c.token().unwrap_err()] {
+        assert!(fleet_wait(&error).is_some(), "{error:?}");
+    }
+    assert_eq!(fleet.token_requests(), 1);
+
+    let token = eventually("the fleet's wait to end", Duration::from_secs(15), || c.token().ok());
+    let b_token = eventually("B's hold to end", Duration::from_secs(15), || fleet.rt.block_on(b.token()).ok());
+    assert_eq!(token.access_token().secret(), b_token.access_token().secret());
+    assert_eq!(fleet.token_requests(), 2);
+    assert_eq!(fleet.backoff_ttl(), None, "cleared with the token stored, in the same slot");
 }
