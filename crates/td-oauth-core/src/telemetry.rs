@@ -38,7 +38,7 @@ pub const TOKEN_REMAINING_SECONDS: &str = "td_oauth_token_remaining_seconds";
 pub const CLOCK_OFFSET_SECONDS: &str = "td_oauth_clock_offset_seconds";
 
 /// The `outcome` label of a fetch's result: `success`, or `oauth_error`, `unexpected_status`, `malformed`,
-/// `transport`, `timeout`, `tls`, `too_large`, `redirected`, `fleet_backoff`, `config`.
+/// `transport`, `timeout`, `tls`, `too_large`, `redirected`, `config`.
 pub fn outcome(result: &Result<TokenResponse, Error>) -> &'static str {
     use crate::response::ResponseError;
     match result {
@@ -51,7 +51,6 @@ pub fn outcome(result: &Result<TokenResponse, Error>) -> &'static str {
         Err(Error::Tls { .. }) => "tls",
         Err(Error::ResponseTooLarge { .. }) => "too_large",
         Err(Error::Redirected { .. }) => "redirected",
-        Err(Error::FleetBackoff { .. }) => "fleet_backoff",
         Err(_) => "config",
     }
 }
