@@ -9,10 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::Error as SealError;
 use crate::sealed::{FleetKey, SealedProblem, SealedToken, SealingKey};
-use crate::sealed::{open, open_backoff, seal, seal_backoff};
+use crate::sealed::{open, seal};
 use td_oauth_core::TokenResponse;
-use td_oauth_core::provider::BackoffRule;
-use td_oauth_core::provider::SharedBackoff;
 use td_oauth_core::random::OsRandom;
 use td_oauth_core::random::random_token;
 
@@ -370,6 +368,23 @@ impl FleetCache {
         self.inner.redis.run::<i64>(connection, &set, "SET token").await.map(drop)
     }
 
+    /// A random value identifying this caller's lease.
+    fn holder_token(&self) -> Result<String, Unavailable> {
+        random_token(&self.inner.random, 16).map_err(|err| Unavailable::new(format!("{err}")))
+    }
+
+    fn warn_fallback(&self, problem: &Unavailable) {
+        tracing::warn!(
+            redis = self.inner.redis.endpoint(),
+            problem = %problem,
+            "the fleet token cache is unavailable; fetching the token directly"
+        );
+    }
+}
+
+/// The fleet's backoff, for the transports' `SharedCache::fetch_with_backoff` (the only callers).
+#[cfg(any(feature = "reqwest", feature = "ureq"))]
+impl FleetCache {
     /// `fetch`, unless the fleet recorded a refusal that still holds (then `backoff`'s error, and no request);
     /// a failure `backoff` says to share is recorded for the others, before the caller releases its lease.
     /// What counts and for how long is the provider's rule; this only stores and reads the records. Redis
@@ -377,7 +392,7 @@ impl FleetCache {
     pub(crate) async fn fetch_unless_refused<F, Fut>(
         &self,
         key: &FleetKey,
-        backoff: &BackoffRule,
+        backoff: &td_oauth_core::provider::BackoffRule,
         fetch: F,
     ) -> Result<TokenResponse, td_oauth_core::Error>
     where
@@ -403,7 +418,7 @@ impl FleetCache {
 
     /// The refusal recorded for `key`, if there is one that opens; Redis failures and a record that does not
     /// open (deleted if unchanged) read as none.
-    async fn recorded_backoff(&self, key: &FleetKey) -> Option<SharedBackoff> {
+    async fn recorded_backoff(&self, key: &FleetKey) -> Option<td_oauth_core::provider::SharedBackoff> {
         let mut connection = self.inner.redis.connection().await.ok()?;
         let get = redis::cmd("GET").arg(key.backoff_key()).clone();
         let bytes = match self.inner.redis.run::<Option<Vec<u8>>>(&mut connection, &get, "GET backoff").await {
@@ -417,7 +432,7 @@ impl FleetCache {
                 return None;
             }
         };
-        match open_backoff(&bytes, &self.inner.key, key) {
+        match crate::sealed::open_backoff(&bytes, &self.inner.key, key) {
             Ok(record) => Some(record),
             Err(err) => {
                 tracing::warn!(redis = self.inner.redis.endpoint(), error = %err, "discarding a backoff record that does not open");
@@ -430,9 +445,9 @@ impl FleetCache {
     }
 
     /// Stores `record` for the fleet, kept by Redis for `wait` (so it goes on its own).
-    async fn record_backoff(&self, key: &FleetKey, record: &SharedBackoff, wait: Duration) {
+    async fn record_backoff(&self, key: &FleetKey, record: &td_oauth_core::provider::SharedBackoff, wait: Duration) {
         let result = async {
-            let sealed = seal_backoff(record, &self.inner.key, key, &self.inner.random)
+            let sealed = crate::sealed::seal_backoff(record, &self.inner.key, key, &self.inner.random)
                 .map_err(|err| Unavailable::new(format!("sealing failed: {err}")))?;
             let mut connection = self.inner.redis.connection().await?;
             let set = redis::cmd("SET").arg(key.backoff_key()).arg(sealed).arg("PX").arg(millis(wait).max(1)).clone();
@@ -451,19 +466,6 @@ impl FleetCache {
                 "the refusal could not be shared through Redis; the other processes find out by themselves"
             ),
         }
-    }
-
-    /// A random value identifying this caller's lease.
-    fn holder_token(&self) -> Result<String, Unavailable> {
-        random_token(&self.inner.random, 16).map_err(|err| Unavailable::new(format!("{err}")))
-    }
-
-    fn warn_fallback(&self, problem: &Unavailable) {
-        tracing::warn!(
-            redis = self.inner.redis.endpoint(),
-            problem = %problem,
-            "the fleet token cache is unavailable; fetching the token directly"
-        );
     }
 }
 
