@@ -13,7 +13,7 @@ use td_oauth_reqwest::{
 };
 use td_oauth_testkit::{
     Algorithm, AppEvent, ClientCredentials, Fault, RedisCluster, RedisServer, TOKEN_PATH, TestServer, app_event,
-    bulk_payload,
+    app_event_with_root, bulk_payload,
 };
 
 const SCOPE: &str = "apps:read";
@@ -405,4 +405,54 @@ fn on_a_redis_cluster_the_refusal_shares_the_tokens_slot_and_holds_the_fleet() {
     assert_eq!(token.access_token().secret(), b_token.access_token().secret());
     assert_eq!(fleet.token_requests(), 2);
     assert_eq!(fleet.backoff_ttl(), None, "cleared with the token stored, in the same slot");
+}
+
+#[test]
+fn store_backed_fleet_managers_wait_out_a_refusal_together() {
+    use td_oauth_partner::record::SealingKeys;
+    use td_oauth_partner::store::MemoryStore;
+    use td_oauth_partner::{Event, FleetTokenManager};
+
+    let fleet = Fleet::start();
+    let store = Arc::new(MemoryStore::new());
+    let allow = td_oauth_reqwest::api::GatewayAllowList::default().with_origin(fleet.server.base_url()).unwrap();
+    let body = app_event_with_root(
+        AppEvent::Installed,
+        "acme",
+        fleet.server.token_url(),
+        fleet.server.base_url(),
+        &fleet.creds,
+    );
+    let account: Account = "acme".parse().unwrap();
+    // Two replicas of a partner app: one installation store, and each its own fleet cache.
+    let replicas: Vec<FleetTokenManager> = fleet.rt.block_on(async {
+        let mut replicas = Vec::new();
+        for _ in 0..2 {
+            let config = td_oauth_reqwest::Config::default()
+                .with_timeout(Duration::from_secs(20))
+                .with_retry_policy(RetryPolicy::none())
+                .with_shared_cache(Arc::new(fleet.fleet_cache()));
+            let keys = SealingKeys::new(SealingKey::new([0x42; 32]));
+            replicas.push(FleetTokenManager::new(config, store.clone(), keys).await.unwrap());
+        }
+        replicas[0].apply(Event::parse(&body, &allow).unwrap()).await.unwrap();
+        replicas
+    });
+
+    fleet.server.inject(Fault::retry_after(429, "2"));
+    let requests = fleet.token_requests();
+    let token = |replica: &FleetTokenManager| fleet.rt.block_on(replica.token(&account, &scopes()));
+    match token(&replicas[0]).unwrap_err() {
+        td_oauth_partner::Error::Core(error) => assert!(is_429(&error), "{error:?}"),
+        other => panic!("{other:?}"),
+    }
+    match token(&replicas[1]).unwrap_err() {
+        td_oauth_partner::Error::Core(error) => assert!(fleet_wait(&error).is_some(), "{error:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fleet.token_requests(), requests + 1, "the second replica sent nothing");
+    let second = eventually("the fleet's wait to end", Duration::from_secs(15), || token(&replicas[1]).ok());
+    let first = eventually("the first replica's backoff to end", Duration::from_secs(15), || token(&replicas[0]).ok());
+    assert_eq!(first.access_token().secret(), second.access_token().secret());
+    assert_eq!(fleet.token_requests(), requests + 2, "one request for both replicas after the wait");
 }
