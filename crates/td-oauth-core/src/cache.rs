@@ -182,11 +182,18 @@ impl CachePolicy {
     /// How long to wait after the `failures`-th consecutive failure: the doubling backoff, lengthened to the
     /// server's `retry_after` (up to the maximum), then random between half of it and all of it.
     pub fn wait_after_failure(&self, failures: u32, retry_after: Option<Duration>, random: u64) -> Duration {
-        let factor = 1u32.checked_shl(failures.saturating_sub(1).min(16)).unwrap_or(u32::MAX);
-        let backoff = self.backoff_initial.saturating_mul(factor).min(self.backoff_max);
-        let wait = backoff.max(retry_after.unwrap_or_default().min(self.backoff_max));
+        let wait = self.backoff_ceiling(failures, retry_after);
         let half = wait / 2;
         half.saturating_add(fraction(wait.saturating_sub(half), random))
+    }
+
+    /// The wait after the `failures`-th consecutive failure before its jitter: the doubling backoff,
+    /// lengthened to the server's `retry_after`, and never longer than the backoff's maximum, whatever the
+    /// server asked (a bogus `Retry-After` cannot stall a provider, nor a fleet, for long).
+    pub fn backoff_ceiling(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
+        let factor = 1u32.checked_shl(failures.saturating_sub(1).min(16)).unwrap_or(u32::MAX);
+        let backoff = self.backoff_initial.saturating_mul(factor).min(self.backoff_max);
+        backoff.max(retry_after.unwrap_or_default().min(self.backoff_max))
     }
 }
 
@@ -357,6 +364,17 @@ impl<T: Clone> TokenCache<T> {
         self.fetching = None;
         self.failures = self.failures.saturating_add(1);
         let until = now.checked_add(self.policy.wait_after_failure(self.failures, retry_after, random));
+        self.next_refresh = until;
+        self.next_fetch = if self.peek(now).is_some() { None } else { until };
+    }
+
+    /// The fetch was not sent at `now`: the fleet this cache's owner shares tokens with is backing off for
+    /// `wait` (see [`provider::backoff`](crate::provider::backoff)). Held exactly that long, as after a
+    /// failure (a usable token is kept and the next refresh waits; with none, callers get
+    /// [`Decision::Backoff`]), but it is not one of this cache's failures: its own backoff does not grow.
+    pub fn fetch_held(&mut self, now: Instant, wait: Duration) {
+        self.fetching = None;
+        let until = now.checked_add(wait);
         self.next_refresh = until;
         self.next_fetch = if self.peek(now).is_some() { None } else { until };
     }

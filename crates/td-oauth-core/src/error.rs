@@ -170,6 +170,22 @@ pub enum Error {
         /// The redirect's status, or the final status when the HTTP client followed the redirect.
         status: u16,
     },
+
+    /// No request was sent: the token endpoint refused another process sharing this token (a 429, an answer
+    /// with `Retry-After`, or repeated failures), and the cache the fleet shares says to wait
+    /// ([`provider::SharedBackoff`](crate::provider::SharedBackoff)). Retryable after `retry_after`.
+    #[error(
+        "the token endpoint {} another process sharing this token; no token request is sent for another {} ms, \
+         try again then",
+        status.map_or_else(|| "kept failing for".to_owned(), |status| format!("answered HTTP {status} to")),
+        retry_after.as_millis()
+    )]
+    FleetBackoff {
+        /// The HTTP status the other process was answered with (`None`: it could not reach the endpoint).
+        status: Option<u16>,
+        /// How much of the fleet's wait was left when this was returned.
+        retry_after: Duration,
+    },
 }
 
 impl Error {
@@ -181,20 +197,22 @@ impl Error {
         }
     }
 
-    /// Whether the same request may succeed later: transport failures and timeouts, 5xx, 429 and retryable
-    /// OAuth errors. Never true for `invalid_client` and other 4xx, nor for configuration errors.
+    /// Whether the same request may succeed later: transport failures and timeouts, 5xx, 429, retryable
+    /// OAuth errors and the fleet's backoff. Never true for `invalid_client` and other 4xx, nor for configuration errors.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Response(err) => err.is_retryable(),
-            Error::Transport { .. } | Error::Timeout { .. } | Error::Proxy { .. } => true,
+            Error::Transport { .. } | Error::Timeout { .. } | Error::Proxy { .. } | Error::FleetBackoff { .. } => true,
             _ => false,
         }
     }
 
-    /// The server's `Retry-After`, when it sent one ([`RetryAfter::delay_from`] turns it into a delay).
+    /// The server's `Retry-After`, when it sent one ([`RetryAfter::delay_from`] turns it into a delay), or
+    /// what is left of the fleet's wait ([`Error::FleetBackoff`]).
     pub fn retry_after(&self) -> Option<RetryAfter> {
         match self {
             Error::Response(err) => err.retry_after(),
+            Error::FleetBackoff { retry_after, .. } => Some(RetryAfter::Delay(*retry_after)),
             _ => None,
         }
     }
@@ -204,6 +222,9 @@ impl Error {
         match self {
             Error::Response(err) => Failure::from_answer(err, now),
             Error::Transport { .. } | Error::Timeout { .. } | Error::Proxy { .. } => Failure::Transport,
+            Error::FleetBackoff { retry_after, .. } => {
+                Failure::Answer { retryable: true, retry_after: Some(*retry_after) }
+            }
             _ => Failure::Permanent,
         }
     }

@@ -10,6 +10,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
 use crate::sealed::{FleetKey, SealingKey};
+use td_oauth_core::provider::BackoffRule;
 use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_ureq::{Client, SharedCache};
 use tokio::runtime::{Handle, Runtime};
@@ -177,6 +178,26 @@ impl SharedCache for BlockingFleetCache {
             Some(key) => self.get_or_fetch(&key, || client.fetch(grant)),
             None => client.fetch(grant),
         }
+    }
+
+    /// As [`fetch`](SharedCache::fetch), and the fleet backs off together (see [`FleetCache`]'s): the request
+    /// is not sent while a refusal recorded by any process, async or blocking, holds, and a refusal of this
+    /// one is recorded for the others.
+    fn fetch_with_backoff(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        backoff: &BackoffRule,
+    ) -> Result<TokenResponse, td_oauth_ureq::Error> {
+        let Some(key) = FleetKey::for_grant(client.token_client(), grant) else {
+            return client.fetch(grant);
+        };
+        let cache = &self.inner.cache;
+        self.block_on(
+            cache.get_or_fetch(&key, || {
+                cache.fetch_unless_refused(&key, backoff, || async move { client.fetch(grant) })
+            }),
+        )
     }
 
     /// Deletes the fleet's token if it is still `token`, so that no process is handed it again.

@@ -22,6 +22,9 @@ use crate::{Error, FleetConfig};
 const COMPARE_AND_DELETE: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
+/// Stores a token and clears the fleet's backoff in one step (both keys share a hash tag: one slot).
+const STORE_TOKEN: &str = "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return redis.call('DEL', KEYS[2])";
+
 /// A token cache shared by every process of a fleet through Redis, so that the fleet sends one token
 /// request where each process would send its own.
 ///
@@ -354,8 +357,15 @@ impl FleetCache {
         }
         let sealed = seal(token, &self.inner.key, key, now, SystemTime::now(), &self.inner.random)
             .map_err(|err| Unavailable::new(format!("sealing failed: {err}")))?;
-        let set = redis::cmd("SET").arg(key.token_key()).arg(sealed).arg("PX").arg(millis(ttl)).clone();
-        self.inner.redis.run::<()>(connection, &set, "SET token").await
+        let set = redis::cmd("EVAL")
+            .arg(STORE_TOKEN)
+            .arg(2)
+            .arg(key.token_key())
+            .arg(key.backoff_key())
+            .arg(sealed)
+            .arg(millis(ttl))
+            .clone();
+        self.inner.redis.run::<i64>(connection, &set, "SET token").await.map(drop)
     }
 
     /// A random value identifying this caller's lease.
@@ -369,6 +379,93 @@ impl FleetCache {
             problem = %problem,
             "the fleet token cache is unavailable; fetching the token directly"
         );
+    }
+}
+
+/// The fleet's backoff, for the transports' `SharedCache::fetch_with_backoff` (the only callers).
+#[cfg(any(feature = "reqwest", feature = "ureq"))]
+impl FleetCache {
+    /// `fetch`, unless the fleet recorded a refusal that still holds (then `backoff`'s error, and no request);
+    /// a failure `backoff` says to share is recorded for the others, before the caller releases its lease.
+    /// What counts and for how long is the provider's rule; this only stores and reads the records. Redis
+    /// failures leave this process to decide alone: `fetch` is called, and nothing is recorded.
+    pub(crate) async fn fetch_unless_refused<F, Fut>(
+        &self,
+        key: &FleetKey,
+        backoff: &td_oauth_core::provider::BackoffRule,
+        fetch: F,
+    ) -> Result<TokenResponse, td_oauth_core::Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<TokenResponse, td_oauth_core::Error>>,
+    {
+        if let Some(refused) = self.recorded_backoff(key).await.and_then(|r| backoff.refused(&r, SystemTime::now())) {
+            tracing::debug!(
+                redis = self.inner.redis.endpoint(),
+                error = %refused,
+                "the fleet is backing off; no token request sent"
+            );
+            return Err(refused);
+        }
+        let result = fetch().await;
+        if let Err(error) = &result
+            && let Some((record, wait)) = backoff.after_failure(error, SystemTime::now())
+        {
+            self.record_backoff(key, &record, wait).await;
+        }
+        result
+    }
+
+    /// The refusal recorded for `key`, if there is one that opens; Redis failures and a record that does not
+    /// open (deleted if unchanged) read as none.
+    async fn recorded_backoff(&self, key: &FleetKey) -> Option<td_oauth_core::provider::SharedBackoff> {
+        let mut connection = self.inner.redis.connection().await.ok()?;
+        let get = redis::cmd("GET").arg(key.backoff_key()).clone();
+        let bytes = match self.inner.redis.run::<Option<Vec<u8>>>(&mut connection, &get, "GET backoff").await {
+            Ok(bytes) => bytes?,
+            Err(problem) => {
+                tracing::warn!(
+                    redis = self.inner.redis.endpoint(),
+                    problem = %problem,
+                    "the fleet's backoff could not be read; this process decides alone"
+                );
+                return None;
+            }
+        };
+        match crate::sealed::open_backoff(&bytes, &self.inner.key, key) {
+            Ok(record) => Some(record),
+            Err(err) => {
+                tracing::warn!(redis = self.inner.redis.endpoint(), error = %err, "discarding a backoff record that does not open");
+                let delete =
+                    redis::cmd("EVAL").arg(COMPARE_AND_DELETE).arg(1).arg(key.backoff_key()).arg(bytes).clone();
+                let _ = self.inner.redis.run::<i64>(&mut connection, &delete, "deleting a bad backoff").await;
+                None
+            }
+        }
+    }
+
+    /// Stores `record` for the fleet, kept by Redis for `wait` (so it goes on its own).
+    async fn record_backoff(&self, key: &FleetKey, record: &td_oauth_core::provider::SharedBackoff, wait: Duration) {
+        let result = async {
+            let sealed = crate::sealed::seal_backoff(record, &self.inner.key, key, &self.inner.random)
+                .map_err(|err| Unavailable::new(format!("sealing failed: {err}")))?;
+            let mut connection = self.inner.redis.connection().await?;
+            let set = redis::cmd("SET").arg(key.backoff_key()).arg(sealed).arg("PX").arg(millis(wait).max(1)).clone();
+            self.inner.redis.run::<()>(&mut connection, &set, "SET backoff").await
+        };
+        match result.await {
+            Ok(()) => tracing::info!(
+                redis = self.inner.redis.endpoint(),
+                status = record.status(),
+                wait_ms = millis(wait),
+                "the token endpoint refused this process; the fleet waits before its next token request"
+            ),
+            Err(problem) => tracing::warn!(
+                redis = self.inner.redis.endpoint(),
+                problem = %problem,
+                "the refusal could not be shared through Redis; the other processes find out by themselves"
+            ),
+        }
     }
 }
 

@@ -27,7 +27,7 @@ pub fn sealed_fleet_key() -> FleetKey {
 }
 
 /// `sealed_open`: byte 0 picks the mode. Even: the rest is a value read from Redis, opened under
-/// [`sealed_key`] and [`sealed_fleet_key`] at [`SEALED_WALL_SECS`]. Odd: the rest is `position` (2 bytes),
+/// [`sealed_key`] and [`sealed_fleet_key`] at [`SEALED_WALL_SECS`], as a token and as a backoff record. Odd: the rest is `position` (2 bytes),
 /// `flip` (1 byte), `expires_in` (2 bytes) and an access token; the token is sealed, then byte `position`
 /// of the sealed value is XORed with `flip`: an unchanged value opens to the same token, a changed one is
 /// refused.
@@ -40,6 +40,8 @@ pub fn sealed_open(input: &[u8]) {
         if let Ok(opened) = crate::sealed::open(rest, &key, &fleet_key, now, wall) {
             assert!(!opened.token().access_token().secret().is_empty(), "an empty token opened");
         }
+        // The fleet's backoff record is read from Redis too: any bytes, refused or opened, never a panic.
+        let _ = crate::sealed::open_backoff(rest, &key, &fleet_key);
         return;
     }
     let [p0, p1, flip, e0, e1, token @ ..] = rest else { return };

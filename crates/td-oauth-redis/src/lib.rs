@@ -12,8 +12,9 @@
 //!              ▼
 //!          FleetCache ──► Redis: GET token ── hit ─► done (one round trip)
 //!              │ miss
-//!              ├─ SET lease NX PX ─ won ─► GET again; still none: fetch from Talkdesk, SET token PX ttl,
-//!              │                            release lease
+//!              ├─ SET lease NX PX ─ won ─► GET again; still none: GET backoff (the fleet refused? its
+//!              │                            error, no request), fetch from Talkdesk, SET token PX ttl (and
+//!              │                            DEL backoff; refused: SET backoff PX wait), release lease
 //!              └─ lost ─► poll GET until the token appears (bounded wait), else fetch itself
 //! ```
 //!
@@ -35,6 +36,14 @@
 //!   it is still the one stored ([`FleetCache::discard`]), so the fleet does not keep handing it out.
 //! - Refresh ahead: a token with little of its lifetime left is refreshed by whoever sees it first, while
 //!   everyone keeps using it.
+//! - Backoff shared by the fleet: when the token endpoint refuses a provider (429 or `Retry-After` at once,
+//!   other retryable failures from the second in a row), the refusal is recorded, sealed, beside the token's
+//!   lease (`…:backoff`, same hash tag), and every provider's next request waits until it is over, getting
+//!   [`Error::FleetBackoff`](td_oauth_core::Error::FleetBackoff) with the time left instead; capped at the
+//!   provider's longest backoff whatever `Retry-After` says, and cleared by a token stored. The rule is
+//!   td-oauth-core's [`provider::backoff`](td_oauth_core::provider::backoff); this crate only stores and
+//!   reads the records ([`sealed::seal_backoff`], [`sealed::open_backoff`]), through the transports'
+//!   `SharedCache::fetch_with_backoff`.
 //! - One server ([`FleetCache::new`]) or a Redis (or Valkey) Cluster ([`FleetCache::cluster`], the redis
 //!   crate's cluster client): every command names one key, and a fleet key's token and lease share a hash
 //!   tag, so each operation touches one slot.

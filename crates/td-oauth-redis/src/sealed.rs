@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 pub use td_oauth_core::crypto::SealingKey;
 use td_oauth_core::crypto::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
+use td_oauth_core::provider::SharedBackoff;
 use td_oauth_core::random::RandomSource;
 use td_oauth_core::{AccessToken, ClientId, Grant, Scopes, TokenClient, TokenResponse};
 
@@ -62,6 +63,7 @@ pub struct FleetKey {
     digest: String,
     token_key: String,
     lease_key: String,
+    backoff_key: String,
 }
 
 impl FleetKey {
@@ -72,6 +74,7 @@ impl FleetKey {
         FleetKey {
             token_key: format!("{KEY_PREFIX}{{{hex}}}:token"),
             lease_key: format!("{KEY_PREFIX}{{{hex}}}:lease"),
+            backoff_key: format!("{KEY_PREFIX}{{{hex}}}:backoff"),
             digest: hex,
         }
     }
@@ -103,6 +106,12 @@ impl FleetKey {
     /// `td-oauth:v2:{<hex>}:lease`: the lock one process holds while it fetches for the others.
     pub fn lease_key(&self) -> &str {
         &self.lease_key
+    }
+
+    /// `td-oauth:v2:{<hex>}:backoff`: the refusal the fleet waits out before its next token request (see
+    /// [`seal_backoff`]). Same hash tag, so same slot, as the token and the lease.
+    pub fn backoff_key(&self) -> &str {
+        &self.backoff_key
     }
 }
 
@@ -256,6 +265,60 @@ impl Plain<'_> {
     }
 }
 
+/// What a sealed backoff record holds: no secret, but sealed all the same, so that whoever can write to the
+/// cache cannot stop the fleet's token requests without the sealing key.
+#[derive(Serialize, Deserialize)]
+struct PlainBackoff {
+    /// Unix milliseconds.
+    until: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+}
+
+/// Seals the fleet's backoff `record` for storage under `fleet_key`'s [`backoff_key`](FleetKey::backoff_key):
+/// the same format as [`seal`]'s (version byte, nonce, AES-256-GCM), with the backoff key as associated data,
+/// so a sealed token copied there (or a record copied to another key) does not open.
+pub fn seal_backoff(
+    record: &SharedBackoff,
+    key: &SealingKey,
+    fleet_key: &FleetKey,
+    random: &dyn RandomSource,
+) -> Result<Vec<u8>, Error> {
+    let plain = PlainBackoff { until: unix_ms(record.until())?, status: record.status() };
+    let mut body =
+        serde_json::to_vec(&plain).map_err(|_| td_oauth_core::Error::Crypto("the backoff could not be encoded"))?;
+    let mut nonce = [0u8; NONCE_LEN];
+    random.fill(&mut nonce)?;
+    key.seal_in_place(nonce, fleet_key.backoff_key().as_bytes(), &mut body)?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
+    out.push(VERSION);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Opens a record [`seal_backoff`] made for `fleet_key` with `key`; whether it still holds is the
+/// provider's rule to judge ([`BackoffRule::refused`](td_oauth_core::provider::BackoffRule::refused)).
+pub fn open_backoff(bytes: &[u8], key: &SealingKey, fleet_key: &FleetKey) -> Result<SharedBackoff, Error> {
+    let refuse = |problem| Error::Sealed { problem };
+    let (&version, rest) = bytes.split_first().ok_or(refuse(SealedProblem::Truncated))?;
+    if version != VERSION {
+        return Err(refuse(SealedProblem::UnknownVersion(version)));
+    }
+    if rest.len() < NONCE_LEN + TAG_LEN {
+        return Err(refuse(SealedProblem::Truncated));
+    }
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| refuse(SealedProblem::Truncated))?;
+    let mut buffer = sealed.to_vec();
+    let json = key
+        .open_in_place(nonce, fleet_key.backoff_key().as_bytes(), &mut buffer)
+        .ok_or(refuse(SealedProblem::NotAuthentic))?;
+    let plain: PlainBackoff = serde_json::from_slice(json).map_err(|_| refuse(SealedProblem::Malformed))?;
+    let until = UNIX_EPOCH.checked_add(Duration::from_millis(plain.until)).ok_or(refuse(SealedProblem::Malformed))?;
+    Ok(SharedBackoff::new(until, plain.status))
+}
+
 fn unix_ms(wall: SystemTime) -> Result<u64, Error> {
     wall.duration_since(UNIX_EPOCH).map(millis).map_err(|_| Error::from(td_oauth_core::Error::ClockBeforeEpoch))
 }
@@ -357,14 +420,40 @@ mod tests {
     }
 
     #[test]
+    fn backoff_records_round_trip_sealed_to_their_key() {
+        let fleet = fleet_key("users:read");
+        let until = UNIX_EPOCH + Duration::from_millis(1_700_000_012_345);
+        let record = SharedBackoff::new(until, Some(429));
+        let sealed = seal_backoff(&record, &key(), &fleet, &OsRandom::new()).unwrap();
+        assert_eq!(open_backoff(&sealed, &key(), &fleet).unwrap(), record);
+        assert!(!sealed.windows(3).any(|w| w == b"429"), "sealed, not in clear");
+        let problem = |result: Result<SharedBackoff, Error>| match result {
+            Err(Error::Sealed { problem }) => problem,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(problem(open_backoff(&sealed, &SealingKey::new([8; 32]), &fleet)), SealedProblem::NotAuthentic);
+        assert_eq!(problem(open_backoff(&sealed, &key(), &fleet_key("apps:read"))), SealedProblem::NotAuthentic);
+        assert_eq!(problem(open_backoff(&sealed[..10], &key(), &fleet)), SealedProblem::Truncated);
+        // A sealed token moved under the backoff key does not open as a record, nor a record as a token.
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let token = seal(&token(now, 600), &key(), &fleet, now, wall, &OsRandom::new()).unwrap();
+        assert_eq!(problem(open_backoff(&token, &key(), &fleet)), SealedProblem::NotAuthentic);
+        assert!(matches!(open(&sealed, &key(), &fleet, now, wall), Err(Error::Sealed { .. })));
+        let unreachable = SharedBackoff::new(until, None);
+        let sealed = seal_backoff(&unreachable, &key(), &fleet, &OsRandom::new()).unwrap();
+        assert_eq!(open_backoff(&sealed, &key(), &fleet).unwrap(), unreachable);
+    }
+
+    #[test]
     fn fleet_keys_name_nothing_in_clear_and_differ_per_part() {
         let key = fleet_key("users:read");
         assert!(key.token_key().starts_with("td-oauth:v2:{") && key.token_key().ends_with("}:token"));
         assert_eq!(key.token_key().len(), "td-oauth:v2:{".len() + 64 + "}:token".len());
-        assert!(key.lease_key().ends_with("}:lease"));
-        // One hash tag, the same in both: one cluster slot.
+        assert!(key.lease_key().ends_with("}:lease") && key.backoff_key().ends_with("}:backoff"));
+        // One hash tag, the same in all three: one cluster slot.
         let tag = |k: &str| k[k.find('{').unwrap()..=k.find('}').unwrap()].to_owned();
         assert_eq!(tag(key.token_key()), tag(key.lease_key()));
+        assert_eq!(tag(key.token_key()), tag(key.backoff_key()));
         assert!(!key.token_key().contains("client") && !key.token_key().contains("users"));
         assert_ne!(key, fleet_key("apps:read"));
         // Length prefixes: moving a character from one part to the next changes the key.

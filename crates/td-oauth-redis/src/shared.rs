@@ -3,6 +3,7 @@
 
 use crate::sealed::FleetKey;
 use async_trait::async_trait;
+use td_oauth_core::provider::BackoffRule;
 use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_reqwest::{Client, Error, SharedCache};
 
@@ -16,6 +17,23 @@ impl SharedCache for FleetCache {
     async fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error> {
         match FleetKey::for_grant(client.token_client(), grant) {
             Some(key) => self.get_or_fetch(&key, || client.fetch(grant)).await,
+            None => client.fetch(grant).await,
+        }
+    }
+
+    /// As [`fetch`](SharedCache::fetch), and the fleet backs off together: the process about to send the
+    /// fleet's request (the lease holder, or one fetching directly) first reads the refusal recorded beside
+    /// the token, and records its own before it releases the lease. Tokens in Redis are served as usual.
+    async fn fetch_with_backoff(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        backoff: &BackoffRule,
+    ) -> Result<TokenResponse, Error> {
+        match FleetKey::for_grant(client.token_client(), grant) {
+            Some(key) => {
+                self.get_or_fetch(&key, || self.fetch_unless_refused(&key, backoff, || client.fetch(grant))).await
+            }
             None => client.fetch(grant).await,
         }
     }

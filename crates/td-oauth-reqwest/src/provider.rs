@@ -156,7 +156,7 @@ impl TokenProvider {
 
 impl Handle {
     /// The elected fetcher's request, through the shared cache if the config has one (after telling it of a
-    /// dropped token), else straight to the token endpoint; then the report. Dropped before the end (a
+    /// dropped token; with the round's fleet backoff rule), else straight to the token endpoint; then the report. Dropped before the end (a
     /// cancelled caller), the ticket reports the round abandoned.
     async fn run(&self, mut ticket: FetchTicket<Handle>) -> Result<Arc<TokenResponse>, Error> {
         let client = &self.0.client;
@@ -165,7 +165,7 @@ impl Handle {
                 if let Some(token) = ticket.take_discard() {
                     shared.discard(client, ticket.grant(), &token).await;
                 }
-                shared.fetch(client, ticket.grant()).await
+                shared.fetch_with_backoff(client, ticket.grant(), ticket.backoff_rule()).await
             }
             None => client.fetch(ticket.grant()).await,
         };

@@ -144,7 +144,7 @@ impl TokenProvider {
 
 impl Handle {
     /// The elected fetcher's request, through the shared cache if the config has one (after telling it of a
-    /// dropped token), else straight to the token endpoint; then the report.
+    /// dropped token; with the round's fleet backoff rule), else straight to the token endpoint; then the report.
     fn run(&self, mut ticket: FetchTicket<Handle>) -> Result<Arc<TokenResponse>, Error> {
         let client = &self.0.client;
         let result = match client.config().shared_cache() {
@@ -152,7 +152,7 @@ impl Handle {
                 if let Some(token) = ticket.take_discard() {
                     shared.discard(client, ticket.grant(), &token);
                 }
-                shared.fetch(client, ticket.grant())
+                shared.fetch_with_backoff(client, ticket.grant(), ticket.backoff_rule())
             }
             None => client.fetch(ticket.grant()),
         };

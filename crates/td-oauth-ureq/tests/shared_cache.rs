@@ -4,6 +4,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use td_oauth_ureq::core::clock::ManualClock;
+use td_oauth_ureq::core::provider::{BackoffRule, SharedBackoff};
 
 use td_oauth_testkit::{Algorithm, TOKEN_PATH};
 use td_oauth_ureq::{Client, Error, Grant, SharedCache, TokenResponse};
@@ -56,4 +60,50 @@ fn a_provider_asks_the_shared_cache_when_cold_and_tells_it_what_it_dropped() {
     provider.force_refresh().unwrap();
     assert_eq!((shared.0.load(Ordering::SeqCst), shared.1.load(Ordering::SeqCst)), (3, 2));
     assert_eq!(server.count_path(TOKEN_PATH), 4);
+}
+
+/// A shared cache whose fleet is backing off for 5 s on its first ask, and fetches afterwards: it judges its
+/// record with the rule the provider hands it.
+#[derive(Debug, Default)]
+struct Refusing(AtomicUsize);
+
+impl SharedCache for Refusing {
+    fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error> {
+        client.fetch(grant)
+    }
+
+    fn fetch_with_backoff(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        backoff: &BackoffRule,
+    ) -> Result<TokenResponse, Error> {
+        if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+            let wall = SystemTime::now();
+            let record = SharedBackoff::new(wall + Duration::from_secs(5), Some(429));
+            return Err(backoff.refused(&record, wall).expect("the record holds"));
+        }
+        client.fetch(grant)
+    }
+}
+
+#[test]
+fn a_provider_given_the_fleets_backoff_holds_for_the_time_left_without_a_request() {
+    let server = common::start(common::Scheme::Http);
+    let creds = server.register_client(Algorithm::Es256).unwrap();
+    let shared = Arc::new(Refusing::default());
+    let clock = ManualClock::new();
+    let client = common::jwt_client(&server, &creds, |config| {
+        config.with_shared_cache(shared.clone()).with_clock(clock.clone())
+    });
+    let provider = client.provider(Grant::client_credentials("apps:read".parse().unwrap()));
+    let refused = provider.token().unwrap_err();
+    assert!(matches!(refused, Error::FleetBackoff { status: Some(429), .. }) && refused.is_retryable(), "{refused:?}");
+    clock.advance(Duration::from_millis(4900));
+    assert!(matches!(provider.token().unwrap_err(), Error::FleetBackoff { .. }));
+    assert_eq!(shared.0.load(Ordering::SeqCst), 1, "held: the shared cache is not asked again");
+    clock.advance(Duration::from_millis(100));
+    provider.token().unwrap();
+    assert_eq!(shared.0.load(Ordering::SeqCst), 2, "back when the fleet is");
+    assert_eq!(server.count_path(TOKEN_PATH), 1);
 }

@@ -31,8 +31,11 @@
 //!   backoff that follows, instead of each sending its own request to a failing endpoint;
 //! - a refresh token that comes with a token replaces the grant's, so rotating servers work;
 //! - a token dropped after a 401 is dropped only if it is still the current one, and a shared cache is told
-//!   to drop it before the next fetch.
+//!   to drop it before the next fetch;
+//! - with a cache shared by a fleet, a refusal (429, `Retry-After`, repeated failures) is recorded there for
+//!   the other processes, which wait it out instead of each sending a request ([`backoff`]).
 
+pub mod backoff;
 mod cell;
 mod state;
 mod ticket;
@@ -41,6 +44,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use backoff::{BackoffRule, SharedBackoff};
 pub use cell::{ProviderCell, record_outcome};
 pub use state::{ProviderState, Round, Snapshot};
 pub use ticket::FetchTicket;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use super::BackoffRule;
 use crate::Error;
 use crate::cache::CachePolicy;
 use crate::cache::{Decision, FetchKind, Freshness, TokenCache};
@@ -53,6 +54,8 @@ pub(super) struct Election {
     pub(super) kind: FetchKind,
     pub(super) grant: Grant,
     pub(super) discard: Option<Arc<TokenResponse>>,
+    /// What the fleet is told if it fails, and what a fleet's record means before it.
+    pub(super) backoff: BackoffRule,
     /// When it was elected, and a random number drawn then: what an abandonment is recorded with, so that
     /// dropping a ticket reads no clock and draws nothing.
     pub(super) at: Instant,
@@ -174,7 +177,15 @@ impl ProviderState {
     fn elect(&mut self, kind: FetchKind, now: Instant, random: u64) -> Election {
         self.round = Round(self.round.0.saturating_add(1));
         self.in_flight = Some(self.round);
-        Election { round: self.round, kind, grant: self.grant.clone(), discard: self.discard.take(), at: now, random }
+        Election {
+            round: self.round,
+            kind,
+            grant: self.grant.clone(),
+            discard: self.discard.take(),
+            backoff: BackoffRule::new(self.cache.policy().clone(), self.cache.failures()),
+            at: now,
+            random,
+        }
     }
 
     /// Records the end of `round` at `now`: caches the token (and publishes its snapshot with `publish`), or
@@ -211,6 +222,12 @@ impl ProviderState {
                 self.follow_refresh_token(token);
                 self.last_error = None;
                 cached
+            }
+            // Not this provider's failure: it holds as long as the fleet does (see `backoff`).
+            Err(error @ Error::FleetBackoff { retry_after, .. }) => {
+                self.cache.fetch_held(now, *retry_after);
+                self.last_error = Some(error.clone());
+                false
             }
             Err(error) => {
                 self.cache.fetch_failed(now, error.retry_after().map(|r| r.delay_from(wall)), random);

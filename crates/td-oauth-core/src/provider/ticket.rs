@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::state::Election;
-use super::{Driver, Round};
+use super::{BackoffRule, Driver, Round};
 use crate::Error;
 use crate::cache::FetchKind;
 use crate::{Grant, TokenResponse};
@@ -59,6 +59,13 @@ impl<D: Driver> FetchTicket<D> {
     /// cache shared with other processes must stop handing out before this fetch asks it for a token.
     pub fn take_discard(&mut self) -> Option<Arc<TokenResponse>> {
         self.election.discard.take()
+    }
+
+    /// The fleet's backoff rule for this round: hand it to a cache shared with other processes along with
+    /// the fetch, so that it records a refusal for the others and honours one they recorded (see
+    /// [`backoff`](super::backoff)).
+    pub fn backoff_rule(&self) -> &BackoffRule {
+        &self.election.backoff
     }
 
     /// Records the fetch's result and hands it to every caller waiting for this round; returns it.
