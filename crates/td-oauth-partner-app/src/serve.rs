@@ -1,0 +1,138 @@
+//! Start-up and shutdown: the settings checked before anything connects, the store opened, both listeners
+//! bound, one line each on standard output and then `ready`; SIGTERM or SIGINT stops accepting, lets the
+//! requests in flight finish, and returns.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+use td_oauth_api::GatewayAllowList;
+use td_oauth_core::Scopes;
+use td_oauth_partner::TokenManager;
+
+use crate::args::{Args, CALLBACK_SECRET_VAR};
+use crate::error::StartupError;
+use crate::fleet::Fleet;
+use crate::keys::StoreKeys;
+use crate::routes::{AppState, admin_router, events_router};
+use crate::store_url::StoreUrl;
+
+/// Everything [`run`] needs, checked: made from the command line and the environment.
+#[derive(Debug)]
+pub struct Settings {
+    /// The command line.
+    pub args: Args,
+    /// `--store`.
+    pub store: StoreUrl,
+    /// The sealing keys (`None`: the memory store, which seals with a key of its own).
+    pub keys: Option<StoreKeys>,
+    /// The origins events may name as `_links.root`.
+    pub gateways: GatewayAllowList,
+    /// The callback secret, or `None` with `--no-verification`.
+    pub callback_secret: Option<Zeroizing<String>>,
+    /// `--status-scopes`.
+    pub status_scopes: Scopes,
+}
+
+impl Settings {
+    /// Checks the command line and reads the environment; nothing is connected yet.
+    pub fn from_args(args: Args) -> Result<Settings, StartupError> {
+        let store = StoreUrl::parse(&args.store, args.redis_cluster)?;
+        let keys = StoreKeys::from_env(!store.is_memory())?;
+        let mut gateways = GatewayAllowList::default();
+        for origin in &args.allow_gateways {
+            gateways = gateways.with_origin(origin).map_err(|err| StartupError::Config(format!("--allow-gateway: {err}")))?;
+        }
+        let callback_secret =
+            std::env::var(CALLBACK_SECRET_VAR).ok().filter(|secret| !secret.trim().is_empty()).map(Zeroizing::new);
+        if callback_secret.is_none() && !args.no_verification {
+            return Err(StartupError::Config(format!(
+                "no way to tell AppConnect's deliveries from forged ones: set {CALLBACK_SECRET_VAR} to a random \
+                 secret and register the callback URL as https://YOUR-HOST/events?secret=THAT-SECRET, or give \
+                 --no-verification when something in front of the app authenticates deliveries"
+            )));
+        }
+        let status_scopes = args
+            .status_scopes
+            .parse::<Scopes>()
+            .map_err(|err| StartupError::Config(format!("--status-scopes: {err}")))?;
+        Ok(Settings { args, store, keys, gateways, callback_secret, status_scopes })
+    }
+}
+
+/// Runs the app until SIGTERM or SIGINT.
+pub async fn run(settings: Settings) -> Result<(), StartupError> {
+    let Settings { args, store, keys, gateways, callback_secret, status_scopes } = settings;
+    // Signals first: from here on a SIGTERM is a clean stop, not the default death.
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|err| StartupError::Runtime(format!("cannot listen for {name}: {err}")))
+    };
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+
+    let fleet = open(store, keys, gateways).await?;
+    let state = Arc::new(AppState { fleet, callback_secret, status_scopes });
+
+    let bind = |what: &'static str, addr| async move {
+        TcpListener::bind(addr).await.map_err(|source| StartupError::Listen { what, addr, source })
+    };
+    let events = bind("events", args.listen).await?;
+    let admin = bind("admin", args.admin_listen).await?;
+    let local = |listener: &TcpListener, what: &'static str, addr| {
+        listener.local_addr().map_err(|source| StartupError::Listen { what, addr, source })
+    };
+    let events_addr = local(&events, "events", args.listen)?;
+    let admin_addr = local(&admin, "admin", args.admin_listen)?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let events_task = tokio::spawn(
+        axum::serve(events, events_router(Arc::clone(&state))).with_graceful_shutdown(stopped(stop_rx.clone())).into_future(),
+    );
+    let admin_task = tokio::spawn(
+        axum::serve(admin, admin_router(Arc::clone(&state))).with_graceful_shutdown(stopped(stop_rx)).into_future(),
+    );
+
+    tracing::info!(store = %state.fleet.store().location(), "serving events on {events_addr}, the operator endpoint on {admin_addr}");
+    // What a supervisor or a test waits for: one line per listener, then `ready`.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "events http://{events_addr}\nadmin http://{admin_addr}\nready")
+        .and_then(|()| out.flush())
+        .map_err(|err| StartupError::Runtime(format!("cannot write to standard output: {err}")))?;
+    drop(out);
+
+    let which = tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!("{which}: no new connections; letting the requests in flight finish");
+    let _ = stop_tx.send(true);
+    for task in [events_task, admin_task] {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!("a listener stopped with an error: {err}"),
+            Err(err) => tracing::warn!("a listener's task failed: {err}"),
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The manager over `store`.
+async fn open(store: StoreUrl, _keys: Option<StoreKeys>, gateways: GatewayAllowList) -> Result<Fleet, StartupError> {
+    let manager = TokenManager::new(td_oauth_reqwest::Config::default())
+        .map_err(|err| StartupError::Runtime(format!("cannot build the HTTP client: {err}")))?;
+    match store {
+        StoreUrl::Memory => Ok(Fleet::new(store, gateways, manager)),
+        other => Err(StartupError::StoreUnavailable {
+            location: other.location(),
+            reason: "this build has no client for this store yet".to_owned(),
+        }),
+    }
+}

@@ -1,0 +1,70 @@
+//! What the operator endpoint answers, as JSON: installations and their token status. Every field is an
+//! identifier, a state or a number: none can hold a secret, by construction.
+
+use serde::Serialize;
+
+/// One installation in `GET /installations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstallationView {
+    /// AppConnect's installation id.
+    pub installation_id: String,
+    /// The Talkdesk account that installed the app.
+    pub account: String,
+    /// Where the installation is in its lifecycle (see [`InstallationState`]).
+    pub state: InstallationState,
+    /// The current credentials' client id.
+    pub client_id: String,
+    /// The current credentials' key id (`kid`), when the event carried one.
+    pub key_id: Option<String>,
+    /// During a rotation's grace: the previous credentials' client id, still a fallback.
+    pub previous_client_id: Option<String>,
+}
+
+/// An installation's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallationState {
+    /// `app.installed` was applied; the approval is not done yet.
+    Installed,
+    /// The installation was approved through the Apps API.
+    Approved,
+    /// `app.credentials_rotated` was applied; the new credentials obtained a token and the rotation was
+    /// acknowledged.
+    Rotated,
+}
+
+/// The answer of `GET /installations`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallationList {
+    /// Where the installations are kept (`memory`, or the store's scheme and `host:port`).
+    pub store: String,
+    /// The installations, by installation id.
+    pub installations: Vec<InstallationView>,
+}
+
+/// The answer of `GET /installations/{installation_id}/token-status`: a token was obtained (or was warm),
+/// and what it allows; never the token.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenStatus {
+    /// The installation.
+    pub installation_id: String,
+    /// Its account.
+    pub account: String,
+    /// The client id the token was obtained with.
+    pub client_id: String,
+    /// The scopes asked for.
+    pub requested_scopes: Vec<String>,
+    /// The scopes the token endpoint granted (as it said, or as asked when it did not say).
+    pub scopes: Vec<String>,
+    /// Seconds until the token expires.
+    pub expires_in_seconds: u64,
+}
+
+/// An error answer of the operator endpoint: what went wrong, in words that hold no secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorView {
+    /// What went wrong.
+    pub error: String,
+    /// Whether asking again later may work.
+    pub retryable: bool,
+}
