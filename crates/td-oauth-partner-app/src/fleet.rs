@@ -178,8 +178,6 @@ fn retry_later() -> Response<Vec<u8>> {
     let body = serde_json::json!({ "status": "not handled; deliver again" }).to_string().into_bytes();
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
 }

@@ -47,7 +47,12 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn events(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response<axum::body::Body> {
+async fn events(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<axum::body::Body> {
     if let Some(secret) = &state.callback_secret
         && !carries_secret(&uri, secret)
     {
@@ -84,7 +89,9 @@ async fn token_status(
     let scopes = match asked {
         Some(text) => match text.parse::<Scopes>() {
             Ok(scopes) => scopes,
-            Err(err) => return error(StatusCode::BAD_REQUEST, &format!("`scope` is not a list of scopes: {err}"), false),
+            Err(err) => {
+                return error(StatusCode::BAD_REQUEST, &format!("`scope` is not a list of scopes: {err}"), false);
+            }
         },
         None => state.status_scopes.clone(),
     };

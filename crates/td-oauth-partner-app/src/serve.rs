@@ -45,7 +45,8 @@ impl Settings {
         let keys = StoreKeys::from_env(!store.is_memory())?;
         let mut gateways = GatewayAllowList::default();
         for origin in &args.allow_gateways {
-            gateways = gateways.with_origin(origin).map_err(|err| StartupError::Config(format!("--allow-gateway: {err}")))?;
+            gateways =
+                gateways.with_origin(origin).map_err(|err| StartupError::Config(format!("--allow-gateway: {err}")))?;
         }
         let callback_secret =
             std::env::var(CALLBACK_SECRET_VAR).ok().filter(|secret| !secret.trim().is_empty()).map(Zeroizing::new);
@@ -93,7 +94,9 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let events_task = tokio::spawn(
-        axum::serve(events, events_router(Arc::clone(&state))).with_graceful_shutdown(stopped(stop_rx.clone())).into_future(),
+        axum::serve(events, events_router(Arc::clone(&state)))
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
     );
     let admin_task = tokio::spawn(
         axum::serve(admin, admin_router(Arc::clone(&state))).with_graceful_shutdown(stopped(stop_rx)).into_future(),

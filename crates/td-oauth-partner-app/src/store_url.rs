@@ -144,7 +144,12 @@ mod tests {
             ("postgres://u:pw@h/db", true),
         ] {
             let err = StoreUrl::parse(text, cluster).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.starts_with("--store") || err.starts_with("--redis-cluster") || err.starts_with("every --redis-cluster"), "{err}");
+            assert!(
+                err.starts_with("--store")
+                    || err.starts_with("--redis-cluster")
+                    || err.starts_with("every --redis-cluster"),
+                "{err}"
+            );
             assert!(!err.contains("pw"), "{err}");
         }
     }

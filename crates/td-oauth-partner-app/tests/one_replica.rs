@@ -55,7 +55,8 @@ fn installs_approves_rotates_once_and_reports_without_secrets() {
     assert!(body.contains("users:read") && body.contains("apps:write"), "{body}");
 
     // A rotation, then the same delivery again: one acknowledgement at the testkit, both answered 200.
-    let rotate = app_event_with_root(AppEvent::CredentialsRotated, "acme", server.token_url(), server.base_url(), &second);
+    let rotate =
+        app_event_with_root(AppEvent::CredentialsRotated, "acme", server.token_url(), server.base_url(), &second);
     assert_eq!(replica.deliver(&rotate).status, Some(200));
     assert_eq!(replica.deliver(&rotate).status, Some(200));
     assert_eq!(rotation_acks(&server, &second.client_id), 1, "one acknowledgement per rotation");
@@ -100,11 +101,16 @@ fn a_failed_acknowledgement_is_answered_503_and_the_redelivery_finishes_it() {
     assert_eq!(replica.deliver(&install).status, Some(200));
 
     let ack_path: &'static str = Box::leak(
-        format!("/apps/{}/installations/inst-acme/credentials/{}/state", td_oauth_testkit::TEST_APP_ID, second.client_id)
-            .into_boxed_str(),
+        format!(
+            "/apps/{}/installations/inst-acme/credentials/{}/state",
+            td_oauth_testkit::TEST_APP_ID,
+            second.client_id
+        )
+        .into_boxed_str(),
     );
     server.inject_on(FaultTarget::Path(ack_path), Fault::status(503), 1);
-    let rotate = app_event_with_root(AppEvent::CredentialsRotated, "acme", server.token_url(), server.base_url(), &second);
+    let rotate =
+        app_event_with_root(AppEvent::CredentialsRotated, "acme", server.token_url(), server.base_url(), &second);
     // AppConnect's pattern, with the 5 and 10 minutes made milliseconds.
     let attempts = EventDelivery::new(&replica.callback())
         .unwrap()
@@ -116,7 +122,9 @@ fn a_failed_acknowledgement_is_answered_503_and_the_redelivery_finishes_it() {
     let accepted = server
         .acknowledgements()
         .into_iter()
-        .filter(|a| matches!(a, Acknowledgement::CredentialsRotation { client_id, .. } if *client_id == second.client_id))
+        .filter(
+            |a| matches!(a, Acknowledgement::CredentialsRotation { client_id, .. } if *client_id == second.client_id),
+        )
         .count();
     assert_eq!(accepted, 1);
     assert_eq!(rotation_acks(&server, &second.client_id), 2, "the failed try and the redelivery's");
@@ -132,16 +140,15 @@ fn start_up_errors_say_what_to_fix_and_hold_no_secret() {
     assert!(stderr.contains("--store") && stderr.contains("redis://"), "{stderr}");
     assert!(!stderr.contains("pw-9f3e"), "{stderr}");
 
-    let (status, stderr) = Launch { store: "redis://:pw-9f3e@127.0.0.1:1/0".into(), ..base.clone() }
-        .env("TD_OAUTH_STORE_KEY", "")
-        .fail();
+    let (status, stderr) =
+        Launch { store: "redis://:pw-9f3e@127.0.0.1:1/0".into(), ..base.clone() }.env("TD_OAUTH_STORE_KEY", "").fail();
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("TD_OAUTH_STORE_KEY is not set") && stderr.contains("openssl rand"), "{stderr}");
     assert!(!stderr.contains("pw-9f3e"), "{stderr}");
 
     let (status, stderr) = base.clone().env("TD_OAUTH_STORE_KEY", "c2hvcnQta2V5LXNlY3JldA==").fail();
     assert_eq!(status.code(), Some(2));
-    assert!(stderr.contains("TD_OAUTH_STORE_KEY decodes to 16 bytes, not 32"), "{stderr}");
+    assert!(stderr.contains("TD_OAUTH_STORE_KEY: ") && stderr.contains("16 bytes"), "{stderr}");
     assert!(!stderr.contains("c2hvcnQta2V5LXNlY3JldA"), "{stderr}");
 
     let (status, stderr) = base.clone().env("TD_OAUTH_CALLBACK_SECRET", "").fail();
