@@ -37,10 +37,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod apps_api;
+#[cfg(feature = "ureq")]
+mod blocking_store;
 mod error;
 mod events;
 #[cfg(any(feature = "reqwest", feature = "ureq"))]
 mod faces;
+pub mod fleet;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -48,9 +51,11 @@ mod installations;
 mod lifecycle;
 mod lru;
 pub mod manager;
+mod memory_store;
 mod policy;
 mod raw_json;
 mod receiver;
+pub mod record;
 mod rotation;
 pub mod store;
 pub mod transport;
@@ -62,9 +67,9 @@ pub use apps_api::{
 pub use error::Error;
 pub use events::{Event, EventKind, EventPayload, InstallationCredentials};
 #[cfg(feature = "ureq")]
-pub use faces::BlockingTokenManager;
+pub use faces::{BlockingFleetTokenManager, BlockingTokenManager};
 #[cfg(feature = "reqwest")]
-pub use faces::TokenManager;
+pub use faces::{FleetTokenManager, TokenManager};
 pub use lifecycle::Lifecycle;
 pub use policy::TokenManagerPolicy;
 pub use raw_json::{RawJson, SECRET_KEY_SUFFIXES, is_secret_key};

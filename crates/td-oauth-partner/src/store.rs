@@ -15,6 +15,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "ureq")]
+pub use crate::blocking_store::BlockingStore;
+pub use crate::memory_store::MemoryStore;
+
 /// A stored value and the version the store gave it. Versions start at 1 and grow by one on every write of
 /// a key, so a version names one write.
 #[derive(Clone, PartialEq, Eq)]
