@@ -119,6 +119,10 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "partner")]
+mod installation_notices;
+#[cfg(feature = "partner")]
+mod installations;
 pub mod sealed;
 #[cfg(feature = "reqwest")]
 mod shared;
@@ -128,4 +132,7 @@ pub use blocking::BlockingFleetCache;
 pub use cache::FleetCache;
 pub use config::FleetConfig;
 pub use error::Error;
+#[cfg(feature = "partner")]
+#[cfg_attr(docsrs, doc(cfg(feature = "partner")))]
+pub use installations::{RedisStore, StoreConfig};
 pub use sealed::{FleetKey, SealingKey};
