@@ -1,10 +1,10 @@
-//! The app's state: the token manager that holds every installation, the event receiver in front of it,
-//! and the lifecycle each delivery goes through. [`Fleet::deliver`] is the whole of `POST /events`:
-//! verified, parsed, deduplicated, applied; answered 200 when every step finished, 503 when one could not
-//! (the store or Talkdesk unavailable, new credentials that got no token, an acknowledgement that failed),
-//! so that AppConnect delivers the event again and the next delivery finishes it.
+//! The app's state: td-oauth-partner's fleet manager over the installation store, the event receiver in
+//! front of it, and what each delivery goes through. [`Fleet::deliver`] is the whole of `POST /events`:
+//! parsed and checked by the receiver, claimed by id in the store (so each event is handled once per fleet),
+//! applied; answered 200 when every step finished, 503 when one could not (the store or Talkdesk
+//! unavailable, another replica still at it, new credentials that got no token, an acknowledgement that
+//! failed), so that AppConnect delivers the event again and the next delivery finishes it.
 
-use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -13,50 +13,57 @@ use http::{Request, Response, StatusCode};
 
 use td_oauth_api::GatewayAllowList;
 use td_oauth_core::{Account, Scopes};
+use td_oauth_partner::record::{InstallationState, InstallationSummary};
 use td_oauth_partner::{
-    Delivery, Error, Event, EventReceiver, InstallationDecision, Lifecycle, NoVerification, TokenManager,
+    Delivery, Error, Event, EventPayload, EventReceiver, FleetTokenManager, InstallationDecision, Lifecycle,
+    NoVerification,
 };
 
 use crate::store_url::StoreUrl;
-use crate::views::{InstallationState, InstallationView, TokenStatus};
+use crate::views::{InstallationView, TokenStatus};
 
 /// Why a token status could not be given.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StatusError {
-    /// No installation has this id.
-    #[error("no installation has the id `{0}`")]
+    /// No active installation has this id.
+    #[error("no active installation has the id `{0}`")]
     UnknownInstallation(String),
-    /// The manager could not get a token (its error holds no secret).
-    #[error("no token for the installation: {0}")]
-    Token(#[from] Error),
+    /// The store or the token endpoint failed (the error holds no secret).
+    #[error(transparent)]
+    Manager(#[from] Error),
 }
 
 /// The app's state, shared by both listeners.
 #[derive(Debug)]
 pub struct Fleet {
     store: StoreUrl,
-    manager: TokenManager,
+    manager: FleetTokenManager,
     receiver: Mutex<EventReceiver<NoVerification>>,
-    installations: Mutex<BTreeMap<String, InstallationView>>,
 }
 
 impl Fleet {
-    /// The state over `store`, accepting events whose `_links.root` is on `gateways`.
-    pub fn new(store: StoreUrl, gateways: GatewayAllowList, manager: TokenManager) -> Fleet {
+    /// The state over `manager` (whose store `store` names), accepting events whose `_links.root` is on
+    /// `gateways`.
+    pub fn new(store: StoreUrl, gateways: GatewayAllowList, manager: FleetTokenManager) -> Fleet {
         Fleet {
             store,
             manager,
             // The callback secret is checked before the receiver (it is in the URL, which the receiver's
-            // verification seam does not see).
+            // verification seam does not see). Its in-process memory of event ids only spares a store
+            // round trip: the store's claims are what make each event handled once per fleet.
             receiver: Mutex::new(EventReceiver::new(NoVerification).with_gateways(gateways)),
-            installations: Mutex::new(BTreeMap::new()),
         }
     }
 
     /// Where installations are kept, for logs and the operator endpoint.
     pub fn store(&self) -> &StoreUrl {
         &self.store
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &FleetTokenManager {
+        &self.manager
     }
 
     /// Handles one delivery of `POST /events`.
@@ -68,20 +75,21 @@ impl Fleet {
                 let id = event.id().to_owned();
                 let kind = event.event_type().to_owned();
                 match self.apply(*event).await {
-                    Ok(()) => {
-                        tracing::info!(event = %id, kind = %kind, "event handled");
+                    Ok(done) => {
+                        tracing::info!(event = %id, kind = %kind, "{done}");
                         response
                     }
                     Err(err) => {
-                        // Forgotten, the id is handled again when AppConnect delivers it again.
+                        // Forgotten here, the id is handled again when AppConnect delivers it again; the
+                        // store's record says how far the steps got.
                         self.receiver.lock().unwrap_or_else(PoisonError::into_inner).forget(&id);
-                        tracing::warn!(event = %id, kind = %kind, "event not handled, AppConnect will deliver it again: {err}");
+                        tracing::warn!(event = %id, kind = %kind, "event not finished, answered 503 so that AppConnect delivers it again: {err}");
                         retry_later()
                     }
                 }
             }
             Delivery::Duplicate { id } => {
-                tracing::info!(event = %id, "duplicate delivery: already handled");
+                tracing::info!(event = %id, "a delivery this replica already handled");
                 response
             }
             Delivery::Refused(reason) => {
@@ -92,92 +100,83 @@ impl Fleet {
         }
     }
 
-    async fn apply(&self, event: Event) -> Result<(), Error> {
-        let announced = event.clone();
-        match self.manager.apply(event).await? {
-            Lifecycle::Installed { account } => {
-                self.record(&announced, &account, InstallationState::Installed);
-                // A reference app has nothing to provision: it approves at once.
-                self.manager.decide_installation(&announced, InstallationDecision::Approve, None).await?;
-                self.record(&announced, &account, InstallationState::Approved);
-            }
-            Lifecycle::Rotated { account, acknowledged } => {
+    /// Applies one event once for the fleet; says what was done.
+    async fn apply(&self, event: Event) -> Result<&'static str, Error> {
+        let installed = matches!(event.payload(), EventPayload::Installed(_));
+        let announced = installed.then(|| event.clone());
+        let done = match self.manager.apply(event).await? {
+            Lifecycle::Installed { .. } => "installed",
+            Lifecycle::Rotated { acknowledged, .. } => {
                 acknowledged?;
-                self.record(&announced, &account, InstallationState::Rotated);
+                "credentials rotated and the rotation acknowledged"
             }
-            Lifecycle::Uninstalled { account, .. } => {
-                self.lock().retain(|_, view| view.account != account.as_str());
-            }
-            Lifecycle::UserLogout { user_id, .. } => {
-                tracing::info!(user = %user_id, "user.logout: this app keeps no user session");
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn record(&self, event: &Event, account: &Account, state: InstallationState) {
-        let Some(installation_id) = event.installation_id() else { return };
-        let Some(current) = self.manager.current_credentials(account) else { return };
-        let mut installations = self.lock();
-        let previous = installations.get(installation_id).map(|view| view.client_id.clone());
-        let previous_client_id = match state {
-            InstallationState::Rotated => previous.filter(|id| id != current.client_id().as_str()),
-            _ => None,
+            Lifecycle::Uninstalled { .. } => "uninstalled and acknowledged",
+            Lifecycle::UserLogout { .. } => "user.logout: this app keeps no user session",
+            Lifecycle::Duplicate { .. } => "already handled by the fleet",
+            _ => "nothing to do for this event type",
         };
-        installations.insert(
-            installation_id.to_owned(),
-            InstallationView {
-                installation_id: installation_id.to_owned(),
-                account: account.as_str().to_owned(),
-                state,
-                client_id: current.client_id().as_str().to_owned(),
-                key_id: current.key_id().map(|kid| kid.as_str().to_owned()),
-                previous_client_id,
-            },
-        );
+        // A reference app has nothing to provision: it approves at once. Once per fleet: the record says
+        // whether a replica did; on a duplicate too, in case the approval is what failed the first time.
+        if let Some(event) = announced {
+            self.manager.decide_installation(&event, InstallationDecision::Approve, None).await?;
+            return Ok(if done == "installed" { "installed and approved" } else { done });
+        }
+        Ok(done)
     }
 
-    /// Every installation, by installation id.
-    pub fn installations(&self) -> Vec<InstallationView> {
-        self.lock().values().cloned().collect()
+    /// Every installation in the store, by installation id.
+    pub async fn installations(&self) -> Result<Vec<InstallationView>, Error> {
+        let mut views: Vec<InstallationView> = self.manager.installations().await?.into_iter().map(view).collect();
+        views.sort_by(|a, b| a.installation_id.cmp(&b.installation_id));
+        Ok(views)
     }
 
     /// A token for the installation through the manager (warm or fetched), described without the token.
     pub async fn token_status(&self, installation_id: &str, scopes: &Scopes) -> Result<TokenStatus, StatusError> {
-        let view = self
-            .lock()
-            .get(installation_id)
-            .cloned()
-            .ok_or_else(|| StatusError::UnknownInstallation(td_oauth_core::text::excerpt(installation_id)))?;
-        let account = Account::new(&view.account).map_err(Error::from)?;
+        let unknown = || StatusError::UnknownInstallation(td_oauth_core::text::excerpt(installation_id));
+        let summary = self
+            .manager
+            .installations()
+            .await?
+            .into_iter()
+            .find(|summary| summary.installation_id == installation_id && summary.state == InstallationState::Active)
+            .ok_or_else(unknown)?;
+        let account = Account::new(&summary.account).map_err(Error::from)?;
         let token = self.manager.token(&account, scopes).await?;
         let requested: Vec<String> = scopes.iter().map(str::to_owned).collect();
         let granted: Vec<String> = token.scopes().map(str::to_owned).collect();
-        let client_id = self
-            .manager
-            .current_credentials(&account)
-            .map_or(view.client_id.clone(), |credentials| credentials.client_id().as_str().to_owned());
         Ok(TokenStatus {
-            installation_id: view.installation_id,
-            account: view.account,
-            client_id,
+            installation_id: summary.installation_id,
+            account: summary.account,
+            client_id: summary.client_id.unwrap_or_default(),
             scopes: if granted.is_empty() { requested.clone() } else { granted },
             requested_scopes: requested,
             expires_in_seconds: token.expires_at().saturating_duration_since(Instant::now()).as_secs(),
         })
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, InstallationView>> {
-        self.installations.lock().unwrap_or_else(PoisonError::into_inner)
+fn view(summary: InstallationSummary) -> InstallationView {
+    InstallationView {
+        installation_id: summary.installation_id,
+        account: summary.account,
+        state: summary.state.to_string(),
+        approved: summary.approved,
+        rotation_acknowledged: summary.rotation_acknowledged,
+        client_id: summary.client_id,
+        key_id: summary.key_id,
+        previous_client_id: summary.previous_client_id,
+        version: summary.version,
+        sealed_with: summary.sealed_with.to_string(),
     }
 }
 
 /// 503 with a JSON body: AppConnect delivers again after 5 and 10 minutes.
 fn retry_later() -> Response<Vec<u8>> {
-    let body = serde_json::json!({ "status": "not handled; deliver again" }).to_string().into_bytes();
+    let body = serde_json::json!({ "status": "not finished; deliver again" }).to_string().into_bytes();
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("300"));
     response
 }

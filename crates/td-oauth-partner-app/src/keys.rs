@@ -2,6 +2,7 @@
 //! rotated, `TD_OAUTH_STORE_KEY_PREVIOUS` (opens only). Neither is ever a flag, printed or logged.
 
 use td_oauth_core::crypto::SealingKey;
+use td_oauth_partner::record::SealingKeys;
 use zeroize::Zeroizing;
 
 use crate::args::{STORE_KEY_PREVIOUS_VAR, STORE_KEY_VAR};
@@ -17,24 +18,25 @@ fn make_one() -> &'static str {
     "make a key with `openssl rand -base64 32` and give every replica the same one"
 }
 
-/// The current key and the previous one, if set.
-#[derive(Debug, Clone)]
-pub struct StoreKeys {
-    /// Seals new values and opens them.
-    pub current: SealingKey,
-    /// Opens values sealed before the key was rotated.
-    pub previous: Option<SealingKey>,
-}
+/// The keys from the environment.
+#[derive(Debug)]
+pub struct StoreKeys;
 
 impl StoreKeys {
     /// Reads the keys from the environment. `required`: whether a missing `TD_OAUTH_STORE_KEY` is an
     /// error (every shared store), or a fresh random key will do (`memory`, whose values never leave the
     /// process): then `None`.
-    pub fn from_env(required: bool) -> Result<Option<StoreKeys>, StartupError> {
+    pub fn from_env(required: bool) -> Result<Option<SealingKeys>, StartupError> {
         let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty()).map(Zeroizing::new);
         let previous = read(STORE_KEY_PREVIOUS_VAR).map(|text| key(STORE_KEY_PREVIOUS_VAR, &text)).transpose()?;
         match read(STORE_KEY_VAR) {
-            Some(text) => Ok(Some(StoreKeys { current: key(STORE_KEY_VAR, &text)?, previous })),
+            Some(text) => {
+                let keys = SealingKeys::new(key(STORE_KEY_VAR, &text)?);
+                Ok(Some(match previous {
+                    Some(previous) => keys.with_previous(previous),
+                    None => keys,
+                }))
+            }
             None if required => Err(StartupError::Key(format!(
                 "{STORE_KEY_VAR} is not set: the installations' credentials are sealed at rest with it; {}",
                 make_one()

@@ -74,8 +74,12 @@ fn carries_secret(uri: &Uri, secret: &str) -> bool {
 }
 
 async fn installations(State(state): State<Arc<AppState>>) -> Response<axum::body::Body> {
-    let list = InstallationList { store: state.fleet.store().location(), installations: state.fleet.installations() };
-    json(StatusCode::OK, &list)
+    match state.fleet.installations().await {
+        Ok(installations) => {
+            json(StatusCode::OK, &InstallationList { store: state.fleet.store().location(), installations })
+        }
+        Err(err) => failed(&err),
+    }
 }
 
 async fn token_status(
@@ -98,11 +102,15 @@ async fn token_status(
     match state.fleet.token_status(&installation_id, &scopes).await {
         Ok(status) => json(StatusCode::OK, &status),
         Err(err @ StatusError::UnknownInstallation(_)) => error(StatusCode::NOT_FOUND, &err.to_string(), false),
-        Err(StatusError::Token(err)) => {
-            let status = if err.is_retryable() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_GATEWAY };
-            error(status, &format!("no token for the installation: {err}"), err.is_retryable())
-        }
+        Err(StatusError::Manager(err)) => failed(&err),
     }
+}
+
+/// The store or the token endpoint failed: 503 when asking again may work, else 502. td-oauth-partner's
+/// errors hold no secret.
+fn failed(err: &td_oauth_partner::Error) -> Response<axum::body::Body> {
+    let status = if err.is_retryable() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_GATEWAY };
+    error(status, &err.to_string(), err.is_retryable())
 }
 
 fn error(status: StatusCode, message: &str, retryable: bool) -> Response<axum::body::Body> {

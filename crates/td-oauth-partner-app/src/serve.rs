@@ -12,7 +12,12 @@ use zeroize::Zeroizing;
 
 use td_oauth_api::GatewayAllowList;
 use td_oauth_core::Scopes;
-use td_oauth_partner::TokenManager;
+use td_oauth_core::crypto::SealingKey;
+use td_oauth_core::random::{OsRandom, RandomSource as _};
+use td_oauth_partner::FleetTokenManager;
+use td_oauth_partner::record::SealingKeys;
+use td_oauth_partner::store::{InstallationStore, MemoryStore, StoreError};
+use td_oauth_redis::RedisStore;
 
 use crate::args::{Args, CALLBACK_SECRET_VAR};
 use crate::error::StartupError;
@@ -28,8 +33,8 @@ pub struct Settings {
     pub args: Args,
     /// `--store`.
     pub store: StoreUrl,
-    /// The sealing keys (`None`: the memory store, which seals with a key of its own).
-    pub keys: Option<StoreKeys>,
+    /// The sealing keys (`None`: the memory store without a key, which then seals with a random one).
+    pub keys: Option<SealingKeys>,
     /// The origins events may name as `_links.root`.
     pub gateways: GatewayAllowList,
     /// The callback secret, or `None` with `--no-verification`.
@@ -64,6 +69,9 @@ impl Settings {
         Ok(Settings { args, store, keys, gateways, callback_secret, status_scopes })
     }
 }
+
+/// The key read once at start-up to check the store answers (no installation is ever stored under it).
+const PROBE_KEY: &str = "td-oauth-partner-app:start-up-check";
 
 /// Runs the app until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<(), StartupError> {
@@ -127,15 +135,44 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// The manager over `store`.
-async fn open(store: StoreUrl, _keys: Option<StoreKeys>, gateways: GatewayAllowList) -> Result<Fleet, StartupError> {
-    let manager = TokenManager::new(td_oauth_reqwest::Config::default())
-        .map_err(|err| StartupError::Runtime(format!("cannot build the HTTP client: {err}")))?;
-    match store {
-        StoreUrl::Memory => Ok(Fleet::new(store, gateways, manager)),
-        other => Err(StartupError::StoreUnavailable {
-            location: other.location(),
-            reason: "this build has no client for this store yet".to_owned(),
-        }),
+/// The store `store` names, checked by one read, and the fleet manager over it.
+async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllowList) -> Result<Fleet, StartupError> {
+    let location = store.location();
+    let unavailable = |reason: String| StartupError::StoreUnavailable { location: location.clone(), reason };
+    let shared: Arc<dyn InstallationStore> = match &store {
+        StoreUrl::Memory => Arc::new(MemoryStore::new()),
+        StoreUrl::Redis { url } => {
+            Arc::new(RedisStore::new(url).map_err(|err| StartupError::Store(format!("--store: {err}")))?)
+        }
+        StoreUrl::RedisCluster { nodes } => {
+            let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+            Arc::new(RedisStore::cluster(&nodes).map_err(|err| StartupError::Store(format!("--store: {err}")))?)
+        }
+        StoreUrl::Postgres { .. } => {
+            return Err(StartupError::Store(
+                "--store: this build has no PostgreSQL store yet; use redis://, rediss:// or memory".to_owned(),
+            ));
+        }
+    };
+    // One read now, so that a store that is down or not set up is said at start-up, not on the first event.
+    match shared.get(PROBE_KEY).await {
+        Ok(_) => {}
+        Err(err @ StoreError::NotMigrated { .. }) => return Err(StartupError::Store(err.to_string())),
+        Err(err) => return Err(unavailable(err.to_string())),
     }
+    let keys = match keys {
+        Some(keys) => keys,
+        None => SealingKeys::new(random_key().map_err(unavailable)?),
+    };
+    let manager = FleetTokenManager::new(td_oauth_reqwest::Config::default(), shared, keys)
+        .await
+        .map_err(|err| StartupError::Runtime(format!("cannot start the token manager: {err}")))?;
+    Ok(Fleet::new(store, gateways, manager))
+}
+
+/// The key a memory store seals with when none is given: its values never leave the process.
+fn random_key() -> Result<SealingKey, String> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    OsRandom::new().fill(bytes.as_mut()).map_err(|err| format!("no random key for the memory store: {err}"))?;
+    Ok(SealingKey::new(*bytes))
 }

@@ -3,34 +3,30 @@
 
 use serde::Serialize;
 
-/// One installation in `GET /installations`.
+/// One installation in `GET /installations`, as td-oauth-partner's record summary has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstallationView {
     /// AppConnect's installation id.
     pub installation_id: String,
     /// The Talkdesk account that installed the app.
     pub account: String,
-    /// Where the installation is in its lifecycle (see [`InstallationState`]).
-    pub state: InstallationState,
-    /// The current credentials' client id.
-    pub client_id: String,
-    /// The current credentials' key id (`kid`), when the event carried one.
+    /// `active` (tokens served), `uninstalling` (acknowledging the uninstall; no token served) or
+    /// `uninstalled` (the record keeps no credentials).
+    pub state: String,
+    /// Whether the installation was approved through the Apps API.
+    pub approved: bool,
+    /// Whether the current credentials' rotation was acknowledged (false until a rotation).
+    pub rotation_acknowledged: bool,
+    /// The current credentials' client id (none once uninstalled).
+    pub client_id: Option<String>,
+    /// The current credentials' key id (`kid`).
     pub key_id: Option<String>,
     /// During a rotation's grace: the previous credentials' client id, still a fallback.
     pub previous_client_id: Option<String>,
-}
-
-/// An installation's lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InstallationState {
-    /// `app.installed` was applied; the approval is not done yet.
-    Installed,
-    /// The installation was approved through the Apps API.
-    Approved,
-    /// `app.credentials_rotated` was applied; the new credentials obtained a token and the rotation was
-    /// acknowledged.
-    Rotated,
+    /// The record's version in the store (one per write).
+    pub version: u64,
+    /// The fingerprint of the sealing key the record is sealed with (see the runbook: rotating the key).
+    pub sealed_with: String,
 }
 
 /// The answer of `GET /installations`.

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use td_oauth_testkit::{
     Acknowledgement, Algorithm, AppEvent, EventDelivery, Fault, FaultTarget, TestServer, app_event_with_root,
     lifecycle_event,
@@ -39,7 +39,9 @@ fn installs_approves_rotates_once_and_reports_without_secrets() {
     let view = &listed["installations"][0];
     assert_eq!(view["installation_id"], "inst-acme");
     assert_eq!(view["account"], "acme");
-    assert_eq!(view["state"], "approved");
+    assert_eq!(view["state"], "active");
+    assert_eq!(view["approved"], true);
+    assert_eq!(view["rotation_acknowledged"], false);
     assert_eq!(view["client_id"], first.client_id.as_str());
     assert_eq!(view["key_id"], first.key_id.as_str());
 
@@ -61,7 +63,8 @@ fn installs_approves_rotates_once_and_reports_without_secrets() {
     assert_eq!(replica.deliver(&rotate).status, Some(200));
     assert_eq!(rotation_acks(&server, &second.client_id), 1, "one acknowledgement per rotation");
     let view = &replica.installations()["installations"][0];
-    assert_eq!(view["state"], "rotated");
+    assert_eq!(view["state"], "active");
+    assert_eq!(view["rotation_acknowledged"], true);
     assert_eq!(view["client_id"], second.client_id.as_str());
     assert_eq!(view["previous_client_id"], first.client_id.as_str());
     let (status, body) = replica.admin_get("/installations/inst-acme/token-status");
@@ -79,10 +82,12 @@ fn installs_approves_rotates_once_and_reports_without_secrets() {
     let (status, body) = replica.admin_get("/installations/nope/token-status");
     assert_eq!(status, 404, "{body}");
 
-    // Uninstalled: acknowledged, gone from the list, no token.
+    // Uninstalled: acknowledged, listed as such without credentials, no token.
     let uninstall = lifecycle_event("app.uninstalled", "acme", server.base_url(), json!({}));
     assert_eq!(replica.deliver(&uninstall).status, Some(200));
-    assert_eq!(replica.installations()["installations"], json!([]));
+    let view = &replica.installations()["installations"][0];
+    assert_eq!(view["state"], "uninstalled");
+    assert_eq!(view["client_id"], Value::Null);
     assert_eq!(replica.admin_get("/installations/inst-acme/token-status").0, 404);
 
     let (status, stderr) = replica.terminate();
