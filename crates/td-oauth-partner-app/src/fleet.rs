@@ -5,6 +5,7 @@
 //! unavailable, another replica still at it, new credentials that got no token, an acknowledgement that
 //! failed), so that AppConnect delivers the event again and the next delivery finishes it.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 
 use td_oauth_api::GatewayAllowList;
+use td_oauth_core::crypto::KeyFingerprint;
 use td_oauth_core::{Account, Scopes};
 use td_oauth_partner::record::{InstallationState, InstallationSummary};
 use td_oauth_partner::{
@@ -40,12 +42,22 @@ pub struct Fleet {
     store: StoreUrl,
     manager: FleetTokenManager,
     receiver: Mutex<EventReceiver<NoVerification>>,
+    /// Installation id → account, as last read from the store: so that `token-status` still finds an
+    /// installation held in memory while the store is down.
+    accounts: Mutex<HashMap<String, (String, Option<String>)>>,
+    /// The fingerprint of the key new records are sealed with.
+    current_key: KeyFingerprint,
 }
 
 impl Fleet {
-    /// The state over `manager` (whose store `store` names), accepting events whose `_links.root` is on
-    /// `gateways`.
-    pub fn new(store: StoreUrl, gateways: GatewayAllowList, manager: FleetTokenManager) -> Fleet {
+    /// The state over `manager` (whose store `store` names and which seals with the key `current_key`
+    /// names), accepting events whose `_links.root` is on `gateways`.
+    pub fn new(
+        store: StoreUrl,
+        gateways: GatewayAllowList,
+        manager: FleetTokenManager,
+        current_key: KeyFingerprint,
+    ) -> Fleet {
         Fleet {
             store,
             manager,
@@ -53,12 +65,19 @@ impl Fleet {
             // verification seam does not see). Its in-process memory of event ids only spares a store
             // round trip: the store's claims are what make each event handled once per fleet.
             receiver: Mutex::new(EventReceiver::new(NoVerification).with_gateways(gateways)),
+            accounts: Mutex::new(HashMap::new()),
+            current_key,
         }
     }
 
     /// Where installations are kept, for logs and the operator endpoint.
     pub fn store(&self) -> &StoreUrl {
         &self.store
+    }
+
+    /// The fingerprint of the key new records are sealed with.
+    pub fn current_key_id(&self) -> String {
+        self.current_key.to_string()
     }
 
     /// The manager.
@@ -126,29 +145,58 @@ impl Fleet {
 
     /// Every installation in the store, by installation id.
     pub async fn installations(&self) -> Result<Vec<InstallationView>, Error> {
-        let mut views: Vec<InstallationView> = self.manager.installations().await?.into_iter().map(view).collect();
+        let summaries = self.summaries().await?;
+        let mut views: Vec<InstallationView> = summaries.into_iter().map(view).collect();
         views.sort_by(|a, b| a.installation_id.cmp(&b.installation_id));
         Ok(views)
+    }
+
+    /// Seals again with the current key every record sealed with the previous one; how many were.
+    pub async fn reseal(&self) -> Result<usize, Error> {
+        self.manager.reseal().await
+    }
+
+    /// The store's summaries; the active ones' accounts remembered.
+    async fn summaries(&self) -> Result<Vec<InstallationSummary>, Error> {
+        let summaries = self.manager.installations().await?;
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        accounts.clear();
+        for summary in summaries.iter().filter(|summary| summary.state == InstallationState::Active) {
+            accounts.insert(summary.installation_id.clone(), (summary.account.clone(), summary.client_id.clone()));
+        }
+        Ok(summaries)
+    }
+
+    /// The account and client id of an active installation: from the store, or from the last listing while
+    /// the store cannot be read (the manager then serves what it holds in memory, or says the store is down).
+    async fn account_of(&self, installation_id: &str) -> Result<Option<(String, Option<String>)>, Error> {
+        match self.summaries().await {
+            Ok(_) => {}
+            Err(Error::Store(err)) => {
+                let remembered =
+                    self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(installation_id).cloned();
+                return match remembered {
+                    Some(account) => Ok(Some(account)),
+                    None => Err(Error::Store(err)),
+                };
+            }
+            Err(err) => return Err(err),
+        }
+        Ok(self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(installation_id).cloned())
     }
 
     /// A token for the installation through the manager (warm or fetched), described without the token.
     pub async fn token_status(&self, installation_id: &str, scopes: &Scopes) -> Result<TokenStatus, StatusError> {
         let unknown = || StatusError::UnknownInstallation(td_oauth_core::text::excerpt(installation_id));
-        let summary = self
-            .manager
-            .installations()
-            .await?
-            .into_iter()
-            .find(|summary| summary.installation_id == installation_id && summary.state == InstallationState::Active)
-            .ok_or_else(unknown)?;
-        let account = Account::new(&summary.account).map_err(Error::from)?;
+        let (account, client_id) = self.account_of(installation_id).await?.ok_or_else(unknown)?;
+        let account = Account::new(&account).map_err(Error::from)?;
         let token = self.manager.token(&account, scopes).await?;
         let requested: Vec<String> = scopes.iter().map(str::to_owned).collect();
         let granted: Vec<String> = token.scopes().map(str::to_owned).collect();
         Ok(TokenStatus {
-            installation_id: summary.installation_id,
-            account: summary.account,
-            client_id: summary.client_id.unwrap_or_default(),
+            installation_id: installation_id.to_owned(),
+            account: account.as_str().to_owned(),
+            client_id: client_id.unwrap_or_default(),
             scopes: if granted.is_empty() { requested.clone() } else { granted },
             requested_scopes: requested,
             expires_in_seconds: token.expires_at().saturating_duration_since(Instant::now()).as_secs(),

@@ -17,7 +17,7 @@ use td_oauth_core::Scopes;
 use td_oauth_partner::EventReceiver;
 
 use crate::fleet::{Fleet, StatusError};
-use crate::views::{ErrorView, InstallationList};
+use crate::views::{ErrorView, InstallationList, Resealed};
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -44,6 +44,7 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/installations", get(installations))
         .route("/installations/{installation_id}/token-status", get(token_status))
+        .route("/reseal", post(reseal))
         .with_state(state)
 }
 
@@ -103,6 +104,15 @@ async fn token_status(
         Ok(status) => json(StatusCode::OK, &status),
         Err(err @ StatusError::UnknownInstallation(_)) => error(StatusCode::NOT_FOUND, &err.to_string(), false),
         Err(StatusError::Manager(err)) => failed(&err),
+    }
+}
+
+/// `POST /reseal`: every record sealed with the previous key sealed again with the current one (the step
+/// before `TD_OAUTH_STORE_KEY_PREVIOUS` can be removed).
+async fn reseal(State(state): State<Arc<AppState>>) -> Response<axum::body::Body> {
+    match state.fleet.reseal().await {
+        Ok(resealed) => json(StatusCode::OK, &Resealed { resealed, sealed_with: state.fleet.current_key_id() }),
+        Err(err) => failed(&err),
     }
 }
 

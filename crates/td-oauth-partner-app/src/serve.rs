@@ -164,10 +164,11 @@ async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllow
         Some(keys) => keys,
         None => SealingKeys::new(random_key().map_err(unavailable)?),
     };
+    let current_key = keys.current_id();
     let manager = FleetTokenManager::new(td_oauth_reqwest::Config::default(), shared, keys)
         .await
         .map_err(|err| StartupError::Runtime(format!("cannot start the token manager: {err}")))?;
-    Ok(Fleet::new(store, gateways, manager))
+    Ok(Fleet::new(store, gateways, manager, current_key))
 }
 
 /// The key a memory store seals with when none is given: its values never leave the process.

@@ -46,7 +46,8 @@ pub struct TokenStatus {
     pub installation_id: String,
     /// Its account.
     pub account: String,
-    /// The client id the token was obtained with.
+    /// The installation's current client id (the manager falls back to a rotation's previous credentials
+    /// only when the new ones are refused, and says so in its log).
     pub client_id: String,
     /// The scopes asked for.
     pub requested_scopes: Vec<String>,
@@ -63,4 +64,13 @@ pub struct ErrorView {
     pub error: String,
     /// Whether asking again later may work.
     pub retryable: bool,
+}
+
+/// The answer of `POST /reseal`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resealed {
+    /// How many records were sealed again with the current key.
+    pub resealed: usize,
+    /// The current key's fingerprint.
+    pub sealed_with: String,
 }

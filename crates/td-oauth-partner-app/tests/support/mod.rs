@@ -263,3 +263,16 @@ pub fn rotation_acks(server: &TestServer, client_id: &str) -> usize {
     let path_end = format!("/credentials/{client_id}/state");
     server.count(|r| r.method == "POST" && r.path.ends_with(&path_end))
 }
+
+/// A plain HTTP POST with no body (loopback): status and body.
+pub fn http_post(url: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut response = agent.post(url).send_empty().expect("the operator endpoint answers");
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().expect("a text body");
+    (status, body)
+}
