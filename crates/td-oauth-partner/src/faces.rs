@@ -139,7 +139,7 @@ impl BlockingTokenManager {
 /// The [`FleetManager`](crate::fleet::FleetManager) over td-oauth-reqwest, async: every replica of a fleet
 /// serves every installation in its [`InstallationStore`](crate::store::InstallationStore), and applies
 /// each lifecycle step once for the fleet. Its methods through `Deref` (`token`, `apply`,
-/// `decide_installation`, `installations`, `reseal` are awaited). `Clone + Send + Sync`: clones share
+/// `decide_installation`, `installations`, `preload`, `reseal` are awaited). `Clone + Send + Sync`: clones share
 /// everything.
 ///
 /// ```
@@ -210,7 +210,7 @@ impl std::ops::Deref for FleetTokenManager {
 /// The [`FleetManager`](crate::fleet::FleetManager) over td-oauth-ureq, blocking: the store is driven
 /// through a [`BlockingStore`](crate::store::BlockingStore) (a tokio runtime of its own), and
 /// [`token`](Self::token), [`apply`](Self::apply), [`decide_installation`](Self::decide_installation),
-/// [`installations`](Self::installations) and [`reseal`](Self::reseal) block. The other methods through
+/// [`installations`](Self::installations), [`preload`](Self::preload) and [`reseal`](Self::reseal) block. The other methods through
 /// `Deref`. `Clone + Send + Sync`: clones share everything.
 #[derive(Clone, Debug)]
 pub struct BlockingFleetTokenManager(crate::fleet::FleetManager<td_oauth_ureq::Client>);
@@ -265,6 +265,12 @@ impl BlockingFleetTokenManager {
     /// [`FleetManager::installations`](crate::fleet::FleetManager::installations)), blocking.
     pub fn installations(&self) -> Result<Vec<crate::record::InstallationSummary>, Error> {
         run_ready(self.0.installations())
+    }
+
+    /// Reads every installation record into memory (see
+    /// [`FleetManager::preload`](crate::fleet::FleetManager::preload)), blocking.
+    pub fn preload(&self) -> Result<usize, Error> {
+        run_ready(self.0.preload())
     }
 
     /// Re-seals records sealed with the previous key (see

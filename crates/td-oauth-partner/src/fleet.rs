@@ -295,6 +295,23 @@ impl<T: ManagerTransport> FleetManager<T> {
         Ok(summaries)
     }
 
+    /// Reads every installation record of the store into memory, so that the first token of each needs no
+    /// store round trip (at start, say; without it, each is read on first use). Returns how many
+    /// installations are held now. A record this process cannot open fails it, naming its key.
+    pub async fn preload(&self) -> Result<usize, Error> {
+        let heard = self.inner.notices.load(Ordering::Acquire);
+        for (key, stored) in self.inner.store.list().await? {
+            if let Some(account) = account_of(&key) {
+                self.hold(&account, &key, Some(&stored))?;
+            }
+        }
+        if self.inner.notices.load(Ordering::Acquire) != heard {
+            // Changes came while the list was read: each held record is read again on its next use.
+            self.inner.manager.with_installations(|installations, _| installations.all_stale());
+        }
+        Ok(self.installation_count())
+    }
+
     /// Seals again with the current key every record sealed with the previous one (after a rotation of the
     /// sealing key: then the previous key can be retired). Returns how many were re-sealed; a record written
     /// meanwhile by another replica is skipped (that write sealed it with the current key).
