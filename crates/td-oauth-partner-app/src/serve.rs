@@ -168,7 +168,17 @@ async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllow
     let manager = FleetTokenManager::new(td_oauth_reqwest::Config::default(), shared, keys)
         .await
         .map_err(|err| StartupError::Runtime(format!("cannot start the token manager: {err}")))?;
-    Ok(Fleet::new(store, gateways, manager, current_key))
+    // Every record into memory now: the first token of each needs no store round trip, and a record this
+    // replica cannot open (a key missing) is said now rather than on its first use.
+    let held = manager.preload().await.map_err(|err| match err {
+        td_oauth_partner::Error::Store(err @ StoreError::Unreadable { .. }) => StartupError::Key(err.to_string()),
+        err => StartupError::StoreUnavailable { location: location.clone(), reason: err.to_string() },
+    })?;
+    tracing::info!(store = %location, "{held} installations read from the store");
+    let fleet = Fleet::new(store, gateways, manager, current_key);
+    // The listing remembers which account each installation id is, for `token-status` while the store is down.
+    fleet.installations().await.map_err(|err| unavailable(err.to_string()))?;
+    Ok(fleet)
 }
 
 /// The key a memory store seals with when none is given: its values never leave the process.
