@@ -4,8 +4,11 @@
 
 use std::net::SocketAddr;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 
+/// The variable that may hold `--store`'s URL (where a password belongs).
+pub const STORE_VAR: &str = "TD_OAUTH_STORE";
 /// The variable holding the sealing key: 32 random bytes in Base64 (`openssl rand -base64 32`).
 pub const STORE_KEY_VAR: &str = "TD_OAUTH_STORE_KEY";
 /// The variable holding the previous sealing key while the key is rotated (read, never written).
@@ -22,6 +25,8 @@ Environment (secrets are never flags):
   TD_OAUTH_CALLBACK_SECRET      the secret the callback URL registered with Talkdesk carries as
                                 `?secret=...` (https://app.example/events?secret=...); deliveries without
                                 it are refused with 401. Without it, --no-verification must be given
+  TD_OAUTH_STORE                --store's URL; a URL with a password must come from here, never from the
+                                command line, which every user of the machine can read
   TD_OAUTH_LOG                  error, warn, info (default), debug or trace; no secret is ever logged
 
 Standard output gets one line per listener (`events http://ADDR`, `admin http://ADDR`) then `ready`.
@@ -43,9 +48,14 @@ pub struct Args {
 
     /// The installation store: `redis://HOST:PORT/N`, `rediss://…` (TLS), `postgres://USER@HOST/DB`, or
     /// `memory` (this process only: for one replica and for trying things out). With --redis-cluster,
-    /// comma-separated seed nodes.
+    /// comma-separated seed nodes. A URL with a password goes in TD_OAUTH_STORE, not on the command line.
     #[arg(long, value_name = "URL", env = "TD_OAUTH_STORE")]
     pub store: String,
+
+    /// Whether `--store` came from the command line (where a password is refused) rather than
+    /// TD_OAUTH_STORE; set by [`Args::from_env_and_command_line`].
+    #[arg(skip)]
+    pub store_on_command_line: bool,
 
     /// `--store` names the seed nodes of a Redis Cluster.
     #[arg(long)]
@@ -64,4 +74,15 @@ pub struct Args {
     /// (Talkdesk documents no event signature).
     #[arg(long)]
     pub no_verification: bool,
+}
+
+impl Args {
+    /// The command line of this process (and TD_OAUTH_STORE), noting where `--store` came from; exits with
+    /// clap's message on a usage error, as `Parser::parse` does.
+    pub fn from_env_and_command_line() -> Args {
+        let matches = Args::command().get_matches();
+        let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+        args.store_on_command_line = matches.value_source("store") == Some(ValueSource::CommandLine);
+        args
+    }
 }

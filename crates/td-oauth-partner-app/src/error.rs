@@ -16,7 +16,7 @@ pub enum StartupError {
     #[error("{0}")]
     Config(String),
     /// The store could not be reached or refused at start-up.
-    #[error("the installation store at {location} cannot be used: {reason}")]
+    #[error("{reason}; start the replica again once the store at {location} answers")]
     StoreUnavailable {
         /// `scheme://host:port`.
         location: String,

@@ -3,13 +3,12 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use tracing_subscriber::filter::LevelFilter;
 
 use td_oauth_partner_app::{Args, Settings, StartupError, run};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::from_env_and_command_line();
     init_logging();
     let result = Settings::from_args(args).and_then(|settings| {
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -19,7 +19,7 @@ use td_oauth_partner::record::SealingKeys;
 use td_oauth_partner::store::{InstallationStore, MemoryStore, StoreError};
 use td_oauth_redis::RedisStore;
 
-use crate::args::{Args, CALLBACK_SECRET_VAR};
+use crate::args::{Args, CALLBACK_SECRET_VAR, STORE_VAR};
 use crate::error::StartupError;
 use crate::fleet::Fleet;
 use crate::keys::StoreKeys;
@@ -47,6 +47,12 @@ impl Settings {
     /// Checks the command line and reads the environment; nothing is connected yet.
     pub fn from_args(args: Args) -> Result<Settings, StartupError> {
         let store = StoreUrl::parse(&args.store, args.redis_cluster)?;
+        if args.store_on_command_line && store.has_password() {
+            return Err(StartupError::Store(format!(
+                "--store holds a password on the command line, where every user of the machine can read it (ps, \
+                 /proc): give the URL in {STORE_VAR} instead"
+            )));
+        }
         let keys = StoreKeys::from_env(!store.is_memory())?;
         let mut gateways = GatewayAllowList::default();
         for origin in &args.allow_gateways {
@@ -162,7 +168,7 @@ async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllow
     }
     let keys = match keys {
         Some(keys) => keys,
-        None => SealingKeys::new(random_key().map_err(unavailable)?),
+        None => SealingKeys::new(random_key().map_err(StartupError::Runtime)?),
     };
     let current_key = keys.current_id();
     let manager = FleetTokenManager::new(td_oauth_reqwest::Config::default(), shared, keys)

@@ -84,6 +84,16 @@ impl StoreUrl {
         }
     }
 
+    /// Whether a URL holds a password (or a user name with one).
+    pub fn has_password(&self) -> bool {
+        let urls: Vec<&String> = match self {
+            StoreUrl::Memory => Vec::new(),
+            StoreUrl::Redis { url } | StoreUrl::Postgres { url } => vec![url],
+            StoreUrl::RedisCluster { nodes } => nodes.iter().collect(),
+        };
+        urls.into_iter().any(|url| Url::parse(url).is_ok_and(|url| url.password().is_some()))
+    }
+
     /// Whether the store is this process's memory (no other replica sees it).
     pub fn is_memory(&self) -> bool {
         matches!(self, StoreUrl::Memory)

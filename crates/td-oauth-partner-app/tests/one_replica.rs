@@ -140,13 +140,22 @@ fn start_up_errors_say_what_to_fix_and_hold_no_secret() {
     let server = TestServer::start().unwrap();
     let base = Launch::new("memory", &server);
 
-    let (status, stderr) = Launch { store: "mysql://root:pw-9f3e@db/x".into(), ..base.clone() }.fail();
+    let (status, stderr) =
+        Launch { store: "mysql://root:pw-9f3e@db/x".into(), store_in_env: true, ..base.clone() }.fail();
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("--store") && stderr.contains("redis://"), "{stderr}");
     assert!(!stderr.contains("pw-9f3e"), "{stderr}");
 
+    // A password on the command line is refused (every user of the machine can read it there).
+    let (status, stderr) = Launch { store: "redis://:pw-9f3e@127.0.0.1:1/0".into(), ..base.clone() }.fail();
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("TD_OAUTH_STORE instead"), "{stderr}");
+    assert!(!stderr.contains("pw-9f3e"), "{stderr}");
+
     let (status, stderr) =
-        Launch { store: "redis://:pw-9f3e@127.0.0.1:1/0".into(), ..base.clone() }.env("TD_OAUTH_STORE_KEY", "").fail();
+        Launch { store: "redis://:pw-9f3e@127.0.0.1:1/0".into(), store_in_env: true, ..base.clone() }
+            .env("TD_OAUTH_STORE_KEY", "")
+            .fail();
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("TD_OAUTH_STORE_KEY is not set") && stderr.contains("openssl rand"), "{stderr}");
     assert!(!stderr.contains("pw-9f3e"), "{stderr}");
@@ -161,8 +170,8 @@ fn start_up_errors_say_what_to_fix_and_hold_no_secret() {
     assert!(stderr.contains("TD_OAUTH_CALLBACK_SECRET") && stderr.contains("--no-verification"), "{stderr}");
 
     // A store that does not answer: a clear error, status 1 (try again), and no password.
-    let (status, stderr) = Launch { store: "redis://:pw-9f3e@127.0.0.1:1/0".into(), ..base }.fail();
+    let (status, stderr) = Launch { store: "redis://:pw-9f3e@127.0.0.1:1/0".into(), store_in_env: true, ..base }.fail();
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("redis://127.0.0.1:1"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:1 is unavailable") && stderr.contains("start the replica again"), "{stderr}");
     assert!(!stderr.contains("pw-9f3e"), "{stderr}");
 }

@@ -36,6 +36,8 @@ pub struct Replica {
 #[derive(Clone)]
 pub struct Launch {
     pub store: String,
+    /// Give the store's URL in TD_OAUTH_STORE rather than `--store` (where a password is refused).
+    pub store_in_env: bool,
     pub cluster: bool,
     pub gateway: String,
     pub env: Vec<(String, String)>,
@@ -46,6 +48,7 @@ impl Launch {
     pub fn new(store: impl Into<String>, server: &TestServer) -> Launch {
         Launch {
             store: store.into(),
+            store_in_env: false,
             cluster: false,
             gateway: server.base_url().to_owned(),
             env: vec![
@@ -73,7 +76,7 @@ impl Launch {
     pub fn command(&self) -> Command {
         let mut command = Command::new(binary());
         command
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--store", &self.store])
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .args(["--allow-gateway", &self.gateway])
             .env_remove("TD_OAUTH_STORE_KEY")
             .env_remove("TD_OAUTH_STORE_KEY_PREVIOUS")
@@ -82,6 +85,11 @@ impl Launch {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if self.store_in_env {
+            command.env("TD_OAUTH_STORE", &self.store);
+        } else {
+            command.args(["--store", &self.store]);
+        }
         if self.cluster {
             command.arg("--redis-cluster");
         }
