@@ -9,6 +9,9 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 
 /// The variable that may hold `--store`'s URL (where a password belongs).
 pub const STORE_VAR: &str = "TD_OAUTH_STORE";
+/// The variable naming a PEM file of the CA certificates a `rediss://` store's certificate must chain to, in
+/// place of the system's roots.
+pub const STORE_CA_FILE_VAR: &str = "TD_OAUTH_STORE_CA_FILE";
 /// The variable holding the sealing key: 32 random bytes in Base64 (`openssl rand -base64 32`).
 pub const STORE_KEY_VAR: &str = "TD_OAUTH_STORE_KEY";
 /// The variable holding the previous sealing key while the key is rotated (read, never written).
@@ -27,6 +30,8 @@ Environment (secrets are never flags):
                                 it are refused with 401. Without it, --no-verification must be given
   TD_OAUTH_STORE                --store's URL; a URL with a password must come from here, never from the
                                 command line, which every user of the machine can read
+  TD_OAUTH_STORE_CA_FILE        a PEM file of the CA certificates a rediss:// store's certificate must chain
+                                to, in place of the system's roots
   TD_OAUTH_LOG                  error, warn, info (default), debug or trace; no secret is ever logged
 
 Standard output gets one line per listener (`events http://ADDR`, `admin http://ADDR`) then `ready`.

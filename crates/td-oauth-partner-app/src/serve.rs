@@ -17,9 +17,9 @@ use td_oauth_core::random::{OsRandom, RandomSource as _};
 use td_oauth_partner::FleetTokenManager;
 use td_oauth_partner::record::SealingKeys;
 use td_oauth_partner::store::{InstallationStore, MemoryStore, StoreError};
-use td_oauth_redis::RedisStore;
+use td_oauth_redis::{RedisStore, StoreConfig};
 
-use crate::args::{Args, CALLBACK_SECRET_VAR, STORE_VAR};
+use crate::args::{Args, CALLBACK_SECRET_VAR, STORE_CA_FILE_VAR, STORE_VAR};
 use crate::error::StartupError;
 use crate::fleet::Fleet;
 use crate::keys::StoreKeys;
@@ -75,6 +75,9 @@ impl Settings {
         Ok(Settings { args, store, keys, gateways, callback_secret, status_scopes })
     }
 }
+
+/// The largest CA file read (a bundle of a few hundred certificates).
+const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The key read once at start-up to check the store answers (no installation is ever stored under it).
 const PROBE_KEY: &str = "td-oauth-partner-app:start-up-check";
@@ -145,14 +148,13 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
 async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllowList) -> Result<Fleet, StartupError> {
     let location = store.location();
     let unavailable = |reason: String| StartupError::StoreUnavailable { location: location.clone(), reason };
+    let refused = |err: td_oauth_redis::Error| StartupError::Store(format!("--store: {err}"));
     let shared: Arc<dyn InstallationStore> = match &store {
         StoreUrl::Memory => Arc::new(MemoryStore::new()),
-        StoreUrl::Redis { url } => {
-            Arc::new(RedisStore::new(url).map_err(|err| StartupError::Store(format!("--store: {err}")))?)
-        }
+        StoreUrl::Redis { url } => Arc::new(RedisStore::with_config(url, redis_config()?).map_err(refused)?),
         StoreUrl::RedisCluster { nodes } => {
             let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
-            Arc::new(RedisStore::cluster(&nodes).map_err(|err| StartupError::Store(format!("--store: {err}")))?)
+            Arc::new(RedisStore::cluster_with_config(&nodes, redis_config()?).map_err(refused)?)
         }
         StoreUrl::Postgres { .. } => {
             return Err(StartupError::Store(
@@ -185,6 +187,25 @@ async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllow
     // The listing remembers which account each installation id is, for `token-status` while the store is down.
     fleet.installations().await.map_err(|err| unavailable(err.to_string()))?;
     Ok(fleet)
+}
+
+/// Redis's settings: the CA file of TD_OAUTH_STORE_CA_FILE, when set.
+fn redis_config() -> Result<StoreConfig, StartupError> {
+    let config = StoreConfig::new();
+    let Some(path) = std::env::var_os(STORE_CA_FILE_VAR).filter(|path| !path.is_empty()) else {
+        return Ok(config);
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let metadata = std::fs::metadata(&path)
+        .map_err(|err| StartupError::Config(format!("{STORE_CA_FILE_VAR}: cannot read {shown}: {err}")))?;
+    if metadata.len() > MAX_CA_FILE_BYTES {
+        return Err(StartupError::Config(format!(
+            "{STORE_CA_FILE_VAR}: {shown} is larger than {MAX_CA_FILE_BYTES} bytes; give a PEM file of CA certificates"
+        )));
+    }
+    let pem = std::fs::read(&path)
+        .map_err(|err| StartupError::Config(format!("{STORE_CA_FILE_VAR}: cannot read {shown}: {err}")))?;
+    Ok(config.with_ca_certificates(pem))
 }
 
 /// The key a memory store seals with when none is given: its values never leave the process.

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use td_oauth_core::crypto::SealingKey;
-use td_oauth_testkit::{Algorithm, AppEvent, EventDelivery, RedisServer, TestServer, app_event_with_root};
+use td_oauth_testkit::{
+    Algorithm, AppEvent, EventDelivery, RedisServer, TestServer, TlsRedisServer, app_event_with_root,
+};
 
 use support::{CALLBACK_SECRET, Launch, STORE_KEY, assert_no_secret, http_post, secrets_of};
 
@@ -110,4 +112,29 @@ fn the_sealing_key_is_rotated_as_the_runbook_says() {
         assert!(!stderr.contains(key), "{stderr}");
     }
     drop((a, step1, step2, step4));
+}
+
+#[test]
+fn a_rediss_store_is_trusted_through_the_ca_file_given() {
+    let server = TestServer::start().unwrap();
+    let redis = TlsRedisServer::start().expect("redis-server with TLS (installed by .ci/run and cargo xtask)");
+    let dir = std::env::temp_dir().join(format!("td-oauth-partner-app-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, redis.ca_pem()).unwrap();
+    let launch = Launch::new(redis.tls_url(), &server);
+
+    // The system's roots do not know the test's CA: the store is unavailable, and the replica says so.
+    let (status, stderr) = launch.fail();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is unavailable") || stderr.contains("refused"), "{stderr}");
+
+    let replica = launch.env("TD_OAUTH_STORE_CA_FILE", ca.to_str().unwrap()).start();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let install = app_event_with_root(AppEvent::Installed, "acct-0", server.token_url(), server.base_url(), &client);
+    assert_eq!(replica.deliver(&install).status, Some(200));
+    assert_eq!(replica.admin_get("/installations/inst-acct-0/token-status").0, 200);
+    assert!(replica.installations()["store"].as_str().unwrap_or_default().starts_with("rediss://"));
+    drop(replica);
+    let _ = std::fs::remove_dir_all(&dir);
 }
