@@ -75,6 +75,11 @@ pub struct Args {
     #[arg(long, value_name = "SCOPES", default_value = "apps:read")]
     pub status_scopes: String,
 
+    /// Create the store's tables (PostgreSQL) and exit: once, at deployment, as a database user allowed to
+    /// CREATE TABLE (the app never creates them by itself). Redis and memory keep no schema.
+    #[arg(long)]
+    pub migrate: bool,
+
     /// Accept deliveries without a callback secret: only behind something else that authenticates them
     /// (Talkdesk documents no event signature).
     #[arg(long)]

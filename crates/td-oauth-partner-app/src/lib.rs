@@ -12,7 +12,8 @@
 //! - [`fleet`]: the manager, the receiver, and what a delivery goes through;
 //! - [`routes`]: the two axum routers; [`views`]: what the operator endpoint answers (no secret by
 //!   construction);
-//! - [`serve`]: start-up checks, the listeners, graceful shutdown on SIGTERM and SIGINT.
+//! - [`serve`]: start-up checks, the store opened (`MemoryStore`, td-oauth-redis's `RedisStore`,
+//!   td-oauth-postgres's `PostgresStore`), the listeners, graceful shutdown on SIGTERM and SIGINT; `--migrate`.
 //!
 //! How to run it, and the runbook (replicas, rotating the sealing key, the store down), are in
 //! `docs/partner-apps.md`.

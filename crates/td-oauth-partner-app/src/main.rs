@@ -5,19 +5,27 @@ use std::process::ExitCode;
 
 use tracing_subscriber::filter::LevelFilter;
 
+use td_oauth_partner_app::serve::migrate;
 use td_oauth_partner_app::{Args, Settings, StartupError, run};
 
 fn main() -> ExitCode {
     let args = Args::from_env_and_command_line();
     init_logging();
-    let result = Settings::from_args(args).and_then(|settings| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("td-oauth-partner-app")
             .build()
-            .map_err(|err| StartupError::Runtime(format!("cannot start the runtime: {err}")))?;
-        runtime.block_on(run(settings))
-    });
+            .map_err(|err| StartupError::Runtime(format!("cannot start the runtime: {err}")))
+    };
+    let result = if args.migrate {
+        runtime().and_then(|runtime| runtime.block_on(migrate(&args))).and_then(|done| {
+            writeln!(std::io::stdout(), "{done}")
+                .map_err(|err| StartupError::Runtime(format!("cannot write to standard output: {err}")))
+        })
+    } else {
+        Settings::from_args(args).and_then(|settings| runtime()?.block_on(run(settings)))
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

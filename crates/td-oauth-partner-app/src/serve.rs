@@ -17,6 +17,7 @@ use td_oauth_core::random::{OsRandom, RandomSource as _};
 use td_oauth_partner::FleetTokenManager;
 use td_oauth_partner::record::SealingKeys;
 use td_oauth_partner::store::{InstallationStore, MemoryStore, StoreError};
+use td_oauth_postgres::PostgresStore;
 use td_oauth_redis::{RedisStore, StoreConfig};
 
 use crate::args::{Args, CALLBACK_SECRET_VAR, STORE_CA_FILE_VAR, STORE_VAR};
@@ -48,10 +49,7 @@ impl Settings {
     pub fn from_args(args: Args) -> Result<Settings, StartupError> {
         let store = StoreUrl::parse(&args.store, args.redis_cluster)?;
         if args.store_on_command_line && store.has_password() {
-            return Err(StartupError::Store(format!(
-                "--store holds a password on the command line, where every user of the machine can read it (ps, \
-                 /proc): give the URL in {STORE_VAR} instead"
-            )));
+            return Err(password_on_command_line());
         }
         let keys = StoreKeys::from_env(!store.is_memory())?;
         let mut gateways = GatewayAllowList::default();
@@ -156,16 +154,16 @@ async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllow
             let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
             Arc::new(RedisStore::cluster_with_config(&nodes, redis_config()?).map_err(refused)?)
         }
-        StoreUrl::Postgres { .. } => {
-            return Err(StartupError::Store(
-                "--store: this build has no PostgreSQL store yet; use redis://, rediss:// or memory".to_owned(),
-            ));
-        }
+        StoreUrl::Postgres { url } => Arc::new(postgres(url)?),
     };
     // One read now, so that a store that is down or not set up is said at start-up, not on the first event.
     match shared.get(PROBE_KEY).await {
         Ok(_) => {}
-        Err(err @ StoreError::NotMigrated { .. }) => return Err(StartupError::Store(err.to_string())),
+        Err(err @ StoreError::NotMigrated { .. }) => {
+            return Err(StartupError::Store(format!(
+                "{err}; `td-oauth-partner-app --migrate` with the same store creates the tables"
+            )));
+        }
         Err(err) => return Err(unavailable(err.to_string())),
     }
     let keys = match keys {
@@ -187,6 +185,38 @@ async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllow
     // The listing remembers which account each installation id is, for `token-status` while the store is down.
     fleet.installations().await.map_err(|err| unavailable(err.to_string()))?;
     Ok(fleet)
+}
+
+/// The PostgreSQL store at `url` (checked; it connects on first use).
+fn postgres(url: &str) -> Result<PostgresStore, StartupError> {
+    PostgresStore::new(url).map_err(|err| StartupError::Store(format!("--store: {err}")))
+}
+
+/// `--migrate`: creates the store's tables (PostgreSQL; idempotent) and returns what to print.
+pub async fn migrate(args: &Args) -> Result<String, StartupError> {
+    let store = StoreUrl::parse(&args.store, args.redis_cluster)?;
+    if args.store_on_command_line && store.has_password() {
+        return Err(password_on_command_line());
+    }
+    match &store {
+        StoreUrl::Postgres { url } => {
+            postgres(url)?.migrate().await.map_err(|err| match err {
+                err @ StoreError::Unavailable { .. } => {
+                    StartupError::StoreUnavailable { location: store.location(), reason: err.to_string() }
+                }
+                err => StartupError::Store(err.to_string()),
+            })?;
+            Ok(format!("the installation store at {} is set up", store.location()))
+        }
+        _ => Ok(format!("nothing to migrate: {} keeps no schema", store.location())),
+    }
+}
+
+fn password_on_command_line() -> StartupError {
+    StartupError::Store(format!(
+        "--store holds a password on the command line, where every user of the machine can read it (ps, /proc): \
+         give the URL in {STORE_VAR} instead"
+    ))
 }
 
 /// Redis's settings: the CA file of TD_OAUTH_STORE_CA_FILE, when set.

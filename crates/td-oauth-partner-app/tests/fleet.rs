@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use td_oauth_testkit::{
-    Acknowledgement, Algorithm, AppEvent, ClientCredentials, EventDelivery, Fault, FaultTarget, RedisCluster,
-    RedisServer, TEST_APP_ID, TestServer, app_event_with_root, lifecycle_event,
+    Acknowledgement, Algorithm, AppEvent, ClientCredentials, EventDelivery, Fault, FaultTarget, PostgresServer,
+    RedisCluster, RedisServer, TEST_APP_ID, TestServer, app_event_with_root, lifecycle_event,
 };
 
 use support::{CALLBACK_SECRET, Launch, Replica, STORE_KEY, assert_no_secret, rotation_acks, secrets_of};
@@ -112,10 +112,11 @@ fn every_replica_serves(replicas: &[Replica], expected: &[(String, String)]) {
     }
 }
 
-fn scenario(launch: Launch, server: &TestServer) {
+fn scenario(launch: Launch, server: &TestServer, store_secrets: &[&str]) {
     let mut pick = Pick::new();
     let mut replicas: Vec<Replica> = (0..REPLICAS).map(|_| launch.start()).collect();
     let mut secrets = vec![CALLBACK_SECRET.to_owned(), STORE_KEY.to_owned()];
+    secrets.extend(store_secrets.iter().map(|s| (*s).to_owned()));
     let event = |kind, account: &str, client: &ClientCredentials| {
         app_event_with_root(kind, account, server.token_url(), server.base_url(), client)
     };
@@ -236,12 +237,32 @@ fn scenario(launch: Launch, server: &TestServer) {
 fn three_replicas_over_redis() {
     let server = TestServer::start().unwrap();
     let redis = RedisServer::start().expect("redis-server (installed by .ci/run and cargo xtask)");
-    scenario(Launch::new(redis.url(), &server), &server);
+    scenario(Launch::new(redis.url(), &server), &server, &[]);
 }
 
 #[test]
 fn three_replicas_over_redis_cluster() {
     let server = TestServer::start().unwrap();
     let cluster = RedisCluster::start(3).expect("a Redis Cluster (redis-server and redis-cli)");
-    scenario(Launch::new(cluster.urls().join(","), &server).cluster(), &server);
+    scenario(Launch::new(cluster.urls().join(","), &server).cluster(), &server, &[]);
+}
+
+#[test]
+fn three_replicas_over_postgres() {
+    let server = TestServer::start().unwrap();
+    let postgres = PostgresServer::start()
+        .expect("PostgreSQL's initdb and postgres (the postgresql package, installed by .ci/run and cargo xtask)");
+    // The URL holds a password: it goes in TD_OAUTH_STORE, never on the command line.
+    let launch = Launch { store_in_env: true, ..Launch::new(postgres.url(), &server) };
+
+    // The schema is never made silently: a replica refuses to start until the migration ran.
+    let (status, stderr) = launch.fail();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--migrate"), "{stderr}");
+    assert!(!stderr.contains(postgres.password()), "{stderr}");
+    let migrated = launch.command().arg("--migrate").output().unwrap();
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(String::from_utf8_lossy(&migrated.stdout).contains("is set up"));
+
+    scenario(launch, &server, &[postgres.password()]);
 }
