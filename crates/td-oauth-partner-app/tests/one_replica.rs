@@ -175,3 +175,31 @@ fn start_up_errors_say_what_to_fix_and_hold_no_secret() {
     assert!(stderr.contains("127.0.0.1:1 is unavailable") && stderr.contains("start the replica again"), "{stderr}");
     assert!(!stderr.contains("pw-9f3e"), "{stderr}");
 }
+
+#[test]
+fn a_stop_lets_the_requests_in_flight_finish() {
+    let server = TestServer::start().unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let replica = Launch::new("memory", &server).start();
+    let install = app_event_with_root(AppEvent::Installed, "acme", server.token_url(), server.base_url(), &client);
+    assert_eq!(replica.deliver(&install).status, Some(200));
+
+    // A token request the token endpoint answers slowly, in flight when SIGTERM comes.
+    server.inject(Fault::Delay(Duration::from_secs(2)));
+    let before = server.count_path(td_oauth_testkit::TOKEN_PATH);
+    let url = format!("{}/installations/inst-acme/token-status?scope=users:read", replica.admin);
+    let in_flight = std::thread::spawn(move || support::http_get(&url));
+    let arrived = std::time::Instant::now();
+    while server.count_path(td_oauth_testkit::TOKEN_PATH) == before && arrived.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    replica.signal(rustix::process::Signal::TERM);
+    let (status, body) = in_flight.join().unwrap();
+    assert_eq!(status, 200, "the request in flight finished: {body}");
+    let (status, stderr) = replica.wait();
+    assert!(status.success(), "{status:?}: {stderr}");
+
+    // SIGINT is a clean stop too.
+    let (status, stderr) = Launch::new("memory", &server).start().interrupt();
+    assert!(status.success() && stderr.contains("SIGINT"), "{status:?}: {stderr}");
+}

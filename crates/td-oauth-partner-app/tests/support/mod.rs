@@ -197,9 +197,28 @@ impl Replica {
     }
 
     /// SIGTERM, then waits (at most 30 s) for the exit status.
-    pub fn terminate(mut self) -> (ExitStatus, String) {
+    pub fn terminate(self) -> (ExitStatus, String) {
+        self.stop_with(rustix::process::Signal::TERM)
+    }
+
+    /// SIGINT (Ctrl-C), then waits (at most 30 s) for the exit status.
+    pub fn interrupt(self) -> (ExitStatus, String) {
+        self.stop_with(rustix::process::Signal::INT)
+    }
+
+    /// Sends `signal` without waiting.
+    pub fn signal(&self, signal: rustix::process::Signal) {
         let pid = rustix::process::Pid::from_child(&self.child);
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
+        rustix::process::kill_process(pid, signal).expect("signal sent");
+    }
+
+    fn stop_with(self, signal: rustix::process::Signal) -> (ExitStatus, String) {
+        self.signal(signal);
+        self.wait()
+    }
+
+    /// Waits (at most 30 s) for the exit status, after a signal.
+    pub fn wait(mut self) -> (ExitStatus, String) {
         let status = wait_for(&mut self.child, Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(50));
         (status, self.stderr())
