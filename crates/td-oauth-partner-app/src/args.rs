@@ -35,7 +35,7 @@ Environment (secrets are never flags):
   TD_OAUTH_LOG                  error, warn, info (default), debug or trace; no secret is ever logged
 
 Standard output gets one line per listener (`events http://ADDR`, `admin http://ADDR`) then `ready`.
-SIGTERM or SIGINT stops accepting, lets the requests in flight finish and exits 0.";
+SIGTERM or SIGINT stops accepting, lets the requests in flight finish (for at most 30 s) and exits 0.";
 
 /// A reference Talkdesk partner app: AppConnect events at `POST /events`, installations in a store every
 /// replica shares, and an operator endpoint that lists them and checks their tokens.

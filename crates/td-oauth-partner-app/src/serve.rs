@@ -4,6 +4,7 @@
 
 use std::io::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -74,6 +75,9 @@ impl Settings {
     }
 }
 
+/// How long a stop waits for the requests in flight (a token fetch is bounded by its own deadline first).
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
 /// The largest CA file read (a bundle of a few hundred certificates).
 const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -131,12 +135,19 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
     };
     tracing::info!("{which}: no new connections; letting the requests in flight finish");
     let _ = stop_tx.send(true);
-    for task in [events_task, admin_task] {
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!("a listener stopped with an error: {err}"),
-            Err(err) => tracing::warn!("a listener's task failed: {err}"),
+    let finished = async {
+        for task in [events_task, admin_task] {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!("a listener stopped with an error: {err}"),
+                Err(err) => tracing::warn!("a listener's task failed: {err}"),
+            }
         }
+    };
+    // A delivery cut here is answered by no one, and AppConnect delivers it again: the store's record says
+    // how far its steps got.
+    if tokio::time::timeout(STOP_GRACE, finished).await.is_err() {
+        tracing::warn!("requests still running after {} s: stopping anyway", STOP_GRACE.as_secs());
     }
     tracing::info!("stopped");
     Ok(())
