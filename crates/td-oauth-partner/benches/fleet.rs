@@ -91,7 +91,8 @@ fn main() {
 
     // The fleet's installations, written by one replica as AppConnect's events arrive.
     runtime.block_on(async {
-        let writer = FleetTokenManager::with_policy(config(), policy.clone(), store.clone(), keys.clone()).await.unwrap();
+        let writer =
+            FleetTokenManager::with_policy(config(), policy.clone(), store.clone(), keys.clone()).await.unwrap();
         for event in &events[..n + unseen] {
             writer.apply(Event::parse(event, &allow).unwrap()).await.unwrap();
         }

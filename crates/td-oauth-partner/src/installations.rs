@@ -350,13 +350,17 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         let installation = self.installations.get_mut(account).ok_or(Admission::Absent)?;
         match gate {
             Gate::Open => {}
-            _ if !installation.synced.serving => return Err(Admission::Refused),
             Gate::Store { max_age } => {
+                // Checked first: a newer record may serve again (a reinstall after an uninstall).
                 let old = max_age.is_some_and(|age| now.saturating_duration_since(installation.synced.checked) >= age);
                 if installation.synced.stale || old {
                     return Err(Admission::Check);
                 }
+                if !installation.synced.serving {
+                    return Err(Admission::Refused);
+                }
             }
+            Gate::Serving if !installation.synced.serving => return Err(Admission::Refused),
             Gate::Serving => {}
         }
         if installation.rotation.expire(now).is_some() {

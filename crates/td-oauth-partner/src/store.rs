@@ -6,8 +6,9 @@
 //! keeps opaque values, already sealed, under keys, each with a version for compare-and-set, tells other
 //! replicas when a value changes, and records which events were handled.
 //!
-//! Implementations: td-oauth-redis (Redis, Valkey, Redis Cluster), td-oauth-postgres (PostgreSQL), and a
-//! memory store for tests and single processes.
+//! Implementations: td-oauth-redis (Redis, Valkey, Redis Cluster), td-oauth-postgres (PostgreSQL), and
+//! [`MemoryStore`] for tests and single processes. `BlockingStore` drives any of them from blocking code
+//! (feature `ureq`). The rules above the seam are in [`fleet`](crate::fleet) and [`record`](crate::record).
 
 use std::fmt;
 use std::sync::Arc;

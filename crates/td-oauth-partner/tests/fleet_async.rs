@@ -405,3 +405,21 @@ async fn the_sealing_key_rotates_with_the_previous_key_accepted_until_records_ar
     let listed = format!("{:?}", fresh.installations().await.unwrap());
     assert!(!listed.contains(private_key_start) && listed.contains(&client.client_id), "{listed}");
 }
+
+#[tokio::test]
+async fn a_reinstall_is_served_by_a_replica_that_held_the_account_as_uninstalling() {
+    let server = server(Scheme::Http);
+    let store = WatchedStore::over(MemoryStore::new());
+    let fleet = replicas(&server, &store, 2).await;
+    let first = server.register_client(Algorithm::Es256).unwrap();
+    fleet[0].apply(installed(&server, "acme", &first)).await.unwrap();
+    fleet[1].token(&account("acme"), &scopes()).await.unwrap();
+    fleet_support::fail_next_state_call(&server, "acme");
+    assert!(fleet[0].apply(uninstalled(&server, "acme")).await.is_err());
+    assert!(matches!(fleet[1].token(&account("acme"), &scopes()).await, Err(Error::UnknownInstallation { .. })));
+
+    let second = server.register_client(Algorithm::Es256).unwrap();
+    fleet[0].apply(installed(&server, "acme", &second)).await.unwrap();
+    fleet[1].token(&account("acme"), &scopes()).await.unwrap();
+    assert_eq!(token_requests(&server, &second.client_id), 1, "served with the new installation's credentials");
+}
