@@ -34,6 +34,14 @@ pub enum Error {
         account: String,
     },
 
+    /// Another replica of the fleet is handling this event (or lifecycle step) now: answer the delivery
+    /// with a 5xx (503) so that AppConnect delivers it again later, when it is done or its claim lapsed.
+    #[error("event `{event_id}` is being handled by another replica; answer 503 so that AppConnect redelivers it")]
+    EventInProgress {
+        /// The event's id (or the lifecycle step's name).
+        event_id: String,
+    },
+
     /// The installation store failed (see [`StoreError`](crate::store::StoreError)).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -55,6 +63,7 @@ impl Error {
             Error::Core(err) => err.is_retryable(),
             Error::Api(err) => err.is_retryable(),
             Error::Store(err) => err.is_retryable(),
+            Error::EventInProgress { .. } => true,
             Error::InvalidEvent { .. } | Error::UnknownInstallation { .. } => false,
         }
     }

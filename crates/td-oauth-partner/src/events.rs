@@ -6,8 +6,10 @@
 //! user info, canonical form), so a forged event cannot point a client's credentials at another host.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::RawJson;
 
@@ -67,8 +69,10 @@ pub struct InstallationCredentials {
 /// What the client authenticates with; an event always carries at least one of the two.
 #[derive(Clone)]
 enum Secrets {
-    /// A private key (AppConnect apps must use it), and usually the client secret too.
-    Key { key_id: KeyId, key: PrivateKey, client_secret: Option<ClientSecret> },
+    /// A private key (AppConnect apps must use it), and usually the client secret too. `text` is the key as
+    /// the event sent it, kept only until the credentials are sealed into an installation store's record
+    /// (a parsed key cannot be written back); the managers drop it before keeping the credentials.
+    Key { key_id: KeyId, key: PrivateKey, client_secret: Option<ClientSecret>, text: Option<Arc<Zeroizing<String>>> },
     /// Only a client secret.
     Secret(ClientSecret),
 }
@@ -172,18 +176,15 @@ impl InstallationCredentials {
             Some(text) => {
                 let key_id =
                     KeyId::new(string(data, "key_id", "data.key_id")?).map_err(|err| invalid("data.key_id", err))?;
-                let key = match optional(data, "key_algorithm", "data.key_algorithm")? {
-                    Some(name) => {
-                        let algorithm: Algorithm = name.parse().map_err(|err| invalid("data.key_algorithm", err))?;
-                        PrivateKey::parse_with_algorithm(text, algorithm)
-                    }
-                    None => PrivateKey::parse(text),
-                };
-                Some((key_id, key.map_err(|err| invalid("data.private_key", err))?))
+                let algorithm = optional(data, "key_algorithm", "data.key_algorithm")?
+                    .map(|name| name.parse::<Algorithm>().map_err(|err| invalid("data.key_algorithm", err)))
+                    .transpose()?;
+                let key = parse_key(text, algorithm).map_err(|err| invalid("data.private_key", err))?;
+                Some((key_id, key, Arc::new(Zeroizing::new(text.to_owned()))))
             }
         };
         let secrets = match (key, client_secret) {
-            (Some((key_id, key)), client_secret) => Secrets::Key { key_id, key, client_secret },
+            (Some((key_id, key, text)), client_secret) => Secrets::Key { key_id, key, client_secret, text: Some(text) },
             (None, Some(secret)) => {
                 // Basic authentication cannot carry every client id: refuse now rather than at first use.
                 Credentials::client_secret(client_id.clone(), secret.clone())
@@ -214,6 +215,75 @@ impl InstallationCredentials {
             secrets,
             endpoints,
         })
+    }
+
+    /// Credentials rebuilt from what an installation store's record kept of them ([`StoredParts`]), with
+    /// the same checks as an event's (the gateway was checked when the event was received).
+    pub(crate) fn from_parts(parts: &StoredParts<'_>) -> Result<Self, Error> {
+        let account = Account::new(parts.account)?;
+        let client_id = ClientId::new(parts.client_id)?;
+        let client_secret = parts.client_secret.map(ClientSecret::new);
+        let secrets = match (parts.key, client_secret) {
+            (Some((key_id, text, algorithm)), client_secret) => Secrets::Key {
+                key_id: KeyId::new(key_id)?,
+                key: parse_key(text, algorithm).map_err(td_oauth_core::Error::from)?,
+                client_secret,
+                text: Some(Arc::new(Zeroizing::new(text.to_owned()))),
+            },
+            (None, Some(secret)) => {
+                Credentials::client_secret(client_id.clone(), secret.clone())?;
+                Secrets::Secret(secret)
+            }
+            (None, None) => {
+                return Err(invalid("stored credentials", "carry neither a private key nor a client secret"));
+            }
+        };
+        let mut endpoints = Endpoints::from_token_url(parts.token_url)?;
+        if let Some(authorize) = parts.authorize_url {
+            endpoints = endpoints.with_authorize_url(authorize)?;
+        }
+        if let Some(api_base) = parts.api_base {
+            endpoints = endpoints.with_api_base(api_base)?;
+        }
+        Ok(InstallationCredentials {
+            kind: parts.kind,
+            event_id: None,
+            installation_id: parts.installation_id.to_owned(),
+            account_id: parts.account_id.map(str::to_owned),
+            account,
+            client_id,
+            secrets,
+            endpoints,
+        })
+    }
+
+    /// The private key as the event sent it, while these credentials still carry it (see [`Secrets::Key`]).
+    pub(crate) fn key_text(&self) -> Option<&str> {
+        match &self.secrets {
+            Secrets::Key { text, .. } => text.as_deref().map(|text| text.as_str()),
+            Secrets::Secret(_) => None,
+        }
+    }
+
+    /// The client secret, when the event carried one.
+    pub(crate) fn client_secret(&self) -> Option<&ClientSecret> {
+        match &self.secrets {
+            Secrets::Key { client_secret, .. } => client_secret.as_ref(),
+            Secrets::Secret(secret) => Some(secret),
+        }
+    }
+
+    /// Drops the private key's text (see [`Secrets::Key`]): what a manager keeps in memory needs only the
+    /// parsed key.
+    pub(crate) fn forget_key_text(&mut self) {
+        if let Secrets::Key { text, .. } = &mut self.secrets {
+            *text = None;
+        }
+    }
+
+    /// Whether `other` is the same credential set: the same client id and key id.
+    pub(crate) fn same_set(&self, other: &InstallationCredentials) -> bool {
+        self.client_id == other.client_id && self.key_id() == other.key_id()
     }
 
     /// CredentialSet event these came from.
@@ -287,6 +357,29 @@ impl InstallationCredentials {
             Secrets::Secret(secret) => secret,
         };
         Some(Credentials::ClientSecret { client_id: self.client_id.clone(), secret: secret.clone() })
+    }
+}
+
+/// What an installation store's record keeps of one credential set, borrowed, to rebuild it with
+/// [`InstallationCredentials::from_parts`].
+pub(crate) struct StoredParts<'a> {
+    pub kind: EventKind,
+    pub installation_id: &'a str,
+    pub account_id: Option<&'a str>,
+    pub account: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: Option<&'a str>,
+    /// Key id, key text, algorithm.
+    pub key: Option<(&'a str, &'a str, Option<Algorithm>)>,
+    pub token_url: &'a str,
+    pub authorize_url: Option<&'a str>,
+    pub api_base: Option<&'a str>,
+}
+
+fn parse_key(text: &str, algorithm: Option<Algorithm>) -> Result<PrivateKey, td_oauth_core::key::KeyError> {
+    match algorithm {
+        Some(algorithm) => PrivateKey::parse_with_algorithm(text, algorithm),
+        None => PrivateKey::parse(text),
     }
 }
 

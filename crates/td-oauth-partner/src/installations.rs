@@ -67,6 +67,56 @@ struct Installation<C> {
     current: Set<C>,
     /// Present exactly while `rotation` keeps a previous set; boxed, as it is rare.
     previous: Option<Box<Set<C>>>,
+    synced: Synced,
+}
+
+/// Where an installation held in memory stands against an installation store's record of it (for the
+/// [`FleetManager`](crate::fleet::FleetManager); an in-process manager passes [`Gate::Open`] and never reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Synced {
+    /// The record's version this installation was read from (0: not from a store).
+    pub version: u64,
+    /// When the store last confirmed that version.
+    pub checked: Instant,
+    /// A change notice named a newer version: check the store before serving.
+    pub stale: bool,
+    /// Whether tokens may be handed out (not while an uninstall is being acknowledged).
+    pub serving: bool,
+}
+
+/// What a lookup checks of an installation's [`Synced`] state before it serves from memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// Nothing: the installation lives in this process only.
+    Open,
+    /// Refuse an installation that does not serve; send one that is stale, or (with `max_age`) whose record
+    /// was last confirmed longer ago than that, back to the store first.
+    Store {
+        /// How old a confirmation may be; `None` while change notices arrive.
+        max_age: Option<Duration>,
+    },
+    /// Refuse an installation that does not serve, whatever its age (just checked, or the store is down).
+    Serving,
+}
+
+/// Why a gated lookup did not serve from memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// The account is not held.
+    Absent,
+    /// Held, but to be checked against the store first.
+    Check,
+    /// Held, and not serving (its uninstall is under way).
+    Refused,
+}
+
+/// An installation as a store's record holds it, to put in memory with [`Installations::apply_synced`].
+pub(crate) struct SyncedInstallation {
+    pub current: InstallationCredentials,
+    /// The previous credentials and the end of their grace (`None`: no end an `Instant` can hold).
+    pub previous: Option<(InstallationCredentials, Option<Instant>)>,
+    pub version: u64,
+    pub serving: bool,
 }
 
 /// A credential set's serial, its client and its providers.
@@ -135,11 +185,17 @@ impl<C: Clone, P: Clone> Installations<C, P> {
 
     /// Adds an installation (from `app.installed`). An installation of the same account is replaced at once,
     /// without grace, and its providers dropped.
-    pub(crate) fn install(&mut self, credentials: InstallationCredentials) {
+    pub(crate) fn install(&mut self, mut credentials: InstallationCredentials) {
+        credentials.forget_key_text();
         let account = credentials.account().clone();
         let serial = self.serial();
-        let installation =
-            Box::new(Installation { rotation: Rotation::new(credentials), current: Set::new(serial), previous: None });
+        let synced = Synced { version: 0, checked: self.last_sweep, stale: false, serving: true };
+        let installation = Box::new(Installation {
+            rotation: Rotation::new(credentials),
+            current: Set::new(serial),
+            previous: None,
+            synced,
+        });
         let client_id = installation.rotation.current().client_id().as_str().to_owned();
         let replaced = self.installations.insert(account.clone(), installation);
         self.rotating.remove(&account);
@@ -171,6 +227,8 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         kind: RotationKind,
         now: Instant,
     ) -> Option<Result<usize, Error>> {
+        let mut credentials = credentials;
+        credentials.forget_key_text();
         let account = credentials.account().clone();
         let serial = self.serial();
         let installation = self.installations.get_mut(&account)?;
@@ -240,7 +298,7 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         if self.providers.len() >= self.policy.max_providers() {
             self.evict_least_recent();
         }
-        let Installation { rotation, current, previous } = &mut **self.installations.get_mut(account)?;
+        let Installation { rotation, current, previous, .. } = &mut **self.installations.get_mut(account)?;
         let (credentials, _) = rotation.active(now);
         let set = match (which, previous.as_deref_mut()) {
             (CredentialSet::Previous, Some(previous)) => previous,
@@ -262,16 +320,49 @@ impl<C: Clone, P: Clone> Installations<C, P> {
     }
 
     /// The kept provider of the credential set active at `now` for `account` and `scopes`, marked used at
-    /// `now`; `None` when the account has no installation or no such provider is kept. Borrowed: the warm
-    /// path of a manager asks it for a fresh token without cloning it.
-    pub(crate) fn kept(&mut self, account: &Account, scopes: &Scopes, now: Instant) -> Option<&P> {
-        self.lookup(account, scopes, now)?.0
+    /// `now`, if `gate` admits the installation: `Ok(None)` when no such provider is kept, `Err` when the
+    /// installation is not held or not to be served from memory now. Borrowed: the warm path of a manager
+    /// asks it for a fresh token without cloning it.
+    pub(crate) fn kept_gated(
+        &mut self,
+        account: &Account,
+        scopes: &Scopes,
+        now: Instant,
+        gate: Gate,
+    ) -> Result<Option<&P>, Admission> {
+        self.lookup_gated(account, scopes, now, gate).map(|(kept, _, _)| kept)
     }
 
     /// The active set's kept provider (if any), which set it is and its serial, after dropping a previous
     /// set whose grace has ended.
     fn lookup(&mut self, account: &Account, scopes: &Scopes, now: Instant) -> Option<(Option<&P>, CredentialSet, u64)> {
-        let installation = self.installations.get_mut(account)?;
+        self.lookup_gated(account, scopes, now, Gate::Open).ok()
+    }
+
+    /// [`lookup`](Self::lookup) behind `gate`, with one hash lookup.
+    fn lookup_gated(
+        &mut self,
+        account: &Account,
+        scopes: &Scopes,
+        now: Instant,
+        gate: Gate,
+    ) -> Result<(Option<&P>, CredentialSet, u64), Admission> {
+        let installation = self.installations.get_mut(account).ok_or(Admission::Absent)?;
+        match gate {
+            Gate::Open => {}
+            Gate::Store { max_age } => {
+                // Checked first: a newer record may serve again (a reinstall after an uninstall).
+                let old = max_age.is_some_and(|age| now.saturating_duration_since(installation.synced.checked) >= age);
+                if installation.synced.stale || old {
+                    return Err(Admission::Check);
+                }
+                if !installation.synced.serving {
+                    return Err(Admission::Refused);
+                }
+            }
+            Gate::Serving if !installation.synced.serving => return Err(Admission::Refused),
+            Gate::Serving => {}
+        }
         if installation.rotation.expire(now).is_some() {
             if let Some(mut previous) = installation.previous.take() {
                 drop_providers(&mut self.providers, &mut previous);
@@ -282,7 +373,92 @@ impl<C: Clone, P: Clone> Installations<C, P> {
         let set = installation.set(which);
         let serial = set.serial;
         let kept = set.provider(scopes).and_then(|handle| self.providers.touch(handle, now));
-        Some((kept.map(|kept| &kept.provider), which, serial))
+        Ok((kept.map(|kept| &kept.provider), which, serial))
+    }
+
+    /// The [`Synced`] state of `account`'s installation, if it is held.
+    pub(crate) fn synced(&self, account: &Account) -> Option<Synced> {
+        self.installations.get(account).map(|installation| installation.synced)
+    }
+
+    /// The store confirmed `version` of `account`'s record at `now`.
+    pub(crate) fn confirmed(&mut self, account: &Account, version: u64, now: Instant) {
+        if let Some(installation) = self.installations.get_mut(account)
+            && installation.synced.version == version
+        {
+            installation.synced.checked = now;
+            installation.synced.stale = false;
+        }
+    }
+
+    /// The store could not be asked about `account` at `now`: keep serving what is held, and ask again
+    /// after the gate's `max_age`.
+    pub(crate) fn unconfirmed(&mut self, account: &Account, now: Instant) {
+        if let Some(installation) = self.installations.get_mut(account) {
+            installation.synced.checked = now;
+        }
+    }
+
+    /// A change notice: `account`'s record was written with `version`. A held older version is checked
+    /// against the store before it serves again.
+    pub(crate) fn notice(&mut self, account: &Account, version: u64) {
+        if let Some(installation) = self.installations.get_mut(account)
+            && installation.synced.version < version
+        {
+            installation.synced.stale = true;
+        }
+    }
+
+    /// Notices may have been missed: every installation held is checked against the store before it
+    /// serves again.
+    pub(crate) fn all_stale(&mut self) {
+        for installation in self.installations.values_mut() {
+            installation.synced.stale = true;
+        }
+    }
+
+    /// Puts a store's record of `account` in memory at `now`, unless a newer version is held. What did not
+    /// change keeps its providers: the same sets (a new version for a lifecycle step) keep everything; a
+    /// rotation from the held current set keeps that set's providers as the previous set's; anything else
+    /// replaces the installation.
+    pub(crate) fn apply_synced(&mut self, record: SyncedInstallation, now: Instant) {
+        let SyncedInstallation { current, previous, version, serving } = record;
+        let account = current.account().clone();
+        let synced = Synced { version, checked: now, stale: false, serving };
+        if let Some(held) = self.installations.get_mut(&account) {
+            if held.synced.version > version {
+                return;
+            }
+            let same_previous = match (held.rotation.previous(), &previous) {
+                (None, None) => true,
+                (Some(held), Some((stored, _))) => held.same_set(stored),
+                _ => false,
+            };
+            if held.rotation.current().same_set(&current) && same_previous {
+                held.synced = synced;
+                return;
+            }
+            let rotated_from_held =
+                previous.as_ref().is_some_and(|(stored, _)| held.rotation.current().same_set(stored));
+            if rotated_from_held && matches!(self.rotate(current.clone(), RotationKind::Routine, now), Some(Ok(_))) {
+                if let Some(held) = self.installations.get_mut(&account) {
+                    held.rotation.set_grace_until(previous.as_ref().and_then(|(_, until)| *until));
+                    held.synced = synced;
+                }
+                return;
+            }
+        }
+        self.install(current);
+        let serial = self.serial();
+        if let Some(held) = self.installations.get_mut(&account) {
+            held.synced = synced;
+            if let Some((mut stored, grace_until)) = previous {
+                stored.forget_key_text();
+                held.rotation.restore_previous(stored, grace_until);
+                held.previous = Some(Box::new(Set::new(serial)));
+                self.rotating.insert(account);
+            }
+        }
     }
 
     /// Records that the token endpoint refused the set numbered `serial` of `account` with `invalid_client`

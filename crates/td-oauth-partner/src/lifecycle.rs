@@ -67,21 +67,27 @@ pub enum Lifecycle {
     },
     /// Any other event: the manager has nothing to do with it.
     Other(Box<Event>),
+    /// The event was handled already, by this replica or another of the fleet
+    /// ([`FleetManager::apply`](crate::fleet::FleetManager::apply)): nothing was done.
+    Duplicate {
+        /// The event's id.
+        event_id: String,
+    },
 }
 
-fn missing(what: &str) -> Error {
+pub(crate) fn missing(what: &str) -> Error {
     Error::Api(ApiError::NoGateway { reason: format!("the event has no {what}, which the Apps API call needs") })
 }
 
 /// The gateway, app id and installation id a lifecycle call on `event` needs.
-fn target(event: &Event) -> Result<(&ApiGateway, &str, &str), Error> {
+pub(crate) fn target(event: &Event) -> Result<(&ApiGateway, &str, &str), Error> {
     let gateway = event.gateway().ok_or_else(|| missing("_links.root"))?;
     let app_id = event.app_id().ok_or_else(|| missing("app_id"))?;
     let installation_id = event.installation_id().ok_or_else(|| missing("data.installation_id"))?;
     Ok((gateway, app_id, installation_id))
 }
 
-fn apps_write() -> Scopes {
+pub(crate) fn apps_write() -> Scopes {
     Scopes::new([APPS_WRITE]).unwrap_or_else(|_| Scopes::none())
 }
 
@@ -150,7 +156,7 @@ impl<T: ManagerTransport> Manager<T> {
         self.state_call(&account, event, decision, reason).await
     }
 
-    async fn state_call(
+    pub(crate) async fn state_call(
         &self,
         account: &Account,
         event: &Event,

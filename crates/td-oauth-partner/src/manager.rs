@@ -5,11 +5,12 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Instant, SystemTime};
 
 use td_oauth_core::transport::Config;
 use td_oauth_core::{Account, Scopes, TokenResponse};
 
-use crate::installations::{ActiveProvider, Installations};
+use crate::installations::{ActiveProvider, Admission, Gate, Installations};
 use crate::transport::ManagerTransport;
 use crate::{Error, EventKind, InstallationCredentials, RotationFallback, RotationKind, TokenManagerPolicy};
 
@@ -121,18 +122,45 @@ impl<T: ManagerTransport> Manager<T> {
     /// `invalid_client` and a routine rotation's previous ones are within their grace, the previous ones are
     /// used and the fallback reported.
     pub async fn token(&self, account: &Account, scopes: &Scopes) -> Result<Arc<TokenResponse>, Error> {
-        if let Some(token) = self.fresh(account, scopes) {
+        match self.token_gated(account, scopes, Gate::Open).await {
+            Ok(token) => Ok(token),
+            Err(Gated::Failed(error)) => Err(error),
+            Err(Gated::Held(_)) => Err(unknown(account)),
+        }
+    }
+
+    /// [`token`](Self::token), served from memory only if `gate` admits the installation (the
+    /// [`FleetManager`](crate::fleet::FleetManager)'s check against its store; [`Gate::Open`] admits all).
+    pub(crate) async fn token_gated(
+        &self,
+        account: &Account,
+        scopes: &Scopes,
+        gate: Gate,
+    ) -> Result<Arc<TokenResponse>, Gated> {
+        if let Some(token) = self.fresh(account, scopes, gate).map_err(Gated::Held)? {
             return Ok(token);
         }
-        let active = self.active(account, scopes)?;
+        let active = self.active(account, scopes).map_err(Gated::Failed)?;
         let error = match T::token(&active.provider).await.map_err(Error::from) {
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
         match self.after_failure(account, scopes, &active, &error) {
-            Some(retry) => T::token(&retry).await.map_err(Error::from),
-            None => Err(error),
+            Some(retry) => T::token(&retry).await.map_err(|error| Gated::Failed(error.into())),
+            None => Err(Gated::Failed(error)),
         }
+    }
+
+    /// Runs `f` on the bookkeeping, under the lock, with the clock's `now`.
+    pub(crate) fn with_installations<R>(&self, f: impl FnOnce(&mut Installations<T, T::Provider>, Instant) -> R) -> R {
+        let now = self.inner.config.clock().now();
+        f(&mut self.lock(), now)
+    }
+
+    /// The clock's now, monotonic and wall.
+    pub(crate) fn now(&self) -> (Instant, SystemTime) {
+        let clock = self.inner.config.clock();
+        (clock.now(), clock.wall())
     }
 
     /// The provider of the credentials active now for `account` and `scopes`, made on first use. Prefer
@@ -176,11 +204,16 @@ impl<T: ManagerTransport> Manager<T> {
 
     /// The warm path: the kept provider's token when it is fresh, read under the lock without cloning the
     /// provider.
-    fn fresh(&self, account: &Account, scopes: &Scopes) -> Option<Arc<TokenResponse>> {
+    /// With [`Gate::Open`] an account not held is `Ok(None)`: [`active`](Self::active) then says so.
+    fn fresh(&self, account: &Account, scopes: &Scopes, gate: Gate) -> Result<Option<Arc<TokenResponse>>, Admission> {
         let now = self.inner.config.clock().now();
         let mut installations = self.lock();
         installations.maybe_sweep(now);
-        installations.kept(account, scopes, now).and_then(T::fresh_token)
+        match installations.kept_gated(account, scopes, now, gate) {
+            Ok(kept) => Ok(kept.and_then(T::fresh_token)),
+            Err(Admission::Absent) if gate == Gate::Open => Ok(None),
+            Err(admission) => Err(admission),
+        }
     }
 
     /// The active set's provider for `scopes`, under the lock, after a lazy sweep.
@@ -221,6 +254,15 @@ impl<T: ManagerTransport> Manager<T> {
     }
 }
 
-fn unknown(account: &Account) -> Error {
+/// Why [`Manager::token_gated`] gave no token.
+#[derive(Debug)]
+pub(crate) enum Gated {
+    /// The gate did not admit the installation from memory.
+    Held(Admission),
+    /// Getting the token failed.
+    Failed(Error),
+}
+
+pub(crate) fn unknown(account: &Account) -> Error {
     Error::UnknownInstallation { account: account.as_str().to_owned() }
 }

@@ -165,6 +165,18 @@ impl Rotation {
         Ok(dropped)
     }
 
+    /// Keeps `previous` as the previous set, its grace ending at `grace_until` (as a store's record says).
+    pub(crate) fn restore_previous(&mut self, previous: InstallationCredentials, grace_until: Option<Instant>) {
+        self.previous = Some(Box::new(Previous { credentials: previous, grace_until, fallback_until: None }));
+    }
+
+    /// Sets when the previous set's grace ends (as a store's record says, rather than from now).
+    pub(crate) fn set_grace_until(&mut self, grace_until: Option<Instant>) {
+        if let Some(previous) = self.previous.as_mut() {
+            previous.grace_until = grace_until;
+        }
+    }
+
     /// Drops the previous set if its grace has ended at `now`, and returns it.
     pub(crate) fn expire(&mut self, now: Instant) -> Option<InstallationCredentials> {
         if self.previous.as_ref().is_some_and(|previous| !previous.in_grace(now)) {

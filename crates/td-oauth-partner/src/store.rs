@@ -6,14 +6,19 @@
 //! keeps opaque values, already sealed, under keys, each with a version for compare-and-set, tells other
 //! replicas when a value changes, and records which events were handled.
 //!
-//! Implementations: td-oauth-redis (Redis, Valkey, Redis Cluster), td-oauth-postgres (PostgreSQL), and a
-//! memory store for tests and single processes.
+//! Implementations: td-oauth-redis (Redis, Valkey, Redis Cluster), td-oauth-postgres (PostgreSQL), and
+//! [`MemoryStore`] for tests and single processes. `BlockingStore` drives any of them from blocking code
+//! (feature `ureq`). The rules above the seam are in [`fleet`](crate::fleet) and [`record`](crate::record).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+#[cfg(feature = "ureq")]
+pub use crate::blocking_store::BlockingStore;
+pub use crate::memory_store::MemoryStore;
 
 /// A stored value and the version the store gave it. Versions start at 1 and grow by one on every write of
 /// a key, so a version names one write.

@@ -24,12 +24,6 @@ pub enum Error {
         reason: String,
     },
 
-    /// The key that seals tokens in a shared cache is not usable.
-    #[error("invalid sealing key: {reason}")]
-    InvalidSealingKey {
-        /// What was wrong (never the key) and how to make one.
-        reason: String,
-    },
     /// A token from a shared cache could not be opened: altered, sealed with another key, stored under
     /// another cache key, of an unknown format, or expired. Discard it and fetch a new one.
     #[error("sealed token refused: {problem}")]

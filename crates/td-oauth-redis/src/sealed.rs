@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub use td_oauth_core::crypto::SealingKey;
 use td_oauth_core::crypto::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
 use td_oauth_core::random::RandomSource;
 use td_oauth_core::{AccessToken, ClientId, Grant, Scopes, TokenClient, TokenResponse};
@@ -51,48 +52,6 @@ impl fmt::Display for SealedProblem {
             SealedProblem::Malformed => f.write_str("the value opened but does not hold a sealed token"),
             SealedProblem::Expired => f.write_str("the sealed token has expired"),
         }
-    }
-}
-
-/// A 256-bit key for AES-256-GCM that seals tokens at rest. Every process sharing a cache needs the same
-/// one. `Debug` prints no byte of it and it is wiped on drop.
-///
-/// ```
-/// use td_oauth_redis::SealingKey;
-///
-/// // Made with `openssl rand -base64 32`, kept in a secret store, passed in the environment.
-/// let key = SealingKey::from_base64("q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=")?;
-/// assert_eq!(format!("{key:?}"), "SealingKey(<redacted>)");
-/// # Ok::<(), td_oauth_redis::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct SealingKey(Zeroizing<[u8; 32]>);
-
-impl SealingKey {
-    /// A key from its 32 bytes.
-    pub fn new(bytes: [u8; 32]) -> Self {
-        SealingKey(Zeroizing::new(bytes))
-    }
-
-    /// A key from standard Base64 (surrounding whitespace ignored) that decodes to 32 bytes, as
-    /// `openssl rand -base64 32` prints. Errors never repeat the input.
-    pub fn from_base64(text: &str) -> Result<Self, Error> {
-        use base64::Engine as _;
-        const HOW: &str = "make one with `openssl rand -base64 32`";
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map(Zeroizing::new)
-            .map_err(|_| Error::InvalidSealingKey { reason: format!("it is not standard Base64; {HOW}") })?;
-        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| Error::InvalidSealingKey {
-            reason: format!("it decodes to {} bytes, expected 32; {HOW}", decoded.len()),
-        })?;
-        Ok(SealingKey::new(bytes))
-    }
-}
-
-impl fmt::Debug for SealingKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SealingKey(<redacted>)")
     }
 }
 
@@ -183,7 +142,7 @@ pub fn seal(
     let mut body = Zeroizing::new(
         serde_json::to_vec(&plain).map_err(|_| td_oauth_core::Error::Crypto("the token could not be encoded"))?,
     );
-    crypto::seal_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut body)?;
+    key.seal_in_place(nonce, fleet_key.token_key().as_bytes(), &mut body)?;
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -240,7 +199,8 @@ pub fn open(
     let (nonce, sealed) = rest.split_at(NONCE_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| refuse(SealedProblem::Truncated))?;
     let mut buffer = Zeroizing::new(sealed.to_vec());
-    let json = crypto::open_in_place(&key.0, nonce, fleet_key.token_key().as_bytes(), &mut buffer)
+    let json = key
+        .open_in_place(nonce, fleet_key.token_key().as_bytes(), &mut buffer)
         .ok_or(refuse(SealedProblem::NotAuthentic))?;
     Plain::read(json, now, wall)
 }
@@ -394,17 +354,6 @@ mod tests {
         assert_eq!(problem(open(&[], &key(), &fleet, now, wall)), SealedProblem::Truncated);
         let expired = open(&sealed, &key(), &fleet, now, wall + Duration::from_secs(60));
         assert_eq!(problem(expired), SealedProblem::Expired);
-    }
-
-    #[test]
-    fn base64_keys_are_checked_without_echo() {
-        assert!(SealingKey::from_base64(" q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=\n").is_ok());
-        let short = SealingKey::from_base64("c2hvcnQta2V5").unwrap_err().to_string();
-        assert!(short.contains("decodes to 9 bytes, expected 32"), "{short}");
-        assert!(short.contains("openssl rand -base64 32") && !short.contains("c2hvcnQta2V5"), "{short}");
-        let garbage = SealingKey::from_base64("not base64 at all!").unwrap_err().to_string();
-        assert!(garbage.contains("not standard Base64") && !garbage.contains("at all"), "{garbage}");
-        assert_eq!(format!("{:?}", key()), "SealingKey(<redacted>)");
     }
 
     #[test]
