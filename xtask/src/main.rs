@@ -102,6 +102,7 @@ fn test() -> ExitCode {
         return ExitCode::FAILURE;
     }
     prerequisites::ensure_chromium();
+    prerequisites::ensure_postgres();
     prerequisites::ensure_secret_service();
     prerequisites::ensure_snippet_runtimes();
     println!("\n==> xtask test: rust-version, derived from the lockfile, the editions and the syntax in use");

@@ -47,7 +47,10 @@
 //! - `reqwest` (default): [`FleetCache`] implements td-oauth-reqwest's `SharedCache`, for async programs.
 //! - `ureq` (default): [`BlockingFleetCache`], td-oauth-ureq's `SharedCache`, for blocking programs.
 //!
-//! Both are on by default, since each is the only way to plug the cache into its transport; a program on one
+//! - `partner`: [`RedisStore`], td-oauth-partner's installation store (the installations a fleet of
+//!   partner-app replicas shares) on the same Redis, Valkey or Cluster; see `docs/installation-store.md`.
+//!
+//! The first two are on by default, since each is the only way to plug the cache into its transport; a program on one
 //! transport builds only that one's tree with `default-features = false, features = ["ureq"]` (or
 //! `["reqwest"]`). Without either, [`FleetCache::get_or_fetch`] still takes any async fetch function.
 //!

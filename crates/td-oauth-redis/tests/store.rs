@@ -1,18 +1,18 @@
 //! td-oauth-redis's `RedisStore` (feature `partner`) against real servers the test starts: the installation
 //! store's contract (td-oauth-store-conformance, the same checks every store runs) on one `redis-server`
 //! and on a 3-master Redis Cluster, each with two store handles as two replicas; notices lost and resumed
-//! across a server restart; a cluster's installations listed from every master; and the errors a replica
-//! sees when Redis is down or refuses its password.
+//! across a server restart; a cluster's installations listed from every master; `rediss://` with the
+//! certificate checked; and the errors a replica sees when Redis is down or refuses its password.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use td_oauth_partner::store::{InstallationStore, Put, StoreError};
+use td_oauth_partner::store::{InstallationStore, Notice, Put, StoreError};
 use td_oauth_redis::{RedisStore, StoreConfig};
 use td_oauth_store_conformance as conformance;
-use td_oauth_testkit::{RedisCluster, RedisServer};
+use td_oauth_testkit::{RedisCluster, RedisServer, TlsRedisServer};
 
 fn config() -> StoreConfig {
     StoreConfig::new().with_timeout(Duration::from_millis(500))
@@ -109,4 +109,23 @@ async fn a_wrong_password_is_refused_without_showing_it() {
     assert!(message.contains(&format!("127.0.0.1:{}", redis.port())), "{message}");
     assert!(message.contains("password"), "says what to check: {message}");
     assert!(!message.contains("the-wrong-one") && !message.contains("the-right-one"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_carries_writes_and_notices_over_tls_with_the_certificate_checked() {
+    let redis = TlsRedisServer::start().unwrap();
+    let trusted = config().with_timeout(Duration::from_secs(2)).with_ca_certificates(redis.ca_pem());
+    let (first, second) = replicas(|| RedisStore::with_config(&redis.tls_url(), trusted.clone()).unwrap());
+    let heard = conformance::Heard::default();
+    let _subscription = second.subscribe(heard.sink()).await.unwrap();
+    let key = conformance::unique("tls");
+    assert_eq!(first.put(&key, None, b"sealed").await.unwrap(), Put::Written { version: 1 });
+    assert_eq!(second.get(&key).await.unwrap().map(|v| v.value), Some(b"sealed".to_vec()));
+    let notice = Notice::Changed { key: key.clone(), version: 1 };
+    assert!(heard.wait_for(conformance::NOTICE_BUDGET, |n| *n == notice).await, "{:?}", heard.all());
+
+    // The system's roots do not know the test's CA: refused, never used unchecked.
+    let untrusted = RedisStore::with_config(&redis.tls_url(), config()).unwrap();
+    let err = untrusted.get(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
 }
