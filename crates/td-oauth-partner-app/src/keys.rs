@@ -18,35 +18,29 @@ fn make_one() -> &'static str {
     "make a key with `openssl rand -base64 32` and give every replica the same one"
 }
 
-/// The keys from the environment.
-#[derive(Debug)]
-pub struct StoreKeys;
-
-impl StoreKeys {
-    /// Reads the keys from the environment. `required`: whether a missing `TD_OAUTH_STORE_KEY` is an
-    /// error (every shared store), or a fresh random key will do (`memory`, whose values never leave the
-    /// process): then `None`.
-    pub fn from_env(required: bool) -> Result<Option<SealingKeys>, StartupError> {
-        let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty()).map(Zeroizing::new);
-        let previous = read(STORE_KEY_PREVIOUS_VAR).map(|text| key(STORE_KEY_PREVIOUS_VAR, &text)).transpose()?;
-        match read(STORE_KEY_VAR) {
-            Some(text) => {
-                let keys = SealingKeys::new(key(STORE_KEY_VAR, &text)?);
-                Ok(Some(match previous {
-                    Some(previous) => keys.with_previous(previous),
-                    None => keys,
-                }))
-            }
-            None if required => Err(StartupError::Key(format!(
-                "{STORE_KEY_VAR} is not set: the installations' credentials are sealed at rest with it; {}",
-                make_one()
-            ))),
-            None if previous.is_some() => Err(StartupError::Key(format!(
-                "{STORE_KEY_PREVIOUS_VAR} is set but {STORE_KEY_VAR} is not: the previous key only opens; set the \
-                 new key in {STORE_KEY_VAR}"
-            ))),
-            None => Ok(None),
+/// Reads the keys from the environment. `required`: whether a missing `TD_OAUTH_STORE_KEY` is an
+/// error (every shared store), or a fresh random key will do (`memory`, whose values never leave the
+/// process): then `None`.
+pub fn from_env(required: bool) -> Result<Option<SealingKeys>, StartupError> {
+    let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty()).map(Zeroizing::new);
+    let previous = read(STORE_KEY_PREVIOUS_VAR).map(|text| key(STORE_KEY_PREVIOUS_VAR, &text)).transpose()?;
+    match read(STORE_KEY_VAR) {
+        Some(text) => {
+            let keys = SealingKeys::new(key(STORE_KEY_VAR, &text)?);
+            Ok(Some(match previous {
+                Some(previous) => keys.with_previous(previous),
+                None => keys,
+            }))
         }
+        None if required => Err(StartupError::Key(format!(
+            "{STORE_KEY_VAR} is not set: the installations' credentials are sealed at rest with it; {}",
+            make_one()
+        ))),
+        None if previous.is_some() => Err(StartupError::Key(format!(
+            "{STORE_KEY_PREVIOUS_VAR} is set but {STORE_KEY_VAR} is not: the previous key only opens; set the \
+                 new key in {STORE_KEY_VAR}"
+        ))),
+        None => Ok(None),
     }
 }
 

@@ -24,7 +24,6 @@ use td_oauth_redis::{RedisStore, StoreConfig};
 use crate::args::{Args, CALLBACK_SECRET_VAR, STORE_CA_FILE_VAR, STORE_VAR};
 use crate::error::StartupError;
 use crate::fleet::Fleet;
-use crate::keys::StoreKeys;
 use crate::routes::{AppState, admin_router, events_router};
 use crate::store_url::StoreUrl;
 
@@ -52,7 +51,7 @@ impl Settings {
         if args.store_on_command_line && store.has_password() {
             return Err(password_on_command_line());
         }
-        let keys = StoreKeys::from_env(!store.is_memory())?;
+        let keys = crate::keys::from_env(!store.is_memory())?;
         let mut gateways = GatewayAllowList::default();
         for origin in &args.allow_gateways {
             gateways =
