@@ -24,8 +24,12 @@ fn installs_approves_rotates_once_and_reports_without_secrets() {
     let replica = Launch::new("memory", &server).start();
     let install = app_event_with_root(AppEvent::Installed, "acme", server.token_url(), server.base_url(), &first);
 
-    // Without the callback secret nothing is applied.
+    // Without the callback secret, or with another one, nothing is applied.
     assert_eq!(replica.deliver_unsigned(&install).status, Some(401));
+    assert_eq!(replica.deliver_to("/events?secret=cb-secret-6a1f0c2e9b7d4a5", &install).status, Some(401));
+    assert_eq!(replica.deliver_to(&format!("/events?other={CALLBACK_SECRET}"), &install).status, Some(401));
+    // Not an event: refused, nothing applied.
+    assert_eq!(replica.deliver(b"{\"id\":\"x\"}").status, Some(400));
     assert_eq!(replica.installations()["installations"], json!([]));
 
     assert_eq!(replica.deliver(&install).status, Some(200));

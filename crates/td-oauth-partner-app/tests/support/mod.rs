@@ -170,7 +170,13 @@ impl Replica {
 
     /// Delivers `body` once without the callback secret.
     pub fn deliver_unsigned(&self, body: &[u8]) -> DeliveryAttempt {
-        let delivery = EventDelivery::new(&format!("{}/events", self.events)).expect("callback URL").with_delays([]);
+        self.deliver_to("/events", body)
+    }
+
+    /// Delivers `body` once to `path_and_query` on the events listener.
+    pub fn deliver_to(&self, path_and_query: &str, body: &[u8]) -> DeliveryAttempt {
+        let url = format!("{}{path_and_query}", self.events);
+        let delivery = EventDelivery::new(&url).expect("callback URL").with_delays([]);
         delivery.deliver(body).expect("delivery runs").pop().expect("one attempt")
     }
 
