@@ -279,8 +279,13 @@ async fn an_installation_is_approved_once_across_the_fleet() {
     let client = server.register_client(Algorithm::Es256).unwrap();
     let event = installed(&server, "acme", &client);
     fleet[0].apply(event.clone()).await.unwrap();
+    // Replica 1 approves and is killed before it records the step as handled; its claim lapses.
+    store.lapsing_claims.store(true, Ordering::SeqCst);
+    store.killed_before_finish.store(true, Ordering::SeqCst);
     let first = fleet[1].decide_installation(&event, InstallationDecision::Approve, None).await.unwrap();
     assert_eq!(first, Acknowledged::Done);
+    store.killed_before_finish.store(false, Ordering::SeqCst);
+    // Every other try finds the decision in the record: nothing is sent again.
     for replica in &fleet {
         let again = replica.decide_installation(&event, InstallationDecision::Approve, None).await.unwrap();
         assert_eq!(again, Acknowledged::AlreadyDone);
