@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use td_oauth_partner::store::StoreError;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls};
 
 use crate::Error;
+use crate::store::Statements;
 
 /// After a failure, how long callers are answered with it before one tries to connect again.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
@@ -24,8 +25,22 @@ pub(crate) const MIGRATION_HINT: &str = "td-oauth's tables are missing: create t
 
 enum State {
     Idle,
-    Ready(Arc<Client>),
+    Ready(Arc<Connected>),
     Failed(Instant, StoreError),
+}
+
+/// The shared connection: its client and the store's statements, prepared on it at first use (not at
+/// connecting: on a database without the tables, preparing fails, and the migration must still run).
+pub(crate) struct Connected {
+    pub(crate) client: Client,
+    statements: OnceCell<Statements>,
+}
+
+impl Connected {
+    /// The store's statements, prepared now if they are not yet.
+    pub(crate) async fn statements(&self) -> Result<&Statements, tokio_postgres::Error> {
+        self.statements.get_or_try_init(|| Statements::prepare(&self.client)).await
+    }
 }
 
 /// One PostgreSQL database, shared by clones of a store.
@@ -89,10 +104,10 @@ impl Postgres {
 
     /// The shared client, connected now if there is none (or it closed); fails at once while a recent
     /// failure is fresh.
-    pub(crate) async fn client(&self) -> Result<Arc<Client>, StoreError> {
+    pub(crate) async fn client(&self) -> Result<Arc<Connected>, StoreError> {
         let mut state = self.state.lock().await;
         match &*state {
-            State::Ready(client) if !client.is_closed() => return Ok(Arc::clone(client)),
+            State::Ready(connected) if !connected.client.is_closed() => return Ok(Arc::clone(connected)),
             State::Failed(at, err) if at.elapsed() < RECONNECT_INTERVAL => return Err(err.clone()),
             State::Idle | State::Ready(_) | State::Failed(..) => {}
         }
@@ -105,9 +120,9 @@ impl Postgres {
                     }
                 });
                 tracing::debug!(postgres = %self.location, "connected to PostgreSQL");
-                let client = Arc::new(client);
-                *state = State::Ready(Arc::clone(&client));
-                Ok(client)
+                let connected = Arc::new(Connected { client, statements: OnceCell::new() });
+                *state = State::Ready(Arc::clone(&connected));
+                Ok(connected)
             }
             Err(err) => {
                 *state = State::Failed(Instant::now(), err.clone());
@@ -120,7 +135,7 @@ impl Postgres {
     pub(crate) async fn run<T>(
         &self,
         what: &str,
-        statement: impl AsyncFnOnce(Arc<Client>) -> Result<T, tokio_postgres::Error>,
+        statement: impl AsyncFnOnce(Arc<Connected>) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, StoreError> {
         let client = self.client().await?;
         let result = tokio::time::timeout(self.timeout, statement(client)).await;

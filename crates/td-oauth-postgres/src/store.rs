@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use td_oauth_partner::store::{EventClaim, InstallationStore, NoticeSink, Put, StoreError, Subscription, Versioned};
 
+use tokio_postgres::{Client, Statement};
+
 use crate::Error;
 use crate::connection::Postgres;
 use crate::notices;
@@ -50,6 +52,35 @@ const FINISH: &str = "INSERT INTO td_oauth_events (event_id, state, expires_at)
 const RELEASE: &str = "DELETE FROM td_oauth_events WHERE event_id = $1 AND state = 'claimed'";
 
 const SWEEP: &str = "DELETE FROM td_oauth_events WHERE expires_at <= clock_timestamp()";
+
+/// The store's statements, prepared once per connection, so that each call is one round trip.
+pub(crate) struct Statements {
+    get: Statement,
+    insert: Statement,
+    update: Statement,
+    list: Statement,
+    claim: Statement,
+    state: Statement,
+    finish: Statement,
+    release: Statement,
+    sweep: Statement,
+}
+
+impl Statements {
+    pub(crate) async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+        Ok(Statements {
+            get: client.prepare(GET).await?,
+            insert: client.prepare(INSERT).await?,
+            update: client.prepare(UPDATE).await?,
+            list: client.prepare(LIST).await?,
+            claim: client.prepare(CLAIM).await?,
+            state: client.prepare(STATE).await?,
+            finish: client.prepare(FINISH).await?,
+            release: client.prepare(RELEASE).await?,
+            sweep: client.prepare(SWEEP).await?,
+        })
+    }
+}
 
 /// The longest expiry written (ten years), so the timestamp arithmetic never overflows.
 const MAX_EXPIRY_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
@@ -151,7 +182,7 @@ impl PostgresStore {
     /// Creates the store's tables if they are missing ([`migrate`](crate::migrate) on this store's
     /// connection).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.inner.postgres.run("the migration", async |client| crate::migrate(&client).await).await
+        self.inner.postgres.run("the migration", async |connected| crate::migrate(&connected.client).await).await
     }
 
     /// Deletes expired event rows if this store has not for a while. A failure only delays it.
@@ -163,7 +194,13 @@ impl PostgresStore {
             }
             *last = Some(Instant::now());
         }
-        match self.inner.postgres.run("deleting expired events", async |client| client.execute(SWEEP, &[]).await).await
+        match self
+            .inner
+            .postgres
+            .run("deleting expired events", async |connected| {
+                connected.client.execute(&connected.statements().await?.sweep, &[]).await
+            })
+            .await
         {
             Ok(deleted) => tracing::debug!(postgres = self.location(), deleted, "expired event rows deleted"),
             Err(err) => tracing::debug!(postgres = self.location(), error = %err, "deleting expired events failed"),
@@ -198,7 +235,13 @@ fn expiry_ms(duration: Duration) -> i64 {
 #[async_trait]
 impl InstallationStore for PostgresStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let row = self.inner.postgres.run("SELECT", async |client| client.query_opt(GET, &[&key]).await).await?;
+        let row = self
+            .inner
+            .postgres
+            .run("SELECT", async |connected| {
+                connected.client.query_opt(&connected.statements().await?.get, &[&key]).await
+            })
+            .await?;
         row.map(|row| Ok(Versioned { version: version_of(key, column(&row, 0, key)?)?, value: column(&row, 1, key)? }))
             .transpose()
     }
@@ -208,14 +251,21 @@ impl InstallationStore for PostgresStore {
             None => {
                 self.inner
                     .postgres
-                    .run("INSERT", async |client| client.query_opt(INSERT, &[&key, &value]).await)
+                    .run("INSERT", async |connected| {
+                        connected.client.query_opt(&connected.statements().await?.insert, &[&key, &value]).await
+                    })
                     .await?
             }
             Some(expected) => match i64::try_from(expected) {
                 Ok(expected) => {
                     self.inner
                         .postgres
-                        .run("UPDATE", async |client| client.query_opt(UPDATE, &[&key, &value, &expected]).await)
+                        .run("UPDATE", async |connected| {
+                            connected
+                                .client
+                                .query_opt(&connected.statements().await?.update, &[&key, &value, &expected])
+                                .await
+                        })
                         .await?
                 }
                 // No stored version is that large: a conflict.
@@ -229,7 +279,11 @@ impl InstallationStore for PostgresStore {
     }
 
     async fn list(&self) -> Result<Vec<(String, Versioned)>, StoreError> {
-        let rows = self.inner.postgres.run("SELECT", async |client| client.query(LIST, &[]).await).await?;
+        let rows = self
+            .inner
+            .postgres
+            .run("SELECT", async |connected| connected.client.query(&connected.statements().await?.list, &[]).await)
+            .await?;
         rows.into_iter()
             .map(|row| {
                 let key: String = column(&row, 0, "(a listed key)")?;
@@ -248,7 +302,9 @@ impl InstallationStore for PostgresStore {
                 let claimed = self
                     .inner
                     .postgres
-                    .run("claiming an event", async |client| client.query_opt(CLAIM, &[&event_id, &lease]).await)
+                    .run("claiming an event", async |connected| {
+                        connected.client.query_opt(&connected.statements().await?.claim, &[&event_id, &lease]).await
+                    })
                     .await?;
                 if claimed.is_some() {
                     return Ok(EventClaim::Claimed);
@@ -256,7 +312,9 @@ impl InstallationStore for PostgresStore {
                 let state = self
                     .inner
                     .postgres
-                    .run("reading an event", async |client| client.query_opt(STATE, &[&event_id]).await)
+                    .run("reading an event", async |connected| {
+                        connected.client.query_opt(&connected.statements().await?.state, &[&event_id]).await
+                    })
                     .await?;
                 let state: Option<String> = state.map(|row| column(&row, 0, event_id)).transpose()?;
                 match state.as_deref() {
@@ -276,7 +334,9 @@ impl InstallationStore for PostgresStore {
         let remember = expiry_ms(remember);
         self.inner
             .postgres
-            .run("finishing an event", async |client| client.execute(FINISH, &[&event_id, &remember]).await)
+            .run("finishing an event", async |connected| {
+                connected.client.execute(&connected.statements().await?.finish, &[&event_id, &remember]).await
+            })
             .await?;
         self.sweep_now_and_then().await;
         Ok(())
@@ -285,18 +345,19 @@ impl InstallationStore for PostgresStore {
     async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
         self.inner
             .postgres
-            .run("releasing an event", async |client| client.execute(RELEASE, &[&event_id]).await)
+            .run("releasing an event", async |connected| {
+                connected.client.execute(&connected.statements().await?.release, &[&event_id]).await
+            })
             .await
             .map(|_| ())
     }
 
     async fn subscribe(&self, sink: NoticeSink) -> Result<Subscription, StoreError> {
-        // Listening works without the tables; a store that cannot be used should not seem to.
+        // Listening works without the tables; a store that cannot be used should not seem to. Preparing the
+        // statements needs them.
         self.inner
             .postgres
-            .run("checking the tables", async |client| {
-                client.execute("SELECT 1 FROM td_oauth_installations LIMIT 0", &[]).await
-            })
+            .run("checking the tables", async |connected| connected.statements().await.map(|_| ()))
             .await?;
         notices::subscribe(Arc::clone(&self.inner), sink).await
     }

@@ -129,3 +129,22 @@ async fn rediss_carries_writes_and_notices_over_tls_with_the_certificate_checked
     let err = untrusted.get(&key).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_subscription_moves_to_another_node_when_its_node_dies() {
+    let cluster = RedisCluster::start(3).unwrap();
+    let urls = cluster.urls();
+    let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
+    // Subscriptions go to the first seed node first.
+    let store = RedisStore::cluster_with_config(&seeds, config()).unwrap();
+    let heard = conformance::Heard::default();
+    let _subscription = store.subscribe(heard.sink()).await.unwrap();
+    cluster.node(0).stop();
+    let patience = Duration::from_secs(20);
+    assert!(heard.wait_for(patience, |n| *n == Notice::Lost).await, "{:?}", heard.all());
+    assert!(
+        heard.wait_for(patience, |n| *n == Notice::Resumed).await,
+        "resubscribed on another node: {:?}",
+        heard.all()
+    );
+}
