@@ -190,7 +190,15 @@ fn scenario(launch: Launch, server: &TestServer, store_secrets: &[&str]) {
         .deliver(&body)
         .unwrap();
     assert!(attempts.last().is_some_and(|a| a.delivered()), "the redelivery finished the rotation: {attempts:?}");
+    // While the killed replica's claim held, the step could not finish: 503, so AppConnect tries again.
+    assert_eq!(attempts[0].status, Some(503), "{attempts:?}");
+    // The redelivery acknowledged (the Apps API's 409 if the killed replica's call had landed counts as
+    // done), and recorded it: accepted once at the testkit, and the record says acknowledged.
+    assert_eq!(rotation_acks(server, &killed_rotation.client_id), 2, "the killed replica's call and the redelivery's");
     assert_eq!(accepted_rotations(server, &killed_rotation.client_id), 1, "acknowledged once");
+    let listed = replicas[survivor].installations();
+    let record = listed["installations"].as_array().unwrap().iter().find(|v| v["installation_id"] == "inst-acct-1");
+    assert_eq!(record.map(|v| v["rotation_acknowledged"].clone()), Some(json!(true)), "{listed}");
     expected[1].1 = killed_rotation.client_id.clone();
     replicas.push(launch.start());
     eventually("every replica on the credentials of the interrupted rotation", Duration::from_secs(2), || {
