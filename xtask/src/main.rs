@@ -102,6 +102,7 @@ fn test() -> ExitCode {
         return ExitCode::FAILURE;
     }
     prerequisites::ensure_chromium();
+    prerequisites::ensure_postgres();
     prerequisites::ensure_secret_service();
     prerequisites::ensure_snippet_runtimes();
     println!("\n==> xtask test: rust-version, derived from the lockfile, the editions and the syntax in use");
@@ -136,6 +137,11 @@ fn test() -> ExitCode {
             &["check", "-p", "td-oauth-redis", "--no-default-features", "--features", face],
         ));
     }
+    // td-oauth-redis's installation store alone: a partner backend on it builds neither transport's face.
+    steps.push(Step::new(
+        "td-oauth-redis --features partner alone",
+        &["check", "-p", "td-oauth-redis", "--no-default-features", "--features", "partner"],
+    ));
     if root.join("crates/td-oauth-cli").is_dir() {
         // The README's first command, as a smoke test: the whole flow against the in-process server.
         steps.push(Step::new("demo", &["run", "--quiet", "-p", "td-oauth-cli", "--", "demo"]));

@@ -7,6 +7,9 @@
 //! `td-oauth agent` snippets (Debian's python3, nodejs and curl), each test skipping, said here, without.
 //! `dbus-daemon`, `dbus-send` and `gnome-keyring-daemon` (Debian's dbus-daemon, dbus-bin and
 //! gnome-keyring) are the real Secret Service the CLI's keyring login tests start on a private bus.
+//! PostgreSQL's server programs (`initdb`, `postgres`, `pg_isready`; Debian's postgresql, which puts them in
+//! /usr/lib/postgresql/<version>/bin) run the test clusters of td-oauth-postgres's tests, which skip, said
+//! here, without.
 use std::process::Command;
 
 /// Makes sure `redis-server` and `redis-cli` can be started, installing them with apt-get if need be.
@@ -53,6 +56,40 @@ pub(crate) fn ensure_secret_service() {
     }
 }
 
+/// Makes sure PostgreSQL's `initdb`, `postgres` and `pg_isready` are there for td-oauth-postgres's tests
+/// (on PATH or in /usr/lib/postgresql/<version>/bin, where td-oauth-testkit's `PostgresServer` looks),
+/// installing Debian's postgresql if need be; when they cannot be, says that those tests will skip.
+pub(crate) fn ensure_postgres() {
+    if postgres_found() {
+        return;
+    }
+    let outcome = if found("apt-get") {
+        println!("==> xtask test: PostgreSQL (initdb) is missing; installing the Debian package postgresql");
+        install("postgresql").and_then(|()| {
+            if postgres_found() {
+                Ok(())
+            } else {
+                Err("apt-get installed postgresql but no initdb is found".to_owned())
+            }
+        })
+    } else {
+        Err("PostgreSQL (initdb) is not installed and there is no apt-get to install it".to_owned())
+    };
+    if let Err(why) = outcome {
+        println!("==> xtask test: {why}; td-oauth-postgres's tests will skip");
+    }
+}
+
+/// Whether PostgreSQL's server programs are on PATH or in a Debian PostgreSQL's directory.
+fn postgres_found() -> bool {
+    let debian = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|version| version.path().join("bin").join("initdb").is_file());
+    found("initdb") || debian
+}
+
 /// Makes sure `program` is on PATH, installing the Debian `package` if need be.
 fn ensure(program: &str, package: &str) -> Result<(), String> {
     if found(program) {
@@ -62,6 +99,12 @@ fn ensure(program: &str, package: &str) -> Result<(), String> {
         return Err(format!("{program} is not installed and there is no apt-get to install it"));
     }
     println!("==> xtask test: {program} is missing; installing the Debian package {package}");
+    install(package)?;
+    if found(program) { Ok(()) } else { Err(format!("apt-get installed {package} but {program} is not on PATH")) }
+}
+
+/// Installs the Debian `package` with apt-get (as root, or through sudo).
+fn install(package: &str) -> Result<(), String> {
     // As root directly; otherwise through sudo, as on CI runners with an ordinary user.
     let root = Command::new("id").arg("-u").output().is_ok_and(|out| out.stdout.starts_with(b"0\n"));
     let apt = |args: &[&str]| -> Result<(), String> {
@@ -77,8 +120,7 @@ fn ensure(program: &str, package: &str) -> Result<(), String> {
         if status.success() { Ok(()) } else { Err(format!("apt-get {} failed ({status})", args.join(" "))) }
     };
     apt(&["update", "-qq"])?;
-    apt(&["install", "-y", "-qq", package])?;
-    if found(program) { Ok(()) } else { Err(format!("apt-get installed {package} but {program} is not on PATH")) }
+    apt(&["install", "-y", "-qq", package])
 }
 
 /// Whether `program` is on PATH.

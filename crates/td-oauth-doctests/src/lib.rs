@@ -27,6 +27,7 @@ markdown! {
     DocsCli => "docs/cli.md",
     DocsClock => "docs/clock.md",
     DocsFleetCache => "docs/fleet-cache.md",
+    DocsInstallationStore => "docs/installation-store.md",
     DocsPartnerApps => "docs/partner-apps.md",
     DocsPerformance => "docs/performance.md",
     DocsReqwest => "docs/reqwest.md",
@@ -41,4 +42,5 @@ markdown! {
     ReqwestReadme => "crates/td-oauth-reqwest/README.md",
     UreqReadme => "crates/td-oauth-ureq/README.md",
     RedisReadme => "crates/td-oauth-redis/README.md",
+    PostgresReadme => "crates/td-oauth-postgres/README.md",
 }

@@ -14,6 +14,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, TlsCertificates, Value};
 use tokio::sync::Mutex;
 
+use crate::config::CaCertificates;
 use crate::{Error, FleetConfig};
 
 /// After a failure, how long callers skip Redis before one tries to connect again.
@@ -21,17 +22,28 @@ const RECONNECT_INTERVAL: Duration = Duration::from_secs(3);
 
 /// Why Redis could not be used for this call. Says what failed, never a value.
 #[derive(Debug, Clone)]
-pub(crate) struct Unavailable(String);
+pub(crate) struct Unavailable {
+    reason: String,
+    /// The server answered and refused (credentials, permissions, memory, a replica), as opposed to not
+    /// being reachable: retrying will not help until someone changes something.
+    refused: bool,
+}
 
 impl Unavailable {
     pub(crate) fn new(reason: String) -> Self {
-        Unavailable(reason)
+        Unavailable { reason, refused: false }
+    }
+
+    /// Whether the server answered with a refusal rather than not answering.
+    #[cfg_attr(not(feature = "partner"), allow(dead_code))]
+    pub(crate) fn is_refusal(&self) -> bool {
+        self.refused
     }
 }
 
 impl fmt::Display for Unavailable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.reason)
     }
 }
 
@@ -89,6 +101,10 @@ impl ConnectionLike for Connection {
 /// One Redis server or cluster, shared by clones of a fleet cache.
 pub(crate) struct Redis {
     target: Target,
+    /// Clients for one node each (the server, or each seed node of a cluster), for connections of their
+    /// own, such as a pub/sub subscription.
+    #[cfg_attr(not(feature = "partner"), allow(dead_code))]
+    nodes: Vec<redis::Client>,
     /// `host:port` (of the first seed node, for a cluster): what events name (never the URL, which may hold
     /// a password).
     endpoint: String,
@@ -125,8 +141,8 @@ fn parse(url: &str) -> Result<redis::ConnectionInfo, Error> {
 }
 
 /// The CA certificates `config` names, for redis-rs (which then trusts only them); `None` for the system's.
-fn certificates(config: &FleetConfig) -> Result<Option<TlsCertificates>, Error> {
-    let Some(pem) = &config.ca_certificates else { return Ok(None) };
+fn certificates(ca_certificates: Option<&CaCertificates>) -> Result<Option<TlsCertificates>, Error> {
+    let Some(pem) = ca_certificates else { return Ok(None) };
     // redis-rs reads PEM blocks and skips anything else: text without one would trust nothing, silently.
     if !pem.0.windows(CERTIFICATE_BLOCK.len()).any(|window| window == CERTIFICATE_BLOCK) {
         return Err(Error::InvalidUrl {
@@ -152,28 +168,48 @@ fn tls_refused(err: &redis::RedisError) -> Error {
 impl Redis {
     /// Checks the URL; connects later.
     pub(crate) fn new(url: &str, config: &FleetConfig) -> Result<Redis, Error> {
+        Redis::server(url, config.redis_timeout, config.ca_certificates.as_ref())
+    }
+
+    /// One server at `url`, each command (and connecting) bounded by `timeout`, `rediss://` checked against
+    /// `ca_certificates` (the system's if `None`).
+    pub(crate) fn server(
+        url: &str,
+        timeout: Duration,
+        ca_certificates: Option<&CaCertificates>,
+    ) -> Result<Redis, Error> {
         let info = parse(url)?;
         let endpoint = shown(info.addr());
-        let client = match certificates(config)? {
-            Some(certificates) => redis::Client::build_with_tls(info, certificates).map_err(|err| tls_refused(&err))?,
-            None => redis::Client::open(info)
-                .map_err(|err| Error::InvalidUrl { reason: format!("it was refused ({:?})", err.kind()) })?,
-        };
-        let timeout = config.redis_timeout;
-        Ok(Redis { target: Target::Server(Box::new(client)), endpoint, timeout, state: Mutex::new(State::Idle) })
+        let client = client(info, ca_certificates)?;
+        Ok(Redis {
+            nodes: vec![client.clone()],
+            target: Target::Server(Box::new(client)),
+            endpoint,
+            timeout,
+            state: Mutex::new(State::Idle),
+        })
     }
 
     /// Checks the seed nodes' URLs; connects (and learns the cluster's slots) later.
     pub(crate) fn cluster(nodes: &[&str], config: &FleetConfig) -> Result<Redis, Error> {
-        let timeout = config.redis_timeout;
+        Redis::cluster_of(nodes, config.redis_timeout, config.ca_certificates.as_ref())
+    }
+
+    /// A cluster found from the seed nodes `urls`, with [`server`](Self::server)'s settings.
+    pub(crate) fn cluster_of(
+        nodes: &[&str],
+        timeout: Duration,
+        ca_certificates: Option<&CaCertificates>,
+    ) -> Result<Redis, Error> {
         let infos = nodes.iter().map(|url| parse(url)).collect::<Result<Vec<_>, _>>()?;
         let Some(first) = infos.first() else {
             return Err(Error::InvalidUrl { reason: "a cluster needs at least one seed node's URL".to_owned() });
         };
         let endpoint = format!("{} (cluster)", shown(first.addr()));
+        let seeds = infos.iter().map(|info| client(info.clone(), ca_certificates)).collect::<Result<Vec<_>, _>>()?;
         let mut builder =
             ClusterClient::builder(infos).connection_timeout(timeout).response_timeout(timeout).retries(1);
-        if let Some(certificates) = certificates(config)? {
+        if let Some(certificates) = certificates(ca_certificates)? {
             builder = builder.certs(certificates);
         }
         let client = builder.build().map_err(|err| Error::InvalidUrl {
@@ -182,7 +218,32 @@ impl Redis {
                 err.kind()
             ),
         })?;
-        Ok(Redis { target: Target::Cluster(Box::new(client)), endpoint, timeout, state: Mutex::new(State::Idle) })
+        Ok(Redis {
+            target: Target::Cluster(Box::new(client)),
+            nodes: seeds,
+            endpoint,
+            timeout,
+            state: Mutex::new(State::Idle),
+        })
+    }
+
+    /// Whether this is a cluster.
+    #[cfg_attr(not(feature = "partner"), allow(dead_code))]
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster(_))
+    }
+
+    /// A client for each node given (the server, or each seed node of a cluster), to open connections of
+    /// their own; a cluster's pub/sub messages reach every node, so any one of them will do.
+    #[cfg_attr(not(feature = "partner"), allow(dead_code))]
+    pub(crate) fn node_clients(&self) -> &[redis::Client] {
+        &self.nodes
+    }
+
+    /// The per-command timeout.
+    #[cfg_attr(not(feature = "partner"), allow(dead_code))]
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// `host:port` of the server.
@@ -196,7 +257,7 @@ impl Redis {
         match &*state {
             State::Ready(manager) => return Ok(manager.clone()),
             State::Failed(at) if at.elapsed() < RECONNECT_INTERVAL => {
-                return Err(Unavailable(format!(
+                return Err(Unavailable::new(format!(
                     "it failed {} ms ago; the next attempt is at most {} s after that",
                     at.elapsed().as_millis(),
                     RECONNECT_INTERVAL.as_secs()
@@ -227,11 +288,11 @@ impl Redis {
             }
             Ok(Err(err)) => {
                 *state = State::Failed(Instant::now());
-                Err(Unavailable(format!("connecting failed: {}", describe(&err))))
+                Err(Unavailable { reason: format!("connecting failed: {}", describe(&err)), refused: refusal(&err) })
             }
             Err(_) => {
                 *state = State::Failed(Instant::now());
-                Err(Unavailable(format!("connecting took longer than {} ms", self.timeout.as_millis())))
+                Err(Unavailable::new(format!("connecting took longer than {} ms", self.timeout.as_millis())))
             }
         }
     }
@@ -245,12 +306,53 @@ impl Redis {
     ) -> Result<T, Unavailable> {
         let problem = match tokio::time::timeout(self.timeout, cmd.query_async::<T>(connection)).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(err)) => format!("{what} failed: {}", describe(&err)),
-            Err(_) => format!("{what} took longer than {} ms", self.timeout.as_millis()),
+            Ok(Err(err)) => {
+                Unavailable { reason: format!("{what} failed: {}", describe(&err)), refused: refusal(&err) }
+            }
+            Err(_) => Unavailable::new(format!("{what} took longer than {} ms", self.timeout.as_millis())),
         };
         *self.state.lock().await = State::Failed(Instant::now());
-        Err(Unavailable(problem))
+        Err(problem)
     }
+
+    /// Runs one command on the cluster node at `host:port` (a cluster's `SCAN` walks one node's keys), with
+    /// [`run`](Self::run)'s timeout and failure handling.
+    #[cfg_attr(not(feature = "partner"), allow(dead_code))]
+    pub(crate) async fn run_on_node(
+        &self,
+        connection: &mut ClusterConnection,
+        cmd: Cmd,
+        host: &str,
+        port: u16,
+        what: &str,
+    ) -> Result<Value, Unavailable> {
+        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.to_owned(), port });
+        let problem = match tokio::time::timeout(self.timeout, connection.route_command(cmd, routing)).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(err)) => {
+                Unavailable { reason: format!("{what} failed: {}", describe(&err)), refused: refusal(&err) }
+            }
+            Err(_) => Unavailable::new(format!("{what} took longer than {} ms", self.timeout.as_millis())),
+        };
+        *self.state.lock().await = State::Failed(Instant::now());
+        Err(problem)
+    }
+}
+
+/// A client for one node, with `rediss://` checked against `ca_certificates` if given.
+fn client(info: redis::ConnectionInfo, ca_certificates: Option<&CaCertificates>) -> Result<redis::Client, Error> {
+    match certificates(ca_certificates)? {
+        Some(certificates) => redis::Client::build_with_tls(info, certificates).map_err(|err| tls_refused(&err)),
+        None => redis::Client::open(info)
+            .map_err(|err| Error::InvalidUrl { reason: format!("it was refused ({:?})", err.kind()) }),
+    }
+}
+
+/// Whether the server refused (credentials, permission, memory, a replica) rather than failed to answer.
+fn refusal(err: &redis::RedisError) -> bool {
+    matches!(err.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM" | "OOM" | "READONLY"))
+        || err.kind() == redis::ErrorKind::AuthenticationFailed
 }
 
 /// `host:port` as a URL writes it (an IPv6 address in brackets), or a socket's path.
@@ -265,7 +367,7 @@ fn shown(addr: &redis::ConnectionAddr) -> String {
 /// What went wrong, for a warning: the server's error code (`OOM`, `NOAUTH`, `WRONGPASS`, …) when the server
 /// answered with one, with what to do for the usual ones; the cause of an I/O error; else the client's error
 /// kind. Never the command's arguments, nor the server's own text.
-fn describe(err: &redis::RedisError) -> String {
+pub(crate) fn describe(err: &redis::RedisError) -> String {
     // A server's error code is one word in capitals; anything else is not shown.
     let code = err.code().filter(|code| {
         (1..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')

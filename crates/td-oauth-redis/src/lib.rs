@@ -56,7 +56,10 @@
 //! - `reqwest` (default): [`FleetCache`] implements td-oauth-reqwest's `SharedCache`, for async programs.
 //! - `ureq` (default): [`BlockingFleetCache`], td-oauth-ureq's `SharedCache`, for blocking programs.
 //!
-//! Both are on by default, since each is the only way to plug the cache into its transport; a program on one
+//! - `partner`: [`RedisStore`], td-oauth-partner's installation store (the installations a fleet of
+//!   partner-app replicas shares) on the same Redis, Valkey or Cluster; see `docs/installation-store.md`.
+//!
+//! The first two are on by default, since each is the only way to plug the cache into its transport; a program on one
 //! transport builds only that one's tree with `default-features = false, features = ["ureq"]` (or
 //! `["reqwest"]`). Without either, [`FleetCache::get_or_fetch`] still takes any async fetch function.
 //!
@@ -128,6 +131,10 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "partner")]
+mod installation_notices;
+#[cfg(feature = "partner")]
+mod installations;
 pub mod sealed;
 #[cfg(feature = "reqwest")]
 mod shared;
@@ -137,4 +144,7 @@ pub use blocking::BlockingFleetCache;
 pub use cache::FleetCache;
 pub use config::FleetConfig;
 pub use error::Error;
+#[cfg(feature = "partner")]
+#[cfg_attr(docsrs, doc(cfg(feature = "partner")))]
+pub use installations::{RedisStore, StoreConfig};
 pub use sealed::{FleetKey, SealingKey};

@@ -17,7 +17,8 @@
 //! `/oauth/end_user_session`, and `/sts/me` for STS tokens (no `Bearer` word); refusals are Talkdesk error
 //! bodies. [`EventDelivery`] posts AppConnect events to a callback URL with Talkdesk's redelivery after 5
 //! and 10 minutes (delays settable), and [`lifecycle_event`] and [`app_event_with_root`] write their bodies.
-//! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
+//! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests, and
+//! [`PostgresServer`] a real PostgreSQL (`initdb` and `postgres`) for td-oauth-postgres's; [`app_event`]
 //! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
 //! with the expected outcome of each cell and the checks, behind a small [`matrix::Subject`] trait.
@@ -73,6 +74,7 @@ mod keys;
 mod logs;
 pub mod matrix;
 mod paths;
+mod postgres;
 pub mod providers;
 mod proxy;
 pub mod proxy_env;
@@ -104,6 +106,7 @@ pub use paths::{
     AUTHORIZE_PATH, ECHO_AUTHORIZATION_PATH, END_USER_SESSION_PATH, ME_PATH, STS_ME_PATH, TOKEN_PATH, USERS_ME_PATH,
     USERS_PATH,
 };
+pub use postgres::{POSTGRES_USER, PostgresServer};
 pub use proxy::ConnectProxy;
 pub use record::{Acknowledgement, AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};

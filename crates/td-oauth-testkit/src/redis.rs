@@ -30,6 +30,8 @@ pub struct RedisServer {
     child: Mutex<Option<Child>>,
     port: u16,
     dir: PathBuf,
+    /// The extra options it was started with, to start it again the same way.
+    options: Vec<String>,
 }
 
 impl RedisServer {
@@ -43,27 +45,22 @@ impl RedisServer {
     pub fn start_with(options: &[&str]) -> Result<RedisServer, Error> {
         let port = free_port()?;
         let dir = temp_dir(port)?;
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(options)
-            .arg("--dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|err| {
-                let _ = std::fs::remove_dir_all(&dir);
-                let reason = if err.kind() == std::io::ErrorKind::NotFound {
-                    "redis-server is not installed: install the redis-server package; .ci/run does".to_owned()
-                } else {
-                    format!("could not run redis-server: {err}")
-                };
-                Error::Redis(reason)
-            })?;
-        let server = RedisServer { child: Mutex::new(Some(child)), port, dir };
+        let options: Vec<String> = options.iter().map(|option| (*option).to_owned()).collect();
+        let child = spawn(port, &dir, &options).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&dir);
+        })?;
+        let server = RedisServer { child: Mutex::new(Some(child)), port, dir, options };
         server.wait_until_ready()?;
         Ok(server)
+    }
+
+    /// Stops the server (SIGKILL) and starts it again on the same port with the same options, as a crash
+    /// and a restart would. With persistence off, it comes back empty.
+    pub fn restart(&self) -> Result<(), Error> {
+        self.stop();
+        let child = spawn(self.port, &self.dir, &self.options)?;
+        *self.child.lock().unwrap_or_else(PoisonError::into_inner) = Some(child);
+        self.wait_until_ready()
     }
 
     /// `redis://127.0.0.1:<port>/`.
@@ -131,6 +128,26 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn spawn(port: u16, dir: &Path, options: &[String]) -> Result<Child, Error> {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(options)
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| {
+            let reason = if err.kind() == std::io::ErrorKind::NotFound {
+                "redis-server is not installed: install the redis-server package; .ci/run does".to_owned()
+            } else {
+                format!("could not run redis-server: {err}")
+            };
+            Error::Redis(reason)
+        })
 }
 
 /// A port nobody listened on a moment ago (bind port 0, read it, let it go).

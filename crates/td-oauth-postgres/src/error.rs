@@ -1,0 +1,21 @@
+//! The crate's one error type: setting a store up. Once built, a store's operations answer
+//! td-oauth-partner's [`StoreError`](td_oauth_partner::store::StoreError).
+
+/// Why a [`PostgresStore`](crate::PostgresStore) could not be set up, or the migration failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL was refused. The message never repeats it: it holds the password.
+    #[error("invalid PostgreSQL URL: {reason}")]
+    InvalidUrl {
+        /// What was wrong and what to do.
+        reason: String,
+    },
+    /// The URL asks for TLS (`sslmode=require`), which this version cannot do.
+    #[error(
+        "invalid PostgreSQL URL: sslmode=require is not supported yet (td-oauth-postgres has no TLS connector); \
+         reach the database over a private network or through a local TLS tunnel and use sslmode=disable \
+         (docs/installation-store.md)"
+    )]
+    TlsUnsupported,
+}
