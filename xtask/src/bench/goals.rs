@@ -446,6 +446,55 @@ pub(super) fn rows(r: &Results) -> Vec<Row> {
         .against("map with room", r.custom(manager, &["new_provider_empty_ns"])),
     );
 
+    // 9. The fleet's manager over an installation store (a MemoryStore), against the in-process one.
+    let fleet = "fleet-reqwest.json";
+    rows.push(
+        Row::new(
+            "9",
+            "fleet manager at 10,000 installations: warm `token()` of one installation ÷ the in-process manager's",
+            r.custom(fleet, &["warm_one_ns"]),
+            Ns,
+            RatioAtMost(1.2),
+        )
+        .against("in-process", r.custom(fleet, &["in_process_warm_one_ns"])),
+    );
+    rows.push(
+        Row::new(
+            "9",
+            "fleet manager at 10,000 installations: warm `token()` through every installation in turn ÷ the \
+             in-process manager's",
+            r.custom(fleet, &["warm_cycling_ns"]),
+            Ns,
+            RatioAtMost(1.2),
+        )
+        .against("in-process", r.custom(fleet, &["in_process_warm_cycling_ns"])),
+    );
+    rows.push(
+        Row::new(
+            "9",
+            "fleet manager: a replica's first token for an installation it never saw (one store read + one fetch) \
+             ÷ a plain first fetch (context)",
+            r.custom(fleet, &["first_token_ns"]),
+            Ns,
+            Context,
+        )
+        .against("plain fetch", r.custom(fleet, &["plain_fetch_ns"])),
+    );
+    rows.push(Row::new(
+        "9",
+        "fleet manager: heap bytes per installation held, after reading its record",
+        r.custom(fleet, &["heap_per_installation"]),
+        Bytes,
+        AtMost(1500.0),
+    ));
+    rows.push(Row::new(
+        "9",
+        "fleet manager: heap bytes per installation held, with its provider and token (context)",
+        r.custom(fleet, &["heap_per_installation_with_token"]),
+        Bytes,
+        Context,
+    ));
+
     // 10. `td-oauth agent` over its Unix socket.
     let agent = "agent.json";
     rows.push(Row::new(

@@ -25,6 +25,7 @@ const TARGETS: &[Target] = &[
     Target { krate: "td-oauth-reqwest", bench: "herd", criterion: false },
     Target { krate: "td-oauth-reqwest", bench: "memory", criterion: false },
     Target { krate: "td-oauth-partner", bench: "manager", criterion: false },
+    Target { krate: "td-oauth-partner", bench: "fleet", criterion: false },
     Target { krate: "td-oauth-reqwest", bench: "api", criterion: true },
     Target { krate: "td-oauth-ureq", bench: "provider", criterion: true },
     Target { krate: "td-oauth-ureq", bench: "herd", criterion: false },
