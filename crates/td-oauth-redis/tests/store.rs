@@ -37,6 +37,13 @@ async fn a_redis_server_meets_the_store_contract() {
     conformance::run(&first, &second).await;
 }
 
+#[test]
+fn a_redis_store_works_from_blocking_code() {
+    let redis = RedisServer::start().unwrap();
+    let (first, second) = replicas(|| RedisStore::with_config(&redis.url(), config()).unwrap());
+    conformance::from_blocking_code(first, second);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_cluster_meets_the_store_contract() {
     let cluster = RedisCluster::start(3).unwrap();
@@ -109,6 +116,10 @@ async fn a_wrong_password_is_refused_without_showing_it() {
     assert!(message.contains(&format!("127.0.0.1:{}", redis.port())), "{message}");
     assert!(message.contains("password"), "says what to check: {message}");
     assert!(!message.contains("the-wrong-one") && !message.contains("the-right-one"), "{message}");
+    // Asked again at once (before the store tries to connect again), it is still a refusal, saying why.
+    let again = store.put("k", None, b"v").await.unwrap_err();
+    assert!(matches!(again, StoreError::Refused { .. }), "{again:?}");
+    assert!(again.to_string().contains("password"), "{again}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
