@@ -162,7 +162,7 @@ impl From<td_oauth_redis::Error> for CliError {
         use td_oauth_redis::Error as E;
         match err {
             E::Seal(core) => core.into(),
-            E::InvalidUrl { .. } | E::InvalidSealingKey { .. } => CliError::Input(err.to_string()),
+            E::InvalidUrl { .. } => CliError::Input(err.to_string()),
             other => CliError::Failed(other.to_string()),
         }
     }

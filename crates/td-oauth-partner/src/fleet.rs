@@ -15,6 +15,9 @@
 //!   (a redelivery handled by another replica is a [`Lifecycle::Duplicate`], or
 //!   [`Error::EventInProgress`] while the first is still at it), and each step writes its progress into the
 //!   record, so that a replica killed in the middle of a step leaves a state the next delivery finishes.
+//! - **Uninstalled records stay.** An acknowledged uninstall leaves a record with no credentials (state
+//!   [`InstallationState::Uninstalled`]), so that a late redelivery finds the uninstall done; a reinstall of
+//!   the account replaces it.
 //! - **The store down.** Tokens of installations already in memory keep being served (their records are
 //!   read again once the store answers); what needs the store (a first token for an account not held,
 //!   every lifecycle step) fails with [`Error::Store`], which [`Error::is_retryable`] says to answer with a
@@ -37,7 +40,7 @@ use crate::manager::{Gated, Manager, unknown};
 use crate::record::{InstallationState, InstallationSummary, Record, SealingKeys, account_of, store_key, unix_ms};
 use crate::store::{EventClaim, InstallationStore, Notice, NoticeSink, Put, StoreError, Subscription, Versioned};
 use crate::transport::ManagerTransport;
-use crate::{Error, InstallationCredentials, Lifecycle, RotationFallback, TokenManagerPolicy};
+use crate::{Error, InstallationCredentials, Lifecycle, RotationFallback, RotationKind, TokenManagerPolicy};
 
 /// How old a held record's last confirmation may be, while no change notices arrive, before the record is
 /// read again ahead of handing out a token.
@@ -50,7 +53,7 @@ pub const EVENT_LEASE: Duration = Duration::from_secs(60);
 pub const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3600);
 /// How often a subscription that could not be started is tried again (from a token request that reads
 /// the store anyway).
-const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(5);
+pub const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(5);
 /// Compare-and-set attempts before a write gives up (another replica writing the same record each time).
 const WRITE_ATTEMPTS: usize = 8;
 
@@ -230,6 +233,38 @@ impl<T: ManagerTransport> FleetManager<T> {
             );
         }
         result
+    }
+
+    /// Rotates an installation's credentials for the whole fleet: `credentials` become current in the record
+    /// (every replica reads them before its next token). With [`RotationKind::Routine`] the previous ones stay
+    /// for the grace, as `app.credentials_rotated` does through [`apply`](Self::apply); with
+    /// [`RotationKind::Compromised`] the record keeps no previous set, and every replica drops the old
+    /// credentials and their tokens. Nothing is acknowledged. Fails with [`Error::UnknownInstallation`] when
+    /// the store has no active installation of the account.
+    pub async fn rotate(&self, credentials: &InstallationCredentials, kind: RotationKind) -> Result<(), Error> {
+        let account = credentials.account().clone();
+        let grace = match kind {
+            RotationKind::Routine => Some(self.inner.manager.policy().grace()),
+            RotationKind::Compromised => None,
+        };
+        let wall = self.inner.manager.now().1;
+        self.update(&account, |record| {
+            let Some(mut record) = record.filter(|record| record.state == InstallationState::Active) else {
+                return Err(unknown(&account));
+            };
+            if record.is_current(credentials) && (grace.is_some() || record.previous.is_none()) {
+                return Ok(Step::Keep(()));
+            }
+            if record.is_current(credentials) {
+                // Compromised, and already current: only the previous set goes.
+                record.previous = None;
+                record.updated_at_ms = unix_ms(wall);
+            } else {
+                record.rotate(credentials, grace, wall)?;
+            }
+            Ok(Step::Write(Box::new(record), ()))
+        })
+        .await
     }
 
     /// Approves or rejects the installation `event` announced, once for the fleet: when the record says a

@@ -948,6 +948,64 @@ mod tests {
         assert_eq!(m.clients_made, 5, "b's client made again");
     }
 
+    fn synced(current: &str, previous: Option<&str>, version: u64, serving: bool, t: Instant) -> SyncedInstallation {
+        SyncedInstallation {
+            current: creds("acme", current),
+            previous: previous.map(|client| (creds("acme", client), Some(t + secs(100)))),
+            version,
+            serving,
+        }
+    }
+
+    #[test]
+    fn records_from_a_store_keep_what_did_not_change_and_never_go_back_a_version() {
+        let t = Instant::now();
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
+        m.state.apply_synced(synced("c1", None, 1, true, t), t);
+        let first = m.active("acme", "a", t).unwrap();
+        // A new version of the same sets (a lifecycle step recorded): the provider stays.
+        m.state.apply_synced(synced("c1", None, 2, true, t), t);
+        assert_eq!(m.active("acme", "a", t), Some(first.clone()));
+        // A rotation from the held set: the old provider stays as the previous set's, for the record's grace.
+        m.state.apply_synced(synced("c2", Some("c1"), 3, true, t), t);
+        assert_eq!(m.client("acme", "a", t), "c2");
+        assert_eq!((m.state.provider_count(), m.clients_made), (2, 2));
+        assert_eq!(m.state.sweep(t + secs(99)), 0);
+        assert_eq!(m.state.sweep(t + secs(100)), 1, "the grace the record gave ended");
+        // An older version read late changes nothing.
+        m.state.apply_synced(synced("c1", None, 2, true, t), t);
+        assert_eq!(m.client("acme", "a", t), "c2");
+        // Anything else replaces the installation, with the record's previous set.
+        m.state.apply_synced(synced("c9", Some("c8"), 4, true, t), t);
+        assert_eq!((m.client("acme", "a", t), m.state.provider_count()), ("c9".to_owned(), 1));
+        assert!(m.state.installations[&account("acme")].previous.is_some());
+        assert!(m.state.rotating.contains(&account("acme")));
+    }
+
+    #[test]
+    fn the_store_gate_checks_stale_and_old_records_before_it_refuses_or_serves() {
+        let t = Instant::now();
+        let mut m = Manager::new(TokenManagerPolicy::default(), t);
+        m.state.apply_synced(synced("c1", None, 1, true, t), t);
+        m.active("acme", "a", t).unwrap();
+        let gate = |max_age| Gate::Store { max_age };
+        let a = (account("acme"), scopes("a"));
+        assert!(m.state.kept_gated(&a.0, &a.1, t, gate(None)).unwrap().is_some());
+        assert_eq!(m.state.kept_gated(&a.0, &a.1, t + secs(1), gate(Some(secs(1)))).err(), Some(Admission::Check));
+        assert!(m.state.kept_gated(&a.0, &a.1, t + secs(1), Gate::Serving).is_ok());
+        m.state.notice(&a.0, 1);
+        assert!(m.state.kept_gated(&a.0, &a.1, t, gate(None)).is_ok(), "not newer than held");
+        m.state.notice(&a.0, 2);
+        assert_eq!(m.state.kept_gated(&a.0, &a.1, t, gate(None)).err(), Some(Admission::Check));
+        m.state.apply_synced(synced("c1", None, 2, false, t), t);
+        assert_eq!(m.state.kept_gated(&a.0, &a.1, t, gate(None)).err(), Some(Admission::Refused));
+        m.state.all_stale();
+        assert_eq!(m.state.kept_gated(&a.0, &a.1, t, gate(None)).err(), Some(Admission::Check));
+        assert_eq!(m.state.kept_gated(&account("other"), &a.1, t, gate(None)).err(), Some(Admission::Absent));
+        // The in-process gate sees none of it.
+        assert!(m.state.kept_gated(&a.0, &a.1, t, Gate::Open).is_ok());
+    }
+
     /// The example that was this type's documentation, now that the type is the crate's own.
     #[test]
     fn installations_example() -> Result<(), Box<dyn std::error::Error>> {

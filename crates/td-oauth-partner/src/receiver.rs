@@ -128,8 +128,9 @@ impl EventDedup {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Delivery {
-    /// A new event: handle it. The response says 200; if handling fails, answer 5xx instead and
-    /// [`forget`](EventReceiver::forget) the id, so that Talkdesk's redelivery is processed.
+    /// A new event: handle it. The response says 200; if handling fails, answer
+    /// [`failed`](EventReceiver::failed)'s 5xx instead (it forgets the id), so that Talkdesk's redelivery is
+    /// processed.
     Event(Box<Event>),
     /// A redelivery of an event already received: nothing to do (answered 200 so Talkdesk stops).
     Duplicate {
@@ -236,6 +237,25 @@ impl<V: VerifyEvent> EventReceiver<V> {
     /// Forgets `id`, so its redelivery is processed (after the application failed to handle it).
     pub fn forget(&mut self, id: &str) {
         self.dedup.forget(id);
+    }
+
+    /// The answer to a delivery whose handling failed with `error`: forgets `event_id` (so that the
+    /// redelivery is handled) and answers a 5xx, which makes AppConnect deliver the event again: 503 when
+    /// the same handling may succeed later ([`Error::is_retryable`]: the installation store down, another
+    /// replica handling the event now, the network), 500 otherwise. The body says which in general terms;
+    /// the error itself is for the application's log.
+    pub fn failed(&mut self, event_id: &str, error: &Error) -> Response<Vec<u8>> {
+        self.forget(event_id);
+        let (status, text) = if error.is_retryable() {
+            (StatusCode::SERVICE_UNAVAILABLE, "not handled now; deliver again later")
+        } else {
+            (StatusCode::INTERNAL_SERVER_ERROR, "not handled")
+        };
+        let body = serde_json::json!({ "status": text }).to_string().into_bytes();
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        response.headers_mut().insert(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        response
     }
 
     fn classify<B: AsRef<[u8]>>(&mut self, request: &Request<B>, now: Instant) -> Delivery {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use fleet_support::{WatchedStore, installed, keys, rotated, rotation_acks, state_calls, uninstalled};
 use td_oauth_core::crypto::SealingKey;
 use td_oauth_partner::record::{InstallationState, SealingKeys};
-use td_oauth_partner::store::{InstallationStore, MemoryStore};
+use td_oauth_partner::store::{EventClaim, InstallationStore, MemoryStore, Put, StoreError};
 use td_oauth_partner::{Acknowledged, Error, FleetTokenManager, InstallationDecision, Lifecycle};
 use td_oauth_reqwest::{Account, Scopes};
 use td_oauth_testkit::{Algorithm, TOKEN_PATH, TestServer};
@@ -55,8 +55,14 @@ async fn an_installation_applied_on_one_replica_is_served_by_every_replica_warm_
 
     for replica in &fleet[1..] {
         assert_eq!(replica.installation_count(), 0, "not read yet");
+        let (reads, fetches) = (store.gets(), token_requests(&server, &client.client_id));
         replica.token(&account("acme"), &scopes()).await.unwrap();
         assert_eq!(replica.installation_count(), 1, "read from the store on first use");
+        assert_eq!(
+            (store.gets(), token_requests(&server, &client.client_id)),
+            (reads + 1, fetches + 1),
+            "a first token: one store read and one fetch"
+        );
     }
     // Warm: no store round trip, however many tokens.
     let reads = store.gets();
@@ -279,8 +285,13 @@ async fn an_installation_is_approved_once_across_the_fleet() {
     let client = server.register_client(Algorithm::Es256).unwrap();
     let event = installed(&server, "acme", &client);
     fleet[0].apply(event.clone()).await.unwrap();
+    // Replica 1 approves and is killed before it records the step as handled; its claim lapses.
+    store.lapsing_claims.store(true, Ordering::SeqCst);
+    store.killed_before_finish.store(true, Ordering::SeqCst);
     let first = fleet[1].decide_installation(&event, InstallationDecision::Approve, None).await.unwrap();
     assert_eq!(first, Acknowledged::Done);
+    store.killed_before_finish.store(false, Ordering::SeqCst);
+    // Every other try finds the decision in the record: nothing is sent again.
     for replica in &fleet {
         let again = replica.decide_installation(&event, InstallationDecision::Approve, None).await.unwrap();
         assert_eq!(again, Acknowledged::AlreadyDone);
@@ -422,4 +433,225 @@ async fn a_reinstall_is_served_by_a_replica_that_held_the_account_as_uninstallin
     fleet[0].apply(installed(&server, "acme", &second)).await.unwrap();
     fleet[1].token(&account("acme"), &scopes()).await.unwrap();
     assert_eq!(token_requests(&server, &second.client_id), 1, "served with the new installation's credentials");
+}
+
+#[tokio::test]
+async fn a_compromised_rotation_drops_the_old_credentials_on_every_replica() {
+    let server = server(Scheme::Http);
+    let store = WatchedStore::over(MemoryStore::new());
+    let fleet = replicas(&server, &store, 2).await;
+    let first = server.register_client(Algorithm::Es256).unwrap();
+    fleet[0].apply(installed(&server, "acme", &first)).await.unwrap();
+    fleet[1].token(&account("acme"), &scopes()).await.unwrap();
+
+    let second = server.register_client(Algorithm::Es256).unwrap();
+    let td_oauth_partner::EventPayload::CredentialsRotated(credentials) =
+        rotated(&server, "acme", &second).payload().clone()
+    else {
+        panic!()
+    };
+    fleet[0].rotate(&credentials, td_oauth_partner::RotationKind::Compromised).await.unwrap();
+    let summary = &fleet[1].installations().await.unwrap()[0];
+    assert_eq!(
+        (summary.client_id.as_deref(), summary.previous_client_id.as_deref()),
+        (Some(second.client_id.as_str()), None)
+    );
+    // The other replica's token of the old credentials is not served: a new one, from the new client.
+    fleet[1].token(&account("acme"), &scopes()).await.unwrap();
+    assert_eq!(token_requests(&server, &second.client_id), 1);
+    assert_eq!(token_requests(&server, &first.client_id), 1, "the old client asked once, before the rotation");
+}
+
+/// A partner app's callback on a loopback hyper server: the receiver, then the fleet's manager; a handling
+/// that fails is answered with the receiver's `failed` 5xx. `on_failure` runs after each such answer.
+fn serve_callback(
+    server: &TestServer,
+    store: Arc<dyn InstallationStore>,
+    on_failure: impl Fn() + Send + Sync + 'static,
+) -> (String, std::sync::mpsc::Receiver<Result<Lifecycle, String>>) {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full, Limited};
+    use td_oauth_partner::{Delivery, EventReceiver, NoVerification};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    let gateways = td_oauth_api::GatewayAllowList::default().with_origin(server.base_url()).unwrap();
+    let config = config(server);
+    let (outcomes, heard) = std::sync::mpsc::channel();
+    let on_failure = Arc::new(on_failure);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let manager = FleetTokenManager::new(config, store, keys()).await.unwrap();
+            let receiver = Arc::new(std::sync::Mutex::new(EventReceiver::new(NoVerification).with_gateways(gateways)));
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let (manager, receiver, outcomes, on_failure) =
+                    (manager.clone(), receiver.clone(), outcomes.clone(), on_failure.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (manager, receiver, outcomes, on_failure) =
+                            (manager.clone(), receiver.clone(), outcomes.clone(), on_failure.clone());
+                        async move {
+                            let (parts, body) = request.into_parts();
+                            let body = Limited::new(body, 256 * 1024).collect().await.unwrap().to_bytes();
+                            let request = hyper::Request::from_parts(parts, body);
+                            let (delivery, response) = receiver.lock().unwrap().receive(&request, Instant::now());
+                            let response = match delivery {
+                                Delivery::Event(event) => {
+                                    let id = event.id().to_owned();
+                                    match manager.apply(*event).await {
+                                        Ok(lifecycle) => {
+                                            outcomes.send(Ok(lifecycle)).unwrap();
+                                            response
+                                        }
+                                        Err(error) => {
+                                            outcomes.send(Err(error.to_string())).unwrap();
+                                            let failed = receiver.lock().unwrap().failed(&id, &error);
+                                            on_failure();
+                                            failed
+                                        }
+                                    }
+                                }
+                                _ => response,
+                            };
+                            Ok::<_, std::convert::Infallible>(response.map(|body| Full::new(Bytes::from(body))))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    (url, heard)
+}
+
+#[test]
+fn an_installation_refused_while_the_store_is_down_is_answered_503_and_handled_on_redelivery() {
+    let server = server(Scheme::Http);
+    let store = MemoryStore::new();
+    store.set_available(false);
+    let back = store.clone();
+    let (url, heard) = serve_callback(&server, Arc::new(store.clone()), move || back.set_available(true));
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let body = td_oauth_testkit::app_event_with_root(
+        td_oauth_testkit::AppEvent::Installed,
+        "acme",
+        server.token_url(),
+        server.base_url(),
+        &client,
+    );
+    let delivery = td_oauth_testkit::EventDelivery::new(&url)
+        .unwrap()
+        .with_delays([Duration::from_millis(30), Duration::from_millis(60)]);
+    let attempts = delivery.deliver(&body).unwrap();
+    assert_eq!(attempts.iter().map(|a| a.status).collect::<Vec<_>>(), [Some(503), Some(200)]);
+    let refused = heard.recv_timeout(Duration::from_secs(10)).unwrap().unwrap_err();
+    assert!(refused.contains("installation store") && refused.contains("unavailable"), "{refused}");
+    assert!(matches!(heard.recv_timeout(Duration::from_secs(10)).unwrap(), Ok(Lifecycle::Installed { .. })));
+
+    // Installed for the fleet: another replica serves it.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let replica = FleetTokenManager::new(config(&server), Arc::new(store), keys()).await.unwrap();
+        replica.token(&account("acme"), &scopes()).await.unwrap();
+    });
+}
+
+/// A store whose next read answers an older value while the newer write's notice arrives: a read racing a
+/// write on another replica.
+#[derive(Default)]
+struct RacingStore {
+    store: MemoryStore,
+    /// Answered by the next `get`, with a notice of the version stored now.
+    stale: std::sync::Mutex<Option<td_oauth_partner::store::Versioned>>,
+    sinks: std::sync::Mutex<Vec<td_oauth_partner::store::NoticeSink>>,
+}
+
+impl std::fmt::Debug for RacingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RacingStore").finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl InstallationStore for RacingStore {
+    async fn get(&self, key: &str) -> Result<Option<td_oauth_partner::store::Versioned>, StoreError> {
+        let stale = self.stale.lock().unwrap().take();
+        let Some(stale) = stale else { return self.store.get(key).await };
+        let now = self.store.get(key).await?.unwrap();
+        for sink in self.sinks.lock().unwrap().iter() {
+            sink(td_oauth_partner::store::Notice::Changed { key: key.to_owned(), version: now.version });
+        }
+        Ok(Some(stale))
+    }
+
+    async fn put(&self, key: &str, expected: Option<u64>, value: &[u8]) -> Result<Put, StoreError> {
+        self.store.put(key, expected, value).await
+    }
+
+    async fn list(&self) -> Result<Vec<(String, td_oauth_partner::store::Versioned)>, StoreError> {
+        self.store.list().await
+    }
+
+    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
+        self.store.claim_event(event_id, lease).await
+    }
+
+    async fn finish_event(&self, event_id: &str, remember: Duration) -> Result<(), StoreError> {
+        self.store.finish_event(event_id, remember).await
+    }
+
+    async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
+        self.store.release_event(event_id).await
+    }
+
+    async fn subscribe(
+        &self,
+        sink: td_oauth_partner::store::NoticeSink,
+    ) -> Result<td_oauth_partner::store::Subscription, StoreError> {
+        self.sinks.lock().unwrap().push(sink.clone());
+        self.store.subscribe(sink).await
+    }
+}
+
+#[tokio::test]
+async fn a_notice_that_arrives_while_a_record_is_read_makes_the_replica_read_it_again() {
+    let server = server(Scheme::Http);
+    let store = MemoryStore::new();
+    let writer = FleetTokenManager::new(config(&server), Arc::new(store.clone()), keys()).await.unwrap();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    writer.apply(installed(&server, "acme", &client)).await.unwrap();
+    let installed_record = store.get("installation:acme").await.unwrap();
+    writer.apply(uninstalled(&server, "acme")).await.unwrap();
+
+    // The reader's first read returns the installed record while the uninstall's notice arrives.
+    let racing = Arc::new(RacingStore { store, ..RacingStore::default() });
+    let reader = FleetTokenManager::new(config(&server), racing.clone(), keys()).await.unwrap();
+    *racing.stale.lock().unwrap() = installed_record;
+    let _ = reader.token(&account("acme"), &scopes()).await;
+    let refused = reader.token(&account("acme"), &scopes()).await;
+    assert!(matches!(refused, Err(Error::UnknownInstallation { .. })), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_replica_whose_subscription_could_not_start_subscribes_again_later() {
+    let server = server(Scheme::Http);
+    let store = WatchedStore::over(MemoryStore::new());
+    store.refuse_subscribe.store(true, Ordering::SeqCst);
+    let replica = replica(&server, &store).await;
+    assert!(!replica.is_listening());
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    replica.apply(installed(&server, "acme", &client)).await.unwrap();
+    store.refuse_subscribe.store(false, Ordering::SeqCst);
+    replica.token(&account("acme"), &scopes()).await.unwrap();
+    assert!(!replica.is_listening(), "not tried again at once");
+    // Past the retry period, the next read of the store subscribes again.
+    tokio::time::sleep(td_oauth_partner::fleet::RESUBSCRIBE_EVERY + Duration::from_millis(200)).await;
+    replica.token(&account("acme"), &scopes()).await.unwrap();
+    assert!(replica.is_listening());
 }
