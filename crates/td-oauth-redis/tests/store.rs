@@ -57,15 +57,22 @@ async fn a_redis_cluster_meets_the_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_lists_installations_from_every_master() {
+async fn a_cluster_lists_and_announces_installations_from_every_master() {
     let cluster = RedisCluster::start(3).unwrap();
     let urls = cluster.urls();
     let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
     let store = RedisStore::cluster_with_config(&seeds, config()).unwrap();
+    // Subscribed on the first seed node: writes whose scripts run on the other masters reach it too.
+    let heard = conformance::Heard::default();
+    let _subscription = store.subscribe(heard.sink()).await.unwrap();
     let run = conformance::unique("spread");
     let keys: Vec<String> = (0..24).map(|i| format!("{run}-{i}")).collect();
     for key in &keys {
         assert_eq!(store.put(key, None, key.as_bytes()).await.unwrap(), Put::Written { version: 1 });
+    }
+    for key in &keys {
+        let notice = Notice::Changed { key: key.clone(), version: 1 };
+        assert!(heard.wait_for(conformance::NOTICE_BUDGET, |n| *n == notice).await, "{key}: {:?}", heard.all());
     }
     // Each installation is one key, in the slot of its hash tag; they spread over the masters.
     let owner_of = |key: &str| {
