@@ -8,7 +8,7 @@
 //! `dbus-daemon`, `dbus-send` and `gnome-keyring-daemon` (Debian's dbus-daemon, dbus-bin and
 //! gnome-keyring) are the real Secret Service the CLI's keyring login tests start on a private bus.
 //! PostgreSQL's server programs (`initdb`, `postgres`, `pg_isready`; Debian's postgresql, which puts them in
-//! /usr/lib/postgresql/<version>/bin) run the test clusters of td-oauth-postgres's tests, which skip, said
+//! `/usr/lib/postgresql/<version>/bin`) run the test clusters of td-oauth-postgres's tests, which skip, said
 //! here, without.
 use std::process::Command;
 
@@ -57,7 +57,7 @@ pub(crate) fn ensure_secret_service() {
 }
 
 /// Makes sure PostgreSQL's `initdb`, `postgres` and `pg_isready` are there for td-oauth-postgres's tests
-/// (on PATH or in /usr/lib/postgresql/<version>/bin, where td-oauth-testkit's `PostgresServer` looks),
+/// (on PATH or in `/usr/lib/postgresql/<version>/bin`, where td-oauth-testkit's `PostgresServer` looks),
 /// installing Debian's postgresql if need be; when they cannot be, says that those tests will skip.
 pub(crate) fn ensure_postgres() {
     if postgres_found() {

@@ -53,6 +53,15 @@ async fn postgres_meets_the_store_contract() {
     conformance::run(&first, &second).await;
 }
 
+#[test]
+fn a_postgres_store_works_from_blocking_code() {
+    let Some(postgres) = server("a_postgres_store_works_from_blocking_code") else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(store(&postgres).migrate()).unwrap();
+    drop(runtime);
+    conformance::from_blocking_code(Arc::new(store(&postgres)), Arc::new(store(&postgres)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_are_lost_and_resumed_across_a_server_restart() {
     let Some(postgres) = server("notices_are_lost_and_resumed_across_a_server_restart") else { return };

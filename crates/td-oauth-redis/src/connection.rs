@@ -51,8 +51,8 @@ enum State {
     /// Not connected yet, or ready to try again.
     Idle,
     Ready(Connection),
-    /// The last attempt or command failed at this time.
-    Failed(Instant),
+    /// The last attempt or command failed at this time, for this reason.
+    Failed(Instant, Unavailable),
 }
 
 /// What the fleet cache connects to.
@@ -256,14 +256,18 @@ impl Redis {
         let mut state = self.state.lock().await;
         match &*state {
             State::Ready(manager) => return Ok(manager.clone()),
-            State::Failed(at) if at.elapsed() < RECONNECT_INTERVAL => {
-                return Err(Unavailable::new(format!(
-                    "it failed {} ms ago; the next attempt is at most {} s after that",
-                    at.elapsed().as_millis(),
-                    RECONNECT_INTERVAL.as_secs()
-                )));
+            State::Failed(at, problem) if at.elapsed() < RECONNECT_INTERVAL => {
+                return Err(Unavailable {
+                    reason: format!(
+                        "{} ({} ms ago; the next attempt is at most {} s after that)",
+                        problem.reason,
+                        at.elapsed().as_millis(),
+                        RECONNECT_INTERVAL.as_secs()
+                    ),
+                    refused: problem.refused,
+                });
             }
-            State::Idle | State::Failed(_) => {}
+            State::Idle | State::Failed(..) => {}
         }
         let connecting = async {
             match &self.target {
@@ -287,12 +291,15 @@ impl Redis {
                 Ok(manager)
             }
             Ok(Err(err)) => {
-                *state = State::Failed(Instant::now());
-                Err(Unavailable { reason: format!("connecting failed: {}", describe(&err)), refused: refusal(&err) })
+                let problem =
+                    Unavailable { reason: format!("connecting failed: {}", describe(&err)), refused: refusal(&err) };
+                *state = State::Failed(Instant::now(), problem.clone());
+                Err(problem)
             }
             Err(_) => {
-                *state = State::Failed(Instant::now());
-                Err(Unavailable::new(format!("connecting took longer than {} ms", self.timeout.as_millis())))
+                let problem = Unavailable::new(format!("connecting took longer than {} ms", self.timeout.as_millis()));
+                *state = State::Failed(Instant::now(), problem.clone());
+                Err(problem)
             }
         }
     }
@@ -311,7 +318,7 @@ impl Redis {
             }
             Err(_) => Unavailable::new(format!("{what} took longer than {} ms", self.timeout.as_millis())),
         };
-        *self.state.lock().await = State::Failed(Instant::now());
+        *self.state.lock().await = State::Failed(Instant::now(), problem.clone());
         Err(problem)
     }
 
@@ -335,7 +342,7 @@ impl Redis {
             }
             Err(_) => Unavailable::new(format!("{what} took longer than {} ms", self.timeout.as_millis())),
         };
-        *self.state.lock().await = State::Failed(Instant::now());
+        *self.state.lock().await = State::Failed(Instant::now(), problem.clone());
         Err(problem)
     }
 }

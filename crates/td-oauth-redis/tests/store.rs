@@ -37,6 +37,13 @@ async fn a_redis_server_meets_the_store_contract() {
     conformance::run(&first, &second).await;
 }
 
+#[test]
+fn a_redis_store_works_from_blocking_code() {
+    let redis = RedisServer::start().unwrap();
+    let (first, second) = replicas(|| RedisStore::with_config(&redis.url(), config()).unwrap());
+    conformance::from_blocking_code(first, second);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_cluster_meets_the_store_contract() {
     let cluster = RedisCluster::start(3).unwrap();
@@ -50,15 +57,22 @@ async fn a_redis_cluster_meets_the_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_lists_installations_from_every_master() {
+async fn a_cluster_lists_and_announces_installations_from_every_master() {
     let cluster = RedisCluster::start(3).unwrap();
     let urls = cluster.urls();
     let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
     let store = RedisStore::cluster_with_config(&seeds, config()).unwrap();
+    // Subscribed on the first seed node: writes whose scripts run on the other masters reach it too.
+    let heard = conformance::Heard::default();
+    let _subscription = store.subscribe(heard.sink()).await.unwrap();
     let run = conformance::unique("spread");
     let keys: Vec<String> = (0..24).map(|i| format!("{run}-{i}")).collect();
     for key in &keys {
         assert_eq!(store.put(key, None, key.as_bytes()).await.unwrap(), Put::Written { version: 1 });
+    }
+    for key in &keys {
+        let notice = Notice::Changed { key: key.clone(), version: 1 };
+        assert!(heard.wait_for(conformance::NOTICE_BUDGET, |n| *n == notice).await, "{key}: {:?}", heard.all());
     }
     // Each installation is one key, in the slot of its hash tag; they spread over the masters.
     let owner_of = |key: &str| {
@@ -109,6 +123,10 @@ async fn a_wrong_password_is_refused_without_showing_it() {
     assert!(message.contains(&format!("127.0.0.1:{}", redis.port())), "{message}");
     assert!(message.contains("password"), "says what to check: {message}");
     assert!(!message.contains("the-wrong-one") && !message.contains("the-right-one"), "{message}");
+    // Asked again at once (before the store tries to connect again), it is still a refusal, saying why.
+    let again = store.put("k", None, b"v").await.unwrap_err();
+    assert!(matches!(again, StoreError::Refused { .. }), "{again:?}");
+    assert!(again.to_string().contains("password"), "{again}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use td_oauth_partner::store::{EventClaim, InstallationStore, Notice, NoticeSink, Put, StoreError, Versioned};
+use td_oauth_partner::store::{
+    BlockingStore, EventClaim, InstallationStore, Notice, NoticeSink, Put, StoreError, Versioned,
+};
 
 /// A store as the checks take it.
 pub type Store = Arc<dyn InstallationStore>;
@@ -201,6 +203,45 @@ impl Heard {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+impl Heard {
+    /// [`wait_for`](Self::wait_for) for blocking code.
+    pub fn wait_for_blocking(&self, deadline: Duration, wanted: impl Fn(&Notice) -> bool) -> bool {
+        let started = Instant::now();
+        while !self.all().iter().any(&wanted) {
+            if started.elapsed() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+}
+
+/// From blocking code (no runtime of the caller's: td-oauth-partner's `BlockingStore` drives the store on
+/// one of its own), two handles still share writes, reads, notices and claims. Call it outside any runtime.
+pub fn from_blocking_code(first: Store, second: Store) {
+    let first = ok(BlockingStore::new(first), "a blocking store over the first handle");
+    let second = ok(BlockingStore::new(second), "a blocking store over the second handle");
+    let key = unique("blocking");
+    let heard = Heard::default();
+    let subscription = ok(second.subscribe_blocking(heard.sink()), "subscribe from blocking code");
+    assert_eq!(ok(first.put_blocking(&key, None, b"one"), "put"), Put::Written { version: 1 });
+    assert_eq!(ok(second.get_blocking(&key), "get"), Some(versioned(1, b"one")));
+    assert!(
+        heard.wait_for_blocking(NOTICE_BUDGET, changed(&key, 1)),
+        "a blocking replica hears a write within {NOTICE_BUDGET:?}: {:?}",
+        heard.all()
+    );
+    assert!(ok(second.list_blocking(), "list").iter().any(|(listed, _)| *listed == key));
+    let event = unique("blocking-event");
+    let lease = Duration::from_secs(60);
+    assert_eq!(ok(first.claim_event_blocking(&event, lease), "claim"), EventClaim::Claimed);
+    assert_eq!(ok(second.claim_event_blocking(&event, lease), "claim"), EventClaim::Busy);
+    ok(first.finish_event_blocking(&event, lease), "finish");
+    assert_eq!(ok(second.claim_event_blocking(&event, lease), "claim"), EventClaim::Done);
+    drop(subscription);
 }
 
 fn changed(key: &str, version: u64) -> impl Fn(&Notice) -> bool + '_ {

@@ -35,3 +35,9 @@ async fn the_memory_store_down_is_unavailable() {
     let store: conformance::Store = Arc::new(store);
     conformance::unavailable(&store, "memory", "no-password-here").await;
 }
+
+#[test]
+fn the_memory_store_works_from_blocking_code() {
+    let store = MemoryStore::new();
+    conformance::from_blocking_code(Arc::new(store.clone()), Arc::new(store));
+}
