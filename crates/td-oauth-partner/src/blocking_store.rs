@@ -108,9 +108,14 @@ impl BlockingStore {
     }
 
     /// [`InstallationStore::claim_event`], blocking.
-    pub fn claim_event_blocking(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
-        let event_id = event_id.to_owned();
-        self.block(move |store| async move { store.claim_event(&event_id, lease).await })
+    pub fn claim_event_blocking(
+        &self,
+        event_id: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<EventClaim, StoreError> {
+        let (event_id, holder) = (event_id.to_owned(), holder.to_owned());
+        self.block(move |store| async move { store.claim_event(&event_id, &holder, lease).await })
     }
 
     /// [`InstallationStore::finish_event`], blocking.
@@ -120,9 +125,9 @@ impl BlockingStore {
     }
 
     /// [`InstallationStore::release_event`], blocking.
-    pub fn release_event_blocking(&self, event_id: &str) -> Result<(), StoreError> {
-        let event_id = event_id.to_owned();
-        self.block(move |store| async move { store.release_event(&event_id).await })
+    pub fn release_event_blocking(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
+        let (event_id, holder) = (event_id.to_owned(), holder.to_owned());
+        self.block(move |store| async move { store.release_event(&event_id, &holder).await })
     }
 
     /// [`InstallationStore::subscribe`], on this adapter's runtime, blocking until subscribed.
@@ -145,16 +150,16 @@ impl InstallationStore for BlockingStore {
         self.list_blocking()
     }
 
-    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
-        self.claim_event_blocking(event_id, lease)
+    async fn claim_event(&self, event_id: &str, holder: &str, lease: Duration) -> Result<EventClaim, StoreError> {
+        self.claim_event_blocking(event_id, holder, lease)
     }
 
     async fn finish_event(&self, event_id: &str, remember: Duration) -> Result<(), StoreError> {
         self.finish_event_blocking(event_id, remember)
     }
 
-    async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
-        self.release_event_blocking(event_id)
+    async fn release_event(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
+        self.release_event_blocking(event_id, holder)
     }
 
     async fn subscribe(&self, sink: NoticeSink) -> Result<Subscription, StoreError> {

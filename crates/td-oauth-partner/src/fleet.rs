@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use td_oauth_core::random::OsRandom;
+use td_oauth_core::random::{OsRandom, RandomSource};
 use td_oauth_core::transport::Config;
 use td_oauth_core::{Account, Scopes, TokenResponse};
 
@@ -215,7 +215,8 @@ impl<T: ManagerTransport> FleetManager<T> {
     /// failed) is released, so its redelivery is handled at once and finishes from the record's state.
     pub async fn apply(&self, event: Event) -> Result<Lifecycle, Error> {
         let id = event.id().to_owned();
-        match self.inner.store.claim_event(&id, EVENT_LEASE).await? {
+        let holder = self.claim_holder()?;
+        match self.inner.store.claim_event(&id, &holder, EVENT_LEASE).await? {
             EventClaim::Done => return Ok(Lifecycle::Duplicate { event_id: id }),
             EventClaim::Busy => return Err(Error::EventInProgress { event_id: id }),
             EventClaim::Claimed => {}
@@ -226,7 +227,7 @@ impl<T: ManagerTransport> FleetManager<T> {
         let settled = if handled {
             self.inner.store.finish_event(&id, REMEMBER_EVENTS).await
         } else {
-            self.inner.store.release_event(&id).await
+            self.inner.store.release_event(&id, &holder).await
         };
         if let Err(error) = settled {
             tracing::warn!(
@@ -237,6 +238,14 @@ impl<T: ManagerTransport> FleetManager<T> {
             );
         }
         result
+    }
+
+    /// A name for one claim of an event, unique to it, so that a replica whose claim lapsed cannot release
+    /// the claim another replica took since.
+    fn claim_holder(&self) -> Result<String, Error> {
+        let mut bytes = [0u8; 16];
+        self.inner.random.fill(&mut bytes)?;
+        Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
     }
 
     /// Rotates an installation's credentials for the whole fleet: `credentials` become current in the record
@@ -291,7 +300,8 @@ impl<T: ManagerTransport> FleetManager<T> {
             return Ok(Acknowledged::AlreadyDone);
         }
         let step = format!("decision:{}", event.installation_id().unwrap_or(account.as_str()));
-        match self.inner.store.claim_event(&step, EVENT_LEASE).await? {
+        let holder = self.claim_holder()?;
+        match self.inner.store.claim_event(&step, &holder, EVENT_LEASE).await? {
             EventClaim::Done => return Ok(Acknowledged::AlreadyDone),
             EventClaim::Busy => return Err(Error::EventInProgress { event_id: step }),
             EventClaim::Claimed => {}
@@ -299,7 +309,7 @@ impl<T: ManagerTransport> FleetManager<T> {
         let acknowledged = match self.inner.manager.state_call(&account, event, decision, reason).await {
             Ok(acknowledged) => acknowledged,
             Err(error) => {
-                let _ = self.inner.store.release_event(&step).await;
+                let _ = self.inner.store.release_event(&step, &holder).await;
                 return Err(error);
             }
         };

@@ -31,9 +31,9 @@ struct State {
     down: bool,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum EventEntry {
-    Claimed { until: Instant },
+    Claimed { holder: String, until: Instant },
     Done { until: Instant },
 }
 
@@ -99,7 +99,7 @@ impl MemoryStore {
 impl State {
     fn expire_events(&mut self, now: Instant) {
         self.events.retain(|_, entry| match entry {
-            EventEntry::Claimed { until } | EventEntry::Done { until } => now < *until,
+            EventEntry::Claimed { until, .. } | EventEntry::Done { until } => now < *until,
         });
     }
 }
@@ -132,7 +132,7 @@ impl InstallationStore for MemoryStore {
         Ok(self.up()?.values.iter().map(|(key, value)| (key.clone(), value.clone())).collect())
     }
 
-    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
+    async fn claim_event(&self, event_id: &str, holder: &str, lease: Duration) -> Result<EventClaim, StoreError> {
         let now = Instant::now();
         let mut state = self.up()?;
         state.expire_events(now);
@@ -141,7 +141,7 @@ impl InstallationStore for MemoryStore {
             Some(EventEntry::Claimed { .. }) => Ok(EventClaim::Busy),
             None => {
                 let until = now.checked_add(lease).unwrap_or(now);
-                state.events.insert(event_id.to_owned(), EventEntry::Claimed { until });
+                state.events.insert(event_id.to_owned(), EventEntry::Claimed { holder: holder.to_owned(), until });
                 Ok(EventClaim::Claimed)
             }
         }
@@ -155,9 +155,9 @@ impl InstallationStore for MemoryStore {
         Ok(())
     }
 
-    async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
+    async fn release_event(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
         let mut state = self.up()?;
-        if matches!(state.events.get(event_id), Some(EventEntry::Claimed { .. })) {
+        if matches!(state.events.get(event_id), Some(EventEntry::Claimed { holder: held, .. }) if held == holder) {
             state.events.remove(event_id);
         }
         Ok(())
@@ -218,17 +218,25 @@ mod tests {
     fn claims_are_exclusive_lapse_and_are_remembered_when_finished() {
         let store = MemoryStore::new();
         let long = Duration::from_secs(60);
-        assert_eq!(run_ready(store.claim_event("e", long)).unwrap(), EventClaim::Claimed);
-        assert_eq!(run_ready(store.claim_event("e", long)).unwrap(), EventClaim::Busy);
-        run_ready(store.release_event("e")).unwrap();
-        assert_eq!(run_ready(store.claim_event("e", Duration::ZERO)).unwrap(), EventClaim::Claimed);
+        assert_eq!(run_ready(store.claim_event("e", "a", long)).unwrap(), EventClaim::Claimed);
+        assert_eq!(run_ready(store.claim_event("e", "b", long)).unwrap(), EventClaim::Busy);
+        run_ready(store.release_event("e", "b")).unwrap();
+        assert_eq!(run_ready(store.claim_event("e", "b", long)).unwrap(), EventClaim::Busy, "only its holder frees it");
+        run_ready(store.release_event("e", "a")).unwrap();
+        assert_eq!(run_ready(store.claim_event("e", "c", Duration::ZERO)).unwrap(), EventClaim::Claimed);
         // A zero lease has lapsed already.
-        assert_eq!(run_ready(store.claim_event("e", long)).unwrap(), EventClaim::Claimed);
+        assert_eq!(run_ready(store.claim_event("e", "d", long)).unwrap(), EventClaim::Claimed);
+        run_ready(store.release_event("e", "c")).unwrap();
+        assert_eq!(
+            run_ready(store.claim_event("e", "c", long)).unwrap(),
+            EventClaim::Busy,
+            "a lapsed holder's release"
+        );
         run_ready(store.finish_event("e", long)).unwrap();
-        assert_eq!(run_ready(store.claim_event("e", long)).unwrap(), EventClaim::Done);
-        run_ready(store.release_event("e")).unwrap();
-        assert_eq!(run_ready(store.claim_event("e", long)).unwrap(), EventClaim::Done, "a release keeps it done");
+        assert_eq!(run_ready(store.claim_event("e", "e", long)).unwrap(), EventClaim::Done);
+        run_ready(store.release_event("e", "d")).unwrap();
+        assert_eq!(run_ready(store.claim_event("e", "e", long)).unwrap(), EventClaim::Done, "a release keeps it done");
         run_ready(store.finish_event("f", Duration::ZERO)).unwrap();
-        assert_eq!(run_ready(store.claim_event("f", long)).unwrap(), EventClaim::Claimed, "forgotten");
+        assert_eq!(run_ready(store.claim_event("f", "a", long)).unwrap(), EventClaim::Claimed, "forgotten");
     }
 }

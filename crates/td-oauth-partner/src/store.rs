@@ -178,16 +178,18 @@ pub trait InstallationStore: Send + Sync + fmt::Debug + 'static {
     /// Every key and its value.
     async fn list(&self) -> Result<Vec<(String, Versioned)>, StoreError>;
 
-    /// Claims `event_id` for `lease` unless it was handled or another live claim holds it (atomically:
-    /// of replicas claiming at once, one gets [`EventClaim::Claimed`]). A claim not finished by the end of
-    /// its lease lapses, so a replica killed while handling an event does not block its redelivery.
-    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError>;
+    /// Claims `event_id` for `lease` as `holder` unless it was handled or another live claim holds it
+    /// (atomically: of replicas claiming at once, one gets [`EventClaim::Claimed`]). A claim not finished
+    /// by the end of its lease lapses, so a replica killed while handling an event does not block its
+    /// redelivery. `holder` is unique to this claim (a random id), so that only its holder can release it.
+    async fn claim_event(&self, event_id: &str, holder: &str, lease: Duration) -> Result<EventClaim, StoreError>;
 
     /// Records `event_id` as handled for `remember` (then it is forgotten, so the record stays bounded).
     async fn finish_event(&self, event_id: &str, remember: Duration) -> Result<(), StoreError>;
 
-    /// Gives up a claim without recording the event as handled, so its redelivery is handled at once.
-    async fn release_event(&self, event_id: &str) -> Result<(), StoreError>;
+    /// Gives up `holder`'s claim without recording the event as handled, so its redelivery is handled at
+    /// once. A claim that lapsed and was taken by another holder since is left alone, as is a handled event.
+    async fn release_event(&self, event_id: &str, holder: &str) -> Result<(), StoreError>;
 
     /// Starts sending every change to `sink` until the returned [`Subscription`] is dropped. The
     /// implementation reconnects by itself, sending [`Notice::Lost`] and [`Notice::Resumed`]. Runs on the

@@ -598,16 +598,16 @@ impl InstallationStore for RacingStore {
         self.store.list().await
     }
 
-    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
-        self.store.claim_event(event_id, lease).await
+    async fn claim_event(&self, event_id: &str, holder: &str, lease: Duration) -> Result<EventClaim, StoreError> {
+        self.store.claim_event(event_id, holder, lease).await
     }
 
     async fn finish_event(&self, event_id: &str, remember: Duration) -> Result<(), StoreError> {
         self.store.finish_event(event_id, remember).await
     }
 
-    async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
-        self.store.release_event(event_id).await
+    async fn release_event(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
+        self.store.release_event(event_id, holder).await
     }
 
     async fn subscribe(

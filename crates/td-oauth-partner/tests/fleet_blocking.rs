@@ -125,9 +125,11 @@ fn the_blocking_adapter_drives_any_store_from_plain_threads() {
     let put = store.put_blocking("k", None, b"sealed").unwrap();
     assert_eq!(put, td_oauth_partner::store::Put::Written { version: 1 });
     let threads: Vec<_> = (0..4)
-        .map(|_| {
+        .map(|thread| {
             let store = store.clone();
-            std::thread::spawn(move || store.claim_event_blocking("e", Duration::from_secs(60)).unwrap())
+            std::thread::spawn(move || {
+                store.claim_event_blocking("e", &format!("thread-{thread}"), Duration::from_secs(60)).unwrap()
+            })
         })
         .collect();
     let claims: Vec<_> = threads.into_iter().map(|thread| thread.join().unwrap()).collect();

@@ -10,11 +10,12 @@ CREATE TABLE IF NOT EXISTS td_oauth_installations (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
--- AppConnect events being handled ('claimed', until the lease ends) or handled ('done', remembered for a
--- while). Rows past expires_at mean nothing and are deleted by the store.
+-- AppConnect events being handled ('claimed' by holder, until the lease ends) or handled ('done',
+-- remembered for a while). Rows past expires_at mean nothing and are deleted by the store.
 CREATE TABLE IF NOT EXISTS td_oauth_events (
     event_id   text        PRIMARY KEY,
     state      text        NOT NULL CHECK (state IN ('claimed', 'done')),
+    holder     text,
     expires_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS td_oauth_events_expires_at ON td_oauth_events (expires_at);

@@ -37,9 +37,9 @@ const UPDATE: &str = "WITH written AS (
 const LIST: &str = "SELECT key, version, value FROM td_oauth_installations ORDER BY key";
 
 /// Takes the event unless a live row (a claim or a done-marker) holds it: one row back means claimed.
-const CLAIM: &str = "INSERT INTO td_oauth_events (event_id, state, expires_at)
-    VALUES ($1, 'claimed', clock_timestamp() + $2::bigint * interval '1 millisecond')
-    ON CONFLICT (event_id) DO UPDATE SET state = 'claimed', expires_at = EXCLUDED.expires_at
+const CLAIM: &str = "INSERT INTO td_oauth_events (event_id, state, holder, expires_at)
+    VALUES ($1, 'claimed', $3, clock_timestamp() + $2::bigint * interval '1 millisecond')
+    ON CONFLICT (event_id) DO UPDATE SET state = 'claimed', holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
     WHERE td_oauth_events.expires_at <= clock_timestamp()
     RETURNING 1";
 
@@ -47,9 +47,10 @@ const STATE: &str = "SELECT state FROM td_oauth_events WHERE event_id = $1 AND e
 
 const FINISH: &str = "INSERT INTO td_oauth_events (event_id, state, expires_at)
     VALUES ($1, 'done', clock_timestamp() + $2::bigint * interval '1 millisecond')
-    ON CONFLICT (event_id) DO UPDATE SET state = 'done', expires_at = EXCLUDED.expires_at";
+    ON CONFLICT (event_id) DO UPDATE SET state = 'done', holder = NULL, expires_at = EXCLUDED.expires_at";
 
-const RELEASE: &str = "DELETE FROM td_oauth_events WHERE event_id = $1 AND state = 'claimed'";
+/// Deletes the holder's own claim, never another holder's or a done-marker.
+const RELEASE: &str = "DELETE FROM td_oauth_events WHERE event_id = $1 AND state = 'claimed' AND holder = $2";
 
 const SWEEP: &str = "DELETE FROM td_oauth_events WHERE expires_at <= clock_timestamp()";
 
@@ -294,7 +295,7 @@ impl InstallationStore for PostgresStore {
             .collect()
     }
 
-    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
+    async fn claim_event(&self, event_id: &str, holder: &str, lease: Duration) -> Result<EventClaim, StoreError> {
         let lease = expiry_ms(lease);
         let claim = async {
             // A live row that expires between the two statements is gone when the state is read: try again.
@@ -303,7 +304,10 @@ impl InstallationStore for PostgresStore {
                     .inner
                     .postgres
                     .run("claiming an event", async |connected| {
-                        connected.client.query_opt(&connected.statements().await?.claim, &[&event_id, &lease]).await
+                        connected
+                            .client
+                            .query_opt(&connected.statements().await?.claim, &[&event_id, &lease, &holder])
+                            .await
                     })
                     .await?;
                 if claimed.is_some() {
@@ -342,11 +346,11 @@ impl InstallationStore for PostgresStore {
         Ok(())
     }
 
-    async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
+    async fn release_event(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
         self.inner
             .postgres
             .run("releasing an event", async |connected| {
-                connected.client.execute(&connected.statements().await?.release, &[&event_id]).await
+                connected.client.execute(&connected.statements().await?.release, &[&event_id, &holder]).await
             })
             .await
             .map(|_| ())

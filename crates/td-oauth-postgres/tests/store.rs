@@ -85,9 +85,9 @@ async fn an_unmigrated_database_answers_not_migrated_until_the_migration_runs() 
         ("get", store.get("k").await.err()),
         ("put", store.put("k", None, b"v").await.err()),
         ("list", store.list().await.err()),
-        ("claim", store.claim_event("e", lease).await.err()),
+        ("claim", store.claim_event("e", "h", lease).await.err()),
         ("finish", store.finish_event("e", lease).await.err()),
-        ("release", store.release_event("e").await.err()),
+        ("release", store.release_event("e", "h").await.err()),
         ("subscribe", store.subscribe(sink).await.err()),
     ];
     for (what, err) in errors {
@@ -124,12 +124,12 @@ async fn expired_event_rows_are_deleted() {
     let short = Duration::from_millis(50);
     for i in 0..20 {
         let event = format!("old-{i}");
-        assert_eq!(store.claim_event(&event, short).await.unwrap(), EventClaim::Claimed);
+        assert_eq!(store.claim_event(&event, "h", short).await.unwrap(), EventClaim::Claimed);
         if i % 2 == 0 {
             store.finish_event(&event, short).await.unwrap();
         }
     }
-    assert_eq!(store.claim_event("live", Duration::from_secs(60)).await.unwrap(), EventClaim::Claimed);
+    assert_eq!(store.claim_event("live", "h", Duration::from_secs(60)).await.unwrap(), EventClaim::Claimed);
     store.finish_event("live-done", Duration::from_secs(60)).await.unwrap();
     let count = async |client: &tokio_postgres::Client| -> i64 {
         client.query_one("SELECT count(*) FROM td_oauth_events", &[]).await.unwrap().get(0)
@@ -139,7 +139,7 @@ async fn expired_event_rows_are_deleted() {
     let started = std::time::Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(store.claim_event("live", Duration::from_secs(60)).await.unwrap(), EventClaim::Busy);
+        assert_eq!(store.claim_event("live", "other", Duration::from_secs(60)).await.unwrap(), EventClaim::Busy);
         if count(&client).await == 2 || started.elapsed() > Duration::from_secs(20) {
             break;
         }

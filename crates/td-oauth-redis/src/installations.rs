@@ -7,7 +7,7 @@
 //! | Redis key or channel | what it holds |
 //! |---|---|
 //! | `PREFIX:installation:{KEY}` | a hash: `version` (decimal) and `value` (the sealed bytes) |
-//! | `PREFIX:event:{EVENT_ID}` | `claimed` for the lease (`PX`), then `done` for as long as it is remembered (`PX`) |
+//! | `PREFIX:event:{EVENT_ID}` | `claimed:HOLDER` for the lease (`PX`), then `done` for as long as it is remembered (`PX`) |
 //! | channel `PREFIX:installations` | `VERSION KEY`, published by the write itself |
 //!
 //! Each installation and each event is one Redis key, in the slot of its hash tag, so every command and
@@ -43,18 +43,18 @@ redis.call('PUBLISH', ARGV[3], version .. ' ' .. ARGV[4])
 return {1, tonumber(version)}
 ";
 
-/// `0`: claimed now (`SET NX PX`); `1`: another live claim; `2`: done.
+/// `0`: claimed now (`SET NX PX`, the value naming the holder); `1`: another live claim; `2`: done.
 const CLAIM: &str = r"
 local state = redis.call('GET', KEYS[1])
 if state == 'done' then return 2 end
 if state then return 1 end
-redis.call('SET', KEYS[1], 'claimed', 'NX', 'PX', ARGV[1])
+redis.call('SET', KEYS[1], 'claimed:' .. ARGV[2], 'NX', 'PX', ARGV[1])
 return 0
 ";
 
-/// Deletes a claim, never a done-marker.
+/// Deletes the holder's own claim, never another holder's or a done-marker.
 const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == 'claimed' then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == 'claimed:' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
 
@@ -391,9 +391,15 @@ impl InstallationStore for RedisStore {
         Ok(listed)
     }
 
-    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
+    async fn claim_event(&self, event_id: &str, holder: &str, lease: Duration) -> Result<EventClaim, StoreError> {
         let mut connection = self.connection().await?;
-        let claim = redis::cmd("EVAL").arg(CLAIM).arg(1).arg(self.event_key(event_id)).arg(expiry_ms(lease)).clone();
+        let claim = redis::cmd("EVAL")
+            .arg(CLAIM)
+            .arg(1)
+            .arg(self.event_key(event_id))
+            .arg(expiry_ms(lease))
+            .arg(holder)
+            .clone();
         match self.run::<i64>(&mut connection, &claim, "EVAL claim").await? {
             0 => Ok(EventClaim::Claimed),
             1 => Ok(EventClaim::Busy),
@@ -409,9 +415,9 @@ impl InstallationStore for RedisStore {
         self.run::<()>(&mut connection, &set, "SET done").await
     }
 
-    async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
+    async fn release_event(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
         let mut connection = self.connection().await?;
-        let release = redis::cmd("EVAL").arg(RELEASE).arg(1).arg(self.event_key(event_id)).clone();
+        let release = redis::cmd("EVAL").arg(RELEASE).arg(1).arg(self.event_key(event_id)).arg(holder).clone();
         self.run::<i64>(&mut connection, &release, "EVAL release").await.map(|_| ())
     }
 

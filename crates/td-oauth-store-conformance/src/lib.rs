@@ -237,10 +237,10 @@ pub fn from_blocking_code(first: Store, second: Store) {
     assert!(ok(second.list_blocking(), "list").iter().any(|(listed, _)| *listed == key));
     let event = unique("blocking-event");
     let lease = Duration::from_secs(60);
-    assert_eq!(ok(first.claim_event_blocking(&event, lease), "claim"), EventClaim::Claimed);
-    assert_eq!(ok(second.claim_event_blocking(&event, lease), "claim"), EventClaim::Busy);
+    assert_eq!(ok(first.claim_event_blocking(&event, "first", lease), "claim"), EventClaim::Claimed);
+    assert_eq!(ok(second.claim_event_blocking(&event, "second", lease), "claim"), EventClaim::Busy);
     ok(first.finish_event_blocking(&event, lease), "finish");
-    assert_eq!(ok(second.claim_event_blocking(&event, lease), "claim"), EventClaim::Done);
+    assert_eq!(ok(second.claim_event_blocking(&event, "second", lease), "claim"), EventClaim::Done);
     drop(subscription);
 }
 
@@ -304,7 +304,8 @@ pub async fn claims_race(first: &Store, second: &Store) {
     for claimer in 0..CLAIMERS {
         let store = Arc::clone(if claimer % 2 == 0 { first } else { second });
         let event = event.clone();
-        tasks.push(tokio::spawn(async move { store.claim_event(&event, Duration::from_secs(60)).await }));
+        let holder = format!("claimer-{claimer}");
+        tasks.push(tokio::spawn(async move { store.claim_event(&event, &holder, Duration::from_secs(60)).await }));
     }
     let mut claims = Vec::new();
     for task in tasks {
@@ -316,7 +317,7 @@ pub async fn claims_race(first: &Store, second: &Store) {
 
     ok(first.finish_event(&event, Duration::from_secs(60)).await, "finish");
     for store in [first, second] {
-        assert_eq!(ok(store.claim_event(&event, Duration::from_secs(60)).await, "claim"), EventClaim::Done);
+        assert_eq!(ok(store.claim_event(&event, "late", Duration::from_secs(60)).await, "claim"), EventClaim::Done);
     }
 }
 
@@ -324,7 +325,7 @@ pub async fn claims_race(first: &Store, second: &Store) {
 async fn claimed_eventually(store: &Store, event: &str, why: &str) {
     let started = Instant::now();
     loop {
-        match ok(store.claim_event(event, Duration::from_secs(60)).await, "claim") {
+        match ok(store.claim_event(event, "eventual", Duration::from_secs(60)).await, "claim") {
             EventClaim::Claimed => return,
             other if started.elapsed() >= PATIENCE => panic!("{why}: still {other:?} after {PATIENCE:?}"),
             _ => tokio::time::sleep(Duration::from_millis(25)).await,
@@ -335,53 +336,54 @@ async fn claimed_eventually(store: &Store, event: &str, why: &str) {
 /// A claim not finished by the end of its lease lapses: another replica then claims the event.
 pub async fn lease_lapses(first: &Store, second: &Store) {
     let event = unique("event-lease");
-    assert_eq!(ok(first.claim_event(&event, Duration::from_millis(300)).await, "claim"), EventClaim::Claimed);
+    assert_eq!(ok(first.claim_event(&event, "first", Duration::from_millis(300)).await, "claim"), EventClaim::Claimed);
     assert_eq!(
-        ok(second.claim_event(&event, Duration::from_secs(60)).await, "claim"),
+        ok(second.claim_event(&event, "second", Duration::from_secs(60)).await, "claim"),
         EventClaim::Busy,
         "a live claim keeps others out"
     );
     claimed_eventually(second, &event, "a lapsed lease must let another replica claim the event").await;
+    ok(first.release_event(&event, "first").await, "release of a lapsed claim");
     assert_eq!(
-        ok(first.claim_event(&event, Duration::from_secs(60)).await, "claim"),
+        ok(first.claim_event(&event, "first", Duration::from_secs(60)).await, "claim"),
         EventClaim::Busy,
-        "the new claim holds"
+        "the new claim holds, also after the lapsed holder released its own"
     );
 }
 
 /// A finished event is `Done` for as long as it is remembered, then forgotten (claimable again).
 pub async fn finished_events_are_remembered_then_forgotten(first: &Store, second: &Store) {
     let event = unique("event-done");
-    assert_eq!(ok(first.claim_event(&event, Duration::from_secs(60)).await, "claim"), EventClaim::Claimed);
+    assert_eq!(ok(first.claim_event(&event, "first", Duration::from_secs(60)).await, "claim"), EventClaim::Claimed);
     ok(first.finish_event(&event, Duration::from_millis(400)).await, "finish");
-    assert_eq!(ok(second.claim_event(&event, Duration::from_secs(60)).await, "claim"), EventClaim::Done);
+    assert_eq!(ok(second.claim_event(&event, "second", Duration::from_secs(60)).await, "claim"), EventClaim::Done);
     claimed_eventually(second, &event, "a done event must be forgotten once its remember time is over").await;
 
     // An event finished without a claim (a replica whose lease lapsed mid-way still records it) is Done.
     let unclaimed = unique("event-done-unclaimed");
     ok(second.finish_event(&unclaimed, Duration::from_secs(60)).await, "finish unclaimed");
-    assert_eq!(ok(first.claim_event(&unclaimed, Duration::from_secs(60)).await, "claim"), EventClaim::Done);
+    assert_eq!(ok(first.claim_event(&unclaimed, "first", Duration::from_secs(60)).await, "claim"), EventClaim::Done);
 }
 
 /// A released claim lets the event be claimed at once; releasing never forgets a finished event, and
 /// releasing an unknown event is no error.
 pub async fn release(first: &Store, second: &Store) {
     let event = unique("event-release");
-    assert_eq!(ok(first.claim_event(&event, Duration::from_secs(60)).await, "claim"), EventClaim::Claimed);
-    ok(first.release_event(&event).await, "release");
+    assert_eq!(ok(first.claim_event(&event, "first", Duration::from_secs(60)).await, "claim"), EventClaim::Claimed);
+    ok(first.release_event(&event, "first").await, "release");
     assert_eq!(
-        ok(second.claim_event(&event, Duration::from_secs(60)).await, "claim after release"),
+        ok(second.claim_event(&event, "second", Duration::from_secs(60)).await, "claim after release"),
         EventClaim::Claimed,
         "a released event is claimable at once"
     );
     ok(second.finish_event(&event, Duration::from_secs(60)).await, "finish");
-    ok(first.release_event(&event).await, "release after finish");
+    ok(first.release_event(&event, "first").await, "release after finish");
     assert_eq!(
-        ok(first.claim_event(&event, Duration::from_secs(60)).await, "claim"),
+        ok(first.claim_event(&event, "first", Duration::from_secs(60)).await, "claim"),
         EventClaim::Done,
         "releasing must not forget a finished event"
     );
-    ok(first.release_event(&unique("event-never-seen")).await, "release of an unknown event");
+    ok(first.release_event(&unique("event-never-seen"), "first").await, "release of an unknown event");
 }
 
 /// With the store's server restarted by `restart` (stopped, then started again), a subscription reports
@@ -427,9 +429,9 @@ pub async fn unavailable(store: &Store, location: &str, secret: &str) {
     errors.push(("get", store.get("k").await.err().unwrap_or_else(|| panic!("get succeeded with the server down"))));
     errors.push(("put", store.put("k", None, b"v").await.err().unwrap_or_else(|| panic!("put succeeded"))));
     errors.push(("list", store.list().await.err().unwrap_or_else(|| panic!("list succeeded"))));
-    errors.push(("claim", store.claim_event("e", lease).await.err().unwrap_or_else(|| panic!("claim succeeded"))));
+    errors.push(("claim", store.claim_event("e", "h", lease).await.err().unwrap_or_else(|| panic!("claim succeeded"))));
     errors.push(("finish", store.finish_event("e", lease).await.err().unwrap_or_else(|| panic!("finish succeeded"))));
-    errors.push(("release", store.release_event("e").await.err().unwrap_or_else(|| panic!("release succeeded"))));
+    errors.push(("release", store.release_event("e", "h").await.err().unwrap_or_else(|| panic!("release succeeded"))));
     let sink: NoticeSink = Arc::new(|_| {});
     errors.push(("subscribe", store.subscribe(sink).await.err().unwrap_or_else(|| panic!("subscribe succeeded"))));
     for (what, err) in errors {

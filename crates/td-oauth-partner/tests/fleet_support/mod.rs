@@ -62,9 +62,9 @@ impl InstallationStore for WatchedStore {
         self.store.list().await
     }
 
-    async fn claim_event(&self, event_id: &str, lease: Duration) -> Result<EventClaim, StoreError> {
+    async fn claim_event(&self, event_id: &str, holder: &str, lease: Duration) -> Result<EventClaim, StoreError> {
         let lease = if self.lapsing_claims.load(Ordering::SeqCst) { Duration::ZERO } else { lease };
-        self.store.claim_event(event_id, lease).await
+        self.store.claim_event(event_id, holder, lease).await
     }
 
     async fn finish_event(&self, event_id: &str, remember: Duration) -> Result<(), StoreError> {
@@ -74,11 +74,11 @@ impl InstallationStore for WatchedStore {
         self.store.finish_event(event_id, remember).await
     }
 
-    async fn release_event(&self, event_id: &str) -> Result<(), StoreError> {
+    async fn release_event(&self, event_id: &str, holder: &str) -> Result<(), StoreError> {
         if self.killed_before_finish.load(Ordering::SeqCst) {
             return Err(unavailable("killed before releasing"));
         }
-        self.store.release_event(event_id).await
+        self.store.release_event(event_id, holder).await
     }
 
     async fn subscribe(&self, sink: NoticeSink) -> Result<Subscription, StoreError> {
