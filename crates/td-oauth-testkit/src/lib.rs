@@ -17,7 +17,8 @@
 //! `/oauth/end_user_session`, and `/sts/me` for STS tokens (no `Bearer` word); refusals are Talkdesk error
 //! bodies. [`EventDelivery`] posts AppConnect events to a callback URL with Talkdesk's redelivery after 5
 //! and 10 minutes (delays settable), and [`lifecycle_event`] and [`app_event_with_root`] write their bodies.
-//! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
+//! [`SigningService`] is a Vault-transit-style signing service holding keys that never leave it, for signers
+//! outside the client's process. [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
 //! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
 //! with the expected outcome of each cell and the checks, behind a small [`matrix::Subject`] trait.
@@ -83,6 +84,7 @@ mod redis_tls;
 mod reply;
 mod resource;
 mod server;
+mod signing_service;
 mod state;
 mod talkdesk_api;
 mod tls;
@@ -110,5 +112,6 @@ pub use redis::{RedisServer, bulk_payload};
 pub use redis_cluster::RedisCluster;
 pub use redis_tls::TlsRedisServer;
 pub use server::{ServerBuilder, TestServer};
+pub use signing_service::SigningService;
 pub use talkdesk_api::{TEST_USER_ID, talkdesk_error_body};
 pub use tls::Certificate;
