@@ -5,6 +5,8 @@
 //! Talkdesk's identity service and Vault; in production, `address` is your `VAULT_ADDR`, the token your
 //! Vault token, and the endpoints `Endpoints::talkdesk("your-account", Region::Us)`.
 
+#![allow(clippy::print_stdout)]
+
 mod signer;
 
 use std::sync::Arc;
