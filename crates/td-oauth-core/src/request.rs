@@ -225,6 +225,9 @@ impl TokenClient {
             Credentials::PrivateKeyJwt { client_id, key_id, key } => {
                 Authentication::Jwt(AssertionSigner::new(client_id, key_id, key, &token_url))
             }
+            Credentials::KeySet { client_id, keys } => {
+                Authentication::Jwt(AssertionSigner::with_key_set(client_id, keys, &token_url))
+            }
             Credentials::Signer { client_id, signer } => {
                 Authentication::Jwt(AssertionSigner::external_checked(client_id, signer, &token_url))
             }
@@ -256,6 +259,25 @@ impl TokenClient {
             self.auth = Authentication::Jwt(signer.with_audience(audience)?);
         }
         Ok(self)
+    }
+
+    /// The RFC 7523bis preset (see [`AssertionSigner::rfc7523bis`]): `aud` is `issuer` and the header's `typ`
+    /// is `client-authentication+jwt`. Talkdesk documents neither (its default is `aud` = the token URL and
+    /// `typ: JWT`); docs/security.md says when to use it. No effect with Basic authentication.
+    pub fn with_rfc7523bis(mut self, issuer: &str) -> Result<Self, Error> {
+        if let Authentication::Jwt(signer) = self.auth {
+            self.auth = Authentication::Jwt(signer.rfc7523bis(issuer)?);
+        }
+        Ok(self)
+    }
+
+    /// Sends `typ: client-authentication+jwt` in the assertions' header instead of `JWT`. No effect with
+    /// Basic authentication.
+    pub fn with_client_authentication_typ(mut self) -> Self {
+        if let Authentication::Jwt(signer) = self.auth {
+            self.auth = Authentication::Jwt(signer.with_client_authentication_typ());
+        }
+        self
     }
 
     /// Sets the assertions' lifetime (default 300 s). No effect with Basic authentication.

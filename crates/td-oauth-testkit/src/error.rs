@@ -33,6 +33,9 @@ pub enum Error {
     /// `redis-server` could not be started or spoken to (see [`RedisServer`](crate::RedisServer)).
     #[error("{0}")]
     Redis(String),
+    /// No client with this client id is registered.
+    #[error("no client {0} is registered")]
+    UnknownClient(String),
     /// A client with this client id or key id is already registered.
     #[error("a client with {0} is already registered")]
     Duplicate(String),
