@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::{DecodingKey, Validation};
@@ -16,7 +15,7 @@ use td_oauth_core::jwt::UnverifiedJwt;
 use td_oauth_core::key_set::{KeyFile, KeySet};
 use td_oauth_core::random::OsRandom;
 use td_oauth_core::{Algorithm, ClientId, Endpoints, Error, KeyId, PrivateKey};
-use td_oauth_testkit::LogCapture;
+use td_oauth_testkit::{LogCapture, SecretVolume};
 
 const ES256: &str = include_str!("keys/es256.pkcs8.pem");
 const ES256_PUB: &str = include_str!("keys/es256.pub.pem");
@@ -24,44 +23,20 @@ const ES384: &str = include_str!("keys/es384.pkcs8.pem");
 const ES384_PUB: &str = include_str!("keys/es384.pub.pem");
 const TOKEN_URL: &str = "https://acme.talkdeskid.com/oauth/token";
 
-/// A directory laid out as Kubernetes mounts a secret: `private-key` and `key-id` are links into `..data`,
-/// a link to the current version's directory, replaced atomically on update.
-struct Secret {
-    dir: PathBuf,
-    versions: usize,
-}
+/// A Kubernetes-style secret volume (the testkit's) and the key file over it, on `clock`.
+struct Secret(SecretVolume);
 
 impl Secret {
     fn new(name: &str) -> Secret {
-        let dir = std::env::temp_dir().join(format!("td-oauth-key-set-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for entry in ["private-key", "key-id"] {
-            std::os::unix::fs::symlink(Path::new("..data").join(entry), dir.join(entry)).unwrap();
-        }
-        Secret { dir, versions: 0 }
+        Secret(SecretVolume::new(name).unwrap())
     }
 
-    /// Writes a new version and swaps `..data` to it, as the kubelet does.
     fn update(&mut self, key: &str, key_id: &str) {
-        self.versions += 1;
-        let version = format!("..2026_12_06_v{}", self.versions);
-        std::fs::create_dir(self.dir.join(&version)).unwrap();
-        std::fs::write(self.dir.join(&version).join("private-key"), key).unwrap();
-        std::fs::write(self.dir.join(&version).join("key-id"), format!("{key_id}\n")).unwrap();
-        let staged = self.dir.join("..data_tmp");
-        std::os::unix::fs::symlink(&version, &staged).unwrap();
-        std::fs::rename(&staged, self.dir.join("..data")).unwrap();
+        self.0.update(key, key_id).unwrap();
     }
 
     fn key_file(&self, clock: &ManualClock) -> KeyFile {
-        KeyFile::new(self.dir.join("private-key"), self.dir.join("key-id")).with_clock(clock.clone())
-    }
-}
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        KeyFile::new(self.0.key_path(), self.0.key_id_path()).with_clock(clock.clone())
     }
 }
 
