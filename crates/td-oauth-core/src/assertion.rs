@@ -248,37 +248,22 @@ impl AssertionSigner {
     /// [`signer`](crate::signer)); an async signer is refused here, as it must be awaited
     /// ([`prepare`](Self::prepare), then [`finish`](Self::finish)).
     pub fn sign(&self, now: SystemTime, rng: &dyn RandomSource) -> Result<ClientAssertion, Error> {
-        if let SigningKey::Set(keys) = &self.key {
-            let keys = keys.current();
-            let (key_id, key) = keys.active();
-            let mut unsigned = self.prepare_with(&header_b64(key.algorithm(), self.typ, key_id), now, rng)?;
-            let signature = key.sign(unsigned.jwt.as_bytes())?;
-            unsigned.jwt.push('.');
-            URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut unsigned.jwt);
-            return Ok(unsigned.into_assertion());
-        }
-        let mut unsigned = self.prepare(now, rng)?;
-        match &self.key {
-            SigningKey::Set(_) => Err(Error::Crypto("key set handled above")),
-            SigningKey::Memory(key) => {
-                let signature = key.sign(unsigned.jwt.as_bytes())?;
-                unsigned.jwt.push('.');
-                URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut unsigned.jwt);
-                Ok(unsigned.into_assertion())
-            }
+        let unsigned = self.prepare(now, rng)?;
+        let answer = match &self.key {
             SigningKey::External(check) => match check.signer() {
-                ExternalSigner::Blocking(signer) => {
-                    let answer = signer.sign(unsigned.signing_input());
-                    self.finish(unsigned, Some(answer), Duration::ZERO)
+                ExternalSigner::Blocking(signer) => Some(signer.sign(unsigned.signing_input())),
+                ExternalSigner::Async(_) => {
+                    return Err(Error::InvalidParameter {
+                        field: "signer",
+                        reason: "an async signer must be awaited: build the assertion with `prepare` and \
+                                 `finish`, or through td-oauth-reqwest"
+                            .into(),
+                    });
                 }
-                ExternalSigner::Async(_) => Err(Error::InvalidParameter {
-                    field: "signer",
-                    reason: "an async signer must be awaited: build the assertion with `prepare` and `finish`, \
-                             or through td-oauth-reqwest"
-                        .into(),
-                }),
             },
-        }
+            SigningKey::Memory(_) | SigningKey::Set(_) => None,
+        };
+        self.finish(unsigned, answer, Duration::ZERO)
     }
 
     /// The assertion issued at `now` without its signature: its signing input (header and claims), for a
@@ -290,9 +275,11 @@ impl AssertionSigner {
             SigningKey::Set(keys) => {
                 let keys = keys.current();
                 let (key_id, key) = keys.active();
-                self.prepare_with(&header_b64(key.algorithm(), self.typ, key_id), now, rng)
+                let mut unsigned = self.prepare_with(&header_b64(key.algorithm(), self.typ, key_id), now, rng)?;
+                unsigned.key = Some(key.clone());
+                Ok(unsigned)
             }
-            _ => self.prepare_with(&self.header_b64, now, rng),
+            SigningKey::Memory(_) | SigningKey::External(_) => self.prepare_with(&self.header_b64, now, rng),
         }
     }
 
@@ -320,6 +307,7 @@ impl AssertionSigner {
         URL_SAFE_NO_PAD.encode_string(claims.as_bytes(), &mut jwt);
         Ok(UnsignedAssertion {
             jwt,
+            key: None,
             jti,
             issued_at: UNIX_EPOCH + Duration::from_secs(issued_at),
             expires_at: UNIX_EPOCH + Duration::from_secs(expires_at),
@@ -339,21 +327,28 @@ impl AssertionSigner {
 
     /// Completes `unsigned` with the outside signer's answer: the signature, its failure, or `None` when it
     /// gave none within `timeout`. The signature's form is checked, and the first one verified against the
-    /// signer's public key when it gave one (see [`signer`](crate::signer)). With a key in memory, signs
-    /// `unsigned` with it and ignores `answer`.
+    /// signer's public key when it gave one (see [`signer`](crate::signer)). With a key in memory or a key
+    /// set, signs `unsigned` with the key it was prepared for and ignores `answer`.
     pub fn finish(
         &self,
         mut unsigned: UnsignedAssertion,
         answer: Option<Result<Vec<u8>, SignFailure>>,
         timeout: Duration,
     ) -> Result<ClientAssertion, Error> {
-        let signature = match &self.key {
-            SigningKey::Memory(key) => key.sign(unsigned.jwt.as_bytes())?.as_ref().to_vec(),
-            SigningKey::Set(keys) => keys.current().active().1.sign(unsigned.jwt.as_bytes())?.as_ref().to_vec(),
-            SigningKey::External(check) => check.accept(unsigned.signing_input(), answer, timeout)?,
-        };
-        unsigned.jwt.push('.');
-        URL_SAFE_NO_PAD.encode_string(&signature, &mut unsigned.jwt);
+        match (&self.key, unsigned.key.take()) {
+            (SigningKey::External(check), _) => {
+                let signature = check.accept(unsigned.signing_input(), answer, timeout)?;
+                unsigned.append(&signature);
+            }
+            (SigningKey::Memory(key), _) => unsigned.append(key.sign(unsigned.jwt.as_bytes())?.as_ref()),
+            (SigningKey::Set(_), Some(key)) => unsigned.append(key.sign(unsigned.jwt.as_bytes())?.as_ref()),
+            (SigningKey::Set(_), None) => {
+                return Err(Error::InvalidParameter {
+                    field: "assertion",
+                    reason: "it was prepared by another signer; finish it with the signer that prepared it".into(),
+                });
+            }
+        }
         Ok(unsigned.into_assertion())
     }
 }
@@ -361,6 +356,8 @@ impl AssertionSigner {
 /// An assertion waiting for its signature: `base64url(header) "." base64url(claims)`.
 pub struct UnsignedAssertion {
     jwt: Zeroizing<String>,
+    /// The key set's key the header names, which signs it.
+    key: Option<PrivateKey>,
     jti: [u8; 36],
     issued_at: SystemTime,
     expires_at: SystemTime,
@@ -375,6 +372,12 @@ impl UnsignedAssertion {
     /// The assertion's `jti`.
     pub fn jti(&self) -> &str {
         std::str::from_utf8(&self.jti).unwrap_or_default()
+    }
+
+    /// Appends `.` and the signature in base64url (into the room reserved for it: no reallocation).
+    fn append(&mut self, signature: &[u8]) {
+        self.jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut self.jwt);
     }
 
     fn into_assertion(self) -> ClientAssertion {
