@@ -5,7 +5,6 @@
 //! percent of the bare signature (see `cargo xtask bench`).
 
 use std::fmt;
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -62,8 +61,11 @@ pub struct AssertionSigner {
     typ: &'static str,
     /// base64url of the header, which never changes (a key set's is made per assertion).
     header_b64: String,
-    /// `{"iss":…,"sub":…,"aud":…,"jti":"`: the claims up to the per-assertion values.
-    claims_prefix: String,
+    /// base64url of the claims up to the per-assertion values (`{"iss":…,"sub":…,"aud":…,"jti":"`), cut
+    /// to a whole number of 3-byte groups so that the rest can be encoded after it on its own.
+    claims_head_b64: String,
+    /// The 0 to 2 bytes of that prefix left over, encoded with each assertion's values.
+    claims_head_rest: Vec<u8>,
 }
 
 /// What signs: a key in memory (the fast path), or a signer outside it.
@@ -144,7 +146,8 @@ impl AssertionSigner {
             lifetime: DEFAULT_ASSERTION_LIFETIME,
             typ: "JWT",
             header_b64: String::new(),
-            claims_prefix: String::new(),
+            claims_head_b64: String::new(),
+            claims_head_rest: Vec::new(),
         };
         signer.prepare_constants();
         signer
@@ -239,8 +242,10 @@ impl AssertionSigner {
     fn prepare_constants(&mut self) {
         self.header_b64 = header_b64(self.key.algorithm(), self.typ, &self.key_id);
         let client_id = json_string(self.client_id.as_str());
-        self.claims_prefix =
-            format!(r#"{{"iss":{client_id},"sub":{client_id},"aud":{},"jti":""#, json_string(&self.audience));
+        let prefix = format!(r#"{{"iss":{client_id},"sub":{client_id},"aud":{},"jti":""#, json_string(&self.audience));
+        let (whole, rest) = prefix.as_bytes().split_at(prefix.len() - prefix.len() % 3);
+        self.claims_head_b64 = URL_SAFE_NO_PAD.encode(whole);
+        self.claims_head_rest = rest.to_vec();
     }
 
     /// Signs a new assertion issued at `now`, with a fresh `jti` from `rng`. With a blocking signer outside
@@ -275,17 +280,21 @@ impl AssertionSigner {
             SigningKey::Set(keys) => {
                 let keys = keys.current();
                 let (key_id, key) = keys.active();
-                let mut unsigned = self.prepare_with(&header_b64(key.algorithm(), self.typ, key_id), now, rng)?;
+                let mut unsigned =
+                    self.prepare_with(&header_b64(key.algorithm(), self.typ, key_id), key.algorithm(), now, rng)?;
                 unsigned.key = Some(key.clone());
                 Ok(unsigned)
             }
-            SigningKey::Memory(_) | SigningKey::External(_) => self.prepare_with(&self.header_b64, now, rng),
+            SigningKey::Memory(_) | SigningKey::External(_) => {
+                self.prepare_with(&self.header_b64, self.key.algorithm(), now, rng)
+            }
         }
     }
 
     fn prepare_with(
         &self,
         header_b64: &str,
+        algorithm: Algorithm,
         now: SystemTime,
         rng: &dyn RandomSource,
     ) -> Result<UnsignedAssertion, Error> {
@@ -293,18 +302,26 @@ impl AssertionSigner {
         let expires_at = issued_at.saturating_add(self.lifetime.as_secs());
         let jti = uuid_v4(rng)?;
 
-        let mut claims = Zeroizing::new(String::with_capacity(self.claims_prefix.len() + 80));
-        claims.push_str(&self.claims_prefix);
-        claims.push_str(std::str::from_utf8(&jti).map_err(|_| Error::Crypto("jti is not ASCII"))?);
-        // Writing to a String cannot fail.
-        let _ = write!(claims, r#"","iat":{issued_at},"exp":{expires_at}}}"#);
+        // The claims after the constant head, on the stack: `…","iat":…,"exp":…}`.
+        let mut tail = ClaimsTail::default();
+        tail.push(&self.claims_head_rest);
+        tail.push(&jti);
+        tail.push(br#"","iat":"#);
+        tail.push_u64(issued_at);
+        tail.push(br#","exp":"#);
+        tail.push_u64(expires_at);
+        tail.push(b"}");
+        let tail = tail.as_bytes().ok_or(Error::Crypto("the assertion's claims outgrew their buffer"))?;
 
-        let claims_len = base64::encoded_len(claims.len(), false).unwrap_or(0);
-        // Room for the largest signature (RSA-4096 in base64url) so that appending it does not reallocate.
-        let mut jwt = Zeroizing::new(String::with_capacity(header_b64.len() + claims_len + 2 + 700));
+        let claims_len = self.claims_head_b64.len() + base64::encoded_len(tail.len(), false).unwrap_or(0);
+        // Room for the signature so that appending it does not reallocate (which would leave a copy behind),
+        // and no more: the whole buffer is wiped when the assertion is dropped.
+        let room = header_b64.len() + claims_len + 1 + signature_b64_len(algorithm);
+        let mut jwt = Zeroizing::new(String::with_capacity(room));
         jwt.push_str(header_b64);
         jwt.push('.');
-        URL_SAFE_NO_PAD.encode_string(claims.as_bytes(), &mut jwt);
+        jwt.push_str(&self.claims_head_b64);
+        URL_SAFE_NO_PAD.encode_string(tail, &mut jwt);
         Ok(UnsignedAssertion {
             jwt,
             key: None,
@@ -389,6 +406,57 @@ impl fmt::Debug for UnsignedAssertion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnsignedAssertion").field("jti", &self.jti()).finish_non_exhaustive()
     }
+}
+
+/// The per-assertion end of the claims, written on the stack: at most 2 + 36 + 8 + 20 + 7 + 20 + 1 bytes.
+struct ClaimsTail {
+    bytes: [u8; 128],
+    len: usize,
+    overflowed: bool,
+}
+
+impl Default for ClaimsTail {
+    fn default() -> Self {
+        ClaimsTail { bytes: [0; 128], len: 0, overflowed: false }
+    }
+}
+
+impl ClaimsTail {
+    fn push(&mut self, part: &[u8]) {
+        match self.bytes.get_mut(self.len..self.len + part.len()) {
+            Some(room) => {
+                room.copy_from_slice(part);
+                self.len += part.len();
+            }
+            None => self.overflowed = true,
+        }
+    }
+
+    /// `value` in decimal.
+    fn push_u64(&mut self, mut value: u64) {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (value % 10) as u8;
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        self.push(&digits[start..]);
+    }
+
+    fn as_bytes(&self) -> Option<&[u8]> {
+        (!self.overflowed).then_some(&self.bytes[..self.len])
+    }
+}
+
+/// The longest base64url signature `algorithm` makes, plus its `.`: ECDSA's fixed `r‖s`, or an RSA-4096
+/// signature (the largest modulus accepted) for PS*.
+fn signature_b64_len(algorithm: Algorithm) -> usize {
+    let bytes = if algorithm.is_ecdsa() { 2 * algorithm.component_len() } else { crate::backend::MAX_RSA_BYTES };
+    1 + base64::encoded_len(bytes, false).unwrap_or(700)
 }
 
 /// base64url of the header `{"alg":…,"typ":…,"kid":…}`.
