@@ -36,6 +36,7 @@
 //! | [`clock`] | the time source the providers' rules read, a [`ManualClock`](clock::ManualClock) for tests, and the token endpoint's clock offset ([`clock::offset`]) that assertions are signed on |
 //! | [`endpoints`] | account names, regions, checked endpoint URLs, redirect-URI checks |
 //! | [`jwt`] | a JWT's header and claims decoded for display, never trusted |
+//! | [`key_set`] | several keys of one client, one active, and a key file read again when it changes (key rotation without a restart) |
 //! | [`key`] | private keys and [`KeyError`](key::KeyError), why one was refused |
 //! | [`oauth_error`] | the server's OAuth error, its code and `Retry-After` |
 //! | [`provider`] | the token provider as a state machine both transports drive |
@@ -43,6 +44,7 @@
 //! | [`request`] | grants, the token client, form bodies that print no secret |
 //! | [`response`] | the token endpoint's answer, and [`ResponseError`](response::ResponseError) for one that is not a token |
 //! | [`retry`] | the retry policy: full jitter, `Retry-After`, attempts and a deadline |
+//! | [`signer`] | signers outside the process's memory (HSM, KMS, signing service): the traits, the checks on what they return, [`SignerError`](signer::SignerError) |
 //! | [`secret`] | secret strings: redacted `Debug`, no `Display`, wiped on drop |
 //! | [`text`] | values from callers and servers made safe to show; URLs without their secret-bearing parts |
 //! | [`transport`] | what the transport crates share: one settings type, one error type, the retry loop |
@@ -115,6 +117,7 @@ pub mod fuzzing;
 pub mod jwt;
 pub mod key;
 mod key_error;
+pub mod key_set;
 pub mod oauth_error;
 pub mod provider;
 pub mod random;
@@ -123,6 +126,7 @@ pub mod response;
 pub mod retry;
 mod scope;
 pub mod secret;
+pub mod signer;
 pub mod telemetry;
 pub mod text;
 pub mod transport;
