@@ -63,6 +63,8 @@ mod lifecycle;
 mod lru;
 pub mod manager;
 mod memory_store;
+#[cfg(feature = "notices")]
+mod notice_relay;
 mod policy;
 mod raw_json;
 mod receiver;

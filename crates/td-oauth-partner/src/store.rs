@@ -19,6 +19,8 @@ use async_trait::async_trait;
 #[cfg(feature = "ureq")]
 pub use crate::blocking_store::BlockingStore;
 pub use crate::memory_store::MemoryStore;
+#[cfg(feature = "notices")]
+pub use crate::notice_relay::{CHECK_INTERVAL, NoticeConnection, parse_notice, relay_notices};
 
 /// A stored value and the version the store gave it. Versions start at 1 and grow by one on every write of
 /// a key, so a version names one write.
