@@ -28,7 +28,9 @@ pub enum Error {
 
     /// A token manager has no credentials for this account: its `app.installed` event was never passed to
     /// `install` or `handle_event` (or the app was uninstalled since).
-    #[error("no credentials for account `{account}`: pass its app.installed event to TokenManager::install first")]
+    #[error(
+        "no credentials for account `{account}`: its app.installed event has not reached this manager (TokenManager::install or handle_event; FleetTokenManager::apply, on any replica) or it was uninstalled since"
+    )]
     UnknownInstallation {
         /// The account name.
         account: String,

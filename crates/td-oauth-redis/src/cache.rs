@@ -225,7 +225,8 @@ impl FleetCache {
                     Err(_) => {
                         tracing::warn!(
                             redis = self.inner.redis.endpoint(),
-                            "refreshing the fleet's token failed; the still valid token is used"
+                            "refreshing the fleet's token ahead of expiry got no new token (the request failed, or the fleet is \
+                             waiting out a refusal); the still valid token is used"
                         );
                         due.into_token()
                     }
