@@ -18,7 +18,8 @@
 //! bodies. [`EventDelivery`] posts AppConnect events to a callback URL with Talkdesk's redelivery after 5
 //! and 10 minutes (delays settable), and [`lifecycle_event`] and [`app_event_with_root`] write their bodies.
 //! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
-//! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
+//! writes AppConnect event bodies for partner-app tests; [`SoftHsm`] makes a SoftHSM2 token store of a test's
+//! own for PKCS#11 signing; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
 //! with the expected outcome of each cell and the checks, behind a small [`matrix::Subject`] trait.
 //! [`providers`] is the table of the token provider's behaviours (refresh ahead, rotation, the herd,
@@ -83,6 +84,7 @@ mod redis_tls;
 mod reply;
 mod resource;
 mod server;
+mod softhsm;
 mod state;
 mod talkdesk_api;
 mod tls;
@@ -110,5 +112,6 @@ pub use redis::{RedisServer, bulk_payload};
 pub use redis_cluster::RedisCluster;
 pub use redis_tls::TlsRedisServer;
 pub use server::{ServerBuilder, TestServer};
+pub use softhsm::SoftHsm;
 pub use talkdesk_api::{TEST_USER_ID, talkdesk_error_body};
 pub use tls::Certificate;

@@ -1,0 +1,204 @@
+//! SoftHSM2 for tests of PKCS#11 signing: a token store of the test's own in a fresh temporary directory
+//! (a `softhsm2.conf` naming it, for `SOFTHSM2_CONF`), tokens initialised and keys imported with
+//! `softhsm2-util` (Debian's `softhsm2`, which `.ci/run` and `cargo xtask test` install when missing).
+//!
+//! SoftHSM2 reads `SOFTHSM2_CONF` once, when a process first initialises the module, and a process cannot
+//! set its own environment without `unsafe`. So a test that loads the module runs in a child process:
+//! [`SoftHsm::run_isolated`] starts the test binary again for that one test, with `SOFTHSM2_CONF` naming a
+//! fresh store, and the child runs the body. Processes that are started anyway (`td-oauth`, `softhsm2-util`)
+//! are simply given [`SoftHsm::conf`] in their environment.
+//!
+//! The PINs here are throwaway values for tokens that live as long as one test; `softhsm2-util` takes them
+//! only as arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::Error;
+
+/// The variable that names the store to a child test process.
+const STORE_VAR: &str = "TD_OAUTH_SOFTHSM_DIR";
+
+/// Where distributions install SoftHSM2's PKCS#11 module, Debian's first.
+const MODULE_PATHS: [&str; 6] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+];
+
+/// A SoftHSM2 token store in a temporary directory, removed on drop by the process that created it.
+#[derive(Debug)]
+pub struct SoftHsm {
+    dir: PathBuf,
+    module: PathBuf,
+    owned: bool,
+}
+
+impl SoftHsm {
+    /// SoftHSM2's module (`SOFTHSM2_MODULE` if set, else the usual install paths), or why there is none.
+    pub fn module() -> Result<PathBuf, Error> {
+        if let Some(path) = std::env::var_os("SOFTHSM2_MODULE") {
+            let path = PathBuf::from(path);
+            return if path.is_file() {
+                Ok(path)
+            } else {
+                Err(Error::SoftHsm(format!("SOFTHSM2_MODULE names {}, which is not a file", path.display())))
+            };
+        }
+        MODULE_PATHS.iter().map(PathBuf::from).find(|path| path.is_file()).ok_or_else(|| {
+            Error::SoftHsm(format!(
+                "SoftHSM2's PKCS#11 module is not installed (looked for {}): install the softhsm2 package \
+                 (.ci/run and `cargo xtask test` do), or set SOFTHSM2_MODULE",
+                MODULE_PATHS.join(", ")
+            ))
+        })
+    }
+
+    /// A new, empty store with its `softhsm2.conf`.
+    pub fn create() -> Result<SoftHsm, Error> {
+        let module = SoftHsm::module()?;
+        if Command::new("softhsm2-util").arg("--version").output().is_err() {
+            return Err(Error::SoftHsm(
+                "softhsm2-util is not on PATH: install the softhsm2 package (.ci/run and `cargo xtask test` do)".into(),
+            ));
+        }
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("td-oauth-softhsm-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let dir = std::env::temp_dir().join(name);
+        let tokens = dir.join("tokens");
+        std::fs::create_dir_all(&tokens).map_err(|err| io("create", &tokens, &err))?;
+        let conf = format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+            tokens.display()
+        );
+        let hsm = SoftHsm { dir, module, owned: true };
+        std::fs::write(hsm.conf(), conf).map_err(|err| io("write", &hsm.conf(), &err))?;
+        Ok(hsm)
+    }
+
+    /// The store a parent process made for this child test process ([`run_isolated`](Self::run_isolated)).
+    fn inherited() -> Option<SoftHsm> {
+        let dir = PathBuf::from(std::env::var_os(STORE_VAR)?);
+        let module = SoftHsm::module().ok()?;
+        Some(SoftHsm { dir, module, owned: false })
+    }
+
+    /// Runs `body` with a store whose `softhsm2.conf` this process's `SOFTHSM2_CONF` names: in a child
+    /// process running only the test `test_name` (its full name, as `cargo test -- --exact` takes it).
+    /// When SoftHSM2 is not installed it prints why and returns without running `body`; a child that fails
+    /// fails the calling test, with the child's output.
+    #[allow(clippy::panic, clippy::print_stderr)] // a test's fixture: failing loudly is its job
+    pub fn run_isolated(test_name: &str, body: impl FnOnce(&SoftHsm)) {
+        if let Some(hsm) = SoftHsm::inherited() {
+            body(&hsm);
+            return;
+        }
+        let hsm = match SoftHsm::create() {
+            Ok(hsm) => hsm,
+            Err(why) => {
+                eprintln!("skipping {test_name}: {why}");
+                return;
+            }
+        };
+        let exe = std::env::current_exe().unwrap_or_else(|err| panic!("cannot find the test binary: {err}"));
+        let output = Command::new(exe)
+            .args([test_name, "--exact", "--nocapture", "--test-threads", "1"])
+            .env("SOFTHSM2_CONF", hsm.conf())
+            .env(STORE_VAR, &hsm.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|err| panic!("cannot run the test binary for {test_name}: {err}"));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{test_name} failed in its SoftHSM2 process ({}):\n{stdout}\n{stderr}",
+            output.status
+        );
+        eprint!("{stderr}");
+    }
+
+    /// The PKCS#11 module to load.
+    pub fn module_path(&self) -> &Path {
+        &self.module
+    }
+
+    /// The `softhsm2.conf` to give processes as `SOFTHSM2_CONF`.
+    pub fn conf(&self) -> PathBuf {
+        self.dir.join("softhsm2.conf")
+    }
+
+    /// The store's directory, for the test's own files (key files, PIN files).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Initialises a token labelled `label` in the first free slot, with the user PIN `pin`.
+    pub fn init_token(&self, label: &str, pin: &str) -> Result<(), Error> {
+        self.util(&["--init-token", "--free", "--label", label, "--so-pin", "so-pin-for-tests", "--pin", pin])
+    }
+
+    /// Imports a private key given as PKCS#8 PEM (`BEGIN PRIVATE KEY`, the form `softhsm2-util` reads) into
+    /// the token `token` as the object `label` with CKA_ID `id`, its public key beside it. The PEM goes
+    /// through a file in the store's directory, removed before this returns.
+    pub fn import_pkcs8_pem(&self, token: &str, pin: &str, label: &str, id: &[u8], pem: &str) -> Result<(), Error> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let file = self.dir.join(format!("import-{}.pem", COUNTER.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&file, pem).map_err(|err| io("write", &file, &err))?;
+        let id: String = id.iter().map(|byte| format!("{byte:02x}")).collect();
+        let result = self.util(&[
+            "--import",
+            &file.to_string_lossy(),
+            "--token",
+            token,
+            "--label",
+            label,
+            "--id",
+            &id,
+            "--pin",
+            pin,
+        ]);
+        let _ = std::fs::remove_file(&file);
+        result
+    }
+
+    /// Deletes the token `label` and everything in it.
+    pub fn delete_token(&self, label: &str) -> Result<(), Error> {
+        self.util(&["--delete-token", "--token", label])
+    }
+
+    fn util(&self, args: &[&str]) -> Result<(), Error> {
+        let output = Command::new("softhsm2-util")
+            .args(args)
+            .env("SOFTHSM2_CONF", self.conf())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|err| Error::SoftHsm(format!("could not run softhsm2-util: {err}")))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(Error::SoftHsm(format!(
+                "softhsm2-util {} failed ({}): {}",
+                args.first().unwrap_or(&""),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )))
+        }
+    }
+}
+
+impl Drop for SoftHsm {
+    fn drop(&mut self) {
+        if self.owned {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn io(action: &str, path: &Path, err: &std::io::Error) -> Error {
+    Error::SoftHsm(format!("could not {action} {}: {err}", path.display()))
+}
