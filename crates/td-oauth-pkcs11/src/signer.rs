@@ -20,7 +20,7 @@ use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
-use td_oauth_core::Algorithm;
+use td_oauth_core::{Algorithm, KeyId};
 
 use crate::error::Pkcs11Error;
 use crate::key::{self, KeyKind, KeyProblem};
@@ -59,16 +59,18 @@ impl Pkcs11Options {
 ///
 /// ```no_run
 /// use std::path::Path;
+/// use td_oauth_core::KeyId;
 /// use td_oauth_pkcs11::{Pin, Pkcs11Options, Pkcs11Signer, Pkcs11Uri};
 ///
 /// let signer = Pkcs11Signer::open(
 ///     Path::new("/usr/lib/softhsm/libsofthsm2.so"),
 ///     &Pkcs11Uri::parse("pkcs11:token=td;object=app-key")?,
 ///     Pin::from_env("TALKDESK_PKCS11_PIN")?,
+///     KeyId::new("fedcba9876543210fedcba9876543210")?,
 ///     Pkcs11Options::default(),
 /// )?;
 /// let signature = signer.sign_raw(b"header.claims")?; // JOSE form: r‖s for ECDSA
-/// # Ok::<(), td_oauth_pkcs11::Pkcs11Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct Pkcs11Signer {
@@ -82,6 +84,8 @@ struct Inner {
     /// For messages: the token as the URI names it.
     token: String,
     pin: Option<Pin>,
+    /// The key id Talkdesk registered the public key under (the assertion's `kid`).
+    key_id: KeyId,
     /// Set once the token refuses the PIN: it is never presented again.
     pin_refused: AtomicBool,
     algorithm: Algorithm,
@@ -122,6 +126,7 @@ impl fmt::Debug for Pkcs11Signer {
         f.debug_struct("Pkcs11Signer")
             .field("module", &self.inner.module)
             .field("key", &self.inner.uri)
+            .field("key_id", &self.inner.key_id)
             .field("algorithm", &self.inner.algorithm)
             .field("pin", &self.inner.pin.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
@@ -133,7 +138,13 @@ impl Pkcs11Signer {
     /// `pin` when given or required, and reads the key's type and public key. The PIN is presented once;
     /// a refusal is [`Pkcs11Error::WrongPin`] and is not retried. A `module-path=` in the URI must be
     /// `module` itself.
-    pub fn open(module: &Path, uri: &Pkcs11Uri, pin: Option<Pin>, options: Pkcs11Options) -> Result<Self, Pkcs11Error> {
+    pub fn open(
+        module: &Path,
+        uri: &Pkcs11Uri,
+        pin: Option<Pin>,
+        key_id: KeyId,
+        options: Pkcs11Options,
+    ) -> Result<Self, Pkcs11Error> {
         if let Some(named) = uri.module_path()
             && named != module
         {
@@ -152,6 +163,7 @@ impl Pkcs11Signer {
             token: uri.describe_token(),
             uri: uri.clone(),
             pin,
+            key_id,
             pin_refused: AtomicBool::new(false),
             algorithm: Algorithm::Es256,
             kind: KeyKind::Ec(Algorithm::Es256),
@@ -181,6 +193,11 @@ impl Pkcs11Signer {
     /// The algorithm the key signs with.
     pub fn algorithm(&self) -> Algorithm {
         self.inner.algorithm
+    }
+
+    /// The key id (`kid`) the assertions carry.
+    pub fn key_id(&self) -> &KeyId {
+        &self.inner.key_id
     }
 
     /// The public key as SubjectPublicKeyInfo DER, when the token shows it: always for RSA; for EC when the

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::args::{Connection, MAX_RETRIES, MAX_WAIT_SECS, default_deadline};
+use crate::args::{Connection, MAX_RETRIES, MAX_WAIT_SECS, TokenKey, default_deadline};
 use crate::error::CliError;
 
 /// One client as configured: the connection settings, the scopes it asks for and its fleet cache.
@@ -196,6 +196,7 @@ impl Entry {
             client_id: Some(self.client_id),
             key_id: self.key_id,
             private_key_file: resolve(self.private_key_file),
+            token_key: TokenKey::default(),
             algorithm: self.algorithm,
             client_secret_file: resolve(self.client_secret_file),
             ca_file: resolve(self.ca_file),

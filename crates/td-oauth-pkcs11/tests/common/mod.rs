@@ -43,7 +43,12 @@ pub fn pin_file(hsm: &SoftHsm, pin: &str) -> PathBuf {
 
 pub fn open(hsm: &SoftHsm, uri: &str, options: Pkcs11Options) -> Pkcs11Signer {
     let pin = Pin::from_file(&pin_file(hsm, PIN)).unwrap();
-    Pkcs11Signer::open(hsm.module_path(), &Pkcs11Uri::parse(uri).unwrap(), Some(pin), options).unwrap()
+    Pkcs11Signer::open(hsm.module_path(), &Pkcs11Uri::parse(uri).unwrap(), Some(pin), kid(), options).unwrap()
+}
+
+/// A key id for signers whose assertions no server checks.
+pub fn kid() -> td_oauth_core::KeyId {
+    td_oauth_core::KeyId::new("0123456789abcdef0123456789abcdef").unwrap()
 }
 
 /// The core's algorithm of the same name as the testkit's.
