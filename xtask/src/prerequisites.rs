@@ -7,6 +7,8 @@
 //! `td-oauth agent` snippets (Debian's python3, nodejs and curl), each test skipping, said here, without.
 //! `dbus-daemon`, `dbus-send` and `gnome-keyring-daemon` (Debian's dbus-daemon, dbus-bin and
 //! gnome-keyring) are the real Secret Service the CLI's keyring login tests start on a private bus.
+//! `softhsm2-util` and SoftHSM2's PKCS#11 module (Debian's softhsm2) are the token td-oauth-pkcs11's and the
+//! CLI's `--private-key-uri` tests make keys in; those tests skip, saying why, without.
 use std::process::Command;
 
 /// Makes sure `redis-server` and `redis-cli` can be started, installing them with apt-get if need be.
@@ -50,6 +52,14 @@ pub(crate) fn ensure_secret_service() {
             println!("==> xtask test: {why}; the CLI's Secret Service login tests will skip");
             return;
         }
+    }
+}
+
+/// Makes sure SoftHSM2 (`softhsm2-util` and its module) is there for the PKCS#11 tests, installing it with
+/// apt-get if need be; when it cannot be, says that those tests will skip.
+pub(crate) fn ensure_softhsm() {
+    if let Err(why) = ensure("softhsm2-util", "softhsm2") {
+        println!("==> xtask test: {why}; the PKCS#11 (SoftHSM2) tests will skip");
     }
 }
 
