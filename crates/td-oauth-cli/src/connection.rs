@@ -183,7 +183,7 @@ impl Connection {
     /// no algorithm was given: Talkdesk's RSA clients may be PS384 or PS512, which the key cannot tell.
     pub(crate) fn explain(&self, err: td_oauth_ureq::Error, tokens: &TokenClient) -> CliError {
         let guessed_ps256 = self.algorithm.is_none()
-            && tokens.assertion_signer().is_some_and(|signer| signer.key().algorithm() == Algorithm::Ps256);
+            && tokens.assertion_signer().is_some_and(|signer| signer.algorithm() == Algorithm::Ps256);
         let refused_client = err.oauth().is_some_and(|oauth| oauth.is_invalid_client());
         let err = CliError::from(err);
         if guessed_ps256 && refused_client {

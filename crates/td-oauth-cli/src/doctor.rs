@@ -380,7 +380,7 @@ fn probe(
 fn key(connection: &Connection, client: &TokenClient) -> Check {
     match client.assertion_signer() {
         Some(signer) => {
-            let algorithm = signer.key().algorithm();
+            let algorithm = signer.algorithm();
             let asked = match &connection.algorithm {
                 Some(asked) => format!(", as --algorithm asked ({asked})"),
                 None => ", taken from the key".to_owned(),

@@ -42,6 +42,17 @@ impl Algorithm {
         }
     }
 
+    /// The byte length of one ECDSA signature half (`r` or `s`) in JOSE's fixed form: 32, 48 or 66; 0 for
+    /// RSASSA-PSS, whose signatures are as long as the key's modulus.
+    pub const fn component_len(self) -> usize {
+        match self {
+            Algorithm::Es256 => 32,
+            Algorithm::Es384 => 48,
+            Algorithm::Es512 => 66,
+            Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512 => 0,
+        }
+    }
+
     /// True for the ECDSA algorithms, false for RSASSA-PSS.
     pub const fn is_ecdsa(self) -> bool {
         matches!(self, Algorithm::Es256 | Algorithm::Es384 | Algorithm::Es512)

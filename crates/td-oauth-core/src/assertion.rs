@@ -14,7 +14,8 @@ use zeroize::Zeroizing;
 
 use crate::endpoints::EndpointUrl;
 use crate::random::{RandomSource, uuid_v4};
-use crate::{ClientId, Error, KeyId, PrivateKey};
+use crate::signer::{ExternalSigner, SignFailure, SignatureCheck, SignatureJob};
+use crate::{Algorithm, ClientId, Error, KeyId, PrivateKey};
 
 /// The assertion lifetime Talkdesk's samples use.
 pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
@@ -47,7 +48,7 @@ pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-
 /// # Ok::<(), td_oauth_core::Error>(())
 /// ```
 pub struct AssertionSigner {
-    key: PrivateKey,
+    key: SigningKey,
     client_id: ClientId,
     key_id: KeyId,
     audience: String,
@@ -58,12 +59,33 @@ pub struct AssertionSigner {
     claims_prefix: String,
 }
 
+/// What signs: a key in memory (the fast path), or a signer outside it.
+enum SigningKey {
+    Memory(PrivateKey),
+    External(Box<SignatureCheck>),
+}
+
+impl SigningKey {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            SigningKey::Memory(key) => key.algorithm(),
+            SigningKey::External(check) => check.algorithm(),
+        }
+    }
+}
+
 impl fmt::Debug for AssertionSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let signer = match &self.key {
+            SigningKey::Memory(_) => "in memory",
+            SigningKey::External(check) if check.signer().is_async() => "async signer",
+            SigningKey::External(_) => "blocking signer",
+        };
         f.debug_struct("AssertionSigner")
             .field("client_id", &self.client_id)
             .field("key_id", &self.key_id)
             .field("algorithm", &self.key.algorithm())
+            .field("signer", &signer)
             .field("audience", &self.audience)
             .field("lifetime", &self.lifetime)
             .finish_non_exhaustive()
@@ -73,6 +95,29 @@ impl fmt::Debug for AssertionSigner {
 impl AssertionSigner {
     /// A signer whose assertions are addressed to `token_url` and live 300 s.
     pub fn new(client_id: ClientId, key_id: KeyId, key: PrivateKey, token_url: &EndpointUrl) -> Self {
+        Self::with_key(client_id, key_id, SigningKey::Memory(key), token_url)
+    }
+
+    /// A signer whose signatures come from `signer` (its key id is the `kid`), addressed to `token_url`.
+    /// Refuses a signer whose public key does not fit the algorithm it announces.
+    pub fn external(client_id: ClientId, signer: ExternalSigner, token_url: &EndpointUrl) -> Result<Self, Error> {
+        let check = SignatureCheck::new(signer);
+        if let Some(mismatch) = check.mismatch() {
+            return Err(mismatch.clone().into());
+        }
+        let key_id = check.key_id().clone();
+        Ok(Self::with_key(client_id, key_id, SigningKey::External(Box::new(check)), token_url))
+    }
+
+    /// [`external`](Self::external) for a signer whose public key was checked already (by its
+    /// [`Credentials`](crate::Credentials)); should it not fit after all, every assertion is refused.
+    pub(crate) fn external_checked(client_id: ClientId, signer: ExternalSigner, token_url: &EndpointUrl) -> Self {
+        let check = SignatureCheck::new(signer);
+        let key_id = check.key_id().clone();
+        Self::with_key(client_id, key_id, SigningKey::External(Box::new(check)), token_url)
+    }
+
+    fn with_key(client_id: ClientId, key_id: KeyId, key: SigningKey, token_url: &EndpointUrl) -> Self {
         let mut signer = AssertionSigner {
             key,
             client_id,
@@ -82,7 +127,7 @@ impl AssertionSigner {
             header_b64: String::new(),
             claims_prefix: String::new(),
         };
-        signer.prepare();
+        signer.prepare_constants();
         signer
     }
 
@@ -95,7 +140,7 @@ impl AssertionSigner {
             });
         }
         self.audience = audience.to_owned();
-        self.prepare();
+        self.prepare_constants();
         Ok(self)
     }
 
@@ -121,6 +166,11 @@ impl AssertionSigner {
         &self.key_id
     }
 
+    /// The algorithm (`alg`).
+    pub fn algorithm(&self) -> Algorithm {
+        self.key.algorithm()
+    }
+
     /// The audience (`aud`).
     pub fn audience(&self) -> &str {
         &self.audience
@@ -131,12 +181,23 @@ impl AssertionSigner {
         self.lifetime
     }
 
-    /// The signing key.
-    pub fn key(&self) -> &PrivateKey {
-        &self.key
+    /// The signing key, when it is in memory.
+    pub fn key(&self) -> Option<&PrivateKey> {
+        match &self.key {
+            SigningKey::Memory(key) => Some(key),
+            SigningKey::External(_) => None,
+        }
     }
 
-    fn prepare(&mut self) {
+    /// The signer outside the process, when the signatures come from one.
+    pub fn external_signer(&self) -> Option<&ExternalSigner> {
+        match &self.key {
+            SigningKey::Memory(_) => None,
+            SigningKey::External(check) => Some(check.signer()),
+        }
+    }
+
+    fn prepare_constants(&mut self) {
         let header = format!(
             r#"{{"alg":"{}","typ":"JWT","kid":{}}}"#,
             self.key.algorithm().as_str(),
@@ -148,8 +209,37 @@ impl AssertionSigner {
             format!(r#"{{"iss":{client_id},"sub":{client_id},"aud":{},"jti":""#, json_string(&self.audience));
     }
 
-    /// Signs a new assertion issued at `now`, with a fresh `jti` from `rng`.
+    /// Signs a new assertion issued at `now`, with a fresh `jti` from `rng`. With a blocking signer outside
+    /// the process, calls it on this thread with no timeout (the transports arrange one: see
+    /// [`signer`](crate::signer)); an async signer is refused here, as it must be awaited
+    /// ([`prepare`](Self::prepare), then [`finish`](Self::finish)).
     pub fn sign(&self, now: SystemTime, rng: &dyn RandomSource) -> Result<ClientAssertion, Error> {
+        let mut unsigned = self.prepare(now, rng)?;
+        match &self.key {
+            SigningKey::Memory(key) => {
+                let signature = key.sign(unsigned.jwt.as_bytes())?;
+                unsigned.jwt.push('.');
+                URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut unsigned.jwt);
+                Ok(unsigned.into_assertion())
+            }
+            SigningKey::External(check) => match check.signer() {
+                ExternalSigner::Blocking(signer) => {
+                    let answer = signer.sign(unsigned.signing_input());
+                    self.finish(unsigned, Some(answer), Duration::ZERO)
+                }
+                ExternalSigner::Async(_) => Err(Error::InvalidParameter {
+                    field: "signer",
+                    reason: "an async signer must be awaited: build the assertion with `prepare` and `finish`, \
+                             or through td-oauth-reqwest"
+                        .into(),
+                }),
+            },
+        }
+    }
+
+    /// The assertion issued at `now` without its signature: its signing input (header and claims), for a
+    /// signer outside the process to sign. Hand the answer to [`finish`](Self::finish).
+    pub fn prepare(&self, now: SystemTime, rng: &dyn RandomSource) -> Result<UnsignedAssertion, Error> {
         let issued_at = now.duration_since(UNIX_EPOCH).map_err(|_| Error::ClockBeforeEpoch)?.as_secs();
         let expires_at = issued_at.saturating_add(self.lifetime.as_secs());
         let jti = uuid_v4(rng)?;
@@ -161,20 +251,77 @@ impl AssertionSigner {
         let _ = write!(claims, r#"","iat":{issued_at},"exp":{expires_at}}}"#);
 
         let claims_len = base64::encoded_len(claims.len(), false).unwrap_or(0);
+        // Room for the largest signature (RSA-4096 in base64url) so that appending it does not reallocate.
         let mut jwt = Zeroizing::new(String::with_capacity(self.header_b64.len() + claims_len + 2 + 700));
         jwt.push_str(&self.header_b64);
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(claims.as_bytes(), &mut jwt);
-        let signature = self.key.sign(jwt.as_bytes())?;
-        jwt.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut jwt);
-
-        Ok(ClientAssertion {
+        Ok(UnsignedAssertion {
             jwt,
             jti,
             issued_at: UNIX_EPOCH + Duration::from_secs(issued_at),
             expires_at: UNIX_EPOCH + Duration::from_secs(expires_at),
         })
+    }
+
+    /// The signature job for `unsigned`, when the signatures come from a signer outside the process:
+    /// what a transport hands that signer, with `timeout` to wait.
+    pub fn signature_job(&self, unsigned: &UnsignedAssertion, timeout: Duration) -> Option<SignatureJob> {
+        match &self.key {
+            SigningKey::Memory(_) => None,
+            SigningKey::External(check) => {
+                Some(SignatureJob::new(check.signer().clone(), unsigned.signing_input(), timeout))
+            }
+        }
+    }
+
+    /// Completes `unsigned` with the outside signer's answer: the signature, its failure, or `None` when it
+    /// gave none within `timeout`. The signature's form is checked, and the first one verified against the
+    /// signer's public key when it gave one (see [`signer`](crate::signer)). With a key in memory, signs
+    /// `unsigned` with it and ignores `answer`.
+    pub fn finish(
+        &self,
+        mut unsigned: UnsignedAssertion,
+        answer: Option<Result<Vec<u8>, SignFailure>>,
+        timeout: Duration,
+    ) -> Result<ClientAssertion, Error> {
+        let signature = match &self.key {
+            SigningKey::Memory(key) => key.sign(unsigned.jwt.as_bytes())?.as_ref().to_vec(),
+            SigningKey::External(check) => check.accept(unsigned.signing_input(), answer, timeout)?,
+        };
+        unsigned.jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut unsigned.jwt);
+        Ok(unsigned.into_assertion())
+    }
+}
+
+/// An assertion waiting for its signature: `base64url(header) "." base64url(claims)`.
+pub struct UnsignedAssertion {
+    jwt: Zeroizing<String>,
+    jti: [u8; 36],
+    issued_at: SystemTime,
+    expires_at: SystemTime,
+}
+
+impl UnsignedAssertion {
+    /// The JWS signing input: the bytes the signature covers.
+    pub fn signing_input(&self) -> &[u8] {
+        self.jwt.as_bytes()
+    }
+
+    /// The assertion's `jti`.
+    pub fn jti(&self) -> &str {
+        std::str::from_utf8(&self.jti).unwrap_or_default()
+    }
+
+    fn into_assertion(self) -> ClientAssertion {
+        ClientAssertion { jwt: self.jwt, jti: self.jti, issued_at: self.issued_at, expires_at: self.expires_at }
+    }
+}
+
+impl fmt::Debug for UnsignedAssertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnsignedAssertion").field("jti", &self.jti()).finish_non_exhaustive()
     }
 }
 

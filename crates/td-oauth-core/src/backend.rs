@@ -93,6 +93,26 @@ impl KeyPair {
     }
 }
 
+/// Whether `signature` is `algorithm`'s signature of `message` under `public_key` (an uncompressed EC point,
+/// or an RSA `RSAPublicKey` in DER); `None` when no backend of this build verifies `algorithm` (ES512 without
+/// the `aws-lc-rs` feature).
+pub(crate) fn verify(algorithm: Algorithm, public_key: &[u8], message: &[u8], signature: &[u8]) -> Option<bool> {
+    match algorithm {
+        Algorithm::Es512 => verify_p521(public_key, message, signature),
+        _ => Some(self::ring::verify(algorithm, public_key, message, signature)),
+    }
+}
+
+#[cfg(feature = "aws-lc-rs")]
+fn verify_p521(public_key: &[u8], message: &[u8], signature: &[u8]) -> Option<bool> {
+    Some(aws_lc::verify_p521(public_key, message, signature))
+}
+
+#[cfg(not(feature = "aws-lc-rs"))]
+fn verify_p521(_public_key: &[u8], _message: &[u8], _signature: &[u8]) -> Option<bool> {
+    None
+}
+
 /// A signature, held on the stack: one per assertion, no allocation.
 pub(crate) struct Signature {
     bytes: [u8; MAX_SIGNATURE_LEN],

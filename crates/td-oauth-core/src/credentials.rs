@@ -1,7 +1,9 @@
 //! Who the client is and how it proves it: a signed JWT (`private_key_jwt`) or a client secret (Basic).
 
 use std::fmt;
+use std::sync::Arc;
 
+use crate::signer::{AsyncSigner, ExternalSigner, SignatureCheck, Signer};
 use crate::text::excerpt;
 use crate::{ClientSecret, Error, PrivateKey};
 
@@ -81,6 +83,14 @@ pub enum Credentials {
         /// The private key.
         key: PrivateKey,
     },
+    /// A JWT signed by a signer outside the process's memory (an HSM, a KMS, a signing service: see
+    /// [`signer`](crate::signer)); the key id is the signer's.
+    Signer {
+        /// The client id (`iss` and `sub` of the assertion).
+        client_id: ClientId,
+        /// The signer.
+        signer: ExternalSigner,
+    },
     /// HTTP Basic authentication with a client secret.
     ClientSecret {
         /// The client id.
@@ -96,6 +106,25 @@ impl Credentials {
         Credentials::PrivateKeyJwt { client_id, key_id, key }
     }
 
+    /// Signed-JWT credentials whose signatures come from a blocking `signer` (its key id is the `kid`).
+    /// Refuses a signer whose public key does not fit the algorithm it announces.
+    pub fn signer(client_id: ClientId, signer: Arc<dyn Signer>) -> Result<Self, Error> {
+        Self::external(client_id, ExternalSigner::Blocking(signer))
+    }
+
+    /// Signed-JWT credentials whose signatures come from an async `signer`; only an async transport
+    /// (td-oauth-reqwest) can drive it. Refuses a signer whose public key does not fit its algorithm.
+    pub fn async_signer(client_id: ClientId, signer: Arc<dyn AsyncSigner>) -> Result<Self, Error> {
+        Self::external(client_id, ExternalSigner::Async(signer))
+    }
+
+    fn external(client_id: ClientId, signer: ExternalSigner) -> Result<Self, Error> {
+        if let Some(mismatch) = SignatureCheck::new(signer.clone()).mismatch() {
+            return Err(mismatch.clone().into());
+        }
+        Ok(Credentials::Signer { client_id, signer })
+    }
+
     /// Client-secret credentials, sent with HTTP Basic authentication. Id and secret are form-encoded first
     /// (RFC 6749 §2.3.1), so an id holding `:` or a secret holding `+`, `%` or `&` works.
     pub fn client_secret(client_id: ClientId, secret: ClientSecret) -> Result<Self, Error> {
@@ -108,7 +137,9 @@ impl Credentials {
     /// The client id.
     pub fn client_id(&self) -> &ClientId {
         match self {
-            Credentials::PrivateKeyJwt { client_id, .. } | Credentials::ClientSecret { client_id, .. } => client_id,
+            Credentials::PrivateKeyJwt { client_id, .. }
+            | Credentials::Signer { client_id, .. }
+            | Credentials::ClientSecret { client_id, .. } => client_id,
         }
     }
 }

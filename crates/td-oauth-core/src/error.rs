@@ -52,6 +52,12 @@ pub enum Error {
     #[error(transparent)]
     Key(#[from] crate::key::KeyError),
 
+    /// A signer outside the process (an HSM, a KMS, a signing service) failed, timed out or returned a
+    /// signature of the wrong form (see [`SignerError`](crate::signer::SignerError)). Failures the signer
+    /// calls retryable, and timeouts, are retried like [`Error::Transport`].
+    #[error(transparent)]
+    Signer(#[from] crate::signer::SignerError),
+
     /// The crypto backend failed to sign or the system random source failed.
     #[error("cryptographic failure: {0}")]
     Crypto(&'static str),
@@ -186,6 +192,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Response(err) => err.is_retryable(),
+            Error::Signer(err) => err.is_retryable(),
             Error::Transport { .. } | Error::Timeout { .. } | Error::Proxy { .. } => true,
             _ => false,
         }
@@ -203,6 +210,7 @@ impl Error {
     pub fn failure(&self, now: SystemTime) -> Failure {
         match self {
             Error::Response(err) => Failure::from_answer(err, now),
+            Error::Signer(err) if err.is_retryable() => Failure::Transport,
             Error::Transport { .. } | Error::Timeout { .. } | Error::Proxy { .. } => Failure::Transport,
             _ => Failure::Permanent,
         }

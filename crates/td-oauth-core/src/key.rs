@@ -5,6 +5,7 @@
 //! the crypto backend sees the key, so that a public key, an encrypted key, a certificate or a truncated file
 //! gets an error that names the problem instead of the backend's generic "invalid encoding".
 
+mod public;
 mod text;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use pkcs8::PrivateKeyInfoRef;
 use sec1::EcPrivateKey;
 use spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
 
+pub use self::public::PublicKey;
 use self::text::PemLabel;
 use crate::backend::{self, KeyPair};
 pub use crate::key_error::KeyError;

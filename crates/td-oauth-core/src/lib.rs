@@ -43,6 +43,7 @@
 //! | [`request`] | grants, the token client, form bodies that print no secret |
 //! | [`response`] | the token endpoint's answer, and [`ResponseError`](response::ResponseError) for one that is not a token |
 //! | [`retry`] | the retry policy: full jitter, `Retry-After`, attempts and a deadline |
+//! | [`signer`] | signers outside the process's memory (HSM, KMS, signing service): the traits, the checks on what they return, [`SignerError`](signer::SignerError) |
 //! | [`secret`] | secret strings: redacted `Debug`, no `Display`, wiped on drop |
 //! | [`text`] | values from callers and servers made safe to show; URLs without their secret-bearing parts |
 //! | [`transport`] | what the transport crates share: one settings type, one error type, the retry loop |
@@ -123,6 +124,7 @@ pub mod response;
 pub mod retry;
 mod scope;
 pub mod secret;
+pub mod signer;
 pub mod telemetry;
 pub mod text;
 pub mod transport;

@@ -224,6 +224,9 @@ impl TokenClient {
             Credentials::PrivateKeyJwt { client_id, key_id, key } => {
                 Authentication::Jwt(AssertionSigner::new(client_id, key_id, key, &token_url))
             }
+            Credentials::Signer { client_id, signer } => {
+                Authentication::Jwt(AssertionSigner::external_checked(client_id, signer, &token_url))
+            }
             Credentials::ClientSecret { client_id, secret } => {
                 let header = basic_header(&client_id, &secret);
                 Authentication::Basic { client_id, header }

@@ -31,3 +31,8 @@ impl KeyPair {
         self.0.public_key().as_ref()
     }
 }
+
+/// Whether `signature` is an ES512 signature of `message` under the P-521 point `public_key`.
+pub(super) fn verify_p521(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    sig::UnparsedPublicKey::new(&sig::ECDSA_P521_SHA512_FIXED, public_key).verify(message, signature).is_ok()
+}

@@ -68,6 +68,19 @@ impl KeyPair {
     }
 }
 
+/// Whether `signature` verifies under `public_key` for `algorithm` (ES256, ES384, PS256/384/512).
+pub(super) fn verify(algorithm: Algorithm, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    let params: &'static dyn sig::VerificationAlgorithm = match algorithm {
+        Algorithm::Es256 => &sig::ECDSA_P256_SHA256_FIXED,
+        Algorithm::Es384 => &sig::ECDSA_P384_SHA384_FIXED,
+        Algorithm::Ps384 => &sig::RSA_PSS_2048_8192_SHA384,
+        Algorithm::Ps512 => &sig::RSA_PSS_2048_8192_SHA512,
+        Algorithm::Ps256 => &sig::RSA_PSS_2048_8192_SHA256,
+        _ => return false,
+    };
+    sig::UnparsedPublicKey::new(params, public_key).verify(message, signature).is_ok()
+}
+
 /// Fills `dest` from the system generator.
 pub(crate) fn fill_random(dest: &mut [u8]) -> Result<(), Error> {
     SYSTEM_RANDOM.fill(dest).map_err(|_| Error::Crypto("the system random source failed"))

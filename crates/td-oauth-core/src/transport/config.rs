@@ -45,6 +45,7 @@ pub trait Transport: Sized + Clone + Send + Sync + 'static {
 /// |---|---|
 /// | [`connect_timeout`](Self::connect_timeout): establishing the connection, TLS included | 10 s |
 /// | [`timeout`](Self::timeout): one attempt, from connecting to the last body byte | 10 s |
+/// | [`signer_timeout`](Self::signer_timeout): one signature from a signer outside the process (HSM, KMS) | 5 s |
 /// | [`max_response_bytes`](Self::max_response_bytes): the largest token-endpoint body read | 64 KiB |
 /// | [`retry_policy`](Self::retry_policy) | 3 retries from 200 ms, full jitter, 30 s in all |
 /// | [`cache_policy`](Self::cache_policy) | refresh with 20 % of the lifetime left, expire 30 s early |
@@ -63,6 +64,7 @@ pub trait Transport: Sized + Clone + Send + Sync + 'static {
 pub struct Config<T: Transport> {
     connect_timeout: Option<Duration>,
     timeout: Duration,
+    signer_timeout: Duration,
     max_response_bytes: usize,
     retry: RetryPolicy,
     cache: CachePolicy,
@@ -79,6 +81,7 @@ impl<T: Transport> Clone for Config<T> {
         Config {
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
+            signer_timeout: self.signer_timeout,
             max_response_bytes: self.max_response_bytes,
             retry: self.retry.clone(),
             cache: self.cache.clone(),
@@ -97,6 +100,7 @@ impl<T: Transport> Default for Config<T> {
         Config {
             connect_timeout: None,
             timeout: DEFAULT_TIMEOUT,
+            signer_timeout: crate::signer::DEFAULT_SIGNER_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             cache: CachePolicy::default(),
@@ -115,6 +119,7 @@ impl<T: Transport> fmt::Debug for Config<T> {
         f.debug_struct("Config")
             .field("connect_timeout", &self.connect_timeout())
             .field("timeout", &self.timeout)
+            .field("signer_timeout", &self.signer_timeout)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("retry", &self.retry)
             .field("cache", &self.cache)
@@ -155,6 +160,20 @@ impl<T: Transport> Config<T> {
     /// The per-attempt timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Sets how long a signer outside the process (see [`signer`](crate::signer)) may take over one
+    /// signature; past it the attempt fails with [`SignerError::TimedOut`](crate::signer::SignerError::TimedOut),
+    /// which is retried within the retry policy. Cut to what is left of the retry deadline. The signer's call
+    /// is not interrupted (a blocking call cannot be): its answer, when it comes, is dropped.
+    pub fn with_signer_timeout(mut self, timeout: Duration) -> Self {
+        self.signer_timeout = timeout;
+        self
+    }
+
+    /// The signer timeout (default 5 s).
+    pub fn signer_timeout(&self) -> Duration {
+        self.signer_timeout
     }
 
     /// The largest token-endpoint response read; anything larger fails with [`Error::ResponseTooLarge`]
@@ -278,7 +297,7 @@ impl<T: Transport> Config<T> {
     /// The transports' `Client` constructors call it before building anything.
     pub fn check(&self) -> Result<(), Error> {
         let refuse = |reason: &str| Err(Error::Config { reason: reason.to_owned() });
-        if self.timeout.is_zero() || self.connect_timeout().is_zero() {
+        if self.timeout.is_zero() || self.connect_timeout().is_zero() || self.signer_timeout.is_zero() {
             return refuse("a zero timeout would fail every request; give a positive duration");
         }
         if self.max_response_bytes == 0 {
