@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod core_signer;
 mod error;
 mod key;
 mod pin;
