@@ -72,7 +72,7 @@ fn signer_for(hsm: &SoftHsm, uri: &str, key_id: &str) -> Pkcs11Signer {
 
 /// A token through each transport, and the server's record of how each client authenticated.
 fn fetch_through_both(server: &TestServer, client_id: &str, signer: Pkcs11Signer) {
-    let endpoints = Endpoints::from_token_url(&server.token_url()).unwrap();
+    let endpoints = Endpoints::from_token_url(server.token_url()).unwrap();
     let credentials = || Credentials::signer(ClientId::new(client_id).unwrap(), Arc::new(signer.clone())).unwrap();
     let grant = Grant::client_credentials(Scopes::default());
 
@@ -146,7 +146,7 @@ fn a_signer_whose_key_the_server_does_not_know_is_refused() {
         let clients = common::token_with_keys(hsm, &server, "td", &[(Algorithm::Es256, "app-key")]);
         let other = server.register_client(td_oauth_testkit::Algorithm::Es256).unwrap();
         let signer = signer_for(hsm, "pkcs11:token=td;object=app-key", &other.key_id);
-        let endpoints = Endpoints::from_token_url(&server.token_url()).unwrap();
+        let endpoints = Endpoints::from_token_url(server.token_url()).unwrap();
         let credentials = Credentials::signer(ClientId::new(&other.client_id).unwrap(), Arc::new(signer)).unwrap();
         let client = td_oauth_ureq::Client::new(&endpoints, credentials).unwrap();
         let err = client.fetch(&Grant::client_credentials(Scopes::default())).unwrap_err();
