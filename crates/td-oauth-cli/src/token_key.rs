@@ -8,6 +8,7 @@ use crate::args::TokenKey;
 use crate::error::CliError;
 
 /// The variable holding the token's PIN itself.
+#[cfg(feature = "pkcs11")]
 pub(crate) const PIN_VAR: &str = "TALKDESK_PKCS11_PIN";
 
 impl TokenKey {

@@ -29,6 +29,7 @@ markdown! {
     DocsFleetCache => "docs/fleet-cache.md",
     DocsPartnerApps => "docs/partner-apps.md",
     DocsPerformance => "docs/performance.md",
+    DocsPkcs11 => "docs/pkcs11.md",
     DocsReqwest => "docs/reqwest.md",
     DocsSecurity => "docs/security.md",
     DocsTalkdeskApi => "docs/talkdesk-api.md",

@@ -80,8 +80,9 @@ impl SoftHsm {
         Ok(hsm)
     }
 
-    /// The store a parent process made for this child test process ([`run_isolated`](Self::run_isolated)).
-    fn inherited() -> Option<SoftHsm> {
+    /// The store a parent process made for this child process ([`run_isolated`](Self::run_isolated),
+    /// [`child`](Self::child)), if this is one.
+    pub fn inherited() -> Option<SoftHsm> {
         let dir = PathBuf::from(std::env::var_os(STORE_VAR)?);
         let module = SoftHsm::module().ok()?;
         Some(SoftHsm { dir, module, owned: false })
@@ -105,10 +106,9 @@ impl SoftHsm {
             }
         };
         let exe = std::env::current_exe().unwrap_or_else(|err| panic!("cannot find the test binary: {err}"));
-        let output = Command::new(exe)
+        let output = hsm
+            .child(exe)
             .args([test_name, "--exact", "--nocapture", "--test-threads", "1"])
-            .env("SOFTHSM2_CONF", hsm.conf())
-            .env(STORE_VAR, &hsm.dir)
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|err| panic!("cannot run the test binary for {test_name}: {err}"));
@@ -120,6 +120,14 @@ impl SoftHsm {
             output.status
         );
         eprint!("{stderr}");
+    }
+
+    /// `program` set up to run as a child process over this store: `SOFTHSM2_CONF` names its conf, and
+    /// [`inherited`](Self::inherited) finds the store in the child (a bench re-running itself, say).
+    pub fn child(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command.env("SOFTHSM2_CONF", self.conf()).env(STORE_VAR, &self.dir);
+        command
     }
 
     /// The PKCS#11 module to load.
