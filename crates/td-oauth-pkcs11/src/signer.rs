@@ -220,6 +220,12 @@ impl Pkcs11Signer {
         Some(pem)
     }
 
+    /// How many sessions the signer holds open now (idle or lent): at most its `max_sessions`, kept
+    /// between signatures.
+    pub fn sessions_open(&self) -> usize {
+        self.inner.lock().open
+    }
+
     /// What the key is, for messages and `--dry-run`: `the key "app-key" on the token "td"`.
     pub fn describe(&self) -> String {
         format!("{} ({}, {})", self.inner.uri.describe_key(), self.inner.kind.describe(), self.inner.algorithm)
@@ -476,6 +482,13 @@ impl Inner {
                 _,
             ) => Pkcs11Error::TokenRemoved { token: self.token.clone(), operation },
             CkError::Pkcs11(RvError::UserNotLoggedIn, _) => Pkcs11Error::PinRequired { token: self.token.clone() },
+            CkError::Pkcs11(
+                code @ (RvError::MechanismInvalid | RvError::MechanismParamInvalid | RvError::KeyFunctionNotPermitted),
+                _,
+            ) => Pkcs11Error::UnsupportedKey {
+                key: self.uri.describe_key(),
+                reason: format!("the token will not sign {} with it ({code:?})", self.algorithm),
+            },
             CkError::Pkcs11(code, function) => Pkcs11Error::Device {
                 token: self.token.clone(),
                 operation,

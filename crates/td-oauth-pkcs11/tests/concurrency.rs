@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Barrier;
 
-use td_oauth_pkcs11::Pkcs11Options;
+use td_oauth_pkcs11::{DEFAULT_MAX_SESSIONS, Pkcs11Options};
 use td_oauth_testkit::{Algorithm, SoftHsm, TestServer};
 
 #[test]
@@ -42,6 +42,9 @@ fn a_hundred_concurrent_signatures_through_one_signer_all_succeed() {
         }
         assert!(failures.is_empty(), "{} of 100 signatures failed: {failures:?}", failures.len());
         assert_eq!(results.len(), 100);
+        // The hundred shared a few sessions, kept open for the next signatures.
+        let open = signer.sessions_open();
+        assert!((1..=DEFAULT_MAX_SESSIONS).contains(&open), "{open} sessions open");
     });
 }
 
@@ -51,6 +54,7 @@ fn one_session_serves_every_thread_in_turn() {
         let server = TestServer::start().unwrap();
         let clients = common::token_with_keys(hsm, &server, "td", &[(Algorithm::Ps256, "app-key")]);
         let signer = common::open(hsm, "pkcs11:token=td;object=app-key", Pkcs11Options::default().with_max_sessions(1));
+        assert_eq!(signer.sessions_open(), 1);
         std::thread::scope(|scope| {
             for i in 0..20 {
                 let (signer, clients) = (&signer, &clients);
@@ -62,5 +66,6 @@ fn one_session_serves_every_thread_in_turn() {
                 });
             }
         });
+        assert_eq!(signer.sessions_open(), 1, "one session, reused by every signature");
     });
 }

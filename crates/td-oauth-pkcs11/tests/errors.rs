@@ -107,5 +107,6 @@ fn a_removed_token_is_named() {
             assert!(matches!(err, Pkcs11Error::TokenRemoved { .. } | Pkcs11Error::TokenNotFound { .. }), "{err:?}");
             assert!(text.contains(r#"the token "td""#), "{text}");
         }
+        assert_eq!(signer.sessions_open(), 0, "the dead sessions were closed and none leaked");
     });
 }
