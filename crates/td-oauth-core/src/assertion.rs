@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
 
 use crate::endpoints::EndpointUrl;
+use crate::key_set::KeySet;
 use crate::random::{RandomSource, uuid_v4};
 use crate::signer::{ExternalSigner, SignFailure, SignatureCheck, SignatureJob};
 use crate::{Algorithm, ClientId, Error, KeyId, PrivateKey};
@@ -22,6 +23,10 @@ pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The longest assertion lifetime accepted; a long-lived assertion is a long replay window if it leaks.
 pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The `typ` header RFC 7523bis asks client assertions to carry, so that a server can tell them from every
+/// other JWT ([`AssertionSigner::with_client_authentication_typ`]); Talkdesk documents `JWT`, the default.
+pub const CLIENT_AUTHENTICATION_TYP: &str = "client-authentication+jwt";
 
 /// The `client_assertion_type` value that announces a JWT assertion.
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -53,7 +58,9 @@ pub struct AssertionSigner {
     key_id: KeyId,
     audience: String,
     lifetime: Duration,
-    /// base64url of the header, which never changes.
+    /// The `typ` header: `JWT`, or [`CLIENT_AUTHENTICATION_TYP`].
+    typ: &'static str,
+    /// base64url of the header, which never changes (a key set's is made per assertion).
     header_b64: String,
     /// `{"iss":…,"sub":…,"aud":…,"jti":"`: the claims up to the per-assertion values.
     claims_prefix: String,
@@ -63,6 +70,7 @@ pub struct AssertionSigner {
 enum SigningKey {
     Memory(PrivateKey),
     External(Box<SignatureCheck>),
+    Set(KeySet),
 }
 
 impl SigningKey {
@@ -70,6 +78,7 @@ impl SigningKey {
         match self {
             SigningKey::Memory(key) => key.algorithm(),
             SigningKey::External(check) => check.algorithm(),
+            SigningKey::Set(keys) => keys.algorithm(),
         }
     }
 }
@@ -80,6 +89,7 @@ impl fmt::Debug for AssertionSigner {
             SigningKey::Memory(_) => "in memory",
             SigningKey::External(check) if check.signer().is_async() => "async signer",
             SigningKey::External(_) => "blocking signer",
+            SigningKey::Set(_) => "key set",
         };
         f.debug_struct("AssertionSigner")
             .field("client_id", &self.client_id)
@@ -88,6 +98,7 @@ impl fmt::Debug for AssertionSigner {
             .field("signer", &signer)
             .field("audience", &self.audience)
             .field("lifetime", &self.lifetime)
+            .field("typ", &self.typ)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +128,13 @@ impl AssertionSigner {
         Self::with_key(client_id, key_id, SigningKey::External(Box::new(check)), token_url)
     }
 
+    /// A signer whose assertions are signed with the active key of `keys` (see [`key_set`](crate::key_set)),
+    /// under that key's id, addressed to `token_url`.
+    pub fn with_key_set(client_id: ClientId, keys: KeySet, token_url: &EndpointUrl) -> Self {
+        let key_id = keys.active_key_id();
+        Self::with_key(client_id, key_id, SigningKey::Set(keys), token_url)
+    }
+
     fn with_key(client_id: ClientId, key_id: KeyId, key: SigningKey, token_url: &EndpointUrl) -> Self {
         let mut signer = AssertionSigner {
             key,
@@ -124,6 +142,7 @@ impl AssertionSigner {
             key_id,
             audience: token_url.as_str().to_owned(),
             lifetime: DEFAULT_ASSERTION_LIFETIME,
+            typ: "JWT",
             header_b64: String::new(),
             claims_prefix: String::new(),
         };
@@ -144,6 +163,25 @@ impl AssertionSigner {
         Ok(self)
     }
 
+    /// Sends `typ: client-authentication+jwt` ([`CLIENT_AUTHENTICATION_TYP`]) in the header instead of
+    /// Talkdesk's documented `JWT`, for servers that follow RFC 7523bis and check it.
+    pub fn with_client_authentication_typ(mut self) -> Self {
+        self.typ = CLIENT_AUTHENTICATION_TYP;
+        self.prepare_constants();
+        self
+    }
+
+    /// The RFC 7523bis preset: `aud` is `issuer` (the authorization server's issuer identifier) and `typ` is
+    /// `client-authentication+jwt`. Talkdesk documents neither; see docs/security.md for when to use it.
+    pub fn rfc7523bis(self, issuer: &str) -> Result<Self, Error> {
+        Ok(self.with_audience(issuer)?.with_client_authentication_typ())
+    }
+
+    /// The `typ` header sent.
+    pub fn typ(&self) -> &str {
+        self.typ
+    }
+
     /// Sets how long each assertion is valid (`exp` - `iat`): whole seconds from 1 s to 1 hour.
     pub fn with_lifetime(mut self, lifetime: Duration) -> Result<Self, Error> {
         if lifetime < Duration::from_secs(1) || lifetime > MAX_ASSERTION_LIFETIME {
@@ -161,7 +199,8 @@ impl AssertionSigner {
         &self.client_id
     }
 
-    /// The key id (`kid`).
+    /// The key id (`kid`). With a key set, the key that was active when the signer was made: see
+    /// [`KeySet::active_key_id`] for the one that signs now.
     pub fn key_id(&self) -> &KeyId {
         &self.key_id
     }
@@ -185,25 +224,20 @@ impl AssertionSigner {
     pub fn key(&self) -> Option<&PrivateKey> {
         match &self.key {
             SigningKey::Memory(key) => Some(key),
-            SigningKey::External(_) => None,
+            SigningKey::External(_) | SigningKey::Set(_) => None,
         }
     }
 
     /// The signer outside the process, when the signatures come from one.
     pub fn external_signer(&self) -> Option<&ExternalSigner> {
         match &self.key {
-            SigningKey::Memory(_) => None,
+            SigningKey::Memory(_) | SigningKey::Set(_) => None,
             SigningKey::External(check) => Some(check.signer()),
         }
     }
 
     fn prepare_constants(&mut self) {
-        let header = format!(
-            r#"{{"alg":"{}","typ":"JWT","kid":{}}}"#,
-            self.key.algorithm().as_str(),
-            json_string(self.key_id.as_str())
-        );
-        self.header_b64 = URL_SAFE_NO_PAD.encode(header);
+        self.header_b64 = header_b64(self.key.algorithm(), self.typ, &self.key_id);
         let client_id = json_string(self.client_id.as_str());
         self.claims_prefix =
             format!(r#"{{"iss":{client_id},"sub":{client_id},"aud":{},"jti":""#, json_string(&self.audience));
@@ -214,32 +248,47 @@ impl AssertionSigner {
     /// [`signer`](crate::signer)); an async signer is refused here, as it must be awaited
     /// ([`prepare`](Self::prepare), then [`finish`](Self::finish)).
     pub fn sign(&self, now: SystemTime, rng: &dyn RandomSource) -> Result<ClientAssertion, Error> {
-        let mut unsigned = self.prepare(now, rng)?;
-        match &self.key {
-            SigningKey::Memory(key) => {
-                let signature = key.sign(unsigned.jwt.as_bytes())?;
-                unsigned.jwt.push('.');
-                URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut unsigned.jwt);
-                Ok(unsigned.into_assertion())
-            }
+        let unsigned = self.prepare(now, rng)?;
+        let answer = match &self.key {
             SigningKey::External(check) => match check.signer() {
-                ExternalSigner::Blocking(signer) => {
-                    let answer = signer.sign(unsigned.signing_input());
-                    self.finish(unsigned, Some(answer), Duration::ZERO)
+                ExternalSigner::Blocking(signer) => Some(signer.sign(unsigned.signing_input())),
+                ExternalSigner::Async(_) => {
+                    return Err(Error::InvalidParameter {
+                        field: "signer",
+                        reason: "an async signer must be awaited: build the assertion with `prepare` and \
+                                 `finish`, or through td-oauth-reqwest"
+                            .into(),
+                    });
                 }
-                ExternalSigner::Async(_) => Err(Error::InvalidParameter {
-                    field: "signer",
-                    reason: "an async signer must be awaited: build the assertion with `prepare` and `finish`, \
-                             or through td-oauth-reqwest"
-                        .into(),
-                }),
             },
-        }
+            SigningKey::Memory(_) | SigningKey::Set(_) => None,
+        };
+        self.finish(unsigned, answer, Duration::ZERO)
     }
 
     /// The assertion issued at `now` without its signature: its signing input (header and claims), for a
     /// signer outside the process to sign. Hand the answer to [`finish`](Self::finish).
+    /// With a key set, the header names the key active now; [`finish`](Self::finish) signs with the key
+    /// active then.
     pub fn prepare(&self, now: SystemTime, rng: &dyn RandomSource) -> Result<UnsignedAssertion, Error> {
+        match &self.key {
+            SigningKey::Set(keys) => {
+                let keys = keys.current();
+                let (key_id, key) = keys.active();
+                let mut unsigned = self.prepare_with(&header_b64(key.algorithm(), self.typ, key_id), now, rng)?;
+                unsigned.key = Some(key.clone());
+                Ok(unsigned)
+            }
+            SigningKey::Memory(_) | SigningKey::External(_) => self.prepare_with(&self.header_b64, now, rng),
+        }
+    }
+
+    fn prepare_with(
+        &self,
+        header_b64: &str,
+        now: SystemTime,
+        rng: &dyn RandomSource,
+    ) -> Result<UnsignedAssertion, Error> {
         let issued_at = now.duration_since(UNIX_EPOCH).map_err(|_| Error::ClockBeforeEpoch)?.as_secs();
         let expires_at = issued_at.saturating_add(self.lifetime.as_secs());
         let jti = uuid_v4(rng)?;
@@ -252,12 +301,13 @@ impl AssertionSigner {
 
         let claims_len = base64::encoded_len(claims.len(), false).unwrap_or(0);
         // Room for the largest signature (RSA-4096 in base64url) so that appending it does not reallocate.
-        let mut jwt = Zeroizing::new(String::with_capacity(self.header_b64.len() + claims_len + 2 + 700));
-        jwt.push_str(&self.header_b64);
+        let mut jwt = Zeroizing::new(String::with_capacity(header_b64.len() + claims_len + 2 + 700));
+        jwt.push_str(header_b64);
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(claims.as_bytes(), &mut jwt);
         Ok(UnsignedAssertion {
             jwt,
+            key: None,
             jti,
             issued_at: UNIX_EPOCH + Duration::from_secs(issued_at),
             expires_at: UNIX_EPOCH + Duration::from_secs(expires_at),
@@ -268,7 +318,7 @@ impl AssertionSigner {
     /// what a transport hands that signer, with `timeout` to wait.
     pub fn signature_job(&self, unsigned: &UnsignedAssertion, timeout: Duration) -> Option<SignatureJob> {
         match &self.key {
-            SigningKey::Memory(_) => None,
+            SigningKey::Memory(_) | SigningKey::Set(_) => None,
             SigningKey::External(check) => {
                 Some(SignatureJob::new(check.signer().clone(), unsigned.signing_input(), timeout))
             }
@@ -277,20 +327,28 @@ impl AssertionSigner {
 
     /// Completes `unsigned` with the outside signer's answer: the signature, its failure, or `None` when it
     /// gave none within `timeout`. The signature's form is checked, and the first one verified against the
-    /// signer's public key when it gave one (see [`signer`](crate::signer)). With a key in memory, signs
-    /// `unsigned` with it and ignores `answer`.
+    /// signer's public key when it gave one (see [`signer`](crate::signer)). With a key in memory or a key
+    /// set, signs `unsigned` with the key it was prepared for and ignores `answer`.
     pub fn finish(
         &self,
         mut unsigned: UnsignedAssertion,
         answer: Option<Result<Vec<u8>, SignFailure>>,
         timeout: Duration,
     ) -> Result<ClientAssertion, Error> {
-        let signature = match &self.key {
-            SigningKey::Memory(key) => key.sign(unsigned.jwt.as_bytes())?.as_ref().to_vec(),
-            SigningKey::External(check) => check.accept(unsigned.signing_input(), answer, timeout)?,
-        };
-        unsigned.jwt.push('.');
-        URL_SAFE_NO_PAD.encode_string(&signature, &mut unsigned.jwt);
+        match (&self.key, unsigned.key.take()) {
+            (SigningKey::External(check), _) => {
+                let signature = check.accept(unsigned.signing_input(), answer, timeout)?;
+                unsigned.append(&signature);
+            }
+            (SigningKey::Memory(key), _) => unsigned.append(key.sign(unsigned.jwt.as_bytes())?.as_ref()),
+            (SigningKey::Set(_), Some(key)) => unsigned.append(key.sign(unsigned.jwt.as_bytes())?.as_ref()),
+            (SigningKey::Set(_), None) => {
+                return Err(Error::InvalidParameter {
+                    field: "assertion",
+                    reason: "it was prepared by another signer; finish it with the signer that prepared it".into(),
+                });
+            }
+        }
         Ok(unsigned.into_assertion())
     }
 }
@@ -298,6 +356,8 @@ impl AssertionSigner {
 /// An assertion waiting for its signature: `base64url(header) "." base64url(claims)`.
 pub struct UnsignedAssertion {
     jwt: Zeroizing<String>,
+    /// The key set's key the header names, which signs it.
+    key: Option<PrivateKey>,
     jti: [u8; 36],
     issued_at: SystemTime,
     expires_at: SystemTime,
@@ -314,6 +374,12 @@ impl UnsignedAssertion {
         std::str::from_utf8(&self.jti).unwrap_or_default()
     }
 
+    /// Appends `.` and the signature in base64url (into the room reserved for it: no reallocation).
+    fn append(&mut self, signature: &[u8]) {
+        self.jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut self.jwt);
+    }
+
     fn into_assertion(self) -> ClientAssertion {
         ClientAssertion { jwt: self.jwt, jti: self.jti, issued_at: self.issued_at, expires_at: self.expires_at }
     }
@@ -323,6 +389,17 @@ impl fmt::Debug for UnsignedAssertion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnsignedAssertion").field("jti", &self.jti()).finish_non_exhaustive()
     }
+}
+
+/// base64url of the header `{"alg":…,"typ":…,"kid":…}`.
+fn header_b64(algorithm: Algorithm, typ: &str, key_id: &KeyId) -> String {
+    let header = format!(
+        r#"{{"alg":"{}","typ":{},"kid":{}}}"#,
+        algorithm.as_str(),
+        json_string(typ),
+        json_string(key_id.as_str())
+    );
+    URL_SAFE_NO_PAD.encode(header)
 }
 
 /// A JSON string literal for `value`, quotes included.

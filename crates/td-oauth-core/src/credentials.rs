@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::key_set::KeySet;
 use crate::signer::{AsyncSigner, ExternalSigner, SignatureCheck, Signer};
 use crate::text::excerpt;
 use crate::{ClientSecret, Error, PrivateKey};
@@ -91,6 +92,14 @@ pub enum Credentials {
         /// The signer.
         signer: ExternalSigner,
     },
+    /// A JWT signed with the active key of a [`KeySet`] (several keys, or a key file read again when it
+    /// changes: see [`key_set`](crate::key_set)), under that key's id.
+    KeySet {
+        /// The client id (`iss` and `sub` of the assertion).
+        client_id: ClientId,
+        /// The keys.
+        keys: KeySet,
+    },
     /// HTTP Basic authentication with a client secret.
     ClientSecret {
         /// The client id.
@@ -118,6 +127,11 @@ impl Credentials {
         Self::external(client_id, ExternalSigner::Async(signer))
     }
 
+    /// Signed-JWT credentials whose assertions are signed with the active key of `keys`.
+    pub fn key_set(client_id: ClientId, keys: KeySet) -> Self {
+        Credentials::KeySet { client_id, keys }
+    }
+
     fn external(client_id: ClientId, signer: ExternalSigner) -> Result<Self, Error> {
         if let Some(mismatch) = SignatureCheck::new(signer.clone()).mismatch() {
             return Err(mismatch.clone().into());
@@ -139,6 +153,7 @@ impl Credentials {
         match self {
             Credentials::PrivateKeyJwt { client_id, .. }
             | Credentials::Signer { client_id, .. }
+            | Credentials::KeySet { client_id, .. }
             | Credentials::ClientSecret { client_id, .. } => client_id,
         }
     }

@@ -36,6 +36,7 @@
 //! | [`clock`] | the time source the providers' rules read, a [`ManualClock`](clock::ManualClock) for tests, and the token endpoint's clock offset ([`clock::offset`]) that assertions are signed on |
 //! | [`endpoints`] | account names, regions, checked endpoint URLs, redirect-URI checks |
 //! | [`jwt`] | a JWT's header and claims decoded for display, never trusted |
+//! | [`key_set`] | several keys of one client, one active, and a key file read again when it changes (key rotation without a restart) |
 //! | [`key`] | private keys and [`KeyError`](key::KeyError), why one was refused |
 //! | [`oauth_error`] | the server's OAuth error, its code and `Retry-After` |
 //! | [`provider`] | the token provider as a state machine both transports drive |
@@ -116,6 +117,7 @@ pub mod fuzzing;
 pub mod jwt;
 pub mod key;
 mod key_error;
+pub mod key_set;
 pub mod oauth_error;
 pub mod provider;
 pub mod random;

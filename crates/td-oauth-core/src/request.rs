@@ -10,12 +10,13 @@ use http::{HeaderValue, Method, Request};
 use url::form_urlencoded;
 use zeroize::Zeroizing;
 
-use crate::assertion::{AssertionSigner, CLIENT_ASSERTION_TYPE};
+use crate::assertion::{AssertionSigner, CLIENT_ASSERTION_TYPE, ClientAssertion, UnsignedAssertion};
 use crate::clock::offset::{self, Observation};
 use crate::clock::{ClockOffset, OffsetEstimate};
 use crate::endpoints::EndpointUrl;
 use crate::random::{OsRandom, RandomSource};
 use crate::response::TokenKind;
+use crate::signer::{ExternalSigner, SignFailure, SignatureJob};
 use crate::{
     AuthorizationCode, ClientId, ClientSecret, Credentials, Endpoints, Error, PkceVerifier, RefreshToken, Scopes,
 };
@@ -224,6 +225,9 @@ impl TokenClient {
             Credentials::PrivateKeyJwt { client_id, key_id, key } => {
                 Authentication::Jwt(AssertionSigner::new(client_id, key_id, key, &token_url))
             }
+            Credentials::KeySet { client_id, keys } => {
+                Authentication::Jwt(AssertionSigner::with_key_set(client_id, keys, &token_url))
+            }
             Credentials::Signer { client_id, signer } => {
                 Authentication::Jwt(AssertionSigner::external_checked(client_id, signer, &token_url))
             }
@@ -255,6 +259,25 @@ impl TokenClient {
             self.auth = Authentication::Jwt(signer.with_audience(audience)?);
         }
         Ok(self)
+    }
+
+    /// The RFC 7523bis preset (see [`AssertionSigner::rfc7523bis`]): `aud` is `issuer` and the header's `typ`
+    /// is `client-authentication+jwt`. Talkdesk documents neither (its default is `aud` = the token URL and
+    /// `typ: JWT`); docs/security.md says when to use it. No effect with Basic authentication.
+    pub fn with_rfc7523bis(mut self, issuer: &str) -> Result<Self, Error> {
+        if let Authentication::Jwt(signer) = self.auth {
+            self.auth = Authentication::Jwt(signer.rfc7523bis(issuer)?);
+        }
+        Ok(self)
+    }
+
+    /// Sends `typ: client-authentication+jwt` in the assertions' header instead of `JWT`. No effect with
+    /// Basic authentication.
+    pub fn with_client_authentication_typ(mut self) -> Self {
+        if let Authentication::Jwt(signer) = self.auth {
+            self.auth = Authentication::Jwt(signer.with_client_authentication_typ());
+        }
+        self
     }
 
     /// Sets the assertions' lifetime (default 300 s). No effect with Basic authentication.
@@ -353,6 +376,57 @@ impl TokenClient {
             }
             Authentication::Basic { .. } => (None, ClockOffset::ZERO),
         };
+        Ok((self.build_request(grant, assertion.as_ref())?, correction))
+    }
+
+    /// The request for `grant` at `now` when it needs no outside signer; otherwise its assertion without
+    /// the signature, and the job that gets it (with `signer_timeout` to wait): [`Prepared::Unsigned`].
+    pub(crate) fn prepare_request(
+        &self,
+        grant: &Grant,
+        now: SystemTime,
+        signer_timeout: Duration,
+    ) -> Result<Prepared, Error> {
+        let external = match &self.auth {
+            Authentication::Jwt(signer) => signer.external_signer().is_some().then_some(signer),
+            Authentication::Basic { .. } => None,
+        };
+        let Some(signer) = external else {
+            let (request, correction) = self.signed_request(grant, now)?;
+            return Ok(Prepared::Ready(request, correction));
+        };
+        grant.check()?;
+        let (at, correction) = self.estimate().signing_time(now)?;
+        let unsigned = signer.prepare(at, &*self.rng)?;
+        let job = signer.signature_job(&unsigned, signer_timeout).ok_or(Error::Crypto("no outside signer"))?;
+        Ok(Prepared::Unsigned { unsigned, job, correction })
+    }
+
+    /// The request for `grant` whose assertion, `unsigned`, the outside signer answered for with `answer`
+    /// (`None`: no answer within `timeout`); the answer is checked first (see [`signer`](crate::signer)).
+    pub(crate) fn finish_request(
+        &self,
+        grant: &Grant,
+        unsigned: UnsignedAssertion,
+        answer: Option<Result<Vec<u8>, SignFailure>>,
+        timeout: Duration,
+    ) -> Result<Request<FormBody>, Error> {
+        let Authentication::Jwt(signer) = &self.auth else {
+            return Err(Error::InvalidParameter {
+                field: "signature",
+                reason: "this client authenticates with a client secret; nothing is signed".into(),
+            });
+        };
+        let assertion = signer.finish(unsigned, answer, timeout)?;
+        self.build_request(grant, Some(&assertion))
+    }
+
+    /// Whether the assertions' signatures come from an async signer, which only an async transport drives.
+    pub fn signs_async(&self) -> bool {
+        self.assertion_signer().and_then(AssertionSigner::external_signer).is_some_and(ExternalSigner::is_async)
+    }
+
+    fn build_request(&self, grant: &Grant, assertion: Option<&ClientAssertion>) -> Result<Request<FormBody>, Error> {
         let client_params = assertion
             .iter()
             .flat_map(|a| [("client_assertion_type", CLIENT_ASSERTION_TYPE), ("client_assertion", a.secret())]);
@@ -372,8 +446,14 @@ impl TokenClient {
         if let Authentication::Basic { header, .. } = &self.auth {
             builder = builder.header(AUTHORIZATION, header.clone());
         }
-        let request =
-            builder.body(body).map_err(|err| Error::InvalidUrl { which: "token", reason: err.to_string() })?;
-        Ok((request, correction))
+        builder.body(body).map_err(|err| Error::InvalidUrl { which: "token", reason: err.to_string() })
     }
+}
+
+/// A token request as far as the core can build it alone.
+pub(crate) enum Prepared {
+    /// Signed (or needing no signature), with the clock correction it was signed with.
+    Ready(Request<FormBody>, ClockOffset),
+    /// Waiting for an outside signer's signature.
+    Unsigned { unsigned: UnsignedAssertion, job: SignatureJob, correction: ClockOffset },
 }

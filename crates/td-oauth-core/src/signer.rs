@@ -46,6 +46,10 @@ use crate::{Algorithm, KeyId};
 /// `algorithm` and `key_id` are read once, when the credentials are made: a signer signs with one key for
 /// its whole life (to rotate, make new credentials).
 /// `Debug` must print no secret (no PIN, no token).
+///
+/// `sign` may be called from any thread, and from several at once: td-oauth-ureq calls it on a helper
+/// thread of its own per signature, td-oauth-reqwest on tokio's blocking pool. A call that outlives the
+/// signer timeout is not interrupted; it finishes on its thread and its answer is dropped.
 pub trait Signer: fmt::Debug + Send + Sync + 'static {
     /// The JWS algorithm the signatures are made with.
     fn algorithm(&self) -> Algorithm;

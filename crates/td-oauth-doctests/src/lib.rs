@@ -32,6 +32,7 @@ markdown! {
     DocsPkcs11 => "docs/pkcs11.md",
     DocsReqwest => "docs/reqwest.md",
     DocsSecurity => "docs/security.md",
+    DocsSigners => "docs/signers.md",
     DocsTalkdeskApi => "docs/talkdesk-api.md",
     DocsTalkdesk => "docs/talkdesk.md",
     DocsTransports => "docs/transports.md",

@@ -147,17 +147,22 @@ fn verify_assertion(
     let kid = header.get("kid").and_then(Value::as_str).ok_or_else(|| fail("client assertion header has no kid"))?;
     let client =
         state.kids.get(kid).and_then(|id| state.clients.get(id)).ok_or_else(|| fail(format!("unknown kid {kid}")))?;
-    if alg != client.algorithm {
-        return Err(fail(format!("alg {alg} does not match the algorithm of key {kid} ({})", client.algorithm)));
+    // The client's first key, or one added during a rotation.
+    let (key_alg, public_key_der, decoding_key) = match client.other_keys.get(kid) {
+        Some(other) => (other.algorithm, &other.public_key_der, &other.decoding_key),
+        None => (client.algorithm, &client.public_key_der, &client.decoding_key),
+    };
+    if alg != key_alg {
+        return Err(fail(format!("alg {alg} does not match the algorithm of key {kid} ({key_alg})")));
     }
 
     // Signature, over the exact bytes sent.
     let message = &jwt.as_bytes()[..header_b64.len() + 1 + claims_b64.len()];
-    let valid = match (alg.jsonwebtoken(), &client.decoding_key) {
+    let valid = match (alg.jsonwebtoken(), decoding_key) {
         (Some(jwt_alg), Some(key)) => {
             jsonwebtoken::crypto::verify(signature_b64, message, key, jwt_alg).unwrap_or(false)
         }
-        _ => keys::b64url_decode(signature_b64).is_some_and(|sig| verify_es512(&client.public_key_der, message, &sig)),
+        _ => keys::b64url_decode(signature_b64).is_some_and(|sig| verify_es512(public_key_der, message, &sig)),
     };
     if !valid {
         return Err(fail(format!("client assertion signature does not verify with key {kid}")));

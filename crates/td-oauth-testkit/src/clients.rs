@@ -203,27 +203,38 @@ pub(crate) struct Client {
     pub(crate) public_key_der: Vec<u8>,
     /// jsonwebtoken's key for every algorithm but ES512.
     pub(crate) decoding_key: Option<DecodingKey>,
+    /// Keys added after registration ([`TestServer::add_client_key`](crate::TestServer::add_client_key)),
+    /// by key id: a client holds several during a rotation.
+    pub(crate) other_keys: std::collections::HashMap<String, OtherKey>,
+}
+
+/// A key added to a registered client.
+#[derive(Debug, Clone)]
+pub(crate) struct OtherKey {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) public_key_der: Vec<u8>,
+    pub(crate) decoding_key: Option<DecodingKey>,
+}
+
+/// jsonwebtoken's key for `public_key_der` (none for ES512, which aws-lc-rs verifies).
+pub(crate) fn decoding_key(algorithm: Algorithm, public_key_der: &[u8]) -> Result<Option<DecodingKey>, Error> {
+    if algorithm == Algorithm::Es512 {
+        return Ok(None);
+    }
+    let pem = keys::pem("PUBLIC KEY", public_key_der);
+    let key = if algorithm.is_rsa() {
+        DecodingKey::from_rsa_pem(pem.as_bytes())
+    } else {
+        DecodingKey::from_ec_pem(pem.as_bytes())
+    };
+    key.map(Some).map_err(|e| Error::InvalidPublicKey { algorithm, reason: format!("jsonwebtoken rejected it ({e})") })
 }
 
 impl Client {
     /// Builds the record from a spec and a validated SPKI DER public key.
     pub(crate) fn new(spec: ClientSpec, public_key_der: Vec<u8>) -> Result<Client, Error> {
         let algorithm = spec.algorithm;
-        let decoding_key = match algorithm {
-            Algorithm::Es512 => None,
-            _ => {
-                let pem = keys::pem("PUBLIC KEY", &public_key_der);
-                let key = if algorithm.is_rsa() {
-                    DecodingKey::from_rsa_pem(pem.as_bytes())
-                } else {
-                    DecodingKey::from_ec_pem(pem.as_bytes())
-                };
-                Some(key.map_err(|e| Error::InvalidPublicKey {
-                    algorithm,
-                    reason: format!("jsonwebtoken rejected it ({e})"),
-                })?)
-            }
-        };
+        let decoding_key = decoding_key(algorithm, &public_key_der)?;
         Ok(Client {
             id: spec.client_id.unwrap_or_else(|| keys::random_hex(16)),
             key_id: spec.key_id.unwrap_or_else(|| keys::random_hex(16)),
@@ -235,6 +246,7 @@ impl Client {
             redirect_uris: spec.redirect_uris,
             public_key_der,
             decoding_key,
+            other_keys: std::collections::HashMap::new(),
         })
     }
 

@@ -33,6 +33,12 @@ pub enum Error {
     /// `redis-server` could not be started or spoken to (see [`RedisServer`](crate::RedisServer)).
     #[error("{0}")]
     Redis(String),
+    /// A file or directory a test helper writes could not be made ([`SecretVolume`](crate::SecretVolume)).
+    #[error("could not write the test's files: {0}")]
+    Io(#[source] std::io::Error),
+    /// No client with this client id is registered.
+    #[error("no client {0} is registered")]
+    UnknownClient(String),
     /// A client with this client id or key id is already registered.
     #[error("a client with {0} is already registered")]
     Duplicate(String),

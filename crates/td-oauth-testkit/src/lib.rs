@@ -17,7 +17,8 @@
 //! `/oauth/end_user_session`, and `/sts/me` for STS tokens (no `Bearer` word); refusals are Talkdesk error
 //! bodies. [`EventDelivery`] posts AppConnect events to a callback URL with Talkdesk's redelivery after 5
 //! and 10 minutes (delays settable), and [`lifecycle_event`] and [`app_event_with_root`] write their bodies.
-//! [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
+//! [`SecretVolume`] is a directory laid out and updated as Kubernetes mounts a secret. [`SigningService`] is a Vault-transit-style signing service holding keys that never leave it, for signers
+//! outside the client's process. [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests; [`app_event`]
 //! writes AppConnect event bodies for partner-app tests; [`SoftHsm`] makes a SoftHSM2 token store of a test's
 //! own for PKCS#11 signing; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
@@ -83,7 +84,10 @@ mod redis_cluster;
 mod redis_tls;
 mod reply;
 mod resource;
+#[cfg(unix)]
+mod secret_volume;
 mod server;
+mod signing_service;
 mod softhsm;
 mod state;
 mod talkdesk_api;
@@ -111,7 +115,10 @@ pub use record::{Acknowledgement, AuthMethod, RecordedRequest};
 pub use redis::{RedisServer, bulk_payload};
 pub use redis_cluster::RedisCluster;
 pub use redis_tls::TlsRedisServer;
+#[cfg(unix)]
+pub use secret_volume::SecretVolume;
 pub use server::{ServerBuilder, TestServer};
+pub use signing_service::SigningService;
 pub use softhsm::SoftHsm;
 pub use talkdesk_api::{TEST_USER_ID, talkdesk_error_body};
 pub use tls::Certificate;

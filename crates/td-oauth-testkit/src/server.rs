@@ -225,6 +225,33 @@ impl TestServer {
         self.insert(Client::new(spec, der)?)
     }
 
+    /// Adds a fresh key pair of `algorithm` to the registered client `client_id`, as Talkdesk lets a client
+    /// hold several keys during a rotation: assertions signed with either key (each under its own `kid`)
+    /// are accepted. The credentials returned carry the new key and key id.
+    pub fn add_client_key(&self, client_id: &str, algorithm: Algorithm) -> Result<ClientCredentials, Error> {
+        let key = keys::generate(algorithm)?;
+        let decoding_key = crate::clients::decoding_key(algorithm, &key.spki_der)?;
+        let key_id = keys::random_hex(16);
+        let mut state = self.shared.lock();
+        let client = state.clients.get_mut(client_id).ok_or_else(|| Error::UnknownClient(client_id.to_owned()))?;
+        let other = crate::clients::OtherKey { algorithm, public_key_der: key.spki_der.clone(), decoding_key };
+        client.other_keys.insert(key_id.clone(), other);
+        let (client_secret, scopes) = (client.secret.clone(), client.scopes.clone());
+        state.kids.insert(key_id.clone(), client_id.to_owned());
+        Ok(ClientCredentials {
+            client_id: client_id.to_owned(),
+            client_secret,
+            key_id,
+            algorithm,
+            private_key: keys::base64_line(&key.pkcs8_der),
+            private_key_pem: keys::pem("PRIVATE KEY", &key.pkcs8_der),
+            private_key_der: key.pkcs8_der,
+            public_key_pem: keys::pem("PUBLIC KEY", &key.spki_der),
+            public_key_der: key.spki_der,
+            scopes,
+        })
+    }
+
     fn insert(&self, client: Client) -> Result<ClientInfo, Error> {
         let mut state = self.shared.lock();
         if state.clients.contains_key(&client.id) {

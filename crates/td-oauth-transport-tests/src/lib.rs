@@ -12,6 +12,8 @@
 //! | [`provider_cases`] | the testkit's table of the token provider's behaviours, and `with_token` |
 //! | [`api`] | the Talkdesk API: userinfo, HAL lists, Talkdesk errors, the Apps API's lifecycle calls, STS tokens, ending a session |
 //! | [`redirects`] | redirects from the token endpoint are refused, never followed |
+//! | [`key_rotation`] | a key file swapped like a Kubernetes secret under a running client, and several keys of one client |
+//! | [`signers`] | assertions signed by signers outside memory (blocking and async): tokens, and the errors for a signer that fails, hangs or answers in the wrong form |
 //! | [`proxy`] | the token request of one `HTTPS_PROXY`/`NO_PROXY` case of `td_oauth_testkit::proxy_env` |
 //!
 //! A test file declares a module's scenarios as `#[test]` functions, each under its scenario's name, with
@@ -31,11 +33,13 @@ pub mod api;
 pub mod clock_skew;
 mod driver;
 pub mod fault_matrix;
+pub mod key_rotation;
 mod macros;
 pub mod provider_cases;
 pub mod proxy;
 pub mod redirects;
 pub mod setup;
+pub mod signers;
 mod subject;
 
 pub use driver::{Driver, poll_ready};

@@ -24,6 +24,17 @@ macro_rules! scenario_tests {
             a_small_offset_changes_nothing_and_basic_authentication_needs_no_correction,
             beyond_an_hour_nothing_is_signed_and_the_error_names_the_offset);
     };
+    ($driver:ty, signers) => {
+        $crate::scenario_tests!(@each $driver, signers: a_signer_outside_memory_gets_tokens,
+            a_signature_of_the_wrong_form_is_refused_before_sending,
+            a_signature_that_does_not_verify_with_the_public_key_is_never_sent,
+            a_failing_signer_is_a_signer_error_retried_only_when_it_says_so,
+            a_signer_that_hangs_past_the_timeout_times_out);
+    };
+    ($driver:ty, key_rotation) => {
+        $crate::scenario_tests!(@each $driver, key_rotation: a_swapped_key_file_signs_the_next_token,
+            of_several_keys_the_activated_one_signs);
+    };
     ($driver:ty, redirects) => {
         $crate::scenario_tests!(@each $driver, redirects: redirects_to_another_port_are_refused_and_never_reach_it,
             a_following_caller_client_still_gets_no_token_from_elsewhere);

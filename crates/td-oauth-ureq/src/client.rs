@@ -2,8 +2,10 @@
 
 use std::fmt;
 use std::future::ready;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::thread;
 
+use td_oauth_core::signer::{SignFailure, SignatureJob};
 use td_oauth_core::transport::proxy::ProxyRule;
 use td_oauth_core::transport::{ClientParts, Transport, run_ready};
 use td_oauth_core::{
@@ -57,6 +59,7 @@ impl Client {
         run_ready(parts.token_fetch(grant).run(
             parts.config().clock(),
             || parts.jitter(),
+            |job| ready(sign(job)),
             |attempt| ready(send::send(agent, proxies, attempt, shown, cap)),
             |delay| {
                 std::thread::sleep(delay);
@@ -119,12 +122,34 @@ impl Client {
     }
 }
 
+/// One signature from a blocking signer outside the process, within the job's timeout (`None` past it).
+/// The signer runs on a helper thread of its own so that the timeout holds however it blocks; a call that
+/// runs over is left to finish there and its answer is dropped.
+fn sign(job: SignatureJob) -> Option<Result<Vec<u8>, SignFailure>> {
+    let timeout = job.timeout();
+    let (answer, answered) = mpsc::sync_channel(1);
+    let helper = thread::Builder::new().name("td-oauth-signer".into()).spawn(move || {
+        // The receiver is gone once the wait timed out; the answer is then dropped.
+        let _ = answer.send(job.sign_blocking());
+    });
+    if let Err(err) = helper {
+        return Some(Err(SignFailure::retryable(format!("could not start a thread for the signer: {err}"))));
+    }
+    match answered.recv_timeout(timeout) {
+        Ok(answer) => Some(answer),
+        Err(mpsc::RecvTimeoutError::Timeout) => None,
+        Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(SignFailure::panicked())),
+    }
+}
+
 /// What td-oauth-core's [`Config`] needs of this transport.
 impl Transport for Client {
     type HttpClient = ureq::Agent;
     type SharedCache = dyn SharedCache;
     /// ureq 3 trusts one root store: the platform's, Mozilla's, or a given list, never a merge.
     const ADDS_ROOTS_TO_SYSTEM: bool = false;
+    /// Blocking signers only: a client with an async one is refused when it is built.
+    const DRIVES_ASYNC_SIGNERS: bool = false;
 
     /// The rule is applied to each request the client sends; the agent itself sends straight.
     fn build_http_client(config: &Config, _proxies: &Arc<ProxyRule>) -> Result<ureq::Agent, Error> {

@@ -124,3 +124,101 @@ impl SignatureCheck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::signer::Signer;
+
+    const ES256: &str = include_str!("../../tests/keys/es256.pkcs8.pem");
+    const RSA: &str = include_str!("../../tests/keys/rsa2048.pkcs8.pem");
+
+    #[derive(Debug)]
+    struct Fixed {
+        algorithm: Algorithm,
+        key_id: KeyId,
+        public_key: Option<PublicKey>,
+    }
+
+    impl Signer for Fixed {
+        fn algorithm(&self) -> Algorithm {
+            self.algorithm
+        }
+        fn key_id(&self) -> &KeyId {
+            &self.key_id
+        }
+        fn public_key(&self) -> Option<PublicKey> {
+            self.public_key.clone()
+        }
+        fn sign(&self, _: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            Err(SignFailure::new("unused"))
+        }
+    }
+
+    fn check(algorithm: Algorithm, public_key: Option<PublicKey>) -> SignatureCheck {
+        let key_id = KeyId::new("kid").unwrap();
+        SignatureCheck::new(ExternalSigner::Blocking(Arc::new(Fixed { algorithm, key_id, public_key })))
+    }
+
+    fn form(check: &SignatureCheck, signature: Vec<u8>) -> Result<Vec<u8>, SignerError> {
+        check.accept(b"input", Some(Ok(signature)), Duration::from_secs(1))
+    }
+
+    #[test]
+    fn ecdsa_must_be_the_curves_fixed_length_with_nonzero_halves() {
+        let es384 = check(Algorithm::Es384, None);
+        assert!(form(&es384, vec![1; 96]).is_ok());
+        for bad in [vec![1; 64], vec![1; 97], [vec![0; 48], vec![1; 48]].concat(), [vec![1; 48], vec![0; 48]].concat()]
+        {
+            assert!(matches!(form(&es384, bad), Err(SignerError::WrongForm { .. })));
+        }
+        let mut der = vec![0x30, 0x44];
+        der.resize(70, 1);
+        let err = form(&check(Algorithm::Es256, None), der).unwrap_err().to_string();
+        assert!(err.contains("DER") && err.contains("ecdsa_der_to_jose"), "{err}");
+    }
+
+    #[test]
+    fn rsa_pss_must_be_the_modulus_length_or_within_rsa_2048_to_4096_without_a_public_key() {
+        let loose = check(Algorithm::Ps256, None);
+        assert!(form(&loose, vec![1; 256]).is_ok() && form(&loose, vec![1; 512]).is_ok());
+        assert!(form(&loose, vec![1; 255]).is_err() && form(&loose, vec![1; 513]).is_err());
+        let public = crate::PrivateKey::parse_with_algorithm(RSA, Algorithm::Ps256).unwrap().public_key();
+        let err = form(&check(Algorithm::Ps256, Some(public)), vec![1; 384]).unwrap_err().to_string();
+        assert!(err.contains("384 bytes") && err.contains("256"), "{err}");
+    }
+
+    #[test]
+    fn a_signature_that_does_not_verify_is_refused_until_one_does() {
+        let key = crate::PrivateKey::parse(ES256).unwrap();
+        let check = check(Algorithm::Es256, Some(key.public_key()));
+        assert!(matches!(form(&check, vec![1; 64]), Err(SignerError::NotVerified { .. })));
+        let good = key.sign(b"input").unwrap().as_ref().to_vec();
+        assert!(form(&check, good).is_ok());
+        // Verified once: later signatures are checked for their form only.
+        assert!(form(&check, vec![1; 64]).is_ok());
+    }
+
+    #[test]
+    fn no_answer_is_a_timeout_and_a_failure_keeps_its_reason_and_retryability() {
+        let check = check(Algorithm::Es256, None);
+        let timed_out = check.accept(b"input", None, Duration::from_millis(250)).unwrap_err();
+        assert!(timed_out.to_string().contains("250 ms"), "{timed_out}");
+        assert!(timed_out.is_retryable());
+        let failed =
+            check.accept(b"input", Some(Err(SignFailure::retryable("busy\u{1b}[2J"))), Duration::ZERO).unwrap_err();
+        assert!(failed.is_retryable());
+        assert!(!failed.to_string().contains('\u{1b}'), "the reason is cleaned for display: {failed}");
+    }
+
+    #[test]
+    fn a_public_key_of_another_type_refuses_every_signature() {
+        let rsa = crate::PrivateKey::parse_with_algorithm(RSA, Algorithm::Ps256).unwrap().public_key();
+        let check = check(Algorithm::Es256, Some(rsa));
+        assert!(matches!(check.mismatch(), Some(SignerError::PublicKeyMismatch { key_kind: "RSA", .. })));
+        assert!(matches!(form(&check, vec![1; 64]), Err(SignerError::PublicKeyMismatch { .. })));
+    }
+}

@@ -46,3 +46,46 @@ pub fn ecdsa_der_to_jose(algorithm: Algorithm, der: &[u8]) -> Result<Vec<u8>, Si
     }
     Ok(jose)
 }
+
+#[cfg(test)]
+mod tests {
+    use ring::rand::SystemRandom;
+    use ring::signature::{self as sig, EcdsaKeyPair, KeyPair as _};
+
+    use super::*;
+
+    #[test]
+    fn a_der_signature_converts_to_one_that_verifies_in_fixed_form() {
+        let rng = SystemRandom::new();
+        for (alg, signing, verifying) in [
+            (Algorithm::Es256, &sig::ECDSA_P256_SHA256_ASN1_SIGNING, &sig::ECDSA_P256_SHA256_FIXED),
+            (Algorithm::Es384, &sig::ECDSA_P384_SHA384_ASN1_SIGNING, &sig::ECDSA_P384_SHA384_FIXED),
+        ] {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &rng).unwrap();
+            let pair = EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref(), &rng).unwrap();
+            // Many signatures, so that short r and s (leading zero bytes dropped in DER) come up.
+            for _ in 0..64 {
+                let der = pair.sign(&rng, b"input").unwrap();
+                let jose = ecdsa_der_to_jose(alg, der.as_ref()).unwrap();
+                assert_eq!(jose.len(), 2 * alg.component_len());
+                sig::UnparsedPublicKey::new(verifying, pair.public_key().as_ref()).verify(b"input", &jose).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_not_an_ecdsa_sig_value_of_the_curve_is_refused() {
+        // INTEGER r of 33 significant bytes: too long for P-256.
+        let mut long = vec![0x30, 0x26, 0x02, 0x21];
+        long.extend([0x7f; 33]);
+        long.extend([0x02, 0x01, 0x01]);
+        let err = ecdsa_der_to_jose(Algorithm::Es256, &long).unwrap_err();
+        assert!(err.reason().contains("longer than"), "{err}");
+        for bad in [&[][..], &[0x30, 0x00], &[0x04, 0x02, 0x01, 0x01], &[0x30, 0x03, 0x02, 0x01, 0x01]] {
+            assert!(ecdsa_der_to_jose(Algorithm::Es256, bad).is_err(), "{bad:?}");
+        }
+        let trailing = [0x30, 0x09, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02, 0x02, 0x01, 0x03];
+        assert!(ecdsa_der_to_jose(Algorithm::Es256, &trailing).is_err());
+        assert!(ecdsa_der_to_jose(Algorithm::Ps256, &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02]).is_err());
+    }
+}

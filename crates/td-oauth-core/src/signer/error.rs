@@ -26,6 +26,11 @@ impl SignFailure {
         SignFailure { reason: reason.into(), retryable: true }
     }
 
+    /// The failure a transport reports for a signer that panicked instead of answering.
+    pub fn panicked() -> Self {
+        SignFailure::new("the signer panicked")
+    }
+
     /// The reason.
     pub fn reason(&self) -> &str {
         &self.reason

@@ -40,7 +40,15 @@ pub struct ClientParts<T: Transport> {
 impl<T: Transport> ClientParts<T> {
     /// The parts of a client that builds requests with `tokens` and sends them as `config` says, through
     /// the HTTP client [`http_client`] gives.
+    /// Refuses an async signer when the transport cannot await it.
     pub fn new(tokens: TokenClient, config: Config<T>) -> Result<Self, Error> {
+        if tokens.signs_async() && !T::DRIVES_ASYNC_SIGNERS {
+            return Err(Error::Config {
+                reason: "this client's signer is async (an AsyncSigner), which a blocking transport cannot await; \
+                         implement the blocking Signer trait for it, or use td-oauth-reqwest"
+                    .into(),
+            });
+        }
         let (http, proxies) = http_client(&config)?;
         let shown = display_url(tokens.token_url().url());
         Ok(ClientParts { tokens, config, http, proxies, shown, random: OsRandom::new() })

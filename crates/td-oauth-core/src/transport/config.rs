@@ -32,6 +32,9 @@ pub trait Transport: Sized + Clone + Send + Sync + 'static {
     /// Whether the HTTP client can trust extra root certificates on top of the system's. Where it cannot,
     /// asking for both is refused instead of silently dropping one.
     const ADDS_ROOTS_TO_SYSTEM: bool;
+    /// Whether the transport can await an [`AsyncSigner`](crate::signer::AsyncSigner). Where it cannot, a
+    /// client with one is refused when it is built.
+    const DRIVES_ASYNC_SIGNERS: bool;
 
     /// An HTTP client built from `config`'s settings (no caller's client in it; already checked), sending
     /// through the proxy `proxies` gives each request: carried in the client where it can hold a rule, or
@@ -339,6 +342,7 @@ pub(super) mod tests {
         type HttpClient = ();
         type SharedCache = ();
         const ADDS_ROOTS_TO_SYSTEM: bool = false;
+        const DRIVES_ASYNC_SIGNERS: bool = false;
 
         fn build_http_client(_: &Config<Self>, _: &Arc<ProxyRule>) -> Result<(), Error> {
             Ok(())

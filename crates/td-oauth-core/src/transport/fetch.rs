@@ -27,11 +27,13 @@ use zeroize::Zeroize;
 
 use super::{Config, Transport};
 use crate::Error;
+use crate::assertion::UnsignedAssertion;
 use crate::clock::offset::{MAX_OFFSET_CORRECTION, OFFSET_THRESHOLD};
 use crate::clock::{ClockOffset, SharedClock};
-use crate::request::FormBody;
+use crate::request::{FormBody, Prepared};
 use crate::response::ResponseError;
 use crate::retry::RetryPolicy;
+use crate::signer::{SignFailure, SignatureJob};
 use crate::telemetry::Labels;
 use crate::{Grant, TokenClient, TokenResponse};
 
@@ -46,6 +48,7 @@ pub struct TokenFetch<'a> {
     grant: &'a Grant,
     policy: &'a RetryPolicy,
     attempt_timeout: Duration,
+    signer_timeout: Duration,
     started: Instant,
     attempt: u32,
     labels: Labels,
@@ -55,6 +58,31 @@ pub struct TokenFetch<'a> {
     applied: ClockOffset,
     /// Whether this fetch already retried a refusal on corrected time: never more than once.
     skew_retried: bool,
+}
+
+/// What an attempt needs next: to be sent, or first a signature from a signer outside the process.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this.
+    Send(Attempt),
+    /// Obtain [`job`](PendingSignature::job)'s signature (within its timeout), then hand the answer to
+    /// [`TokenFetch::signed`].
+    Sign(PendingSignature),
+}
+
+/// An attempt whose assertion waits for an outside signer's signature.
+#[derive(Debug)]
+pub struct PendingSignature {
+    job: SignatureJob,
+    unsigned: UnsignedAssertion,
+    timeout: Duration,
+}
+
+impl PendingSignature {
+    /// What the signer must sign, and how long it may take.
+    pub fn job(&self) -> &SignatureJob {
+        &self.job
+    }
 }
 
 /// One attempt to send: the request and how long it may take.
@@ -83,6 +111,7 @@ impl<'a> TokenFetch<'a> {
             grant,
             policy: config.retry_policy(),
             attempt_timeout: config.timeout(),
+            signer_timeout: config.signer_timeout(),
             started: now,
             attempt: 0,
             labels: Labels::new(grant, client.token_url().url().host_str().unwrap_or_default()),
@@ -94,10 +123,26 @@ impl<'a> TokenFetch<'a> {
 
     /// The next attempt at `now`: a freshly signed request (`wall` is the wall-clock time for its
     /// assertion) and its timeout.
+    ///
+    /// A blocking signer outside the process is called on this thread, with no timeout; an async one is
+    /// refused. Transports use [`begin`](Self::begin), which hands the signature out instead.
     pub fn start(&mut self, now: Instant, wall: SystemTime) -> Result<Attempt, Error> {
-        self.attempt = self.attempt.saturating_add(1);
+        let timeout = self.next_attempt(now, wall);
+        let (request, applied) = self.client.signed_request(self.grant, wall)?;
+        self.applied = applied;
+        Ok(Attempt { request, timeout })
+    }
+
+    /// `timeout` cut to what is left of the retry deadline at `now`, never under 10 ms.
+    fn cut_to_deadline(&self, timeout: Duration, now: Instant) -> Duration {
         let remaining = self.policy.deadline().saturating_sub(self.elapsed(now));
-        let timeout = self.attempt_timeout.min(remaining).max(MIN_ATTEMPT_TIMEOUT);
+        timeout.min(remaining).max(MIN_ATTEMPT_TIMEOUT)
+    }
+
+    /// Counts a new attempt at `now` (`wall` on the wall clock) and returns its timeout.
+    fn next_attempt(&mut self, now: Instant, wall: SystemTime) -> Duration {
+        self.attempt = self.attempt.saturating_add(1);
+        let timeout = self.cut_to_deadline(self.attempt_timeout, now);
         tracing::debug!(
             grant_type = self.grant.grant_type(),
             token_url = self.client.token_url().as_str(),
@@ -106,8 +151,38 @@ impl<'a> TokenFetch<'a> {
             "requesting a token"
         );
         self.sent = wall;
-        let (request, applied) = self.client.signed_request(self.grant, wall)?;
-        self.applied = applied;
+        timeout
+    }
+
+    /// The next attempt at `now`, as [`start`](Self::start), except that an assertion signed outside the
+    /// process is handed out as a [`Step::Sign`] (its signature job) rather than signed here: how a
+    /// transport drives a signer with its own I/O and timeout. The signer gets the config's signer timeout,
+    /// cut to what is left of the retry deadline.
+    pub fn begin(&mut self, now: Instant, wall: SystemTime) -> Result<Step, Error> {
+        let timeout = self.next_attempt(now, wall);
+        let signer_timeout = self.cut_to_deadline(self.signer_timeout, now);
+        match self.client.prepare_request(self.grant, wall, signer_timeout)? {
+            Prepared::Ready(request, applied) => {
+                self.applied = applied;
+                Ok(Step::Send(Attempt { request, timeout }))
+            }
+            Prepared::Unsigned { unsigned, job, correction } => {
+                self.applied = correction;
+                Ok(Step::Sign(PendingSignature { job, unsigned, timeout }))
+            }
+        }
+    }
+
+    /// The attempt `pending` becomes with the signer's `answer`: its signature, its failure, or `None` when
+    /// it gave none within the job's timeout. The signature is checked (see [`signer`](crate::signer)); a
+    /// signer's failure is an [`Error::Signer`] to hand to [`finish`](Self::finish) like any other.
+    pub fn signed(
+        &mut self,
+        pending: PendingSignature,
+        answer: Option<Result<Vec<u8>, SignFailure>>,
+    ) -> Result<Attempt, Error> {
+        let PendingSignature { job, unsigned, timeout } = pending;
+        let request = self.client.finish_request(self.grant, unsigned, answer, job.timeout())?;
         Ok(Attempt { request, timeout })
     }
 
@@ -232,21 +307,32 @@ impl<'a> TokenFetch<'a> {
         Err(refusal)
     }
 
-    /// The whole loop on `clock`: each attempt sent with `send`, each backoff waited with `sleep`, `random`
-    /// drawn for the jitter.
-    pub async fn run<S, Z>(
+    /// The whole loop on `clock`: each outside signature obtained with `sign` (which gives up after the
+    /// job's timeout, answering `None`), each attempt sent with `send`, each backoff waited with `sleep`,
+    /// `random` drawn for the jitter.
+    pub async fn run<G, S, Z>(
         mut self,
         clock: &SharedClock,
         random: impl Fn() -> u64,
+        mut sign: impl FnMut(SignatureJob) -> G,
         mut send: impl FnMut(Attempt) -> S,
         mut sleep: impl FnMut(Duration) -> Z,
     ) -> Result<TokenResponse, Error>
     where
+        G: Future<Output = Option<Result<Vec<u8>, SignFailure>>>,
         S: Future<Output = Result<Response<Vec<u8>>, Error>>,
         Z: Future<Output = ()>,
     {
         loop {
-            let answer = match self.start(clock.now(), clock.wall()) {
+            let attempt = match self.begin(clock.now(), clock.wall()) {
+                Ok(Step::Send(attempt)) => Ok(attempt),
+                Ok(Step::Sign(pending)) => {
+                    let answer = sign(pending.job().clone()).await;
+                    self.signed(pending, answer)
+                }
+                Err(error) => Err(error),
+            };
+            let answer = match attempt {
                 Ok(attempt) => send(attempt).await,
                 Err(error) => Err(error),
             };

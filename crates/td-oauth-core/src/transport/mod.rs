@@ -14,7 +14,7 @@ mod unauthorized;
 
 pub use client::{ClientParts, http_client};
 pub use config::{Config, DEFAULT_USER_AGENT, Transport};
-pub use fetch::{Attempt, AttemptOutcome, TokenFetch};
+pub use fetch::{Attempt, AttemptOutcome, PendingSignature, Step, TokenFetch};
 pub use unauthorized::{Authorizing, Reauthorization, send_authorized};
 
 use std::future::Future;
