@@ -44,7 +44,11 @@ impl TokenKey {
         let pin = match &self.pin_file {
             Some(path) => {
                 let text = secrets::read_text_file(path, "PIN", Lifetime::LongLived)?;
-                Some(Pin::new(text.lines().next().unwrap_or_default())?)
+                let pin = text.lines().next().unwrap_or_default();
+                if pin.trim().is_empty() {
+                    return Err(CliError::Input(format!("the PIN file {} is empty", path.display())));
+                }
+                Some(Pin::new(pin)?)
             }
             None => Pin::from_env(PIN_VAR)?,
         };

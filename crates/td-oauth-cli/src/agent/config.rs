@@ -240,6 +240,31 @@ mod tests {
     }
 
     #[test]
+    fn a_key_on_a_token_is_named_by_uri_module_and_pin_file() {
+        let entry: Entry = toml::from_str(
+            r#"
+            token_url = "https://acme.talkdeskid.com/oauth/token"
+            client_id = "c"
+            key_id = "k"
+            private_key_uri = "pkcs11:token=td;object=app-key"
+            pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+            pin_file = "token.pin"
+            "#,
+        )
+        .unwrap();
+        let def = entry.into_def(Path::new("/etc/td-oauth")).unwrap();
+        let key = &def.connection.token_key;
+        assert_eq!(key.private_key_uri.as_deref(), Some("pkcs11:token=td;object=app-key"));
+        assert_eq!(key.pkcs11_module.as_deref(), Some(Path::new("/usr/lib/softhsm/libsofthsm2.so")));
+        assert_eq!(key.pin_file.as_deref(), Some(Path::new("/etc/td-oauth/token.pin")), "relative to the file");
+
+        let entry: Entry =
+            toml::from_str("client_id = \"c\"\nprivate_key_file = \"pkcs11:token=td;object=app-key\"").unwrap();
+        let err = entry.into_def(Path::new(".")).unwrap_err();
+        assert!(err.contains("private_key_uri"), "{err}");
+    }
+
+    #[test]
     fn names_are_path_segments() {
         assert!(is_valid_name("reports-eu_2"));
         for bad in ["", "a/b", "a b", "..", "é", &"x".repeat(65)] {
