@@ -75,7 +75,6 @@ pub enum Step {
 pub struct PendingSignature {
     job: SignatureJob,
     unsigned: UnsignedAssertion,
-    timeout: Duration,
 }
 
 impl PendingSignature {
@@ -168,22 +167,27 @@ impl<'a> TokenFetch<'a> {
             }
             Prepared::Unsigned { unsigned, job, correction } => {
                 self.applied = correction;
-                Ok(Step::Sign(PendingSignature { job, unsigned, timeout }))
+                Ok(Step::Sign(PendingSignature { job, unsigned }))
             }
         }
     }
 
-    /// The attempt `pending` becomes with the signer's `answer`: its signature, its failure, or `None` when
-    /// it gave none within the job's timeout. The signature is checked (see [`signer`](crate::signer)); a
-    /// signer's failure is an [`Error::Signer`] to hand to [`finish`](Self::finish) like any other.
+    /// The attempt `pending` becomes with the signer's `answer`, received at `now` (`wall` on the wall
+    /// clock): its signature, its failure, or `None` when it gave none within the job's timeout. The
+    /// signature is checked (see [`signer`](crate::signer)); a signer's failure is an [`Error::Signer`] to
+    /// hand to [`finish`](Self::finish) like any other. The attempt's timeout, and the send time the clock
+    /// offset is measured from, start here, after the signer's time.
     pub fn signed(
         &mut self,
         pending: PendingSignature,
         answer: Option<Result<Vec<u8>, SignFailure>>,
+        now: Instant,
+        wall: SystemTime,
     ) -> Result<Attempt, Error> {
-        let PendingSignature { job, unsigned, timeout } = pending;
+        let PendingSignature { job, unsigned } = pending;
         let request = self.client.finish_request(self.grant, unsigned, answer, job.timeout())?;
-        Ok(Attempt { request, timeout })
+        self.sent = wall;
+        Ok(Attempt { request, timeout: self.cut_to_deadline(self.attempt_timeout, now) })
     }
 
     /// The answer to the attempt (or why there was none), received at `now`: the token, the error to
@@ -328,7 +332,7 @@ impl<'a> TokenFetch<'a> {
                 Ok(Step::Send(attempt)) => Ok(attempt),
                 Ok(Step::Sign(pending)) => {
                     let answer = sign(pending.job().clone()).await;
-                    self.signed(pending, answer)
+                    self.signed(pending, answer, clock.now(), clock.wall())
                 }
                 Err(error) => Err(error),
             };
@@ -434,6 +438,62 @@ mod tests {
             AttemptOutcome::Done(Err(error)) => assert!(error.oauth().is_some_and(|e| e.is_invalid_client())),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A blocking signer over a key in memory, so that its signatures verify.
+    #[derive(Debug)]
+    struct KeySigner(crate::PrivateKey, crate::KeyId);
+
+    impl crate::signer::Signer for KeySigner {
+        fn algorithm(&self) -> crate::Algorithm {
+            self.0.algorithm()
+        }
+        fn key_id(&self) -> &crate::KeyId {
+            &self.1
+        }
+        fn public_key(&self) -> Option<crate::key::PublicKey> {
+            Some(self.0.public_key())
+        }
+        fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            Ok(self.0.sign(message).unwrap().as_ref().to_vec())
+        }
+    }
+
+    fn signer_client() -> (TokenClient, std::sync::Arc<KeySigner>) {
+        let key = crate::PrivateKey::parse(include_str!("../../tests/keys/es256.pkcs8.pem")).unwrap();
+        let signer = std::sync::Arc::new(KeySigner(key, crate::KeyId::new("kid").unwrap()));
+        let endpoints = Endpoints::from_token_url("https://acme.talkdeskid.com/oauth/token").unwrap();
+        let credentials = Credentials::signer(ClientId::new("client").unwrap(), signer.clone()).unwrap();
+        (TokenClient::new(&endpoints, credentials), signer)
+    }
+
+    #[test]
+    fn an_outside_signature_is_handed_out_as_a_job_and_its_answer_checked() {
+        let ((client, signer), grant, config) = (signer_client(), Grant::client_credentials(Scopes::none()), config());
+        let config = config.with_signer_timeout(Duration::from_secs(2));
+        let t0 = Instant::now();
+        let mut fetch = TokenFetch::new(&client, &grant, &config, t0);
+        let Step::Sign(pending) = fetch.begin(t0, SystemTime::now()).unwrap() else { panic!("no signature job") };
+        assert_eq!(pending.job().timeout(), Duration::from_secs(2));
+        let input = pending.job().input().to_vec();
+        assert_eq!(input.iter().filter(|&&b| b == b'.').count(), 1, "header.claims, no signature yet");
+        let answer = crate::signer::Signer::sign(&*signer, &input);
+        let attempt = fetch.signed(pending, Some(answer), t0, SystemTime::now()).unwrap();
+        assert_eq!(attempt.timeout, Duration::from_secs(10));
+        let body = String::from_utf8(attempt.request.body().as_bytes().to_vec()).unwrap();
+        assert!(body.contains("client_assertion=") && body.contains(&String::from_utf8(input).unwrap()));
+
+        // No answer in time: a retryable signer error, handed to `finish` like any failure.
+        let Step::Sign(pending) = fetch.begin(t0, SystemTime::now()).unwrap() else { panic!("no signature job") };
+        let err = fetch.signed(pending, None, t0, SystemTime::now()).unwrap_err();
+        assert!(matches!(err, Error::Signer(crate::signer::SignerError::TimedOut { .. })), "{err:?}");
+        assert!(matches!(fetch.finish(Err(err), t0, SystemTime::now(), 0), AttemptOutcome::Retry(_)));
+
+        // The signer timeout is cut to what is left of the retry deadline.
+        let Step::Sign(pending) = fetch.begin(t0 + Duration::from_secs(14), SystemTime::now()).unwrap() else {
+            panic!("no signature job")
+        };
+        assert_eq!(pending.job().timeout(), Duration::from_secs(1));
     }
 
     #[test]
