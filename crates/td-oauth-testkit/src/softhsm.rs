@@ -14,8 +14,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::Error;
+
+/// How long a test may run in its child process before it is stopped and failed.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The variable that names the store to a child test process.
 const STORE_VAR: &str = "TD_OAUTH_SOFTHSM_DIR";
@@ -106,19 +110,43 @@ impl SoftHsm {
             }
         };
         let exe = std::env::current_exe().unwrap_or_else(|err| panic!("cannot find the test binary: {err}"));
-        let output = hsm
+        // The child's output goes to files, so that a child that hangs can be stopped and still be heard.
+        let (stdout_path, stderr_path) = (hsm.dir.join("child.stdout"), hsm.dir.join("child.stderr"));
+        let file = |path: &Path| {
+            std::fs::File::create(path).unwrap_or_else(|err| panic!("cannot create {}: {err}", path.display()))
+        };
+        let mut child = hsm
             .child(exe)
             .args([test_name, "--exact", "--nocapture", "--test-threads", "1"])
             .stdin(Stdio::null())
-            .output()
+            .stdout(file(&stdout_path))
+            .stderr(file(&stderr_path))
+            .spawn()
             .unwrap_or_else(|err| panic!("cannot run the test binary for {test_name}: {err}"));
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "{test_name} failed in its SoftHSM2 process ({}):\n{stdout}\n{stderr}",
-            output.status
-        );
+        let started = std::time::Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() < CHILD_TIMEOUT => std::thread::sleep(Duration::from_millis(20)),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+        };
+        let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        match status {
+            Some(status) => assert!(
+                status.success() && stdout.contains("1 passed"),
+                "{test_name} failed in its SoftHSM2 process ({status}):\n{stdout}\n{stderr}"
+            ),
+            None => panic!(
+                "{test_name} did not finish within {} s in its SoftHSM2 process, and was stopped:\n{stdout}\n{stderr}",
+                CHILD_TIMEOUT.as_secs()
+            ),
+        }
         eprint!("{stderr}");
     }
 
