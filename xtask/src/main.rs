@@ -105,6 +105,7 @@ fn test() -> ExitCode {
     prerequisites::ensure_postgres();
     prerequisites::ensure_secret_service();
     prerequisites::ensure_snippet_runtimes();
+    prerequisites::ensure_softhsm();
     println!("\n==> xtask test: rust-version, derived from the lockfile, the editions and the syntax in use");
     if let Err(why) = msrv::check(&root) {
         println!("\nxtask test: rust-version: {why}");

@@ -10,6 +10,8 @@
 //! PostgreSQL's server programs (`initdb`, `postgres`, `pg_isready`; Debian's postgresql, which puts them in
 //! `/usr/lib/postgresql/<version>/bin`) run the test clusters of td-oauth-postgres's tests, which skip, said
 //! here, without.
+//! `softhsm2-util` and SoftHSM2's PKCS#11 module (Debian's softhsm2) are the token td-oauth-pkcs11's and the
+//! CLI's `--private-key-uri` tests make keys in; those tests skip, saying why, without.
 use std::process::Command;
 
 /// Makes sure `redis-server` and `redis-cli` can be started, installing them with apt-get if need be.
@@ -88,6 +90,14 @@ fn postgres_found() -> bool {
         .flatten()
         .any(|version| version.path().join("bin").join("initdb").is_file());
     found("initdb") || debian
+}
+
+/// Makes sure SoftHSM2 (`softhsm2-util` and its module) is there for the PKCS#11 tests, installing it with
+/// apt-get if need be; when it cannot be, says that those tests will skip.
+pub(crate) fn ensure_softhsm() {
+    if let Err(why) = ensure("softhsm2-util", "softhsm2") {
+        println!("==> xtask test: {why}; the PKCS#11 (SoftHSM2) tests will skip");
+    }
 }
 
 /// Makes sure `program` is on PATH, installing the Debian `package` if need be.

@@ -23,7 +23,9 @@ Exit status, decided by what the answer means, so that a script can tell a refus
 
 Where secrets come from: a file, standard input or the environment, never the command line, which every
 user of the machine can read (ps, /proc) and which lands in shell history.
-  private key         --private-key-file PATH, or TALKDESK_PRIVATE_KEY holding the key itself
+  private key         --private-key-file PATH, or TALKDESK_PRIVATE_KEY holding the key itself; or on a
+                      PKCS#11 token: --private-key-uri 'pkcs11:token=…;object=…' with --pkcs11-module PATH
+  token PIN           --pin-file PATH, or TALKDESK_PKCS11_PIN holding the PIN itself
   client secret       --client-secret-file PATH, or TALKDESK_CLIENT_SECRET
   code, verifier      --code - (standard input), --code-file PATH, or TALKDESK_CODE;
                       --code-verifier-file PATH or TALKDESK_CODE_VERIFIER
@@ -439,6 +441,9 @@ pub(crate) struct Connection {
     /// set TALKDESK_PRIVATE_KEY to the key itself).
     #[arg(long, env = "TALKDESK_PRIVATE_KEY_FILE", value_name = "PATH")]
     pub(crate) private_key_file: Option<PathBuf>,
+    // --private-key-uri, --pkcs11-module, --pin-file.
+    #[command(flatten)]
+    pub(crate) token_key: TokenKey,
     /// The key's algorithm (ES256, ES384, ES512, PS256, PS384, PS512), Talkdesk's key_algorithm. Inferred
     /// from an EC key; an RSA key is taken for PS256 unless this says PS384 or PS512.
     #[arg(long, env = "TALKDESK_KEY_ALGORITHM", value_name = "ALG")]
@@ -466,6 +471,25 @@ pub(crate) struct Connection {
     #[arg(long, value_name = "SECS", default_value_t = default_deadline(),
           value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
     pub(crate) deadline: u64,
+}
+
+/// A private key on a PKCS#11 token instead of in a file: where it is, the module that reaches the token,
+/// and where the token's PIN is (a file, or TALKDESK_PKCS11_PIN holding the PIN itself; never a flag's
+/// value). Needs the `pkcs11` feature, on by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub(crate) struct TokenKey {
+    /// The private key on a PKCS#11 token (HSM, smart card, YubiKey, SoftHSM2), as an RFC 7512 URI:
+    /// 'pkcs11:token=td;object=app-key' (quoted: `;` ends a shell command). Instead of --private-key-file;
+    /// needs --pkcs11-module, and the PIN from --pin-file or TALKDESK_PKCS11_PIN.
+    #[arg(long, env = "TALKDESK_PRIVATE_KEY_URI", value_name = "URI")]
+    pub(crate) private_key_uri: Option<String>,
+    /// The token's PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so or a YubiKey's libykcs11.so.
+    #[arg(long, env = "TALKDESK_PKCS11_MODULE", value_name = "PATH")]
+    pub(crate) pkcs11_module: Option<PathBuf>,
+    /// A file holding the token's user PIN (or set TALKDESK_PKCS11_PIN to the PIN itself). A PIN the token
+    /// refuses is not tried again, so as not to lock the token.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) pin_file: Option<PathBuf>,
 }
 
 fn parse_region(code: &str) -> Result<Region, String> {

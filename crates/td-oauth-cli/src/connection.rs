@@ -83,6 +83,21 @@ impl Connection {
             let secret = secrets::read_text_file(path, "client secret", Lifetime::LongLived)?;
             return Ok(Credentials::client_secret(client_id, ClientSecret::new(secret.as_str()))?);
         }
+        if self.token_key.uri().is_some() {
+            let in_file = self.private_key_file.is_some()
+                || std::env::var(PRIVATE_KEY_VAR).is_ok_and(|key| !key.trim().is_empty());
+            if in_file {
+                return Err(CliError::Input(format!(
+                    "both a key on a token (--private-key-uri or TALKDESK_PRIVATE_KEY_URI) and a key file \
+                     (--private-key-file, TALKDESK_PRIVATE_KEY_FILE or {PRIVATE_KEY_VAR}) are given: give one of them"
+                )));
+            }
+            let key_id = self.key_id.as_deref().ok_or_else(|| {
+                CliError::Input("no key id: give --key-id KID (or TALKDESK_KEY_ID) with --private-key-uri".into())
+            })?;
+            let algorithm = self.algorithm.as_deref().map(str::parse::<Algorithm>).transpose()?;
+            return self.token_key.credentials(client_id, KeyId::new(key_id)?, algorithm);
+        }
         if let Some(key) = self.private_key()? {
             let key_id = self.key_id.as_deref().ok_or_else(|| {
                 CliError::Input("no key id: give --key-id KID (or TALKDESK_KEY_ID) with the private key".into())
@@ -94,8 +109,8 @@ impl Connection {
                 Ok(Credentials::client_secret(client_id, ClientSecret::new(secret.trim()))?)
             }
             _ => Err(CliError::Input(format!(
-                "no credentials: give --private-key-file PATH (or {PRIVATE_KEY_VAR}) with --key-id, \
-                 or --client-secret-file PATH (or {CLIENT_SECRET_VAR})"
+                "no credentials: give --private-key-file PATH (or {PRIVATE_KEY_VAR}) with --key-id, a key on a \
+                 token with --private-key-uri, or --client-secret-file PATH (or {CLIENT_SECRET_VAR})"
             ))),
         }
     }

@@ -205,6 +205,13 @@ fn configuration(connection: &Connection) -> Check {
             }),
     );
     add(
+        "private key on a token",
+        connection.token_key.uri().map(|_| {
+            let key = connection.token_key.describe().unwrap_or_else(|| "a PKCS#11 URI".into());
+            format!("{key} ({})", source_of_flag("--private-key-uri", "TALKDESK_PRIVATE_KEY_URI"))
+        }),
+    );
+    add(
         "client secret",
         connection
             .client_secret_file

@@ -48,6 +48,9 @@ pub(crate) fn print_request(connection: &Connection, grant: &Grant) -> Result<()
     }
     out!("{}", body.join("&"))?;
 
+    if let Some(key) = connection.token_key.describe() {
+        out!("\nclient key: {key}")?;
+    }
     if let Some(jwt) = assertion {
         let pretty = |map: &Map<String, Value>| serde_json::to_string_pretty(map).unwrap_or_default();
         out!("\nclient assertion header: {}", pretty(jwt.header()))?;

@@ -41,6 +41,7 @@ mod secrets;
 mod serve;
 mod store;
 mod token;
+mod token_key;
 mod whoami;
 
 use std::process::ExitCode;

@@ -30,6 +30,7 @@ markdown! {
     DocsInstallationStore => "docs/installation-store.md",
     DocsPartnerApps => "docs/partner-apps.md",
     DocsPerformance => "docs/performance.md",
+    DocsPkcs11 => "docs/pkcs11.md",
     DocsReqwest => "docs/reqwest.md",
     DocsSecurity => "docs/security.md",
     DocsSigners => "docs/signers.md",

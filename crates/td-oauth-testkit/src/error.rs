@@ -45,6 +45,9 @@ pub enum Error {
     /// A client with this client id or key id is already registered.
     #[error("a client with {0} is already registered")]
     Duplicate(String),
+    /// SoftHSM2 is missing or `softhsm2-util` failed (see [`SoftHsm`](crate::SoftHsm)).
+    #[error("SoftHSM2: {0}")]
+    SoftHsm(String),
     /// An event delivery could not be set up (see [`EventDelivery`](crate::EventDelivery)).
     #[error("event delivery: {0}")]
     Delivery(String),

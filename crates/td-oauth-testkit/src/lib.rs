@@ -21,7 +21,8 @@
 //! Vault-transit-style signing service holding keys that never leave it, for signers outside the client's
 //! process. [`RedisServer`] runs a real `redis-server` on loopback for td-oauth-redis's tests, and
 //! [`PostgresServer`] a real PostgreSQL (`initdb` and `postgres`) for td-oauth-postgres's; [`app_event`]
-//! writes AppConnect event bodies for partner-app tests; [`LogCapture`] keeps what reaches `tracing`.
+//! writes AppConnect event bodies for partner-app tests; [`SoftHsm`] makes a SoftHSM2 token store of a test's
+//! own for PKCS#11 signing; [`LogCapture`] keeps what reaches `tracing`.
 //! [`matrix`] is the fault matrix both transports' tests run: every fault × cold, warm and due caches,
 //! with the expected outcome of each cell and the checks, behind a small [`matrix::Subject`] trait.
 //! [`providers`] is the table of the token provider's behaviours (refresh ahead, rotation, the herd,
@@ -90,6 +91,7 @@ mod resource;
 mod secret_volume;
 mod server;
 mod signing_service;
+mod softhsm;
 mod state;
 mod talkdesk_api;
 mod tls;
@@ -121,5 +123,6 @@ pub use redis_tls::TlsRedisServer;
 pub use secret_volume::SecretVolume;
 pub use server::{ServerBuilder, TestServer};
 pub use signing_service::SigningService;
+pub use softhsm::SoftHsm;
 pub use talkdesk_api::{TEST_USER_ID, talkdesk_error_body};
 pub use tls::Certificate;

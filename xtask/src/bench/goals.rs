@@ -136,6 +136,18 @@ pub(super) fn rows(r: &Results) -> Vec<Row> {
         );
     }
 
+    // A key that never leaves its token (td-oauth-pkcs11 over SoftHSM2), against the same key in memory.
+    rows.push(
+        Row::new(
+            "1",
+            "ES256 assertion signed inside SoftHSM2 ÷ the same key in memory (context)",
+            r.median(&["pkcs11_es256/softhsm_assertion"]),
+            Ns,
+            Context,
+        )
+        .against("in memory", r.median(&["pkcs11_es256/memory_assertion"])),
+    );
+
     // 2. Response parsing.
     rows.push(
         Row::new(

@@ -21,6 +21,7 @@ const TARGETS: &[Target] = &[
     Target { krate: "td-oauth-core", bench: "response", criterion: true },
     Target { krate: "td-oauth-core", bench: "key", criterion: true },
     Target { krate: "td-oauth-core", bench: "memory", criterion: false },
+    Target { krate: "td-oauth-pkcs11", bench: "assertion", criterion: true },
     Target { krate: "td-oauth-reqwest", bench: "provider", criterion: true },
     Target { krate: "td-oauth-reqwest", bench: "herd", criterion: false },
     Target { krate: "td-oauth-reqwest", bench: "memory", criterion: false },

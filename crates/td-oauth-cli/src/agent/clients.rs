@@ -166,7 +166,7 @@ fn stamp(path: &Path) -> Option<FileStamp> {
 }
 
 fn stamps(connection: &Connection) -> Vec<Option<FileStamp>> {
-    [&connection.private_key_file, &connection.client_secret_file, &connection.ca_file]
+    [&connection.private_key_file, &connection.client_secret_file, &connection.ca_file, &connection.token_key.pin_file]
         .into_iter()
         .map(|path| path.as_deref().and_then(stamp))
         .collect()

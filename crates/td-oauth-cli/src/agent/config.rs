@@ -7,7 +7,8 @@
 //! account = "acme"               # or token_url = "https://…"; region = "eu" with account
 //! client_id = "…"
 //! key_id = "…"
-//! private_key_file = "reports.key"   # relative to this file's directory; or client_secret_file
+//! private_key_file = "reports.key"   # relative to this file's directory; or client_secret_file, or
+//!                                    # private_key_uri = "pkcs11:…" with pkcs11_module and pin_file
 //! scope = "users:read reports:read"
 //! cache = "redis://cache.internal:6379/0"   # optional fleet cache (key from TD_OAUTH_CACHE_KEY)
 //! ```
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::args::{Connection, MAX_RETRIES, MAX_WAIT_SECS, default_deadline};
+use crate::args::{Connection, MAX_RETRIES, MAX_WAIT_SECS, TokenKey, default_deadline};
 use crate::error::CliError;
 
 /// One client as configured: the connection settings, the scopes it asks for and its fleet cache.
@@ -62,6 +63,9 @@ struct Entry {
     client_id: String,
     key_id: Option<String>,
     private_key_file: Option<PathBuf>,
+    private_key_uri: Option<String>,
+    pkcs11_module: Option<PathBuf>,
+    pin_file: Option<PathBuf>,
     algorithm: Option<String>,
     client_secret_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
@@ -130,9 +134,9 @@ fn parse_error(path: &Path, text: &str, err: &toml::de::Error) -> CliError {
     let hint = if message.contains("`private_key`") || message.contains("`client_secret`") {
         ""
     } else if message.contains("unknown field") {
-        "\nhint: a client's keys are account, region, token_url, client_id, key_id, private_key_file, algorithm, \
-         client_secret_file, ca_file, audience, scope, cache, timeout, retries, deadline; the file's own are \
-         default and [clients.NAME] tables"
+        "\nhint: a client's keys are account, region, token_url, client_id, key_id, private_key_file, \
+         private_key_uri, pkcs11_module, pin_file, algorithm, client_secret_file, ca_file, audience, scope, \
+         cache, timeout, retries, deadline; the file's own are default and [clients.NAME] tables"
     } else {
         ""
     };
@@ -170,11 +174,13 @@ impl Entry {
                  (chmod 600) and name that file with {key}_file"
             ));
         }
-        if self.private_key_file.is_none() && self.client_secret_file.is_none() {
-            return Err("no credentials: give private_key_file (with key_id) or client_secret_file".into());
+        if self.private_key_file.is_none() && self.private_key_uri.is_none() && self.client_secret_file.is_none() {
+            return Err(
+                "no credentials: give private_key_file or private_key_uri (with key_id), or client_secret_file".into(),
+            );
         }
         if self.private_key_file.as_deref().is_some_and(|p| p.to_string_lossy().starts_with("pkcs11:")) {
-            return Err("private_key_file: PKCS#11 URIs are not supported yet; give the path of a key file".into());
+            return Err("private_key_file: a pkcs11: URI is given as private_key_uri, with pkcs11_module".into());
         }
         let region = self
             .region
@@ -196,6 +202,11 @@ impl Entry {
             client_id: Some(self.client_id),
             key_id: self.key_id,
             private_key_file: resolve(self.private_key_file),
+            token_key: TokenKey {
+                private_key_uri: self.private_key_uri,
+                pkcs11_module: resolve(self.pkcs11_module),
+                pin_file: resolve(self.pin_file),
+            },
             algorithm: self.algorithm,
             client_secret_file: resolve(self.client_secret_file),
             ca_file: resolve(self.ca_file),
@@ -226,6 +237,31 @@ mod tests {
         );
         assert_eq!(redact_quoted("no string here"), "no string here");
         assert_eq!(redact_quoted("string \"open"), "string \"…\"");
+    }
+
+    #[test]
+    fn a_key_on_a_token_is_named_by_uri_module_and_pin_file() {
+        let entry: Entry = toml::from_str(
+            r#"
+            token_url = "https://acme.talkdeskid.com/oauth/token"
+            client_id = "c"
+            key_id = "k"
+            private_key_uri = "pkcs11:token=td;object=app-key"
+            pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+            pin_file = "token.pin"
+            "#,
+        )
+        .unwrap();
+        let def = entry.into_def(Path::new("/etc/td-oauth")).unwrap();
+        let key = &def.connection.token_key;
+        assert_eq!(key.private_key_uri.as_deref(), Some("pkcs11:token=td;object=app-key"));
+        assert_eq!(key.pkcs11_module.as_deref(), Some(Path::new("/usr/lib/softhsm/libsofthsm2.so")));
+        assert_eq!(key.pin_file.as_deref(), Some(Path::new("/etc/td-oauth/token.pin")), "relative to the file");
+
+        let entry: Entry =
+            toml::from_str("client_id = \"c\"\nprivate_key_file = \"pkcs11:token=td;object=app-key\"").unwrap();
+        let err = entry.into_def(Path::new(".")).unwrap_err();
+        assert!(err.contains("private_key_uri"), "{err}");
     }
 
     #[test]
