@@ -13,7 +13,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls};
 
 use crate::Error;
-use crate::store::Statements;
+use crate::statements::Statements;
 
 /// After a failure, how long callers are answered with it before one tries to connect again.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);

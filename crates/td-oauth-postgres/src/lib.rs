@@ -51,6 +51,7 @@ mod connection;
 mod error;
 mod migration;
 mod notices;
+mod statements;
 mod store;
 
 pub use error::Error;

@@ -10,13 +10,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, Client};
 
-use crate::store::{CHANNEL, Inner};
+use crate::connection::Postgres;
+use crate::statements::CHANNEL;
 
 /// A listening connection: its client, what its connection received, and the task driving it.
 struct Listener {
     client: Client,
     messages: mpsc::UnboundedReceiver<AsyncMessage>,
-    inner: Arc<Inner>,
+    postgres: Arc<Postgres>,
     /// Held only to stop the driving task with the listener.
     _driver: AbortOnDrop,
 }
@@ -44,22 +45,22 @@ impl NoticeConnection for Listener {
     }
 
     async fn still_answers(&mut self) -> bool {
-        let check = tokio::time::timeout(self.inner.postgres.timeout(), self.client.batch_execute("SELECT 1"));
+        let check = tokio::time::timeout(self.postgres.timeout(), self.client.batch_execute("SELECT 1"));
         matches!(check.await, Ok(Ok(())))
     }
 }
 
 /// Listens now (so that a write committed after this returns is heard), then hands the connection to a
 /// task that relays notices and reconnects until the [`Subscription`] is dropped.
-pub(crate) async fn subscribe(inner: Arc<Inner>, sink: NoticeSink) -> Result<Subscription, StoreError> {
-    let listener = listen(Arc::clone(&inner)).await?;
-    let location = inner.postgres.location().to_owned();
-    let task = tokio::spawn(relay_notices(listener, move || listen(Arc::clone(&inner)), sink, location));
+pub(crate) async fn subscribe(postgres: Arc<Postgres>, sink: NoticeSink) -> Result<Subscription, StoreError> {
+    let listener = listen(Arc::clone(&postgres)).await?;
+    let location = postgres.location().to_owned();
+    let task = tokio::spawn(relay_notices(listener, move || listen(Arc::clone(&postgres)), sink, location));
     Ok(Subscription::new(move || task.abort()))
 }
 
-async fn listen(inner: Arc<Inner>) -> Result<Listener, StoreError> {
-    let (client, mut connection) = inner.postgres.connect_dedicated().await?;
+async fn listen(postgres: Arc<Postgres>) -> Result<Listener, StoreError> {
+    let (client, mut connection) = postgres.connect_dedicated().await?;
     let (sender, messages) = mpsc::unbounded_channel();
     let driver = AbortOnDrop(tokio::spawn(async move {
         // Ends (dropping the sender) when the connection does.
@@ -70,12 +71,12 @@ async fn listen(inner: Arc<Inner>) -> Result<Listener, StoreError> {
         }
     }));
     let statement = format!("LISTEN {CHANNEL}");
-    match tokio::time::timeout(inner.postgres.timeout(), client.batch_execute(&statement)).await {
-        Ok(Ok(())) => Ok(Listener { client, messages, inner, _driver: driver }),
-        Ok(Err(err)) => Err(inner.postgres.error(&err, "LISTEN")),
+    match tokio::time::timeout(postgres.timeout(), client.batch_execute(&statement)).await {
+        Ok(Ok(())) => Ok(Listener { client, messages, postgres, _driver: driver }),
+        Ok(Err(err)) => Err(postgres.error(&err, "LISTEN")),
         Err(_) => Err(StoreError::Unavailable {
-            location: inner.postgres.location().to_owned(),
-            reason: format!("LISTEN took longer than {} ms", inner.postgres.timeout().as_millis()),
+            location: postgres.location().to_owned(),
+            reason: format!("LISTEN took longer than {} ms", postgres.timeout().as_millis()),
         }),
     }
 }

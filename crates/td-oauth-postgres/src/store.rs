@@ -11,77 +11,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use td_oauth_partner::store::{EventClaim, InstallationStore, NoticeSink, Put, StoreError, Subscription, Versioned};
 
-use tokio_postgres::{Client, Statement};
-
 use crate::Error;
 use crate::connection::Postgres;
 use crate::notices;
-
-/// The channel every write is announced on: `VERSION KEY`.
-pub(crate) const CHANNEL: &str = "td_oauth_installations";
-
-const GET: &str = "SELECT version, value FROM td_oauth_installations WHERE key = $1";
-
-const INSERT: &str = "WITH written AS (
-    INSERT INTO td_oauth_installations (key, version, value) VALUES ($1, 1, $2)
-    ON CONFLICT (key) DO NOTHING
-    RETURNING key, version
-) SELECT version, pg_notify('td_oauth_installations', version::text || ' ' || key) FROM written";
-
-const UPDATE: &str = "WITH written AS (
-    UPDATE td_oauth_installations SET version = version + 1, value = $2, updated_at = now()
-    WHERE key = $1 AND version = $3
-    RETURNING key, version
-) SELECT version, pg_notify('td_oauth_installations', version::text || ' ' || key) FROM written";
-
-const LIST: &str = "SELECT key, version, value FROM td_oauth_installations ORDER BY key";
-
-/// Takes the event unless a live row (a claim or a done-marker) holds it: one row back means claimed.
-const CLAIM: &str = "INSERT INTO td_oauth_events (event_id, state, holder, expires_at)
-    VALUES ($1, 'claimed', $3, clock_timestamp() + $2::bigint * interval '1 millisecond')
-    ON CONFLICT (event_id) DO UPDATE SET state = 'claimed', holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-    WHERE td_oauth_events.expires_at <= clock_timestamp()
-    RETURNING 1";
-
-const STATE: &str = "SELECT state FROM td_oauth_events WHERE event_id = $1 AND expires_at > clock_timestamp()";
-
-const FINISH: &str = "INSERT INTO td_oauth_events (event_id, state, expires_at)
-    VALUES ($1, 'done', clock_timestamp() + $2::bigint * interval '1 millisecond')
-    ON CONFLICT (event_id) DO UPDATE SET state = 'done', holder = NULL, expires_at = EXCLUDED.expires_at";
-
-/// Deletes the holder's own claim, never another holder's or a done-marker.
-const RELEASE: &str = "DELETE FROM td_oauth_events WHERE event_id = $1 AND state = 'claimed' AND holder = $2";
-
-const SWEEP: &str = "DELETE FROM td_oauth_events WHERE expires_at <= clock_timestamp()";
-
-/// The store's statements, prepared once per connection, so that each call is one round trip.
-pub(crate) struct Statements {
-    get: Statement,
-    insert: Statement,
-    update: Statement,
-    list: Statement,
-    claim: Statement,
-    state: Statement,
-    finish: Statement,
-    release: Statement,
-    sweep: Statement,
-}
-
-impl Statements {
-    pub(crate) async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
-        Ok(Statements {
-            get: client.prepare(GET).await?,
-            insert: client.prepare(INSERT).await?,
-            update: client.prepare(UPDATE).await?,
-            list: client.prepare(LIST).await?,
-            claim: client.prepare(CLAIM).await?,
-            state: client.prepare(STATE).await?,
-            finish: client.prepare(FINISH).await?,
-            release: client.prepare(RELEASE).await?,
-            sweep: client.prepare(SWEEP).await?,
-        })
-    }
-}
 
 /// The longest expiry written (ten years), so the timestamp arithmetic never overflows.
 const MAX_EXPIRY_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
@@ -147,8 +79,9 @@ pub struct PostgresStore {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) postgres: Postgres,
+struct Inner {
+    /// Shared with the notice subscription's task.
+    postgres: Arc<Postgres>,
     sweep_interval: Duration,
     last_sweep: Mutex<Option<Instant>>,
 }
@@ -171,7 +104,11 @@ impl PostgresStore {
     pub fn with_config(url: &str, config: StoreConfig) -> Result<PostgresStore, Error> {
         let postgres = Postgres::new(url, config.timeout)?;
         Ok(PostgresStore {
-            inner: Arc::new(Inner { postgres, sweep_interval: config.sweep_interval, last_sweep: Mutex::new(None) }),
+            inner: Arc::new(Inner {
+                postgres: Arc::new(postgres),
+                sweep_interval: config.sweep_interval,
+                last_sweep: Mutex::new(None),
+            }),
         })
     }
 
@@ -363,7 +300,7 @@ impl InstallationStore for PostgresStore {
             .postgres
             .run("checking the tables", async |connected| connected.statements().await.map(|_| ()))
             .await?;
-        notices::subscribe(Arc::clone(&self.inner), sink).await
+        notices::subscribe(Arc::clone(&self.inner.postgres), sink).await
     }
 }
 

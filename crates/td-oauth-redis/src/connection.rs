@@ -35,8 +35,8 @@ impl Unavailable {
     }
 
     /// Whether the server answered with a refusal rather than not answering.
-    #[cfg_attr(not(feature = "partner"), allow(dead_code))]
-    pub(crate) fn is_refusal(&self) -> bool {
+    #[cfg(feature = "partner")]
+    fn is_refusal(&self) -> bool {
         self.refused
     }
 }
@@ -166,6 +166,19 @@ fn tls_refused(err: &redis::RedisError) -> Error {
 }
 
 impl Redis {
+    /// `problem` as td-oauth-partner's installation store reports it, located at this server: a refusal
+    /// (credentials, permissions, a replica) is not worth retrying until someone changes something.
+    #[cfg(feature = "partner")]
+    pub(crate) fn store_error(&self, problem: &Unavailable) -> td_oauth_partner::store::StoreError {
+        let location = self.endpoint().to_owned();
+        let reason = problem.to_string();
+        if problem.is_refusal() {
+            td_oauth_partner::store::StoreError::Refused { location, reason }
+        } else {
+            td_oauth_partner::store::StoreError::Unavailable { location, reason }
+        }
+    }
+
     /// Checks the URL; connects later.
     pub(crate) fn new(url: &str, config: &FleetConfig) -> Result<Redis, Error> {
         Redis::server(url, config.redis_timeout, config.ca_certificates.as_ref())

@@ -10,14 +10,13 @@ use futures_util::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 use td_oauth_partner::store::{NoticeConnection, NoticeSink, StoreError, Subscription, relay_notices};
 
-use crate::connection::Unavailable;
-use crate::installations::Inner;
+use crate::connection::{Redis, Unavailable};
 
 /// A subscribed connection: its command half (for pings) and its message half.
 struct Subscribed {
     pings: PubSubSink,
     messages: PubSubStream,
-    inner: Arc<Inner>,
+    redis: Arc<Redis>,
 }
 
 #[async_trait]
@@ -27,42 +26,47 @@ impl NoticeConnection for Subscribed {
     }
 
     async fn still_answers(&mut self) -> bool {
-        let ping = tokio::time::timeout(self.inner.redis.timeout(), self.pings.ping::<redis::Value>()).await;
+        let ping = tokio::time::timeout(self.redis.timeout(), self.pings.ping::<redis::Value>()).await;
         matches!(ping, Ok(Ok(_)))
     }
 }
 
 /// Subscribes now (so that a write made after this returns is heard), then hands the connection to a task
 /// that relays notices and reconnects, each time on the next node, until the [`Subscription`] is dropped.
-pub(crate) async fn subscribe(inner: Arc<Inner>, sink: NoticeSink) -> Result<Subscription, StoreError> {
-    let first = open(Arc::clone(&inner), 0).await?;
-    let location = inner.redis.endpoint().to_owned();
+pub(crate) async fn subscribe(
+    redis: Arc<Redis>,
+    channel: String,
+    sink: NoticeSink,
+) -> Result<Subscription, StoreError> {
+    let channel = Arc::new(channel);
+    let first = open(Arc::clone(&redis), Arc::clone(&channel), 0).await?;
+    let location = redis.endpoint().to_owned();
     let mut node = 0;
     let reconnect = move || {
         node += 1;
-        open(Arc::clone(&inner), node)
+        open(Arc::clone(&redis), Arc::clone(&channel), node)
     };
     let task = tokio::spawn(relay_notices(first, reconnect, sink, location));
     Ok(Subscription::new(move || task.abort()))
 }
 
-/// A subscribed connection to node `node` (modulo the nodes given).
-async fn open(inner: Arc<Inner>, node: usize) -> Result<Subscribed, StoreError> {
-    subscribed(&inner, node)
-        .await
-        .map(|(pings, messages)| Subscribed { pings, messages, inner: Arc::clone(&inner) })
-        .map_err(|problem| inner.store_error(&problem))
+/// A connection subscribed to `channel` on node `node` (modulo the nodes given).
+async fn open(redis: Arc<Redis>, channel: Arc<String>, node: usize) -> Result<Subscribed, StoreError> {
+    match subscribed(&redis, &channel, node).await {
+        Ok((pings, messages)) => Ok(Subscribed { pings, messages, redis }),
+        Err(problem) => Err(redis.store_error(&problem)),
+    }
 }
 
-async fn subscribed(inner: &Inner, node: usize) -> Result<(PubSubSink, PubSubStream), Unavailable> {
-    let nodes = inner.redis.node_clients();
+async fn subscribed(redis: &Redis, channel: &str, node: usize) -> Result<(PubSubSink, PubSubStream), Unavailable> {
+    let nodes = redis.node_clients();
     let Some(client) = nodes.get(node % nodes.len().max(1)) else {
         return Err(Unavailable::new("no node to subscribe on".to_owned()));
     };
-    let timeout = inner.redis.timeout();
+    let timeout = redis.timeout();
     let subscribing = async {
         let (mut pings, messages) = client.get_async_pubsub().await?.split();
-        pings.subscribe(&inner.channel).await?;
+        pings.subscribe(channel).await?;
         Ok::<_, redis::RedisError>((pings, messages))
     };
     match tokio::time::timeout(timeout, subscribing).await {

@@ -26,7 +26,7 @@ use td_oauth_partner::store::{EventClaim, InstallationStore, NoticeSink, Put, St
 
 use crate::Error;
 use crate::config::CaCertificates;
-use crate::connection::{Connection, Redis, Unavailable};
+use crate::connection::{Connection, Redis};
 use crate::installation_notices;
 
 /// Checks the stored version against `ARGV[1]` (`''`: nothing stored), then writes `ARGV[2]` with the next
@@ -145,11 +145,12 @@ pub struct RedisStore {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) redis: Redis,
+struct Inner {
+    /// Shared with the notice subscription's task.
+    redis: Arc<Redis>,
     prefix: String,
     /// `PREFIX:installations`.
-    pub(crate) channel: String,
+    channel: String,
 }
 
 impl fmt::Debug for RedisStore {
@@ -190,7 +191,7 @@ impl RedisStore {
 
     fn from_parts(redis: Redis, prefix: String) -> RedisStore {
         let channel = format!("{prefix}:installations");
-        RedisStore { inner: Arc::new(Inner { redis, prefix, channel }) }
+        RedisStore { inner: Arc::new(Inner { redis: Arc::new(redis), prefix, channel }) }
     }
 
     /// The server's `host:port` (a cluster's first seed node's, followed by ` (cluster)`).
@@ -209,7 +210,7 @@ impl RedisStore {
     }
 
     async fn connection(&self) -> Result<Connection, StoreError> {
-        self.inner.redis.connection().await.map_err(|problem| self.inner.store_error(&problem))
+        self.inner.redis.connection().await.map_err(|problem| self.inner.redis.store_error(&problem))
     }
 
     async fn run<T: redis::FromRedisValue>(
@@ -218,7 +219,7 @@ impl RedisStore {
         cmd: &Cmd,
         what: &str,
     ) -> Result<T, StoreError> {
-        self.inner.redis.run(connection, cmd, what).await.map_err(|problem| self.inner.store_error(&problem))
+        self.inner.redis.run(connection, cmd, what).await.map_err(|problem| self.inner.redis.store_error(&problem))
     }
 
     async fn read(&self, connection: &mut Connection, key: &str) -> Result<Option<Versioned>, StoreError> {
@@ -247,7 +248,7 @@ impl RedisStore {
                         .redis
                         .run_on_node(cluster, scan, host, port, "SCAN")
                         .await
-                        .map_err(|problem| self.inner.store_error(&problem))?;
+                        .map_err(|problem| self.inner.redis.store_error(&problem))?;
                     redis::from_redis_value(value).map_err(|_| self.inner.malformed("SCAN"))?
                 }
                 _ => self.run(connection, &scan, "SCAN").await?,
@@ -294,16 +295,6 @@ impl RedisStore {
 }
 
 impl Inner {
-    pub(crate) fn store_error(&self, problem: &Unavailable) -> StoreError {
-        let location = self.redis.endpoint().to_owned();
-        let reason = problem.to_string();
-        if problem.is_refusal() {
-            StoreError::Refused { location, reason }
-        } else {
-            StoreError::Unavailable { location, reason }
-        }
-    }
-
     fn malformed(&self, what: &str) -> StoreError {
         StoreError::Unavailable {
             location: self.redis.endpoint().to_owned(),
@@ -422,7 +413,7 @@ impl InstallationStore for RedisStore {
     }
 
     async fn subscribe(&self, sink: NoticeSink) -> Result<Subscription, StoreError> {
-        installation_notices::subscribe(Arc::clone(&self.inner), sink).await
+        installation_notices::subscribe(Arc::clone(&self.inner.redis), self.inner.channel.clone(), sink).await
     }
 }
 
