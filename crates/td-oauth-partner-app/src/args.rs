@@ -30,8 +30,8 @@ Environment (secrets are never flags):
                                 it are refused with 401. Without it, --no-verification must be given
   TD_OAUTH_STORE                --store's URL; a URL with a password must come from here, never from the
                                 command line, which every user of the machine can read
-  TD_OAUTH_STORE_CA_FILE        a PEM file of the CA certificates a rediss:// store's certificate must chain
-                                to, in place of the system's roots
+  TD_OAUTH_STORE_CA_FILE        a PEM file of the CA certificates a rediss:// or postgres:// store's TLS
+                                certificate must chain to, in place of the system's roots
   TD_OAUTH_LOG                  error, warn, info (default), debug or trace; no secret is ever logged
 
 Standard output gets one line per listener (`events http://ADDR`, `admin http://ADDR`) then `ready`.

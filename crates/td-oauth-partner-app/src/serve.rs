@@ -197,9 +197,14 @@ async fn open(store: StoreUrl, keys: Option<SealingKeys>, gateways: GatewayAllow
     Ok(fleet)
 }
 
-/// The PostgreSQL store at `url` (checked; it connects on first use).
+/// The PostgreSQL store at `url` (checked; it connects on first use), its TLS checked against the CA file
+/// of TD_OAUTH_STORE_CA_FILE when set.
 fn postgres(url: &str) -> Result<PostgresStore, StartupError> {
-    PostgresStore::new(url).map_err(|err| StartupError::Store(format!("--store: {err}")))
+    let mut config = td_oauth_postgres::StoreConfig::new();
+    if let Some(pem) = store_ca_file()? {
+        config = config.with_ca_certificates(pem);
+    }
+    PostgresStore::with_config(url, config).map_err(|err| StartupError::Store(format!("--store: {err}")))
 }
 
 /// `--migrate`: creates the store's tables (PostgreSQL; idempotent) and returns what to print.
@@ -232,8 +237,16 @@ fn password_on_command_line() -> StartupError {
 /// Redis's settings: the CA file of TD_OAUTH_STORE_CA_FILE, when set.
 fn redis_config() -> Result<StoreConfig, StartupError> {
     let config = StoreConfig::new();
+    Ok(match store_ca_file()? {
+        Some(pem) => config.with_ca_certificates(pem),
+        None => config,
+    })
+}
+
+/// The PEM file TD_OAUTH_STORE_CA_FILE names, when set: the CAs a store's TLS certificate must chain to.
+fn store_ca_file() -> Result<Option<Vec<u8>>, StartupError> {
     let Some(path) = std::env::var_os(STORE_CA_FILE_VAR).filter(|path| !path.is_empty()) else {
-        return Ok(config);
+        return Ok(None);
     };
     let shown = std::path::Path::new(&path).display().to_string();
     let metadata = std::fs::metadata(&path)
@@ -245,7 +258,7 @@ fn redis_config() -> Result<StoreConfig, StartupError> {
     }
     let pem = std::fs::read(&path)
         .map_err(|err| StartupError::Config(format!("{STORE_CA_FILE_VAR}: cannot read {shown}: {err}")))?;
-    Ok(config.with_ca_certificates(pem))
+    Ok(Some(pem))
 }
 
 /// The key a memory store seals with when none is given: its values never leave the process.

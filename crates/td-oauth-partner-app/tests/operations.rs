@@ -1,5 +1,5 @@
 //! The runbook's situations, run as documented in docs/partner-apps.md, over real processes and a real
-//! redis-server: the store down (tokens held in memory still served, new installations answered 503 and
+//! redis-server (and PostgreSQL for TLS): the store down (tokens held in memory still served, new installations answered 503 and
 //! finished by AppConnect's redelivery once the store is back), and the sealing key rotated without a
 //! moment when a replica cannot read the store.
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use td_oauth_core::crypto::SealingKey;
 use td_oauth_testkit::{
-    Algorithm, AppEvent, EventDelivery, RedisServer, TestServer, TlsRedisServer, app_event_with_root,
+    Algorithm, AppEvent, EventDelivery, PostgresServer, RedisServer, TestServer, TlsRedisServer, app_event_with_root,
 };
 
 use support::{CALLBACK_SECRET, Launch, STORE_KEY, assert_no_secret, http_post, secrets_of};
@@ -135,6 +135,38 @@ fn a_rediss_store_is_trusted_through_the_ca_file_given() {
     assert_eq!(replica.deliver(&install).status, Some(200));
     assert_eq!(replica.admin_get("/installations/inst-acct-0/token-status").0, 200);
     assert!(replica.installations()["store"].as_str().unwrap_or_default().starts_with("rediss://"));
+    drop(replica);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_postgres_store_over_tls_is_trusted_through_the_ca_file_given() {
+    let server = TestServer::start().unwrap();
+    let postgres = PostgresServer::start_tls()
+        .expect("PostgreSQL's initdb and postgres (the postgresql package, installed by .ci/run and cargo xtask)");
+    let dir = std::env::temp_dir().join(format!("td-oauth-partner-app-pg-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, postgres.ca_pem().unwrap()).unwrap();
+    let url = format!("{}?sslmode=require", postgres.url());
+    let launch = Launch { store_in_env: true, ..Launch::new(url, &server) };
+
+    // The system's roots do not know the test's CA: the migration is refused, saying why and what to do.
+    let refused = launch.command().arg("--migrate").output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("TLS certificate was refused") && stderr.contains("TD_OAUTH_STORE_CA_FILE"), "{stderr}");
+    assert!(!stderr.contains(postgres.password()), "{stderr}");
+
+    let launch = launch.env("TD_OAUTH_STORE_CA_FILE", ca.to_str().unwrap());
+    let migrated = launch.command().arg("--migrate").output().unwrap();
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let replica = launch.start();
+    let client = server.register_client(Algorithm::Es256).unwrap();
+    let install = app_event_with_root(AppEvent::Installed, "acct-0", server.token_url(), server.base_url(), &client);
+    assert_eq!(replica.deliver(&install).status, Some(200));
+    assert_eq!(replica.admin_get("/installations/inst-acct-0/token-status").0, 200);
+    assert!(!replica.stderr().contains(postgres.password()));
     drop(replica);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,17 +3,24 @@
 //! moment instead of each waiting for a server that is down. Errors name `host:port` and a SQLSTATE,
 //! never the URL (which holds the password) nor the server's own text.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use td_oauth_partner::store::StoreError;
 use tokio::sync::{Mutex, OnceCell};
-use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::Error;
 use crate::statements::Statements;
+use crate::tls;
+
+/// A connection to drive (until it ends), as tokio-postgres hands it over with the client.
+pub(crate) type Connection = tokio_postgres::Connection<Socket, <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream>;
 
 /// After a failure, how long callers are answered with it before one tries to connect again.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
@@ -46,14 +53,16 @@ impl Connected {
 /// One PostgreSQL database, shared by clones of a store.
 pub(crate) struct Postgres {
     config: Config,
+    tls: MakeRustlsConnect,
     location: String,
     timeout: Duration,
     state: Mutex<State>,
 }
 
 impl Postgres {
-    /// Checks `url` (`postgres://user:password@host:port/database?…`); connects later.
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Postgres, Error> {
+    /// Checks `url` (`postgres://user:password@host:port/database?…`) and sets TLS up, checking the server
+    /// against `ca_certificates` (PEM) or else the system's CAs; connects later.
+    pub(crate) fn new(url: &str, timeout: Duration, ca_certificates: Option<&[u8]>) -> Result<Postgres, Error> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(Error::InvalidUrl {
                 reason: "it must start with `postgres://` or `postgresql://`, e.g. \
@@ -62,21 +71,19 @@ impl Postgres {
             });
         }
         // tokio-postgres's message may quote the URL: say what kind of problem it is, not what it saw.
-        let mut config: Config = url.parse().map_err(|_| Error::InvalidUrl {
+        let mut config: Config = libpq_compatible(url)?.parse().map_err(|_| Error::InvalidUrl {
             reason: "it does not parse as a PostgreSQL URL; expected \
                      `postgres://USER:PASSWORD@HOST[:PORT]/DATABASE[?sslmode=disable]`, with `@`, `:` and `/` in \
                      the password percent-encoded"
                 .to_owned(),
         })?;
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(Error::TlsUnsupported);
-        }
+        let tls = tls::connector(config.get_ssl_mode(), ca_certificates)?;
         config.connect_timeout(timeout).keepalives(true).keepalives_idle(Duration::from_secs(30));
         if config.get_application_name().is_none() {
             config.application_name("td-oauth-postgres");
         }
         let location = location(&config);
-        Ok(Postgres { config, location, timeout, state: Mutex::new(State::Idle) })
+        Ok(Postgres { config, tls, location, timeout, state: Mutex::new(State::Idle) })
     }
 
     /// `host:port` of the (first) server, or its socket directory.
@@ -89,13 +96,8 @@ impl Postgres {
     }
 
     /// A connection of its own (for LISTEN): the client, and the connection to drive.
-    pub(crate) async fn connect_dedicated(
-        &self,
-    ) -> Result<
-        (Client, tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>),
-        StoreError,
-    > {
-        match tokio::time::timeout(self.timeout, self.config.connect(NoTls)).await {
+    pub(crate) async fn connect_dedicated(&self) -> Result<(Client, Connection), StoreError> {
+        match tokio::time::timeout(self.timeout, self.config.connect(self.tls.clone())).await {
             Ok(Ok(pair)) => Ok(pair),
             Ok(Err(err)) => Err(self.error(&err, "connecting")),
             Err(_) => Err(self.unavailable(format!("connecting took longer than {} ms", self.timeout.as_millis()))),
@@ -159,6 +161,17 @@ impl Postgres {
     pub(crate) fn error(&self, err: &tokio_postgres::Error, what: &str) -> StoreError {
         let location = self.location.clone();
         let Some(code) = err.code() else {
+            if let Some(tls) = tls::refusal(err) {
+                // The same certificate will be refused again: someone must give the right CA.
+                return StoreError::Refused {
+                    location,
+                    reason: format!(
+                        "{what}: the server's TLS certificate was refused ({tls}): give the CA it chains to with \
+                         StoreConfig::with_ca_certificates (TD_OAUTH_STORE_CA_FILE for the reference app), and reach \
+                         the server by a name its certificate holds"
+                    ),
+                };
+            }
             // A failure of the connection itself: refused, reset, closed, timed out.
             return StoreError::Unavailable { location, reason: format!("{what} failed: {err}") };
         };
@@ -167,13 +180,16 @@ impl Postgres {
             c if *c == SqlState::UNDEFINED_TABLE => {
                 StoreError::NotMigrated { location, hint: MIGRATION_HINT.to_owned() }
             }
-            c if *c == SqlState::INVALID_PASSWORD || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
-                refused(format!(
-                    "the server refused the user or password (SQLSTATE {}): check the ones in the URL; a password \
-                     with `@`, `:` or `/` must be percent-encoded",
-                    c.code()
-                ))
-            }
+            c if *c == SqlState::INVALID_PASSWORD => refused(format!(
+                "the server refused the user or password (SQLSTATE {}): check the ones in the URL; a password \
+                 with `@`, `:` or `/` must be percent-encoded",
+                c.code()
+            )),
+            c if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => refused(format!(
+                "the server's pg_hba.conf has no entry for this connection (SQLSTATE {}): check the user and \
+                 database in the URL, and whether the server accepts only TLS (then drop sslmode=disable)",
+                c.code()
+            )),
             c if *c == SqlState::INVALID_CATALOG_NAME => refused(format!(
                 "the database named in the URL does not exist (SQLSTATE {}): create it, or name another",
                 c.code()
@@ -199,6 +215,32 @@ impl Postgres {
 }
 
 /// `host:port` of the first host (an IPv6 address in brackets), or a socket directory and port.
+/// `url` with libpq's `sslmode=verify-full` and `verify-ca` read as tokio-postgres's `require`, which this
+/// crate always checks as `verify-full` does (chain and host name), so that a URL copied from a libpq
+/// program keeps working and is no weaker. libpq's file options are refused with what to do instead.
+fn libpq_compatible(url: &str) -> Result<Cow<'_, str>, Error> {
+    let Some((base, query)) = url.split_once('?') else { return Ok(Cow::Borrowed(url)) };
+    let mut changed = false;
+    let mut parameters = Vec::new();
+    for parameter in query.split('&') {
+        let name = parameter.split_once('=').map_or(parameter, |(name, _)| name);
+        if matches!(name, "sslrootcert" | "sslcert" | "sslkey" | "sslpassword") {
+            return Err(Error::InvalidUrl {
+                reason: format!(
+                    "`{name}` is libpq's and is not read here: give the server's CA certificates with                      StoreConfig::with_ca_certificates (TD_OAUTH_STORE_CA_FILE for the reference app); client                      certificates are not supported"
+                ),
+            });
+        }
+        if matches!(parameter, "sslmode=verify-full" | "sslmode=verify-ca") {
+            changed = true;
+            parameters.push("sslmode=require");
+        } else {
+            parameters.push(parameter);
+        }
+    }
+    Ok(if changed { Cow::Owned(format!("{base}?{}", parameters.join("&"))) } else { Cow::Borrowed(url) })
+}
+
 fn location(config: &Config) -> String {
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let more = config.get_hosts().len().saturating_sub(1);
@@ -223,7 +265,7 @@ mod tests {
     use super::*;
 
     fn location_of(url: &str) -> String {
-        Postgres::new(url, Duration::from_secs(1)).unwrap().location().to_owned()
+        Postgres::new(url, Duration::from_secs(1), None).unwrap().location().to_owned()
     }
 
     #[test]
@@ -237,17 +279,34 @@ mod tests {
     #[test]
     fn bad_urls_are_refused_without_repeating_them() {
         for url in ["mysql://u:secret@h/db", "postgres://u:secret@h:notaport/db", "secret"] {
-            let err = Postgres::new(url, Duration::from_secs(1)).err().unwrap();
+            let err = Postgres::new(url, Duration::from_secs(1), None).err().unwrap();
             assert!(matches!(err, Error::InvalidUrl { .. }), "{url}: {err:?}");
             assert!(!err.to_string().contains("secret"), "{err}");
         }
     }
 
     #[test]
-    fn sslmode_require_is_refused_with_a_reason() {
-        let err = Postgres::new("postgres://u:secret@h/db?sslmode=require", Duration::from_secs(1)).err().unwrap();
-        assert!(matches!(err, Error::TlsUnsupported), "{err:?}");
-        assert!(err.to_string().contains("sslmode"), "{err}");
-        assert!(Postgres::new("postgres://u:secret@h/db?sslmode=disable", Duration::from_secs(1)).is_ok());
+    fn libpq_sslmodes_are_read_as_require_and_its_file_options_refused() {
+        let read = |url| libpq_compatible(url).map(Cow::into_owned);
+        assert_eq!(read("postgres://u@h/db").unwrap(), "postgres://u@h/db");
+        assert_eq!(read("postgres://u@h/db?sslmode=verify-full").unwrap(), "postgres://u@h/db?sslmode=require");
+        assert_eq!(
+            read("postgres://u@h/db?application_name=a&sslmode=verify-ca").unwrap(),
+            "postgres://u@h/db?application_name=a&sslmode=require"
+        );
+        let config: Config = read("postgres://u@h/db?sslmode=verify-full").unwrap().parse().unwrap();
+        assert_eq!(config.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+        let err = read("postgres://u:secret@h/db?sslrootcert=/etc/ca.pem").unwrap_err().to_string();
+        assert!(err.contains("with_ca_certificates") && !err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn unusable_ca_certificates_are_refused_when_the_store_is_made() {
+        let url = "postgres://u:secret@h/db?sslmode=require";
+        let err = Postgres::new(url, Duration::from_secs(1), Some(b"not pem")).err().unwrap();
+        assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+        assert!(err.to_string().contains("BEGIN CERTIFICATE") && !err.to_string().contains("secret"), "{err}");
+        // Without TLS, no CA is needed nor read.
+        assert!(Postgres::new("postgres://u@h/db?sslmode=disable", Duration::from_secs(1), Some(b"x")).is_ok());
     }
 }

@@ -11,11 +11,10 @@ pub enum Error {
         /// What was wrong and what to do.
         reason: String,
     },
-    /// The URL asks for TLS (`sslmode=require`), which this version cannot do.
-    #[error(
-        "invalid PostgreSQL URL: sslmode=require is not supported yet (td-oauth-postgres has no TLS connector); \
-         reach the database over a private network or through a local TLS tunnel and use sslmode=disable \
-         (docs/installation-store.md)"
-    )]
-    TlsUnsupported,
+    /// TLS could not be set up: the CA certificates given are unusable, or the system has none.
+    #[error("PostgreSQL TLS: {reason}")]
+    Tls {
+        /// What was wrong and what to do.
+        reason: String,
+    },
 }

@@ -19,12 +19,17 @@
 //!   `StoreError::NotMigrated` with what to run.
 //! - Errors name the server's `host:port` and a SQLSTATE, never the URL's password nor the server's text.
 //!
+//! - TLS (rustls on ring): used whenever the server offers it (`sslmode=prefer`, the default), insisted on
+//!   with `sslmode=require` (libpq's `verify-full` and `verify-ca` read as `require`), never with
+//!   `sslmode=disable`. The server's certificate is always checked, chain and host name, against the
+//!   system's CAs or [`StoreConfig::with_ca_certificates`]; SCRAM binds to the TLS channel when the server
+//!   offers it.
+//!
 //! ## Not in scope
 //!
-//! TLS: this version has no TLS connector; a URL with `sslmode=require` is refused with
-//! [`Error::TlsUnsupported`], and the default (`sslmode=prefer`) connects without TLS. Reach the database
-//! over a private network or a local TLS tunnel. The blocking face is td-oauth-partner's adapter, which
-//! drives any store from blocking code.
+//! Client certificates and libpq's file options (`sslrootcert`, `sslcert`, `sslkey`: refused, saying what
+//! to use instead). The blocking face is td-oauth-partner's adapter, which drives any store from blocking
+//! code.
 //!
 //! ## Example
 //!
@@ -53,6 +58,7 @@ mod migration;
 mod notices;
 mod statements;
 mod store;
+mod tls;
 
 pub use error::Error;
 pub use migration::{MIGRATION, migrate};

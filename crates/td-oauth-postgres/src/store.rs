@@ -24,15 +24,27 @@ const MAX_EXPIRY_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
 /// |---|---|---|
 /// | [`with_timeout`](Self::with_timeout) | 2 s | per statement (and connecting); slower counts as unavailable |
 /// | [`with_sweep_interval`](Self::with_sweep_interval) | 60 s | how often a store deletes expired event rows |
-#[derive(Debug, Clone)]
+/// | [`with_ca_certificates`](Self::with_ca_certificates) | the system's | the CAs the server's TLS certificate must chain to |
+#[derive(Clone)]
 pub struct StoreConfig {
     timeout: Duration,
     sweep_interval: Duration,
+    ca_certificates: Option<Arc<[u8]>>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { timeout: Duration::from_secs(2), sweep_interval: Duration::from_secs(60) }
+        StoreConfig { timeout: Duration::from_secs(2), sweep_interval: Duration::from_secs(60), ca_certificates: None }
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("timeout", &self.timeout)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("ca_certificates", &self.ca_certificates.as_ref().map(|pem| format!("{} bytes of PEM", pem.len())))
+            .finish()
     }
 }
 
@@ -52,6 +64,13 @@ impl StoreConfig {
     /// replica does, so the table holds about the events of the longest remember time.
     pub fn with_sweep_interval(mut self, interval: Duration) -> Self {
         self.sweep_interval = interval;
+        self
+    }
+
+    /// The CA certificates (PEM) the server's TLS certificate must chain to, instead of the system's: a
+    /// private CA, or a cloud provider's bundle (such as Amazon RDS's). Checked when the store is made.
+    pub fn with_ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificates = Some(pem.into().into());
         self
     }
 }
@@ -94,15 +113,17 @@ impl fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     /// A store on the database at `url` (`postgres://USER:PASSWORD@HOST[:PORT]/DATABASE`), with the default
-    /// [`StoreConfig`]. Only checks the URL: it connects on first use. `sslmode=require` is refused
-    /// ([`Error::TlsUnsupported`]); the default (`prefer`) connects without TLS.
+    /// [`StoreConfig`]. Only checks the URL and sets TLS up: it connects on first use. TLS follows the URL's
+    /// `sslmode`: `require` (or libpq's `verify-full`, `verify-ca`) insists on it, the default `prefer` uses it
+    /// when the server offers it, `disable` never; the server's certificate is always checked (chain and
+    /// host name) against the system's CAs or [`StoreConfig::with_ca_certificates`].
     pub fn new(url: &str) -> Result<PostgresStore, Error> {
         PostgresStore::with_config(url, StoreConfig::default())
     }
 
     /// [`new`](Self::new) with `config`.
     pub fn with_config(url: &str, config: StoreConfig) -> Result<PostgresStore, Error> {
-        let postgres = Postgres::new(url, config.timeout)?;
+        let postgres = Postgres::new(url, config.timeout, config.ca_certificates.as_deref())?;
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 postgres: Arc::new(postgres),

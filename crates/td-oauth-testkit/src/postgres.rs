@@ -43,6 +43,8 @@ pub struct PostgresServer {
     /// The user and group ids to run as, when this process is root.
     run_as: Option<(u32, u32)>,
     password: String,
+    /// The self-signed certificate's PEM, when the server speaks TLS.
+    ca_pem: Option<String>,
 }
 
 impl PostgresServer {
@@ -92,6 +94,16 @@ impl PostgresServer {
 
     /// Makes a cluster with `initdb` and starts `postgres` on it, waiting until it accepts connections.
     pub fn start() -> Result<PostgresServer, Error> {
+        PostgresServer::start_with(false)
+    }
+
+    /// [`start`](Self::start), speaking TLS only (`ssl=on`, every TCP entry of pg_hba.conf `hostssl`) under a
+    /// self-signed certificate for `localhost` and `127.0.0.1` made for this server ([`ca_pem`](Self::ca_pem)).
+    pub fn start_tls() -> Result<PostgresServer, Error> {
+        PostgresServer::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<PostgresServer, Error> {
         let bin = PostgresServer::binaries()?;
         let port = free_port()?;
         let run_as = unprivileged_user()?;
@@ -103,8 +115,10 @@ impl PostgresServer {
             bin,
             run_as,
             password: format!("pw-{port}-{}", std::process::id()),
+            ca_pem: None,
         };
         // From here on, drop removes the directory.
+        let server = if tls { server.with_certificate()? } else { server };
         server.init()?;
         server.launch()?;
         Ok(server)
@@ -118,6 +132,11 @@ impl PostgresServer {
     /// The URL of database `database` on this server.
     pub fn url_for(&self, database: &str) -> String {
         format!("postgres://{POSTGRES_USER}:{}@127.0.0.1:{}/{database}", self.password, self.port)
+    }
+
+    /// The PEM of the certificate a [`start_tls`](Self::start_tls) server presents (its own CA).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The superuser's password.
@@ -198,7 +217,24 @@ impl PostgresServer {
                 String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()
             )));
         }
+        if self.ca_pem.is_some() {
+            self.accept_tls_only()?;
+        }
         Ok(())
+    }
+
+    /// Makes every TCP entry of pg_hba.conf a `hostssl` one, so that a client without TLS is refused.
+    fn accept_tls_only(&self) -> Result<(), Error> {
+        let path = self.data().join("pg_hba.conf");
+        let text = std::fs::read_to_string(&path).map_err(|err| io("reading pg_hba.conf", &err))?;
+        let rewritten: String = text
+            .lines()
+            .map(|line| match line.strip_prefix("host ") {
+                Some(rest) => format!("hostssl {rest}\n"),
+                None => format!("{line}\n"),
+            })
+            .collect();
+        std::fs::write(&path, rewritten).map_err(|err| io("writing pg_hba.conf", &err))
     }
 
     fn launch(&self) -> Result<(), Error> {
@@ -213,6 +249,7 @@ impl PostgresServer {
             .arg(format!("unix_socket_directories={}", self.dir.display()))
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
             .args(["-c", "max_connections=40", "-c", "shared_buffers=16MB"])
+            .args(self.ca_pem.as_ref().map(|_| self.tls_settings()).unwrap_or_default())
             .env("LC_ALL", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -251,6 +288,37 @@ impl PostgresServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Writes a fresh self-signed certificate and its key (readable by the server's user alone, as postgres
+    /// insists) into the server's directory.
+    fn with_certificate(mut self) -> Result<PostgresServer, Error> {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .map_err(|err| Error::Tls(err.to_string()))?;
+        let pem = certified.cert.pem();
+        for (name, text, mode) in
+            [("server.crt", pem.clone(), 0o644), ("server.key", certified.signing_key.serialize_pem(), 0o600)]
+        {
+            let path = self.dir.join(name);
+            std::fs::write(&path, text).map_err(|err| io(&format!("writing {name}"), &err))?;
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .map_err(|err| io(&format!("setting {name}'s mode"), &err))?;
+            self.hand_over(&path)?;
+        }
+        self.ca_pem = Some(pem);
+        Ok(self)
+    }
+
+    fn tls_settings(&self) -> Vec<String> {
+        let file = |name: &str| self.dir.join(name).display().to_string();
+        [
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", file("server.crt")),
+            format!("ssl_key_file={}", file("server.key")),
+        ]
+        .into_iter()
+        .flat_map(|setting| ["-c".to_owned(), setting])
+        .collect()
     }
 
     /// Gives `path` to the unprivileged user, if the server runs as one.
