@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use crate::sealed::{FleetKey, SealingKey};
+use crate::sealed::FleetKey;
+use td_oauth_core::crypto::SealingKey;
 use td_oauth_core::provider::BackoffRule;
 use td_oauth_core::{Grant, TokenResponse};
 use td_oauth_ureq::{Client, SharedCache};

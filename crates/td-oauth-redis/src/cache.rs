@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::Error as SealError;
-use crate::sealed::{FleetKey, SealedProblem, SealedToken, SealingKey};
+use crate::sealed::{FleetKey, SealedProblem, SealedToken};
 use crate::sealed::{open, seal};
 use td_oauth_core::TokenResponse;
+use td_oauth_core::crypto::SealingKey;
 use td_oauth_core::random::OsRandom;
 use td_oauth_core::random::random_token;
 

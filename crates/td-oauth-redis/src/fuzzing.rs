@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use td_oauth_core::random::RandomSource;
 use td_oauth_core::{ClientId, Scopes, TokenResponse};
 
-use crate::sealed::{FleetKey, SealingKey};
+use crate::sealed::FleetKey;
+use td_oauth_core::crypto::SealingKey;
 
 /// The sealing key, cache key and wall-clock moment [`sealed_open`] opens values under, fixed so that seeds
 /// stay valid: 2026-01-01T00:00:00Z.

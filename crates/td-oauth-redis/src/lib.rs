@@ -147,4 +147,6 @@ pub use error::Error;
 #[cfg(feature = "partner")]
 #[cfg_attr(docsrs, doc(cfg(feature = "partner")))]
 pub use installations::{RedisStore, StoreConfig};
-pub use sealed::{FleetKey, SealingKey};
+pub use sealed::FleetKey;
+/// The key tokens are sealed with: td-oauth-core's, here so that a fleet cache needs no other import.
+pub use td_oauth_core::crypto::SealingKey;

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-pub use td_oauth_core::crypto::SealingKey;
-use td_oauth_core::crypto::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN};
+use td_oauth_core::crypto::{self, AEAD_NONCE_LEN as NONCE_LEN, AEAD_TAG_LEN as TAG_LEN, SealingKey};
 use td_oauth_core::provider::SharedBackoff;
 use td_oauth_core::random::RandomSource;
 use td_oauth_core::{AccessToken, ClientId, Grant, Scopes, TokenClient, TokenResponse};

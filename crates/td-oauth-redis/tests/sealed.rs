@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use td_oauth_core::random::OsRandom;
 use td_oauth_core::{ClientId, Scopes, TokenResponse};
 use td_oauth_redis::Error;
-use td_oauth_redis::sealed::{FleetKey, SealingKey, open, seal};
+use td_oauth_redis::SealingKey;
+use td_oauth_redis::sealed::{FleetKey, open, seal};
 
 fn token(access_token: &str, scope: &str, expires_in: u64, now: Instant) -> TokenResponse {
     let body = serde_json::json!({
