@@ -150,6 +150,7 @@ fn replaying_crate(target: &str) -> &'static str {
     match target {
         "installation_event" => "td-oauth-partner",
         "sealed_open" => "td-oauth-redis",
+        "pkcs11_uri" => "td-oauth-pkcs11",
         _ => "td-oauth-core",
     }
 }

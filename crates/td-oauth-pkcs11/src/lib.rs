@@ -16,6 +16,9 @@
 
 mod core_signer;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod key;
 mod pin;
 mod signer;
