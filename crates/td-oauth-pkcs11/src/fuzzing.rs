@@ -11,16 +11,24 @@ use crate::Pkcs11Uri;
 /// error, nor the parsed URI's `Debug` and descriptions, repeat a `pin-value` the input carried.
 pub fn pkcs11_uri(input: &[u8]) {
     let Ok(text) = std::str::from_utf8(input) else { return };
-    let shown = match Pkcs11Uri::parse(text) {
+    let output = shown(text);
+    for pin in pin_values(text) {
+        // The same URI with another PIN of the same length: what its output holds of this PIN is the
+        // message's own text (a PIN such as `library-manu` is in the list of known attributes), not a leak.
+        let other = shown(&text.replacen(pin, &"\u{1}".repeat(pin.len()), 1));
+        assert!(output.matches(pin).count() <= other.matches(pin).count(), "a pin-value was shown: {output}");
+    }
+}
+
+/// Everything parsing `text` lets a user see: the error, or the parsed URI's `Debug` and descriptions.
+fn shown(text: &str) -> String {
+    match Pkcs11Uri::parse(text) {
         Ok(uri) => {
             assert!(uri.object().is_some() || uri.id().is_some(), "a URI naming no key parsed: {uri:?}");
             assert!(pin_values(text).is_empty(), "a URI carrying pin-value parsed");
             format!("{uri:?} {} {}", uri.describe_key(), uri.describe_token())
         }
         Err(err) => format!("{err} {err:?}"),
-    };
-    for pin in pin_values(text) {
-        assert!(!shown.contains(pin), "a pin-value was shown: {shown}");
     }
 }
 
