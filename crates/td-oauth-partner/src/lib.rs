@@ -48,8 +48,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod apps_api;
-#[cfg(feature = "ureq")]
-mod blocking_store;
 mod error;
 mod events;
 #[cfg(any(feature = "reqwest", feature = "ureq"))]
@@ -62,9 +60,6 @@ mod installations;
 mod lifecycle;
 mod lru;
 pub mod manager;
-mod memory_store;
-#[cfg(feature = "notices")]
-mod notice_relay;
 mod policy;
 mod raw_json;
 mod receiver;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::store::{EventClaim, InstallationStore, Notice, NoticeSink, Put, StoreError, Subscription, Versioned};
+use crate::store::seam::{EventClaim, InstallationStore, Notice, NoticeSink, Put, StoreError, Subscription, Versioned};
 
 /// An [`InstallationStore`] in memory: values, versions, event claims and change notices (sent to every
 /// subscriber of every clone, synchronously, from the writing call). Nothing survives the process.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::runtime::{Handle, Runtime};
 
-use crate::store::{EventClaim, InstallationStore, NoticeSink, Put, StoreError, Subscription, Versioned};
+use crate::store::seam::{EventClaim, InstallationStore, NoticeSink, Put, StoreError, Subscription, Versioned};
 
 /// An [`InstallationStore`] for blocking programs: every method blocks the calling thread until the store
 /// answers. The store's connections, timeouts and subscription run on a tokio runtime owned here (one

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::store::{Notice, NoticeSink, StoreError};
+use crate::store::seam::{Notice, NoticeSink, StoreError};
 
 /// How often a quiet connection is checked, so that a dead one is noticed.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(5);
