@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod face;
 mod gateway;
 mod hal;
 mod redact;

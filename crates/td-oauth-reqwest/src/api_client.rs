@@ -4,7 +4,6 @@
 //! and a body cap. Lists come back as a [`Stream`] of their items.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::Stream;
 use http::{Method, Request, Response};
@@ -49,32 +48,9 @@ pub struct ApiClient {
     limits: ApiLimits,
 }
 
+td_oauth_api::api_client_face!();
+
 impl ApiClient {
-    /// Calls `gateway` with `provider`'s tokens, through its client's HTTP client and timeout.
-    pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
-        Self::from_bearer(provider.bearer_client(), gateway, provider.client().config().timeout())
-    }
-
-    /// Calls `gateway` through `bearer` (any [`TokenSource`]), each request given `timeout`.
-    pub fn from_bearer(bearer: BearerClient, gateway: ApiGateway, timeout: Duration) -> Self {
-        ApiClient { bearer, gateway, limits: ApiLimits::new(timeout) }
-    }
-
-    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_api::DEFAULT_MAX_API_RESPONSE_BYTES)).
-    pub fn with_max_response_bytes(self, bytes: usize) -> Self {
-        ApiClient { limits: self.limits.with_max_response_bytes(bytes), ..self }
-    }
-
-    /// Gives each request `timeout`, from connecting to the last body byte (default: the client's).
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        ApiClient { limits: self.limits.with_timeout(timeout), ..self }
-    }
-
-    /// The gateway.
-    pub fn gateway(&self) -> &ApiGateway {
-        &self.gateway
-    }
-
     /// The token source.
     pub fn source(&self) -> &Arc<dyn TokenSource> {
         self.bearer.source()

@@ -3,14 +3,13 @@
 //! held across an `.await`): a `watch` channel over the last round's outcome for waiters, a task for
 //! refreshes ahead of expiry, and the fetch (through the config's shared cache, if any).
 
-use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use td_oauth_core::clock::{ClockOffset, SharedClock};
+use td_oauth_core::clock::SharedClock;
 use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, Round};
-use td_oauth_core::{Grant, Scopes, TokenResponse};
+use td_oauth_core::{Grant, TokenResponse};
 use tokio::sync::watch;
 
 use crate::source::TokenSource;
@@ -52,12 +51,7 @@ struct Inner {
     published: watch::Sender<(Round, Outcome)>,
 }
 
-impl fmt::Debug for TokenProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &self.handle.0;
-        f.debug_struct("TokenProvider").field("client", &inner.client).field("state", &inner.cell).finish()
-    }
-}
+td_oauth_core::provider_face!(calls: async await);
 
 impl TokenProvider {
     /// A provider for `grant` over `client`, with the client's [`CachePolicy`](td_oauth_core::cache::CachePolicy).
@@ -66,11 +60,6 @@ impl TokenProvider {
         let (published, _) = watch::channel((Round::default(), None));
         let inner = Inner { client, cell, published };
         TokenProvider { handle: Handle(Arc::new(inner)) }
-    }
-
-    /// A provider for the client-credentials grant with `scopes`.
-    pub fn client_credentials(client: Client, scopes: Scopes) -> Self {
-        TokenProvider::new(client, Grant::client_credentials(scopes))
     }
 
     /// A token usable now: the cached one, or one fetched for this call and everyone waiting with it.
@@ -92,12 +81,6 @@ impl TokenProvider {
         Ok(f(&token))
     }
 
-    /// The cached token when it is fresh now (no refresh due), read from the lock-free snapshot: no waiting,
-    /// no fetch, no background work. `None` when a call to `token` would have to do more.
-    pub fn fresh_token(&self) -> Option<Arc<TokenResponse>> {
-        provider::fresh(&self.handle)
-    }
-
     /// The cached token if it can be handed out without waiting, else `None` (then call
     /// [`token`](Self::token)). Synchronous, for code that cannot `.await`. Starts a background refresh
     /// when one is due, if called inside a tokio runtime.
@@ -112,20 +95,6 @@ impl TokenProvider {
         Some(token)
     }
 
-    /// Forgets the cached token (and any backoff): the next call fetches a new one. For a 401 from the API,
-    /// prefer [`token_rejected`](Self::token_rejected), which leaves a newer token alone.
-    pub fn invalidate(&self) {
-        provider::invalidate(&self.handle);
-        tracing::debug!(token_url = self.handle.0.client.token_client().token_url().as_str(), "token invalidated");
-    }
-
-    /// The API refused `token` (a 401): drops it if it is still the cached token, so that when many
-    /// requests saw the same 401, the first one's rejection causes one new fetch and the others leave the
-    /// new token alone. Returns whether it was dropped.
-    pub fn token_rejected(&self, token: &Arc<TokenResponse>) -> bool {
-        provider::reject(&self.handle, token)
-    }
-
     /// Forgets the cached token and fetches a new one (or joins the fetch in flight).
     pub async fn force_refresh(&self) -> Result<Arc<TokenResponse>, Error> {
         self.invalidate();
@@ -137,39 +106,8 @@ impl TokenProvider {
         BearerClient::new(self.handle.0.client.http_client().clone(), Arc::new(self.clone()))
     }
 
-    /// How far the token endpoint's clock is from this machine's, as measured from the `Date` header of its
-    /// answers to this provider's client (`None` before the first answer). Over 30 s, assertions are signed on
-    /// the endpoint's time; see [`clock::offset`](td_oauth_core::clock::offset).
-    pub fn clock_offset(&self) -> Option<ClockOffset> {
-        self.client().token_client().clock_offset()
-    }
-
-    /// The client tokens are fetched with.
-    pub fn client(&self) -> &Client {
-        &self.handle.0.client
-    }
-
     async fn token_slow(&self) -> Result<Arc<TokenResponse>, Error> {
         provider::token(&self.handle).await
-    }
-}
-
-impl Handle {
-    /// The elected fetcher's request, through the shared cache if the config has one (after telling it of a
-    /// dropped token; with the round's fleet backoff rule), else straight to the token endpoint; then the report. Dropped before the end (a
-    /// cancelled caller), the ticket reports the round abandoned.
-    async fn run(&self, mut ticket: FetchTicket<Handle>) -> Result<Arc<TokenResponse>, Error> {
-        let client = &self.0.client;
-        let result = match client.config().shared_cache() {
-            Some(shared) => {
-                if let Some(token) = ticket.take_discard() {
-                    shared.discard(client, ticket.grant(), &token).await;
-                }
-                shared.fetch_with_backoff(client, ticket.grant(), ticket.backoff_rule()).await
-            }
-            None => client.fetch(ticket.grant()).await,
-        };
-        ticket.report(result)
     }
 }
 

@@ -20,19 +20,14 @@ pub trait SharedCache: Send + Sync + fmt::Debug + 'static {
     /// A token for `grant`: one another process shared, or one fetched with `client`.
     async fn fetch(&self, client: &Client, grant: &Grant) -> Result<TokenResponse, Error>;
 
-    /// [`fetch`](Self::fetch), with the fleet's backoff: a provider calls this one. Before sending a token
-    /// request, a cache that shares failures asks `backoff` what a refusal the fleet recorded means
-    /// ([`BackoffRule::refused`]: an error instead of a request while it lasts), and after a request failed,
-    /// what to record for the others ([`BackoffRule::after_failure`]), with a token stored for the fleet
-    /// clearing it. The rule is td-oauth-core's; the cache only stores and reads the records. The default
-    /// shares nothing: it calls [`fetch`](Self::fetch), and each process backs off alone.
+    /// [`fetch`](Self::fetch) under the fleet's backoff [`BackoffRule`] (what it asks of a cache is there): a
+    /// provider calls this one. The default shares no failure: it calls [`fetch`](Self::fetch).
     async fn fetch_with_backoff(
         &self,
         client: &Client,
         grant: &Grant,
-        backoff: &BackoffRule,
+        _: &BackoffRule,
     ) -> Result<TokenResponse, Error> {
-        let _ = backoff;
         self.fetch(client, grant).await
     }
 

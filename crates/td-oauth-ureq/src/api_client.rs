@@ -3,8 +3,6 @@
 //! [`BearerClient`] (the provider's token, one new token and one retry on a 401), with no redirects, the
 //! client's timeout and a body cap. Lists come back as an [`Iterator`] over their items.
 
-use std::time::Duration;
-
 use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -35,42 +33,18 @@ use crate::{BearerClient, TokenProvider, send};
 /// ```
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    api: BearerClient,
+    bearer: BearerClient,
     gateway: ApiGateway,
     limits: ApiLimits,
 }
 
+td_oauth_api::api_client_face!();
+
 impl ApiClient {
-    /// Calls `gateway` with `provider`'s tokens, through its client's agent and timeout.
-    pub fn new(provider: TokenProvider, gateway: ApiGateway) -> Self {
-        let timeout = provider.client().config().timeout();
-        Self::from_bearer(provider.bearer_client(), gateway, timeout)
-    }
-
-    /// Calls `gateway` through `bearer`, each request given `timeout`.
-    pub fn from_bearer(bearer: BearerClient, gateway: ApiGateway, timeout: Duration) -> Self {
-        ApiClient { api: bearer, gateway, limits: ApiLimits::new(timeout) }
-    }
-
-    /// Reads at most `bytes` of an answer (default [`DEFAULT_MAX_API_RESPONSE_BYTES`](td_oauth_api::DEFAULT_MAX_API_RESPONSE_BYTES)).
-    pub fn with_max_response_bytes(self, bytes: usize) -> Self {
-        ApiClient { limits: self.limits.with_max_response_bytes(bytes), ..self }
-    }
-
-    /// Gives each request `timeout`, from connecting to the last body byte (default: the client's).
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        ApiClient { limits: self.limits.with_timeout(timeout), ..self }
-    }
-
-    /// The gateway.
-    pub fn gateway(&self) -> &ApiGateway {
-        &self.gateway
-    }
-
     /// Sends a request td-oauth-core built, with the token attached, and returns the answer whatever its
     /// status (redirects are not followed: the answer is the 3xx).
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
-        send_with(&self.api, request, self.limits)
+        send_with(&self.bearer, request, self.limits)
     }
 
     /// `method` on `path` of the gateway with a JSON `body` (empty for none); the answer whatever its status.

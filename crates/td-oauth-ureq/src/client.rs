@@ -1,54 +1,28 @@
 //! The one-shot client: the core's [`TokenFetch`] loop run with blocking I/O and `thread::sleep`.
 
-use std::fmt;
 use std::future::ready;
 use std::sync::{Arc, mpsc};
 use std::thread;
 
 use td_oauth_core::signer::{SignFailure, SignatureJob};
 use td_oauth_core::transport::proxy::ProxyRule;
-use td_oauth_core::transport::{ClientParts, Transport, run_ready};
-use td_oauth_core::{
-    AuthorizationCode, Credentials, Endpoints, Grant, PkceVerifier, RefreshToken, Scopes, TokenClient, TokenResponse,
-};
+use td_oauth_core::transport::{Transport, run_ready};
+use td_oauth_core::{Grant, TokenResponse};
 
 use crate::{Config, Error, SharedCache, TokenProvider, config, send};
 
-/// A blocking token client: every grant, both client authentications, retries per the
-/// [`RetryPolicy`](td_oauth_core::retry::RetryPolicy).
-///
-/// Cheap to clone (an `Arc`); share one per set of credentials. Each call signs a fresh assertion (new
-/// `jti`) for every attempt, so retries are never refused as replays. For a token shared by many callers,
-/// cached and refreshed ahead of expiry, make a [`TokenProvider`] with [`provider`](Self::provider).
-#[derive(Clone)]
-pub struct Client {
-    parts: Arc<ClientParts<Client>>,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.parts, f)
-    }
+td_oauth_core::client_face! {
+    /// A blocking token client: every grant, both client authentications, retries per the
+    /// [`RetryPolicy`](td_oauth_core::retry::RetryPolicy).
+    ///
+    /// Cheap to clone (an `Arc`); share one per set of credentials. Each call signs a fresh assertion (new
+    /// `jti`) for every attempt, so retries are never refused as replays. For a token shared by many callers,
+    /// cached and refreshed ahead of expiry, make a [`TokenProvider`] with [`provider`](Self::provider).
+    http: ureq::Agent,
+    calls:
 }
 
 impl Client {
-    /// A client for `endpoints`' token URL with `credentials` and the default [`Config`].
-    pub fn new(endpoints: &Endpoints, credentials: Credentials) -> Result<Self, Error> {
-        Client::with_config(endpoints, credentials, Config::default())
-    }
-
-    /// A client for `endpoints`' token URL with `credentials`, sending as `config` says. Fails with
-    /// [`Error::Config`] for settings this transport cannot honour.
-    pub fn with_config(endpoints: &Endpoints, credentials: Credentials, config: Config) -> Result<Self, Error> {
-        Client::from_token_client(TokenClient::new(endpoints, credentials), config)
-    }
-
-    /// A client around a core [`TokenClient`] (e.g. one with a custom assertion audience or lifetime),
-    /// sending as `config` says.
-    pub fn from_token_client(tokens: TokenClient, config: Config) -> Result<Self, Error> {
-        Ok(Client { parts: Arc::new(ClientParts::new(tokens, config)?) })
-    }
-
     /// Gets a token for `grant`, retrying connection failures, timeouts, truncated answers, 5xx and 429
     /// (honouring `Retry-After`) with full-jitter backoff within the retry policy's deadline. Other answers,
     /// such as `invalid_client`, are returned at once.
@@ -68,57 +42,9 @@ impl Client {
         ))
     }
 
-    /// The client-credentials grant: a token for the client itself.
-    pub fn client_credentials(&self, scopes: Scopes) -> Result<TokenResponse, Error> {
-        self.fetch(&Grant::client_credentials(scopes))
-    }
-
-    /// The authorization-code grant: exchanges the code from the authorize redirect. With
-    /// [`PendingAuthorization::finish`](td_oauth_core::PendingAuthorization::finish), use [`fetch`](Self::fetch)
-    /// with the grant it returns.
-    pub fn authorization_code(
-        &self,
-        code: AuthorizationCode,
-        redirect_uri: impl Into<String>,
-        code_verifier: Option<PkceVerifier>,
-    ) -> Result<TokenResponse, Error> {
-        self.fetch(&Grant::authorization_code(code, redirect_uri, code_verifier))
-    }
-
-    /// The refresh-token grant. Talkdesk may rotate refresh tokens: keep the new one from the response (a
-    /// [`TokenProvider`] over this grant does).
-    pub fn refresh(&self, refresh_token: RefreshToken, scopes: Scopes) -> Result<TokenResponse, Error> {
-        self.fetch(&Grant::refresh_token(refresh_token, scopes))
-    }
-
-    /// A shared, refreshing token source for `grant` over this client; the same as [`TokenProvider::new`].
-    pub fn provider(&self, grant: Grant) -> TokenProvider {
-        TokenProvider::new(self.clone(), grant)
-    }
-
-    /// The core client that builds (and signs) the requests.
-    pub fn token_client(&self) -> &TokenClient {
-        self.parts.tokens()
-    }
-
-    /// The agent requests are sent with (the caller's, if the config supplied one).
-    pub fn http_client(&self) -> &ureq::Agent {
-        self.parts.http_client()
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &Config {
-        self.parts.config()
-    }
-
     /// The proxy rule requests through the agent this client built follow (`None` with a caller's agent).
     pub(crate) fn proxies(&self) -> Option<&Arc<ProxyRule>> {
         self.parts.proxies()
-    }
-
-    /// A random number for jitter, from the client's one random source.
-    pub(crate) fn jitter(&self) -> u64 {
-        self.parts.jitter()
     }
 }
 

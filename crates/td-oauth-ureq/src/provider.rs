@@ -3,14 +3,13 @@
 //! `Condvar` over the last round's outcome for waiters, a thread for refreshes ahead of expiry, and
 //! the fetch (through the config's shared cache, if any).
 
-use std::fmt;
 use std::future::{Future, ready};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use td_oauth_core::clock::{ClockOffset, SharedClock};
+use td_oauth_core::clock::SharedClock;
 use td_oauth_core::provider::{self, Driver, FetchTicket, Outcome, ProviderCell, Round};
 use td_oauth_core::transport::run_ready;
-use td_oauth_core::{Grant, Scopes, TokenResponse};
+use td_oauth_core::{Grant, TokenResponse};
 
 use crate::{BearerClient, Client, Error};
 
@@ -52,12 +51,7 @@ struct Shared {
     ended: Condvar,
 }
 
-impl fmt::Debug for TokenProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = &self.handle.0;
-        f.debug_struct("TokenProvider").field("client", &shared.client).field("state", &shared.cell).finish()
-    }
-}
+td_oauth_core::provider_face!(calls:);
 
 impl TokenProvider {
     /// A provider of tokens for `grant`, fetched with `client`, cached as its config's cache policy says.
@@ -74,35 +68,12 @@ impl TokenProvider {
         }
     }
 
-    /// A provider for the client-credentials grant with `scopes`.
-    pub fn client_credentials(client: Client, scopes: Scopes) -> Self {
-        TokenProvider::new(client, Grant::client_credentials(scopes))
-    }
-
-    /// How far the token endpoint's clock is from this machine's, as measured from the `Date` header of its
-    /// answers to this provider's client (`None` before the first answer). Over 30 s, assertions are signed on
-    /// the endpoint's time; see [`clock::offset`](td_oauth_core::clock::offset).
-    pub fn clock_offset(&self) -> Option<ClockOffset> {
-        self.client().token_client().clock_offset()
-    }
-
-    /// The client that fetches the tokens.
-    pub fn client(&self) -> &Client {
-        &self.handle.0.client
-    }
-
     /// A usable token: the cached one, or a new one if none is usable (blocking until it arrives).
     pub fn token(&self) -> Result<Arc<TokenResponse>, Error> {
         match self.fresh_token() {
             Some(token) => Ok(token),
             None => self.token_slow(),
         }
-    }
-
-    /// The cached token when it is fresh now (no refresh due), read from the lock-free snapshot: no waiting,
-    /// no fetch, no background work. `None` when a call to `token` would have to do more.
-    pub fn fresh_token(&self) -> Option<Arc<TokenResponse>> {
-        provider::fresh(&self.handle)
     }
 
     /// Calls `f` with a usable token and returns what it returns. Warm, the token is lent straight from the
@@ -112,18 +83,6 @@ impl TokenProvider {
             Ok(lent) => Ok(lent),
             Err(f) => self.token_slow().map(|token| f(&token)),
         }
-    }
-
-    /// Drops the cached token (and any backoff): the next [`token`](Self::token) fetches a new one.
-    pub fn invalidate(&self) {
-        provider::invalidate(&self.handle);
-    }
-
-    /// The API refused `token` (a 401): drops it if it is still the cached token, so that when many callers
-    /// saw the same 401, the first one's rejection causes one new fetch and the others leave the new token
-    /// alone. Returns whether it was dropped.
-    pub fn token_rejected(&self, token: &Arc<TokenResponse>) -> bool {
-        provider::reject(&self.handle, token)
     }
 
     /// Fetches a new token now (or waits for the fetch already in flight) and returns it.
@@ -139,24 +98,6 @@ impl TokenProvider {
 
     fn token_slow(&self) -> Result<Arc<TokenResponse>, Error> {
         run_ready(provider::token(&self.handle))
-    }
-}
-
-impl Handle {
-    /// The elected fetcher's request, through the shared cache if the config has one (after telling it of a
-    /// dropped token; with the round's fleet backoff rule), else straight to the token endpoint; then the report.
-    fn run(&self, mut ticket: FetchTicket<Handle>) -> Result<Arc<TokenResponse>, Error> {
-        let client = &self.0.client;
-        let result = match client.config().shared_cache() {
-            Some(shared) => {
-                if let Some(token) = ticket.take_discard() {
-                    shared.discard(client, ticket.grant(), &token);
-                }
-                shared.fetch_with_backoff(client, ticket.grant(), ticket.backoff_rule())
-            }
-            None => client.fetch(ticket.grant()),
-        };
-        ticket.report(result)
     }
 }
 

@@ -67,7 +67,14 @@ impl SharedBackoff {
 /// The fleet's backoff rule for one fetch round: what to record after it fails, and what a record found
 /// before it means. The provider machine makes one per round
 /// ([`FetchTicket::backoff_rule`](super::FetchTicket::backoff_rule)) from its policy and its failures so far;
-/// a transport hands it to its shared cache with the fetch.
+/// a transport hands it to its shared cache with the fetch (`SharedCache::fetch_with_backoff` in
+/// td-oauth-reqwest and td-oauth-ureq).
+///
+/// A cache that shares failures asks, before sending a token request, what a refusal the fleet recorded
+/// means ([`refused`](Self::refused): an error instead of a request while it lasts), and after a request
+/// failed, what to record for the others ([`after_failure`](Self::after_failure)); a token stored for the
+/// fleet clears the record. The rule is here; the cache only stores and reads the records. A cache that
+/// shares nothing ignores the rule, and each process backs off alone.
 #[derive(Debug, Clone)]
 pub struct BackoffRule {
     policy: CachePolicy,

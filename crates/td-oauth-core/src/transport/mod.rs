@@ -8,6 +8,7 @@
 
 mod client;
 mod config;
+mod face;
 mod fetch;
 pub mod proxy;
 mod unauthorized;
