@@ -39,7 +39,7 @@ SIGTERM or SIGINT stops accepting, lets the requests in flight finish (for at mo
 
 /// A reference Talkdesk partner app: AppConnect events at `POST /events`, installations in a store every
 /// replica shares, and an operator endpoint that lists them and checks their tokens.
-#[derive(Debug, Clone, Parser)]
+#[derive(Clone, Parser)]
 #[command(name = "td-oauth-partner-app", version, after_help = AFTER_HELP)]
 pub struct Args {
     /// Where AppConnect delivers events (`POST /events`): the address behind the callback URL.
@@ -94,5 +94,24 @@ impl Args {
         let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
         args.store_on_command_line = matches.value_source("store") == Some(ValueSource::CommandLine);
         args
+    }
+}
+
+impl std::fmt::Debug for Args {
+    /// `--store` as its scheme, host and port: the URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let store = crate::store_url::StoreUrl::parse(&self.store, self.redis_cluster)
+            .map_or_else(|_| "<not a store URL>".to_owned(), |store| store.location());
+        f.debug_struct("Args")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("store", &store)
+            .field("store_on_command_line", &self.store_on_command_line)
+            .field("redis_cluster", &self.redis_cluster)
+            .field("allow_gateways", &self.allow_gateways)
+            .field("status_scopes", &self.status_scopes)
+            .field("migrate", &self.migrate)
+            .field("no_verification", &self.no_verification)
+            .finish()
     }
 }

@@ -249,15 +249,19 @@ fn store_ca_file() -> Result<Option<Vec<u8>>, StartupError> {
         return Ok(None);
     };
     let shown = std::path::Path::new(&path).display().to_string();
-    let metadata = std::fs::metadata(&path)
-        .map_err(|err| StartupError::Config(format!("{STORE_CA_FILE_VAR}: cannot read {shown}: {err}")))?;
-    if metadata.len() > MAX_CA_FILE_BYTES {
+    let cannot = |err: std::io::Error| StartupError::Config(format!("{STORE_CA_FILE_VAR}: cannot read {shown}: {err}"));
+    // Read through a cap, not after a size check: a FIFO or /dev/stdin has no size.
+    let mut pem = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(&path).map_err(cannot)?, MAX_CA_FILE_BYTES + 1),
+        &mut pem,
+    )
+    .map_err(cannot)?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
         return Err(StartupError::Config(format!(
             "{STORE_CA_FILE_VAR}: {shown} is larger than {MAX_CA_FILE_BYTES} bytes; give a PEM file of CA certificates"
         )));
     }
-    let pem = std::fs::read(&path)
-        .map_err(|err| StartupError::Config(format!("{STORE_CA_FILE_VAR}: cannot read {shown}: {err}")))?;
     Ok(Some(pem))
 }
 

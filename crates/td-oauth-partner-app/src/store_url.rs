@@ -91,7 +91,10 @@ impl StoreUrl {
             StoreUrl::Redis { url } | StoreUrl::Postgres { url } => vec![url],
             StoreUrl::RedisCluster { nodes } => nodes.iter().collect(),
         };
-        urls.into_iter().any(|url| Url::parse(url).is_ok_and(|url| url.password().is_some()))
+        // libpq also takes the password as a `password=` query parameter.
+        let holds_password =
+            |url: &Url| url.password().is_some() || url.query_pairs().any(|(name, _)| name == "password");
+        urls.into_iter().any(|url| Url::parse(url).is_ok_and(|url| holds_password(&url)))
     }
 
     /// Whether the store is this process's memory (no other replica sees it).
@@ -162,5 +165,13 @@ mod tests {
             );
             assert!(!err.contains("pw"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_password_in_the_query_counts_as_one() {
+        let has = |text| StoreUrl::parse(text, false).is_ok_and(|store| store.has_password());
+        assert!(has("postgres://u:pw@h/db"));
+        assert!(has("postgres://u@h/db?sslmode=require&password=pw"));
+        assert!(!has("postgres://u@h/db?sslmode=require"));
     }
 }

@@ -29,14 +29,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use td_oauth_core::random::{OsRandom, RandomSource};
+use td_oauth_core::random::OsRandom;
 use td_oauth_core::transport::Config;
 use td_oauth_core::{Account, Scopes, TokenResponse};
 
-use crate::apps_api::{Acknowledged, InstallationDecision, credentials_state_request};
+use crate::apps_api::{Acknowledged, InstallationDecision};
 use crate::events::{Event, EventPayload};
 use crate::installations::{Admission, Gate, SyncedInstallation};
-use crate::lifecycle::{apps_write, missing, target};
+use crate::lifecycle::missing;
 use crate::manager::{Gated, Manager, unknown};
 use crate::record::{InstallationState, InstallationSummary, Record, SealingKeys, account_of, store_key, unix_ms};
 use crate::store::{EventClaim, InstallationStore, Notice, NoticeSink, Put, StoreError, Subscription, Versioned};
@@ -215,37 +215,53 @@ impl<T: ManagerTransport> FleetManager<T> {
     /// failed) is released, so its redelivery is handled at once and finishes from the record's state.
     pub async fn apply(&self, event: Event) -> Result<Lifecycle, Error> {
         let id = event.id().to_owned();
+        let done = self
+            .once(&id, async {
+                let result = self.apply_claimed(event).await;
+                let handled = matches!(&result, Ok(lifecycle)
+                    if !matches!(lifecycle, Lifecycle::Rotated { acknowledged: Err(_), .. }));
+                (result, handled)
+            })
+            .await?;
+        Ok(done.unwrap_or(Lifecycle::Duplicate { event_id: id }))
+    }
+
+    /// Runs `work` once for the fleet under the claim of `id`: `None` when a replica already did it, and
+    /// [`Error::EventInProgress`] while one is doing it. `work` says whether it is done: done, the claim
+    /// becomes a marker remembered for [`REMEMBER_EVENTS`]; not done, the claim is released, so that a
+    /// redelivery tries again at once and finishes from the record's state.
+    async fn once<R>(
+        &self,
+        id: &str,
+        work: impl Future<Output = (Result<R, Error>, bool)>,
+    ) -> Result<Option<R>, Error> {
         let holder = self.claim_holder()?;
-        match self.inner.store.claim_event(&id, &holder, EVENT_LEASE).await? {
-            EventClaim::Done => return Ok(Lifecycle::Duplicate { event_id: id }),
-            EventClaim::Busy => return Err(Error::EventInProgress { event_id: id }),
+        match self.inner.store.claim_event(id, &holder, EVENT_LEASE).await? {
+            EventClaim::Done => return Ok(None),
+            EventClaim::Busy => return Err(Error::EventInProgress { event_id: id.to_owned() }),
             EventClaim::Claimed => {}
         }
-        let result = self.apply_claimed(event).await;
-        let handled =
-            matches!(&result, Ok(lifecycle) if !matches!(lifecycle, Lifecycle::Rotated { acknowledged: Err(_), .. }));
-        let settled = if handled {
-            self.inner.store.finish_event(&id, REMEMBER_EVENTS).await
+        let (result, done) = work.await;
+        let settled = if done {
+            self.inner.store.finish_event(id, REMEMBER_EVENTS).await
         } else {
-            self.inner.store.release_event(&id, &holder).await
+            self.inner.store.release_event(id, &holder).await
         };
         if let Err(error) = settled {
             tracing::warn!(
-                event_id = id.as_str(),
+                event_id = id,
                 %error,
                 "the event's claim could not be settled in the installation store; a redelivery finds the step's \
                  progress in the record"
             );
         }
-        result
+        result.map(Some)
     }
 
     /// A name for one claim of an event, unique to it, so that a replica whose claim lapsed cannot release
     /// the claim another replica took since.
     fn claim_holder(&self) -> Result<String, Error> {
-        let mut bytes = [0u8; 16];
-        self.inner.random.fill(&mut bytes)?;
-        Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+        Ok(td_oauth_core::random::random_token(&self.inner.random, 16)?)
     }
 
     /// Rotates an installation's credentials for the whole fleet: `credentials` become current in the record
@@ -300,33 +316,27 @@ impl<T: ManagerTransport> FleetManager<T> {
             return Ok(Acknowledged::AlreadyDone);
         }
         let step = format!("decision:{}", event.installation_id().unwrap_or(account.as_str()));
-        let holder = self.claim_holder()?;
-        match self.inner.store.claim_event(&step, &holder, EVENT_LEASE).await? {
-            EventClaim::Done => return Ok(Acknowledged::AlreadyDone),
-            EventClaim::Busy => return Err(Error::EventInProgress { event_id: step }),
-            EventClaim::Claimed => {}
-        }
-        let acknowledged = match self.inner.manager.state_call(&account, event, decision, reason).await {
-            Ok(acknowledged) => acknowledged,
-            Err(error) => {
-                let _ = self.inner.store.release_event(&step, &holder).await;
-                return Err(error);
-            }
-        };
-        let wall = self.inner.manager.now().1;
-        let written = self
-            .update(&account, |record| match record {
-                Some(mut record) if record.decision.is_none() => {
-                    record.decision = Some(decision.as_str().to_owned());
-                    record.updated_at_ms = unix_ms(wall);
-                    Ok(Step::Write(Box::new(record), ()))
-                }
-                _ => Ok(Step::Keep(())),
+        let done = self
+            .once(&step, async {
+                let acknowledged = match self.inner.manager.state_call(&account, event, decision, reason).await {
+                    Ok(acknowledged) => acknowledged,
+                    Err(error) => return (Err(error), false),
+                };
+                let wall = self.inner.manager.now().1;
+                let written = self
+                    .update(&account, |record| match record {
+                        Some(mut record) if record.decision.is_none() => {
+                            record.decision = Some(decision.as_str().to_owned());
+                            record.updated_at_ms = unix_ms(wall);
+                            Ok(Step::Write(Box::new(record), ()))
+                        }
+                        _ => Ok(Step::Keep(())),
+                    })
+                    .await;
+                (written.map(|()| acknowledged), true)
             })
-            .await;
-        let _ = self.inner.store.finish_event(&step, REMEMBER_EVENTS).await;
-        written?;
-        Ok(acknowledged)
+            .await?;
+        Ok(done.unwrap_or(Acknowledged::AlreadyDone))
     }
 
     /// Every installation in the store, as the operator may see it: names, states, client and key ids, the
@@ -419,12 +429,15 @@ impl<T: ManagerTransport> FleetManager<T> {
 
     /// Tries to subscribe again when the last attempt failed long enough ago.
     async fn maybe_resubscribe(&self) {
-        let due = self
-            .inner
-            .failed_subscribe
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some_and(|at| at.elapsed() >= RESUBSCRIBE_EVERY);
+        let due = {
+            let mut failed = self.inner.failed_subscribe.lock().unwrap_or_else(PoisonError::into_inner);
+            let due = failed.is_some_and(|at| at.elapsed() >= RESUBSCRIBE_EVERY);
+            if due {
+                // The next try is this caller's: the others wait for another interval, not each subscribe.
+                *failed = Some(Instant::now());
+            }
+            due
+        };
         if due {
             self.subscribe().await;
         }
@@ -605,20 +618,10 @@ impl<T: ManagerTransport> FleetManager<T> {
                 Ok(Step::Write(Box::new(record), false))
             })
             .await?;
-        // Memory holds the record's credentials now: this provider is the new set's, and never falls back.
-        let provider = self.inner.manager.provider(&account, &apps_write())?;
-        T::token(&provider).await?;
-        if already_acknowledged {
-            return Ok(Lifecycle::Rotated { account, acknowledged: Ok(Acknowledged::AlreadyDone) });
-        }
-        let acknowledged = async {
-            let (gateway, app_id, installation_id) = target(event)?;
-            let request = credentials_state_request(gateway, app_id, installation_id, &client_id)?;
-            let response = T::send_api(&provider, gateway, request).await?;
-            Ok(Acknowledged::from_http(&response)?)
-        }
-        .await;
-        if acknowledged.is_err() {
+        // Memory holds the record's credentials now.
+        let acknowledged =
+            self.inner.manager.confirm_rotation(event, &account, &client_id, !already_acknowledged).await?;
+        if already_acknowledged || acknowledged.is_err() {
             return Ok(Lifecycle::Rotated { account, acknowledged });
         }
         let wall = self.inner.manager.now().1;

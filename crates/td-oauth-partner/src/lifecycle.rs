@@ -92,6 +92,31 @@ pub(crate) fn apps_write() -> Scopes {
 }
 
 impl<T: ManagerTransport> Manager<T> {
+    /// The rest of a rotation once `account`'s current credentials are the new ones: a token with them (its
+    /// provider is the new set's and never falls back), then, when `acknowledge`, the rotation acknowledged
+    /// for `client_id` with that token ([`Acknowledged::AlreadyDone`] when not). The outer error: no token,
+    /// so nothing was acknowledged; the inner one: the acknowledgement's.
+    pub(crate) async fn confirm_rotation(
+        &self,
+        event: &Event,
+        account: &Account,
+        client_id: &str,
+        acknowledge: bool,
+    ) -> Result<Result<Acknowledged, Error>, Error> {
+        let provider = self.provider(account, &apps_write())?;
+        T::token(&provider).await?;
+        if !acknowledge {
+            return Ok(Ok(Acknowledged::AlreadyDone));
+        }
+        Ok(async {
+            let (gateway, app_id, installation_id) = target(event)?;
+            let request = credentials_state_request(gateway, app_id, installation_id, client_id)?;
+            let response = T::send_api(&provider, gateway, request).await?;
+            Ok(Acknowledged::from_http(&response)?)
+        }
+        .await)
+    }
+
     /// Applies an event (the rules are listed on [`Lifecycle`]) and says what was done.
     /// Errors: the event's credentials refused ([`rotate`](Self::rotate)'s), the new credentials unable to
     /// get a token (then nothing was acknowledged; the previous ones still work), an uninstall that could
@@ -108,24 +133,12 @@ impl<T: ManagerTransport> Manager<T> {
                 let account = credentials.account().clone();
                 // A redelivery of a rotation already applied must not rotate again: that would push the
                 // previous credentials, still the fallback, out.
-                let current = self.current_credentials(&account);
-                let applied = current.is_some_and(|current| {
-                    current.client_id() == credentials.client_id() && current.key_id() == credentials.key_id()
-                });
+                let applied = self.current_credentials(&account).is_some_and(|current| current.same_set(credentials));
                 if !applied {
                     self.rotate((**credentials).clone(), RotationKind::Routine)?;
                 }
-                // The new credentials are current: this provider is theirs, and it never falls back.
-                let provider = self.provider(&account, &apps_write())?;
-                T::token(&provider).await?;
-                let acknowledged = async {
-                    let (gateway, app_id, installation_id) = target(&event)?;
-                    let request =
-                        credentials_state_request(gateway, app_id, installation_id, credentials.client_id().as_str())?;
-                    let response = T::send_api(&provider, gateway, request).await?;
-                    Ok(Acknowledged::from_http(&response)?)
-                }
-                .await;
+                let acknowledged =
+                    self.confirm_rotation(&event, &account, credentials.client_id().as_str(), true).await?;
                 Ok(Lifecycle::Rotated { account, acknowledged })
             }
             EventPayload::Uninstalled { .. } => {

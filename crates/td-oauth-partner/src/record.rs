@@ -24,7 +24,7 @@ use td_oauth_core::{Account, Algorithm};
 
 use crate::events::StoredParts;
 use crate::store::StoreError;
-use crate::{EventKind, InstallationCredentials};
+use crate::{EventKind, InstallationCredentials, InstallationDecision};
 
 /// The first byte of a sealed record: this format.
 const FORMAT: u8 = 1;
@@ -388,7 +388,7 @@ impl Record {
             client_id: self.current.as_ref().map(|current| current.client_id().to_owned()),
             key_id: self.current.as_ref().and_then(|current| current.key_id().map(str::to_owned)),
             previous_client_id: self.previous.as_ref().map(|previous| previous.credentials.client_id().to_owned()),
-            approved: self.decision.as_deref() == Some("approve"),
+            approved: self.decision.as_deref() == Some(InstallationDecision::Approve.as_str()),
             rotation_acknowledged: self.rotation_acknowledged.is_some(),
             version,
             sealed_with,

@@ -118,7 +118,9 @@ impl Postgres {
                 let location = self.location.clone();
                 tokio::spawn(async move {
                     if let Err(err) = connection.await {
-                        tracing::debug!(postgres = %location, error = %err, "the store's connection ended");
+                        // The error's text may quote the server: only whether it is the server's or the connection's.
+                        let side = if err.code().is_some() { "the server ended it" } else { "the connection failed" };
+                        tracing::debug!(postgres = %location, reason = side, "the store's connection ended");
                     }
                 });
                 tracing::debug!(postgres = %self.location, "connected to PostgreSQL");
@@ -227,7 +229,9 @@ fn libpq_compatible(url: &str) -> Result<Cow<'_, str>, Error> {
         if matches!(name, "sslrootcert" | "sslcert" | "sslkey" | "sslpassword") {
             return Err(Error::InvalidUrl {
                 reason: format!(
-                    "`{name}` is libpq's and is not read here: give the server's CA certificates with                      StoreConfig::with_ca_certificates (TD_OAUTH_STORE_CA_FILE for the reference app); client                      certificates are not supported"
+                    "`{name}` is libpq's and is not read here: give the server's CA certificates with \
+                     StoreConfig::with_ca_certificates (TD_OAUTH_STORE_CA_FILE for the reference app); client \
+                     certificates are not supported"
                 ),
             });
         }
@@ -298,6 +302,7 @@ mod tests {
         assert_eq!(config.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
         let err = read("postgres://u:secret@h/db?sslrootcert=/etc/ca.pem").unwrap_err().to_string();
         assert!(err.contains("with_ca_certificates") && !err.contains("secret"), "{err}");
+        assert!(!err.contains("  "), "{err}");
     }
 
     #[test]

@@ -34,6 +34,12 @@ impl Unavailable {
         Unavailable { reason, refused: false }
     }
 
+    /// `what` failed with `err`: a refusal when the server refused (credentials, permissions, memory, a
+    /// replica), described without the server's text.
+    pub(crate) fn from_redis(what: &str, err: &redis::RedisError) -> Self {
+        Unavailable { reason: format!("{what} failed: {}", describe(err)), refused: refusal(err) }
+    }
+
     /// Whether the server answered with a refusal rather than not answering.
     #[cfg(feature = "partner")]
     fn is_refusal(&self) -> bool {
@@ -304,8 +310,7 @@ impl Redis {
                 Ok(manager)
             }
             Ok(Err(err)) => {
-                let problem =
-                    Unavailable { reason: format!("connecting failed: {}", describe(&err)), refused: refusal(&err) };
+                let problem = Unavailable::from_redis("connecting", &err);
                 *state = State::Failed(Instant::now(), problem.clone());
                 Err(problem)
             }
@@ -326,9 +331,7 @@ impl Redis {
     ) -> Result<T, Unavailable> {
         let problem = match tokio::time::timeout(self.timeout, cmd.query_async::<T>(connection)).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(err)) => {
-                Unavailable { reason: format!("{what} failed: {}", describe(&err)), refused: refusal(&err) }
-            }
+            Ok(Err(err)) => Unavailable::from_redis(what, &err),
             Err(_) => Unavailable::new(format!("{what} took longer than {} ms", self.timeout.as_millis())),
         };
         *self.state.lock().await = State::Failed(Instant::now(), problem.clone());
@@ -350,9 +353,7 @@ impl Redis {
         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.to_owned(), port });
         let problem = match tokio::time::timeout(self.timeout, connection.route_command(cmd, routing)).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(err)) => {
-                Unavailable { reason: format!("{what} failed: {}", describe(&err)), refused: refusal(&err) }
-            }
+            Ok(Err(err)) => Unavailable::from_redis(what, &err),
             Err(_) => Unavailable::new(format!("{what} took longer than {} ms", self.timeout.as_millis())),
         };
         *self.state.lock().await = State::Failed(Instant::now(), problem.clone());

@@ -71,7 +71,7 @@ async fn subscribed(redis: &Redis, channel: &str, node: usize) -> Result<(PubSub
     };
     match tokio::time::timeout(timeout, subscribing).await {
         Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(err)) => Err(Unavailable::new(format!("subscribing failed: {}", crate::connection::describe(&err)))),
+        Ok(Err(err)) => Err(Unavailable::from_redis("subscribing", &err)),
         Err(_) => Err(Unavailable::new(format!("subscribing took longer than {} ms", timeout.as_millis()))),
     }
 }
