@@ -84,8 +84,7 @@ impl Connection {
             return Ok(Credentials::client_secret(client_id, ClientSecret::new(secret.as_str()))?);
         }
         if self.token_key.uri().is_some() {
-            let in_file = self.private_key_file.is_some()
-                || std::env::var(PRIVATE_KEY_VAR).is_ok_and(|key| !key.trim().is_empty());
+            let in_file = self.private_key_file.is_some() || secrets::env_is_set(PRIVATE_KEY_VAR);
             if in_file {
                 return Err(CliError::Input(format!(
                     "both a key on a token (--private-key-uri or TALKDESK_PRIVATE_KEY_URI) and a key file \

@@ -200,9 +200,7 @@ fn configuration(connection: &Connection) -> Check {
             .map(|path| {
                 format!("the file {path} ({})", source_of_flag("--private-key-file", "TALKDESK_PRIVATE_KEY_FILE"))
             })
-            .or_else(|| {
-                std::env::var(PRIVATE_KEY_VAR).ok().filter(|k| !k.trim().is_empty()).map(|_| PRIVATE_KEY_VAR.to_owned())
-            }),
+            .or_else(|| crate::secrets::env_is_set(PRIVATE_KEY_VAR).then(|| PRIVATE_KEY_VAR.to_owned())),
     );
     add(
         "private key on a token",
@@ -217,12 +215,7 @@ fn configuration(connection: &Connection) -> Check {
             .client_secret_file
             .as_ref()
             .map(|path| format!("the file {} (--client-secret-file)", path.display()))
-            .or_else(|| {
-                std::env::var(CLIENT_SECRET_VAR)
-                    .ok()
-                    .filter(|s| !s.trim().is_empty())
-                    .map(|_| CLIENT_SECRET_VAR.to_owned())
-            }),
+            .or_else(|| crate::secrets::env_is_set(CLIENT_SECRET_VAR).then(|| CLIENT_SECRET_VAR.to_owned())),
     );
     add("CA file", connection.ca_file.as_ref().map(|path| format!("the file {}", path.display())));
     if parts.is_empty() {

@@ -48,10 +48,11 @@ pub(crate) fn print_request(connection: &Connection, grant: &Grant) -> Result<()
     }
     out!("{}", body.join("&"))?;
 
-    if let Some(key) = connection.token_key.describe() {
-        out!("\nclient key: {key}")?;
-    }
     if let Some(jwt) = assertion {
+        // Only a signed assertion uses the key: with --client-secret-file, Basic wins.
+        if let Some(key) = connection.token_key.describe() {
+            out!("\nclient key: {key}")?;
+        }
         let pretty = |map: &Map<String, Value>| serde_json::to_string_pretty(map).unwrap_or_default();
         out!("\nclient assertion header: {}", pretty(jwt.header()))?;
         out!("client assertion claims: {}", pretty(jwt.claims()))?;

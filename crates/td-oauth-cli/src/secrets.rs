@@ -12,6 +12,11 @@ use zeroize::{Zeroize as _, Zeroizing};
 use crate::error::CliError;
 use crate::output::report;
 
+/// Whether the environment variable `var` holds something other than blanks. The value, perhaps a secret,
+/// is wiped once looked at.
+pub(crate) fn env_is_set(var: &str) -> bool {
+    std::env::var(var).map(Zeroizing::new).is_ok_and(|value| !value.trim().is_empty())
+}
 /// The most a secret file or standard input may hold: a 4096-bit RSA key in PEM is about 3.3 KiB, a token a
 /// few KiB. Anything larger is the wrong file (or `/dev/zero`), refused after reading this much.
 pub(crate) const MAX_SECRET_BYTES: u64 = 64 * 1024;

@@ -43,12 +43,11 @@ impl TokenKey {
         };
         let pin = match &self.pin_file {
             Some(path) => {
+                // Read here rather than with Pin::from_file for the CLI's warning on a file others can read.
                 let text = secrets::read_text_file(path, "PIN", Lifetime::LongLived)?;
-                let pin = text.lines().next().unwrap_or_default();
-                if pin.trim().is_empty() {
-                    return Err(CliError::Input(format!("the PIN file {} is empty", path.display())));
-                }
-                Some(Pin::new(pin)?)
+                let pin = Pin::new(text.lines().next().unwrap_or_default())
+                    .map_err(|_| CliError::Input(format!("the PIN file {} is empty", path.display())))?;
+                Some(pin)
             }
             None => Pin::from_env(PIN_VAR)?,
         };
@@ -77,7 +76,6 @@ impl TokenKey {
     /// What the URI names, for `--dry-run`: `the key "app-key" on the token "td"`; no PIN is ever in it.
     #[cfg(feature = "pkcs11")]
     pub(crate) fn describe(&self) -> Option<String> {
-        self.uri()?;
         self.parsed_uri().ok().map(|uri| uri.describe_key())
     }
 

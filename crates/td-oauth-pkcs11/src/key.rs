@@ -198,13 +198,3 @@ pub(crate) fn mechanism(
         _ => return None,
     })
 }
-
-/// The length of a JOSE ECDSA signature (`r‖s`) for `algorithm`, or `None` for RSA.
-pub(crate) fn ecdsa_signature_len(algorithm: Algorithm) -> Option<usize> {
-    match algorithm {
-        Algorithm::Es256 => Some(64),
-        Algorithm::Es384 => Some(96),
-        Algorithm::Es512 => Some(132),
-        _ => None,
-    }
-}

@@ -90,6 +90,8 @@ struct Inner {
     pin_refused: AtomicBool,
     algorithm: Algorithm,
     kind: KeyKind,
+    /// The length every signature must have: JOSE's `r‖s` for ECDSA, the modulus for RSA-PSS.
+    signature_len: usize,
     public_key: Option<Vec<u8>>,
     max_sessions: usize,
     pool: Mutex<Pool>,
@@ -167,6 +169,7 @@ impl Pkcs11Signer {
             pin_refused: AtomicBool::new(false),
             algorithm: Algorithm::Es256,
             kind: KeyKind::Ec(Algorithm::Es256),
+            signature_len: 0,
             public_key: None,
             max_sessions: options.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS),
             pool: Mutex::new(Pool { location: None, generation: 0, idle: Vec::new(), open: 0, locating: false }),
@@ -180,7 +183,11 @@ impl Pkcs11Signer {
         let algorithm = kind
             .algorithm(options.algorithm)
             .map_err(|reason| Pkcs11Error::UnsupportedKey { key: uri.describe_key(), reason })?;
-        let inner = Inner { algorithm, kind, public_key, ..inner };
+        let signature_len = match kind {
+            KeyKind::Rsa(modulus) => modulus,
+            KeyKind::Ec(_) => 2 * algorithm.component_len(),
+        };
+        let inner = Inner { algorithm, kind, signature_len, public_key, ..inner };
         {
             let mut pool = inner.lock();
             pool.location = Some(location);
@@ -209,15 +216,7 @@ impl Pkcs11Signer {
 
     /// The public key as PEM (`BEGIN PUBLIC KEY`), to register with Talkdesk or a test server.
     pub fn public_key_pem(&self) -> Option<String> {
-        use base64::Engine as _;
-        let body = base64::engine::general_purpose::STANDARD.encode(self.public_key_der()?);
-        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END PUBLIC KEY-----\n");
-        Some(pem)
+        self.public_key_der().map(td_oauth_core::key::spki_pem)
     }
 
     /// How many sessions the signer holds open now (idle or lent): at most its `max_sessions`, kept
@@ -235,6 +234,8 @@ impl Pkcs11Signer {
     /// form (64, 96 or 132 bytes), RSASSA-PSS as the modulus-long signature.
     pub fn sign_raw(&self, message: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
         let inner = &self.inner;
+        // The mechanism is not `Sync` (cryptoki's holds raw pointers for other kinds), so it is made per call:
+        // a match, no allocation.
         let (mechanism, digest) = key::mechanism(inner.algorithm).ok_or_else(|| Pkcs11Error::UnsupportedKey {
             key: inner.uri.describe_key(),
             reason: format!("{} is not an algorithm this crate signs", inner.algorithm),
@@ -453,11 +454,7 @@ impl Inner {
 
     /// The signature, checked to have the form its algorithm's JWS needs.
     fn check_form(&self, signature: Vec<u8>) -> Result<Vec<u8>, Pkcs11Error> {
-        let expected = match (key::ecdsa_signature_len(self.algorithm), self.kind) {
-            (Some(len), _) => len,
-            (None, KeyKind::Rsa(modulus)) => modulus,
-            (None, KeyKind::Ec(_)) => signature.len(),
-        };
+        let expected = self.signature_len;
         if signature.len() == expected {
             Ok(signature)
         } else {

@@ -255,14 +255,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// At most 64 characters of `text`, control characters replaced, for messages.
-pub(crate) fn shown(text: &str) -> String {
-    let mut out: String = text.chars().take(64).map(|c| if c.is_control() { '?' } else { c }).collect();
-    if text.chars().count() > 64 {
-        out.push('…');
-    }
-    out
-}
+/// At most 64 characters of `text`, safe on a terminal, for messages: td-oauth-core's one rule for quoting
+/// text from a user or a device.
+pub(crate) use td_oauth_core::text::excerpt as shown;
 
 #[cfg(test)]
 mod tests {
