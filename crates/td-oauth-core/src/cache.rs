@@ -361,11 +361,9 @@ impl<T: Clone> TokenCache<T> {
     /// the backoff (see [`CachePolicy::wait_after_failure`]). With nothing usable left, callers get
     /// [`Decision::Backoff`] until that wait is over.
     pub fn fetch_failed(&mut self, now: Instant, retry_after: Option<Duration>, random: u64) {
-        self.fetching = None;
         self.failures = self.failures.saturating_add(1);
-        let until = now.checked_add(self.policy.wait_after_failure(self.failures, retry_after, random));
-        self.next_refresh = until;
-        self.next_fetch = if self.peek(now).is_some() { None } else { until };
+        let wait = self.policy.wait_after_failure(self.failures, retry_after, random);
+        self.fetch_held(now, wait);
     }
 
     /// The fetch was not sent at `now`: the fleet this cache's owner shares tokens with is backing off for

@@ -16,29 +16,6 @@ pub const AEAD_NONCE_LEN: usize = backend::AEAD_NONCE_LEN;
 /// AES-256-GCM's tag length, in bytes.
 pub const AEAD_TAG_LEN: usize = backend::AEAD_TAG_LEN;
 
-/// Encrypts `in_out` in place with AES-256-GCM under `key` and `nonce`, authenticating `aad`, and appends the
-/// tag (the vector grows only after encryption, so a reallocation leaves no plaintext behind). The nonce must
-/// never repeat under one key: draw it from a [`RandomSource`](crate::random::RandomSource).
-pub fn seal_in_place(
-    key: &[u8; 32],
-    nonce: [u8; AEAD_NONCE_LEN],
-    aad: &[u8],
-    in_out: &mut Vec<u8>,
-) -> Result<(), Error> {
-    backend::seal_in_place(key, nonce, aad, in_out)
-}
-
-/// Authenticates and decrypts `in_out` (ciphertext then tag) in place: the plaintext, or `None` when it does
-/// not authenticate under `key`, `nonce` and `aad`.
-pub fn open_in_place<'a>(
-    key: &[u8; 32],
-    nonce: [u8; AEAD_NONCE_LEN],
-    aad: &[u8],
-    in_out: &'a mut [u8],
-) -> Option<&'a [u8]> {
-    backend::open_in_place(key, nonce, aad, in_out)
-}
-
 /// The SHA-256 of `parts`, each prefixed with its length (so that no two different lists hash the same
 /// bytes), as 64 lowercase hex digits: a name for a cache entry that reveals none of its parts.
 pub fn digest_hex(parts: &[&[u8]]) -> String {
@@ -136,14 +113,18 @@ impl SealingKey {
         self.id
     }
 
-    /// [`seal_in_place`] under this key.
+    /// Encrypts `in_out` in place with AES-256-GCM under this key and `nonce`, authenticating `aad`, and
+    /// appends the tag (the vector grows only after encryption, so a reallocation leaves no plaintext behind).
+    /// The nonce must never repeat under one key: draw it from a
+    /// [`RandomSource`](crate::random::RandomSource).
     pub fn seal_in_place(&self, nonce: [u8; AEAD_NONCE_LEN], aad: &[u8], in_out: &mut Vec<u8>) -> Result<(), Error> {
-        seal_in_place(&self.bytes, nonce, aad, in_out)
+        backend::seal_in_place(&self.bytes, nonce, aad, in_out)
     }
 
-    /// [`open_in_place`] under this key.
+    /// Authenticates and decrypts `in_out` (ciphertext then tag) in place: the plaintext, or `None` when it
+    /// does not authenticate under this key, `nonce` and `aad`.
     pub fn open_in_place<'a>(&self, nonce: [u8; AEAD_NONCE_LEN], aad: &[u8], in_out: &'a mut [u8]) -> Option<&'a [u8]> {
-        open_in_place(&self.bytes, nonce, aad, in_out)
+        backend::open_in_place(&self.bytes, nonce, aad, in_out)
     }
 }
 

@@ -152,16 +152,7 @@ impl PrivateKey {
 
     /// The public key as PEM (`BEGIN PUBLIC KEY`, SubjectPublicKeyInfo), e.g. to register it with a server.
     pub fn public_key_pem(&self) -> String {
-        let spki = self.parsed.spki.get_or_init(|| subject_public_key_info(self.kind, self.parsed.pair.public_key()));
-        let body = base64::engine::general_purpose::STANDARD.encode(spki);
-        let mut pem = String::with_capacity(body.len() + body.len() / 64 + 60);
-        pem.push_str("-----BEGIN PUBLIC KEY-----\n");
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END PUBLIC KEY-----\n");
-        pem
+        spki_pem(self.parsed.spki.get_or_init(|| subject_public_key_info(self.kind, self.parsed.pair.public_key())))
     }
 
     /// Signs `message` with the key's algorithm; ECDSA signatures come in JOSE's raw `r‖s` form.
@@ -378,8 +369,12 @@ fn check_rsa(der: &[u8]) -> Result<(), KeyError> {
     if rsa.version().is_multi() {
         return Err(KeyError::Unsupported { reason: "multi-prime RSA keys are not supported".into() });
     }
-    // `UintRef` holds the magnitude without leading zero bytes.
-    let modulus = rsa.modulus.as_bytes();
+    rsa_modulus_len(rsa.modulus.as_bytes()).map(drop)
+}
+
+/// The length in bytes of an RSA modulus Talkdesk accepts (2048 to 4096 bits), or why it is refused.
+/// `modulus` is the magnitude without leading zero bytes, as `UintRef` holds it.
+pub(crate) fn rsa_modulus_len(modulus: &[u8]) -> Result<usize, KeyError> {
     let bits = modulus.first().map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
     if bits < 2048 {
         return Err(KeyError::RsaTooSmall { bits });
@@ -387,7 +382,7 @@ fn check_rsa(der: &[u8]) -> Result<(), KeyError> {
     if bits > backend::MAX_RSA_BYTES * 8 {
         return Err(KeyError::Unsupported { reason: format!("RSA key of {bits} bits; at most 4096 are supported") });
     }
-    Ok(())
+    Ok(bits.div_ceil(8))
 }
 
 /// Wraps a SEC1 `ECPrivateKey` in a PKCS#8 `PrivateKeyInfo`, the only EC form the backends read. The
@@ -396,6 +391,20 @@ fn sec1_to_pkcs8(sec1: &[u8], curve: &ObjectIdentifier) -> Result<SecretDocument
     let algorithm = AlgorithmIdentifierRef { oid: oid::EC_PUBLIC_KEY, parameters: Some(AnyRef::from(curve)) };
     let info = PrivateKeyInfoRef::new(algorithm, OctetStringRef::new(sec1).map_err(der_error)?);
     SecretDocument::encode_msg(&info).map_err(der_error)
+}
+
+/// A SubjectPublicKeyInfo (DER) as PEM (`BEGIN PUBLIC KEY`, 64 characters a line): the form a public key is
+/// registered in, whatever holds its private half.
+pub fn spki_pem(der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::with_capacity(body.len() + body.len() / 64 + 60);
+    pem.push_str("-----BEGIN PUBLIC KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    pem
 }
 
 /// The SubjectPublicKeyInfo DER of a key's public half, as the backend gives it.

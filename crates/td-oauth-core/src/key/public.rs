@@ -53,22 +53,18 @@ impl PublicKey {
             }
             Ok(PublicKey { kind: KeyKind::Ec(alg), raw, modulus_len: 0 })
         } else if oid == oid::RSA_ENCRYPTION {
-            let rsa = pkcs1::RsaPublicKeyRef::from_der(&raw)
-                .map_err(|_| malformed("the RSA public key is not PKCS#1 `RSAPublicKey` DER"))?;
-            let modulus = rsa.modulus.as_bytes();
-            let bits = modulus.first().map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
-            if bits < 2048 {
-                return Err(KeyError::RsaTooSmall { bits });
-            }
-            if bits > backend::MAX_RSA_BYTES * 8 {
-                return Err(KeyError::Unsupported {
-                    reason: format!("RSA key of {bits} bits; at most 4096 are supported"),
-                });
-            }
-            Ok(PublicKey { kind: KeyKind::Rsa, raw, modulus_len: bits.div_ceil(8) })
+            PublicKey::rsa(raw)
         } else {
             Err(KeyError::Unsupported { reason: "public key of a type Talkdesk does not use (EC or RSA)".into() })
         }
+    }
+
+    /// An RSA public key from its PKCS#1 `RSAPublicKey` DER, with the modulus checks a private key gets.
+    fn rsa(raw: Vec<u8>) -> Result<Self, KeyError> {
+        let rsa = pkcs1::RsaPublicKeyRef::from_der(&raw)
+            .map_err(|_| malformed("the RSA public key is not PKCS#1 `RSAPublicKey` DER"))?;
+        let modulus_len = super::rsa_modulus_len(rsa.modulus.as_bytes())?;
+        Ok(PublicKey { kind: KeyKind::Rsa, raw, modulus_len })
     }
 
     /// Reads a `-----BEGIN PUBLIC KEY-----` PEM block, or the same Base64 without its armour.
@@ -118,12 +114,10 @@ impl PrivateKey {
     /// The key's public half.
     pub fn public_key(&self) -> PublicKey {
         let raw = self.parsed.pair.public_key().to_vec();
-        let modulus_len = match self.kind {
-            KeyKind::Ec(_) => 0,
-            KeyKind::Rsa => {
-                pkcs1::RsaPublicKeyRef::from_der(&raw).map(|rsa| rsa.modulus.as_bytes().len()).unwrap_or_default()
-            }
-        };
-        PublicKey { kind: self.kind, raw, modulus_len }
+        match self.kind {
+            KeyKind::Ec(_) => PublicKey { kind: self.kind, raw, modulus_len: 0 },
+            // The private key's modulus passed the same checks when it was parsed.
+            KeyKind::Rsa => PublicKey::rsa(raw.clone()).unwrap_or(PublicKey { kind: self.kind, raw, modulus_len: 0 }),
+        }
     }
 }
