@@ -34,7 +34,6 @@ pub const POSTGRES_USER: &str = "td_oauth";
 /// println!("{}", postgres.url()); // postgres://td_oauth:<password>@127.0.0.1:<port>/postgres
 /// # Ok::<(), td_oauth_testkit::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct PostgresServer {
     child: Mutex<Option<Child>>,
     port: u16,
@@ -45,6 +44,18 @@ pub struct PostgresServer {
     password: String,
     /// The self-signed certificate's PEM, when the server speaks TLS.
     ca_pem: Option<String>,
+}
+
+impl std::fmt::Debug for PostgresServer {
+    /// Without the password: a test's output is read by people too.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresServer")
+            .field("port", &self.port)
+            .field("dir", &self.dir)
+            .field("run_as", &self.run_as)
+            .field("tls", &self.ca_pem.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PostgresServer {
