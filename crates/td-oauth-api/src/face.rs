@@ -1,14 +1,22 @@
 //! [`api_client_face!`](crate::api_client_face): the part of a transport's `ApiClient` that is the same in
 //! both transports, written once.
 
-/// Writes a transport's `ApiClient` constructors and settings: `new`, `from_bearer`,
-/// `with_max_response_bytes`, `with_timeout` and `gateway`. The client must be `ApiClient { bearer:
-/// BearerClient, gateway: ApiGateway, limits: ApiLimits }`; `BearerClient` and `TokenProvider` are the
+/// Writes a transport's `ApiClient` type (a `BearerClient`, an [`ApiGateway`](crate::ApiGateway) and
+/// [`ApiLimits`](crate::ApiLimits)) with its constructors and settings: `new`, `from_bearer`,
+/// `with_max_response_bytes`, `with_timeout` and `gateway`. `BearerClient` and `TokenProvider` are the
 /// transport crate's own. The transport writes what sends (`send`, `call`, `get`, the lists).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! api_client_face {
-    () => {
+    ($(#[$doc:meta])*) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct ApiClient {
+            bearer: BearerClient,
+            gateway: $crate::ApiGateway,
+            limits: $crate::ApiLimits,
+        }
+
         impl ApiClient {
             /// Calls `gateway` with `provider`'s tokens, through its client's HTTP client and timeout.
             pub fn new(provider: TokenProvider, gateway: $crate::ApiGateway) -> Self {

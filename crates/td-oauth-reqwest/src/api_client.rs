@@ -9,46 +9,40 @@ use futures_util::Stream;
 use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use td_oauth_api::{self as api, ApiError, ApiGateway, ApiLimits, PageStep, Paginator, UserId, UserInfo};
+use td_oauth_api::{self as api, ApiError, ApiLimits, PageStep, Paginator, UserId, UserInfo};
 use td_oauth_core::Endpoints;
 use td_oauth_core::text::display_uri;
 
 use crate::source::TokenSource;
 use crate::{BearerClient, TokenProvider, send};
 
-/// A Talkdesk API client on one gateway, with a [`TokenSource`]'s tokens.
-///
-/// ```
-/// # use td_oauth_testkit::{Algorithm, TestServer};
-/// use futures_util::StreamExt as _;
-/// use td_oauth_reqwest::{ApiClient, Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
-/// use td_oauth_reqwest::api::ApiGateway;
-///
-/// # let server = TestServer::start()?;
-/// # let registered = server.register_client(Algorithm::Es256)?;
-/// # let (client_id, key_id, key) = (&registered.client_id, &registered.key_id, &registered.private_key);
-/// let endpoints = Endpoints::from_token_url(server.token_url())?;
-/// let credentials = Credentials::private_key_jwt(ClientId::new(client_id)?, KeyId::new(key_id)?, PrivateKey::parse(key)?);
-/// let provider = Client::new(&endpoints, credentials)?.provider(Grant::client_credentials("users:read".parse()?));
-/// let api = ApiClient::new(provider, ApiGateway::from_url(server.base_url())?);
-/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-/// # rt.block_on(async {
-/// let mut users = std::pin::pin!(api.paginate("/users")?);
-/// while let Some(user) = users.next().await {
-///     println!("{}", user?["id"]);
-/// }
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// # })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct ApiClient {
-    bearer: BearerClient,
-    gateway: ApiGateway,
-    limits: ApiLimits,
+td_oauth_api::api_client_face! {
+    /// A Talkdesk API client on one gateway, with a [`TokenSource`]'s tokens.
+    ///
+    /// ```
+    /// # use td_oauth_testkit::{Algorithm, TestServer};
+    /// use futures_util::StreamExt as _;
+    /// use td_oauth_reqwest::{ApiClient, Client, ClientId, Credentials, Endpoints, Grant, KeyId, PrivateKey};
+    /// use td_oauth_reqwest::api::ApiGateway;
+    ///
+    /// # let server = TestServer::start()?;
+    /// # let registered = server.register_client(Algorithm::Es256)?;
+    /// # let (client_id, key_id, key) = (&registered.client_id, &registered.key_id, &registered.private_key);
+    /// let endpoints = Endpoints::from_token_url(server.token_url())?;
+    /// let credentials = Credentials::private_key_jwt(ClientId::new(client_id)?, KeyId::new(key_id)?, PrivateKey::parse(key)?);
+    /// let provider = Client::new(&endpoints, credentials)?.provider(Grant::client_credentials("users:read".parse()?));
+    /// let api = ApiClient::new(provider, ApiGateway::from_url(server.base_url())?);
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// let mut users = std::pin::pin!(api.paginate("/users")?);
+    /// while let Some(user) = users.next().await {
+    ///     println!("{}", user?["id"]);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
 }
-
-td_oauth_api::api_client_face!();
 
 impl ApiClient {
     /// The token source.
